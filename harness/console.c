@@ -1,0 +1,590 @@
+/*
+ * console.c - one guest serial console, driven over telnet (libtelnet).
+ *
+ * QEMU exposes each serial port as a telnet server.  A reader thread dials
+ * it, feeds what it reads through libtelnet (which answers the option
+ * negotiation and unescapes IAC IAC) and assembles the data bytes into
+ * lines stamped with the arrival time of their first byte.  Downtime is
+ * measured from these stamps, so the read loop does nothing slow: no
+ * per-line fsync, no allocation beyond the line itself.
+ *
+ * Locking: tn_lock serialises the telnet state and writes to the socket,
+ * which come both from the reader (negotiation replies) and from
+ * console_send() in the step program's thread.  lock protects the lines,
+ * the unfinished line, the log and the connection flag; it is never held
+ * across a socket write, so a guest that stops reading its UART cannot stall
+ * console_expect().  Order: tn_lock, then lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <libtelnet.h>
+
+#include "console.h"
+#include "monotime.h"
+
+/*
+ * A longer line is split at this length, so that a guest printing without
+ * newlines (a progress bar, garbage after a crash) cannot grow one line
+ * without bound.
+ */
+#define LINE_MAX_BYTES 4095
+
+/* Between dial attempts: console output is lost while disconnected. */
+#define REDIAL_MS 20
+
+/* One read(); a kernel boot prints in bursts of a few KiB. */
+#define READ_BYTES 4096
+
+struct line {
+	int64_t t_ns;
+	char *text;
+	size_t len;
+};
+
+struct console {
+	char name[16];
+	console_dial_fn dial;
+	void *ctx;
+
+	pthread_mutex_t tn_lock;
+	telnet_t *tn;
+	int fd;		   /* -1 when not connected */
+	int send_err;	   /* first write error since it was last cleared */
+	int64_t feed_t_ns; /* @t_ns of the console_feed() in progress */
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct line *lines;
+	size_t nlines, cap;
+	char part[LINE_MAX_BYTES + 1]; /* the unfinished line, NUL-terminated */
+	size_t part_len;
+	int64_t part_t_ns;
+	FILE *log;
+	bool connected;
+	bool stopping;
+
+	bool has_reader;
+	pthread_t reader;
+	int wake[2]; /* written once by console_close() to stop the reader */
+};
+
+/*
+ * The server may echo and suppress go-ahead (QEMU offers both at connect);
+ * we offer nothing.  libtelnet refuses every option not in this table.
+ */
+static const telnet_telopt_t console_telopts[] = {
+    {TELNET_TELOPT_ECHO, TELNET_WONT, TELNET_DO},
+    {TELNET_TELOPT_SGA, TELNET_WONT, TELNET_DO},
+    {-1, 0, 0},
+};
+
+/* Log and keep the unfinished line as line number nlines.  Called with lock held. */
+static void line_complete(struct console *c, int64_t t_ns)
+{
+	struct line *lines;
+	char *text;
+
+	if (c->log)
+		fprintf(c->log, "%lld.%09lld %s\n", (long long)(t_ns / NS_PER_S),
+			(long long)(t_ns % NS_PER_S), c->part);
+
+	/*
+	 * Out of memory the line is still in the log but not in memory: expect()
+	 * then misses it, which beats aborting a run in the middle of an upgrade.
+	 */
+	if (c->nlines == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 256;
+
+		lines = realloc(c->lines, cap * sizeof(*lines));
+		if (!lines)
+			goto out;
+		c->lines = lines;
+		c->cap = cap;
+	}
+	text = malloc(c->part_len + 1);
+	if (!text)
+		goto out;
+	memcpy(text, c->part, c->part_len + 1);
+	c->lines[c->nlines++] = (struct line){.t_ns = t_ns, .text = text, .len = c->part_len};
+out:
+	c->part_len = 0;
+	c->part[0] = '\0';
+}
+
+/* Assemble telnet data bytes into lines.  Called with tn_lock held. */
+static void console_data(struct console *c, const char *buf, size_t len)
+{
+	size_t i;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < len; i++) {
+		char ch = buf[i];
+
+		/* The tty's CRLF and the NVT's CR NUL both end in a '\n' we keep. */
+		if (ch == '\r' || ch == '\0')
+			continue;
+		if (ch == '\n') {
+			line_complete(c, c->part_len ? c->part_t_ns : c->feed_t_ns);
+			continue;
+		}
+		if (c->part_len == LINE_MAX_BYTES)
+			line_complete(c, c->part_t_ns);
+		if (!c->part_len)
+			c->part_t_ns = c->feed_t_ns;
+		c->part[c->part_len++] = ch;
+		c->part[c->part_len] = '\0';
+	}
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Wait until @c->fd takes more bytes; -ECANCELED if the console is closing. */
+static int wait_writable(struct console *c)
+{
+	struct pollfd pfd[2] = {
+	    {.fd = c->fd, .events = POLLOUT},
+	    {.fd = c->wake[0], .events = POLLIN},
+	};
+
+	while (poll(pfd, 2, -1) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return pfd[1].revents ? -ECANCELED : 0;
+}
+
+/*
+ * Write all of @buf to the socket.  Called with tn_lock held.  A failure is
+ * kept in send_err for console_send(); the reader notices the dead
+ * connection on its own.
+ */
+static void console_write(struct console *c, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->fd < 0 || c->send_err)
+		return;
+	while (len) {
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			buf += n;
+			len -= n;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->send_err = wait_writable(c);
+			if (c->send_err)
+				return;
+		} else {
+			c->send_err = n < 0 ? -errno : -EIO;
+			return;
+		}
+	}
+}
+
+static void telnet_event(telnet_t *tn, telnet_event_t *ev, void *user)
+{
+	struct console *c = user;
+
+	(void)tn;
+	switch (ev->type) {
+	case TELNET_EV_DATA:
+		console_data(c, ev->data.buffer, ev->data.size);
+		break;
+	case TELNET_EV_SEND:
+		console_write(c, ev->data.buffer, ev->data.size);
+		break;
+	default:
+		/*
+		 * Negotiation is answered from console_telopts; warnings and
+		 * errors (a malformed sequence) cost at most a few garbled bytes.
+		 */
+		break;
+	}
+}
+
+void console_feed(struct console *c, const char *buf, size_t len, int64_t t_ns)
+{
+	pthread_mutex_lock(&c->tn_lock);
+	c->feed_t_ns = t_ns;
+	telnet_recv(c->tn, buf, len);
+	pthread_mutex_unlock(&c->tn_lock);
+
+	pthread_mutex_lock(&c->lock);
+	if (c->log)
+		fflush(c->log);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void console_set_connected(struct console *c, bool connected)
+{
+	pthread_mutex_lock(&c->lock);
+	c->connected = connected;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static bool console_stopping(struct console *c)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&c->lock);
+	stopping = c->stopping;
+	pthread_mutex_unlock(&c->lock);
+	return stopping;
+}
+
+/*
+ * Make @fd the connection, with a fresh telnet state: half a command left by
+ * the previous connection must not swallow the new one's first bytes.  The
+ * unfinished line is kept, though: a reconnect loses no output.
+ */
+static int console_attach(struct console *c, int fd)
+{
+	telnet_t *tn = telnet_init(console_telopts, telnet_event, 0, c);
+	int flags;
+
+	if (!tn)
+		return -ENOMEM;
+	/* Non-blocking so that console_close() can interrupt a stuck write. */
+	flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+
+	pthread_mutex_lock(&c->tn_lock);
+	telnet_free(c->tn);
+	c->tn = tn;
+	c->fd = fd;
+	c->send_err = 0;
+	pthread_mutex_unlock(&c->tn_lock);
+	console_set_connected(c, true);
+	return 0;
+}
+
+static void console_detach(struct console *c)
+{
+	pthread_mutex_lock(&c->tn_lock);
+	close(c->fd);
+	c->fd = -1;
+	pthread_mutex_unlock(&c->tn_lock);
+	console_set_connected(c, false);
+}
+
+/* Read and feed until the connection drops or the console is closing. */
+static void console_pump(struct console *c, int fd)
+{
+	struct pollfd pfd[2] = {
+	    {.fd = fd, .events = POLLIN},
+	    {.fd = c->wake[0], .events = POLLIN},
+	};
+	char buf[READ_BYTES];
+	ssize_t n;
+
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (pfd[1].revents)
+			return;
+		if (!pfd[0].revents)
+			continue;
+		n = read(fd, buf, sizeof(buf));
+		if (n > 0)
+			console_feed(c, buf, n, monotime_now());
+		else if (n == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+			return;
+	}
+}
+
+static void *console_reader(void *arg)
+{
+	struct console *c = arg;
+	struct pollfd wake = {.fd = c->wake[0], .events = POLLIN};
+	int fd;
+
+	while (!console_stopping(c)) {
+		/* The dialled socket is ours from here on: console_detach() closes it. */
+		fd = c->dial(c->ctx);
+		if (fd >= 0) {
+			if (console_attach(c, fd) == 0) {
+				console_pump(c, fd);
+				console_detach(c);
+			} else {
+				close(fd);
+			}
+		}
+		/* Sleeps REDIAL_MS, or returns at once when console_close() wakes us. */
+		poll(&wake, 1, REDIAL_MS);
+	}
+	return NULL;
+}
+
+static void console_free(struct console *c)
+{
+	size_t i;
+
+	if (c->wake[0] >= 0)
+		close(c->wake[0]);
+	if (c->wake[1] >= 0)
+		close(c->wake[1]);
+	if (c->tn)
+		telnet_free(c->tn);
+	for (i = 0; i < c->nlines; i++)
+		free(c->lines[i].text);
+	free(c->lines);
+	if (c->log) {
+		/* The log is the run's evidence: make it survive a host crash. */
+		fflush(c->log);
+		fsync(fileno(c->log));
+		fclose(c->log);
+	}
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->tn_lock);
+	free(c);
+}
+
+struct console *console_open(const char *name, const char *log_path, console_dial_fn dial,
+			     void *ctx, struct tb_err *err)
+{
+	struct console *c = calloc(1, sizeof(*c));
+	pthread_condattr_t attr;
+	int rc;
+
+	if (!c) {
+		tb_err_set(err, TB_EXIT_ENV, "console %s: out of memory", name);
+		return NULL;
+	}
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->dial = dial;
+	c->ctx = ctx;
+	c->fd = -1;
+	c->wake[0] = c->wake[1] = -1;
+	/* glibc's init functions cannot fail with these attributes. */
+	pthread_mutex_init(&c->tn_lock, NULL);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cond, &attr);
+	pthread_condattr_destroy(&attr);
+
+	c->tn = telnet_init(console_telopts, telnet_event, 0, c);
+	if (!c->tn) {
+		tb_err_set(err, TB_EXIT_ENV, "console %s: out of memory", name);
+		goto err;
+	}
+	if (log_path) {
+		c->log = fopen(log_path, "ae");
+		if (!c->log) {
+			tb_err_set(err, TB_EXIT_ENV, "console %s: cannot open log %s: %s", name,
+				   log_path, strerror(errno));
+			goto err;
+		}
+	}
+	if (!dial)
+		return c;
+
+	if (pipe2(c->wake, O_CLOEXEC) < 0) {
+		tb_err_set(err, TB_EXIT_ENV, "console %s: pipe: %s", name, strerror(errno));
+		goto err;
+	}
+	rc = pthread_create(&c->reader, NULL, console_reader, c);
+	if (rc) {
+		tb_err_set(err, TB_EXIT_ENV, "console %s: cannot start reader: %s", name,
+			   strerror(rc));
+		goto err;
+	}
+	c->has_reader = true;
+	return c;
+err:
+	console_free(c);
+	return NULL;
+}
+
+void console_close(struct console *c)
+{
+	if (!c)
+		return;
+	if (c->has_reader) {
+		pthread_mutex_lock(&c->lock);
+		c->stopping = true;
+		pthread_mutex_unlock(&c->lock);
+		/* Never drained: every later poll() of the reader returns at once. */
+		while (write(c->wake[1], "x", 1) < 0 && errno == EINTR)
+			;
+		pthread_join(c->reader, NULL);
+	}
+	console_free(c);
+}
+
+size_t console_cursor(struct console *c)
+{
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->nlines;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+static void match_fill(struct console_match *out, size_t index, int64_t t_ns, const char *text)
+{
+	size_t len;
+
+	if (!out)
+		return;
+	len = strnlen(text, sizeof(out->text) - 1);
+	out->index = index;
+	out->t_ns = t_ns;
+	memcpy(out->text, text, len);
+	out->text[len] = '\0';
+}
+
+int console_line(struct console *c, size_t index, struct console_match *out)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&c->lock);
+	if (index < c->nlines) {
+		match_fill(out, index, c->lines[index].t_ns, c->lines[index].text);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+int console_expect(struct console *c, const char *pattern, size_t *cursor, int64_t deadline_ns,
+		   struct console_match *out, struct tb_err *err)
+{
+	struct timespec ts = monotime_timespec(deadline_ns);
+	size_t next = *cursor, i;
+	regex_t re;
+	int rc;
+
+	rc = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
+	if (rc) {
+		char msg[256];
+
+		regerror(rc, &re, msg, sizeof(msg));
+		tb_err_set(err, TB_EXIT_USAGE, "console %s: bad pattern \"%s\": %s", c->name,
+			   pattern, msg);
+		return -EINVAL;
+	}
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		for (i = next; i < c->nlines; i++) {
+			if (regexec(&re, c->lines[i].text, 0, NULL, 0) == 0) {
+				match_fill(out, i, c->lines[i].t_ns, c->lines[i].text);
+				*cursor = i + 1;
+				rc = 0;
+				goto out;
+			}
+		}
+		if (next < c->nlines)
+			next = c->nlines;
+		/*
+		 * The unfinished line will be number nlines; after an earlier
+		 * match on it *cursor is already past it and it must not match
+		 * again.
+		 */
+		if (c->part_len && c->nlines >= *cursor && regexec(&re, c->part, 0, NULL, 0) == 0) {
+			match_fill(out, c->nlines, c->part_t_ns, c->part);
+			*cursor = c->nlines + 1;
+			rc = 0;
+			goto out;
+		}
+		if (monotime_now() >= deadline_ns) {
+			rc = -ETIMEDOUT;
+			goto out;
+		}
+		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+	regfree(&re);
+	return rc;
+}
+
+int console_send(struct console *c, const char *text, size_t len, struct tb_err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->tn_lock);
+	if (c->fd < 0) {
+		pthread_mutex_unlock(&c->tn_lock);
+		tb_err_set(err, TB_EXIT_ENV, "console %s: not connected", c->name);
+		return -ENOTCONN;
+	}
+	c->send_err = 0;
+	telnet_send(c->tn, text, len);
+	rc = c->send_err;
+	pthread_mutex_unlock(&c->tn_lock);
+	if (rc) {
+		tb_err_set(err, TB_EXIT_ENV, "console %s: send: %s", c->name, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+int console_wait_connected(struct console *c, int64_t deadline_ns)
+{
+	struct timespec ts = monotime_timespec(deadline_ns);
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->connected) {
+		if (monotime_now() >= deadline_ns) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+char *console_tail(struct console *c, size_t n)
+{
+	size_t start, i, size = 1;
+	bool first = true;
+	char *s, *p;
+
+	pthread_mutex_lock(&c->lock);
+	start = c->nlines > n ? c->nlines - n : 0;
+	for (i = start; i < c->nlines; i++)
+		size += c->lines[i].len + 1;
+	size += c->part_len;
+	s = malloc(size);
+	if (!s)
+		goto out;
+	p = s;
+	for (i = start; i < c->nlines; i++) {
+		if (!first)
+			*p++ = '\n';
+		first = false;
+		memcpy(p, c->lines[i].text, c->lines[i].len);
+		p += c->lines[i].len;
+	}
+	if (c->part_len) {
+		if (!first)
+			*p++ = '\n';
+		memcpy(p, c->part, c->part_len);
+		p += c->part_len;
+	}
+	*p = '\0';
+out:
+	pthread_mutex_unlock(&c->lock);
+	return s;
+}

@@ -1,0 +1,74 @@
+/*
+ * console.h - one guest serial console, driven over telnet (libtelnet).
+ *
+ * A console owns a reader thread that (re)connects through a dial callback
+ * (the socket must be made inside the lab's network namespace, which the
+ * caller knows how to do), runs the telnet protocol, assembles the guest's
+ * bytes into lines and stamps each line with the CLOCK_MONOTONIC time at
+ * which its first byte arrived.  Every completed line is appended to the log
+ * file as "SECONDS.NANOSECONDS TEXT\n" and kept in memory for expect().
+ * A dropped connection is redialled every 20 ms until console_close().
+ */
+#ifndef TB_CONSOLE_H
+#define TB_CONSOLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct console;
+
+/* Return a connected stream socket, or a negative errno. */
+typedef int (*console_dial_fn)(void *ctx);
+
+struct console_match {
+	size_t index;	/* line index (lines are numbered from 0 in arrival order) */
+	int64_t t_ns;	/* arrival of the line's first byte */
+	char text[512]; /* the matched line, truncated */
+};
+
+/*
+ * Open console @name ("a" or "b").  @log_path is opened for appending
+ * (NULL: no log).  With @dial NULL no thread is started: bytes come only from
+ * console_feed() (unit tests).
+ */
+struct console *console_open(const char *name, const char *log_path, console_dial_fn dial,
+			     void *ctx, struct tb_err *err);
+
+/* Stop the reader thread, flush and close the log, free everything. */
+void console_close(struct console *c);
+
+/*
+ * Feed bytes received from the telnet peer at time @t_ns: telnet commands are
+ * handled (replies go to the socket if connected), data bytes are assembled
+ * into lines ('\n' ends a line, '\r' and NUL are dropped).  Exposed for tests.
+ */
+void console_feed(struct console *c, const char *buf, size_t len, int64_t t_ns);
+
+/* Number of completed lines so far: a cursor that expects only what comes next. */
+size_t console_cursor(struct console *c);
+
+/* Copy line @index (completed lines only) into @out; -1 if there is no such line. */
+int console_line(struct console *c, size_t index, struct console_match *out);
+
+/*
+ * Wait until a line at or after *@cursor matches the POSIX extended regex
+ * @pattern, or until @deadline_ns (CLOCK_MONOTONIC).  The current unfinished
+ * line (a prompt) is matched too.  On a match fills @out, advances *@cursor
+ * past the matched line and returns 0; returns -ETIMEDOUT on timeout and
+ * -EINVAL (with @err set) for a bad pattern.
+ */
+int console_expect(struct console *c, const char *pattern, size_t *cursor, int64_t deadline_ns,
+		   struct console_match *out, struct tb_err *err);
+
+/* Send @text to the guest (telnet-escaped); -ENOTCONN if not connected. */
+int console_send(struct console *c, const char *text, size_t len, struct tb_err *err);
+
+/* Wait until connected or @deadline_ns; 0 or -ETIMEDOUT. */
+int console_wait_connected(struct console *c, int64_t deadline_ns);
+
+/* The last @n completed lines (plus the unfinished one) joined with '\n', malloc'd. */
+char *console_tail(struct console *c, size_t n);
+
+#endif

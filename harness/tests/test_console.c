@@ -1,0 +1,649 @@
+/*
+ * test_console.c - console line assembly, telnet handling, expect, the log,
+ * and reconnecting to a real (loopback) telnet server.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libtelnet.h>
+
+#include "console.h"
+#include "monotime.h"
+
+#define IAC	  "\xff"
+#define WILL	  "\xfb"
+#define WONT	  "\xfc"
+#define DO	  "\xfd"
+#define DONT	  "\xfe"
+#define SB	  "\xfa"
+#define SE	  "\xf0"
+#define NOP	  "\xf1"
+#define OPT_ECHO  "\x01"
+#define OPT_SGA	  "\x03"
+#define OPT_TTYPE "\x18"
+#define OPT_NAWS  "\x1f"
+
+/* Long enough for a loaded CI machine, short enough to fail visibly. */
+#define WAIT_NS (5 * NS_PER_S)
+
+static struct console *open_fed(void)
+{
+	struct tb_err err = {0};
+	struct console *c = console_open("a", NULL, NULL, NULL, &err);
+
+	assert_non_null(c);
+	return c;
+}
+
+static void feed_str(struct console *c, const char *s, int64_t t_ns)
+{
+	console_feed(c, s, strlen(s), t_ns);
+}
+
+static void assert_line(struct console *c, size_t index, const char *text, int64_t t_ns)
+{
+	struct console_match m;
+
+	assert_int_equal(console_line(c, index, &m), 0);
+	assert_int_equal(m.index, index);
+	assert_string_equal(m.text, text);
+	if (t_ns >= 0)
+		assert_int_equal(m.t_ns, t_ns);
+}
+
+/*
+ * What QEMU sends at connect, then guest output as a tty writes it: CRLF,
+ * NUL padding, a 0xFF data byte (escaped IAC IAC), the NVT's CR NUL, a
+ * subnegotiation and a NOP in the middle of a line.
+ */
+static const char negotiated_stream[] = IAC WILL OPT_ECHO IAC WILL OPT_SGA IAC DO OPT_TTYPE
+    "Linux version 6.1\r\n\0\0"
+    "byte " IAC IAC " here" IAC NOP "\r\0\r\n" IAC SB OPT_TTYPE "\x01" IAC SE "# ls\r\n";
+
+static void assert_negotiated_lines(struct console *c)
+{
+	assert_int_equal(console_cursor(c), 3);
+	assert_line(c, 0, "Linux version 6.1", -1);
+	assert_line(c, 1, "byte \xff here", -1);
+	assert_line(c, 2, "# ls", -1);
+}
+
+static void test_iac_split_at_every_byte_yields_same_lines(void **state)
+{
+	size_t len = sizeof(negotiated_stream) - 1, k;
+
+	(void)state;
+	for (k = 0; k <= len; k++) {
+		struct console *c = open_fed();
+
+		console_feed(c, negotiated_stream, k, 1);
+		console_feed(c, negotiated_stream + k, len - k, 2);
+		assert_negotiated_lines(c);
+		console_close(c);
+	}
+}
+
+static void test_iac_one_byte_at_a_time_yields_same_lines(void **state)
+{
+	size_t len = sizeof(negotiated_stream) - 1, k;
+	struct console *c = open_fed();
+
+	(void)state;
+	for (k = 0; k < len; k++)
+		console_feed(c, negotiated_stream + k, 1, (int64_t)k);
+	assert_negotiated_lines(c);
+	console_close(c);
+}
+
+static void test_line_stamped_with_first_byte_arrival(void **state)
+{
+	struct console *c = open_fed();
+
+	(void)state;
+	feed_str(c, "hel", 100);
+	feed_str(c, "lo\r\n", 200);
+	/* A line starting in the feed that completes the previous one. */
+	feed_str(c, "a\nb", 300);
+	feed_str(c, "\n", 400);
+	/* Padding after a newline does not start the next line early. */
+	feed_str(c, "c\r\n", 500);
+	console_feed(c, "\0\0\r", 3, 600);
+	feed_str(c, "d\n", 700);
+	/* An empty line is stamped with its newline. */
+	feed_str(c, "\r\n", 800);
+
+	assert_int_equal(console_cursor(c), 6);
+	assert_line(c, 0, "hello", 100);
+	assert_line(c, 1, "a", 300);
+	assert_line(c, 2, "b", 300);
+	assert_line(c, 3, "c", 500);
+	assert_line(c, 4, "d", 700);
+	assert_line(c, 5, "", 800);
+	console_close(c);
+}
+
+static void test_long_line_split_at_4095_bytes(void **state)
+{
+	struct console *c = open_fed();
+	char *buf = malloc(5001), *tail;
+	struct console_match m;
+
+	(void)state;
+	assert_non_null(buf);
+	memset(buf, 'x', 5000);
+	buf[5000] = '\n';
+	console_feed(c, buf, 4000, 10);
+	console_feed(c, buf + 4000, 1001, 20);
+	assert_int_equal(console_cursor(c), 2);
+	tail = console_tail(c, 2);
+	assert_non_null(tail);
+	assert_int_equal(strlen(tail), 4095 + 1 + 905);
+	assert_int_equal(strchr(tail, '\n') - tail, 4095);
+	free(tail);
+	/* The second part's first byte came with the second feed. */
+	assert_int_equal(console_line(c, 0, &m), 0);
+	assert_int_equal(m.t_ns, 10);
+	assert_int_equal(console_line(c, 1, &m), 0);
+	assert_int_equal(m.t_ns, 20);
+	console_close(c);
+	free(buf);
+}
+
+static void test_line_of_exactly_4095_bytes_stays_one_line(void **state)
+{
+	struct console *c = open_fed();
+	char *buf = malloc(4096);
+
+	(void)state;
+	assert_non_null(buf);
+	memset(buf, 'y', 4095);
+	buf[4095] = '\n';
+	console_feed(c, buf, 4096, 10);
+	assert_int_equal(console_cursor(c), 1);
+	console_close(c);
+	free(buf);
+}
+
+static void test_line_copy_truncates_to_match_text(void **state)
+{
+	struct console *c = open_fed();
+	struct console_match m;
+	char buf[1001];
+
+	(void)state;
+	memset(buf, 'z', 1000);
+	buf[1000] = '\n';
+	console_feed(c, buf, sizeof(buf), 5);
+	assert_int_equal(console_line(c, 0, &m), 0);
+	assert_int_equal(strlen(m.text), sizeof(m.text) - 1);
+	assert_int_equal(console_line(c, 1, &m), -1);
+	console_close(c);
+}
+
+static void test_expect_matches_completed_line_and_advances_cursor(void **state)
+{
+	struct console *c = open_fed();
+	struct console_match m;
+	struct tb_err err = {0};
+	size_t cursor = 0;
+
+	(void)state;
+	feed_str(c, "booting\nready 1\nready 2\n", 42);
+	assert_int_equal(console_expect(c, "^ready", &cursor, monotime_now(), &m, &err), 0);
+	assert_int_equal(m.index, 1);
+	assert_int_equal(m.t_ns, 42);
+	assert_string_equal(m.text, "ready 1");
+	assert_int_equal(cursor, 2);
+
+	assert_int_equal(console_expect(c, "^ready", &cursor, monotime_now(), &m, &err), 0);
+	assert_int_equal(m.index, 2);
+	assert_int_equal(cursor, 3);
+
+	assert_int_equal(console_expect(c, "^ready", &cursor, monotime_now(), &m, &err),
+			 -ETIMEDOUT);
+	assert_int_equal(cursor, 3);
+	console_close(c);
+}
+
+static void test_expect_matches_unfinished_prompt_once(void **state)
+{
+	struct console *c = open_fed();
+	struct console_match m;
+	struct tb_err err = {0};
+	size_t cursor = 0;
+
+	(void)state;
+	feed_str(c, "Debian\r\nlog", 10);
+	feed_str(c, "in: ", 20);
+	assert_int_equal(console_expect(c, "login: $", &cursor, monotime_now(), &m, &err), 0);
+	assert_int_equal(m.index, 1);
+	assert_int_equal(m.t_ns, 10);
+	assert_string_equal(m.text, "login: ");
+	assert_int_equal(cursor, 2);
+
+	/* Neither the prompt nor the line it becomes matches a second time. */
+	assert_int_equal(console_expect(c, "login", &cursor, monotime_now(), &m, &err), -ETIMEDOUT);
+	feed_str(c, "root\r\n", 30);
+	assert_line(c, 1, "login: root", 10);
+	assert_int_equal(console_expect(c, "login", &cursor, monotime_now(), &m, &err), -ETIMEDOUT);
+	feed_str(c, "# ", 40);
+	assert_int_equal(console_expect(c, "^# $", &cursor, monotime_now(), &m, &err), 0);
+	assert_int_equal(m.index, 2);
+	assert_int_equal(m.t_ns, 40);
+	console_close(c);
+}
+
+static void test_expect_times_out_at_deadline(void **state)
+{
+	struct console *c = open_fed();
+	struct console_match m;
+	struct tb_err err = {0};
+	size_t cursor = 0;
+	int64_t t0 = monotime_now(), t1;
+
+	(void)state;
+	feed_str(c, "nothing to see\n", 1);
+	assert_int_equal(console_expect(c, "login", &cursor, t0 + 30 * NS_PER_MS, &m, &err),
+			 -ETIMEDOUT);
+	t1 = monotime_now();
+	assert_true(t1 - t0 >= 30 * NS_PER_MS);
+	assert_true(t1 - t0 < 2 * NS_PER_S);
+	assert_int_equal(cursor, 0);
+	console_close(c);
+}
+
+static void test_expect_bad_pattern_is_usage_error(void **state)
+{
+	struct console *c = open_fed();
+	struct console_match m;
+	struct tb_err err = {0};
+	size_t cursor = 0;
+
+	(void)state;
+	assert_int_equal(console_expect(c, "(unclosed", &cursor, monotime_now(), &m, &err),
+			 -EINVAL);
+	assert_int_equal(err.exit, TB_EXIT_USAGE);
+	assert_non_null(strstr(err.msg, "(unclosed"));
+	/* regerror()'s text follows the pattern. */
+	assert_true(strlen(strstr(err.msg, "(unclosed")) > strlen("(unclosed\": "));
+	console_close(c);
+}
+
+struct late_feed {
+	struct console *c;
+	const char *text;
+};
+
+static void *feed_later(void *arg)
+{
+	struct late_feed *lf = arg;
+
+	monotime_sleep_until(monotime_now() + 50 * NS_PER_MS);
+	feed_str(lf->c, lf->text, monotime_now());
+	return NULL;
+}
+
+static void test_expect_wakes_when_line_arrives_from_other_thread(void **state)
+{
+	struct console *c = open_fed();
+	struct late_feed lf = {c, "reboot: Restarting system\r\n"};
+	struct console_match m;
+	struct tb_err err = {0};
+	size_t cursor = console_cursor(c);
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(pthread_create(&t, NULL, feed_later, &lf), 0);
+	assert_int_equal(
+	    console_expect(c, "Restarting", &cursor, monotime_now() + WAIT_NS, &m, &err), 0);
+	pthread_join(t, NULL);
+	assert_string_equal(m.text, "reboot: Restarting system");
+	console_close(c);
+}
+
+static void test_tail_joins_last_lines_and_unfinished_one(void **state)
+{
+	struct console *c = open_fed();
+	char *s;
+
+	(void)state;
+	s = console_tail(c, 5);
+	assert_string_equal(s, "");
+	free(s);
+
+	feed_str(c, "a\n\nc\n", 1);
+	s = console_tail(c, 2);
+	assert_string_equal(s, "\nc");
+	free(s);
+
+	feed_str(c, "d", 2);
+	s = console_tail(c, 10);
+	assert_string_equal(s, "a\n\nc\nd");
+	free(s);
+	s = console_tail(c, 0);
+	assert_string_equal(s, "d");
+	free(s);
+	console_close(c);
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *s = calloc(1, 4096);
+
+	assert_non_null(f);
+	assert_non_null(s);
+	assert_true(fread(s, 1, 4095, f) < 4095);
+	fclose(f);
+	return s;
+}
+
+static void test_log_lines_are_seconds_dot_nanoseconds_text(void **state)
+{
+	char path[] = "/tmp/test_console_log.XXXXXX";
+	struct tb_err err = {0};
+	struct console *c;
+	char *s;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "old\n", 4), 4);
+	close(fd);
+
+	c = console_open("b", path, NULL, NULL, &err);
+	assert_non_null(c);
+	feed_str(c, "first line\r\nsec", 1500000000LL);
+	feed_str(c, "ond\r\nunfinished", 12 * NS_PER_S + 7);
+	/* Flushed after every feed, before close. */
+	s = read_file(path);
+	assert_string_equal(s, "old\n1.500000000 first line\n1.500000000 second\n");
+	free(s);
+	feed_str(c, "\n", 13 * NS_PER_S);
+	console_close(c);
+
+	s = read_file(path);
+	assert_string_equal(s, "old\n1.500000000 first line\n1.500000000 second\n"
+			       "12.000000007 unfinished\n");
+	free(s);
+	unlink(path);
+}
+
+static void test_open_fails_on_unwritable_log(void **state)
+{
+	struct tb_err err = {0};
+
+	(void)state;
+	assert_null(console_open("a", "/nonexistent-dir/console.log", NULL, NULL, &err));
+	assert_int_equal(err.exit, TB_EXIT_ENV);
+	assert_non_null(strstr(err.msg, "/nonexistent-dir/console.log"));
+}
+
+static void test_send_without_connection_is_enotconn(void **state)
+{
+	struct console *c = open_fed();
+	struct tb_err err = {0};
+
+	(void)state;
+	assert_int_equal(console_send(c, "x", 1, &err), -ENOTCONN);
+	assert_int_equal(err.exit, TB_EXIT_ENV);
+	console_close(c);
+}
+
+/* Read exactly @len bytes or fail within WAIT_NS. */
+static ssize_t read_full(int fd, char *buf, size_t len)
+{
+	int64_t deadline = monotime_now() + WAIT_NS;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int64_t left = deadline - monotime_now();
+
+		if (left <= 0 || poll(&pfd, 1, (int)(left / NS_PER_MS)) <= 0)
+			break;
+		n = read(fd, buf + got, len - got);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	return got;
+}
+
+/* Hands out one end of a socketpair once, then refuses. */
+struct pair_dial {
+	int fd;
+	int dials;
+};
+
+static int dial_pair(void *ctx)
+{
+	struct pair_dial *pd = ctx;
+	int fd = pd->fd;
+
+	__atomic_add_fetch(&pd->dials, 1, __ATOMIC_SEQ_CST);
+	pd->fd = -1;
+	return fd >= 0 ? fd : -ECONNREFUSED;
+}
+
+static void test_negotiation_accepts_echo_sga_and_refuses_the_rest(void **state)
+{
+	static const char offer[] =
+	    IAC WILL OPT_ECHO IAC WILL OPT_SGA IAC DO OPT_TTYPE IAC WILL OPT_NAWS;
+	static const char reply[] =
+	    IAC DO OPT_ECHO IAC DO OPT_SGA IAC WONT OPT_TTYPE IAC DONT OPT_NAWS;
+	struct pair_dial pd;
+	struct tb_err err = {0};
+	struct console *c;
+	char buf[64];
+	int sv[2], rc;
+	int64_t deadline;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pd.fd = sv[1];
+	pd.dials = 0;
+	c = console_open("a", NULL, dial_pair, &pd, &err);
+	assert_non_null(c);
+	assert_int_equal(console_wait_connected(c, monotime_now() + WAIT_NS), 0);
+
+	assert_int_equal(write(sv[0], offer, sizeof(offer) - 1), sizeof(offer) - 1);
+	assert_int_equal(read_full(sv[0], buf, sizeof(reply) - 1), sizeof(reply) - 1);
+	assert_memory_equal(buf, reply, sizeof(reply) - 1);
+
+	/* Once the peer is gone the console says so, and keeps redialling. */
+	close(sv[0]);
+	deadline = monotime_now() + WAIT_NS;
+	do {
+		rc = console_send(c, "x", 1, &err);
+		if (rc != -ENOTCONN)
+			monotime_sleep_until(monotime_now() + NS_PER_MS);
+	} while (rc != -ENOTCONN && monotime_now() < deadline);
+	assert_int_equal(rc, -ENOTCONN);
+	monotime_sleep_until(monotime_now() + 100 * NS_PER_MS);
+	assert_true(__atomic_load_n(&pd.dials, __ATOMIC_SEQ_CST) >= 3);
+	console_close(c);
+}
+
+static int dial_refused(void *ctx)
+{
+	(void)ctx;
+	return -ECONNREFUSED;
+}
+
+static void test_close_stops_redialling_reader_promptly(void **state)
+{
+	struct tb_err err = {0};
+	struct console *c = console_open("a", NULL, dial_refused, NULL, &err);
+	int64_t t0;
+
+	(void)state;
+	assert_non_null(c);
+	t0 = monotime_now();
+	assert_int_equal(console_wait_connected(c, t0 + 50 * NS_PER_MS), -ETIMEDOUT);
+	assert_true(monotime_now() - t0 >= 50 * NS_PER_MS);
+	t0 = monotime_now();
+	console_close(c);
+	assert_true(monotime_now() - t0 < 500 * NS_PER_MS);
+}
+
+/*
+ * A loopback telnet server that serves two connections, the way QEMU does
+ * across a guest reboot seen from the console: the first one ends in the
+ * middle of a line, the second one finishes it and then records what the
+ * console sends.
+ */
+struct telnet_server {
+	int lfd;
+	int port;
+	const char *want; /* bytes to wait for on the second connection */
+	size_t want_len;
+	char first_reply[6];
+	size_t first_reply_len;
+	char got[256];
+	size_t got_len;
+	int accepted;
+};
+
+static void send_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len && (n = send(fd, buf, len, MSG_NOSIGNAL)) > 0) {
+		buf += n;
+		len -= n;
+	}
+}
+
+static void *telnet_server_run(void *arg)
+{
+	static const char conn1[] = IAC WILL OPT_ECHO IAC WILL OPT_SGA "first\r\npartial-";
+	static const char conn2[] = IAC WILL OPT_ECHO "rest\r\nsecond\r\n";
+	struct telnet_server *s = arg;
+	int fd;
+	ssize_t n;
+
+	fd = accept(s->lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	s->accepted++;
+	send_all(fd, conn1, sizeof(conn1) - 1);
+	/* Read the replies before closing, or the close would be a reset. */
+	s->first_reply_len = read_full(fd, s->first_reply, sizeof(s->first_reply));
+	close(fd);
+
+	fd = accept(s->lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	s->accepted++;
+	send_all(fd, conn2, sizeof(conn2) - 1);
+	while (s->got_len < sizeof(s->got) && !memmem(s->got, s->got_len, s->want, s->want_len)) {
+		n = read_full(fd, s->got + s->got_len, 1);
+		if (n <= 0)
+			break;
+		s->got_len += n;
+	}
+	close(fd);
+	return NULL;
+}
+
+static int dial_loopback(void *ctx)
+{
+	struct telnet_server *s = ctx;
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_port = htons(s->port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static void test_reconnect_keeps_unfinished_line_and_send_escapes_iac(void **state)
+{
+	static const char payload[] = "echo \xff\r";
+	static const char wire[] = "echo " IAC IAC "\r";
+	struct telnet_server s = {.want = wire, .want_len = sizeof(wire) - 1};
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t slen = sizeof(sin);
+	struct console_match m;
+	struct tb_err err = {0};
+	struct console *c;
+	size_t cursor = 0;
+	pthread_t t;
+
+	(void)state;
+	s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s.lfd >= 0);
+	assert_int_equal(bind(s.lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(s.lfd, 4), 0);
+	assert_int_equal(getsockname(s.lfd, (struct sockaddr *)&sin, &slen), 0);
+	s.port = ntohs(sin.sin_port);
+	assert_int_equal(pthread_create(&t, NULL, telnet_server_run, &s), 0);
+
+	c = console_open("a", NULL, dial_loopback, &s, &err);
+	assert_non_null(c);
+	assert_int_equal(console_expect(c, "^second$", &cursor, monotime_now() + WAIT_NS, &m, &err),
+			 0);
+	assert_int_equal(m.index, 2);
+	assert_int_equal(console_send(c, payload, sizeof(payload) - 1, &err), 0);
+	pthread_join(t, NULL);
+
+	assert_int_equal(s.accepted, 2);
+	assert_int_equal(s.first_reply_len, 6);
+	assert_memory_equal(s.first_reply, IAC DO OPT_ECHO IAC DO OPT_SGA, 6);
+	assert_non_null(memmem(s.got, s.got_len, wire, sizeof(wire) - 1));
+	assert_line(c, 0, "first", -1);
+	assert_line(c, 1, "partial-rest", -1);
+	assert_line(c, 2, "second", -1);
+	console_close(c);
+	close(s.lfd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_iac_split_at_every_byte_yields_same_lines),
+	    cmocka_unit_test(test_iac_one_byte_at_a_time_yields_same_lines),
+	    cmocka_unit_test(test_line_stamped_with_first_byte_arrival),
+	    cmocka_unit_test(test_long_line_split_at_4095_bytes),
+	    cmocka_unit_test(test_line_of_exactly_4095_bytes_stays_one_line),
+	    cmocka_unit_test(test_line_copy_truncates_to_match_text),
+	    cmocka_unit_test(test_expect_matches_completed_line_and_advances_cursor),
+	    cmocka_unit_test(test_expect_matches_unfinished_prompt_once),
+	    cmocka_unit_test(test_expect_times_out_at_deadline),
+	    cmocka_unit_test(test_expect_bad_pattern_is_usage_error),
+	    cmocka_unit_test(test_expect_wakes_when_line_arrives_from_other_thread),
+	    cmocka_unit_test(test_tail_joins_last_lines_and_unfinished_one),
+	    cmocka_unit_test(test_log_lines_are_seconds_dot_nanoseconds_text),
+	    cmocka_unit_test(test_open_fails_on_unwritable_log),
+	    cmocka_unit_test(test_send_without_connection_is_enotconn),
+	    cmocka_unit_test(test_negotiation_accepts_echo_sga_and_refuses_the_rest),
+	    cmocka_unit_test(test_close_stops_redialling_reader_promptly),
+	    cmocka_unit_test(test_reconnect_keeps_unfinished_line_and_send_escapes_iac),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
