@@ -1,0 +1,887 @@
+/*
+ * results.c - a run's results directory and its run.json.
+ *
+ * The whole run (info, every repetition so far, a summary) is kept in memory
+ * and run.json is rewritten from it after every change: the file is small,
+ * and a full rewrite through a temporary file plus rename means a reader (or
+ * a crash) only ever sees a complete document.  The summary is derived data;
+ * results_load() ignores it and callers recompute what they need.
+ *
+ * The layout written here is read by reports, the gate and the integration
+ * tests: change it only together with "format".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "results.h"
+
+#define RESULTS_FORMAT "twinbench-run/1"
+
+/* int64_t and uint64_t fields are written as json_int_t and read back through it. */
+_Static_assert(sizeof(json_int_t) == sizeof(int64_t), "json_int_t is not 64-bit");
+
+/* Enough for every restarted run in one second; beyond that something loops. */
+#define MAX_DIR_SUFFIX 1000
+
+struct results {
+	char *dir;
+	char *json_path;
+	struct run_info info;
+	struct repetition *reps;
+	size_t n, cap;
+};
+
+/*
+ * Copy @src into @dst (@size bytes) with truncation.  The cut is moved back
+ * to a character boundary so that a truncated UTF-8 string stays valid and
+ * can be written back to JSON unchanged.
+ */
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	size_t len = strlen(src);
+
+	if (len >= size) {
+		len = size - 1;
+		/* 10xxxxxx is a continuation byte: drop the partial character. */
+		while (len > 0 && ((unsigned char)src[len] & 0xc0) == 0x80)
+			len--;
+	}
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+/* Length of the valid UTF-8 sequence at @s (@len bytes left), 0 if invalid. */
+static size_t utf8_seq_len(const unsigned char *s, size_t len)
+{
+	size_t need, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		need = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		need = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		need = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len < need)
+		return 0;
+	for (i = 1; i < need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	/* Overlong forms, UTF-16 surrogates and beyond U+10FFFF are invalid. */
+	if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return need;
+}
+
+/*
+ * A JSON string for the C string in a fixed buffer of @size bytes.  Error
+ * messages may quote raw console output, which need not be UTF-8, and
+ * jansson refuses such strings: invalid bytes become '?' rather than losing
+ * the whole message.  The length is bounded by @size in case a caller left
+ * a buffer unterminated.
+ */
+static json_t *json_str(const char *s, size_t size)
+{
+	size_t len = strnlen(s, size), i = 0, k;
+	json_t *j;
+	char *fixed;
+
+	j = json_stringn(s, len);
+	if (j)
+		return j;
+	fixed = malloc(len + 1);
+	if (!fixed)
+		return NULL;
+	memcpy(fixed, s, len);
+	while (i < len) {
+		k = utf8_seq_len((const unsigned char *)fixed + i, len - i);
+		if (!k) {
+			fixed[i] = '?';
+			k = 1;
+		}
+		i += k;
+	}
+	j = json_stringn(fixed, len);
+	free(fixed);
+	return j;
+}
+
+#define JSON_STR(field) json_str((field), sizeof(field))
+
+/* JSON has no unsigned integers and jansson's are long long. */
+static json_t *json_u64(uint64_t v)
+{
+	if (v > (uint64_t)INT64_MAX)
+		return NULL;
+	return json_integer((json_int_t)v);
+}
+
+static int cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median, min and max of the measured downtimes, or JSON null if none was measured. */
+static json_t *downtime_summary(const struct repetition *reps, size_t n)
+{
+	int64_t *d, median;
+	size_t i, m = 0;
+	json_t *j;
+
+	for (i = 0; i < n; i++)
+		m += reps[i].measured;
+	if (!m)
+		return json_null();
+	d = malloc(m * sizeof(*d));
+	if (!d)
+		return NULL;
+	m = 0;
+	for (i = 0; i < n; i++)
+		if (reps[i].measured)
+			d[m++] = reps[i].downtime_ns;
+	qsort(d, m, sizeof(*d), cmp_int64);
+	/* d is sorted, so the difference cannot overflow for non-negative times. */
+	if (m % 2)
+		median = d[m / 2];
+	else
+		median = d[m / 2 - 1] + (d[m / 2] - d[m / 2 - 1]) / 2;
+	j = json_pack("{s:I, s:I, s:I}", "median", (json_int_t)median, "min", (json_int_t)d[0],
+		      "max", (json_int_t)d[m - 1]);
+	free(d);
+	return j;
+}
+
+static json_t *phases_to_json(const struct repetition *rep)
+{
+	json_t *a = json_array();
+	int i;
+
+	if (!a)
+		return NULL;
+	for (i = 0; i < rep->nphases && i < RESULTS_MAX_PHASES; i++) {
+		json_t *p = json_pack("{s:o, s:I}", "name", JSON_STR(rep->phases[i].name), "t_ns",
+				      (json_int_t)rep->phases[i].t_ns);
+
+		if (json_array_append_new(a, p)) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* One repetition; NULL only when out of memory. */
+static json_t *rep_to_json(const struct repetition *rep)
+{
+	json_t *error = rep->error[0] ? JSON_STR(rep->error) : json_null();
+
+	/*
+	 * With "o", json_pack fails on a NULL value (an allocation that failed
+	 * above) and still releases every value passed to it.
+	 */
+	return json_pack(
+	    "{s:i, s:b, s:o, s:o, s:b, s:I, s:I, s:{s:o, s:o},"
+	    " s:b, s:b, s:b, s:b,"
+	    " s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}}",
+	    "index", rep->index, "ok", rep->ok, "error", error, "phases", phases_to_json(rep),
+	    "measured", rep->measured, "downtime_ns", (json_int_t)rep->downtime_ns,
+	    "maintenance_ns", (json_int_t)rep->maintenance_ns, "probe", "sent", json_u64(rep->sent),
+	    "lost", json_u64(rep->lost), "verified", rep->verified, "boot_changed",
+	    rep->boot_changed, "release_ok", rep->release_ok, "state_continued",
+	    rep->state_continued, "before", "release", JSON_STR(rep->release_before), "boot_id",
+	    JSON_STR(rep->boot_id_before), "counter", json_u64(rep->counter_before), "after",
+	    "release", JSON_STR(rep->release_after), "boot_id", JSON_STR(rep->boot_id_after),
+	    "counter", json_u64(rep->counter_after));
+}
+
+/*
+ * JSON integers are signed 64-bit here, so a counter past INT64_MAX cannot
+ * be written; check before building so that it is not reported as an
+ * allocation failure.  Real counters are nowhere near.
+ */
+static int check_counters(const struct repetition *reps, size_t n, struct tb_err *err)
+{
+	const uint64_t max = (uint64_t)INT64_MAX;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (reps[i].sent > max || reps[i].lost > max || reps[i].counter_before > max ||
+		    reps[i].counter_after > max)
+			return tb_err_set(err, TB_EXIT_USAGE,
+					  "repetition %d: a counter does not fit a JSON integer",
+					  reps[i].index);
+	return 0;
+}
+
+static json_t *run_to_json(const struct run_info *info, const struct repetition *reps, size_t n,
+			   struct tb_err *err)
+{
+	size_t i, ok = 0, verified = 0;
+	json_t *root, *a;
+
+	if (check_counters(reps, n, err))
+		return NULL;
+	a = json_array();
+	if (!a)
+		goto nomem;
+	for (i = 0; i < n; i++) {
+		if (json_array_append_new(a, rep_to_json(&reps[i]))) {
+			json_decref(a);
+			goto nomem;
+		}
+		ok += reps[i].ok;
+		verified += reps[i].verified;
+	}
+	root = json_pack(
+	    "{s:s, s:{s:o, s:o, s:o, s:i}, s:o,"
+	    " s:{s:o, s:o, s:o, s:o, s:o, s:o}, s:{s:I}, s:o,"
+	    " s:{s:I, s:I, s:I, s:o}}",
+	    "format", RESULTS_FORMAT, "scenario", "name", JSON_STR(info->scenario), "path",
+	    JSON_STR(info->scenario_path), "method", JSON_STR(info->method), "repetitions",
+	    info->repetitions, "started", JSON_STR(info->started), "environment", "accel",
+	    JSON_STR(info->accel), "qemu", JSON_STR(info->qemu_version), "libvirt",
+	    JSON_STR(info->libvirt_version), "host_kernel", JSON_STR(info->host_kernel),
+	    "kernel_old", JSON_STR(info->kernel_old), "kernel_new", JSON_STR(info->kernel_new),
+	    "probe", "interval_ns", (json_int_t)info->probe_interval_ns, "repetitions", a,
+	    "summary", "repetitions", (json_int_t)n, "ok", (json_int_t)ok, "verified",
+	    (json_int_t)verified, "downtime_ns", downtime_summary(reps, n));
+	if (!root)
+		goto nomem;
+	return root;
+nomem:
+	tb_err_set(err, TB_EXIT_ENV, "out of memory building run.json");
+	return NULL;
+}
+
+/* The directory part of @path ("." if none), malloc'd. */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+/* fsync the directory so that the rename itself survives a power cut. */
+static int sync_dir(const char *path, struct tb_err *err)
+{
+	char *dir = dir_of(path);
+	int fd, ret = -1;
+
+	if (!dir)
+		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		tb_err_set(err, TB_EXIT_ENV, "%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (fsync(fd)) {
+		tb_err_set(err, TB_EXIT_ENV, "%s: fsync: %s", dir, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	ret = 0;
+out:
+	free(dir);
+	return ret;
+}
+
+int results_write_json(const char *path, const struct run_info *info, const struct repetition *reps,
+		       size_t n, struct tb_err *err)
+{
+	json_t *root;
+	char *tmp = NULL;
+	FILE *f = NULL;
+	int fd;
+
+	root = run_to_json(info, reps, n, err);
+	if (!root)
+		return -1;
+	if (asprintf(&tmp, "%s.tmp", path) < 0) {
+		tmp = NULL;
+		tb_err_set(err, TB_EXIT_ENV, "out of memory");
+		goto err;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		tb_err_set(err, TB_EXIT_ENV, "%s: %s", tmp, strerror(errno));
+		goto err;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		tb_err_set(err, TB_EXIT_ENV, "%s: %s", tmp, strerror(errno));
+		close(fd);
+		goto err_unlink;
+	}
+	if (json_dumpf(root, f, JSON_INDENT(2)) || fputc('\n', f) == EOF || fflush(f)) {
+		tb_err_set(err, TB_EXIT_ENV, "%s: write: %s", tmp, strerror(errno));
+		goto err_unlink;
+	}
+	if (fsync(fileno(f))) {
+		tb_err_set(err, TB_EXIT_ENV, "%s: fsync: %s", tmp, strerror(errno));
+		goto err_unlink;
+	}
+	/* fclose can still report a deferred write error (NFS): check it. */
+	if (fclose(f)) {
+		f = NULL;
+		tb_err_set(err, TB_EXIT_ENV, "%s: close: %s", tmp, strerror(errno));
+		goto err_unlink;
+	}
+	f = NULL;
+	if (rename(tmp, path)) {
+		tb_err_set(err, TB_EXIT_ENV, "rename %s to %s: %s", tmp, path, strerror(errno));
+		goto err_unlink;
+	}
+	if (sync_dir(path, err))
+		goto err;
+	free(tmp);
+	json_decref(root);
+	return 0;
+err_unlink:
+	if (f)
+		fclose(f);
+	unlink(tmp);
+err:
+	free(tmp);
+	json_decref(root);
+	return -1;
+}
+
+/* mkdir that treats an existing directory as success. */
+static int mkdir_exist_ok(const char *path)
+{
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* Create @base, and its parent if that is missing too. */
+static int make_base(const char *base, struct tb_err *err)
+{
+	char *parent;
+
+	if (!mkdir_exist_ok(base))
+		return 0;
+	if (errno != ENOENT)
+		return tb_err_set(err, TB_EXIT_ENV, "%s: %s", base, strerror(errno));
+	parent = dir_of(base);
+	if (!parent)
+		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
+	if (mkdir_exist_ok(parent)) {
+		tb_err_set(err, TB_EXIT_ENV, "%s: %s", parent, strerror(errno));
+		free(parent);
+		return -1;
+	}
+	free(parent);
+	if (mkdir_exist_ok(base))
+		return tb_err_set(err, TB_EXIT_ENV, "%s: %s", base, strerror(errno));
+	return 0;
+}
+
+/*
+ * mkdir fails with EEXIST when another run (or this one, restarted within
+ * the same second) got there first, which makes the name unique without a
+ * separate existence check that could race.
+ */
+static char *make_run_dir(const char *base, const char *stamp, const char *scenario,
+			  struct tb_err *err)
+{
+	char *dir;
+	int i;
+
+	for (i = 1; i <= MAX_DIR_SUFFIX; i++) {
+		int len;
+
+		if (i == 1)
+			len = asprintf(&dir, "%s/%s-%s", base, stamp, scenario);
+		else
+			len = asprintf(&dir, "%s/%s-%s-%d", base, stamp, scenario, i);
+		if (len < 0) {
+			tb_err_set(err, TB_EXIT_ENV, "out of memory");
+			return NULL;
+		}
+		if (!mkdir(dir, 0755))
+			return dir;
+		if (errno != EEXIST) {
+			tb_err_set(err, TB_EXIT_ENV, "%s: %s", dir, strerror(errno));
+			free(dir);
+			return NULL;
+		}
+		free(dir);
+	}
+	tb_err_set(err, TB_EXIT_ENV, "%s/%s-%s: %d directories already exist", base, stamp,
+		   scenario, MAX_DIR_SUFFIX);
+	return NULL;
+}
+
+struct results *results_create(const char *base, const struct run_info *info, struct tb_err *err)
+{
+	struct results *r;
+	char stamp[32];
+	struct tm tm;
+	time_t now;
+
+	/* The name becomes a path component: refuse what would escape @base. */
+	if (!info->scenario[0] || strchr(info->scenario, '/') || !strcmp(info->scenario, ".") ||
+	    !strcmp(info->scenario, "..")) {
+		tb_err_set(err, TB_EXIT_USAGE, "scenario name \"%s\" cannot name a directory",
+			   info->scenario);
+		return NULL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		tb_err_set(err, TB_EXIT_ENV, "out of memory");
+		return NULL;
+	}
+	r->info = *info;
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	/* The caller may leave "started" empty: it is then the directory's time. */
+	if (!r->info.started[0])
+		strftime(r->info.started, sizeof(r->info.started), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+
+	if (make_base(base, err))
+		goto err;
+	r->dir = make_run_dir(base, stamp, info->scenario, err);
+	if (!r->dir)
+		goto err;
+	if (asprintf(&r->json_path, "%s/run.json", r->dir) < 0) {
+		r->json_path = NULL;
+		tb_err_set(err, TB_EXIT_ENV, "out of memory");
+		goto err;
+	}
+	if (results_write_json(r->json_path, &r->info, NULL, 0, err))
+		goto err;
+	return r;
+err:
+	results_close(r);
+	return NULL;
+}
+
+const char *results_dir(const struct results *r)
+{
+	return r->dir;
+}
+
+int results_set_info(struct results *r, const struct run_info *info, struct tb_err *err)
+{
+	char started[sizeof(r->info.started)];
+
+	/* Keep the start time results_create() filled in if the caller has none. */
+	memcpy(started, r->info.started, sizeof(started));
+	r->info = *info;
+	if (!r->info.started[0])
+		memcpy(r->info.started, started, sizeof(started));
+	return results_write_json(r->json_path, &r->info, r->reps, r->n, err);
+}
+
+int results_add(struct results *r, const struct repetition *rep, struct tb_err *err)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 8;
+		struct repetition *reps = realloc(r->reps, cap * sizeof(*reps));
+
+		if (!reps)
+			return tb_err_set(err, TB_EXIT_ENV, "out of memory");
+		r->reps = reps;
+		r->cap = cap;
+	}
+	/*
+	 * Kept even if the write below fails: the repetition happened, and the
+	 * next successful rewrite should still include it.
+	 */
+	r->reps[r->n++] = *rep;
+	return results_write_json(r->json_path, &r->info, r->reps, r->n, err);
+}
+
+void results_close(struct results *r)
+{
+	if (!r)
+		return;
+	free(r->dir);
+	free(r->json_path);
+	free(r->reps);
+	free(r);
+}
+
+int repetition_mark(struct repetition *rep, const char *name, int64_t t_ns)
+{
+	struct phase *p;
+
+	if (rep->nphases < 0 || rep->nphases >= RESULTS_MAX_PHASES)
+		return -1;
+	p = &rep->phases[rep->nphases];
+	copy_str(p->name, sizeof(p->name), name);
+	p->t_ns = t_ns;
+	return rep->nphases++;
+}
+
+int64_t repetition_phase(const struct repetition *rep, const char *name)
+{
+	int i;
+
+	for (i = 0; i < rep->nphases && i < RESULTS_MAX_PHASES; i++)
+		if (!strncmp(rep->phases[i].name, name, sizeof(rep->phases[i].name)))
+			return rep->phases[i].t_ns;
+	return -1;
+}
+
+/*
+ * Reading run.json back.  Every shape error names the file and the JSON path
+ * of the value at fault ("repetitions[2].probe.sent"); jansson keeps no
+ * positions for values, so there is no line:column for those.
+ */
+struct loader {
+	const char *path;
+	struct tb_err *err;
+};
+
+enum kind { K_OBJECT, K_ARRAY, K_STRING, K_STRING_OR_NULL, K_INTEGER, K_BOOL };
+
+static const char *kind_name(enum kind k)
+{
+	switch (k) {
+	case K_OBJECT:
+		return "an object";
+	case K_ARRAY:
+		return "an array";
+	case K_STRING:
+		return "a string";
+	case K_STRING_OR_NULL:
+		return "a string or null";
+	case K_INTEGER:
+		return "an integer";
+	case K_BOOL:
+		return "true or false";
+	}
+	abort();
+}
+
+static const char *json_type_name(const json_t *j)
+{
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a real number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "unknown";
+}
+
+static bool is_kind(const json_t *j, enum kind k)
+{
+	switch (k) {
+	case K_OBJECT:
+		return json_is_object(j);
+	case K_ARRAY:
+		return json_is_array(j);
+	case K_STRING:
+		return json_is_string(j);
+	case K_STRING_OR_NULL:
+		return json_is_string(j) || json_is_null(j);
+	case K_INTEGER:
+		return json_is_integer(j);
+	case K_BOOL:
+		return json_is_boolean(j);
+	}
+	return false;
+}
+
+/* Member @key of @obj (at @where) if it has kind @k, else NULL with the error set. */
+static json_t *member(struct loader *ld, json_t *obj, const char *where, const char *key,
+		      enum kind k)
+{
+	json_t *v = json_object_get(obj, key);
+	const char *dot = where[0] ? "." : "";
+
+	if (!v) {
+		tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s%s%s: missing", ld->path, where, dot,
+			   key);
+		return NULL;
+	}
+	if (!is_kind(v, k)) {
+		tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s%s%s: expected %s, got %s", ld->path,
+			   where, dot, key, kind_name(k), json_type_name(v));
+		return NULL;
+	}
+	return v;
+}
+
+static int get_str(struct loader *ld, json_t *obj, const char *where, const char *key, char *dst,
+		   size_t size)
+{
+	json_t *v = member(ld, obj, where, key, K_STRING);
+
+	if (!v)
+		return -1;
+	copy_str(dst, size, json_string_value(v));
+	return 0;
+}
+
+/* An integer within [@min, @max]. */
+static int get_int(struct loader *ld, json_t *obj, const char *where, const char *key,
+		   json_int_t min, json_int_t max, json_int_t *out)
+{
+	json_t *v = member(ld, obj, where, key, K_INTEGER);
+
+	if (!v)
+		return -1;
+	*out = json_integer_value(v);
+	if (*out < min || *out > max)
+		return tb_err_set(ld->err, TB_EXIT_USAGE,
+				  "%s: %s%s%s: %" JSON_INTEGER_FORMAT " is out of range", ld->path,
+				  where, where[0] ? "." : "", key, *out);
+	return 0;
+}
+
+static int get_bool(struct loader *ld, json_t *obj, const char *where, const char *key, bool *out)
+{
+	json_t *v = member(ld, obj, where, key, K_BOOL);
+
+	if (!v)
+		return -1;
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int load_info(struct loader *ld, json_t *root, struct run_info *info)
+{
+	json_t *scenario, *env, *probe;
+	json_int_t v;
+
+	scenario = member(ld, root, "", "scenario", K_OBJECT);
+	if (!scenario ||
+	    get_str(ld, scenario, "scenario", "name", info->scenario, sizeof(info->scenario)) ||
+	    get_str(ld, scenario, "scenario", "path", info->scenario_path,
+		    sizeof(info->scenario_path)) ||
+	    get_str(ld, scenario, "scenario", "method", info->method, sizeof(info->method)) ||
+	    get_int(ld, scenario, "scenario", "repetitions", 0, INT_MAX, &v))
+		return -1;
+	info->repetitions = (int)v;
+	if (get_str(ld, root, "", "started", info->started, sizeof(info->started)))
+		return -1;
+	env = member(ld, root, "", "environment", K_OBJECT);
+	if (!env || get_str(ld, env, "environment", "accel", info->accel, sizeof(info->accel)) ||
+	    get_str(ld, env, "environment", "qemu", info->qemu_version,
+		    sizeof(info->qemu_version)) ||
+	    get_str(ld, env, "environment", "libvirt", info->libvirt_version,
+		    sizeof(info->libvirt_version)) ||
+	    get_str(ld, env, "environment", "host_kernel", info->host_kernel,
+		    sizeof(info->host_kernel)) ||
+	    get_str(ld, env, "environment", "kernel_old", info->kernel_old,
+		    sizeof(info->kernel_old)) ||
+	    get_str(ld, env, "environment", "kernel_new", info->kernel_new,
+		    sizeof(info->kernel_new)))
+		return -1;
+	probe = member(ld, root, "", "probe", K_OBJECT);
+	if (!probe || get_int(ld, probe, "probe", "interval_ns", 0, INT64_MAX, &v))
+		return -1;
+	info->probe_interval_ns = v;
+	return 0;
+}
+
+static int load_phases(struct loader *ld, json_t *jrep, const char *where, struct repetition *rep)
+{
+	char pwhere[96];
+	json_t *a;
+	size_t i;
+
+	a = member(ld, jrep, where, "phases", K_ARRAY);
+	if (!a)
+		return -1;
+	if (json_array_size(a) > RESULTS_MAX_PHASES)
+		return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s.phases: more than %d phases",
+				  ld->path, where, RESULTS_MAX_PHASES);
+	for (i = 0; i < json_array_size(a); i++) {
+		json_t *p = json_array_get(a, i);
+		json_int_t t;
+
+		snprintf(pwhere, sizeof(pwhere), "%s.phases[%zu]", where, i);
+		if (!json_is_object(p))
+			return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s: expected %s, got %s",
+					  ld->path, pwhere, kind_name(K_OBJECT), json_type_name(p));
+		if (get_str(ld, p, pwhere, "name", rep->phases[i].name,
+			    sizeof(rep->phases[i].name)) ||
+		    get_int(ld, p, pwhere, "t_ns", INT64_MIN, INT64_MAX, &t))
+			return -1;
+		rep->phases[i].t_ns = t;
+	}
+	rep->nphases = (int)json_array_size(a);
+	return 0;
+}
+
+/* The "before" or "after" snapshot of the guest. */
+static int load_snapshot(struct loader *ld, json_t *jrep, const char *where, const char *key,
+			 char *release, size_t release_size, char *boot_id, size_t boot_id_size,
+			 uint64_t *counter)
+{
+	char swhere[96];
+	json_int_t v;
+	json_t *s;
+
+	s = member(ld, jrep, where, key, K_OBJECT);
+	if (!s)
+		return -1;
+	snprintf(swhere, sizeof(swhere), "%s.%s", where, key);
+	if (get_str(ld, s, swhere, "release", release, release_size) ||
+	    get_str(ld, s, swhere, "boot_id", boot_id, boot_id_size) ||
+	    get_int(ld, s, swhere, "counter", 0, INT64_MAX, &v))
+		return -1;
+	*counter = (uint64_t)v;
+	return 0;
+}
+
+static int load_rep(struct loader *ld, json_t *jrep, const char *where, struct repetition *rep)
+{
+	char pwhere[96];
+	json_t *error, *probe;
+	json_int_t v;
+
+	if (!json_is_object(jrep))
+		return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s: expected %s, got %s", ld->path,
+				  where, kind_name(K_OBJECT), json_type_name(jrep));
+	if (get_int(ld, jrep, where, "index", INT_MIN, INT_MAX, &v))
+		return -1;
+	rep->index = (int)v;
+	if (get_bool(ld, jrep, where, "ok", &rep->ok))
+		return -1;
+	error = member(ld, jrep, where, "error", K_STRING_OR_NULL);
+	if (!error)
+		return -1;
+	copy_str(rep->error, sizeof(rep->error),
+		 json_is_null(error) ? "" : json_string_value(error));
+	if (load_phases(ld, jrep, where, rep) ||
+	    get_bool(ld, jrep, where, "measured", &rep->measured))
+		return -1;
+	if (get_int(ld, jrep, where, "downtime_ns", INT64_MIN, INT64_MAX, &v))
+		return -1;
+	rep->downtime_ns = v;
+	if (get_int(ld, jrep, where, "maintenance_ns", INT64_MIN, INT64_MAX, &v))
+		return -1;
+	rep->maintenance_ns = v;
+	probe = member(ld, jrep, where, "probe", K_OBJECT);
+	if (!probe)
+		return -1;
+	snprintf(pwhere, sizeof(pwhere), "%s.probe", where);
+	if (get_int(ld, probe, pwhere, "sent", 0, INT64_MAX, &v))
+		return -1;
+	rep->sent = (uint64_t)v;
+	if (get_int(ld, probe, pwhere, "lost", 0, INT64_MAX, &v))
+		return -1;
+	rep->lost = (uint64_t)v;
+	if (get_bool(ld, jrep, where, "verified", &rep->verified) ||
+	    get_bool(ld, jrep, where, "boot_changed", &rep->boot_changed) ||
+	    get_bool(ld, jrep, where, "release_ok", &rep->release_ok) ||
+	    get_bool(ld, jrep, where, "state_continued", &rep->state_continued))
+		return -1;
+	if (load_snapshot(ld, jrep, where, "before", rep->release_before,
+			  sizeof(rep->release_before), rep->boot_id_before,
+			  sizeof(rep->boot_id_before), &rep->counter_before) ||
+	    load_snapshot(ld, jrep, where, "after", rep->release_after, sizeof(rep->release_after),
+			  rep->boot_id_after, sizeof(rep->boot_id_after), &rep->counter_after))
+		return -1;
+	return 0;
+}
+
+int results_load(const char *run_json, struct run_info *info, struct repetition **reps, size_t *n,
+		 struct tb_err *err)
+{
+	struct loader ld = {.path = run_json, .err = err};
+	struct repetition *out = NULL;
+	struct run_info in = {0};
+	json_t *root, *format, *a;
+	size_t i, nreps;
+	json_error_t jerr;
+
+	*reps = NULL;
+	*n = 0;
+	root = json_load_file(run_json, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		/* jansson reports line -1 when it never got to parse (open failed). */
+		if (jerr.line > 0)
+			return tb_err_set(err, TB_EXIT_USAGE, "%s:%d:%d: %s", run_json, jerr.line,
+					  jerr.column, jerr.text);
+		return tb_err_set(err, TB_EXIT_USAGE, "%s: %s", run_json, jerr.text);
+	}
+	if (!json_is_object(root)) {
+		tb_err_set(err, TB_EXIT_USAGE, "%s: expected an object, got %s", run_json,
+			   json_type_name(root));
+		goto err;
+	}
+	format = member(&ld, root, "", "format", K_STRING);
+	if (!format)
+		goto err;
+	if (strcmp(json_string_value(format), RESULTS_FORMAT)) {
+		tb_err_set(err, TB_EXIT_USAGE, "%s: format: \"%s\" is not \"%s\"", run_json,
+			   json_string_value(format), RESULTS_FORMAT);
+		goto err;
+	}
+	if (load_info(&ld, root, &in))
+		goto err;
+	a = member(&ld, root, "", "repetitions", K_ARRAY);
+	if (!a)
+		goto err;
+	nreps = json_array_size(a);
+	/* No repetitions yet (a run that just started) is NULL, not malloc(0). */
+	if (nreps) {
+		out = calloc(nreps, sizeof(*out));
+		if (!out) {
+			tb_err_set(err, TB_EXIT_ENV, "%s: out of memory", run_json);
+			goto err;
+		}
+	}
+	for (i = 0; out && i < nreps; i++) {
+		char where[32];
+
+		snprintf(where, sizeof(where), "repetitions[%zu]", i);
+		if (load_rep(&ld, json_array_get(a, i), where, &out[i]))
+			goto err;
+	}
+	*info = in;
+	*reps = out;
+	*n = nreps;
+	json_decref(root);
+	return 0;
+err:
+	free(out);
+	json_decref(root);
+	return -1;
+}

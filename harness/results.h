@@ -1,0 +1,96 @@
+/*
+ * results.h - a run's results directory and its run.json.
+ *
+ * results/<YYYYmmdd-HHMMSS>-<scenario>/ holds run.json, console-a.log,
+ * console-b.log, probe.csv and domain.xml.  run.json is rewritten
+ * atomically (temp file, fsync, rename, fsync of the directory) after every
+ * repetition, so a crash in repetition 4 keeps repetitions 1-3.
+ *
+ * Times in run.json are integer nanoseconds of the host's CLOCK_MONOTONIC
+ * ("t_ns") or durations in nanoseconds ("*_ns").
+ */
+#ifndef TB_RESULTS_H
+#define TB_RESULTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define RESULTS_MAX_PHASES 32
+
+struct phase {
+	char name[40];
+	int64_t t_ns;
+};
+
+struct repetition {
+	int index; /* 1-based */
+	bool ok;   /* every step passed and the upgrade was verified */
+	char error[1024]; /* why not ok, "" if ok */
+	struct phase phases[RESULTS_MAX_PHASES];
+	int nphases;
+	/* the probe's view (probe_analyse / probe_verify) */
+	bool measured; /* a gap was found: downtime and the fields below are meaningful */
+	int64_t downtime_ns;
+	uint64_t sent, lost;
+	bool verified, boot_changed, release_ok, state_continued;
+	char release_before[65], release_after[65];
+	char boot_id_before[40], boot_id_after[40];
+	uint64_t counter_before, counter_after;
+	int64_t maintenance_ns; /* upgrade start to service back on the new kernel, 0 if unknown */
+};
+
+struct run_info {
+	char scenario[128];	  /* scenario name */
+	char scenario_path[1024]; /* as given */
+	char method[32];
+	char started[32];	  /* UTC, ISO 8601 */
+	char accel[8];		  /* kvm | tcg */
+	char qemu_version[32];
+	char libvirt_version[32];
+	char host_kernel[128];
+	char kernel_old[65];	  /* release of kernel A as the agent reported it, "" if unknown */
+	char kernel_new[65];
+	int64_t probe_interval_ns;
+	int repetitions;	  /* planned */
+};
+
+struct results;
+
+/*
+ * Make a new directory under @base ("results") named after the start time
+ * and @info->scenario, and write an initial run.json.
+ */
+struct results *results_create(const char *base, const struct run_info *info,
+			       struct tb_err *err);
+
+const char *results_dir(const struct results *r);
+
+/* Update the run's info (e.g. kernel releases learnt later) and rewrite run.json. */
+int results_set_info(struct results *r, const struct run_info *info, struct tb_err *err);
+
+/* Append one repetition and rewrite run.json (atomically, fsynced). */
+int results_add(struct results *r, const struct repetition *rep, struct tb_err *err);
+
+void results_close(struct results *r);
+
+/* Add a phase to @rep (ignored beyond RESULTS_MAX_PHASES); returns its index or -1. */
+int repetition_mark(struct repetition *rep, const char *name, int64_t t_ns);
+
+/* The time of phase @name, or -1 if not recorded. */
+int64_t repetition_phase(const struct repetition *rep, const char *name);
+
+/*
+ * Read a run.json back.  *@reps is malloc'd (caller frees).  Errors name the
+ * file (and line:column for malformed JSON) with TB_EXIT_USAGE.
+ */
+int results_load(const char *run_json, struct run_info *info, struct repetition **reps,
+		 size_t *n, struct tb_err *err);
+
+/* Write run.json for @info and @reps to @path (what results_add does; exposed for tests). */
+int results_write_json(const char *path, const struct run_info *info,
+		       const struct repetition *reps, size_t n, struct tb_err *err);
+
+#endif
