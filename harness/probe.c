@@ -1,0 +1,374 @@
+/*
+ * probe.c - UDP prober thread and the downtime/verification math.
+ *
+ * One thread both sends and receives: it sleeps in poll() until the next
+ * send is due, so a reply is stamped as soon as the kernel hands it over and
+ * sends stay on the interval grid.  When the thread falls behind (a stalled
+ * host), it skips the missed slots instead of bursting: a burst would fake
+ * many replies right after a gap.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "monotime.h"
+#include "probe.h"
+
+/* How often the CSV is flushed and fsynced: results survive a crash, at little cost. */
+#define CSV_SYNC_NS (500 * NS_PER_MS)
+
+struct probe {
+	int fd;
+	int rep;
+	int64_t interval_ns;
+	FILE *csv;
+	pthread_t thread;
+	int stop_pipe[2];
+	bool running;
+
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct probe_record *rec; /* indexed by seq */
+	size_t nrec, cap;
+	int64_t last_reply_ns;
+};
+
+int probe_parse_reply(const char *buf, size_t len, struct probe_record *rec)
+{
+	char copy[256];
+	unsigned long long seq, counter;
+
+	if (len >= sizeof(copy))
+		return -1;
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	if (sscanf(copy, "TB1 %llu %llu %64s %39s", &seq, &counter, rec->release,
+		   rec->boot_id) != 4)
+		return -1;
+	rec->seq = seq;
+	rec->counter = counter;
+	return 0;
+}
+
+static void csv_send(struct probe *p, uint64_t seq, int64_t t)
+{
+	fprintf(p->csv, "send,%d,%" PRIu64 ",%" PRId64 ",,,\n", p->rep, seq, t);
+}
+
+static void csv_recv(struct probe *p, const struct probe_record *r)
+{
+	fprintf(p->csv, "recv,%d,%" PRIu64 ",%" PRId64 ",%" PRIu64 ",%s,%s\n", p->rep, r->seq,
+		r->t_recv_ns, r->counter, r->release, r->boot_id);
+}
+
+static void probe_send(struct probe *p, int64_t now)
+{
+	char buf[64];
+	uint64_t seq;
+	int len;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->nrec == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 4096;
+		struct probe_record *r = realloc(p->rec, cap * sizeof(*r));
+
+		if (!r) {
+			pthread_mutex_unlock(&p->lock);
+			return;
+		}
+		p->rec = r;
+		p->cap = cap;
+	}
+	seq = p->nrec++;
+	memset(&p->rec[seq], 0, sizeof(p->rec[seq]));
+	p->rec[seq].seq = seq;
+	p->rec[seq].t_send_ns = now;
+	pthread_mutex_unlock(&p->lock);
+
+	len = snprintf(buf, sizeof(buf), "TB1 %" PRIu64, seq);
+	/* Errors (ECONNREFUSED while the agent is down) are part of the measurement. */
+	(void)send(p->fd, buf, (size_t)len, MSG_DONTWAIT);
+	csv_send(p, seq, now);
+}
+
+static void probe_receive(struct probe *p)
+{
+	char buf[256];
+	ssize_t n;
+
+	while ((n = recv(p->fd, buf, sizeof(buf), MSG_DONTWAIT)) >= 0 || errno == ECONNREFUSED) {
+		struct probe_record r = { 0 };
+		int64_t now = monotime_now();
+
+		if (n < 0 || probe_parse_reply(buf, (size_t)n, &r) != 0)
+			continue;
+		r.t_recv_ns = now;
+		pthread_mutex_lock(&p->lock);
+		if (r.seq < p->nrec && p->rec[r.seq].t_recv_ns == 0) {
+			r.t_send_ns = p->rec[r.seq].t_send_ns;
+			p->rec[r.seq] = r;
+			p->last_reply_ns = now;
+			pthread_cond_broadcast(&p->changed);
+		}
+		pthread_mutex_unlock(&p->lock);
+		csv_recv(p, &r);
+	}
+}
+
+static void *probe_thread(void *arg)
+{
+	struct probe *p = arg;
+	int64_t next = monotime_now(), next_sync = next + CSV_SYNC_NS;
+	struct pollfd pfd[2] = {
+		{ .fd = p->fd, .events = POLLIN },
+		{ .fd = p->stop_pipe[0], .events = POLLIN },
+	};
+
+	for (;;) {
+		int64_t now = monotime_now();
+		int timeout_ms;
+
+		if (now >= next) {
+			probe_send(p, now);
+			next += p->interval_ns;
+			if (next <= now)
+				next = now + p->interval_ns - (now - next) % p->interval_ns;
+		}
+		if (now >= next_sync) {
+			fflush(p->csv);
+			fdatasync(fileno(p->csv));
+			next_sync = now + CSV_SYNC_NS;
+		}
+		/* poll() has millisecond resolution: round up so we never spin. */
+		timeout_ms = (int)((next - monotime_now() + NS_PER_MS - 1) / NS_PER_MS);
+		if (timeout_ms < 0)
+			timeout_ms = 0;
+		if (poll(pfd, 2, timeout_ms) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			break;
+		if (pfd[0].revents)
+			probe_receive(p);
+	}
+	return NULL;
+}
+
+struct probe *probe_start(int fd, int64_t interval_ns, const char *csv_path, int rep,
+			  struct tb_err *err)
+{
+	struct probe *p = calloc(1, sizeof(*p));
+	pthread_condattr_t attr;
+
+	if (!p) {
+		tb_err_set(err, TB_EXIT_ENV, "probe: out of memory");
+		close(fd);
+		return NULL;
+	}
+	p->fd = fd;
+	p->rep = rep;
+	p->interval_ns = interval_ns;
+	p->stop_pipe[0] = p->stop_pipe[1] = -1;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->changed, &attr);
+	pthread_condattr_destroy(&attr);
+
+	p->csv = fopen(csv_path, "a");
+	if (!p->csv) {
+		tb_err_set(err, TB_EXIT_ENV, "probe: cannot open %s: %s", csv_path,
+			   strerror(errno));
+		goto err;
+	}
+	if (ftell(p->csv) == 0)
+		fprintf(p->csv, "event,rep,seq,t_ns,counter,release,boot_id\n");
+	if (pipe(p->stop_pipe) != 0) {
+		tb_err_set(err, TB_EXIT_ENV, "probe: pipe: %s", strerror(errno));
+		goto err;
+	}
+	if (pthread_create(&p->thread, NULL, probe_thread, p) != 0) {
+		tb_err_set(err, TB_EXIT_ENV, "probe: cannot start thread");
+		goto err;
+	}
+	p->running = true;
+	return p;
+err:
+	probe_free(p);
+	return NULL;
+}
+
+void probe_stop(struct probe *p)
+{
+	if (!p || !p->running)
+		return;
+	(void)!write(p->stop_pipe[1], "x", 1);
+	pthread_join(p->thread, NULL);
+	p->running = false;
+	fflush(p->csv);
+	fsync(fileno(p->csv));
+}
+
+void probe_free(struct probe *p)
+{
+	if (!p)
+		return;
+	probe_stop(p);
+	if (p->csv)
+		fclose(p->csv);
+	if (p->fd >= 0)
+		close(p->fd);
+	for (int i = 0; i < 2; i++)
+		if (p->stop_pipe[i] >= 0)
+			close(p->stop_pipe[i]);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->changed);
+	free(p->rec);
+	free(p);
+}
+
+int probe_wait_reply(struct probe *p, int64_t after_ns, int64_t deadline_ns,
+		     struct probe_record *out)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&p->lock);
+	while (p->last_reply_ns <= after_ns) {
+		struct timespec ts = monotime_timespec(deadline_ns);
+
+		if (pthread_cond_timedwait(&p->changed, &p->lock, &ts) == ETIMEDOUT &&
+		    p->last_reply_ns <= after_ns) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+	}
+	if (rc == 0 && out) {
+		for (size_t i = p->nrec; i-- > 0;) {
+			if (p->rec[i].t_recv_ns == p->last_reply_ns) {
+				*out = p->rec[i];
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+int probe_wait_silence(struct probe *p, int64_t quiet_ns, int64_t deadline_ns)
+{
+	for (;;) {
+		int64_t now = monotime_now(), last;
+
+		pthread_mutex_lock(&p->lock);
+		last = p->last_reply_ns;
+		pthread_mutex_unlock(&p->lock);
+		if (now - last >= quiet_ns)
+			return 0;
+		if (now >= deadline_ns)
+			return -ETIMEDOUT;
+		/* Silence cannot be signalled; look again when it could first have held. */
+		monotime_sleep_until(last + quiet_ns < deadline_ns ? last + quiet_ns : deadline_ns);
+	}
+}
+
+struct probe_record *probe_snapshot(struct probe *p, size_t *n)
+{
+	struct probe_record *copy;
+
+	pthread_mutex_lock(&p->lock);
+	copy = malloc((p->nrec ? p->nrec : 1) * sizeof(*copy));
+	*n = copy ? p->nrec : 0;
+	if (copy && p->nrec)
+		memcpy(copy, p->rec, p->nrec * sizeof(*copy));
+	pthread_mutex_unlock(&p->lock);
+	return copy;
+}
+
+static int by_recv_time(const void *a, const void *b)
+{
+	const struct probe_record *x = *(struct probe_record *const *)a;
+	const struct probe_record *y = *(struct probe_record *const *)b;
+
+	return (x->t_recv_ns > y->t_recv_ns) - (x->t_recv_ns < y->t_recv_ns);
+}
+
+int probe_analyse(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
+		  struct probe_result *res)
+{
+	const struct probe_record **replies;
+	size_t nr = 0, anchor = SIZE_MAX;
+	int rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	replies = malloc((n ? n : 1) * sizeof(*replies));
+	if (!replies)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].t_send_ns >= from_ns && r[i].t_send_ns <= to_ns) {
+			res->sent++;
+			if (r[i].t_recv_ns == 0)
+				res->lost++;
+		}
+		if (r[i].t_recv_ns != 0 && r[i].t_recv_ns <= to_ns)
+			replies[nr++] = &r[i];
+	}
+	/* Replies can overtake each other; the gap is about arrival times. */
+	qsort(replies, nr, sizeof(*replies), by_recv_time);
+	for (size_t i = 0; i < nr && replies[i]->t_recv_ns <= from_ns; i++)
+		anchor = i;
+	if (anchor == SIZE_MAX) {
+		rc = -ENOENT;
+		goto out;
+	}
+	res->before = *replies[anchor];
+	if (anchor + 1 == nr) {
+		rc = -ETIMEDOUT;
+		goto out;
+	}
+	for (size_t i = anchor + 1; i < nr; i++) {
+		int64_t gap = replies[i]->t_recv_ns - replies[i - 1]->t_recv_ns;
+
+		if (gap > res->downtime_ns) {
+			res->downtime_ns = gap;
+			res->before = *replies[i - 1];
+			res->after = *replies[i];
+		}
+	}
+out:
+	free(replies);
+	return rc;
+}
+
+void probe_verify(const struct probe_result *res, const char *expected_release,
+		  struct probe_verdict *v)
+{
+	const struct probe_record *b = &res->before, *a = &res->after;
+	/* Every answered request adds one: more than were sent means a foreign state. */
+	uint64_t sent_between = a->seq > b->seq ? a->seq - b->seq : 0;
+
+	memset(v, 0, sizeof(*v));
+	v->boot_changed = a->t_recv_ns != 0 && strcmp(a->boot_id, b->boot_id) != 0;
+	v->release_ok = a->t_recv_ns != 0 &&
+			(!expected_release || strcmp(a->release, expected_release) == 0);
+	v->state_continued = a->t_recv_ns != 0 && a->counter > b->counter &&
+			     a->counter - b->counter <= sent_between;
+	v->verified = v->boot_changed && v->release_ok && v->state_continued;
+	if (a->t_recv_ns == 0)
+		snprintf(v->why, sizeof(v->why), "the service never answered after the gap");
+	else if (!v->boot_changed)
+		snprintf(v->why, sizeof(v->why), "boot id %s did not change: no new kernel booted",
+			 a->boot_id);
+	else if (!v->release_ok)
+		snprintf(v->why, sizeof(v->why), "new kernel is %s, expected %s", a->release,
+			 expected_release);
+	else if (!v->state_continued)
+		snprintf(v->why, sizeof(v->why),
+			 "state counter went from %" PRIu64 " to %" PRIu64
+			 " across %" PRIu64 " requests: state was not continued",
+			 b->counter, a->counter, sent_between);
+}

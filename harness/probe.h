@@ -1,0 +1,86 @@
+/*
+ * probe.h - the service probe: one UDP request every interval to the guest
+ * agent, every send and reply stamped on the host clock, and the downtime
+ * and verification math on the resulting trace.
+ *
+ * Protocol (guest/agent/agent.c): request "TB1 <seq>", reply
+ * "TB1 <seq> <counter> <release> <boot_id>".
+ */
+#ifndef TB_PROBE_H
+#define TB_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct probe_record {
+	uint64_t seq;
+	int64_t t_send_ns;
+	int64_t t_recv_ns; /* 0: never answered */
+	uint64_t counter;
+	char release[65];
+	char boot_id[40];
+};
+
+/* The longest silence of the service inside a window (DESIGN.md, "Downtime"). */
+struct probe_result {
+	int64_t downtime_ns;	    /* after.t_recv - before.t_recv */
+	struct probe_record before; /* last reply before the gap */
+	struct probe_record after;  /* first reply after the gap */
+	size_t sent;		    /* requests sent inside the window */
+	size_t lost;		    /* of those, never answered */
+};
+
+struct probe_verdict {
+	bool boot_changed;    /* boot id after the gap differs from before */
+	bool release_ok;      /* release after the gap is the expected one (or none expected) */
+	bool state_continued; /* counter grew, by no more than the requests sent between */
+	bool verified;	      /* all three */
+	char why[256];	      /* what failed, for humans */
+};
+
+struct probe;
+
+/*
+ * Start probing over @fd, a UDP socket already connect()ed to the agent
+ * (the probe owns it from now on).  Sends and replies are appended to
+ * @csv_path as "event,rep,seq,t_ns,counter,release,boot_id" rows, tagged with
+ * @rep.
+ */
+struct probe *probe_start(int fd, int64_t interval_ns, const char *csv_path, int rep,
+			  struct tb_err *err);
+
+/* Stop the thread, flush and fsync the CSV, close the socket; the trace stays. */
+void probe_stop(struct probe *p);
+
+void probe_free(struct probe *p);
+
+/* Wait for a reply received after @after_ns; 0 (filling @out if not NULL) or -ETIMEDOUT. */
+int probe_wait_reply(struct probe *p, int64_t after_ns, int64_t deadline_ns,
+		     struct probe_record *out);
+
+/* Wait until no reply has come for @quiet_ns; 0 or -ETIMEDOUT. */
+int probe_wait_silence(struct probe *p, int64_t quiet_ns, int64_t deadline_ns);
+
+/* A malloc'd copy of the trace so far (ordered by seq); *n set to its length. */
+struct probe_record *probe_snapshot(struct probe *p, size_t *n);
+
+/*
+ * The longest interval without a reply among replies received in
+ * [@from_ns, @to_ns], anchored at the last reply received at or before
+ * @from_ns.  Returns 0, -ENOENT if no reply came before @from_ns, or
+ * -ETIMEDOUT if none came after it (res->before is still filled then).
+ */
+int probe_analyse(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
+		  struct probe_result *res);
+
+/* Decide whether the replies after the gap prove the upgrade. */
+void probe_verify(const struct probe_result *res, const char *expected_release,
+		  struct probe_verdict *v);
+
+/* Parse an agent reply; 0 or -1. */
+int probe_parse_reply(const char *buf, size_t len, struct probe_record *rec);
+
+#endif
