@@ -1,0 +1,215 @@
+/*
+ * twinbench-agent - the service whose downtime twinbench measures.
+ *
+ * A UDP server: every request "TB1 <seq>" is answered with
+ * "TB1 <seq> <counter> <release> <boot_id>", where counter is the service's
+ * state (requests served so far, continued across upgrades), release is
+ * `uname -r` and boot_id is the kernel's random boot id.  The harness reads
+ * a changed release or boot id as "the new kernel answers" and a counter
+ * that went on growing as "the state survived".
+ *
+ * State lives in a file between runs: restored (and removed, so that a stale
+ * copy is never used twice) at start, written with fsync on SIGTERM/SIGINT.
+ * The file is versioned and checksummed; a corrupt file is refused loudly
+ * instead of silently starting from zero.
+ *
+ * Static, no dependencies: it runs in kernel A's Debian root and in kernel
+ * B's busybox initramfs alike.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define STATE_MAGIC "TBSTATE"
+#define STATE_VERSION 1
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* FNV-1a: a checksum to catch torn or edited state files, not an adversary. */
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+static void read_boot_id(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+	if (!f || !fgets(buf, (int)len, f))
+		snprintf(buf, len, "unknown");
+	buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		fclose(f);
+}
+
+/*
+ * Returns 1 and sets *counter when a valid state was restored, 0 when there
+ * is none, -1 when the file exists but cannot be trusted.
+ */
+static int state_restore(const char *path, uint64_t *counter)
+{
+	char line[256], body[200];
+	unsigned version;
+	uint64_t value;
+	uint32_t sum;
+	FILE *f;
+	int n;
+
+	f = fopen(path, "r");
+	if (!f)
+		return errno == ENOENT ? 0 : -1;
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	n = sscanf(line, STATE_MAGIC " %u %" SCNu64 " %" SCNx32, &version, &value, &sum);
+	if (n != 3 || version != STATE_VERSION)
+		return -1;
+	snprintf(body, sizeof(body), STATE_MAGIC " %u %" PRIu64, version, value);
+	if (fnv1a(body) != sum)
+		return -1;
+	*counter = value;
+	return 1;
+}
+
+static void fsync_dir_of(const char *path)
+{
+	char copy[4096];
+	int fd;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+/* Write-then-rename so that a crash leaves either the old file or the new one. */
+static int state_save(const char *path, uint64_t counter)
+{
+	char tmp[4096], body[200], line[256];
+	int fd, len;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	snprintf(body, sizeof(body), STATE_MAGIC " %u %" PRIu64, STATE_VERSION, counter);
+	len = snprintf(line, sizeof(line), "%s %08" PRIx32 "\n", body, fnv1a(body));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	if (write(fd, line, (size_t)len) != len || fsync(fd) != 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, path) != 0)
+		return -1;
+	fsync_dir_of(path);
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: twinbench-agent [--port N] [--state FILE]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "state", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *state_path = "/var/lib/twinbench/agent.state";
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	struct sigaction sa = { .sa_handler = on_stop };
+	char boot_id[64], req[128], reply[256];
+	uint64_t counter = 0;
+	struct utsname uts;
+	int port = 7777, fd, opt, restored;
+
+	while ((opt = getopt_long(argc, argv, "p:s:", opts, NULL)) != -1) {
+		if (opt == 'p')
+			port = atoi(optarg);
+		else if (opt == 's')
+			state_path = optarg;
+		else
+			usage();
+	}
+	if (port <= 0 || port > 65535)
+		usage();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	uname(&uts);
+	read_boot_id(boot_id, sizeof(boot_id));
+	restored = state_restore(state_path, &counter);
+	if (restored < 0) {
+		printf("twinbench-agent: refusing to start: state file %s is corrupt\n", state_path);
+		return 1;
+	}
+	if (restored)
+		unlink(state_path);
+
+	/* No SA_RESTART: recvfrom must return EINTR so that the loop sees the stop. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	addr.sin_port = htons((uint16_t)port);
+	addr.sin_addr.s_addr = htonl(INADDR_ANY);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+		printf("twinbench-agent: cannot bind UDP port %d: %s\n", port, strerror(errno));
+		return 1;
+	}
+	printf("twinbench-agent: ready release=%s boot_id=%s counter=%" PRIu64 " state=%s\n",
+	       uts.release, boot_id, counter, restored ? "restored" : "fresh");
+
+	while (!stop_requested) {
+		struct sockaddr_in peer;
+		socklen_t plen = sizeof(peer);
+		unsigned long long seq;
+		ssize_t n;
+		int len;
+
+		n = recvfrom(fd, req, sizeof(req) - 1, 0, (struct sockaddr *)&peer, &plen);
+		if (n < 0)
+			continue;
+		req[n] = '\0';
+		if (sscanf(req, "TB1 %llu", &seq) != 1)
+			continue;
+		counter++;
+		len = snprintf(reply, sizeof(reply), "TB1 %llu %" PRIu64 " %s %s\n", seq, counter,
+			       uts.release, boot_id);
+		sendto(fd, reply, (size_t)len, 0, (struct sockaddr *)&peer, plen);
+	}
+	close(fd);
+	if (state_save(state_path, counter) != 0) {
+		printf("twinbench-agent: cannot save state to %s: %s\n", state_path,
+		       strerror(errno));
+		return 1;
+	}
+	printf("twinbench-agent: state saved counter=%" PRIu64 "\n", counter);
+	return 0;
+}
