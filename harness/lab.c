@@ -1,0 +1,493 @@
+/*
+ * lab.c - the embedded lab: network namespace, bridge, private libvirtd.
+ *
+ * The daemons are started by a child that enters the lab's network
+ * namespace, unshares its mount namespace and bind-mounts private
+ * directories over libvirt's fixed paths (/etc/libvirt, /run/libvirt,
+ * /var/lib/libvirt, /var/log/libvirt, /var/cache/libvirt).  The daemons keep
+ * that mount namespace alive; it dies with them.  Only the control socket
+ * lives outside it, in LAB_DIR, where the harness can reach it.
+ *
+ * Tear-down does not trust pid files: it kills every process whose network
+ * namespace is the lab's (daemons, QEMU, anything a killed run left), then
+ * deletes the namespace, which takes the bridge and the taps with it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libvirt/libvirt.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "lab.h"
+#include "monotime.h"
+#include "spawn.h"
+
+#define NETNS_PATH "/run/netns/" LAB_NETNS
+#define SLOT_DIR   "/run/twinbench/slots"
+
+/* libvirtd answers within a second or two; a minute means it will not. */
+#define DAEMON_START_TIMEOUT_NS (60 * NS_PER_S)
+
+static const struct {
+	const char *private; /* under LAB_DIR */
+	const char *target;
+} lab_mounts[] = {
+	{ "etc", "/etc/libvirt" },    { "run", "/run/libvirt" },
+	{ "lib", "/var/lib/libvirt" }, { "log", "/var/log/libvirt" },
+	{ "cache", "/var/cache/libvirt" },
+};
+
+static const char libvirtd_conf[] =
+	"# twinbench lab: control socket reachable from the host, no TCP.\n"
+	"unix_sock_dir = \"" LAB_DIR "\"\n"
+	"unix_sock_rw_perms = \"0700\"\n"
+	"auth_unix_rw = \"none\"\n"
+	"auth_unix_ro = \"none\"\n"
+	"log_outputs = \"3:file:" LAB_DIR "/libvirtd.log\"\n";
+
+static const char qemu_conf[] =
+	"# twinbench lab: QEMU runs as root with no confinement; the lab itself\n"
+	"# is the isolation, and the host has no cgroup manager to ask.\n"
+	"user = \"root\"\n"
+	"group = \"root\"\n"
+	"dynamic_ownership = 0\n"
+	"remember_owner = 0\n"
+	"security_driver = \"none\"\n"
+	"namespaces = [ ]\n"
+	"cgroup_controllers = [ ]\n";
+
+static bool pid_alive(const char *pidfile)
+{
+	char buf[32] = "";
+	FILE *f = fopen(pidfile, "r");
+	int pid;
+
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	pid = atoi(buf);
+	return pid > 0 && kill(pid, 0) == 0;
+}
+
+enum lab_state lab_state(void)
+{
+	struct stat st;
+	bool ns = stat(NETNS_PATH, &st) == 0;
+	bool dir = stat(LAB_DIR, &st) == 0;
+
+	if (!ns && !dir)
+		return LAB_ABSENT;
+	if (ns && pid_alive(LAB_DIR "/libvirtd.pid") && pid_alive(LAB_DIR "/virtlogd.pid") &&
+	    stat(LAB_SOCKET, &st) == 0)
+		return LAB_UP;
+	return LAB_STALE;
+}
+
+static int write_file(const char *path, const char *text, struct tb_err *err)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* Run "ip -n LAB_NETNS ARGS..." for a NULL-terminated @args. */
+static int lab_ip(struct tb_err *err, const char *const args[])
+{
+	char *argv[16] = { "ip", "-n", LAB_NETNS };
+	size_t n = 3;
+
+	for (size_t i = 0; args[i] && n < 15; i++)
+		argv[n++] = (char *)args[i];
+	argv[n] = NULL;
+	return spawn_check(argv, err) == 0 ? 0 : -1;
+}
+
+/* Child side: enter the namespaces, mount the private dirs, exec-and-wait the daemons. */
+static void daemon_starter(void)
+{
+	char src[256];
+	int fd = open(NETNS_PATH, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || setns(fd, CLONE_NEWNET) != 0 || unshare(CLONE_NEWNS) != 0)
+		_exit(10);
+	/* Nothing mounted here may leak back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0)
+		_exit(11);
+	/* A fresh sysfs shows the lab's interfaces, not the host's. */
+	umount2("/sys", MNT_DETACH);
+	if (mount("sysfs", "/sys", "sysfs", 0, NULL) != 0)
+		_exit(12);
+	for (size_t i = 0; i < sizeof(lab_mounts) / sizeof(lab_mounts[0]); i++) {
+		snprintf(src, sizeof(src), LAB_DIR "/%s", lab_mounts[i].private);
+		mkdir(lab_mounts[i].target, 0755);
+		if (mount(src, lab_mounts[i].target, NULL, MS_BIND, NULL) != 0)
+			_exit(13);
+	}
+	{
+		char *virtlogd[] = { "virtlogd", "--daemon", "--pid-file", LAB_DIR "/virtlogd.pid",
+				     NULL };
+		char *libvirtd[] = { "libvirtd", "--daemon", "--pid-file", LAB_DIR "/libvirtd.pid",
+				     "--config", LAB_DIR "/etc/libvirtd.conf", NULL };
+		struct tb_err e;
+
+		if (spawn_check(virtlogd, &e) != 0 || spawn_check(libvirtd, &e) != 0) {
+			fprintf(stderr, "%s\n", e.msg);
+			_exit(14);
+		}
+	}
+	_exit(0);
+}
+
+static int start_daemons(struct tb_err *err)
+{
+	static const char *why[] = {
+		[10] = "cannot enter the lab's network namespace",
+		[11] = "cannot make a private mount namespace",
+		[12] = "cannot mount sysfs for the lab",
+		[13] = "cannot bind-mount libvirt's private directories",
+		[14] = "virtlogd or libvirtd failed to start (see " LAB_DIR "/libvirtd.log)",
+	};
+	int status, code;
+	int64_t deadline;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return tb_err_set(err, TB_EXIT_ENV, "fork: %s", strerror(errno));
+	if (pid == 0)
+		daemon_starter();
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	code = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+	if (code != 0)
+		return tb_err_set(err, TB_EXIT_ENV, "lab: %s (is libvirt installed? 'make deps')",
+				  code >= 10 && code <= 14 ? why[code] : "daemon starter crashed");
+
+	/* libvirtd has daemonised; it is ready when its socket answers. */
+	deadline = monotime_now() + DAEMON_START_TIMEOUT_NS;
+	for (;;) {
+		virConnectPtr conn = virConnectOpen(LAB_URI);
+
+		if (conn) {
+			virConnectClose(conn);
+			return 0;
+		}
+		if (monotime_now() > deadline)
+			return tb_err_set(err, TB_EXIT_ENV,
+					  "lab: libvirtd did not answer on %s (see %s/libvirtd.log)",
+					  LAB_SOCKET, LAB_DIR);
+		monotime_sleep_until(monotime_now() + 50 * NS_PER_MS);
+	}
+}
+
+static int prepare_dirs(struct tb_err *err)
+{
+	char path[256];
+
+	mkdir("/run/twinbench", 0755);
+	if (mkdir(LAB_DIR, 0700) != 0 && errno != EEXIST)
+		return tb_err_set(err, TB_EXIT_ENV, "cannot create %s: %s", LAB_DIR,
+				  strerror(errno));
+	for (size_t i = 0; i < sizeof(lab_mounts) / sizeof(lab_mounts[0]); i++) {
+		snprintf(path, sizeof(path), LAB_DIR "/%s", lab_mounts[i].private);
+		mkdir(path, 0755);
+	}
+	mkdir(LAB_DIR "/etc/qemu", 0755);
+	if (write_file(LAB_DIR "/etc/libvirtd.conf", libvirtd_conf, err) ||
+	    write_file(LAB_DIR "/etc/qemu.conf", qemu_conf, err))
+		return -1;
+	return 0;
+}
+
+int lab_up(struct tb_err *err)
+{
+	enum lab_state st = lab_state();
+
+	if (geteuid() != 0)
+		return tb_err_set(err, TB_EXIT_ENV,
+				  "the lab needs root (network namespaces, bridges, libvirtd): run as root");
+	if (st == LAB_UP)
+		return 0;
+	if (st == LAB_STALE) {
+		fprintf(stderr, "twinbench: cleaning a lab left behind by an earlier run\n");
+		if (lab_down(err) != 0)
+			return -1;
+	}
+	{
+		char *add[] = { "ip", "netns", "add", LAB_NETNS, NULL };
+
+		if (spawn_check(add, err) != 0)
+			return -1;
+	}
+	if (lab_ip(err, (const char *[]){ "link", "set", "lo", "up", NULL }) ||
+	    lab_ip(err, (const char *[]){ "link", "add", LAB_BRIDGE, "type", "bridge", NULL }) ||
+	    lab_ip(err, (const char *[]){ "addr", "add", LAB_HOST_IP "/24", "dev", LAB_BRIDGE,
+					  NULL }) ||
+	    lab_ip(err, (const char *[]){ "link", "set", LAB_BRIDGE, "up", NULL }) ||
+	    prepare_dirs(err) || start_daemons(err)) {
+		struct tb_err ignored;
+
+		tb_err_prefix(err, "lab up");
+		lab_down(&ignored);
+		return -1;
+	}
+	return 0;
+}
+
+/* Ask the lab's libvirtd to destroy its domains, so that QEMU exits cleanly. */
+static void destroy_lab_domains(void)
+{
+	virConnectPtr conn;
+	virDomainPtr *doms = NULL;
+	int n;
+
+	if (!pid_alive(LAB_DIR "/libvirtd.pid"))
+		return;
+	conn = virConnectOpen(LAB_URI);
+	if (!conn)
+		return;
+	n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	for (int i = 0; i < n; i++) {
+		virDomainDestroy(doms[i]);
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	virConnectClose(conn);
+}
+
+/* Signal every process living in the lab's network namespace; returns how many. */
+static int signal_lab_processes(int sig)
+{
+	struct stat ns, st;
+	struct dirent *de;
+	char path[64];
+	int count = 0;
+	DIR *proc;
+
+	if (stat(NETNS_PATH, &ns) != 0)
+		return 0;
+	proc = opendir("/proc");
+	if (!proc)
+		return 0;
+	while ((de = readdir(proc))) {
+		int pid = atoi(de->d_name);
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+		if (stat(path, &st) == 0 && st.st_ino == ns.st_ino && st.st_dev == ns.st_dev) {
+			kill(pid, sig);
+			count++;
+		}
+	}
+	closedir(proc);
+	return count;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+int lab_down(struct tb_err *err)
+{
+	int64_t deadline;
+
+	destroy_lab_domains();
+	signal_lab_processes(SIGTERM);
+	/* Daemons exit within milliseconds of SIGTERM; give them 5 s, then SIGKILL. */
+	deadline = monotime_now() + 5 * NS_PER_S;
+	while (signal_lab_processes(0) > 0 && monotime_now() < deadline)
+		monotime_sleep_until(monotime_now() + 20 * NS_PER_MS);
+	signal_lab_processes(SIGKILL);
+	deadline = monotime_now() + 5 * NS_PER_S;
+	while (signal_lab_processes(0) > 0 && monotime_now() < deadline)
+		monotime_sleep_until(monotime_now() + 20 * NS_PER_MS);
+	if (access(NETNS_PATH, F_OK) == 0) {
+		char *del[] = { "ip", "netns", "delete", LAB_NETNS, NULL };
+
+		if (spawn_check(del, err) != 0)
+			return -1;
+	}
+	nftw(LAB_DIR, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (access(LAB_DIR, F_OK) == 0)
+		return tb_err_set(err, TB_EXIT_ENV, "lab down: cannot remove %s", LAB_DIR);
+	return 0;
+}
+
+enum lab_state lab_status(FILE *out)
+{
+	enum lab_state st = lab_state();
+	static const char *names[] = { "absent", "up", "stale (run 'twinbench lab down')" };
+
+	fprintf(out, "lab: %s\n", names[st]);
+	if (st == LAB_ABSENT)
+		return st;
+	fprintf(out, "  namespace %s: %s\n", LAB_NETNS,
+		access(NETNS_PATH, F_OK) == 0 ? "present" : "missing");
+	fprintf(out, "  libvirtd: %s\n", pid_alive(LAB_DIR "/libvirtd.pid") ? "running" : "dead");
+	fprintf(out, "  virtlogd: %s\n", pid_alive(LAB_DIR "/virtlogd.pid") ? "running" : "dead");
+	fprintf(out, "  uri: %s\n", LAB_URI);
+	if (st == LAB_UP) {
+		virConnectPtr conn = virConnectOpen(LAB_URI);
+		virDomainPtr *doms = NULL;
+		int n = conn ? virConnectListAllDomains(conn, &doms, 0) : -1;
+
+		fprintf(out, "  domains: %d\n", n < 0 ? 0 : n);
+		for (int i = 0; i < n; i++) {
+			fprintf(out, "    %s\n", virDomainGetName(doms[i]));
+			virDomainFree(doms[i]);
+		}
+		free(doms);
+		if (conn)
+			virConnectClose(conn);
+	}
+	return st;
+}
+
+int lab_ensure(struct lab *lab, const char *uri, const char *network, struct tb_err *err)
+{
+	memset(lab, 0, sizeof(*lab));
+	if (uri) {
+		lab->external = true;
+		snprintf(lab->uri, sizeof(lab->uri), "%s", uri);
+		snprintf(lab->network, sizeof(lab->network), "%s", network ? network : "default");
+		return 0;
+	}
+	snprintf(lab->uri, sizeof(lab->uri), "%s", LAB_URI);
+	snprintf(lab->bridge, sizeof(lab->bridge), "%s", LAB_BRIDGE);
+	if (lab_state() == LAB_UP)
+		return 0;
+	fprintf(stderr, "twinbench: bringing the lab up (twinbench lab up)\n");
+	/* Set first: an interrupt during lab_up() must still take the lab down. */
+	lab->started_now = true;
+	return lab_up(err);
+}
+
+int lab_socket(const struct lab *lab, int domain, int type, struct tb_err *err)
+{
+	int self, ns, fd, saved;
+
+	if (lab->external)
+		return socket(domain, type | SOCK_CLOEXEC, 0);
+	/*
+	 * setns() affects only the calling thread, and a socket keeps the
+	 * namespace it was made in: step in, make it, step back.
+	 */
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	ns = open(NETNS_PATH, O_RDONLY | O_CLOEXEC);
+	if (self < 0 || ns < 0 || setns(ns, CLONE_NEWNET) != 0) {
+		saved = errno;
+		if (self >= 0)
+			close(self);
+		if (ns >= 0)
+			close(ns);
+		tb_err_set(err, TB_EXIT_ENV, "cannot enter the lab's network namespace: %s "
+			   "(is the lab up? 'twinbench lab up')", strerror(saved));
+		return -saved;
+	}
+	fd = socket(domain, type | SOCK_CLOEXEC, 0);
+	saved = errno;
+	if (setns(self, CLONE_NEWNET) != 0)
+		abort(); /* a thread stuck in the wrong namespace is a bug we cannot recover */
+	close(self);
+	close(ns);
+	if (fd < 0) {
+		tb_err_set(err, TB_EXIT_ENV, "socket: %s", strerror(saved));
+		return -saved;
+	}
+	return fd;
+}
+
+int lab_dial_loopback(const struct lab *lab, int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct tb_err err;
+	int fd = lab_socket(lab, AF_INET, SOCK_STREAM, &err);
+
+	if (fd < 0)
+		return fd;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+int lab_free_port(const struct lab *lab, struct tb_err *err)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = lab_socket(lab, AF_INET, SOCK_STREAM, err), port = -1;
+
+	if (fd < 0)
+		return -1;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* The kernel picks a free ephemeral port; QEMU binds it right after we let go. */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	else
+		tb_err_set(err, TB_EXIT_ENV, "cannot find a free port in the lab: %s",
+			   strerror(errno));
+	close(fd);
+	return port;
+}
+
+int lab_claim_slot(int *slot, struct tb_err *err)
+{
+	char path[128], buf[32];
+
+	mkdir("/run/twinbench", 0755);
+	mkdir(SLOT_DIR, 0755);
+	for (int s = 0; s < LAB_MAX_SLOT; s++) {
+		int fd;
+
+		snprintf(path, sizeof(path), SLOT_DIR "/%d", s);
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			continue;
+		/* The lock dies with its holder: a killed run frees its slot by itself. */
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+			close(fd);
+			continue;
+		}
+		snprintf(buf, sizeof(buf), "%d\n", getpid());
+		if (ftruncate(fd, 0) != 0 || write(fd, buf, strlen(buf)) < 0) {
+			close(fd);
+			continue;
+		}
+		*slot = s;
+		return fd; /* kept open: the lock is the lease */
+	}
+	return tb_err_set(err, TB_EXIT_ENV, "all %d guest slots of the lab are in use",
+			  LAB_MAX_SLOT);
+}
+
+void lab_release_slot(int lease)
+{
+	if (lease >= 0)
+		close(lease);
+}

@@ -1,0 +1,446 @@
+/*
+ * virt.c - libvirt domains: XML, start, stop, destroy, accelerator probe.
+ *
+ * Domains are transient and stop on any guest reboot (on_reboot=destroy):
+ * with direct kernel boot a reset would come back to the same kernel, so
+ * the reboot method starts the new kernel itself, and a stopped domain is
+ * an event the harness sees rather than a silent reset.
+ */
+#include <errno.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/xmlwriter.h>
+#include <libxml/xpath.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "monotime.h"
+#include "virt.h"
+
+/* A kernel under KVM prints its banner within a second; a PVM-hung one never does. */
+#define ACCEL_PROBE_TIMEOUT_NS (15 * NS_PER_S)
+
+struct virt {
+	virConnectPtr conn;
+};
+
+struct virt_domain {
+	virDomainPtr dom;
+};
+
+static void libvirt_quiet(void *opaque, virErrorPtr error)
+{
+	/* Errors are reported through tb_err with context; no double printing. */
+	(void)opaque;
+	(void)error;
+}
+
+static const char *libvirt_message(void)
+{
+	virErrorPtr e = virGetLastError();
+
+	return e && e->message ? e->message : "unknown libvirt error";
+}
+
+struct virt *virt_open(const char *uri, struct tb_err *err)
+{
+	struct virt *v;
+
+	virSetErrorFunc(NULL, libvirt_quiet);
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return NULL;
+	v->conn = virConnectOpen(uri);
+	if (!v->conn) {
+		tb_err_set(err, TB_EXIT_ENV,
+			   "cannot connect to libvirt at %s: %s (is the lab up? 'twinbench lab up')",
+			   uri, libvirt_message());
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+void virt_close(struct virt *v)
+{
+	if (!v)
+		return;
+	virConnectClose(v->conn);
+	free(v);
+}
+
+/* xmlTextWriter calls return < 0 on failure; collect them instead of checking each. */
+#define W(call)                                                                                    \
+	do {                                                                                       \
+		if ((call) < 0)                                                                    \
+			failed = true;                                                             \
+	} while (0)
+
+static void write_serial(xmlTextWriterPtr w, bool *fail, int index, int port, const char *file)
+{
+	bool failed = false;
+	char buf[16];
+
+	W(xmlTextWriterStartElement(w, BAD_CAST "serial"));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST(file ? "file" : "tcp")));
+	W(xmlTextWriterStartElement(w, BAD_CAST "source"));
+	if (file) {
+		W(xmlTextWriterWriteAttribute(w, BAD_CAST "path", BAD_CAST file));
+	} else {
+		snprintf(buf, sizeof(buf), "%d", port);
+		W(xmlTextWriterWriteAttribute(w, BAD_CAST "mode", BAD_CAST "bind"));
+		W(xmlTextWriterWriteAttribute(w, BAD_CAST "host", BAD_CAST "127.0.0.1"));
+		W(xmlTextWriterWriteAttribute(w, BAD_CAST "service", BAD_CAST buf));
+	}
+	W(xmlTextWriterEndElement(w));
+	if (!file) {
+		W(xmlTextWriterStartElement(w, BAD_CAST "protocol"));
+		W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "telnet"));
+		W(xmlTextWriterEndElement(w));
+	}
+	W(xmlTextWriterStartElement(w, BAD_CAST "target"));
+	snprintf(buf, sizeof(buf), "%d", index);
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "port", BAD_CAST buf));
+	W(xmlTextWriterEndElement(w));
+	W(xmlTextWriterEndElement(w));
+	if (failed)
+		*fail = true;
+}
+
+static void write_disk(xmlTextWriterPtr w, bool *fail, const char *path, const char *format,
+		       const char *dev, bool readonly)
+{
+	bool failed = false;
+
+	W(xmlTextWriterStartElement(w, BAD_CAST "disk"));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "file"));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "device", BAD_CAST "disk"));
+	W(xmlTextWriterStartElement(w, BAD_CAST "driver"));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST "qemu"));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST format));
+	W(xmlTextWriterEndElement(w));
+	W(xmlTextWriterStartElement(w, BAD_CAST "source"));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST path));
+	W(xmlTextWriterEndElement(w));
+	W(xmlTextWriterStartElement(w, BAD_CAST "target"));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "dev", BAD_CAST dev));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "bus", BAD_CAST "virtio"));
+	W(xmlTextWriterEndElement(w));
+	if (readonly)
+		W(xmlTextWriterWriteElement(w, BAD_CAST "readonly", BAD_CAST ""));
+	W(xmlTextWriterEndElement(w));
+	if (failed)
+		*fail = true;
+}
+
+char *virt_domain_xml(const struct guest_config *g, struct tb_err *err)
+{
+	xmlBufferPtr buf = xmlBufferCreate();
+	xmlTextWriterPtr w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
+	bool failed = false;
+	char num[32];
+	char *xml = NULL;
+
+	if (!w) {
+		tb_err_set(err, TB_EXIT_ENV, "out of memory building domain XML");
+		goto out;
+	}
+	xmlTextWriterSetIndent(w, 1);
+	W(xmlTextWriterStartDocument(w, NULL, NULL, NULL));
+	W(xmlTextWriterStartElement(w, BAD_CAST "domain"));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "type",
+				      BAD_CAST(strcmp(g->accel, "kvm") ? "qemu" : "kvm")));
+	W(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST g->name));
+	W(xmlTextWriterStartElement(w, BAD_CAST "memory"));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "MiB"));
+	snprintf(num, sizeof(num), "%d", g->memory_mib);
+	W(xmlTextWriterWriteString(w, BAD_CAST num));
+	W(xmlTextWriterEndElement(w));
+	snprintf(num, sizeof(num), "%d", g->vcpus);
+	W(xmlTextWriterWriteElement(w, BAD_CAST "vcpu", BAD_CAST num));
+
+	W(xmlTextWriterStartElement(w, BAD_CAST "os"));
+	W(xmlTextWriterStartElement(w, BAD_CAST "type"));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "arch", BAD_CAST "x86_64"));
+	/* q35: memory-mapped PCI config space, one access per read (FINDINGS.md). */
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "machine", BAD_CAST "q35"));
+	W(xmlTextWriterWriteString(w, BAD_CAST "hvm"));
+	W(xmlTextWriterEndElement(w));
+	W(xmlTextWriterWriteElement(w, BAD_CAST "kernel", BAD_CAST g->kernel));
+	if (g->initrd)
+		W(xmlTextWriterWriteElement(w, BAD_CAST "initrd", BAD_CAST g->initrd));
+	W(xmlTextWriterWriteElement(w, BAD_CAST "cmdline", BAD_CAST g->cmdline));
+	W(xmlTextWriterEndElement(w));
+
+	W(xmlTextWriterStartElement(w, BAD_CAST "features"));
+	W(xmlTextWriterWriteElement(w, BAD_CAST "acpi", BAD_CAST ""));
+	W(xmlTextWriterWriteElement(w, BAD_CAST "apic", BAD_CAST ""));
+	W(xmlTextWriterEndElement(w));
+	W(xmlTextWriterWriteElement(w, BAD_CAST "on_poweroff", BAD_CAST "destroy"));
+	W(xmlTextWriterWriteElement(w, BAD_CAST "on_reboot", BAD_CAST "destroy"));
+	W(xmlTextWriterWriteElement(w, BAD_CAST "on_crash", BAD_CAST "destroy"));
+
+	W(xmlTextWriterStartElement(w, BAD_CAST "devices"));
+	if (g->disk)
+		write_disk(w, &failed, g->disk, "qcow2", "vda", false);
+	if (g->payload)
+		write_disk(w, &failed, g->payload, "raw", "vdb", true);
+	if (g->bridge || g->network) {
+		const char *kind = g->network ? "network" : "bridge";
+
+		W(xmlTextWriterStartElement(w, BAD_CAST "interface"));
+		W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST kind));
+		W(xmlTextWriterStartElement(w, BAD_CAST "source"));
+		W(xmlTextWriterWriteAttribute(w, BAD_CAST kind,
+					      BAD_CAST(g->network ? g->network : g->bridge)));
+		W(xmlTextWriterEndElement(w));
+		W(xmlTextWriterStartElement(w, BAD_CAST "mac"));
+		W(xmlTextWriterWriteAttribute(w, BAD_CAST "address", BAD_CAST g->mac));
+		W(xmlTextWriterEndElement(w));
+		W(xmlTextWriterStartElement(w, BAD_CAST "model"));
+		W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "virtio"));
+		W(xmlTextWriterEndElement(w));
+		W(xmlTextWriterEndElement(w));
+	}
+	if (g->serial_file) {
+		write_serial(w, &failed, 0, 0, g->serial_file);
+	} else {
+		write_serial(w, &failed, 0, g->console_port[0], NULL);
+		write_serial(w, &failed, 1, g->console_port[1], NULL);
+	}
+	W(xmlTextWriterStartElement(w, BAD_CAST "memballoon"));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "model", BAD_CAST "none"));
+	W(xmlTextWriterEndElement(w));
+	W(xmlTextWriterEndElement(w)); /* devices */
+	W(xmlTextWriterEndElement(w)); /* domain */
+	W(xmlTextWriterEndDocument(w));
+	xmlFreeTextWriter(w);
+	w = NULL;
+	if (failed) {
+		tb_err_set(err, TB_EXIT_USAGE,
+			   "cannot build domain XML for %s (a value is not valid UTF-8?)", g->name);
+		goto out;
+	}
+	xml = strdup((const char *)xmlBufferContent(buf));
+out:
+	if (w)
+		xmlFreeTextWriter(w);
+	if (buf)
+		xmlBufferFree(buf);
+	return xml;
+}
+
+struct virt_domain *virt_start(struct virt *v, const char *xml, struct tb_err *err)
+{
+	struct virt_domain *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->dom = virDomainCreateXML(v->conn, xml, 0);
+	if (!d->dom) {
+		const char *msg = libvirt_message();
+
+		tb_err_set(err, TB_EXIT_ENV, "cannot start the guest: %s%s", msg,
+			   strstr(msg, "Address already in use")
+				   ? " (a console port is taken; run again to get new ports)"
+				   : "");
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+bool virt_is_running(struct virt_domain *d)
+{
+	return d && virDomainIsActive(d->dom) == 1;
+}
+
+int virt_wait_stopped(struct virt_domain *d, int64_t deadline_ns)
+{
+	/* libvirt's lifecycle events need an event loop thread; 5 ms polling is plenty. */
+	while (virt_is_running(d)) {
+		if (monotime_now() >= deadline_ns)
+			return -ETIMEDOUT;
+		monotime_sleep_until(monotime_now() + 5 * NS_PER_MS);
+	}
+	return 0;
+}
+
+void virt_destroy(struct virt_domain *d)
+{
+	if (!d)
+		return;
+	if (virDomainIsActive(d->dom) == 1)
+		virDomainDestroy(d->dom);
+	virDomainFree(d->dom);
+	free(d);
+}
+
+/* Destroy domains named "tb-<pid>-…" whose pid is @pid, or (pid 0) is dead. */
+static void destroy_by_owner(struct virt *v, int owner)
+{
+	virDomainPtr *doms = NULL;
+	int n = virConnectListAllDomains(v->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+
+	for (int i = 0; i < n; i++) {
+		const char *name = virDomainGetName(doms[i]);
+		int pid;
+
+		if (name && sscanf(name, "tb-%d-", &pid) == 1 &&
+		    (owner ? pid == owner
+			   : pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH)) {
+			if (!owner)
+				fprintf(stderr, "twinbench: destroying %s, left by a run that died\n",
+					name);
+			virDomainDestroy(doms[i]);
+		}
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+}
+
+void virt_reap_orphans(struct virt *v)
+{
+	destroy_by_owner(v, 0);
+}
+
+void virt_destroy_owned(struct virt *v, int pid)
+{
+	destroy_by_owner(v, pid);
+}
+
+int virt_console_port(struct virt *v, const char *name, int index, struct tb_err *err)
+{
+	virDomainPtr dom = virDomainLookupByName(v->conn, name);
+	xmlXPathContextPtr ctx = NULL;
+	xmlXPathObjectPtr obj = NULL;
+	xmlDocPtr doc = NULL;
+	char *xml = NULL, expr[128];
+	int port = -1;
+
+	if (!dom)
+		return tb_err_set(err, TB_EXIT_USAGE,
+				  "no running guest named '%s' (see 'twinbench lab status')", name);
+	xml = virDomainGetXMLDesc(dom, 0);
+	doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET) : NULL;
+	ctx = doc ? xmlXPathNewContext(doc) : NULL;
+	snprintf(expr, sizeof(expr),
+		 "string(/domain/devices/serial[@type='tcp'][target/@port='%d']/source/@service)",
+		 index);
+	obj = ctx ? xmlXPathEvalExpression(BAD_CAST expr, ctx) : NULL;
+	if (obj && obj->type == XPATH_STRING && obj->stringval && obj->stringval[0])
+		port = atoi((const char *)obj->stringval);
+	else
+		tb_err_set(err, TB_EXIT_USAGE, "guest '%s' has no telnet console ttyS%d", name,
+			   index);
+	xmlXPathFreeObject(obj);
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
+	free(xml);
+	virDomainFree(dom);
+	return port;
+}
+
+static void format_version(unsigned long v, char *out, size_t len)
+{
+	snprintf(out, len, "%lu.%lu.%lu", v / 1000000, v / 1000 % 1000, v % 1000);
+}
+
+void virt_versions(struct virt *v, char *libvirt, size_t llen, char *hypervisor, size_t hlen)
+{
+	unsigned long lv = 0, hv = 0;
+
+	snprintf(libvirt, llen, "unknown");
+	snprintf(hypervisor, hlen, "unknown");
+	if (virConnectGetLibVersion(v->conn, &lv) == 0)
+		format_version(lv, libvirt, llen);
+	if (virConnectGetVersion(v->conn, &hv) == 0)
+		format_version(hv, hypervisor, hlen);
+}
+
+/* Boot @kernel under KVM with ttyS0 to a file; true if its banner appears. */
+static bool kvm_boots(struct virt *v, const char *kernel, const char *workdir)
+{
+	char log[4096], name[64], *xml;
+	struct guest_config g = {
+		.name = name,
+		.accel = "kvm",
+		.kernel = kernel,
+		.cmdline = "console=ttyS0 panic=-1",
+		.memory_mib = 256,
+		.vcpus = 1,
+		.serial_file = log,
+	};
+	struct virt_domain *d;
+	struct tb_err err;
+	bool booted = false;
+	int64_t deadline;
+
+	snprintf(name, sizeof(name), "tb-%d-accel-probe", getpid());
+	snprintf(log, sizeof(log), "%s/accel-probe.log", workdir);
+	unlink(log);
+	xml = virt_domain_xml(&g, &err);
+	d = xml ? virt_start(v, xml, &err) : NULL;
+	free(xml);
+	if (!d)
+		return false;
+	deadline = monotime_now() + ACCEL_PROBE_TIMEOUT_NS;
+	while (!booted && monotime_now() < deadline) {
+		char buf[8192] = "";
+		FILE *f = fopen(log, "r");
+
+		if (f) {
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+
+			buf[n] = '\0';
+			fclose(f);
+		}
+		booted = strstr(buf, "Linux version") != NULL;
+		if (!booted)
+			monotime_sleep_until(monotime_now() + 50 * NS_PER_MS);
+	}
+	virt_destroy(d);
+	unlink(log);
+	return booted;
+}
+
+int virt_choose_accel(struct virt *v, const char *want, const char *kernel, const char *workdir,
+		      const char *cache_path, char *accel, size_t len, struct tb_err *err)
+{
+	FILE *f;
+
+	if (!strcmp(want, "tcg") || !strcmp(want, "kvm")) {
+		if (!strcmp(want, "kvm") && access("/dev/kvm", R_OK | W_OK) != 0)
+			return tb_err_set(err, TB_EXIT_ENV,
+					  "--accel kvm: /dev/kvm is not usable here (%s); use "
+					  "--accel tcg or auto",
+					  strerror(errno));
+		snprintf(accel, len, "%s", want);
+		return 0;
+	}
+	if (strcmp(want, "auto"))
+		return tb_err_set(err, TB_EXIT_USAGE, "--accel: expected kvm, tcg or auto, got '%s'",
+				  want);
+	if (cache_path && (f = fopen(cache_path, "r"))) {
+		bool ok = fgets(accel, (int)len, f) != NULL;
+
+		fclose(f);
+		accel[strcspn(accel, "\n")] = '\0';
+		if (ok && (!strcmp(accel, "kvm") || !strcmp(accel, "tcg")))
+			return 0;
+	}
+	if (access("/dev/kvm", R_OK | W_OK) == 0 && kvm_boots(v, kernel, workdir))
+		snprintf(accel, len, "kvm");
+	else
+		snprintf(accel, len, "tcg");
+	if (cache_path && (f = fopen(cache_path, "w"))) {
+		fprintf(f, "%s\n", accel);
+		fclose(f);
+	}
+	return 0;
+}

@@ -1,0 +1,74 @@
+/*
+ * virt.h - guests through libvirt's C API.
+ *
+ * Builds domain XML from a guest description (libxml2's writer does the
+ * escaping), starts transient domains, watches them stop, destroys them, and
+ * finds the accelerator that really boots a guest on this host.
+ */
+#ifndef TB_VIRT_H
+#define TB_VIRT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct guest_config {
+	const char *name;
+	const char *accel; /* "kvm" or "tcg" */
+	const char *kernel;
+	const char *initrd;  /* or NULL */
+	const char *cmdline; /* the whole command line */
+	const char *disk;    /* root disk (qcow2), or NULL */
+	const char *payload; /* read-only raw disk with the upgrade payload, or NULL */
+	int memory_mib;
+	int vcpus;
+	const char *bridge;  /* NIC on this bridge, or */
+	const char *network; /* on this libvirt network, or neither: no NIC */
+	const char *mac;
+	int console_port[2];	 /* telnet ports of ttyS0 and ttyS1 on 127.0.0.1, or 0 */
+	const char *serial_file; /* instead of telnet: ttyS0 to this file (accel probe) */
+};
+
+/* The domain XML for @g, malloc'd; NULL on error. */
+char *virt_domain_xml(const struct guest_config *g, struct tb_err *err);
+
+struct virt;
+struct virt_domain;
+
+struct virt *virt_open(const char *uri, struct tb_err *err);
+void virt_close(struct virt *v);
+
+/* Start a transient domain from @xml. */
+struct virt_domain *virt_start(struct virt *v, const char *xml, struct tb_err *err);
+
+/* Wait until the domain has stopped (guest reboot or power-off); 0 or -ETIMEDOUT. */
+int virt_wait_stopped(struct virt_domain *d, int64_t deadline_ns);
+
+bool virt_is_running(struct virt_domain *d);
+
+/* Destroy (if running) and free the handle.  NULL is fine. */
+void virt_destroy(struct virt_domain *d);
+
+/* Domain names are "tb-<pid>-<scenario>": destroy those whose harness died. */
+void virt_reap_orphans(struct virt *v);
+
+/* Destroy every domain of harness process @pid (interrupt clean-up). */
+void virt_destroy_owned(struct virt *v, int pid);
+
+/* The telnet port of serial @index (0 = ttyS0) of running domain @name; -1 if none. */
+int virt_console_port(struct virt *v, const char *name, int index, struct tb_err *err);
+
+/* "9.0.0" and "7.2.22" style versions of libvirt and of the hypervisor. */
+void virt_versions(struct virt *v, char *libvirt, size_t llen, char *hypervisor, size_t hlen);
+
+/*
+ * Resolve @want ("kvm", "tcg" or "auto") into the accelerator to use.  auto
+ * boots @kernel under KVM and takes KVM only if the kernel's first console
+ * line appears (a PVM host accepts KVM but hangs ordinary guests); the result
+ * is cached in @cache_path when not NULL.
+ */
+int virt_choose_accel(struct virt *v, const char *want, const char *kernel, const char *workdir,
+		      const char *cache_path, char *accel, size_t len, struct tb_err *err);
+
+#endif
