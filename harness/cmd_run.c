@@ -1,0 +1,730 @@
+/*
+ * cmd_run.c - `twinbench run SCENARIO...`: boot, upgrade, measure, record.
+ *
+ * Every scenario file is parsed before anything starts.  Then, per
+ * scenario: a results directory, a temporary work directory (root disk
+ * overlays, the upgrade payload disk), and per repetition a fresh guest,
+ * both consoles, the probe, the method's step program, the probe's verdict,
+ * and run.json rewritten.  SIGINT/SIGTERM are taken by a thread of their own
+ * that destroys this run's domains, removes the work directory and, if this
+ * run brought the lab up, takes it down.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "console.h"
+#include "lab.h"
+#include "methods.h"
+#include "monotime.h"
+#include "probe.h"
+#include "results.h"
+#include "scenario.h"
+#include "spawn.h"
+#include "virt.h"
+
+struct run_opts {
+	int repetitions; /* 0: the scenario's */
+	const char *accel;
+	const char *connect;
+	const char *network;
+	const char *results;
+	bool keep_lab;
+};
+
+/* What the signal thread must undo; guarded by lock. */
+static struct {
+	pthread_mutex_t lock;
+	struct virt *virt;
+	struct lab *lab;
+	char workdir[PATH_MAX];
+} cleanup = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+struct runner {
+	const struct scenario *sc;
+	const struct lab *lab;
+	struct virt *virt;
+	struct results *res;
+	char accel[8];
+	char ip[32];
+	char mac[32];
+	int port[2];
+	char cmdline_old[4096];
+	char cmdline_new[4096];
+	char disk[PATH_MAX];
+	char payload[PATH_MAX];
+	struct virt_domain *dom;
+
+	/* the progress line */
+	pthread_mutex_t plock;
+	int rep;
+	const char *phase;
+	int64_t rep_start;
+	bool tty;
+};
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void remove_tree(const char *dir)
+{
+	if (dir[0])
+		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void *signal_thread(void *arg)
+{
+	sigset_t *set = arg;
+	struct tb_err err;
+	int sig = 0;
+
+	sigwait(set, &sig);
+	pthread_mutex_lock(&cleanup.lock);
+	fprintf(stderr, "\ntwinbench: %s: cleaning up\n", strsignal(sig));
+	if (cleanup.virt)
+		virt_destroy_owned(cleanup.virt, getpid());
+	remove_tree(cleanup.workdir);
+	if (cleanup.lab && cleanup.lab->started_now && lab_down(&err) != 0)
+		fprintf(stderr, "twinbench: %s\n", err.msg);
+	_exit(128 + sig);
+	return NULL;
+}
+
+/* ---- progress ---------------------------------------------------------- */
+
+static void progress_set(void *arg, const char *phase)
+{
+	struct runner *r = arg;
+
+	pthread_mutex_lock(&r->plock);
+	r->phase = phase;
+	if (!r->tty)
+		fprintf(stderr, "[%s] rep %d/%d: %s\n", r->sc->name, r->rep, r->sc->repetitions,
+			phase);
+	pthread_mutex_unlock(&r->plock);
+}
+
+static void progress_draw(struct runner *r)
+{
+	pthread_mutex_lock(&r->plock);
+	if (r->phase)
+		fprintf(stderr, "\r\033[K[%s] rep %d/%d  %-45s %6.1f s", r->sc->name, r->rep,
+			r->sc->repetitions, r->phase,
+			(double)(monotime_now() - r->rep_start) / NS_PER_S);
+	pthread_mutex_unlock(&r->plock);
+}
+
+static volatile bool progress_stop;
+
+static void *progress_thread(void *arg)
+{
+	while (!progress_stop) {
+		progress_draw(arg);
+		monotime_sleep_until(monotime_now() + 200 * NS_PER_MS);
+	}
+	return NULL;
+}
+
+static void progress_clear(struct runner *r)
+{
+	if (r->tty)
+		fprintf(stderr, "\r\033[K");
+}
+
+/* ---- the guest --------------------------------------------------------- */
+
+static int dial_console(void *ctx)
+{
+	struct runner *r = ((void **)ctx)[0];
+	int which = (int)(intptr_t)((void **)ctx)[1];
+
+	return lab_dial_loopback(r->lab, r->port[which]);
+}
+
+static char *guest_xml(struct runner *r, bool upgraded, struct tb_err *err)
+{
+	const struct scenario *sc = r->sc;
+	char name[160];
+	struct guest_config g = {
+		.name = name,
+		.accel = r->accel,
+		.kernel = upgraded ? sc->upgrade.kernel : sc->guest.kernel,
+		.initrd = upgraded ? sc->upgrade.initrd : sc->guest.initrd,
+		.cmdline = upgraded ? r->cmdline_new : r->cmdline_old,
+		.disk = sc->guest.rootfs ? r->disk : NULL,
+		.payload = r->payload[0] ? r->payload : NULL,
+		.memory_mib = sc->guest.memory_mib,
+		.vcpus = sc->guest.vcpus,
+		.bridge = r->lab->external ? NULL : r->lab->bridge,
+		.network = r->lab->external ? r->lab->network : NULL,
+		.mac = r->mac,
+		.console_port = { r->port[0], r->port[1] },
+	};
+
+	snprintf(name, sizeof(name), "tb-%d-%s", getpid(), sc->name);
+	return virt_domain_xml(&g, err);
+}
+
+static int guest_start(struct runner *r, bool upgraded, struct tb_err *err)
+{
+	char *xml = guest_xml(r, upgraded, err);
+	int rc = -1;
+
+	if (!xml)
+		return -1;
+	pthread_mutex_lock(&cleanup.lock);
+	virt_destroy(r->dom);
+	r->dom = virt_start(r->virt, xml, err);
+	pthread_mutex_unlock(&cleanup.lock);
+	if (r->dom)
+		rc = 0;
+	free(xml);
+	return rc;
+}
+
+static void guest_destroy(struct runner *r)
+{
+	pthread_mutex_lock(&cleanup.lock);
+	virt_destroy(r->dom);
+	r->dom = NULL;
+	pthread_mutex_unlock(&cleanup.lock);
+}
+
+static int cb_wait_stopped(void *arg, int64_t deadline_ns, struct tb_err *err)
+{
+	struct runner *r = arg;
+
+	if (virt_wait_stopped(r->dom, deadline_ns) != 0)
+		return -ETIMEDOUT;
+	(void)err;
+	return 0;
+}
+
+static int cb_start_new_kernel(void *arg, struct tb_err *err)
+{
+	return guest_start(arg, true, err);
+}
+
+/* The upgrade payload: a small ext4 disk with kernel, initrd and command line. */
+static int make_payload(struct runner *r, const char *workdir, struct tb_err *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s/payload", workdir);
+	snprintf(r->payload, sizeof(r->payload), "%s/payload.img", workdir);
+	if (mkdir(dir, 0755) != 0)
+		return tb_err_set(err, TB_EXIT_ENV, "mkdir %s: %s", dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/kernel", dir);
+	if (spawn_check((char *[]){ "cp", (char *)r->sc->upgrade.kernel, path, NULL }, err))
+		return -1;
+	if (r->sc->upgrade.initrd) {
+		snprintf(path, sizeof(path), "%s/initrd", dir);
+		if (spawn_check((char *[]){ "cp", (char *)r->sc->upgrade.initrd, path, NULL }, err))
+			return -1;
+	}
+	snprintf(path, sizeof(path), "%s/cmdline", dir);
+	f = fopen(path, "w");
+	if (!f || fprintf(f, "%s\n", r->cmdline_new) < 0 || fclose(f) != 0)
+		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s", path);
+	/* 256 MiB holds any kernel + initrd; the file is sparse, so it costs nothing. */
+	return spawn_check((char *[]){ "mkfs.ext4", "-q", "-F", "-L", "tbpayload", "-d", dir,
+				       r->payload, "256M", NULL },
+			   err);
+}
+
+static int make_disk(struct runner *r, const char *workdir, int rep, struct tb_err *err)
+{
+	snprintf(r->disk, sizeof(r->disk), "%s/root-%d.qcow2", workdir, rep);
+	unlink(r->disk);
+	/* A copy-on-write overlay: every repetition starts from the same pristine image. */
+	return spawn_check((char *[]){ "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
+				       (char *)r->sc->guest.rootfs, r->disk, NULL },
+			   err);
+}
+
+static struct probe *probe_connect(struct runner *r, int rep, struct tb_err *err)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char csv[PATH_MAX];
+	int fd = lab_socket(r->lab, AF_INET, SOCK_DGRAM, err);
+
+	if (fd < 0)
+		return NULL;
+	sa.sin_port = htons((uint16_t)r->sc->service.port);
+	inet_pton(AF_INET, r->ip, &sa.sin_addr);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		tb_err_set(err, TB_EXIT_ENV, "probe: connect %s: %s", r->ip, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	snprintf(csv, sizeof(csv), "%s/probe.csv", results_dir(r->res));
+	return probe_start(fd, r->sc->service.interval_ns, csv, rep, err);
+}
+
+/* Fill the probe's view of the upgrade into @rep; the repetition is ok only if verified. */
+static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
+{
+	int64_t start = repetition_phase(rep, "upgrade_start");
+	struct probe_result res;
+	struct probe_verdict v;
+	struct probe_record *trace;
+	size_t n;
+	int rc;
+
+	if (start < 0)
+		return;
+	trace = probe_snapshot(probe, &n);
+	rc = trace ? probe_analyse(trace, n, start, monotime_now(), &res) : -ENOMEM;
+	free(trace);
+	if (rc != 0) {
+		if (rep->ok)
+			snprintf(rep->error, sizeof(rep->error), "%s",
+				 rc == -ENOENT ? "the service never answered before the upgrade"
+					       : "the service never answered after the upgrade");
+		rep->ok = false;
+		return;
+	}
+	probe_verify(&res, r->sc->upgrade.release, &v);
+	rep->measured = true;
+	rep->downtime_ns = res.downtime_ns;
+	rep->sent = res.sent;
+	rep->lost = res.lost;
+	rep->verified = v.verified;
+	rep->boot_changed = v.boot_changed;
+	rep->release_ok = v.release_ok;
+	rep->state_continued = v.state_continued;
+	snprintf(rep->release_before, sizeof(rep->release_before), "%s", res.before.release);
+	snprintf(rep->release_after, sizeof(rep->release_after), "%s", res.after.release);
+	snprintf(rep->boot_id_before, sizeof(rep->boot_id_before), "%s", res.before.boot_id);
+	snprintf(rep->boot_id_after, sizeof(rep->boot_id_after), "%s", res.after.boot_id);
+	rep->counter_before = res.before.counter;
+	rep->counter_after = res.after.counter;
+	repetition_mark(rep, "service_back", res.after.t_recv_ns);
+	rep->maintenance_ns = res.after.t_recv_ns - start;
+	if (rep->ok && !v.verified) {
+		rep->ok = false;
+		snprintf(rep->error, sizeof(rep->error), "upgrade not verified: %s", v.why);
+	}
+}
+
+static void fail_with_console(struct repetition *rep, struct console *con, const char *msg)
+{
+	char *tail = console_tail(con, 15);
+
+	rep->ok = false;
+	snprintf(rep->error, sizeof(rep->error), "%s\n--- last lines of console a ---\n%s", msg,
+		 tail ? tail : "");
+	free(tail);
+}
+
+static int run_repetition(struct runner *r, const char *workdir, int index,
+			  struct repetition *rep, struct tb_err *err)
+{
+	char log[2][PATH_MAX];
+	void *dial_ctx[2][2] = { { r, (void *)0 }, { r, (void *)1 } };
+	struct console *con[2] = { NULL, NULL };
+	struct probe *probe = NULL;
+	struct tb_err step_err = { 0 };
+	int rc = -1;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->index = index;
+	rep->ok = true;
+	r->rep = index;
+	r->rep_start = monotime_now();
+	progress_set(r, "starting the guest");
+
+	if (r->sc->guest.rootfs && make_disk(r, workdir, index, err) != 0)
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		snprintf(log[i], sizeof(log[i]), "%s/console-%c.log", results_dir(r->res), 'a' + i);
+		con[i] = console_open(i ? "b" : "a", log[i], dial_console, dial_ctx[i], err);
+		if (!con[i])
+			goto out;
+	}
+	if (guest_start(r, false, err) != 0)
+		goto out;
+	repetition_mark(rep, "guest_start", monotime_now());
+	probe = probe_connect(r, index, err);
+	if (!probe)
+		goto out;
+
+	struct method_env env = {
+		.sc = r->sc,
+		.console = { con[0], con[1] },
+		.probe = probe,
+		.rep = rep,
+		.wait_stopped = cb_wait_stopped,
+		.start_new_kernel = cb_start_new_kernel,
+		.progress = progress_set,
+		.runner = r,
+	};
+	if (method_run(&env, &step_err) != 0)
+		fail_with_console(rep, con[0], step_err.msg);
+	probe_stop(probe);
+	judge(r, probe, rep);
+	rc = 0;
+out:
+	guest_destroy(r);
+	probe_free(probe);
+	for (int i = 0; i < 2; i++)
+		console_close(con[i]);
+	if (r->disk[0])
+		unlink(r->disk);
+	return rc;
+}
+
+/* ---- a scenario -------------------------------------------------------- */
+
+static void fill_info(struct runner *r, const struct run_opts *o, struct run_info *info)
+{
+	struct utsname uts;
+	time_t now = time(NULL);
+	char libvirt[32], qemu[32];
+
+	memset(info, 0, sizeof(*info));
+	snprintf(info->scenario, sizeof(info->scenario), "%s", r->sc->name);
+	snprintf(info->scenario_path, sizeof(info->scenario_path), "%s", r->sc->path);
+	snprintf(info->method, sizeof(info->method), "%s", method_name(r->sc->method));
+	strftime(info->started, sizeof(info->started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	snprintf(info->accel, sizeof(info->accel), "%s", r->accel);
+	virt_versions(r->virt, libvirt, sizeof(libvirt), qemu, sizeof(qemu));
+	snprintf(info->qemu_version, sizeof(info->qemu_version), "%s", qemu);
+	snprintf(info->libvirt_version, sizeof(info->libvirt_version), "%s", libvirt);
+	uname(&uts);
+	snprintf(info->host_kernel, sizeof(info->host_kernel), "%s", uts.release);
+	info->probe_interval_ns = r->sc->service.interval_ns;
+	info->repetitions = r->sc->repetitions;
+	(void)o;
+}
+
+struct summary_row {
+	char name[64];
+	char method[16];
+	int reps, ok, verified, measured;
+	int64_t median, min, max;
+};
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void summarise(const struct repetition *reps, int n, struct summary_row *row)
+{
+	int64_t d[n > 0 ? n : 1];
+
+	row->reps = n;
+	for (int i = 0; i < n; i++) {
+		row->ok += reps[i].ok;
+		row->verified += reps[i].verified;
+		if (reps[i].measured)
+			d[row->measured++] = reps[i].downtime_ns;
+	}
+	if (!row->measured)
+		return;
+	qsort(d, (size_t)row->measured, sizeof(d[0]), cmp_i64);
+	row->min = d[0];
+	row->max = d[row->measured - 1];
+	row->median = row->measured % 2 ? d[row->measured / 2]
+					: (d[row->measured / 2 - 1] + d[row->measured / 2]) / 2;
+}
+
+static int run_scenario(struct scenario *sc, const struct run_opts *o, struct lab *lab,
+			struct virt *virt, struct summary_row *row, struct tb_err *err)
+{
+	struct runner r = { .sc = sc, .lab = lab, .virt = virt, .plock = PTHREAD_MUTEX_INITIALIZER };
+	struct repetition *reps = NULL;
+	struct run_info info;
+	char workdir[PATH_MAX];
+	const char *tmp = getenv("TMPDIR");
+	pthread_t progress;
+	int slot = -1, lease = -1, rc = -1;
+
+	snprintf(row->name, sizeof(row->name), "%s", sc->name);
+	snprintf(row->method, sizeof(row->method), "%s", method_name(sc->method));
+	r.tty = isatty(2);
+	snprintf(workdir, sizeof(workdir), "%s/twinbench-XXXXXX", tmp ? tmp : "/var/tmp");
+	pthread_mutex_lock(&cleanup.lock);
+	if (!mkdtemp(workdir)) {
+		pthread_mutex_unlock(&cleanup.lock);
+		return tb_err_set(err, TB_EXIT_ENV, "mkdtemp %s: %s", workdir, strerror(errno));
+	}
+	snprintf(cleanup.workdir, sizeof(cleanup.workdir), "%s", workdir);
+	pthread_mutex_unlock(&cleanup.lock);
+
+	if (virt_choose_accel(virt, o->accel, sc->guest.kernel, workdir,
+			      lab->external ? NULL : LAB_DIR "/accel", r.accel, sizeof(r.accel),
+			      err) != 0)
+		goto out;
+	lease = lab_claim_slot(&slot, err);
+	if (lease < 0)
+		goto out;
+	snprintf(r.ip, sizeof(r.ip), "10.213.0.%d", 10 + slot);
+	snprintf(r.mac, sizeof(r.mac), "52:54:00:d5:00:%02x", slot);
+	for (int i = 0; i < 2; i++) {
+		r.port[i] = lab_free_port(lab, err);
+		if (r.port[i] < 0)
+			goto out;
+	}
+	if (r.port[0] == r.port[1]) {
+		r.port[1] = lab_free_port(lab, err);
+		if (r.port[1] < 0 || r.port[1] == r.port[0]) {
+			tb_err_set(err, TB_EXIT_ENV, "cannot find two free console ports in the lab");
+			goto out;
+		}
+	}
+	/* The harness's own settings ride on the guest's command line (guest/rootfs/overlay). */
+	snprintf(r.cmdline_old, sizeof(r.cmdline_old), "%s twinbench.ip=%s/%d twinbench.port=%d",
+		 sc->guest.cmdline, r.ip, LAB_PREFIX, sc->service.port);
+	snprintf(r.cmdline_new, sizeof(r.cmdline_new), "%s twinbench.ip=%s/%d twinbench.port=%d",
+		 sc->upgrade.cmdline ? sc->upgrade.cmdline : sc->guest.cmdline, r.ip, LAB_PREFIX,
+		 sc->service.port);
+	if (sc->upgrade.kernel && make_payload(&r, workdir, err) != 0)
+		goto out;
+
+	fill_info(&r, o, &info);
+	r.res = results_create(o->results, &info, err);
+	if (!r.res)
+		goto out;
+	{
+		char path[PATH_MAX], *xml = guest_xml(&r, false, err);
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/domain.xml", results_dir(r.res));
+		if (!xml || !(f = fopen(path, "w"))) {
+			free(xml);
+			goto out;
+		}
+		fputs(xml, f);
+		fclose(f);
+		free(xml);
+	}
+	fprintf(stderr, "twinbench: %s (%s, %d repetition%s, %s) -> %s\n", sc->name,
+		method_name(sc->method), sc->repetitions, sc->repetitions > 1 ? "s" : "", r.accel,
+		results_dir(r.res));
+
+	reps = calloc((size_t)sc->repetitions, sizeof(*reps));
+	if (!reps)
+		goto out;
+	progress_stop = false;
+	if (r.tty)
+		pthread_create(&progress, NULL, progress_thread, &r);
+	rc = 0;
+	for (int i = 0; i < sc->repetitions && rc == 0; i++) {
+		rc = run_repetition(&r, workdir, i + 1, &reps[i], err);
+		if (rc != 0)
+			break;
+		if (!info.kernel_old[0] && reps[i].measured) {
+			snprintf(info.kernel_old, sizeof(info.kernel_old), "%s", reps[i].release_before);
+			snprintf(info.kernel_new, sizeof(info.kernel_new), "%s", reps[i].release_after);
+			results_set_info(r.res, &info, err);
+		}
+		if (results_add(r.res, &reps[i], err) != 0)
+			rc = -1;
+		progress_clear(&r);
+		if (reps[i].ok)
+			fprintf(stderr, "[%s] rep %d/%d: downtime %.1f ms, verified (%s -> %s)\n",
+				sc->name, i + 1, sc->repetitions,
+				(double)reps[i].downtime_ns / NS_PER_MS, reps[i].release_before,
+				reps[i].release_after);
+		else
+			fprintf(stderr, "[%s] rep %d/%d: FAILED: %s\n", sc->name, i + 1,
+				sc->repetitions, reps[i].error);
+		summarise(reps, i + 1, row);
+	}
+	if (r.tty) {
+		progress_stop = true;
+		pthread_join(progress, NULL);
+		progress_clear(&r);
+	}
+out:
+	free(reps);
+	results_close(r.res);
+	lab_release_slot(lease);
+	pthread_mutex_lock(&cleanup.lock);
+	remove_tree(workdir);
+	cleanup.workdir[0] = '\0';
+	pthread_mutex_unlock(&cleanup.lock);
+	return rc;
+}
+
+static void print_table(const struct summary_row *rows, int n)
+{
+	printf("\n%-20s %-8s %5s %9s %12s %12s %12s\n", "scenario", "method", "reps", "verified",
+	       "median ms", "min ms", "max ms");
+	for (int i = 0; i < n; i++) {
+		const struct summary_row *s = &rows[i];
+
+		if (s->measured)
+			printf("%-20s %-8s %5d %6d/%-2d %12.1f %12.1f %12.1f\n", s->name, s->method,
+			       s->reps, s->verified, s->reps, (double)s->median / NS_PER_MS,
+			       (double)s->min / NS_PER_MS, (double)s->max / NS_PER_MS);
+		else
+			printf("%-20s %-8s %5d %6d/%-2d %12s %12s %12s\n", s->name, s->method, s->reps,
+			       s->verified, s->reps, "-", "-", "-");
+	}
+	printf("downtime = longest gap between probe replies (resolution: the probe interval)\n");
+}
+
+static int usage(FILE *out)
+{
+	fprintf(out,
+		"usage: twinbench run [OPTIONS] SCENARIO.yaml...\n"
+		"  -n, --repetitions N   override the scenarios' repetitions\n"
+		"      --accel MODE      kvm, tcg or auto (default: auto, KVM only if it boots)\n"
+		"      --results DIR     where result directories go (default: results)\n"
+		"      --keep-lab        leave the lab up if this run brought it up\n"
+		"      --connect URI     use this libvirt instead of the embedded lab\n"
+		"      --network NAME    with --connect: the libvirt network for the guests\n"
+		"exit: 0 all verified, 1 a repetition failed, 2 bad input, 3 environment\n");
+	return out == stdout ? TB_EXIT_OK : TB_EXIT_USAGE;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "repetitions", required_argument, NULL, 'n' },
+		{ "accel", required_argument, NULL, 'A' },
+		{ "results", required_argument, NULL, 'R' },
+		{ "keep-lab", no_argument, NULL, 'K' },
+		{ "connect", required_argument, NULL, 'C' },
+		{ "network", required_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct run_opts o = { .accel = "auto", .results = "results" };
+	struct scenario *scs = NULL;
+	struct summary_row *rows = NULL;
+	struct tb_err err = { 0 };
+	struct lab lab = { 0 };
+	struct virt *virt = NULL;
+	static sigset_t sigs;
+	pthread_t sigthread;
+	int nsc, opt, exit_code = TB_EXIT_OK;
+
+	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			o.repetitions = atoi(optarg);
+			if (o.repetitions < 1) {
+				fprintf(stderr, "twinbench run: --repetitions wants a number >= 1\n");
+				return TB_EXIT_USAGE;
+			}
+			break;
+		case 'A':
+			o.accel = optarg;
+			if (strcmp(o.accel, "kvm") && strcmp(o.accel, "tcg") && strcmp(o.accel, "auto")) {
+				fprintf(stderr, "twinbench run: --accel wants kvm, tcg or auto\n");
+				return TB_EXIT_USAGE;
+			}
+			break;
+		case 'R':
+			o.results = optarg;
+			break;
+		case 'K':
+			o.keep_lab = true;
+			break;
+		case 'C':
+			o.connect = optarg;
+			break;
+		case 'N':
+			o.network = optarg;
+			break;
+		case 'h':
+			return usage(stdout);
+		default:
+			return usage(stderr);
+		}
+	}
+	nsc = argc - optind;
+	if (nsc < 1)
+		return usage(stderr);
+
+	/* Every file is checked before anything starts. */
+	scs = calloc((size_t)nsc, sizeof(*scs));
+	rows = calloc((size_t)nsc, sizeof(*rows));
+	if (!scs || !rows)
+		return TB_EXIT_ENV;
+	for (int i = 0; i < nsc; i++) {
+		if (scenario_load(argv[optind + i], &scs[i], &err) != 0) {
+			fprintf(stderr, "%s\n", err.msg);
+			exit_code = TB_EXIT_USAGE;
+		} else if (o.repetitions) {
+			scs[i].repetitions = o.repetitions;
+		}
+	}
+	if (exit_code != TB_EXIT_OK)
+		goto out;
+
+	/* Signals go to one thread only; every thread made from here inherits the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	pthread_create(&sigthread, NULL, signal_thread, &sigs);
+	pthread_detach(sigthread);
+
+	pthread_mutex_lock(&cleanup.lock);
+	cleanup.lab = &lab;
+	pthread_mutex_unlock(&cleanup.lock);
+	if (lab_ensure(&lab, o.connect, o.network, &err) != 0)
+		goto fail;
+	virt = virt_open(lab.uri, &err);
+	if (!virt)
+		goto fail;
+	pthread_mutex_lock(&cleanup.lock);
+	cleanup.virt = virt;
+	pthread_mutex_unlock(&cleanup.lock);
+	virt_reap_orphans(virt);
+
+	for (int i = 0; i < nsc; i++) {
+		if (run_scenario(&scs[i], &o, &lab, virt, &rows[i], &err) != 0)
+			goto fail;
+		if (rows[i].ok < rows[i].reps)
+			exit_code = TB_EXIT_CHECK;
+	}
+	print_table(rows, nsc);
+	goto out;
+fail:
+	fprintf(stderr, "twinbench run: %s\n", err.msg);
+	exit_code = err.exit ? err.exit : TB_EXIT_ENV;
+out:
+	pthread_mutex_lock(&cleanup.lock);
+	cleanup.virt = NULL;
+	cleanup.lab = NULL;
+	pthread_mutex_unlock(&cleanup.lock);
+	virt_close(virt);
+	if (lab.started_now && !o.keep_lab && lab_down(&err) != 0)
+		fprintf(stderr, "twinbench run: %s\n", err.msg);
+	for (int i = 0; i < nsc; i++)
+		scenario_free(&scs[i]);
+	free(scs);
+	free(rows);
+	return exit_code;
+}

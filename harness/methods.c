@@ -1,0 +1,279 @@
+/*
+ * methods.c - the upgrade methods' step programs and their interpreter.
+ *
+ * Every program starts the same way: the guest's agent says it is ready on
+ * console a and answers the probe.  Then the trigger is sent, and the
+ * program waits, phase by phase, for the evidence that the new kernel runs:
+ * its banner on the console, its agent's ready line, its agent's replies.
+ * The exact downtime comes afterwards from the probe trace, not from here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "methods.h"
+#include "monotime.h"
+
+enum op {
+	OP_EXPECT,	 /* console line matching text; mark its arrival */
+	OP_PEEK,	 /* like OP_EXPECT, but leaves the cursor where it was */
+	OP_SEND,	 /* text to a console */
+	OP_MARK,	 /* phase at the current time */
+	OP_WAIT_UP,	 /* a probe reply received after the step started */
+	OP_WAIT_DOWN,	 /* the probe stops getting replies */
+	OP_WAIT_STOPPED, /* the domain stopped (guest rebooted) */
+	OP_START_NEW,	 /* boot the new kernel in a new domain */
+	OP_BANNER,	 /* the new kernel's banner: marks new_first_line and old_last_line */
+};
+
+enum budget { BUDGET_STEP, BUDGET_BOOT, BUDGET_UPGRADE };
+
+struct op_step {
+	enum op op;
+	char console;
+	const char *text;
+	const char *mark;
+	enum budget budget;
+	const char *doing; /* for the progress line */
+	int64_t timeout_ns; /* overrides the budget when not 0 (scenario steps) */
+};
+
+/* Silence that counts as "down": 20 missed intervals, at least 50 ms. */
+#define DOWN_QUIET_INTERVALS 20
+#define DOWN_QUIET_MIN_NS    (50 * NS_PER_MS)
+
+#define BOOT_PROLOGUE                                                                              \
+	{ OP_PEEK, 'a', GUEST_PROMPT_A, NULL, BUDGET_BOOT, "waiting for the shell on console a", 0 }, \
+	{ OP_EXPECT, 'a', GUEST_READY_RE, "boot_ready", BUDGET_BOOT,                               \
+	  "waiting for the agent on the old kernel", 0 },                                          \
+	{ OP_WAIT_UP, 0, NULL, "service_up", BUDGET_BOOT, "waiting for the service to answer", 0 }
+
+#define NEW_KERNEL_EPILOGUE                                                                        \
+	{ OP_BANNER, 'a', KERNEL_BANNER_RE, "new_first_line", BUDGET_UPGRADE,                      \
+	  "waiting for the new kernel's banner", 0 },                                              \
+	{ OP_EXPECT, 'a', GUEST_READY_RE, "userspace_ready", BUDGET_UPGRADE,                       \
+	  "waiting for the agent on the new kernel", 0 },                                          \
+	{ OP_WAIT_UP, 0, NULL, NULL, BUDGET_UPGRADE, "waiting for the service to come back", 0 }
+
+static const struct op_step reboot_program[] = {
+	BOOT_PROLOGUE,
+	{ OP_MARK, 0, NULL, "upgrade_start", BUDGET_STEP, "triggering the reboot", 0 },
+	{ OP_SEND, 'a', "twinbench-upgrade reboot\n", NULL, BUDGET_STEP, "triggering the reboot", 0 },
+	{ OP_WAIT_STOPPED, 0, NULL, "old_stopped", BUDGET_UPGRADE, "waiting for the old kernel to stop", 0 },
+	{ OP_START_NEW, 0, NULL, "new_started", BUDGET_UPGRADE, "starting the new kernel", 0 },
+	NEW_KERNEL_EPILOGUE,
+};
+
+static const struct op_step kexec_program[] = {
+	BOOT_PROLOGUE,
+	{ OP_MARK, 0, NULL, "upgrade_start", BUDGET_STEP, "triggering kexec", 0 },
+	{ OP_SEND, 'a', "twinbench-upgrade kexec\n", NULL, BUDGET_STEP, "triggering kexec", 0 },
+	{ OP_EXPECT, 'a', "twinbench: kexec into the new kernel", "kexec_exec", BUDGET_UPGRADE,
+	  "waiting for kexec -e", 0 },
+	NEW_KERNEL_EPILOGUE,
+};
+
+static const char *const reboot_phases[] = {
+	"guest_start", "boot_ready", "service_up", "upgrade_start", "old_last_line", "old_stopped",
+	"new_started", "new_first_line", "userspace_ready", "service_back", NULL,
+};
+
+static const char *const kexec_phases[] = {
+	"guest_start", "boot_ready", "service_up", "upgrade_start", "kexec_exec", "old_last_line",
+	"new_first_line", "userspace_ready", "service_back", NULL,
+};
+
+static const char *const custom_phases[] = { "guest_start", NULL };
+
+const char *const *method_phases(enum method m)
+{
+	switch (m) {
+	case METHOD_REBOOT:
+		return reboot_phases;
+	case METHOD_KEXEC:
+		return kexec_phases;
+	case METHOD_CUSTOM:
+		break;
+	}
+	return custom_phases;
+}
+
+static int64_t budget_ns(const struct scenario *sc, const struct op_step *s)
+{
+	if (s->timeout_ns)
+		return s->timeout_ns;
+	switch (s->budget) {
+	case BUDGET_BOOT:
+		return sc->timeouts.boot_ns;
+	case BUDGET_UPGRADE:
+		return sc->timeouts.upgrade_ns;
+	case BUDGET_STEP:
+		break;
+	}
+	return sc->timeouts.step_ns;
+}
+
+struct interp {
+	struct method_env *env;
+	size_t cursor[2];
+};
+
+static struct console *console_of(struct interp *in, char which)
+{
+	return in->env->console[which == 'b'];
+}
+
+static size_t *cursor_of(struct interp *in, char which)
+{
+	return &in->cursor[which == 'b'];
+}
+
+static void describe(const struct op_step *s, char *buf, size_t len)
+{
+	static const char *names[] = {
+		[OP_EXPECT] = "expect",	     [OP_PEEK] = "expect",
+		[OP_SEND] = "send",	     [OP_MARK] = "mark",
+		[OP_WAIT_UP] = "wait_probe up", [OP_WAIT_DOWN] = "wait_probe down",
+		[OP_WAIT_STOPPED] = "wait for the guest to stop",
+		[OP_START_NEW] = "start the new kernel", [OP_BANNER] = "expect",
+	};
+
+	if (s->text && (s->op == OP_EXPECT || s->op == OP_PEEK || s->op == OP_BANNER))
+		snprintf(buf, len, "%s /%s/ on console %c", names[s->op], s->text, s->console);
+	else
+		snprintf(buf, len, "%s", names[s->op]);
+}
+
+static int run_step(struct interp *in, const struct op_step *s, struct tb_err *err)
+{
+	struct method_env *env = in->env;
+	int64_t start = monotime_now(), deadline = start + budget_ns(env->sc, s);
+	struct console_match m;
+	struct probe_record reply;
+	size_t peek;
+	int rc = 0;
+
+	if (env->progress && s->doing)
+		env->progress(env->runner, s->doing);
+	switch (s->op) {
+	case OP_EXPECT:
+	case OP_BANNER:
+		rc = console_expect(console_of(in, s->console), s->text, cursor_of(in, s->console),
+				    deadline, &m, err);
+		if (rc == 0 && s->mark)
+			repetition_mark(env->rep, s->mark, m.t_ns);
+		if (rc == 0 && s->op == OP_BANNER && m.index > 0) {
+			struct console_match prev;
+
+			/* The old kernel's last words: the line just before the banner. */
+			if (console_line(console_of(in, s->console), m.index - 1, &prev) == 0 &&
+			    prev.t_ns >= repetition_phase(env->rep, "upgrade_start"))
+				repetition_mark(env->rep, "old_last_line", prev.t_ns);
+		}
+		break;
+	case OP_PEEK:
+		peek = *cursor_of(in, s->console);
+		rc = console_expect(console_of(in, s->console), s->text, &peek, deadline, &m, err);
+		break;
+	case OP_SEND:
+		rc = console_send(console_of(in, s->console), s->text, strlen(s->text), err);
+		break;
+	case OP_MARK:
+		repetition_mark(env->rep, s->mark, start);
+		break;
+	case OP_WAIT_UP:
+		rc = probe_wait_reply(env->probe, start, deadline, &reply);
+		if (rc == 0 && s->mark)
+			repetition_mark(env->rep, s->mark, reply.t_recv_ns);
+		break;
+	case OP_WAIT_DOWN: {
+		int64_t quiet = DOWN_QUIET_INTERVALS * env->sc->service.interval_ns;
+
+		rc = probe_wait_silence(env->probe, quiet > DOWN_QUIET_MIN_NS ? quiet : DOWN_QUIET_MIN_NS,
+					deadline);
+		if (rc == 0 && s->mark)
+			repetition_mark(env->rep, s->mark, monotime_now());
+		break;
+	}
+	case OP_WAIT_STOPPED:
+		rc = env->wait_stopped(env->runner, deadline, err);
+		if (rc == 0 && s->mark)
+			repetition_mark(env->rep, s->mark, monotime_now());
+		break;
+	case OP_START_NEW:
+		rc = env->start_new_kernel(env->runner, err);
+		if (rc == 0 && s->mark)
+			repetition_mark(env->rep, s->mark, monotime_now());
+		break;
+	}
+	if (rc == -ETIMEDOUT) {
+		char what[300];
+
+		describe(s, what, sizeof(what));
+		return tb_err_set(err, TB_EXIT_CHECK, "%s: timed out after %.1f s", what,
+				  (double)budget_ns(env->sc, s) / NS_PER_S);
+	}
+	return rc == 0 ? 0 : -1;
+}
+
+static int run_program(struct interp *in, const struct op_step *prog, size_t n,
+		       struct tb_err *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (run_step(in, &prog[i], err) != 0)
+			return -1;
+	return 0;
+}
+
+/* A scenario step, in the interpreter's terms. */
+static struct op_step from_scenario(const struct step *st)
+{
+	struct op_step s = { .console = st->console, .text = st->text, .mark = st->mark,
+			     .budget = BUDGET_STEP, .timeout_ns = st->timeout_ns };
+
+	switch (st->kind) {
+	case STEP_EXPECT:
+		s.op = OP_EXPECT;
+		break;
+	case STEP_SEND:
+		s.op = OP_SEND;
+		break;
+	case STEP_MARK:
+		s.op = OP_MARK;
+		s.mark = st->text;
+		break;
+	case STEP_WAIT_PROBE:
+		s.op = st->probe_up ? OP_WAIT_UP : OP_WAIT_DOWN;
+		break;
+	}
+	return s;
+}
+
+int method_run(struct method_env *env, struct tb_err *err)
+{
+	struct interp in = { .env = env };
+	int rc = 0;
+
+	switch (env->sc->method) {
+	case METHOD_REBOOT:
+		rc = run_program(&in, reboot_program,
+				 sizeof(reboot_program) / sizeof(reboot_program[0]), err);
+		break;
+	case METHOD_KEXEC:
+		rc = run_program(&in, kexec_program,
+				 sizeof(kexec_program) / sizeof(kexec_program[0]), err);
+		break;
+	case METHOD_CUSTOM:
+		break;
+	}
+	for (size_t i = 0; rc == 0 && i < env->sc->nsteps; i++) {
+		struct op_step s = from_scenario(&env->sc->steps[i]);
+
+		if (run_step(&in, &s, err) != 0) {
+			tb_err_prefix(err, "%s:%d:%d: step %zu", env->sc->path,
+				      env->sc->steps[i].line, env->sc->steps[i].column, i + 1);
+			rc = -1;
+		}
+	}
+	return rc;
+}

@@ -1,0 +1,52 @@
+/*
+ * methods.h - upgrade methods as step programs, and the step interpreter.
+ *
+ * A method is a static table of steps (expect a console line, send text,
+ * mark a phase, wait for the probe, wait for the domain to stop, start the
+ * new kernel).  The interpreter runs the method's table and then the
+ * scenario's own steps, recording named phases in the repetition as it goes.
+ * What needs the runner (the domain) is reached through callbacks, so the
+ * interpreter can be tested with fakes.
+ */
+#ifndef TB_METHODS_H
+#define TB_METHODS_H
+
+#include <stdint.h>
+
+#include "console.h"
+#include "error.h"
+#include "probe.h"
+#include "results.h"
+#include "scenario.h"
+
+/* Lines the guest prints that the programs expect (guest/rootfs/overlay). */
+#define GUEST_READY_RE	   "twinbench-agent: ready "
+#define GUEST_REFUSE_RE	   "twinbench-agent: refusing"
+#define KERNEL_BANNER_RE   "Linux version [^ ]+"
+#define GUEST_PROMPT_A	   "twinbench-a# "
+
+struct method_env {
+	const struct scenario *sc;
+	struct console *console[2]; /* a, b */
+	struct probe *probe;
+	struct repetition *rep;
+
+	/* Runner callbacks: wait for the guest to stop, boot the new kernel. */
+	int (*wait_stopped)(void *runner, int64_t deadline_ns, struct tb_err *err);
+	int (*start_new_kernel)(void *runner, struct tb_err *err);
+	/* Tell the user which phase we are in (may be NULL). */
+	void (*progress)(void *runner, const char *phase);
+	void *runner;
+};
+
+/*
+ * Run @env->sc's method program, then its steps.  Phases are recorded in
+ * @env->rep; on failure returns -1 with @err saying which step failed and why
+ * (the caller adds the console's last lines).
+ */
+int method_run(struct method_env *env, struct tb_err *err);
+
+/* The phase names of a method's program, in the order they must occur. */
+const char *const *method_phases(enum method m);
+
+#endif
