@@ -35,7 +35,7 @@
 #include "probe.h"
 #include "results.h"
 #include "scenario.h"
-#include "spawn.h"
+#include "program.h"
 #include "virt.h"
 
 struct run_opts {
@@ -237,11 +237,11 @@ static int make_payload(struct runner *r, const char *workdir, struct tb_err *er
 	if (mkdir(dir, 0755) != 0)
 		return tb_err_set(err, TB_EXIT_ENV, "mkdir %s: %s", dir, strerror(errno));
 	snprintf(path, sizeof(path), "%s/kernel", dir);
-	if (spawn_check((char *[]){ "cp", (char *)r->sc->upgrade.kernel, path, NULL }, err))
+	if (program_check((char *[]){ "cp", (char *)r->sc->upgrade.kernel, path, NULL }, err))
 		return -1;
 	if (r->sc->upgrade.initrd) {
 		snprintf(path, sizeof(path), "%s/initrd", dir);
-		if (spawn_check((char *[]){ "cp", (char *)r->sc->upgrade.initrd, path, NULL }, err))
+		if (program_check((char *[]){ "cp", (char *)r->sc->upgrade.initrd, path, NULL }, err))
 			return -1;
 	}
 	snprintf(path, sizeof(path), "%s/cmdline", dir);
@@ -249,7 +249,7 @@ static int make_payload(struct runner *r, const char *workdir, struct tb_err *er
 	if (!f || fprintf(f, "%s\n", r->cmdline_new) < 0 || fclose(f) != 0)
 		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s", path);
 	/* 256 MiB holds any kernel + initrd; the file is sparse, so it costs nothing. */
-	return spawn_check((char *[]){ "mkfs.ext4", "-q", "-F", "-L", "tbpayload", "-d", dir,
+	return program_check((char *[]){ "mkfs.ext4", "-q", "-F", "-L", "tbpayload", "-d", dir,
 				       r->payload, "256M", NULL },
 			   err);
 }
@@ -259,7 +259,7 @@ static int make_disk(struct runner *r, const char *workdir, int rep, struct tb_e
 	snprintf(r->disk, sizeof(r->disk), "%s/root-%d.qcow2", workdir, rep);
 	unlink(r->disk);
 	/* A copy-on-write overlay: every repetition starts from the same pristine image. */
-	return spawn_check((char *[]){ "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
+	return program_check((char *[]){ "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
 				       (char *)r->sc->guest.rootfs, r->disk, NULL },
 			   err);
 }

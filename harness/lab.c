@@ -32,7 +32,7 @@
 
 #include "lab.h"
 #include "monotime.h"
-#include "spawn.h"
+#include "program.h"
 
 #define NETNS_PATH "/run/netns/" LAB_NETNS
 #define SLOT_DIR   "/run/twinbench/slots"
@@ -115,7 +115,7 @@ static int lab_ip(struct tb_err *err, const char *const args[])
 	for (size_t i = 0; args[i] && n < 15; i++)
 		argv[n++] = (char *)args[i];
 	argv[n] = NULL;
-	return spawn_check(argv, err) == 0 ? 0 : -1;
+	return program_check(argv, err) == 0 ? 0 : -1;
 }
 
 /* Child side: enter the namespaces, mount the private dirs, exec-and-wait the daemons. */
@@ -146,7 +146,7 @@ static void daemon_starter(void)
 				     "--config", LAB_DIR "/etc/libvirtd.conf", NULL };
 		struct tb_err e;
 
-		if (spawn_check(virtlogd, &e) != 0 || spawn_check(libvirtd, &e) != 0) {
+		if (program_check(virtlogd, &e) != 0 || program_check(libvirtd, &e) != 0) {
 			fprintf(stderr, "%s\n", e.msg);
 			_exit(14);
 		}
@@ -231,7 +231,7 @@ int lab_up(struct tb_err *err)
 	{
 		char *add[] = { "ip", "netns", "add", LAB_NETNS, NULL };
 
-		if (spawn_check(add, err) != 0)
+		if (program_check(add, err) != 0)
 			return -1;
 	}
 	if (lab_ip(err, (const char *[]){ "link", "set", "lo", "up", NULL }) ||
@@ -325,7 +325,7 @@ int lab_down(struct tb_err *err)
 	if (access(NETNS_PATH, F_OK) == 0) {
 		char *del[] = { "ip", "netns", "delete", LAB_NETNS, NULL };
 
-		if (spawn_check(del, err) != 0)
+		if (program_check(del, err) != 0)
 			return -1;
 	}
 	nftw(LAB_DIR, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

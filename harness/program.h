@@ -1,10 +1,10 @@
 /*
- * spawn.h - run a program with an argv array (never a shell) and capture
+ * program.h - run a program with an argv array (never a shell) and capture
  * what it prints, for the few external tools the harness drives (ip,
  * qemu-img, mkfs.ext4, qemu --version).
  */
-#ifndef TB_SPAWN_H
-#define TB_SPAWN_H
+#ifndef TB_PROGRAM_H
+#define TB_PROGRAM_H
 
 #include <stddef.h>
 
@@ -16,9 +16,9 @@
  * Returns the exit status (0..255), or -1 with @err set when it could not
  * run or died from a signal.
  */
-int spawn_run(char *const argv[], char *out, size_t outlen, struct tb_err *err);
+int program_run(char *const argv[], char *out, size_t outlen, struct tb_err *err);
 
-/* Like spawn_run, but a non-zero exit is an error naming the command and its output. */
-int spawn_check(char *const argv[], struct tb_err *err);
+/* Like program_run, but a non-zero exit is an error naming the command and its output. */
+int program_check(char *const argv[], struct tb_err *err);
 
 #endif

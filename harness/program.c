@@ -1,4 +1,4 @@
-/* spawn.c - posix_spawn with captured output. */
+/* program.c - run programs (posix_spawn) with captured output. */
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -7,11 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "spawn.h"
+#include "program.h"
 
 extern char **environ;
 
-int spawn_run(char *const argv[], char *out, size_t outlen, struct tb_err *err)
+int program_run(char *const argv[], char *out, size_t outlen, struct tb_err *err)
 {
 	posix_spawn_file_actions_t fa;
 	size_t used = 0;
@@ -56,11 +56,11 @@ int spawn_run(char *const argv[], char *out, size_t outlen, struct tb_err *err)
 	return WEXITSTATUS(status);
 }
 
-int spawn_check(char *const argv[], struct tb_err *err)
+int program_check(char *const argv[], struct tb_err *err)
 {
 	char out[1024], cmd[512];
 	size_t used = 0;
-	int rc = spawn_run(argv, out, sizeof(out), err);
+	int rc = program_run(argv, out, sizeof(out), err);
 
 	if (rc <= 0)
 		return rc;
