@@ -33,6 +33,7 @@ $(B)/%.o: harness/%.c $(wildcard harness/*.h) | $(B)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(B)/libtwinbench.a: $(LIB_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(B)/twinbench: $(B)/main.o $(B)/libtwinbench.a
@@ -57,7 +58,7 @@ image: all
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: all $(B)/tests/test_integration
+integration: all image $(B)/tests/test_integration
 	$(B)/tests/test_integration
 
 test: unit integration

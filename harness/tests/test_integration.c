@@ -1,0 +1,419 @@
+/*
+ * test_integration.c - the real thing: twinbench boots guests under the
+ * lab's libvirtd, upgrades them and is checked from outside.
+ *
+ * Needs root, the packages of `make deps` and the images of `make image`.
+ * Runs build/twinbench from the repository root, as `make integration` does.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libvirt/libvirt.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lab.h"
+#include "methods.h"
+#include "monotime.h"
+#include "results.h"
+
+#define TWINBENCH "build/twinbench"
+
+extern char **environ;
+
+static char tmpdir[256];
+
+/* Run twinbench with @argv (NULL-terminated, without argv[0]); returns its exit status. */
+static int twinbench(const char *const *args, const char *out_path)
+{
+	char *argv[32] = { TWINBENCH };
+	posix_spawn_file_actions_t fa;
+	int status, n = 1;
+	pid_t pid;
+
+	for (; args[n - 1] && n < 31; n++)
+		argv[n] = (char *)args[n - 1];
+	argv[n] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	if (out_path)
+		posix_spawn_file_actions_addopen(&fa, 2, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(posix_spawn(&pid, TWINBENCH, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long len;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)len + 1);
+	if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* The one results directory under @base whose name ends in -@scenario. */
+static void find_result(const char *base, const char *scenario, char *out, size_t len)
+{
+	DIR *d = opendir(base);
+	struct dirent *de;
+	size_t sl = strlen(scenario);
+
+	out[0] = '\0';
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		size_t nl = strlen(de->d_name);
+
+		if (nl > sl + 1 && !strcmp(de->d_name + nl - sl, scenario) &&
+		    de->d_name[nl - sl - 1] == '-')
+			snprintf(out, len, "%s/%s", base, de->d_name);
+	}
+	closedir(d);
+	assert_true(out[0] != '\0');
+}
+
+/* No process of ours anywhere: no QEMU, no lab daemon. */
+static int lab_processes(void)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	int n = 0;
+
+	while ((de = readdir(proc))) {
+		char path[64], cmd[4096] = "";
+		size_t len;
+		FILE *f;
+
+		if (atoi(de->d_name) <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		len = fread(cmd, 1, sizeof(cmd) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i + 1 < len; i++)
+			if (!cmd[i])
+				cmd[i] = ' ';
+		if (strstr(cmd, "guest=tb-") || strstr(cmd, LAB_DIR))
+			n++;
+	}
+	closedir(proc);
+	return n;
+}
+
+static void assert_nothing_left(void)
+{
+	struct stat st;
+
+	assert_int_equal(lab_state(), LAB_ABSENT);
+	assert_int_not_equal(stat("/run/netns/" LAB_NETNS, &st), 0);
+	assert_int_not_equal(stat(LAB_DIR, &st), 0);
+	assert_int_equal(lab_processes(), 0);
+}
+
+/* Work directories of runs (/var/tmp/twinbench-XXXXXX) that still exist. */
+static int work_dirs(void)
+{
+	DIR *d = opendir("/var/tmp");
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += !strncmp(de->d_name, "twinbench-", 10);
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int setup(void **state)
+{
+	struct stat st;
+	const char *down[] = { "lab", "down", NULL };
+
+	(void)state;
+	if (geteuid() != 0 || stat("images/rootfs.img", &st) != 0 || stat(TWINBENCH, &st) != 0) {
+		fprintf(stderr, "integration tests need root, 'make' and 'make image'\n");
+		return -1;
+	}
+	snprintf(tmpdir, sizeof(tmpdir), "/var/tmp/tbit.XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	/* Start from no lab at all, so that the run must make (and remove) its own. */
+	return twinbench(down, NULL) == 0 ? 0 : -1;
+}
+
+static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
+{
+	(void)s;
+	(void)f;
+	(void)w;
+	return remove(p);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+static void assert_phases_ordered(const struct repetition *rep, enum method m)
+{
+	const char *const *names = method_phases(m);
+	int64_t prev = 0;
+
+	for (int i = 0; names[i]; i++) {
+		int64_t t = repetition_phase(rep, names[i]);
+
+		if (t < 0)
+			fail_msg("phase %s missing", names[i]);
+		if (t < prev)
+			fail_msg("phase %s comes before the one listed ahead of it", names[i]);
+		prev = t;
+	}
+}
+
+static void check_upgrade(const char *base, const char *scenario, enum method m)
+{
+	char dir[512], path[600];
+	struct repetition *reps = NULL;
+	struct run_info info;
+	struct tb_err err;
+	size_t n = 0;
+	char *log;
+
+	find_result(base, scenario, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	if (results_load(path, &info, &reps, &n, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(n, 1);
+	if (!reps[0].ok)
+		fail_msg("%s repetition failed: %s", scenario, reps[0].error);
+	assert_true(reps[0].measured);
+	assert_true(reps[0].downtime_ns > 0);
+	assert_true(reps[0].verified);
+	assert_true(reps[0].boot_changed);
+	assert_true(reps[0].state_continued);
+	assert_true(reps[0].counter_after > reps[0].counter_before);
+	assert_string_not_equal(reps[0].boot_id_before, reps[0].boot_id_after);
+	assert_true(reps[0].maintenance_ns >= reps[0].downtime_ns);
+	assert_phases_ordered(&reps[0], m);
+	assert_string_equal(info.method, scenario);
+	assert_true(info.accel[0] != '\0');
+	assert_true(info.qemu_version[0] != '\0');
+	assert_string_equal(info.kernel_old, reps[0].release_before);
+
+	/* The guest's own words, from both kernels, on console a. */
+	snprintf(path, sizeof(path), "%s/console-a.log", dir);
+	log = read_file(path);
+	assert_non_null(log);
+	assert_int_equal(count(log, "twinbench-agent: ready"), 2);
+	assert_true(count(log, "Linux version") >= 2);
+	assert_int_equal(count(log, "twinbench-agent: state saved"), 1);
+	assert_non_null(strstr(log, reps[0].boot_id_before));
+	assert_non_null(strstr(log, reps[0].boot_id_after));
+	free(log);
+	snprintf(path, sizeof(path), "%s/probe.csv", dir);
+	log = read_file(path);
+	assert_non_null(log);
+	assert_true(count(log, "\nrecv,1,") > 10);
+	free(log);
+	snprintf(path, sizeof(path), "%s/domain.xml", dir);
+	log = read_file(path);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "<protocol type=\"telnet\"/>"));
+	free(log);
+	free(reps);
+}
+
+static void test_reboot_and_kexec_upgrades_are_verified_and_leave_nothing(void **state)
+{
+	char results[300];
+	const char *args[] = { "run", "--results", results, "scenarios/reboot.yaml",
+				"scenarios/kexec.yaml", NULL };
+	int before = work_dirs();
+
+	(void)state;
+	snprintf(results, sizeof(results), "%s/results", tmpdir);
+	assert_int_equal(twinbench(args, NULL), 0);
+	check_upgrade(results, "reboot", METHOD_REBOOT);
+	check_upgrade(results, "kexec", METHOD_KEXEC);
+	/* The run brought the lab up, so it took it down, with every guest and tap. */
+	assert_nothing_left();
+	assert_int_equal(work_dirs(), before);
+}
+
+static void test_lab_up_status_down(void **state)
+{
+	const char *up[] = { "lab", "up", NULL }, *status[] = { "lab", "status", NULL };
+	const char *down[] = { "lab", "down", NULL };
+
+	(void)state;
+	assert_int_equal(twinbench(up, NULL), 0);
+	assert_int_equal(lab_state(), LAB_UP);
+	assert_int_equal(twinbench(up, NULL), 0); /* idempotent */
+	assert_int_equal(twinbench(status, NULL), 0);
+	assert_int_equal(twinbench(down, NULL), 0);
+	assert_int_equal(twinbench(status, NULL), 1);
+	assert_nothing_left();
+}
+
+static void test_stale_lab_is_cleaned_by_next_up(void **state)
+{
+	const char *up[] = { "lab", "up", NULL }, *down[] = { "lab", "down", NULL };
+	char pid[32] = "";
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(twinbench(up, NULL), 0);
+	/* A killed run: the daemon dies, its namespace and files stay behind. */
+	f = fopen(LAB_DIR "/libvirtd.pid", "r");
+	assert_non_null(f);
+	assert_non_null(fgets(pid, sizeof(pid), f));
+	fclose(f);
+	assert_int_equal(kill(atoi(pid), SIGKILL), 0);
+	while (kill(atoi(pid), 0) == 0)
+		monotime_sleep_until(monotime_now() + 10 * NS_PER_MS);
+	assert_int_equal(lab_state(), LAB_STALE);
+	assert_int_equal(twinbench(up, NULL), 0);
+	assert_int_equal(lab_state(), LAB_UP);
+	assert_int_equal(twinbench(down, NULL), 0);
+	assert_nothing_left();
+}
+
+static void test_sigint_during_boot_leaves_nothing(void **state)
+{
+	char results[300], dir[512], log[600];
+	char *argv[] = { TWINBENCH, "run", "--results", results, "scenarios/kexec.yaml", NULL };
+	int64_t deadline = monotime_now() + 300 * NS_PER_S;
+	int status, before = work_dirs();
+	bool booting = false;
+	pid_t pid;
+
+	(void)state;
+	snprintf(results, sizeof(results), "%s/interrupted", tmpdir);
+	assert_int_equal(posix_spawn(&pid, TWINBENCH, NULL, NULL, argv, environ), 0);
+	/* Interrupt once the guest kernel is printing: during boot. */
+	while (!booting && monotime_now() < deadline) {
+		char *text;
+
+		monotime_sleep_until(monotime_now() + 50 * NS_PER_MS);
+		if (access(results, F_OK) != 0)
+			continue;
+		find_result(results, "kexec", dir, sizeof(dir));
+		snprintf(log, sizeof(log), "%s/console-a.log", dir);
+		text = read_file(log);
+		booting = text && strstr(text, "Linux version");
+		free(text);
+	}
+	assert_true(booting);
+	assert_int_equal(kill(pid, SIGINT), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_not_equal(WEXITSTATUS(status), 0);
+	assert_nothing_left();
+	assert_int_equal(work_dirs(), before);
+}
+
+static void test_bad_scenario_exits_2_and_starts_nothing(void **state)
+{
+	char path[300], out[300], *msg;
+	const char *args[] = { "run", path, NULL };
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/bad.yaml", tmpdir);
+	snprintf(out, sizeof(out), "%s/bad.err", tmpdir);
+	f = fopen(path, "w");
+	fputs("name: bad\nmethod: kexec\nrepetitions: many\n", f);
+	fclose(f);
+	assert_int_equal(twinbench(args, out), 2);
+	msg = read_file(out);
+	assert_non_null(strstr(msg, "bad.yaml:3:14:"));
+	free(msg);
+	assert_nothing_left();
+}
+
+static void test_missing_image_says_make_image(void **state)
+{
+	char path[300], out[300], *msg;
+	const char *args[] = { "run", path, NULL };
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/scenarios", tmpdir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/scenarios/missing.yaml", tmpdir);
+	snprintf(out, sizeof(out), "%s/missing.err", tmpdir);
+	f = fopen(path, "w");
+	fputs("name: missing\nmethod: kexec\nguest:\n  kernel: ../images/vmlinuz\n"
+	      "upgrade:\n  kernel: ../images/vmlinuz\n",
+	      f);
+	fclose(f);
+	assert_int_equal(twinbench(args, out), 2);
+	msg = read_file(out);
+	assert_non_null(strstr(msg, "missing.yaml:4:11:"));
+	assert_non_null(strstr(msg, "make image"));
+	free(msg);
+}
+
+static void test_console_without_lab_says_what_to_do(void **state)
+{
+	char out[300], *msg;
+	const char *args[] = { "console", "tb-1-x", "a", NULL };
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/console.err", tmpdir);
+	assert_int_equal(twinbench(args, out), 3);
+	msg = read_file(out);
+	assert_non_null(strstr(msg, "twinbench lab up"));
+	free(msg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_scenario_exits_2_and_starts_nothing),
+		cmocka_unit_test(test_missing_image_says_make_image),
+		cmocka_unit_test(test_console_without_lab_says_what_to_do),
+		cmocka_unit_test(test_lab_up_status_down),
+		cmocka_unit_test(test_stale_lab_is_cleaned_by_next_up),
+		cmocka_unit_test(test_reboot_and_kexec_upgrades_are_verified_and_leave_nothing),
+		cmocka_unit_test(test_sigint_during_boot_leaves_nothing),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
