@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +146,8 @@ int main(int argc, char **argv)
 	const char *state_path = "/var/lib/twinbench/agent.state";
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	struct sigaction sa = { .sa_handler = on_stop };
+	sigset_t stops, waitmask;
+	struct pollfd pfd = { .events = POLLIN };
 	char boot_id[64], req[128], reply[256];
 	uint64_t counter = 0;
 	struct utsname uts;
@@ -169,20 +172,28 @@ int main(int argc, char **argv)
 		printf("twinbench-agent: refusing to start: state file %s is corrupt\n", state_path);
 		return 1;
 	}
-	if (restored)
-		unlink(state_path);
-
-	/* No SA_RESTART: recvfrom must return EINTR so that the loop sees the stop. */
+	/*
+	 * The stop signals stay blocked except inside ppoll(): a signal that
+	 * arrives between the loop's check and the wait cannot be missed.
+	 */
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	sigprocmask(SIG_BLOCK, &stops, &waitmask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	addr.sin_port = htons((uint16_t)port);
 	addr.sin_addr.s_addr = htonl(INADDR_ANY);
+	pfd.fd = fd;
 	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
 		printf("twinbench-agent: cannot bind UDP port %d: %s\n", port, strerror(errno));
 		return 1;
 	}
+	/* Only now is the restored state in the service's hands: never use it twice. */
+	if (restored)
+		unlink(state_path);
 	printf("twinbench-agent: ready release=%s boot_id=%s counter=%" PRIu64 " state=%s\n",
 	       uts.release, boot_id, counter, restored ? "restored" : "fresh");
 
@@ -193,7 +204,10 @@ int main(int argc, char **argv)
 		ssize_t n;
 		int len;
 
-		n = recvfrom(fd, req, sizeof(req) - 1, 0, (struct sockaddr *)&peer, &plen);
+		if (ppoll(&pfd, 1, NULL, &waitmask) < 0)
+			continue;
+		n = recvfrom(fd, req, sizeof(req) - 1, MSG_DONTWAIT, (struct sockaddr *)&peer,
+			     &plen);
 		if (n < 0)
 			continue;
 		req[n] = '\0';
