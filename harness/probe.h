@@ -71,7 +71,8 @@ struct probe_record *probe_snapshot(struct probe *p, size_t *n);
  * The longest interval without a reply among replies received in
  * [@from_ns, @to_ns], anchored at the last reply received at or before
  * @from_ns.  Returns 0, -ENOENT if no reply came before @from_ns, or
- * -ETIMEDOUT if none came after it (res->before is still filled then).
+ * -ETIMEDOUT if none came after it, or the silence still open at @to_ns is
+ * the longest: the service is not back (res->before is filled then).
  */
 int probe_analyse(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
 		  struct probe_result *res);
