@@ -283,10 +283,16 @@ static struct probe *probe_connect(struct runner *r, int rep, struct tb_err *err
 	return probe_start(fd, r->sc->service.interval_ns, csv, rep, err);
 }
 
-/* Fill the probe's view of the upgrade into @rep; the repetition is ok only if verified. */
+/*
+ * Fill the probe's view into @rep: for an upgrade, the gap across it and
+ * whether the new kernel answers with the old state; for twin-boot, kernel
+ * A's longest gap while B boots and whether A's service went on unbroken.
+ * The repetition stays ok only if that holds.
+ */
 static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
 {
-	int64_t start = repetition_phase(rep, "upgrade_start");
+	bool twin = r->sc->method == METHOD_TWIN_BOOT;
+	int64_t start = repetition_phase(rep, twin ? "trigger" : "upgrade_start");
 	struct probe_result res;
 	struct probe_verdict v;
 	struct probe_record *trace;
@@ -302,16 +308,19 @@ static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
 		if (rep->ok)
 			snprintf(rep->error, sizeof(rep->error), "%s",
 				 rc == -ENOENT ? "the service never answered before the upgrade"
-					       : "the service never answered after the upgrade");
+					       : "the service did not answer after the upgrade");
 		rep->ok = false;
 		return;
 	}
-	probe_verify(&res, r->sc->upgrade.release, &v);
+	if (twin)
+		probe_verify_unbroken(&res, &v);
+	else
+		probe_verify(&res, r->sc->upgrade.release, &v);
 	rep->measured = true;
 	rep->downtime_ns = res.downtime_ns;
 	rep->sent = res.sent;
 	rep->lost = res.lost;
-	rep->verified = v.verified;
+	rep->verified = v.verified && rep->ok;
 	rep->boot_changed = v.boot_changed;
 	rep->release_ok = v.release_ok;
 	rep->state_continued = v.state_continued;
@@ -321,22 +330,30 @@ static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
 	snprintf(rep->boot_id_after, sizeof(rep->boot_id_after), "%s", res.after.boot_id);
 	rep->counter_before = res.before.counter;
 	rep->counter_after = res.after.counter;
-	repetition_mark(rep, "service_back", res.after.t_recv_ns);
-	rep->maintenance_ns = res.after.t_recv_ns - start;
+	if (!twin) {
+		repetition_mark(rep, "service_back", res.after.t_recv_ns);
+		rep->maintenance_ns = res.after.t_recv_ns - start;
+	}
 	if (rep->ok && !v.verified) {
 		rep->ok = false;
-		snprintf(rep->error, sizeof(rep->error), "upgrade not verified: %s", v.why);
+		snprintf(rep->error, sizeof(rep->error), "%s: %s",
+			 twin ? "kernel A's service was disturbed" : "upgrade not verified", v.why);
 	}
 }
 
-static void fail_with_console(struct repetition *rep, struct console *con, const char *msg)
+/* Seconds the service gets to show it is still alive when a repetition ends. */
+#define ALIVE_CHECK_NS (5 * NS_PER_S)
+
+static void fail_with_consoles(struct repetition *rep, struct console *con[2], const char *msg)
 {
-	char *tail = console_tail(con, 15);
+	char *tail[2] = { console_tail(con[0], 12), console_tail(con[1], 12) };
 
 	rep->ok = false;
-	snprintf(rep->error, sizeof(rep->error), "%s\n--- last lines of console a ---\n%s", msg,
-		 tail ? tail : "");
-	free(tail);
+	snprintf(rep->error, sizeof(rep->error),
+		 "%s\n--- last lines of console b ---\n%s\n--- last lines of console a ---\n%s", msg,
+		 tail[1] ? tail[1] : "", tail[0] ? tail[0] : "");
+	free(tail[0]);
+	free(tail[1]);
 }
 
 static int run_repetition(struct runner *r, const char *workdir, int index,
@@ -382,7 +399,10 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 		.runner = r,
 	};
 	if (method_run(&env, &step_err) != 0)
-		fail_with_console(rep, con[0], step_err.msg);
+		fail_with_consoles(rep, con, step_err.msg);
+	progress_set(r, "checking that the service is alive");
+	rep->alive_at_end = probe_wait_reply(probe, monotime_now(),
+					     monotime_now() + ALIVE_CHECK_NS, NULL) == 0;
 	probe_stop(probe);
 	judge(r, probe, rep);
 	rc = 0;
@@ -458,6 +478,7 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 			struct virt *virt, struct summary_row *row, struct tb_err *err)
 {
 	struct runner r = { .sc = sc, .lab = lab, .virt = virt, .plock = PTHREAD_MUTEX_INITIALIZER };
+	bool twin = sc->method == METHOD_TWIN_BOOT;
 	struct repetition *reps = NULL;
 	struct run_info info;
 	char workdir[PATH_MAX];
@@ -539,15 +560,22 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		rc = run_repetition(&r, workdir, i + 1, &reps[i], err);
 		if (rc != 0)
 			break;
-		if (!info.kernel_old[0] && reps[i].measured) {
+		if (!info.kernel_old[0] && reps[i].ok) {
 			snprintf(info.kernel_old, sizeof(info.kernel_old), "%s", reps[i].release_before);
-			snprintf(info.kernel_new, sizeof(info.kernel_new), "%s", reps[i].release_after);
+			snprintf(info.kernel_new, sizeof(info.kernel_new), "%s",
+				 twin ? reps[i].console_release[1] : reps[i].release_after);
 			results_set_info(r.res, &info, err);
 		}
 		if (results_add(r.res, &reps[i], err) != 0)
 			rc = -1;
 		progress_clear(&r);
-		if (reps[i].ok)
+		if (reps[i].ok && twin)
+			fprintf(stderr,
+				"[%s] rep %d/%d: kernel B %s ran beside kernel A %s; A's longest "
+				"service gap %.1f ms\n",
+				sc->name, i + 1, sc->repetitions, reps[i].console_release[1],
+				reps[i].console_release[0], (double)reps[i].downtime_ns / NS_PER_MS);
+		else if (reps[i].ok)
 			fprintf(stderr, "[%s] rep %d/%d: downtime %.1f ms, verified (%s -> %s)\n",
 				sc->name, i + 1, sc->repetitions,
 				(double)reps[i].downtime_ns / NS_PER_MS, reps[i].release_before,

@@ -8,7 +8,9 @@
  * The exact downtime comes afterwards from the probe trace, not from here.
  */
 #include <errno.h>
+#include <regex.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "methods.h"
@@ -24,6 +26,7 @@ enum op {
 	OP_WAIT_STOPPED, /* the domain stopped (guest rebooted) */
 	OP_START_NEW,	 /* boot the new kernel in a new domain */
 	OP_BANNER,	 /* the new kernel's banner: marks new_first_line and old_last_line */
+	OP_UNAME,	 /* `uname -r` on a console: kernel A's release on a, B's on b */
 };
 
 enum budget { BUDGET_STEP, BUDGET_BOOT, BUDGET_UPGRADE };
@@ -36,41 +39,66 @@ struct op_step {
 	enum budget budget;
 	const char *doing; /* for the progress line */
 	int64_t timeout_ns; /* overrides the budget when not 0 (scenario steps) */
+	const char *fail;   /* expect: a line matching this ends the wait as a failure */
 };
+
+/* What a guest says when it cannot go on: no point waiting for anything else. */
+#define GUEST_FAILED_RE KERNEL_PANIC_RE "|" UPGRADE_FAILED_RE "|" GUEST_REFUSE_RE
 
 /* Silence that counts as "down": 20 missed intervals, at least 50 ms. */
 #define DOWN_QUIET_INTERVALS 20
 #define DOWN_QUIET_MIN_NS    (50 * NS_PER_MS)
 
 #define BOOT_PROLOGUE                                                                              \
-	{ OP_PEEK, 'a', GUEST_PROMPT_A, NULL, BUDGET_BOOT, "waiting for the shell on console a", 0 }, \
+	{ OP_PEEK, 'a', GUEST_PROMPT_A, NULL, BUDGET_BOOT, "waiting for the shell on console a", 0, NULL }, \
 	{ OP_EXPECT, 'a', GUEST_READY_RE, "boot_ready", BUDGET_BOOT,                               \
-	  "waiting for the agent on the old kernel", 0 },                                          \
-	{ OP_WAIT_UP, 0, NULL, "service_up", BUDGET_BOOT, "waiting for the service to answer", 0 }
+	  "waiting for the agent on the old kernel", 0, NULL },                                          \
+	{ OP_WAIT_UP, 0, NULL, "service_up", BUDGET_BOOT, "waiting for the service to answer", 0, NULL }
 
 #define NEW_KERNEL_EPILOGUE                                                                        \
 	{ OP_BANNER, 'a', KERNEL_BANNER_RE, "new_first_line", BUDGET_UPGRADE,                      \
-	  "waiting for the new kernel's banner", 0 },                                              \
+	  "waiting for the new kernel's banner", 0, UPGRADE_FAILED_RE },                           \
 	{ OP_EXPECT, 'a', GUEST_READY_RE, "userspace_ready", BUDGET_UPGRADE,                       \
-	  "waiting for the agent on the new kernel", 0 },                                          \
-	{ OP_WAIT_UP, 0, NULL, NULL, BUDGET_UPGRADE, "waiting for the service to come back", 0 }
+	  "waiting for the agent on the new kernel", 0, GUEST_FAILED_RE },                         \
+	{ OP_WAIT_UP, 0, NULL, NULL, BUDGET_UPGRADE, "waiting for the service to come back", 0, NULL }
 
 static const struct op_step reboot_program[] = {
 	BOOT_PROLOGUE,
-	{ OP_MARK, 0, NULL, "upgrade_start", BUDGET_STEP, "triggering the reboot", 0 },
-	{ OP_SEND, 'a', "twinbench-upgrade reboot\n", NULL, BUDGET_STEP, "triggering the reboot", 0 },
-	{ OP_WAIT_STOPPED, 0, NULL, "old_stopped", BUDGET_UPGRADE, "waiting for the old kernel to stop", 0 },
-	{ OP_START_NEW, 0, NULL, "new_started", BUDGET_UPGRADE, "starting the new kernel", 0 },
+	{ OP_MARK, 0, NULL, "upgrade_start", BUDGET_STEP, "triggering the reboot", 0, NULL },
+	{ OP_SEND, 'a', "twinbench-upgrade reboot\n", NULL, BUDGET_STEP, "triggering the reboot", 0, NULL },
+	{ OP_WAIT_STOPPED, 0, NULL, "old_stopped", BUDGET_UPGRADE, "waiting for the old kernel to stop", 0, NULL },
+	{ OP_START_NEW, 0, NULL, "new_started", BUDGET_UPGRADE, "starting the new kernel", 0, NULL },
 	NEW_KERNEL_EPILOGUE,
 };
 
 static const struct op_step kexec_program[] = {
 	BOOT_PROLOGUE,
-	{ OP_MARK, 0, NULL, "upgrade_start", BUDGET_STEP, "triggering kexec", 0 },
-	{ OP_SEND, 'a', "twinbench-upgrade kexec\n", NULL, BUDGET_STEP, "triggering kexec", 0 },
+	{ OP_MARK, 0, NULL, "upgrade_start", BUDGET_STEP, "triggering kexec", 0, NULL },
+	{ OP_SEND, 'a', "twinbench-upgrade kexec\n", NULL, BUDGET_STEP, "triggering kexec", 0, NULL },
 	{ OP_EXPECT, 'a', "twinbench: kexec into the new kernel", "kexec_exec", BUDGET_UPGRADE,
-	  "waiting for kexec -e", 0 },
+	  "waiting for kexec -e", 0, UPGRADE_FAILED_RE },
 	NEW_KERNEL_EPILOGUE,
+};
+
+/*
+ * Kernel B boots beside kernel A, and both are shown to run at once: each
+ * answers on its own console with its own release while A's service keeps
+ * answering the probe.
+ */
+static const struct op_step twin_boot_program[] = {
+	BOOT_PROLOGUE,
+	{ OP_MARK, 0, NULL, "trigger", BUDGET_STEP, "starting kernel B", 0, NULL },
+	{ OP_SEND, 'a', "twinbench-upgrade twin-boot\n", NULL, BUDGET_STEP, "starting kernel B", 0, NULL },
+	{ OP_EXPECT, 'a', "twin_kernel: CPU [0-9]+ leaves", "cpu_handed", BUDGET_UPGRADE,
+	  "waiting for kernel A to give up a CPU", 0, UPGRADE_FAILED_RE },
+	{ OP_EXPECT, 'b', KERNEL_BANNER_RE, "b_first_line", BUDGET_UPGRADE,
+	  "waiting for kernel B's first line on console b", 0, GUEST_FAILED_RE },
+	{ OP_EXPECT, 'b', GUEST_B_READY_RE, "b_ready", BUDGET_UPGRADE,
+	  "waiting for kernel B's ready line on console b", 0, GUEST_FAILED_RE },
+	{ OP_UNAME, 'a', NULL, "a_answered", BUDGET_STEP, "asking kernel A on console a", 0, NULL },
+	{ OP_UNAME, 'b', NULL, "b_answered", BUDGET_STEP, "asking kernel B on console b", 0, NULL },
+	{ OP_WAIT_UP, 0, NULL, "a_service_after", BUDGET_STEP,
+	  "checking that kernel A's service still answers", 0, NULL },
 };
 
 static const char *const reboot_phases[] = {
@@ -83,6 +111,11 @@ static const char *const kexec_phases[] = {
 	"new_first_line", "userspace_ready", "service_back", NULL,
 };
 
+static const char *const twin_boot_phases[] = {
+	"guest_start", "boot_ready", "service_up", "trigger", "cpu_handed", "b_first_line",
+	"b_ready", "a_answered", "b_answered", "a_service_after", NULL,
+};
+
 static const char *const custom_phases[] = { "guest_start", NULL };
 
 const char *const *method_phases(enum method m)
@@ -92,6 +125,8 @@ const char *const *method_phases(enum method m)
 		return reboot_phases;
 	case METHOD_KEXEC:
 		return kexec_phases;
+	case METHOD_TWIN_BOOT:
+		return twin_boot_phases;
 	case METHOD_CUSTOM:
 		break;
 	}
@@ -136,12 +171,91 @@ static void describe(const struct op_step *s, char *buf, size_t len)
 		[OP_WAIT_UP] = "wait_probe up", [OP_WAIT_DOWN] = "wait_probe down",
 		[OP_WAIT_STOPPED] = "wait for the guest to stop",
 		[OP_START_NEW] = "start the new kernel", [OP_BANNER] = "expect",
+		[OP_UNAME] = "uname -r",
 	};
 
 	if (s->text && (s->op == OP_EXPECT || s->op == OP_PEEK || s->op == OP_BANNER))
 		snprintf(buf, len, "%s /%s/ on console %c", names[s->op], s->text, s->console);
+	else if (s->op == OP_UNAME)
+		snprintf(buf, len, "%s on console %c", names[s->op], s->console);
 	else
 		snprintf(buf, len, "%s", names[s->op]);
+}
+
+/*
+ * Expect @s->text on its console, or its failure pattern: a line matching
+ * the latter is a failure reported with that line.
+ */
+static int expect_or_fail(struct interp *in, const struct op_step *s, size_t *cursor,
+			  int64_t deadline, struct console_match *m, struct tb_err *err)
+{
+	char pattern[512];
+	regex_t fail;
+	int rc, failed;
+
+	if (!s->fail)
+		return console_expect(console_of(in, s->console), s->text, cursor, deadline, m,
+				      err);
+	snprintf(pattern, sizeof(pattern), "(%s)|(%s)", s->text, s->fail);
+	rc = console_expect(console_of(in, s->console), pattern, cursor, deadline, m, err);
+	if (rc != 0)
+		return rc;
+	if (regcomp(&fail, s->fail, REG_EXTENDED | REG_NOSUB) != 0)
+		abort(); /* the programs' own patterns are constants */
+	failed = regexec(&fail, m->text, 0, NULL, 0) == 0;
+	regfree(&fail);
+	if (failed)
+		return tb_err_set(err, TB_EXIT_CHECK, "console %c: %s", s->console, m->text);
+	return 0;
+}
+
+/* Escape @s for use inside a POSIX extended regular expression. */
+static void regex_quote(const char *s, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *s && o + 2 < len; s++) {
+		if (strchr(".[]()*+?{}|^$\\", *s))
+			out[o++] = '\\';
+		out[o++] = *s;
+	}
+	out[o] = '\0';
+}
+
+/*
+ * Ask the kernel behind a console its release.  On console a that is kernel
+ * A, whose release the probe already heard; on console b it is kernel B,
+ * which must be a different kernel (and the expected one, if the scenario
+ * names it).
+ */
+static int check_uname(struct interp *in, const struct op_step *s, int64_t deadline,
+		       struct console_match *m, struct tb_err *err)
+{
+	struct method_env *env = in->env;
+	const char *want_b = env->sc->upgrade.release;
+	char quoted[160], pattern[200];
+	int rc;
+
+	if (s->console == 'a')
+		regex_quote(env->rep->release_before, quoted, sizeof(quoted));
+	else if (want_b)
+		regex_quote(want_b, quoted, sizeof(quoted));
+	else
+		snprintf(quoted, sizeof(quoted), "[0-9]+\\.[0-9]+[^ ]*");
+	snprintf(pattern, sizeof(pattern), "^%s$", quoted);
+	rc = console_send(console_of(in, s->console), "uname -r\n", 9, err);
+	if (rc == 0)
+		rc = console_expect(console_of(in, s->console), pattern, cursor_of(in, s->console),
+				    deadline, m, err);
+	if (rc != 0)
+		return rc;
+	snprintf(env->rep->console_release[s->console == 'b'], sizeof(env->rep->console_release[0]),
+		 "%s", m->text);
+	if (s->console == 'b' && !strcmp(m->text, env->rep->release_before))
+		return tb_err_set(err, TB_EXIT_CHECK,
+				  "console b answers with kernel A's release %s: B is not running",
+				  m->text);
+	return 0;
 }
 
 static int run_step(struct interp *in, const struct op_step *s, struct tb_err *err)
@@ -158,8 +272,7 @@ static int run_step(struct interp *in, const struct op_step *s, struct tb_err *e
 	switch (s->op) {
 	case OP_EXPECT:
 	case OP_BANNER:
-		rc = console_expect(console_of(in, s->console), s->text, cursor_of(in, s->console),
-				    deadline, &m, err);
+		rc = expect_or_fail(in, s, cursor_of(in, s->console), deadline, &m, err);
 		if (rc == 0 && s->mark)
 			repetition_mark(env->rep, s->mark, m.t_ns);
 		if (rc == 0 && s->op == OP_BANNER && m.index > 0) {
@@ -175,6 +288,11 @@ static int run_step(struct interp *in, const struct op_step *s, struct tb_err *e
 		peek = *cursor_of(in, s->console);
 		rc = console_expect(console_of(in, s->console), s->text, &peek, deadline, &m, err);
 		break;
+	case OP_UNAME:
+		rc = check_uname(in, s, deadline, &m, err);
+		if (rc == 0 && s->mark)
+			repetition_mark(env->rep, s->mark, m.t_ns);
+		break;
 	case OP_SEND:
 		rc = console_send(console_of(in, s->console), s->text, strlen(s->text), err);
 		break;
@@ -185,6 +303,10 @@ static int run_step(struct interp *in, const struct op_step *s, struct tb_err *e
 		rc = probe_wait_reply(env->probe, start, deadline, &reply);
 		if (rc == 0 && s->mark)
 			repetition_mark(env->rep, s->mark, reply.t_recv_ns);
+		/* The kernel that answered first: what later checks compare against. */
+		if (rc == 0 && !env->rep->release_before[0])
+			snprintf(env->rep->release_before, sizeof(env->rep->release_before), "%s",
+				 reply.release);
 		break;
 	case OP_WAIT_DOWN: {
 		int64_t quiet = DOWN_QUIET_INTERVALS * env->sc->service.interval_ns;
@@ -262,6 +384,10 @@ int method_run(struct method_env *env, struct tb_err *err)
 	case METHOD_KEXEC:
 		rc = run_program(&in, kexec_program,
 				 sizeof(kexec_program) / sizeof(kexec_program[0]), err);
+		break;
+	case METHOD_TWIN_BOOT:
+		rc = run_program(&in, twin_boot_program,
+				 sizeof(twin_boot_program) / sizeof(twin_boot_program[0]), err);
 		break;
 	case METHOD_CUSTOM:
 		break;

@@ -24,6 +24,9 @@
 #define GUEST_REFUSE_RE	   "twinbench-agent: refusing"
 #define KERNEL_BANNER_RE   "Linux version [^ ]+"
 #define GUEST_PROMPT_A	   "twinbench-a# "
+#define GUEST_B_READY_RE   "twinbench-b: ready "
+#define UPGRADE_FAILED_RE  "twinbench: upgrade failed"
+#define KERNEL_PANIC_RE	   "Kernel panic - not syncing"
 
 struct method_env {
 	const struct scenario *sc;

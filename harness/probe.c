@@ -390,3 +390,25 @@ void probe_verify(const struct probe_result *res, const char *expected_release,
 			 " across %" PRIu64 " requests: state was not continued",
 			 b->counter, a->counter, sent_between);
 }
+
+void probe_verify_unbroken(const struct probe_result *res, struct probe_verdict *v)
+{
+	const struct probe_record *b = &res->before, *a = &res->after;
+
+	memset(v, 0, sizeof(*v));
+	v->boot_changed = a->t_recv_ns != 0 && strcmp(a->boot_id, b->boot_id) != 0;
+	v->release_ok = a->t_recv_ns != 0 && strcmp(a->release, b->release) == 0;
+	v->state_continued = a->t_recv_ns != 0 && a->counter > b->counter;
+	v->verified = a->t_recv_ns != 0 && !v->boot_changed && v->release_ok && v->state_continued;
+	if (a->t_recv_ns == 0)
+		snprintf(v->why, sizeof(v->why), "the service stopped answering");
+	else if (v->boot_changed)
+		snprintf(v->why, sizeof(v->why), "the service restarted: boot id %s became %s",
+			 b->boot_id, a->boot_id);
+	else if (!v->release_ok)
+		snprintf(v->why, sizeof(v->why), "the service moved from %s to %s", b->release,
+			 a->release);
+	else if (!v->state_continued)
+		snprintf(v->why, sizeof(v->why), "state counter went from %" PRIu64 " to %" PRIu64,
+			 b->counter, a->counter);
+}

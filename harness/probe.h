@@ -81,6 +81,13 @@ int probe_analyse(const struct probe_record *r, size_t n, int64_t from_ns, int64
 void probe_verify(const struct probe_result *res, const char *expected_release,
 		  struct probe_verdict *v);
 
+/*
+ * Decide whether the same service kept running across the window: the
+ * replies after the longest gap come from the same boot, with the state
+ * counter grown (kernel A while kernel B boots beside it).
+ */
+void probe_verify_unbroken(const struct probe_result *res, struct probe_verdict *v);
+
 /* Parse an agent reply; 0 or -1. */
 int probe_parse_reply(const char *buf, size_t len, struct probe_record *rec);
 

@@ -204,7 +204,7 @@ static json_t *rep_to_json(const struct repetition *rep)
 	return json_pack(
 	    "{s:i, s:b, s:o, s:o, s:b, s:I, s:I, s:{s:o, s:o},"
 	    " s:b, s:b, s:b, s:b,"
-	    " s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}}",
+	    " s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}, s:b, s:{s:o, s:o}}",
 	    "index", rep->index, "ok", rep->ok, "error", error, "phases", phases_to_json(rep),
 	    "measured", rep->measured, "downtime_ns", (json_int_t)rep->downtime_ns,
 	    "maintenance_ns", (json_int_t)rep->maintenance_ns, "probe", "sent", json_u64(rep->sent),
@@ -213,7 +213,9 @@ static json_t *rep_to_json(const struct repetition *rep)
 	    rep->state_continued, "before", "release", JSON_STR(rep->release_before), "boot_id",
 	    JSON_STR(rep->boot_id_before), "counter", json_u64(rep->counter_before), "after",
 	    "release", JSON_STR(rep->release_after), "boot_id", JSON_STR(rep->boot_id_after),
-	    "counter", json_u64(rep->counter_after));
+	    "counter", json_u64(rep->counter_after), "alive_at_end", rep->alive_at_end,
+	    "console_release", "a", JSON_STR(rep->console_release[0]), "b",
+	    JSON_STR(rep->console_release[1]));
 }
 
 /*
@@ -772,7 +774,7 @@ static int load_snapshot(struct loader *ld, json_t *jrep, const char *where, con
 static int load_rep(struct loader *ld, json_t *jrep, const char *where, struct repetition *rep)
 {
 	char pwhere[96];
-	json_t *error, *probe;
+	json_t *error, *probe, *consoles;
 	json_int_t v;
 
 	if (!json_is_object(jrep))
@@ -817,6 +819,17 @@ static int load_rep(struct loader *ld, json_t *jrep, const char *where, struct r
 			  sizeof(rep->boot_id_before), &rep->counter_before) ||
 	    load_snapshot(ld, jrep, where, "after", rep->release_after, sizeof(rep->release_after),
 			  rep->boot_id_after, sizeof(rep->boot_id_after), &rep->counter_after))
+		return -1;
+	if (get_bool(ld, jrep, where, "alive_at_end", &rep->alive_at_end))
+		return -1;
+	consoles = member(ld, jrep, where, "console_release", K_OBJECT);
+	if (!consoles)
+		return -1;
+	snprintf(pwhere, sizeof(pwhere), "%s.console_release", where);
+	if (get_str(ld, consoles, pwhere, "a", rep->console_release[0],
+		    sizeof(rep->console_release[0])) ||
+	    get_str(ld, consoles, pwhere, "b", rep->console_release[1],
+		    sizeof(rep->console_release[1])))
 		return -1;
 	return 0;
 }

@@ -40,6 +40,9 @@ struct repetition {
 	char boot_id_before[40], boot_id_after[40];
 	uint64_t counter_before, counter_after;
 	int64_t maintenance_ns; /* upgrade start to service back on the new kernel, 0 if unknown */
+	bool alive_at_end;	/* the service answered when the repetition ended */
+	/* `uname -r` as answered on console a and b (twin-boot), "" if not asked */
+	char console_release[2][65];
 };
 
 struct run_info {

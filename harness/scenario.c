@@ -241,6 +241,7 @@ int scenario_parse_size_mib(const char *text, int *mib)
 static const char *const method_names[] = {
     [METHOD_REBOOT] = "reboot",
     [METHOD_KEXEC] = "kexec",
+    [METHOD_TWIN_BOOT] = "twin-boot",
     [METHOD_CUSTOM] = "custom",
 };
 
@@ -370,16 +371,18 @@ static int parse_phase(struct loader *ld, const struct field *f, const char *wha
 static int parse_method(struct loader *ld, const struct field *f, const char *what, yaml_node_t *v,
 			char *base)
 {
+	char names[128] = "";
 	const char *s;
 
 	s = want_scalar(ld, what, "a method", v);
 	if (!s)
 		return -1;
-	if (method_from_name(s, (enum method *)(base + f->off)))
-		return fail_node(ld, v,
-				 "%s: unknown method '%s' (expected one of: reboot, kexec, custom)",
-				 what, s);
-	return 0;
+	if (!method_from_name(s, (enum method *)(base + f->off)))
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(method_names); i++)
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+			 i ? ", " : "", method_names[i]);
+	return fail_node(ld, v, "%s: unknown method '%s' (expected one of: %s)", what, s, names);
 }
 
 static int parse_int(struct loader *ld, const struct field *f, const char *what, yaml_node_t *v,

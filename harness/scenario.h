@@ -19,7 +19,8 @@
 enum method {
 	METHOD_REBOOT,
 	METHOD_KEXEC,
-	METHOD_CUSTOM, /* only the scenario's own steps */
+	METHOD_TWIN_BOOT, /* kernel B boots beside kernel A (guest/kernel) */
+	METHOD_CUSTOM,	  /* only the scenario's own steps */
 };
 
 enum step_kind {

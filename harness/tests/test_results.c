@@ -143,6 +143,10 @@ static void full_reps(struct repetition reps[3])
 		strcpy(r->boot_id_after, "9f8e7d6c-5b4a-4321-8fed-cba987654321");
 		r->counter_before = (1ULL << 40) - 1 + (uint64_t)i;
 		r->counter_after = (1ULL << 40) + (uint64_t)i;
+		r->alive_at_end = i != 2;
+		strcpy(r->console_release[0], "6.1.192-twinbench-a");
+		if (i == 0)
+			strcpy(r->console_release[1], "6.1.192-twinbench-b");
 	}
 	reps[1].ok = false;
 	reps[1].verified = false;
@@ -199,6 +203,9 @@ static void assert_rep_equal(const struct repetition *a, const struct repetition
 	assert_string_equal(a->boot_id_after, b->boot_id_after);
 	assert_true(a->counter_before == b->counter_before);
 	assert_true(a->counter_after == b->counter_after);
+	assert_int_equal(a->alive_at_end, b->alive_at_end);
+	assert_string_equal(a->console_release[0], b->console_release[0]);
+	assert_string_equal(a->console_release[1], b->console_release[1]);
 }
 
 static void test_round_trip_keeps_every_field(void **state)
