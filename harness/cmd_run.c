@@ -10,7 +10,6 @@
  * run brought the lab up, takes it down.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -28,6 +27,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "dirtree.h"
 #include "console.h"
 #include "lab.h"
 #include "methods.h"
@@ -78,21 +78,6 @@ struct runner {
 	bool tty;
 };
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void remove_tree(const char *dir)
-{
-	if (dir[0])
-		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void *signal_thread(void *arg)
 {
 	sigset_t *set = arg;
@@ -104,7 +89,7 @@ static void *signal_thread(void *arg)
 	fprintf(stderr, "\ntwinbench: %s: cleaning up\n", strsignal(sig));
 	if (cleanup.virt)
 		virt_destroy_owned(cleanup.virt, getpid());
-	remove_tree(cleanup.workdir);
+	dirtree_remove(cleanup.workdir);
 	if (cleanup.lab && cleanup.lab->started_now && lab_down(&err) != 0)
 		fprintf(stderr, "twinbench: %s\n", err.msg);
 	_exit(128 + sig);
@@ -595,7 +580,7 @@ out:
 	results_close(r.res);
 	lab_release_slot(lease);
 	pthread_mutex_lock(&cleanup.lock);
-	remove_tree(workdir);
+	dirtree_remove(workdir);
 	cleanup.workdir[0] = '\0';
 	pthread_mutex_unlock(&cleanup.lock);
 	return rc;

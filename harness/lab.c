@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <libvirt/libvirt.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -30,6 +29,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "dirtree.h"
 #include "lab.h"
 #include "monotime.h"
 #include "program.h"
@@ -299,15 +299,6 @@ static int signal_lab_processes(int sig)
 	return count;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 int lab_down(struct tb_err *err)
 {
 	int64_t deadline;
@@ -328,7 +319,7 @@ int lab_down(struct tb_err *err)
 		if (program_check(del, err) != 0)
 			return -1;
 	}
-	nftw(LAB_DIR, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	dirtree_remove(LAB_DIR);
 	if (access(LAB_DIR, F_OK) == 0)
 		return tb_err_set(err, TB_EXIT_ENV, "lab down: cannot remove %s", LAB_DIR);
 	return 0;
