@@ -464,8 +464,8 @@ int console_line(struct console *c, size_t index, struct console_match *out)
 	return rc;
 }
 
-int console_expect(struct console *c, const char *pattern, size_t *cursor, int64_t deadline_ns,
-		   struct console_match *out, struct tb_err *err)
+static int expect(struct console *c, const char *pattern, size_t *cursor, int64_t deadline_ns,
+		  struct console_match *out, struct tb_err *err, bool unfinished_too)
 {
 	struct timespec ts = monotime_timespec(deadline_ns);
 	size_t next = *cursor, i;
@@ -499,7 +499,8 @@ int console_expect(struct console *c, const char *pattern, size_t *cursor, int64
 		 * match on it *cursor is already past it and it must not match
 		 * again.
 		 */
-		if (c->part_len && c->nlines >= *cursor && regexec(&re, c->part, 0, NULL, 0) == 0) {
+		if (unfinished_too && c->part_len && c->nlines >= *cursor &&
+		    regexec(&re, c->part, 0, NULL, 0) == 0) {
 			match_fill(out, c->nlines, c->part_t_ns, c->part);
 			*cursor = c->nlines + 1;
 			rc = 0;
@@ -515,6 +516,18 @@ out:
 	pthread_mutex_unlock(&c->lock);
 	regfree(&re);
 	return rc;
+}
+
+int console_expect(struct console *c, const char *pattern, size_t *cursor, int64_t deadline_ns,
+		   struct console_match *out, struct tb_err *err)
+{
+	return expect(c, pattern, cursor, deadline_ns, out, err, true);
+}
+
+int console_expect_line(struct console *c, const char *pattern, size_t *cursor,
+			int64_t deadline_ns, struct console_match *out, struct tb_err *err)
+{
+	return expect(c, pattern, cursor, deadline_ns, out, err, false);
 }
 
 int console_send(struct console *c, const char *text, size_t len, struct tb_err *err)

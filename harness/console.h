@@ -62,6 +62,13 @@ int console_line(struct console *c, size_t index, struct console_match *out);
 int console_expect(struct console *c, const char *pattern, size_t *cursor, int64_t deadline_ns,
 		   struct console_match *out, struct tb_err *err);
 
+/*
+ * Like console_expect(), but only completed lines count: for patterns that
+ * must see a whole line ("^...$"), which a slow console delivers in pieces.
+ */
+int console_expect_line(struct console *c, const char *pattern, size_t *cursor,
+			int64_t deadline_ns, struct console_match *out, struct tb_err *err);
+
 /* Send @text to the guest (telnet-escaped); -ENOTCONN if not connected. */
 int console_send(struct console *c, const char *text, size_t len, struct tb_err *err);
 

@@ -244,9 +244,10 @@ static int check_uname(struct interp *in, const struct op_step *s, int64_t deadl
 		snprintf(quoted, sizeof(quoted), "[0-9]+\\.[0-9]+[^ ]*");
 	snprintf(pattern, sizeof(pattern), "^%s$", quoted);
 	rc = console_send(console_of(in, s->console), "uname -r\n", 9, err);
+	/* The answer arrives in pieces on a polled UART: a prefix must not match. */
 	if (rc == 0)
-		rc = console_expect(console_of(in, s->console), pattern, cursor_of(in, s->console),
-				    deadline, m, err);
+		rc = console_expect_line(console_of(in, s->console), pattern,
+					 cursor_of(in, s->console), deadline, m, err);
 	if (rc != 0)
 		return rc;
 	snprintf(env->rep->console_release[s->console == 'b'], sizeof(env->rep->console_release[0]),

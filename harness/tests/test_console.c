@@ -246,6 +246,30 @@ static void test_expect_matches_unfinished_prompt_once(void **state)
 	console_close(c);
 }
 
+static void test_expect_line_waits_for_the_whole_line(void **state)
+{
+	struct console *c = open_fed();
+	struct console_match m;
+	struct tb_err err = {0};
+	size_t cursor = 0;
+
+	(void)state;
+	/* A polled UART hands the answer over in pieces: a prefix already matches ^...$. */
+	feed_str(c, "6.1.192-twinbenc", 10);
+	assert_int_equal(console_expect_line(c, "^[0-9.]+-[a-z-]+$", &cursor, monotime_now(), &m,
+					     &err),
+			 -ETIMEDOUT);
+	assert_int_equal(cursor, 0);
+	feed_str(c, "h-b\r\n", 20);
+	assert_int_equal(console_expect_line(c, "^[0-9.]+-[a-z-]+$", &cursor, monotime_now(), &m,
+					     &err),
+			 0);
+	assert_string_equal(m.text, "6.1.192-twinbench-b");
+	assert_int_equal(m.t_ns, 10);
+	assert_int_equal(cursor, 1);
+	console_close(c);
+}
+
 static void test_expect_times_out_at_deadline(void **state)
 {
 	struct console *c = open_fed();
@@ -633,6 +657,7 @@ int main(void)
 	    cmocka_unit_test(test_line_copy_truncates_to_match_text),
 	    cmocka_unit_test(test_expect_matches_completed_line_and_advances_cursor),
 	    cmocka_unit_test(test_expect_matches_unfinished_prompt_once),
+	    cmocka_unit_test(test_expect_line_waits_for_the_whole_line),
 	    cmocka_unit_test(test_expect_times_out_at_deadline),
 	    cmocka_unit_test(test_expect_bad_pattern_is_usage_error),
 	    cmocka_unit_test(test_expect_wakes_when_line_arrives_from_other_thread),
