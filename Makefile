@@ -2,7 +2,8 @@
 #
 #   make            the twinbench binary (build/twinbench) and the guest agent
 #   make deps       install every Debian package the project needs (root)
-#   make image      guest images under images/ (cached under $(CACHE))
+#   make image      guest images and twin kernels under images/ (cached under $(CACHE))
+#   make kernel     only the twin kernels
 #   make run        the main job: reboot and kexec scenarios in the embedded lab
 #   make unit       fast unit tests (cmocka)
 #   make test       unit tests, then integration tests booting real guests
@@ -52,8 +53,12 @@ $(B) $(B)/tests:
 deps:
 	bash scripts/deps.sh
 
-image: all
+image: all kernel
 	bash scripts/image.sh
+
+# The twin kernels A and B (guest/kernel): patch series on Debian's linux-source-6.1.
+kernel:
+	bash guest/kernel/build.sh
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -79,4 +84,4 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps image unit integration test run bench format lint clean
+.PHONY: all deps image kernel unit integration test run bench format lint clean

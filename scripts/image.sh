@@ -5,7 +5,11 @@
 #                       busybox init, kexec-tools and the agent
 #   images/vmlinuz      Debian's packaged kernel (old and new kernel until the
 #   images/initrd.img   twin kernel lands) and its initrd
+#   images/initramfs-b.cpio.gz
+#                       kernel B's root: busybox, the agent, guest/initramfs/init
 #   images/manifest     what was built, from what
+#
+# The twin kernels themselves come from guest/kernel/build.sh (make kernel).
 #
 # Everything slow is cached under $CACHE (default /var/cache/twinbench),
 # keyed by what it was built from, so a fresh clone or an unchanged tree
@@ -70,11 +74,34 @@ if [ ! -e "$rootfs_cached" ]; then
 	trap - EXIT
 fi
 
+# 3. Kernel B's initramfs: small enough to build every time its inputs change.
+busybox=/bin/busybox
+initramfs_key=$( (sha256sum <"$top/guest/initramfs/init"; sha256sum <"$agent";
+	sha256sum <"$busybox") | key)
+initramfs=$cache/initramfs-b-$initramfs_key.cpio.gz
+if [ ! -e "$initramfs" ]; then
+	log "assembling kernel B's initramfs"
+	stage=$(mktemp -d "$cache/initramfs-work.XXXXXX")
+	trap 'rm -rf "$stage"' EXIT
+	mkdir -p "$stage"/{bin,dev,proc,sys,run,tmp}
+	install -m 0755 "$busybox" "$stage/bin/busybox"
+	install -m 0755 "$agent" "$stage/bin/twinbench-agent"
+	install -m 0755 "$top/guest/initramfs/init" "$stage/init"
+	# The kernel opens /dev/console for init before devtmpfs is mounted.
+	mknod -m 0600 "$stage/dev/console" c 5 1
+	(cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+		gzip -9 >"$initramfs.tmp"
+	mv "$initramfs.tmp" "$initramfs"
+	rm -rf "$stage"
+	trap - EXIT
+fi
+
 release=$(ls "$base/lib/modules" | sort -V | tail -1)
 install_if_changed() { cmp -s "$1" "$2" || cp --sparse=always "$1" "$2"; }
 install_if_changed "$rootfs_cached" "$images/rootfs.img"
 install_if_changed "$base/boot/vmlinuz-$release" "$images/vmlinuz"
 install_if_changed "$base/boot/initrd.img-$release" "$images/initrd.img"
+install_if_changed "$initramfs" "$images/initramfs-b.cpio.gz"
 cat >"$images/manifest.tmp" <<MANIFEST
 # twinbench guest images
 kernel_release=$release
@@ -82,4 +109,4 @@ rootfs_key=$image_key
 base=$suite minbase ($include)
 MANIFEST
 mv "$images/manifest.tmp" "$images/manifest"
-log "images ready: rootfs.img, vmlinuz, initrd.img ($release)"
+log "images ready: rootfs.img, vmlinuz, initrd.img ($release), initramfs-b.cpio.gz"
