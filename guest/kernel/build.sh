@@ -58,6 +58,9 @@ if [ ! -e "$src/.complete" ]; then
 	mkdir -p "$src.tmp"
 	tar -xJf "$tarball" -C "$src.tmp" --strip-components=1
 	for p in "${patches[@]}"; do
+		# Upstream style is part of the series' contract: checked from the tree itself.
+		(cd "$src.tmp" && perl scripts/checkpatch.pl --no-tree --quiet "$p") ||
+			die "patch $(basename "$p") is not checkpatch clean" 1
 		patch -d "$src.tmp" -p1 --batch --quiet --forward <"$p" ||
 			die "patch $(basename "$p") does not apply to linux-source $version" 1
 	done
