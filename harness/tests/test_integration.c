@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ftw.h>
 #include <libvirt/libvirt.h>
 #include <signal.h>
@@ -276,6 +277,130 @@ static void test_reboot_and_kexec_upgrades_are_verified_and_leave_nothing(void *
 	assert_int_equal(work_dirs(), before);
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* Load the single repetition of @scenario's run under @base; free *reps after. */
+static void load_one(const char *base, const char *scenario, char *dir, size_t dlen,
+		     struct run_info *info, struct repetition **reps)
+{
+	char path[600];
+	struct tb_err err;
+	size_t n = 0;
+
+	find_result(base, scenario, dir, dlen);
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	if (results_load(path, info, reps, &n, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(n, 1);
+}
+
+static void test_twin_boot_runs_kernel_b_beside_a(void **state)
+{
+	char results[300], dir[512], path[600], *log_a, *log_b;
+	const char *args[] = { "run", "--results", results, "scenarios/twin-boot.yaml", NULL };
+	struct repetition *reps = NULL;
+	struct run_info info;
+
+	(void)state;
+	snprintf(results, sizeof(results), "%s/twin", tmpdir);
+	assert_int_equal(twinbench(args, NULL), 0);
+	load_one(results, "twin-boot", dir, sizeof(dir), &info, &reps);
+	if (!reps[0].ok)
+		fail_msg("twin-boot failed: %s", reps[0].error);
+	assert_true(reps[0].verified);
+	assert_phases_ordered(&reps[0], METHOD_TWIN_BOOT);
+
+	/* Two kernels, each answering on its own console, at the same time. */
+	assert_true(ends_with(reps[0].console_release[0], "-twinbench-a"));
+	assert_true(ends_with(reps[0].console_release[1], "-twinbench-b"));
+	assert_string_equal(reps[0].console_release[0], reps[0].release_before);
+	assert_string_equal(info.kernel_old, reps[0].console_release[0]);
+	assert_string_equal(info.kernel_new, reps[0].console_release[1]);
+
+	/* A's service never stopped: same boot, counter grown, no stall (a stall is seconds). */
+	assert_false(reps[0].boot_changed);
+	assert_true(reps[0].state_continued);
+	assert_true(reps[0].counter_after > reps[0].counter_before);
+	assert_true(reps[0].downtime_ns > 0);
+	assert_true(reps[0].downtime_ns < 100 * NS_PER_MS);
+	assert_true(reps[0].alive_at_end);
+
+	snprintf(path, sizeof(path), "%s/console-a.log", dir);
+	log_a = read_file(path);
+	snprintf(path, sizeof(path), "%s/console-b.log", dir);
+	log_b = read_file(path);
+	assert_non_null(log_a);
+	assert_non_null(log_b);
+	assert_non_null(strstr(log_a, "twin_kernel: CPU 1 leaves for the crash-loaded kernel"));
+	assert_non_null(strstr(log_b, "Linux version "));
+	assert_non_null(strstr(log_b, reps[0].console_release[1]));
+	assert_int_equal(count(log_b, "twinbench-b: ready release="), 1);
+	assert_non_null(strstr(log_b, "skipped (pci_skip=)"));
+	/* B writes only to its own console, and A only to its own. */
+	assert_null(strstr(log_a, "twinbench-b"));
+	assert_null(strstr(log_b, "twinbench-agent: ready release=6.1.192-twinbench-a"));
+	free(log_a);
+	free(log_b);
+	free(reps);
+}
+
+static void test_twin_boot_with_broken_b_fails_and_a_keeps_running(void **state)
+{
+	char results[300], scenario[300], dir[512], out[300], kernel[PATH_MAX], initramfs[PATH_MAX],
+		kernel_b[PATH_MAX], rootfs[PATH_MAX], *msg;
+	const char *args[] = { "run", "--results", results, scenario, NULL };
+	struct repetition *reps = NULL;
+	struct run_info info;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(realpath("images/vmlinuz-twin-a", kernel));
+	assert_non_null(realpath("images/vmlinuz-twin-b", kernel_b));
+	assert_non_null(realpath("images/initramfs-b.cpio.gz", initramfs));
+	assert_non_null(realpath("images/rootfs.img", rootfs));
+	snprintf(results, sizeof(results), "%s/broken", tmpdir);
+	snprintf(scenario, sizeof(scenario), "%s/twin-broken.yaml", tmpdir);
+	snprintf(out, sizeof(out), "%s/twin-broken.err", tmpdir);
+	f = fopen(scenario, "w");
+	assert_non_null(f);
+	/* B's init does not exist: B panics on console b, A must not notice. */
+	fprintf(f,
+		"name: twin-broken\nmethod: twin-boot\n"
+		"guest:\n  kernel: %s\n  rootfs: %s\n  memory: 1G\n"
+		"  cmdline: \"console=ttyS0,115200 root=/dev/vda rw init=/sbin/init "
+		"crashkernel=256M no_ipi_broadcast=1\"\n"
+		"upgrade:\n  kernel: %s\n  initrd: %s\n"
+		"  cmdline: \"console=ttyS1,115200 earlyprintk=serial,ttyS1,115200 nr_cpus=1 "
+		"noapic hpet=disable no_ipi_broadcast=1 pnpacpi=off 8250.skip_legacy=0x1 "
+		"8250.poll_legacy=0x2 rdinit=/no-such-init init=/no-such-init\"\n"
+		"timeouts:\n  boot: 180s\n  upgrade: 120s\n",
+		kernel, rootfs, kernel_b, initramfs);
+	fclose(f);
+	assert_int_equal(twinbench(args, out), 1);
+	msg = read_file(out);
+	assert_non_null(strstr(msg, "FAILED"));
+	assert_non_null(strstr(msg, "Kernel panic"));
+	free(msg);
+
+	load_one(results, "twin-broken", dir, sizeof(dir), &info, &reps);
+	assert_false(reps[0].ok);
+	assert_false(reps[0].verified);
+	assert_non_null(strstr(reps[0].error, "console b: "));
+	assert_non_null(strstr(reps[0].error, "Kernel panic"));
+	assert_non_null(strstr(reps[0].error, "--- last lines of console b ---"));
+	assert_true(repetition_phase(&reps[0], "b_ready") < 0);
+	/* A still answers, from the same boot, after B died. */
+	assert_true(reps[0].alive_at_end);
+	assert_true(reps[0].measured);
+	assert_false(reps[0].boot_changed);
+	free(reps);
+}
+
 static void test_lab_up_status_down(void **state)
 {
 	const char *up[] = { "lab", "up", NULL }, *status[] = { "lab", "status", NULL };
@@ -413,7 +538,12 @@ int main(void)
 		cmocka_unit_test(test_stale_lab_is_cleaned_by_next_up),
 		cmocka_unit_test(test_reboot_and_kexec_upgrades_are_verified_and_leave_nothing),
 		cmocka_unit_test(test_sigint_during_boot_leaves_nothing),
+		cmocka_unit_test(test_twin_boot_runs_kernel_b_beside_a),
+		cmocka_unit_test(test_twin_boot_with_broken_b_fails_and_a_keeps_running),
 	};
 
+	/* TB_TEST_FILTER=test_twin* runs a subset (cmocka's wildcard filter). */
+	if (getenv("TB_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("TB_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
