@@ -820,8 +820,12 @@ static int load_rep(struct loader *ld, json_t *jrep, const char *where, struct r
 	    load_snapshot(ld, jrep, where, "after", rep->release_after, sizeof(rep->release_after),
 			  rep->boot_id_after, sizeof(rep->boot_id_after), &rep->counter_after))
 		return -1;
-	if (get_bool(ld, jrep, where, "alive_at_end", &rep->alive_at_end))
+	/* Added after twinbench-run/1 was first written: optional, so older runs still load. */
+	if (json_object_get(jrep, "alive_at_end") &&
+	    get_bool(ld, jrep, where, "alive_at_end", &rep->alive_at_end))
 		return -1;
+	if (!json_object_get(jrep, "console_release"))
+		return 0;
 	consoles = member(ld, jrep, where, "console_release", K_OBJECT);
 	if (!consoles)
 		return -1;
