@@ -1,0 +1,1403 @@
+/*
+ * report.c - result directories summarised per method, written as
+ * report.html, report.md and summary.csv, with the plots of plot.c.
+ *
+ * run.json (through results_load) gives the numbers; probe.csv and the
+ * console logs give what only the plots need: reply times, round-trip
+ * times, and the stamps of console lines.  The HTML is built as an XHTML
+ * tree with libxml2, which escapes every text and attribute, and gnuplot's
+ * SVGs are parsed and grafted into it, so the file is well-formed XML by
+ * construction and needs nothing from the network.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlsave.h>
+
+#include "monotime.h"
+#include "plot.h"
+#include "report.h"
+
+#define XHTML_NS "http://www.w3.org/1999/xhtml"
+
+/* ---- loading ----------------------------------------------------------- */
+
+void report_free(struct report_set *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->nruns; i++) {
+		free(set->runs[i].dir);
+		free(set->runs[i].reps);
+	}
+	free(set->runs);
+	set->runs = NULL;
+	set->nruns = 0;
+}
+
+/* @dir without trailing slashes (but "/" stays), malloc'd. */
+static char *trim_dir(const char *dir)
+{
+	size_t len = strlen(dir);
+
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	return strndup(dir, len);
+}
+
+int report_load(struct report_set *set, char *const dirs[], size_t n, struct tb_err *err)
+{
+	size_t i;
+
+	set->runs = NULL;
+	set->nruns = 0;
+	if (!n)
+		return tb_err_set(err, TB_EXIT_USAGE, "no result directory given");
+	set->runs = calloc(n, sizeof(*set->runs));
+	if (!set->runs)
+		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
+	for (i = 0; i < n; i++) {
+		struct report_run *r = &set->runs[i];
+		char path[PATH_MAX];
+		struct stat st;
+
+		r->dir = trim_dir(dirs[i]);
+		set->nruns = i + 1;
+		if (!r->dir) {
+			tb_err_set(err, TB_EXIT_ENV, "out of memory");
+			goto err;
+		}
+		if (stat(r->dir, &st)) {
+			tb_err_set(err, TB_EXIT_USAGE, "%s: %s", r->dir, strerror(errno));
+			goto err;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			tb_err_set(err, TB_EXIT_USAGE, "%s: not a result directory", r->dir);
+			goto err;
+		}
+		snprintf(path, sizeof(path), "%s/run.json", r->dir);
+		if (results_load(path, &r->info, &r->reps, &r->nreps, err))
+			goto err;
+	}
+	return 0;
+err:
+	report_free(set);
+	return -1;
+}
+
+void report_free_dirs(char **dirs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The scenario a result directory belongs to: run.json's scenario.name, or
+ * (when run.json cannot be read) the directory name after its
+ * "YYYYmmdd-HHMMSS-" stamp, so that a broken latest run is still chosen
+ * and then reported as broken rather than silently passed over.
+ */
+static void scenario_of(const char *dir, const char *name, char *out, size_t len)
+{
+	char path[PATH_MAX];
+	json_error_t jerr;
+	json_t *root;
+	const char *s = NULL;
+
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	root = json_load_file(path, 0, &jerr);
+	if (root)
+		s = json_string_value(json_object_get(json_object_get(root, "scenario"), "name"));
+	if (s)
+		snprintf(out, len, "%s", s);
+	else
+		snprintf(out, len, "%s", strlen(name) > 16 ? name + 16 : name);
+	json_decref(root);
+}
+
+int report_latest(const char *base, char ***dirs, size_t *n, struct tb_err *err)
+{
+	char **names = NULL, **out = NULL, (*scen)[128] = NULL;
+	size_t count = 0, cap = 0, i, j, nout = 0;
+	struct dirent *de;
+	DIR *d;
+
+	*dirs = NULL;
+	*n = 0;
+	d = opendir(base);
+	if (!d)
+		return tb_err_set(err, TB_EXIT_USAGE, "%s: %s", base, strerror(errno));
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/run.json", base, de->d_name);
+		if (stat(path, &st) || !S_ISREG(st.st_mode))
+			continue;
+		if (count == cap) {
+			char **more = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof(*names));
+
+			if (!more)
+				goto nomem;
+			names = more;
+		}
+		names[count] = strdup(de->d_name);
+		if (!names[count])
+			goto nomem;
+		count++;
+	}
+	closedir(d);
+	d = NULL;
+	if (!count) {
+		tb_err_set(err, TB_EXIT_USAGE, "%s: no result directory (none holds a run.json)",
+			   base);
+		goto err;
+	}
+	qsort(names, count, sizeof(*names), cmp_str);
+	scen = calloc(count, sizeof(*scen));
+	out = calloc(count, sizeof(*out));
+	if (!scen || !out)
+		goto nomem;
+	for (i = 0; i < count; i++) {
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%s/%s", base, names[i]);
+		scenario_of(dir, names[i], scen[i], sizeof(scen[i]));
+	}
+	/* Keep a directory when no later one (by name) has its scenario. */
+	for (i = 0; i < count; i++) {
+		for (j = i + 1; j < count && strcmp(scen[i], scen[j]); j++)
+			;
+		if (j < count)
+			continue;
+		if (asprintf(&out[nout], "%s/%s", base, names[i]) < 0) {
+			out[nout] = NULL;
+			goto nomem;
+		}
+		nout++;
+	}
+	report_free_dirs(names, count);
+	free(scen);
+	*dirs = out;
+	*n = nout;
+	return 0;
+nomem:
+	tb_err_set(err, TB_EXIT_ENV, "out of memory");
+err:
+	if (d)
+		closedir(d);
+	report_free_dirs(names, count);
+	report_free_dirs(out, nout);
+	free(scen);
+	return -1;
+}
+
+char *report_default_out(char *const dirs[], size_t n)
+{
+	char *first, *slash, *out = NULL;
+
+	if (!n)
+		return NULL;
+	first = trim_dir(dirs[0]);
+	if (!first || n == 1)
+		return first;
+	slash = strrchr(first, '/');
+	if (!slash)
+		out = strdup("report");
+	else if (slash == first)
+		out = strdup("/report");
+	else if (asprintf(&out, "%.*s/report", (int)(slash - first), first) < 0)
+		out = NULL;
+	free(first);
+	return out;
+}
+
+/* ---- per-method numbers ------------------------------------------------ */
+
+void report_methods_free(struct method_stats *m, size_t n)
+{
+	size_t i;
+
+	for (i = 0; m && i < n; i++) {
+		free(m[i].downtime_ns);
+		free(m[i].maintenance_ns);
+	}
+	free(m);
+}
+
+int report_methods(const struct report_set *set, struct method_stats **out, size_t *n,
+		   struct tb_err *err)
+{
+	size_t total = 0, i, k, nm = 0;
+	struct method_stats *m;
+
+	*out = NULL;
+	*n = 0;
+	for (i = 0; i < set->nruns; i++)
+		total += set->runs[i].nreps;
+	m = calloc(set->nruns ? set->nruns : 1, sizeof(*m));
+	if (!m)
+		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
+	for (i = 0; i < set->nruns; i++) {
+		const struct report_run *r = &set->runs[i];
+		struct method_stats *ms = NULL;
+
+		for (k = 0; k < nm; k++)
+			if (!strcmp(m[k].method, r->info.method))
+				ms = &m[k];
+		if (!ms) {
+			ms = &m[nm++];
+			snprintf(ms->method, sizeof(ms->method), "%s", r->info.method);
+			/* Room for every repetition of the set: a few dozen values. */
+			ms->downtime_ns = calloc(total ? total : 1, sizeof(double));
+			ms->maintenance_ns = calloc(total ? total : 1, sizeof(double));
+			if (!ms->downtime_ns || !ms->maintenance_ns) {
+				report_methods_free(m, nm);
+				return tb_err_set(err, TB_EXIT_ENV, "out of memory");
+			}
+		}
+		ms->runs++;
+		if (r->info.probe_interval_ns > ms->probe_interval_ns)
+			ms->probe_interval_ns = r->info.probe_interval_ns;
+		for (k = 0; k < r->nreps; k++) {
+			const struct repetition *rep = &r->reps[k];
+
+			ms->reps++;
+			ms->verified += rep->verified;
+			if (rep->measured)
+				ms->downtime_ns[ms->ndowntime++] = (double)rep->downtime_ns;
+			if (rep->maintenance_ns > 0)
+				ms->maintenance_ns[ms->nmaintenance++] =
+				    (double)rep->maintenance_ns;
+		}
+	}
+	for (k = 0; k < nm; k++) {
+		if (m[k].ndowntime)
+			stats_summarise(m[k].downtime_ns, m[k].ndowntime, &m[k].downtime);
+		if (m[k].nmaintenance)
+			stats_summarise(m[k].maintenance_ns, m[k].nmaintenance, &m[k].maintenance);
+	}
+	*out = m;
+	*n = nm;
+	return 0;
+}
+
+void report_duration(double ns, char *buf, size_t len)
+{
+	double a = fabs(ns);
+
+	if (a >= 100 * NS_PER_S)
+		snprintf(buf, len, "%.1f s", ns / NS_PER_S);
+	else if (a >= NS_PER_S)
+		snprintf(buf, len, "%.2f s", ns / NS_PER_S);
+	else if (a >= 100 * NS_PER_MS)
+		snprintf(buf, len, "%.0f ms", ns / NS_PER_MS);
+	else if (a >= NS_PER_MS)
+		snprintf(buf, len, "%.1f ms", ns / NS_PER_MS);
+	else if (a >= NS_PER_US)
+		snprintf(buf, len, "%.0f \xc2\xb5s", ns / NS_PER_US);
+	else
+		snprintf(buf, len, "%.0f ns", ns);
+}
+
+/* ---- traces: probe.csv and console logs -------------------------------- */
+
+struct i64s {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static int i64s_push(struct i64s *a, int64_t v)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 256;
+		int64_t *more = realloc(a->v, cap * sizeof(*more));
+
+		if (!more)
+			return -1;
+		a->v = more;
+		a->cap = cap;
+	}
+	a->v[a->n++] = v;
+	return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* What the plots need of one repetition. */
+struct rep_trace {
+	struct i64s replies; /* reply times, ascending */
+	double *rtt;	     /* round-trip times (ns) */
+	size_t nrtt;
+};
+
+struct run_trace {
+	struct rep_trace *reps; /* parallel to report_run.reps */
+	struct i64s lines[2];	/* console a and b line stamps, ascending */
+};
+
+static void run_trace_free(struct run_trace *t, size_t nreps)
+{
+	size_t i;
+
+	for (i = 0; t->reps && i < nreps; i++) {
+		free(t->reps[i].replies.v);
+		free(t->reps[i].rtt);
+	}
+	free(t->reps);
+	free(t->lines[0].v);
+	free(t->lines[1].v);
+}
+
+/* "123.456789012" (seconds, up to 9 decimals) as ns; -1 if not that. */
+static int64_t parse_stamp(const char *s, char **end)
+{
+	int64_t sec = 0, frac = 0;
+	int digits = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (sec > (INT64_MAX / NS_PER_S - 9) / 10)
+			return -1;
+		sec = sec * 10 + (*s - '0');
+	}
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++)
+			if (digits < 9) {
+				frac = frac * 10 + (*s - '0');
+				digits++;
+			}
+	for (; digits < 9; digits++)
+		frac *= 10;
+	*end = (char *)s;
+	return sec * NS_PER_S + frac;
+}
+
+/* Stamps of every line of a console log; a missing log is an empty one. */
+static int load_console(const char *path, struct i64s *out)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL, *end;
+	size_t cap = 0;
+	int ret = 0;
+
+	if (!f)
+		return 0;
+	while (getline(&line, &cap, f) > 0) {
+		int64_t t = parse_stamp(line, &end);
+
+		if (t >= 0 && (*end == ' ' || *end == '\n' || !*end) && i64s_push(out, t)) {
+			ret = -1;
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_i64);
+	return ret;
+}
+
+struct seq_time {
+	uint64_t seq;
+	int64_t t;
+};
+
+static int cmp_seq(const void *a, const void *b)
+{
+	uint64_t x = ((const struct seq_time *)a)->seq, y = ((const struct seq_time *)b)->seq;
+
+	return (x > y) - (x < y);
+}
+
+struct probe_rows {
+	struct seq_time *send, *recv;
+	size_t nsend, nrecv, capsend, caprecv;
+};
+
+static int push_row(struct seq_time **a, size_t *n, size_t *cap, uint64_t seq, int64_t t)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 1024;
+		struct seq_time *more = realloc(*a, c * sizeof(*more));
+
+		if (!more)
+			return -1;
+		*a = more;
+		*cap = c;
+	}
+	(*a)[(*n)++] = (struct seq_time){seq, t};
+	return 0;
+}
+
+/*
+ * probe.csv: "event,rep,seq,t_ns,counter,release,boot_id".  Rows of a
+ * repetition the run.json does not know, and rows that do not parse, are
+ * skipped: the plots show what can be read.
+ */
+static int load_probe(const char *path, const struct report_run *run, struct run_trace *t)
+{
+	struct probe_rows *rows = calloc(run->nreps ? run->nreps : 1, sizeof(*rows));
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0, i, k;
+	int ret = -1;
+
+	if (!rows)
+		goto out;
+	if (!f) {
+		ret = 0;
+		goto out;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		char ev[8];
+		int rep;
+		uint64_t seq;
+		int64_t tns;
+		struct probe_rows *pr = NULL;
+
+		if (sscanf(line, "%7[a-z],%d,%" SCNu64 ",%" SCNd64 ",", ev, &rep, &seq, &tns) != 4)
+			continue;
+		for (k = 0; k < run->nreps; k++)
+			if (run->reps[k].index == rep)
+				pr = &rows[k];
+		if (!pr)
+			continue;
+		if (!strcmp(ev, "send") && push_row(&pr->send, &pr->nsend, &pr->capsend, seq, tns))
+			goto out;
+		if (!strcmp(ev, "recv") && push_row(&pr->recv, &pr->nrecv, &pr->caprecv, seq, tns))
+			goto out;
+	}
+	for (k = 0; k < run->nreps; k++) {
+		struct probe_rows *pr = &rows[k];
+		struct rep_trace *rt = &t->reps[k];
+
+		rt->rtt = malloc((pr->nrecv ? pr->nrecv : 1) * sizeof(*rt->rtt));
+		if (!rt->rtt)
+			goto out;
+		if (pr->nsend)
+			qsort(pr->send, pr->nsend, sizeof(*pr->send), cmp_seq);
+		for (i = 0; i < pr->nrecv; i++) {
+			struct seq_time *s = pr->nsend ? bsearch(&pr->recv[i], pr->send, pr->nsend,
+								 sizeof(*pr->send), cmp_seq)
+						       : NULL;
+
+			if (i64s_push(&rt->replies, pr->recv[i].t))
+				goto out;
+			if (s && pr->recv[i].t >= s->t)
+				rt->rtt[rt->nrtt++] = (double)(pr->recv[i].t - s->t);
+		}
+		if (rt->replies.n)
+			qsort(rt->replies.v, rt->replies.n, sizeof(int64_t), cmp_i64);
+	}
+	ret = 0;
+out:
+	for (k = 0; rows && k < run->nreps; k++) {
+		free(rows[k].send);
+		free(rows[k].recv);
+	}
+	free(rows);
+	free(line);
+	if (f)
+		fclose(f);
+	return ret;
+}
+
+static int load_trace(const struct report_run *run, struct run_trace *t, struct tb_err *err)
+{
+	char path[PATH_MAX];
+
+	memset(t, 0, sizeof(*t));
+	t->reps = calloc(run->nreps ? run->nreps : 1, sizeof(*t->reps));
+	if (!t->reps)
+		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
+	snprintf(path, sizeof(path), "%s/console-a.log", run->dir);
+	if (load_console(path, &t->lines[0]))
+		goto nomem;
+	snprintf(path, sizeof(path), "%s/console-b.log", run->dir);
+	if (load_console(path, &t->lines[1]))
+		goto nomem;
+	snprintf(path, sizeof(path), "%s/probe.csv", run->dir);
+	if (load_probe(path, run, t))
+		goto nomem;
+	return 0;
+nomem:
+	run_trace_free(t, run->nreps);
+	memset(t, 0, sizeof(*t));
+	return tb_err_set(err, TB_EXIT_ENV, "%s: out of memory reading the traces", run->dir);
+}
+
+/* ---- timelines --------------------------------------------------------- */
+
+static int64_t first_phase(const struct repetition *rep)
+{
+	int64_t t = INT64_MAX;
+	int i;
+
+	for (i = 0; i < rep->nphases; i++)
+		if (rep->phases[i].t_ns < t)
+			t = rep->phases[i].t_ns;
+	return t;
+}
+
+/*
+ * t = 0 of a timeline: the upgrade's start (upgrade_start, or trigger for
+ * twin methods), else the first phase; *@name says which.
+ */
+static int64_t timeline_origin(const struct repetition *rep, const char **name)
+{
+	static const char *const starts[] = {"upgrade_start", "trigger"};
+	int64_t t;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		t = repetition_phase(rep, starts[i]);
+		if (t >= 0) {
+			*name = starts[i];
+			return t;
+		}
+	}
+	t = first_phase(rep);
+	for (i = 0; i < rep->nphases && i < RESULTS_MAX_PHASES; i++)
+		if (rep->phases[i].t_ns == t) {
+			*name = rep->phases[i].name;
+			return t;
+		}
+	*name = NULL;
+	return 0;
+}
+
+/* Index of the first stamp >= @t in ascending @a. */
+static size_t lower_bound(const struct i64s *a, int64_t t)
+{
+	size_t lo = 0, hi = a->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a->v[mid] < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * The probe's gap: the pair of consecutive replies exactly downtime_ns apart
+ * (the probe measured it from the same stamps), else the longest after the
+ * origin.
+ */
+static bool find_gap(const struct repetition *rep, const struct i64s *r, int64_t origin,
+		     int64_t *start, int64_t *end)
+{
+	int64_t best = 0;
+	size_t i;
+
+	if (!rep->measured || r->n < 2)
+		return false;
+	for (i = 0; i + 1 < r->n; i++)
+		if (r->v[i + 1] - r->v[i] == rep->downtime_ns) {
+			*start = r->v[i];
+			*end = r->v[i + 1];
+			return true;
+		}
+	for (i = 0; i + 1 < r->n; i++)
+		if (r->v[i + 1] >= origin && r->v[i + 1] - r->v[i] > best) {
+			best = r->v[i + 1] - r->v[i];
+			*start = r->v[i];
+			*end = r->v[i + 1];
+		}
+	return best > 0;
+}
+
+/* ---- output files ------------------------------------------------------ */
+
+/* Open @path.tmp for writing; finish with commit_file(). */
+static FILE *open_tmp(const char *path, char *tmp, size_t len, struct tb_err *err)
+{
+	FILE *f;
+
+	snprintf(tmp, len, "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		tb_err_set(err, TB_EXIT_ENV, "%s: %s", tmp, strerror(errno));
+	return f;
+}
+
+static int commit_file(FILE *f, const char *tmp, const char *path, struct tb_err *err)
+{
+	int bad = ferror(f);
+
+	if (fclose(f) || bad) {
+		unlink(tmp);
+		return tb_err_set(err, TB_EXIT_ENV, "%s: write failed", tmp);
+	}
+	if (rename(tmp, path)) {
+		unlink(tmp);
+		return tb_err_set(err, TB_EXIT_ENV, "rename %s to %s: %s", tmp, path,
+				  strerror(errno));
+	}
+	return 0;
+}
+
+char *report_csv_field(const char *s)
+{
+	size_t len = strlen(s), i, o = 0;
+	char *q;
+
+	if (!strpbrk(s, ",\"\r\n"))
+		return strdup(s);
+	q = malloc(2 * len + 3);
+	if (!q)
+		return NULL;
+	q[o++] = '"';
+	for (i = 0; i < len; i++) {
+		if (s[i] == '"')
+			q[o++] = '"';
+		q[o++] = s[i];
+	}
+	q[o++] = '"';
+	q[o] = '\0';
+	return q;
+}
+
+char *report_md_cell(const char *s)
+{
+	size_t len = strlen(s), i, o = 0;
+	char *q = malloc(5 * len + 1);
+
+	if (!q)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		if (s[i] == '|' || s[i] == '\\' || s[i] == '`' || s[i] == '*' || s[i] == '_') {
+			q[o++] = '\\';
+			q[o++] = s[i];
+		} else if (s[i] == '<') {
+			memcpy(q + o, "&lt;", 4);
+			o += 4;
+		} else if (s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
+			q[o++] = ' ';
+		} else {
+			q[o++] = s[i];
+		}
+	}
+	q[o] = '\0';
+	return q;
+}
+
+static void put_csv(FILE *f, const char *s, const char *sep)
+{
+	char *q = report_csv_field(s);
+
+	fputs(q ? q : "", f);
+	fputs(sep, f);
+	free(q);
+}
+
+static int write_csv(const struct report_set *set, const char *out, struct tb_err *err)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	size_t i, k;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/summary.csv", out);
+	f = open_tmp(path, tmp, sizeof(tmp), err);
+	if (!f)
+		return -1;
+	fputs("results,scenario,method,rep,ok,verified,measured,downtime_ns,maintenance_ns,"
+	      "sent,lost,boot_changed,state_continued,release_before,release_after,accel,error\n",
+	      f);
+	for (i = 0; i < set->nruns; i++) {
+		const struct report_run *r = &set->runs[i];
+
+		for (k = 0; k < r->nreps; k++) {
+			const struct repetition *rep = &r->reps[k];
+
+			put_csv(f, r->dir, ",");
+			put_csv(f, r->info.scenario, ",");
+			put_csv(f, r->info.method, ",");
+			fprintf(f, "%d,%d,%d,%d,", rep->index, rep->ok, rep->verified,
+				rep->measured);
+			if (rep->measured)
+				fprintf(f, "%" PRId64, rep->downtime_ns);
+			fputc(',', f);
+			if (rep->maintenance_ns > 0)
+				fprintf(f, "%" PRId64, rep->maintenance_ns);
+			fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%d,%d,", rep->sent, rep->lost,
+				rep->boot_changed, rep->state_continued);
+			put_csv(f, rep->release_before, ",");
+			put_csv(f, rep->release_after, ",");
+			put_csv(f, r->info.accel, ",");
+			put_csv(f, rep->error, "\n");
+		}
+	}
+	return commit_file(f, tmp, path, err);
+}
+
+/* A summary cell: the statistic if there are values, else an em dash. */
+static void stat_cell(char *buf, size_t len, size_t n, double v)
+{
+	if (n)
+		report_duration(v, buf, len);
+	else
+		snprintf(buf, len, "\xe2\x80\x94");
+}
+
+/* Every cell of one method's summary row, in the column order of summary_head. */
+#define SUMMARY_COLS 9
+static const char *const summary_head[SUMMARY_COLS] = {
+    "method",	    "repetitions",  "verified",		  "downtime median", "downtime p90",
+    "downtime min", "downtime max", "maintenance median", "maintenance max",
+};
+
+static void summary_row(const struct method_stats *m, char cells[SUMMARY_COLS][64])
+{
+	snprintf(cells[0], 64, "%s", m->method);
+	snprintf(cells[1], 64, "%zu", m->reps);
+	snprintf(cells[2], 64, "%zu/%zu", m->verified, m->reps);
+	stat_cell(cells[3], 64, m->ndowntime, m->downtime.median);
+	stat_cell(cells[4], 64, m->ndowntime, m->downtime.p90);
+	stat_cell(cells[5], 64, m->ndowntime, m->downtime.min);
+	stat_cell(cells[6], 64, m->ndowntime, m->downtime.max);
+	stat_cell(cells[7], 64, m->nmaintenance, m->maintenance.median);
+	stat_cell(cells[8], 64, m->nmaintenance, m->maintenance.max);
+}
+
+static const char *const env_head[] = {
+    "results",	   "scenario",	     "method",	"started",
+    "accelerator", "QEMU",	     "libvirt", "kernel (old \xe2\x86\x92 new)",
+    "host kernel", "probe interval",
+};
+#define ENV_COLS (sizeof(env_head) / sizeof(env_head[0]))
+
+static void env_row(const struct report_run *r, char cells[ENV_COLS][512])
+{
+	const char *slash = strrchr(r->dir, '/');
+
+	snprintf(cells[0], 512, "%s", slash ? slash + 1 : r->dir);
+	snprintf(cells[1], 512, "%s", r->info.scenario);
+	snprintf(cells[2], 512, "%s", r->info.method);
+	snprintf(cells[3], 512, "%s", r->info.started);
+	snprintf(cells[4], 512, "%s", r->info.accel);
+	snprintf(cells[5], 512, "%s", r->info.qemu_version);
+	snprintf(cells[6], 512, "%s", r->info.libvirt_version);
+	snprintf(cells[7], 512, "%s \xe2\x86\x92 %s",
+		 r->info.kernel_old[0] ? r->info.kernel_old : "?",
+		 r->info.kernel_new[0] ? r->info.kernel_new : "?");
+	snprintf(cells[8], 512, "%s", r->info.host_kernel);
+	report_duration((double)r->info.probe_interval_ns, cells[9], 512);
+}
+
+/* What the summary's numbers mean: said under the table in both formats. */
+static void resolution_note(const struct method_stats *m, size_t n, char *buf, size_t len)
+{
+	int64_t interval = 0;
+	char res[32];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (m[i].probe_interval_ns > interval)
+			interval = m[i].probe_interval_ns;
+	report_duration((double)interval, res, sizeof(res));
+	snprintf(buf, len,
+		 "Downtime is the longest interval without a probe reply after the upgrade "
+		 "started; its resolution is the probe interval (%s). Maintenance window: upgrade "
+		 "start to the service answering on the new kernel. Medians and p90 are "
+		 "quantiles by linear interpolation (type 7); min and max are over the "
+		 "measured repetitions; verified counts repetitions whose replies came from a "
+		 "new boot with the service's state kept.",
+		 res);
+}
+
+static void md_row(FILE *f, const char *const *cells, size_t n)
+{
+	size_t i;
+
+	fputs("|", f);
+	for (i = 0; i < n; i++) {
+		char *c = report_md_cell(cells[i]);
+
+		fprintf(f, " %s |", c ? c : "");
+		free(c);
+	}
+	fputs("\n", f);
+}
+
+static int write_md(const struct report_set *set, const struct method_stats *m, size_t nm,
+		    const char *out, struct tb_err *err)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], note[1024];
+	size_t i, c;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/report.md", out);
+	f = open_tmp(path, tmp, sizeof(tmp), err);
+	if (!f)
+		return -1;
+	fputs("### twinbench: downtime per method\n\n", f);
+	md_row(f, summary_head, SUMMARY_COLS);
+	fputs("|---|", f);
+	for (c = 1; c < SUMMARY_COLS; c++)
+		fputs("---:|", f);
+	fputs("\n", f);
+	for (i = 0; i < nm; i++) {
+		char cells[SUMMARY_COLS][64];
+		const char *ptr[SUMMARY_COLS];
+
+		summary_row(&m[i], cells);
+		for (c = 0; c < SUMMARY_COLS; c++)
+			ptr[c] = cells[c];
+		md_row(f, ptr, SUMMARY_COLS);
+	}
+	resolution_note(m, nm, note, sizeof(note));
+	fprintf(f, "\n%s\n\n#### Environment\n\n", note);
+	md_row(f, env_head, ENV_COLS);
+	for (c = 0; c < ENV_COLS; c++)
+		fputs(c ? "---|" : "|---|", f);
+	fputs("\n", f);
+	for (i = 0; i < set->nruns; i++) {
+		char cells[ENV_COLS][512];
+		const char *ptr[ENV_COLS];
+
+		env_row(&set->runs[i], cells);
+		for (c = 0; c < ENV_COLS; c++)
+			ptr[c] = cells[c];
+		md_row(f, ptr, ENV_COLS);
+	}
+	fputs("\nPlots (downtime, probe round trips, a timeline per repetition): "
+	      "`report.html`; every repetition: `summary.csv`.\n",
+	      f);
+	return commit_file(f, tmp, path, err);
+}
+
+/* ---- HTML -------------------------------------------------------------- */
+
+struct html {
+	xmlDocPtr doc;
+	xmlNsPtr ns;
+	xmlNodePtr body;
+	int nsvg; /* SVGs inlined so far: their ids get a per-plot prefix */
+};
+
+static xmlNodePtr el(struct html *h, xmlNodePtr parent, const char *name, const char *text)
+{
+	return xmlNewTextChild(parent, h->ns, BAD_CAST name, text ? BAD_CAST text : NULL);
+}
+
+static void attr(xmlNodePtr n, const char *name, const char *value)
+{
+	xmlNewProp(n, BAD_CAST name, BAD_CAST value);
+}
+
+static void table_row(struct html *h, xmlNodePtr table, const char *const *cells, size_t n,
+		      bool head)
+{
+	xmlNodePtr tr = el(h, table, "tr", NULL);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		el(h, tr, head ? "th" : "td", cells[i]);
+}
+
+/* The ids given out in one SVG so far: gnuplot repeats some (an opaque key is drawn twice). */
+struct id_set {
+	char **ids;
+	size_t n;
+};
+
+static bool id_seen(struct id_set *set, const char *id)
+{
+	char **more;
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (!strcmp(set->ids[i], id))
+			return true;
+	more = realloc(set->ids, (set->n + 1) * sizeof(*more));
+	if (!more)
+		return false;
+	set->ids = more;
+	set->ids[set->n] = strdup(id);
+	if (set->ids[set->n])
+		set->n++;
+	return false;
+}
+
+/*
+ * Make the ids of an inlined SVG unique in the page: gnuplot gives every
+ * SVG the same ones (gpPt0, gnuplot_canvas...), and a reference would
+ * otherwise resolve into the first plot.  Rewrites id="X", href="#X" and
+ * url(#X) into the prefixed id; a repeated id also gets a counter (the
+ * references keep pointing at the first, as they did).
+ */
+static void prefix_ids(xmlNodePtr n, const char *prefix, struct id_set *seen)
+{
+	for (; n; n = n->next) {
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		for (xmlAttrPtr a = n->properties; a; a = a->next) {
+			xmlChar *v = xmlNodeGetContent((xmlNodePtr)a);
+			const char *name = (const char *)a->name;
+			char *nv = NULL;
+			const char *url;
+
+			if (!v)
+				continue;
+			if (!strcmp(name, "id")) {
+				if (asprintf(&nv, "%s%s", prefix, (char *)v) < 0)
+					nv = NULL;
+				for (int k = 2; nv && id_seen(seen, nv); k++) {
+					free(nv);
+					if (asprintf(&nv, "%s%s-%d", prefix, (char *)v, k) < 0)
+						nv = NULL;
+				}
+			} else if (!strcmp(name, "href") && v[0] == '#') {
+				if (asprintf(&nv, "#%s%s", prefix, (char *)v + 1) < 0)
+					nv = NULL;
+			} else if ((url = strstr((char *)v, "url(#"))) {
+				if (asprintf(&nv, "%.*surl(#%s%s", (int)(url - (char *)v),
+					     (char *)v, prefix, url + 5) < 0)
+					nv = NULL;
+			}
+			if (nv)
+				xmlSetNsProp(n, a->ns, a->name, BAD_CAST nv);
+			free(nv);
+			xmlFree(v);
+		}
+		prefix_ids(n->children, prefix, seen);
+	}
+}
+
+/* Graft the SVG at @path into @parent, titled @title. */
+static int inline_svg(struct html *h, xmlNodePtr parent, const char *path, const char *title,
+		      struct tb_err *err)
+{
+	xmlDocPtr svg = xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+	struct id_set seen = {0};
+	xmlNodePtr root, copy, c;
+	char prefix[32];
+
+	if (!svg)
+		return tb_err_set(err, TB_EXIT_ENV, "%s: gnuplot wrote an SVG that does not parse",
+				  path);
+	root = xmlDocGetRootElement(svg);
+	if (!root || strcmp((const char *)root->name, "svg")) {
+		xmlFreeDoc(svg);
+		return tb_err_set(err, TB_EXIT_ENV, "%s: not an SVG", path);
+	}
+	snprintf(prefix, sizeof(prefix), "p%d-", ++h->nsvg);
+	prefix_ids(root, prefix, &seen);
+	for (size_t i = 0; i < seen.n; i++)
+		free(seen.ids[i]);
+	free(seen.ids);
+	/* gnuplot's <title> says "Gnuplot": say what the plot is instead. */
+	for (c = root->children; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE && !strcmp((const char *)c->name, "title")) {
+			xmlChar *esc = xmlEncodeSpecialChars(svg, BAD_CAST title);
+
+			xmlNodeSetContent(c, esc);
+			xmlFree(esc);
+			break;
+		}
+	xmlSetProp(root, BAD_CAST "role", BAD_CAST "img");
+	xmlSetProp(root, BAD_CAST "aria-label", BAD_CAST title);
+	copy = xmlDocCopyNode(root, h->doc, 1);
+	xmlFreeDoc(svg);
+	if (!copy || !xmlAddChild(parent, copy)) {
+		xmlFreeNode(copy);
+		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
+	}
+	return 0;
+}
+
+static const char css[] =
+    "body{font-family:sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}"
+    "table{border-collapse:collapse;margin:0.5em 0 1em}"
+    "th,td{border:1px solid #ccc;padding:0.25em 0.6em;text-align:right}"
+    "th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+    "table.env td{text-align:left}figure{margin:1em 0 2em}"
+    "figcaption{color:#555;font-size:0.9em}svg{width:100%;height:auto}"
+    "p.note{color:#444;font-size:0.9em;max-width:60em}";
+
+/* One figure in the body: the SVG at @svg inlined, and its caption. */
+static int figure(struct html *h, const char *svg, const char *title, const char *caption,
+		  const char *id, struct tb_err *err)
+{
+	xmlNodePtr fig = el(h, h->body, "figure", NULL);
+
+	attr(fig, "id", id);
+	if (inline_svg(h, fig, svg, title, err))
+		return -1;
+	el(h, fig, "figcaption", caption);
+	return 0;
+}
+
+/* File names made from scenario names: keep [A-Za-z0-9._-]. */
+static void safe_name(char *dst, size_t len, const char *src)
+{
+	size_t o = 0;
+
+	for (; *src && o + 1 < len; src++)
+		dst[o++] = (strchr("._-", *src) || (*src >= '0' && *src <= '9') ||
+			    (*src >= 'a' && *src <= 'z') || (*src >= 'A' && *src <= 'Z'))
+			       ? *src
+			       : '_';
+	dst[o] = '\0';
+}
+
+/* Paths of one plot's files under @out/plots. */
+static void plot_paths(const char *out, const char *stem, const struct report_opts *opts,
+		       const char *png_term, char *svg, char *png, size_t len, struct plot_out *po,
+		       const char *title)
+{
+	snprintf(svg, len, "%s/plots/%s.svg", out, stem);
+	snprintf(png, len, "%s/plots/%s.png", out, stem);
+	*po = (struct plot_out){
+	    .svg = svg, .png = opts->png ? png : NULL, .png_term = png_term, .title = title};
+}
+
+/* The summary table per method, its note, and the environment of every run. */
+static void html_summary(struct html *h, const struct report_set *set, const struct method_stats *m,
+			 size_t nm)
+{
+	xmlNodePtr table, p;
+	char note[1024];
+	size_t i, c;
+
+	el(h, h->body, "h2", "Summary per method");
+	table = el(h, h->body, "table", NULL);
+	attr(table, "id", "summary");
+	table_row(h, table, summary_head, SUMMARY_COLS, true);
+	for (i = 0; i < nm; i++) {
+		char cells[SUMMARY_COLS][64];
+		const char *ptr[SUMMARY_COLS];
+
+		summary_row(&m[i], cells);
+		for (c = 0; c < SUMMARY_COLS; c++)
+			ptr[c] = cells[c];
+		table_row(h, table, ptr, SUMMARY_COLS, false);
+	}
+	resolution_note(m, nm, note, sizeof(note));
+	p = el(h, h->body, "p", note);
+	attr(p, "class", "note");
+
+	el(h, h->body, "h2", "Environment");
+	table = el(h, h->body, "table", NULL);
+	attr(table, "class", "env");
+	attr(table, "id", "environment");
+	table_row(h, table, env_head, ENV_COLS, true);
+	for (i = 0; i < set->nruns; i++) {
+		char cells[ENV_COLS][512];
+		const char *ptr[ENV_COLS];
+
+		env_row(&set->runs[i], cells);
+		for (c = 0; c < ENV_COLS; c++)
+			ptr[c] = cells[c];
+		table_row(h, table, ptr, ENV_COLS, false);
+	}
+}
+
+static void html_repetitions(struct html *h, const struct report_set *set)
+{
+	static const char *const head[] = {"scenario",	  "rep",	 "verified", "downtime",
+					   "maintenance", "probes sent", "lost",     "error"};
+	xmlNodePtr table;
+	size_t i, k;
+
+	el(h, h->body, "h2", "Repetitions");
+	table = el(h, h->body, "table", NULL);
+	attr(table, "id", "repetitions");
+	table_row(h, table, head, sizeof(head) / sizeof(head[0]), true);
+	for (i = 0; i < set->nruns; i++)
+		for (k = 0; k < set->runs[i].nreps; k++) {
+			const struct repetition *rep = &set->runs[i].reps[k];
+			char idx[16], down[32], maint[32], sent[24], lost[24];
+			const char *cells[] = {set->runs[i].info.scenario,
+					       idx,
+					       rep->verified ? "yes" : "no",
+					       down,
+					       maint,
+					       sent,
+					       lost,
+					       rep->error[0] ? rep->error : ""};
+
+			snprintf(idx, sizeof(idx), "%d", rep->index);
+			stat_cell(down, sizeof(down), rep->measured, (double)rep->downtime_ns);
+			stat_cell(maint, sizeof(maint), rep->maintenance_ns > 0,
+				  (double)rep->maintenance_ns);
+			snprintf(sent, sizeof(sent), "%" PRIu64, rep->sent);
+			snprintf(lost, sizeof(lost), "%" PRIu64, rep->lost);
+			table_row(h, table, cells, sizeof(cells) / sizeof(cells[0]), false);
+		}
+}
+
+/* The timelines of one run's repetitions: a figure each. */
+static int html_timelines(struct html *h, const struct report_run *r, size_t run_no,
+			  const struct run_trace *tr, const char *out,
+			  const struct report_opts *opts, const char *png_term, struct tb_err *err)
+{
+	struct plot_phase phases[RESULTS_MAX_PHASES];
+	size_t k;
+
+	for (k = 0; k < r->nreps; k++) {
+		const struct repetition *rep = &r->reps[k];
+		int64_t from = first_phase(rep), to = INT64_MAX, origin;
+		const char *origin_name;
+		char svg[PATH_MAX], png[PATH_MAX], stem[200], name[160], title[512], caption[1400],
+		    id[64], down[32];
+		struct plot_timeline tl = {0};
+		const struct i64s *rp = &tr->reps[k].replies;
+		struct plot_out po;
+		size_t c, lo;
+		int i;
+
+		/* A repetition's console lines: from its first phase to the next's. */
+		if (k + 1 < r->nreps)
+			to = first_phase(&r->reps[k + 1]);
+		for (i = 0; i < rep->nphases && i < RESULTS_MAX_PHASES; i++)
+			phases[i] = (struct plot_phase){
+			    .name = rep->phases[i].name,
+			    .t_ns = rep->phases[i].t_ns,
+			    /* Kernel B's phases are named b_*; everything else is A's side. */
+			    .lane =
+				strncmp(rep->phases[i].name, "b_", 2) ? PLOT_LANE_A : PLOT_LANE_B,
+			};
+		origin = timeline_origin(rep, &origin_name);
+		tl.origin_ns = origin;
+		tl.origin_name = origin_name;
+		tl.phases = phases;
+		tl.nphases = (size_t)(rep->nphases > 0 ? rep->nphases : 0);
+		for (c = 0; c < 2; c++) {
+			lo = from == INT64_MAX ? 0 : lower_bound(&tr->lines[c], from);
+			tl.lines[c] = tr->lines[c].v ? tr->lines[c].v + lo : NULL;
+			tl.nlines[c] =
+			    (to == INT64_MAX ? tr->lines[c].n : lower_bound(&tr->lines[c], to)) -
+			    lo;
+		}
+		tl.replies = rp->v;
+		tl.nreplies = rp->n;
+		tl.probe_interval_ns = r->info.probe_interval_ns;
+		tl.has_gap = find_gap(rep, rp, origin, &tl.gap_start_ns, &tl.gap_end_ns);
+
+		safe_name(name, sizeof(name), r->info.scenario);
+		snprintf(stem, sizeof(stem), "timeline-%zu-%s-rep%d", run_no, name, rep->index);
+		stat_cell(down, sizeof(down), rep->measured, (double)rep->downtime_ns);
+		snprintf(title, sizeof(title), "%s (%s), repetition %d: downtime %s, %s",
+			 r->info.scenario, r->info.method, rep->index, down,
+			 rep->verified ? "verified" : "NOT verified");
+		plot_paths(out, stem, opts, png_term, svg, png, sizeof(svg), &po, title);
+		if (plot_timeline(&tl, &po, err))
+			return -1;
+		snprintf(caption, sizeof(caption),
+			 "Phases on the lane of the console they belong to (phases named b_* are "
+			 "kernel B's), console lines as ticks, probe replies as the green bar; the "
+			 "shaded interval is the probe's gap. t = 0 is %s. %s%s",
+			 origin_name ? origin_name : "the first phase",
+			 rep->error[0] ? "Error: " : "", rep->error);
+		snprintf(id, sizeof(id), "timeline-%zu-%d", run_no, rep->index);
+		if (figure(h, svg, title, caption, id, err))
+			return -1;
+	}
+	return 0;
+}
+
+static int write_html(const struct report_set *set, const struct method_stats *m, size_t nm,
+		      struct run_trace *traces, const char *out, const struct report_opts *opts,
+		      const char *png_term, struct tb_err *err)
+{
+	struct html h = {0};
+	char path[PATH_MAX], tmp[PATH_MAX + 8], svg[PATH_MAX], png[PATH_MAX], stamp[64];
+	struct plot_method *bars = NULL;
+	struct plot_cdf *cdf = NULL;
+	xmlNodePtr html, head, n;
+	struct plot_out po;
+	xmlSaveCtxtPtr save;
+	size_t i, k;
+	time_t now = time(NULL);
+	struct tm tm;
+	int ret = -1;
+
+	h.doc = xmlNewDoc(BAD_CAST "1.0");
+	if (!h.doc)
+		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
+	xmlCreateIntSubset(h.doc, BAD_CAST "html", NULL, NULL);
+	html = xmlNewNode(NULL, BAD_CAST "html");
+	h.ns = xmlNewNs(html, BAD_CAST XHTML_NS, NULL);
+	xmlSetNs(html, h.ns);
+	xmlDocSetRootElement(h.doc, html);
+	attr(html, "lang", "en");
+	head = el(&h, html, "head", NULL);
+	n = el(&h, head, "meta", NULL);
+	attr(n, "charset", "utf-8");
+	el(&h, head, "title", "twinbench report");
+	el(&h, head, "style", css);
+	h.body = el(&h, html, "body", NULL);
+	el(&h, h.body, "h1", "twinbench: kernel upgrade downtime");
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "Generated %Y-%m-%d %H:%M:%S UTC from ", &tm);
+	n = el(&h, h.body, "p", stamp);
+	for (i = 0; i < set->nruns; i++) {
+		el(&h, n, "code", set->runs[i].dir);
+		if (i + 1 < set->nruns)
+			xmlAddChild(n, xmlNewText(BAD_CAST ", "));
+	}
+	html_summary(&h, set, m, nm);
+
+	/* Downtime per method. */
+	bars = calloc(nm ? nm : 1, sizeof(*bars));
+	cdf = calloc(nm ? nm : 1, sizeof(*cdf));
+	if (!bars || !cdf) {
+		tb_err_set(err, TB_EXIT_ENV, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < nm; i++)
+		bars[i] = (struct plot_method){m[i].method, m[i].downtime_ns, m[i].ndowntime,
+					       m[i].maintenance_ns, m[i].nmaintenance};
+	el(&h, h.body, "h2", "Downtime per method");
+	plot_paths(out, "downtime", opts, png_term, svg, png, sizeof(svg), &po,
+		   "Downtime and maintenance window per method");
+	if (plot_downtime(bars, nm, &po, err) ||
+	    figure(&h, svg, po.title,
+		   "Bar: median over the repetitions; whisker: min to max; dots: each repetition. "
+		   "Downtime: longest interval without a probe reply. Maintenance window: upgrade "
+		   "start to the service answering on the new kernel.",
+		   "plot-downtime", err))
+		goto out;
+
+	/* Round trips per method, pooled over its runs and repetitions. */
+	for (i = 0; i < nm; i++) {
+		size_t total = 0, j;
+
+		for (j = 0; j < set->nruns; j++)
+			if (!strcmp(set->runs[j].info.method, m[i].method))
+				for (k = 0; k < set->runs[j].nreps; k++)
+					total += traces[j].reps[k].nrtt;
+		cdf[i].label = m[i].method;
+		cdf[i].rtt_ns = malloc((total ? total : 1) * sizeof(double));
+		if (!cdf[i].rtt_ns) {
+			tb_err_set(err, TB_EXIT_ENV, "out of memory");
+			goto out;
+		}
+		for (j = 0; j < set->nruns; j++)
+			if (!strcmp(set->runs[j].info.method, m[i].method))
+				for (k = 0; k < set->runs[j].nreps; k++) {
+					memcpy((double *)cdf[i].rtt_ns + cdf[i].n,
+					       traces[j].reps[k].rtt,
+					       traces[j].reps[k].nrtt * sizeof(double));
+					cdf[i].n += traces[j].reps[k].nrtt;
+				}
+	}
+	el(&h, h.body, "h2", "Probe round-trip times");
+	plot_paths(out, "rtt-cdf", opts, png_term, svg, png, sizeof(svg), &po,
+		   "Probe round-trip time, cumulative distribution");
+	if (plot_rtt_cdf(cdf, nm, &po, err) ||
+	    figure(&h, svg, po.title,
+		   "For each method, the fraction of probe replies that came back within a given "
+		   "round-trip time (request sent to reply received, host clock), over all its "
+		   "repetitions.",
+		   "plot-rtt", err))
+		goto out;
+
+	el(&h, h.body, "h2", "Timeline of each repetition");
+	for (i = 0; i < set->nruns; i++)
+		if (html_timelines(&h, &set->runs[i], i + 1, &traces[i], out, opts, png_term, err))
+			goto out;
+	html_repetitions(&h, set);
+
+	snprintf(path, sizeof(path), "%s/report.html", out);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	/*
+	 * XHTML rules: no XML declaration, and non-void elements never written
+	 * as <x/>, which an HTML parser would read as an open tag.
+	 */
+	save = xmlSaveToFilename(tmp, "UTF-8", XML_SAVE_FORMAT | XML_SAVE_NO_DECL | XML_SAVE_XHTML);
+	if (!save || xmlSaveDoc(save, h.doc) < 0 || xmlSaveClose(save) < 0) {
+		unlink(tmp);
+		tb_err_set(err, TB_EXIT_ENV, "%s: cannot write", tmp);
+		goto out;
+	}
+	if (rename(tmp, path)) {
+		unlink(tmp);
+		tb_err_set(err, TB_EXIT_ENV, "rename %s to %s: %s", tmp, path, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	for (i = 0; cdf && i < nm; i++)
+		free((double *)cdf[i].rtt_ns);
+	free(cdf);
+	free(bars);
+	xmlFreeDoc(h.doc);
+	return ret;
+}
+
+static int make_dir(const char *path, struct tb_err *err)
+{
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return tb_err_set(err, TB_EXIT_ENV, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+int report_write(const struct report_set *set, const struct report_opts *opts, struct tb_err *err)
+{
+	struct run_trace *traces = NULL;
+	struct method_stats *m = NULL;
+	char plots[PATH_MAX], png_term[32] = "";
+	size_t nm = 0, i, loaded = 0;
+	int ret = -1;
+
+	if (opts->png && plot_png_terminal(png_term, sizeof(png_term), err))
+		return -1;
+	snprintf(plots, sizeof(plots), "%s/plots", opts->out);
+	if (make_dir(opts->out, err) || make_dir(plots, err))
+		return -1;
+	if (report_methods(set, &m, &nm, err))
+		return -1;
+	traces = calloc(set->nruns ? set->nruns : 1, sizeof(*traces));
+	if (!traces) {
+		tb_err_set(err, TB_EXIT_ENV, "out of memory");
+		goto out;
+	}
+	for (loaded = 0; loaded < set->nruns; loaded++)
+		if (load_trace(&set->runs[loaded], &traces[loaded], err))
+			goto out;
+	if (write_csv(set, opts->out, err) || write_md(set, m, nm, opts->out, err) ||
+	    write_html(set, m, nm, traces, opts->out, opts, png_term, err))
+		goto out;
+	ret = 0;
+out:
+	for (i = 0; traces && i < loaded; i++)
+		run_trace_free(&traces[i], set->runs[i].nreps);
+	free(traces);
+	report_methods_free(m, nm);
+	return ret;
+}

@@ -1,0 +1,628 @@
+/*
+ * test_report.c - the report on synthetic result directories: the three
+ * files, one SVG per plot inlined into well-formed XHTML, the numbers in
+ * the Markdown table and the CSV, escaping of odd names, the twin lane,
+ * choosing the latest results, and the small formatters.
+ *
+ * Result directories are made in a mkdtemp directory: run.json through
+ * results_write_json(), probe.csv and the console logs in the formats
+ * cmd_run writes.  Set TEST_REPORT_KEEP=1 to keep them (and look at the
+ * plots).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "commands.h"
+#include "monotime.h"
+#include "plot.h"
+#include "report.h"
+#include "results.h"
+
+static char tmpdir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(tmpdir, "/tmp/test_report.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
+{
+	(void)s;
+	(void)f;
+	(void)w;
+	return remove(p);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (getenv("TEST_REPORT_KEEP")) {
+		fprintf(stderr, "kept %s\n", tmpdir);
+		return 0;
+	}
+	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *at(const char *rel)
+{
+	static char ring[8][PATH_MAX];
+	static int next;
+	char *p = ring[next++ % 8];
+
+	snprintf(p, PATH_MAX, "%s/%s", tmpdir, rel);
+	return p;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		free(buf);
+		buf = strdup("");
+	}
+	fclose(f);
+	return buf;
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* One synthetic repetition: its phases, console lines and probe trace. */
+struct synth_rep {
+	int64_t t0;	   /* upgrade start */
+	int64_t gap_ms;	   /* no reply for this long from t0 + 500.4 ms; 0: no gap */
+	bool twin;	   /* twin-boot phases (b_*) and console b lines */
+	const char *error; /* "" if ok */
+};
+
+/*
+ * A result directory: run.json for @reps, probe.csv with a request every
+ * millisecond from t0 - 1 s to t0 + 1 s + gap (replies 400 us later, none
+ * inside the gap), console-a.log (and console-b.log for twin) lines.
+ */
+static void make_run(const char *dir, const char *scenario, const char *method,
+		     const struct synth_rep *s, size_t n)
+{
+	struct repetition *reps = calloc(n, sizeof(*reps));
+	struct run_info info = {0};
+	char path[PATH_MAX];
+	FILE *probe, *ca, *cb;
+	struct tb_err err;
+
+	assert_non_null(reps);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/probe.csv", dir);
+	probe = fopen(path, "w");
+	snprintf(path, sizeof(path), "%s/console-a.log", dir);
+	ca = fopen(path, "w");
+	snprintf(path, sizeof(path), "%s/console-b.log", dir);
+	cb = fopen(path, "w");
+	assert_true(probe && ca && cb);
+	fputs("event,rep,seq,t_ns,counter,release,boot_id\n", probe);
+	for (size_t i = 0; i < n; i++) {
+		struct repetition *r = &reps[i];
+		/* The gap runs from one reply (gs) to another (ge): downtime = gap_ms exactly. */
+		int64_t t0 = s[i].t0, gs = t0 + 500 * NS_PER_MS + 400 * NS_PER_US;
+		int64_t ge = gs + s[i].gap_ms * NS_PER_MS;
+		int64_t end = ge + NS_PER_S, last_before = 0, first_after = 0;
+		uint64_t seq = 0;
+
+		r->index = (int)i + 1;
+		r->verified = r->ok = !s[i].error[0];
+		snprintf(r->error, sizeof(r->error), "%s", s[i].error);
+		repetition_mark(r, "guest_start", t0 - 3 * NS_PER_S);
+		repetition_mark(r, "boot_ready", t0 - 200 * NS_PER_MS);
+		repetition_mark(r, "service_up", t0 - 100 * NS_PER_MS);
+		repetition_mark(r, s[i].twin ? "trigger" : "upgrade_start", t0);
+		for (int64_t t = t0 - NS_PER_S; t < end; t += NS_PER_MS, seq++) {
+			fprintf(probe, "send,%d,%" PRIu64 ",%" PRId64 ",,,\n", r->index, seq, t);
+			if (s[i].gap_ms && t + 400 * NS_PER_US > gs && t + 400 * NS_PER_US < ge)
+				continue;
+			fprintf(probe, "recv,%d,%" PRIu64 ",%" PRId64 ",%" PRIu64 ",6.1.0,id\n",
+				r->index, seq, (int64_t)(t + 400 * NS_PER_US), seq);
+			if (t + 400 * NS_PER_US <= gs)
+				last_before = t + 400 * NS_PER_US;
+			else if (!first_after)
+				first_after = t + 400 * NS_PER_US;
+		}
+		if (s[i].gap_ms) {
+			r->measured = true;
+			r->downtime_ns = first_after - last_before;
+			r->maintenance_ns = first_after - t0;
+			repetition_mark(r, "old_last_line", gs - 50 * NS_PER_MS);
+			repetition_mark(r, "new_first_line", gs + 100 * NS_PER_MS);
+			repetition_mark(r, "service_back", first_after);
+		}
+		if (s[i].twin) {
+			repetition_mark(r, "cpu_handed", t0 + 50 * NS_PER_MS);
+			repetition_mark(r, "b_first_line", t0 + 150 * NS_PER_MS);
+			repetition_mark(r, "b_ready", t0 + 700 * NS_PER_MS);
+			repetition_mark(r, "a_answered", t0 + 800 * NS_PER_MS);
+			repetition_mark(r, "b_answered", t0 + 900 * NS_PER_MS);
+			for (int k = 0; k < 40; k++) {
+				int64_t t = t0 + 150 * NS_PER_MS + k * 10 * NS_PER_MS;
+
+				fprintf(cb, "%" PRId64 ".%09" PRId64 " [    0.%06d] B line %d\n",
+					(int64_t)(t / NS_PER_S), (int64_t)(t % NS_PER_S), k, k);
+			}
+		}
+		for (int k = 0; k < 50; k++) {
+			int64_t t = t0 - 3 * NS_PER_S + k * 80 * NS_PER_MS;
+
+			fprintf(ca, "%" PRId64 ".%09" PRId64 " A line %d\n",
+				(int64_t)(t / NS_PER_S), (int64_t)(t % NS_PER_S), k);
+		}
+		r->sent = seq;
+	}
+	fclose(probe);
+	fclose(ca);
+	fclose(cb);
+	snprintf(info.scenario, sizeof(info.scenario), "%s", scenario);
+	snprintf(info.scenario_path, sizeof(info.scenario_path), "scenarios/%s.yaml", scenario);
+	snprintf(info.method, sizeof(info.method), "%s", method);
+	snprintf(info.started, sizeof(info.started), "2026-11-22T02:00:00Z");
+	snprintf(info.accel, sizeof(info.accel), "tcg");
+	snprintf(info.qemu_version, sizeof(info.qemu_version), "7.2.22");
+	snprintf(info.libvirt_version, sizeof(info.libvirt_version), "9.0.0");
+	snprintf(info.host_kernel, sizeof(info.host_kernel), "6.1.0-host");
+	snprintf(info.kernel_old, sizeof(info.kernel_old), "6.1.0-old");
+	snprintf(info.kernel_new, sizeof(info.kernel_new), "6.1.0-new");
+	info.probe_interval_ns = NS_PER_MS;
+	info.repetitions = (int)n;
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	if (results_write_json(path, &info, reps, n, &err))
+		fail_msg("%s", err.msg);
+	free(reps);
+}
+
+/* Two reboot repetitions (gaps of 100 and 300 ms) and one twin-boot repetition. */
+static void make_two_runs(char *dirs[2])
+{
+	const struct synth_rep reboot[] = {
+	    {1000 * NS_PER_S, 100, false, ""},
+	    {1010 * NS_PER_S, 300, false, ""},
+	};
+	const struct synth_rep twin[] = {
+	    {2000 * NS_PER_S, 5, true, "probe: \"late\", then lost"},
+	};
+
+	dirs[0] = strdup(at("20261122-020000-reboot"));
+	dirs[1] = strdup(at("20261122-020100-twin-boot"));
+	make_run(dirs[0], "reboot", "reboot", reboot, 2);
+	make_run(dirs[1], "twin-boot", "twin-boot", twin, 1);
+}
+
+static void write_report(char **dirs, size_t n, const char *out)
+{
+	struct report_opts opts = {.out = out};
+	struct report_set set;
+	struct tb_err err;
+
+	if (report_load(&set, dirs, n, &err) || report_write(&set, &opts, &err))
+		fail_msg("%s", err.msg);
+	report_free(&set);
+}
+
+static void count_svgs(xmlNodePtr n, int *svgs, int *figures)
+{
+	for (; n; n = n->next) {
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		if (!strcmp((const char *)n->name, "svg"))
+			(*svgs)++;
+		if (!strcmp((const char *)n->name, "figure"))
+			(*figures)++;
+		count_svgs(n->children, svgs, figures);
+	}
+}
+
+static void test_html_is_wellformed_with_one_svg_per_plot(void **state)
+{
+	char *dirs[2], *html;
+	int svgs = 0, figures = 0;
+	xmlDocPtr doc;
+
+	(void)state;
+	make_two_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	doc = xmlReadFile(at("out/report.html"), NULL, XML_PARSE_NONET);
+	assert_non_null(doc);
+	count_svgs(xmlDocGetRootElement(doc), &svgs, &figures);
+	/* downtime + round trips + 3 timelines (2 reboot repetitions, 1 twin) */
+	assert_int_equal(svgs, 5);
+	assert_int_equal(figures, 5);
+	xmlFreeDoc(doc);
+	html = slurp(at("out/report.html"));
+	assert_non_null(html);
+	/* Self-contained: no script, no stylesheet or image fetched. */
+	assert_int_equal(count(html, "<script"), 0);
+	assert_int_equal(count(html, "<link"), 0);
+	assert_int_equal(count(html, "http://") - count(html, "http://www.w3.org/"), 0);
+	assert_int_equal(count(html, "https://"), 0);
+	assert_non_null(strstr(html, "id=\"timeline-2-1\""));
+	/* The environment and the error of the failed repetition are shown. */
+	assert_non_null(strstr(html, "6.1.0-old \xe2\x86\x92 6.1.0-new"));
+	assert_non_null(strstr(html, "probe: &quot;late&quot;, then lost") ||
+			strstr(html, "probe: \"late\", then lost"));
+	free(html);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/* Round trips pair each reply with its request: 400 us in every synthetic exchange. */
+static void test_rtt_cdf_pairs_replies_with_requests(void **state)
+{
+	char *dirs[2], *svg;
+
+	(void)state;
+	make_two_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	svg = slurp(at("out/plots/rtt-cdf.svg"));
+	assert_non_null(svg);
+	/*
+	 * reboot: a request every ms from t0 - 1 s while t < t0 + 1500.4 ms + gap:
+	 * 2501 + gap requests, less gap - 1 replies lost inside it: 2502 a repetition.
+	 */
+	assert_non_null(strstr(svg, "reboot (n = 5004, median 400 \xc2\xb5s, p99 400 \xc2\xb5s)"));
+	assert_non_null(strstr(svg, "twin-boot (n = "));
+	free(svg);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/* Every id in the page is unique once gnuplot's per-SVG ids are prefixed. */
+static void test_inlined_svg_ids_are_unique(void **state)
+{
+	char *dirs[2], *html, **ids = NULL;
+	size_t n = 0;
+
+	(void)state;
+	make_two_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	html = slurp(at("out/report.html"));
+	for (const char *p = html; (p = strstr(p, " id=")); p += 4) {
+		char quote = p[4];
+		const char *end = strchr(p + 5, quote);
+
+		ids = realloc(ids, (n + 1) * sizeof(*ids));
+		ids[n++] = strndup(p + 5, (size_t)(end - p - 5));
+	}
+	assert_true(n > 20); /* gnuplot defines gpPt0..14 and more in every SVG */
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (!strcmp(ids[i], ids[j]))
+				fail_msg("id \"%s\" appears twice", ids[i]);
+	/* And the references point at the prefixed ids. */
+	assert_int_equal(count(html, "href=\"#gpPt"), 0);
+	assert_true(count(html, "href=\"#p1-gpPt") > 0);
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	free(html);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/* The y (pixels, down) at which the SVG draws the text @text: gnuplot's translate(x,y). */
+static double svg_text_y(const char *svg, const char *text)
+{
+	char needle[128];
+	const char *hit, *tr;
+	double x, y;
+
+	snprintf(needle, sizeof(needle), "<text>%s</text>", text);
+	hit = strstr(svg, needle);
+	if (!hit)
+		fail_msg("no text \"%s\" in the SVG", text);
+	for (tr = hit; tr > svg && strncmp(tr, "translate(", 10); tr--)
+		;
+	assert_int_equal(sscanf(tr, "translate(%lf,%lf)", &x, &y), 2);
+	return y;
+}
+
+/* The twin repetition gets a console-b lane; the reboot ones do not. */
+static void test_timeline_lanes_follow_the_phases(void **state)
+{
+	char *dirs[2], *svg;
+	double lane_a, lane_b;
+
+	(void)state;
+	make_two_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	svg = slurp(at("out/plots/timeline-2-twin-boot-rep1.svg"));
+	assert_non_null(svg);
+	assert_non_null(strstr(svg, "console b: kernel B"));
+	assert_non_null(strstr(svg, "downtime 5."));
+	/* b_* phases are labelled on kernel B's lane, the others on A's (labels sit just above). */
+	lane_a = svg_text_y(svg, "console a: kernel A");
+	lane_b = svg_text_y(svg, "console b: kernel B");
+	assert_true(lane_a < lane_b);
+	for (size_t i = 0; i < 2; i++) {
+		double y = svg_text_y(svg, i ? "b_ready" : "b_first_line");
+
+		assert_true(y < lane_b && y > lane_a);
+	}
+	assert_true(svg_text_y(svg, "cpu_handed") < lane_a);
+	free(svg);
+	svg = slurp(at("out/plots/timeline-1-reboot-rep2.svg"));
+	assert_non_null(svg);
+	assert_null(strstr(svg, "console b: kernel B"));
+	assert_non_null(strstr(svg, "console a: kernel A"));
+	/* Its gap, 300 ms of missing replies: the title and the label under the shading. */
+	assert_int_equal(count(svg, "downtime 300 ms"), 2);
+	assert_non_null(strstr(svg, "service_back"));
+	free(svg);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/* reboot: downtimes 100 and 300 ms: median 200, p90 = 100 + 0.9 * 200 = 280. */
+static void test_markdown_table_has_the_numbers(void **state)
+{
+	char *dirs[2], *md;
+
+	(void)state;
+	make_two_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	md = slurp(at("out/report.md"));
+	assert_non_null(md);
+	assert_non_null(strstr(md, "| method | repetitions | verified | downtime median |"));
+	assert_non_null(strstr(md, "| reboot | 2 | 2/2 | 200 ms | 280 ms | 100 ms | 300 ms |"));
+	assert_non_null(strstr(md, "| twin-boot | 1 | 0/1 | 5.0 ms |"));
+	assert_non_null(strstr(md, "resolution is the probe interval (1.0 ms)"));
+	free(md);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+static void test_csv_has_one_row_per_repetition(void **state)
+{
+	char *dirs[2], *csv;
+
+	(void)state;
+	make_two_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	csv = slurp(at("out/summary.csv"));
+	assert_non_null(csv);
+	assert_int_equal(count(csv, "\n"), 4); /* header + 3 repetitions */
+	assert_non_null(strstr(csv, ",reboot,reboot,2,1,1,1,"));
+	/* RFC 4180: the error has a comma and quotes. */
+	assert_non_null(strstr(csv, ",\"probe: \"\"late\"\", then lost\"\n"));
+	free(csv);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/* A method name with Markdown and XML syntax in it comes out as text in both. */
+static void test_odd_names_are_escaped(void **state)
+{
+	const struct synth_rep r[] = {{100 * NS_PER_S, 20, false, ""}};
+	char *dir = strdup(at("20261122-030000-odd")), *md, *html;
+	xmlDocPtr doc;
+
+	(void)state;
+	make_run(dir, "odd", "a|b<c>&'d", r, 1);
+	write_report(&dir, 1, at("out"));
+	md = slurp(at("out/report.md"));
+	assert_non_null(strstr(md, "| a\\|b&lt;c>&'d | 1 | 1/1 |"));
+	doc = xmlReadFile(at("out/report.html"), NULL, XML_PARSE_NONET);
+	assert_non_null(doc);
+	xmlFreeDoc(doc);
+	html = slurp(at("out/report.html"));
+	assert_non_null(strstr(html, "<td>a|b&lt;c&gt;&amp;'d</td>"));
+	free(html);
+	free(md);
+	free(dir);
+}
+
+static void make_plain_run(const char *name, const char *scenario)
+{
+	const struct synth_rep r[] = {{100 * NS_PER_S, 20, false, ""}};
+
+	make_run(at(name), scenario, "kexec", r, 1);
+}
+
+static void test_latest_picks_the_last_run_of_each_scenario(void **state)
+{
+	char **dirs = NULL;
+	size_t n = 0;
+	struct tb_err err;
+
+	(void)state;
+	make_plain_run("20260101-000000-kexec", "kexec");
+	make_plain_run("20260102-000000-kexec", "kexec");
+	/* Same second as another run: the suffix does not make it another scenario. */
+	make_plain_run("20260102-000000-kexec-2", "kexec");
+	make_plain_run("20260101-000000-reboot", "reboot");
+	assert_int_equal(mkdir(at("baselines"), 0755), 0); /* no run.json: not a result */
+	/* Broken run.json: still the latest of its scenario (by its name), to fail loudly. */
+	assert_int_equal(mkdir(at("20260105-000000-reboot"), 0755), 0);
+	fclose(fopen(at("20260105-000000-reboot/run.json"), "w"));
+	if (report_latest(tmpdir, &dirs, &n, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(n, 2);
+	assert_string_equal(dirs[0], at("20260102-000000-kexec-2"));
+	assert_string_equal(dirs[1], at("20260105-000000-reboot"));
+	report_free_dirs(dirs, n);
+	assert_int_equal(report_latest(at("baselines"), &dirs, &n, &err), -1);
+	assert_int_equal(err.exit, TB_EXIT_USAGE);
+}
+
+static void test_default_out(void **state)
+{
+	char *one[] = {"results/20260101-000000-kexec/"};
+	char *two[] = {"results/a", "results/b"};
+	char *bare[] = {"a", "b"};
+	char *o;
+
+	(void)state;
+	o = report_default_out(one, 1);
+	assert_string_equal(o, "results/20260101-000000-kexec");
+	free(o);
+	o = report_default_out(two, 2);
+	assert_string_equal(o, "results/report");
+	free(o);
+	o = report_default_out(bare, 2);
+	assert_string_equal(o, "report");
+	free(o);
+}
+
+static void test_duration_format(void **state)
+{
+	static const struct {
+		double ns;
+		const char *want;
+	} cases[] = {
+	    {17002569388.0, "17.00 s"},
+	    {123.4e9, "123.4 s"},
+	    {812.4e6, "812 ms"},
+	    {29.26e6, "29.3 ms"},
+	    {1e6, "1.0 ms"},
+	    {950e3, "950 \xc2\xb5s"},
+	    {12, "12 ns"},
+	    {-5.83e9, "-5.83 s"},
+	};
+	char buf[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		report_duration(cases[i].ns, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].want);
+	}
+}
+
+static void test_escapers(void **state)
+{
+	char *s;
+
+	(void)state;
+	s = report_csv_field("plain");
+	assert_string_equal(s, "plain");
+	free(s);
+	s = report_csv_field("a,\"b\"\nc");
+	assert_string_equal(s, "\"a,\"\"b\"\"\nc\"");
+	free(s);
+	s = report_md_cell("a|b\nc<d>*e*");
+	assert_string_equal(s, "a\\|b c&lt;d>\\*e\\*");
+	free(s);
+	s = plot_quote("it's\na \"label\"");
+	assert_string_equal(s, "'it''sa \"label\"'");
+	free(s);
+}
+
+/* --png: PNGs next to the SVGs when gnuplot has a PNG terminal, else exit 3 saying so. */
+static void test_png_on_request(void **state)
+{
+	char *dirs[2], term[32], *out = strdup(at("out")), *png;
+	char *argv[] = {"report", "--png", "--out", out, NULL, NULL, NULL};
+	struct tb_err err;
+	int rc, saved = dup(1), devnull = open("/dev/null", O_WRONLY);
+
+	(void)state;
+	make_two_runs(dirs);
+	argv[4] = dirs[0];
+	argv[5] = dirs[1];
+	fflush(stdout);
+	dup2(devnull, 1);
+	rc = cmd_report(6, argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	close(devnull);
+	if (plot_png_terminal(term, sizeof(term), &err) == 0) {
+		assert_int_equal(rc, 0);
+		png = slurp(at("out/plots/timeline-2-twin-boot-rep1.png"));
+		assert_non_null(png);
+		assert_memory_equal(png, "\x89PNG", 4);
+		free(png);
+		png = slurp(at("out/plots/downtime.png"));
+		assert_non_null(png);
+		free(png);
+	} else {
+		assert_int_equal(rc, 3);
+	}
+	free(out);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+static void test_bad_results_exit_2(void **state)
+{
+	char *missing = strdup(at("nonexistent")), *broken = strdup(at("broken"));
+	char *a1[] = {"report", missing, NULL}, *a2[] = {"report", broken, NULL};
+	char *a3[] = {"report", NULL};
+	FILE *f;
+	int saved = dup(2), devnull = open("/dev/null", O_WRONLY);
+
+	(void)state;
+	assert_int_equal(mkdir(broken, 0755), 0);
+	f = fopen(at("broken/run.json"), "w");
+	fputs("{\n  \"format\": \"twinbench-run/1\",\n  oops\n}\n", f);
+	fclose(f);
+	fflush(stderr);
+	dup2(devnull, 2);
+	assert_int_equal(cmd_report(2, a1), 2);
+	assert_int_equal(cmd_report(2, a2), 2);
+	assert_int_equal(cmd_report(1, a3), 2);
+	dup2(saved, 2);
+	close(saved);
+	close(devnull);
+	free(missing);
+	free(broken);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_html_is_wellformed_with_one_svg_per_plot, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_inlined_svg_ids_are_unique, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rtt_cdf_pairs_replies_with_requests, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_timeline_lanes_follow_the_phases, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_markdown_table_has_the_numbers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_csv_has_one_row_per_repetition, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_odd_names_are_escaped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_latest_picks_the_last_run_of_each_scenario, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_default_out, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_duration_format, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_escapers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_png_on_request, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_results_exit_2, setup, teardown),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+	xmlCleanupParser();
+	return rc;
+}
