@@ -1,0 +1,124 @@
+/*
+ * gate.h - the regression gate: current results against a stored baseline.
+ *
+ * A baseline (results/baselines/NAME.json, written by `twinbench gate
+ * --save`) holds, per method, the verified ratio and, for downtime_ns and
+ * maintenance_ns, the median, every repetition's value and the thresholds:
+ *
+ *   { "format": "twinbench-baseline/1", "alpha": 0.05,
+ *     "methods": { "kexec": {
+ *         "repetitions": 3,
+ *         "verified": { "ratio": 1.0, "min_ratio": 1.0 },
+ *         "downtime_ns": { "median": 29274700000, "values": [ ... ],
+ *                          "thresholds": { "relative": 0.10, "absolute_ns": 10000000 } },
+ *         "maintenance_ns": { ... } } } }
+ *
+ * A metric regresses when the current median exceeds the baseline median
+ * by more than median * relative AND by more than absolute_ns, AND the
+ * current values are significantly larger than the baseline's (one-sided
+ * Mann-Whitney U, p < alpha).  When the sample sizes cannot reach p < alpha
+ * at all (1 vs 1 repetitions; 3 vs 3 at alpha 0.05) the test is skipped and
+ * the thresholds alone decide; the verdict says so.  "verified" regresses
+ * when the current ratio of verified repetitions is below min_ratio: a
+ * method that stopped verifying fails whatever its times.
+ */
+#ifndef TB_GATE_H
+#define TB_GATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "error.h"
+#include "report.h"
+
+#define GATE_FORMAT	   "twinbench-baseline/1"
+#define GATE_ALPHA_DEFAULT 0.05
+
+enum gate_metric { GATE_DOWNTIME, GATE_MAINTENANCE, GATE_VERIFIED };
+
+/* The metric's key in the baseline and its test case's name in junit.xml. */
+const char *gate_metric_name(enum gate_metric m);
+
+struct gate_timing {
+	bool present;	/* in the baseline; when absent the metric is not gated */
+	double median;	/* ns: what the thresholds compare against */
+	double *values; /* ns: the baseline's repetitions, for the significance test */
+	size_t nvalues;
+	double relative;     /* allowed increase as a fraction of the median */
+	int64_t absolute_ns; /* allowed increase in ns */
+};
+
+struct gate_baseline_method {
+	char method[32];
+	int repetitions;
+	double verified_ratio, min_verified_ratio;
+	struct gate_timing timing[2]; /* GATE_DOWNTIME, GATE_MAINTENANCE */
+};
+
+struct gate_baseline {
+	double alpha;
+	char accel[16]; /* environment.accel, "" if not recorded */
+	struct gate_baseline_method *methods;
+	size_t n;
+};
+
+/*
+ * Read and check a baseline file.  Every error is TB_EXIT_USAGE and names
+ * FILE:LINE:COLUMN (for a value of the wrong type or range, the value's
+ * position; for a missing key, its object's).
+ */
+int gate_baseline_load(const char *path, struct gate_baseline *b, struct tb_err *err);
+
+void gate_baseline_free(struct gate_baseline *b);
+
+/* Thresholds given to --save. */
+struct gate_defaults {
+	double relative;     /* default 0.10 */
+	int64_t absolute_ns; /* 0: ten probe intervals of the method's runs */
+	double alpha;	     /* default GATE_ALPHA_DEFAULT */
+	const char *comment; /* written as "comment" when not NULL: how the baseline was made */
+};
+
+/* Write a baseline made from @set's results to @path (atomically). */
+int gate_baseline_save(const char *path, const struct report_set *set,
+		       const struct gate_defaults *d, struct tb_err *err);
+
+enum gate_outcome { GATE_PASS, GATE_REGRESSION, GATE_SKIPPED };
+
+struct gate_check {
+	char method[32];
+	enum gate_metric metric;
+	enum gate_outcome outcome;
+	double base, cur; /* medians (ns) or verified ratios */
+	size_t nbase, ncur;
+	bool tested;	   /* the significance test ran */
+	double p;	   /* its p-value, when tested */
+	char summary[256]; /* one line: "29.27 s -> 35.10 s (+19.9%)" */
+	char detail[768];  /* why this outcome */
+};
+
+struct gate_result {
+	struct gate_check *checks;
+	size_t n, regressions, skipped;
+	char notes[1024]; /* about the whole comparison (e.g. another accelerator) */
+};
+
+/* Compare @set with @b: one check per method (of either) and metric. */
+int gate_compare(const struct gate_baseline *b, const struct report_set *set, struct gate_result *r,
+		 struct tb_err *err);
+
+void gate_result_free(struct gate_result *r);
+
+/* JUnit XML: one <testcase> per check, <failure> for a regression, <skipped> for a skip. */
+int gate_write_junit(const struct gate_result *r, const char *path, struct tb_err *err);
+
+/*
+ * The verdict in Markdown, naming each regression with both values, to @f
+ * (gate.md, and the terminal).  Returns 0, or -1 if writing failed.
+ */
+int gate_print_markdown(const struct gate_result *r, const char *baseline_path,
+			const struct gate_baseline *b, FILE *f);
+
+#endif

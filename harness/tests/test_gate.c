@@ -1,0 +1,626 @@
+/*
+ * test_gate.c - the gate's decisions on synthetic results, baseline files
+ * (saved, loaded, and malformed ones with their FILE:LINE:COLUMN), the
+ * exit codes of `twinbench gate` and the shape of junit.xml.
+ *
+ * Each test works in its own mkdtemp directory: result directories are
+ * written with results_write_json(), as `twinbench run` writes them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <math.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlschemas.h>
+
+#include "commands.h"
+#include "gate.h"
+#include "monotime.h"
+#include "report.h"
+#include "results.h"
+
+static char tmpdir[64]; /* the current test's scratch directory */
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(tmpdir, "/tmp/test_gate.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
+{
+	(void)s;
+	(void)f;
+	(void)w;
+	return remove(p);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* @rel inside the test's directory; valid for the next 7 calls. */
+static char *at(void **state, const char *rel)
+{
+	static char ring[8][PATH_MAX];
+	static int next;
+	char *p = ring[next++ % 8];
+
+	(void)state;
+	snprintf(p, PATH_MAX, "%s/%s", tmpdir, rel);
+	return p;
+}
+
+static const char *fixture(const char *name)
+{
+	static char buf[PATH_MAX];
+	char file[PATH_MAX];
+
+	snprintf(file, sizeof(file), "%s", __FILE__);
+	snprintf(buf, sizeof(buf), "%s/fixtures/%s%s", dirname(file),
+		 strchr(name, '/') ? "" : "gate/", name);
+	return buf;
+}
+
+/* 0 if the document at @path is valid against fixtures/report/junit.xsd. */
+static int junit_schema_errors(const char *path)
+{
+	xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(fixture("report/junit.xsd"));
+	xmlSchemaPtr schema = xmlSchemaParse(pc);
+	xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(schema);
+	xmlDocPtr doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
+	int rc;
+
+	assert_non_null(schema);
+	assert_non_null(doc);
+	rc = xmlSchemaValidateDoc(vc, doc);
+	xmlFreeDoc(doc);
+	xmlSchemaFreeValidCtxt(vc);
+	xmlSchemaFree(schema);
+	xmlSchemaFreeParserCtxt(pc);
+	return rc;
+}
+
+struct spec {
+	const char *method;
+	const char *accel;
+	const double *down_ms; /* NULL: no repetition measured a downtime */
+	const double *maint_ms;
+	const int *verified; /* NULL: all verified */
+	size_t n;
+};
+
+/* A result directory @dir/run.json as `twinbench run` would write it. */
+static void make_run(const char *dir, const struct spec *s)
+{
+	struct repetition *reps = calloc(s->n ? s->n : 1, sizeof(*reps));
+	struct run_info info = {0};
+	char path[PATH_MAX];
+	struct tb_err err;
+
+	assert_non_null(reps);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(info.scenario, sizeof(info.scenario), "%s", s->method);
+	snprintf(info.scenario_path, sizeof(info.scenario_path), "scenarios/%s.yaml", s->method);
+	snprintf(info.method, sizeof(info.method), "%s", s->method);
+	snprintf(info.started, sizeof(info.started), "2026-11-22T02:00:00Z");
+	snprintf(info.accel, sizeof(info.accel), "%s", s->accel ? s->accel : "tcg");
+	snprintf(info.qemu_version, sizeof(info.qemu_version), "7.2.22");
+	snprintf(info.libvirt_version, sizeof(info.libvirt_version), "9.0.0");
+	snprintf(info.host_kernel, sizeof(info.host_kernel), "6.1.0");
+	info.probe_interval_ns = NS_PER_MS;
+	info.repetitions = (int)s->n;
+	for (size_t i = 0; i < s->n; i++) {
+		struct repetition *r = &reps[i];
+
+		r->index = (int)i + 1;
+		r->verified = s->verified ? s->verified[i] : true;
+		r->ok = r->verified;
+		r->measured = s->down_ms != NULL;
+		r->downtime_ns = s->down_ms ? (int64_t)(s->down_ms[i] * NS_PER_MS) : 0;
+		r->maintenance_ns = s->maint_ms ? (int64_t)(s->maint_ms[i] * NS_PER_MS) : 0;
+		r->sent = 1000;
+		repetition_mark(r, "upgrade_start", 1000 * NS_PER_S);
+	}
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	if (results_write_json(path, &info, reps, s->n, &err))
+		fail_msg("%s", err.msg);
+	free(reps);
+}
+
+/* Run a subcommand with stdout silenced and stderr captured into @errbuf. */
+static int run_cmd(int (*fn)(int, char **), const char *const *args, char *errbuf, size_t len)
+{
+	char *argv[32], tmpl[] = "/tmp/test_gate_err.XXXXXX";
+	int argc = 0, rc, saved_out, saved_err, devnull, fd;
+	ssize_t n;
+
+	while (args[argc] && argc < 31) {
+		argv[argc] = (char *)args[argc];
+		argc++;
+	}
+	argv[argc] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	fd = mkstemp(tmpl);
+	devnull = open("/dev/null", O_WRONLY);
+	assert_true(fd >= 0 && devnull >= 0);
+	saved_out = dup(1);
+	saved_err = dup(2);
+	dup2(devnull, 1);
+	dup2(fd, 2);
+	rc = fn(argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(saved_out, 1);
+	dup2(saved_err, 2);
+	close(saved_out);
+	close(saved_err);
+	close(devnull);
+	n = pread(fd, errbuf, len - 1, 0);
+	errbuf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(tmpl);
+	return rc;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	assert_int_equal(getdelim(&buf, &len, '\0', f) > 0, 1);
+	fclose(f);
+	return buf;
+}
+
+static const double base5[] = {95, 100, 102, 104, 110};
+static const double maint5[] = {1000, 1000, 1000, 1000, 1000};
+
+/* Save a baseline of kexec with @down_ms (5 repetitions); returns its path. */
+static const char *save_baseline(void **state, const double *down_ms, size_t n)
+{
+	const struct spec s = {"kexec", NULL, down_ms, maint5, NULL, n};
+	char *dir = at(state, "base-kexec"), *file = at(state, "baseline.json"), err[2048];
+	const char *args[] = {"gate", "--save", file, dir, NULL};
+
+	make_run(dir, &s);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 0);
+	return file;
+}
+
+/* Load @dirs and compare with @baseline through the library. */
+static void compare(const char *baseline, char *dir, struct gate_result *r)
+{
+	struct report_set set;
+	struct gate_baseline b;
+	struct tb_err err;
+
+	if (gate_baseline_load(baseline, &b, &err) || report_load(&set, &dir, 1, &err) ||
+	    gate_compare(&b, &set, r, &err))
+		fail_msg("%s", err.msg);
+	report_free(&set);
+	gate_baseline_free(&b);
+}
+
+static const struct gate_check *check_of(const struct gate_result *r, const char *method,
+					 enum gate_metric m)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->checks[i].method, method) && r->checks[i].metric == m)
+			return &r->checks[i];
+	fail_msg("no check for %s %s", method, gate_metric_name(m));
+	return NULL;
+}
+
+static void test_equal_results_pass(void **state)
+{
+	const char *bl = save_baseline(state, base5, 5);
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5};
+	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048], *junit;
+	const char *args[] = {"gate", "--baseline", bl, "--out", out, cur, NULL};
+
+	make_run(cur, &s);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 0);
+	junit = slurp(at(state, "out/junit.xml"));
+	assert_non_null(junit);
+	assert_non_null(strstr(junit, "tests=\"3\" failures=\"0\""));
+	free(junit);
+}
+
+/* Twice as slow, every repetition: over the thresholds and significant. */
+static void test_clearly_slower_fails_naming_both_values(void **state)
+{
+	static const double slow[] = {190, 200, 205, 210, 220};
+	const char *bl = save_baseline(state, base5, 5);
+	const struct spec s = {"kexec", NULL, slow, maint5, NULL, 5};
+	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048], *md;
+	const char *args[] = {"gate", "--baseline", bl, "--out", out, cur, NULL};
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run(cur, &s);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 1);
+	compare(bl, cur, &r);
+	assert_int_equal(r.regressions, 1);
+	c = check_of(&r, "kexec", GATE_DOWNTIME);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_true(c->tested);
+	/* All 5 above all 5: the exact one-sided p is 1/C(10,5) = 1/252. */
+	assert_true(fabs(c->p - 1.0 / 252) < 1e-12);
+	assert_int_equal(check_of(&r, "kexec", GATE_MAINTENANCE)->outcome, GATE_PASS);
+	assert_int_equal(check_of(&r, "kexec", GATE_VERIFIED)->outcome, GATE_PASS);
+	gate_result_free(&r);
+	md = slurp(at(state, "out/gate.md"));
+	assert_non_null(md);
+	assert_non_null(strstr(md, "FAIL, 1 regression"));
+	assert_non_null(
+	    strstr(md, "**kexec downtime**: median 205 ms against the baseline's 102 ms"));
+	free(md);
+	md = slurp(at(state, "out/junit.xml"));
+	assert_non_null(strstr(md, "<failure type=\"regression\" message=\"102 ms -&gt; 205 ms"));
+	free(md);
+}
+
+/*
+ * Medians 100 -> 112 ms (+12%, +12 ms: over 10% and 10 ms) but the samples
+ * overlap: U = 16 of 25, exact one-sided p = 69/252 = 0.274.  Noise: pass.
+ */
+static void test_noisy_but_equal_passes(void **state)
+{
+	static const double base[] = {80, 95, 100, 105, 120}, cur5[] = {85, 98, 112, 115, 125};
+	const char *bl = save_baseline(state, base, 5);
+	const struct spec s = {"kexec", NULL, cur5, maint5, NULL, 5};
+	char *cur = at(state, "cur");
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run(cur, &s);
+	compare(bl, cur, &r);
+	c = check_of(&r, "kexec", GATE_DOWNTIME);
+	assert_int_equal(c->outcome, GATE_PASS);
+	assert_true(c->tested);
+	assert_true(fabs(c->p - 69.0 / 252) < 1e-12);
+	assert_true(fabs(c->cur - 112e6) < 1);
+	assert_non_null(strstr(c->detail, "not significant"));
+	assert_int_equal(r.regressions, 0);
+	gate_result_free(&r);
+}
+
+static void test_method_no_longer_verified_fails(void **state)
+{
+	static const int verified[] = {1, 1, 0, 1, 1};
+	const char *bl = save_baseline(state, base5, 5);
+	const struct spec s = {"kexec", NULL, base5, maint5, verified, 5};
+	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048];
+	const char *args[] = {"gate", "--baseline", bl, "--out", out, cur, NULL};
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run(cur, &s);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 1);
+	compare(bl, cur, &r);
+	c = check_of(&r, "kexec", GATE_VERIFIED);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_non_null(strstr(c->detail, "4 of 5 repetitions verified"));
+	assert_int_equal(check_of(&r, "kexec", GATE_DOWNTIME)->outcome, GATE_PASS);
+	gate_result_free(&r);
+}
+
+/* 1 vs 1 cannot reach p < 0.05: the thresholds alone decide, and the verdict says so. */
+static void test_single_repetition_falls_back_to_thresholds(void **state)
+{
+	static const double one[] = {100}, slower[] = {150}, close_by[] = {105};
+	const char *bl = save_baseline(state, one, 1);
+	const struct spec s1 = {"kexec", NULL, slower, maint5, NULL, 1};
+	const struct spec s2 = {"kexec", NULL, close_by, maint5, NULL, 1};
+	char *cur = at(state, "slower"), *cur2 = at(state, "close");
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run(cur, &s1);
+	compare(bl, cur, &r);
+	c = check_of(&r, "kexec", GATE_DOWNTIME);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_false(c->tested);
+	assert_non_null(strstr(c->detail, "significance not testable with 1 vs 1 repetitions"));
+	gate_result_free(&r);
+
+	make_run(cur2, &s2);
+	compare(bl, cur2, &r);
+	assert_int_equal(check_of(&r, "kexec", GATE_DOWNTIME)->outcome, GATE_PASS);
+	gate_result_free(&r);
+}
+
+/* +15% but only +4.5 ms with a 10 ms absolute threshold: significant, yet not a regression. */
+static void test_increase_under_absolute_threshold_passes(void **state)
+{
+	static const double base[] = {29, 29.5, 30, 30.5, 31}, cur5[] = {33.5, 34, 34.5, 35, 35.5};
+	const char *bl = save_baseline(state, base, 5);
+	const struct spec s = {"kexec", NULL, cur5, maint5, NULL, 5};
+	char *cur = at(state, "cur");
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run(cur, &s);
+	compare(bl, cur, &r);
+	c = check_of(&r, "kexec", GATE_DOWNTIME);
+	assert_true(c->tested);
+	assert_true(c->p < 0.05);
+	assert_int_equal(c->outcome, GATE_PASS);
+	assert_non_null(strstr(c->detail, "within the thresholds"));
+	gate_result_free(&r);
+}
+
+static void test_downtime_no_longer_measured_fails(void **state)
+{
+	const char *bl = save_baseline(state, base5, 5);
+	const struct spec s = {"kexec", NULL, NULL, maint5, NULL, 5};
+	char *cur = at(state, "cur");
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run(cur, &s);
+	compare(bl, cur, &r);
+	c = check_of(&r, "kexec", GATE_DOWNTIME);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_non_null(strstr(c->detail, "no repetition measured it"));
+	gate_result_free(&r);
+}
+
+/* good.json has kexec and reboot; the results have kexec and twin-boot. */
+static void test_missing_and_new_methods_are_skipped(void **state)
+{
+	static const double tb[] = {5}, maint300[] = {300, 300, 300, 300, 300};
+	const struct spec k = {"kexec", NULL, base5, maint300, NULL, 5};
+	const struct spec t = {"twin-boot", NULL, tb, NULL, NULL, 1};
+	char *dirs[] = {at(state, "kexec"), at(state, "twin")};
+	char *out = at(state, "out"), err[2048], *junit;
+	const char *args[] = {"gate",  "--baseline", fixture("good.json"), "--out", out, dirs[0],
+			      dirs[1], NULL};
+	struct report_set set;
+	struct gate_baseline b;
+	struct gate_result r;
+	struct tb_err e;
+
+	make_run(dirs[0], &k);
+	make_run(dirs[1], &t);
+	if (gate_baseline_load(fixture("good.json"), &b, &e) || report_load(&set, dirs, 2, &e) ||
+	    gate_compare(&b, &set, &r, &e))
+		fail_msg("%s", e.msg);
+	assert_int_equal(r.n, 9);
+	assert_int_equal(r.skipped, 6); /* reboot: no results; twin-boot: no baseline */
+	assert_int_equal(r.regressions, 0);
+	assert_int_equal(check_of(&r, "reboot", GATE_VERIFIED)->outcome, GATE_SKIPPED);
+	assert_int_equal(check_of(&r, "twin-boot", GATE_DOWNTIME)->outcome, GATE_SKIPPED);
+	assert_int_equal(check_of(&r, "kexec", GATE_MAINTENANCE)->outcome, GATE_PASS);
+	gate_result_free(&r);
+	report_free(&set);
+	gate_baseline_free(&b);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 0);
+	assert_int_equal(junit_schema_errors(at(state, "out/junit.xml")), 0);
+	junit = slurp(at(state, "out/junit.xml"));
+	assert_non_null(strstr(junit, "skipped=\"6\""));
+	free(junit);
+}
+
+static void test_good_fixture_loads_with_defaults(void **state)
+{
+	struct gate_baseline b;
+	struct tb_err err;
+
+	(void)state;
+	if (gate_baseline_load(fixture("good.json"), &b, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(b.n, 2);
+	assert_string_equal(b.accel, "tcg");
+	assert_true(fabs(b.alpha - 0.05) < 1e-12);
+	assert_string_equal(b.methods[0].method, "kexec");
+	assert_int_equal(b.methods[0].repetitions, 5);
+	assert_true(b.methods[0].min_verified_ratio == 1.0); /* defaults to the ratio */
+	assert_true(b.methods[0].timing[GATE_DOWNTIME].present);
+	assert_int_equal(b.methods[0].timing[GATE_DOWNTIME].nvalues, 5);
+	assert_int_equal(b.methods[0].timing[GATE_DOWNTIME].absolute_ns, 10000000);
+	assert_true(b.methods[0].timing[GATE_MAINTENANCE].present);
+	assert_int_equal(b.methods[0].timing[GATE_MAINTENANCE].nvalues, 0);
+	assert_true(fabs(b.methods[0].timing[GATE_MAINTENANCE].relative - 0.2) < 1e-12);
+	assert_string_equal(b.methods[1].method, "reboot");
+	assert_true(fabs(b.methods[1].min_verified_ratio - 0.6) < 1e-12);
+	assert_false(b.methods[1].timing[GATE_MAINTENANCE].present);
+	gate_baseline_free(&b);
+}
+
+/* Each malformed baseline, and where its error must point. */
+static void test_malformed_baselines_exit_2_with_position(void **state)
+{
+	static const struct {
+		const char *file, *where, *says;
+	} cases[] = {
+	    {"syntax_error.json", ":3:11: ", "expected"},
+	    {"relative_not_number.json",
+	     ":8:37: ", "methods.kexec.downtime_ns.thresholds.relative: expected a fraction"},
+	    {"unknown_key.json", ":8:9: ", "methods.kexec.downtime_ns.treshold: unknown key"},
+	    {"missing_thresholds.json", ":6:22: ", "missing \"thresholds\""},
+	    {"negative_value.json", ":8:25: ", "values[1]: -5 is negative"},
+	    {"ratio_out_of_range.json", ":4:40: ", "verified.ratio: 1.5 is out of range"},
+	    {"wrong_format.json", ":2:13: ", "is not \"twinbench-baseline/1\""},
+	    {"duplicate_method.json", ":5:", "duplicate object key"},
+	    {"not_an_object.json", ":1:1: ", "expected an object, got an array"},
+	    {"no_methods.json", ":1:48: ", "nothing to gate"},
+	};
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5};
+	char *cur = at(state, "cur"), *out = at(state, "out"), err[4096], want[PATH_MAX];
+
+	make_run(cur, &s);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *path = fixture(cases[i].file);
+		const char *args[] = {"gate", "--baseline", path, "--out", out, cur, NULL};
+
+		snprintf(want, sizeof(want), "%s%s", path, cases[i].where);
+		if (run_cmd(cmd_gate, args, err, sizeof(err)) != 2)
+			fail_msg("%s: not exit 2: %s", cases[i].file, err);
+		if (!strstr(err, want) || !strstr(err, cases[i].says))
+			fail_msg("%s: want \"%s\" and \"%s\", got: %s", cases[i].file, want,
+				 cases[i].says, err);
+	}
+}
+
+static void test_bad_usage_exits_2(void **state)
+{
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5};
+	char *cur = at(state, "cur"), err[2048];
+	const char *no_baseline[] = {"gate", cur, NULL};
+	const char *both[] = {"gate", "--baseline", "x.json", "--save", "y.json", cur, NULL};
+	const char *no_results[] = {"gate", "--baseline", fixture("good.json"), NULL};
+	const char *missing_dir[] = {"gate", "--baseline", fixture("good.json"),
+				     at(state, "nonexistent"), NULL};
+	const char *missing_file[] = {"gate", "--baseline", at(state, "nope.json"), cur, NULL};
+	const char *bad_relative[] = {"gate", "--save", "x.json", "--relative", "lots", cur, NULL};
+
+	make_run(cur, &s);
+	assert_int_equal(run_cmd(cmd_gate, no_baseline, err, sizeof(err)), 2);
+	assert_int_equal(run_cmd(cmd_gate, both, err, sizeof(err)), 2);
+	assert_int_equal(run_cmd(cmd_gate, no_results, err, sizeof(err)), 2);
+	assert_int_equal(run_cmd(cmd_gate, missing_dir, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "nonexistent"));
+	assert_int_equal(run_cmd(cmd_gate, missing_file, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "nope.json"));
+	assert_int_equal(run_cmd(cmd_gate, bad_relative, err, sizeof(err)), 2);
+}
+
+/* --save writes what --baseline reads: values, medians and the default thresholds. */
+static void test_saved_baseline_round_trips(void **state)
+{
+	const char *bl = save_baseline(state, base5, 5);
+	struct gate_baseline b;
+	struct tb_err err;
+
+	if (gate_baseline_load(bl, &b, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(b.n, 1);
+	assert_string_equal(b.methods[0].method, "kexec");
+	assert_true(b.methods[0].verified_ratio == 1.0);
+	assert_int_equal(b.methods[0].timing[GATE_DOWNTIME].nvalues, 5);
+	assert_true(fabs(b.methods[0].timing[GATE_DOWNTIME].median - 102e6) < 1);
+	assert_true(fabs(b.methods[0].timing[GATE_DOWNTIME].values[4] - 110e6) < 1);
+	assert_true(fabs(b.methods[0].timing[GATE_DOWNTIME].relative - 0.10) < 1e-9);
+	/* Ten probe intervals of 1 ms. */
+	assert_int_equal(b.methods[0].timing[GATE_DOWNTIME].absolute_ns, 10 * NS_PER_MS);
+	assert_true(fabs(b.methods[0].timing[GATE_MAINTENANCE].median - 1e9) < 1);
+	gate_baseline_free(&b);
+}
+
+/*
+ * Valid against the JUnit schema (fixtures/report/junit.xsd), and the
+ * counts add up: testsuites > testsuite > testcase*, failures as children.
+ */
+static void test_junit_has_the_schema_shape(void **state)
+{
+	static const double slow[] = {190, 200, 205, 210, 220};
+	static const int verified[] = {1, 0, 1, 1, 1};
+	const char *bl = save_baseline(state, base5, 5);
+	const struct spec s = {"kexec", NULL, slow, maint5, verified, 5};
+	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048];
+	const char *args[] = {"gate", "--baseline", bl, "--out", out, cur, NULL};
+	xmlNodePtr root, suite, tc;
+	int cases = 0, failures = 0;
+	xmlChar *v;
+	xmlDocPtr doc;
+
+	make_run(cur, &s);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 1);
+	assert_int_equal(junit_schema_errors(at(state, "out/junit.xml")), 0);
+	doc = xmlReadFile(at(state, "out/junit.xml"), NULL, XML_PARSE_NONET);
+	assert_non_null(doc);
+	root = xmlDocGetRootElement(doc);
+	assert_string_equal((const char *)root->name, "testsuites");
+	suite = xmlFirstElementChild(root);
+	assert_string_equal((const char *)suite->name, "testsuite");
+	assert_null(xmlNextElementSibling(suite));
+	for (tc = xmlFirstElementChild(suite); tc; tc = xmlNextElementSibling(tc)) {
+		xmlNodePtr child = xmlFirstElementChild(tc);
+
+		assert_string_equal((const char *)tc->name, "testcase");
+		assert_true(xmlHasProp(tc, BAD_CAST "classname") &&
+			    xmlHasProp(tc, BAD_CAST "name"));
+		cases++;
+		if (child && !strcmp((const char *)child->name, "failure")) {
+			failures++;
+			assert_non_null(xmlHasProp(child, BAD_CAST "message"));
+		}
+	}
+	assert_int_equal(cases, 3);
+	assert_int_equal(failures, 2); /* downtime and verified */
+	v = xmlGetProp(suite, BAD_CAST "failures");
+	assert_string_equal((const char *)v, "2");
+	xmlFree(v);
+	v = xmlGetProp(suite, BAD_CAST "tests");
+	assert_string_equal((const char *)v, "3");
+	xmlFree(v);
+	xmlFreeDoc(doc);
+}
+
+static void test_other_accelerator_is_noted(void **state)
+{
+	const char *bl = save_baseline(state, base5, 5);
+	const struct spec s = {"kexec", "kvm", base5, maint5, NULL, 5};
+	char *cur = at(state, "cur");
+	struct gate_result r;
+
+	make_run(cur, &s);
+	compare(bl, cur, &r);
+	assert_non_null(strstr(r.notes, "measured under tcg"));
+	assert_non_null(strstr(r.notes, "under kvm"));
+	gate_result_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_equal_results_pass, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_clearly_slower_fails_naming_both_values, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_noisy_but_equal_passes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_method_no_longer_verified_fails, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_single_repetition_falls_back_to_thresholds, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_increase_under_absolute_threshold_passes, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_downtime_no_longer_measured_fails, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_missing_and_new_methods_are_skipped, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_good_fixture_loads_with_defaults, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_baselines_exit_2_with_position, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_usage_exits_2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_saved_baseline_round_trips, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_junit_has_the_schema_shape, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_accelerator_is_noted, setup, teardown),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+	xmlCleanupParser();
+	return rc;
+}
