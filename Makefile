@@ -8,6 +8,8 @@
 #   make unit       fast unit tests (cmocka)
 #   make test       unit tests, then integration tests booting real guests
 #   make bench      5 repetitions of each method, results under results/
+#   make report     report.html/.md of the latest results of each scenario
+#   make gate       compare the latest results with $(BASELINE) (exit 1 on a regression)
 
 CC       ?= cc
 PKGS     := libvirt libtelnet yaml-0.1 jansson libxml-2.0
@@ -25,7 +27,8 @@ export CACHE
 B        := build
 LIB_SRCS := $(filter-out harness/main.c,$(wildcard harness/*.c))
 LIB_OBJS := $(LIB_SRCS:harness/%.c=$(B)/%.o)
-UNIT_SRCS := $(filter-out harness/tests/test_integration.c,$(wildcard harness/tests/test_*.c))
+UNIT_SRCS := $(filter-out harness/tests/test_integration.c harness/tests/test_integration_report.c,\
+		$(wildcard harness/tests/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:harness/tests/%.c=$(B)/tests/%)
 
 all: $(B)/twinbench $(B)/twinbench-agent
@@ -63,8 +66,9 @@ kernel:
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: all image $(B)/tests/test_integration
+integration: all image $(B)/tests/test_integration $(B)/tests/test_integration_report
 	$(B)/tests/test_integration
+	$(B)/tests/test_integration_report
 
 test: unit integration
 
@@ -73,6 +77,18 @@ run: all image
 
 bench: all image
 	$(B)/twinbench run --repetitions 5 scenarios/reboot.yaml scenarios/kexec.yaml
+
+# Report and gate the latest result directory of each scenario under $(RESULTS)
+# (by name order, i.e. start time) into $(REPORT); the gate compares them with $(BASELINE).
+RESULTS  ?= results
+REPORT   ?= $(RESULTS)/report
+BASELINE ?= results/baselines/tcg.json
+
+report: all
+	$(B)/twinbench report --out $(REPORT) --latest $(RESULTS)
+
+gate: all
+	$(B)/twinbench gate --baseline $(BASELINE) --out $(REPORT) --latest $(RESULTS)
 
 format:
 	clang-format -i harness/*.c harness/*.h harness/tests/*.c guest/agent/*.c
@@ -84,4 +100,4 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps image kernel unit integration test run bench format lint clean
+.PHONY: all deps image kernel unit integration test run bench report gate format lint clean

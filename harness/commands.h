@@ -8,5 +8,7 @@
 int cmd_run(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
 int cmd_console(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_gate(int argc, char **argv);
 
 #endif

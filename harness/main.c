@@ -17,6 +17,8 @@ static const struct cmd_struct commands[] = {
 	{ "run", cmd_run, "run scenario files and measure each upgrade" },
 	{ "lab", cmd_lab, "bring the embedded lab up or down, or show it (up|down|status)" },
 	{ "console", cmd_console, "attach the terminal to a guest's console (DOMAIN a|b)" },
+	{ "report", cmd_report, "write report.html/.md and summary.csv for result directories" },
+	{ "gate", cmd_gate, "compare results with a baseline (exit 1 on a regression); --save one" },
 };
 
 static int usage(FILE *out)

@@ -1,0 +1,393 @@
+/*
+ * test_integration_report.c - report and gate on a real run's results.
+ *
+ * Runs `twinbench run` for reboot and kexec (one repetition each, one
+ * invocation each) into a temporary results directory, then
+ * `twinbench report` and `twinbench gate` on them from outside, as a user
+ * or a CI job would.  The lab is brought up by the run if none is up (and
+ * taken down again by it); a lab someone else has up is used and left alone.
+ *
+ * Needs root, the packages of `make deps` and the images of `make image`.
+ * Runs build/twinbench from the repository root, as `make integration` does.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+#include <libxml/xmlschemas.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TWINBENCH "build/twinbench"
+
+extern char **environ;
+
+static char tmpdir[256], results[300], reboot_dir[600], kexec_dir[600];
+
+/* Run twinbench with @args (NULL-terminated, without argv[0]), output to @log; its exit status. */
+static int twinbench(const char *const *args, const char *log)
+{
+	char *argv[32] = {TWINBENCH};
+	posix_spawn_file_actions_t fa;
+	int status, n = 1;
+	pid_t pid;
+
+	for (; args[n - 1] && n < 31; n++)
+		argv[n] = (char *)args[n - 1];
+	argv[n] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	assert_int_equal(posix_spawn(&pid, TWINBENCH, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		free(buf);
+		buf = strdup("");
+	}
+	fclose(f);
+	return buf;
+}
+
+static const char *tmp(const char *rel)
+{
+	static char ring[8][PATH_MAX];
+	static int next;
+	char *p = ring[next++ % 8];
+
+	snprintf(p, PATH_MAX, "%s/%s", tmpdir, rel);
+	return p;
+}
+
+/* The one results directory under @base whose name ends in -@scenario. */
+static void find_result(const char *base, const char *scenario, char *out, size_t len)
+{
+	DIR *d = opendir(base);
+	struct dirent *de;
+	size_t sl = strlen(scenario);
+
+	out[0] = '\0';
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		size_t nl = strlen(de->d_name);
+
+		if (nl > sl + 1 && !strcmp(de->d_name + nl - sl, scenario) &&
+		    de->d_name[nl - sl - 1] == '-')
+			snprintf(out, len, "%s/%s", base, de->d_name);
+	}
+	closedir(d);
+	assert_true(out[0] != '\0');
+}
+
+static int group_setup(void **state)
+{
+	const char *reboot[] = {"run", "--results", results, "scenarios/reboot.yaml", NULL};
+	const char *kexec[] = {"run", "--results", results, "scenarios/kexec.yaml", NULL};
+	struct stat st;
+
+	(void)state;
+	if (geteuid() != 0 || stat("images/rootfs.img", &st) != 0 || stat(TWINBENCH, &st) != 0) {
+		fprintf(stderr, "integration tests need root, 'make' and 'make image'\n");
+		return -1;
+	}
+	snprintf(tmpdir, sizeof(tmpdir), "/var/tmp/tbreport.XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	snprintf(results, sizeof(results), "%s/results", tmpdir);
+	/* One scenario per run: each brings the lab up and down if none was up. */
+	if (twinbench(reboot, tmp("run.log")) != 0 || twinbench(kexec, tmp("run.log")) != 0) {
+		char *log = slurp(tmp("run.log"));
+
+		fprintf(stderr, "twinbench run failed:\n%s\n", log ? log : "");
+		free(log);
+		return -1;
+	}
+	find_result(results, "reboot", reboot_dir, sizeof(reboot_dir));
+	find_result(results, "kexec", kexec_dir, sizeof(kexec_dir));
+	return 0;
+}
+
+static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
+{
+	(void)s;
+	(void)f;
+	(void)w;
+	return remove(p);
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	if (tmpdir[0])
+		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	xmlCleanupParser();
+	return 0;
+}
+
+static int parse_errors;
+
+static void count_error(void *ctx, const xmlError *e)
+{
+	(void)ctx;
+	if (e->level >= XML_ERR_ERROR) {
+		fprintf(stderr, "report.html:%d: %s", e->line, e->message);
+		parse_errors++;
+	}
+}
+
+/* Element children of @n named @name, recursively. */
+static int count_elements(xmlNodePtr n, const char *name)
+{
+	int c = 0;
+
+	for (; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE) {
+			c += !strcmp((const char *)n->name, name);
+			c += count_elements(n->children, name);
+		}
+	return c;
+}
+
+static xmlNodePtr find_id(xmlNodePtr n, const char *id)
+{
+	for (; n; n = n->next) {
+		xmlNodePtr hit;
+
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		xmlChar *v = xmlGetProp(n, BAD_CAST "id");
+		bool match = v && !strcmp((const char *)v, id);
+
+		xmlFree(v);
+		if (match)
+			return n;
+		hit = find_id(n->children, id);
+		if (hit)
+			return hit;
+	}
+	return NULL;
+}
+
+static void test_report_of_a_real_run_is_wellformed_with_one_svg_per_plot(void **state)
+{
+	const char *args[] = {"report", "--out", tmp("report"), reboot_dir, kexec_dir, NULL};
+	static const char *const figures[] = {"plot-downtime", "plot-rtt", "timeline-1-1",
+					      "timeline-2-1"};
+	xmlDocPtr doc;
+	char *md, *csv;
+
+	(void)state;
+	assert_int_equal(twinbench(args, tmp("report.log")), 0);
+	parse_errors = 0;
+	xmlSetStructuredErrorFunc(NULL, (xmlStructuredErrorFunc)count_error);
+	doc = xmlReadFile(tmp("report/report.html"), NULL, XML_PARSE_NONET);
+	xmlSetStructuredErrorFunc(NULL, NULL);
+	assert_non_null(doc);
+	assert_int_equal(parse_errors, 0);
+	/* Plots: downtime, round trips, one timeline per repetition (1 + 1). */
+	assert_int_equal(count_elements(xmlDocGetRootElement(doc), "svg"), 4);
+	for (size_t i = 0; i < sizeof(figures) / sizeof(figures[0]); i++) {
+		xmlNodePtr fig = find_id(xmlDocGetRootElement(doc), figures[i]);
+
+		if (!fig)
+			fail_msg("no figure %s", figures[i]);
+		assert_int_equal(count_elements(fig->children, "svg"), 1);
+	}
+	xmlFreeDoc(doc);
+
+	md = slurp(tmp("report/report.md"));
+	assert_non_null(md);
+	assert_non_null(strstr(md, "| reboot | 1 | 1/1 | "));
+	assert_non_null(strstr(md, "| kexec | 1 | 1/1 | "));
+	free(md);
+	csv = slurp(tmp("report/summary.csv"));
+	assert_non_null(csv);
+	assert_non_null(strstr(csv, ",reboot,reboot,1,1,1,1,"));
+	assert_non_null(strstr(csv, ",kexec,kexec,1,1,1,1,"));
+	free(csv);
+}
+
+/* --latest finds the same two directories under the results base. */
+static void test_report_latest_finds_both_scenarios(void **state)
+{
+	const char *args[] = {"report", "--out", tmp("latest"), "--latest", results, NULL};
+	char *md;
+
+	(void)state;
+	assert_int_equal(twinbench(args, tmp("report.log")), 0);
+	md = slurp(tmp("latest/report.md"));
+	assert_non_null(md);
+	assert_non_null(strstr(md, "| reboot | 1 | 1/1 | "));
+	assert_non_null(strstr(md, "| kexec | 1 | 1/1 | "));
+	free(md);
+}
+
+/*
+ * junit.xml at @path is valid against fixtures/report/junit.xsd, has @tests
+ * test cases and @failures failures (any number if < 0), and its failures
+ * attribute says how many it has.  Returns the number of failures.
+ */
+static int check_junit(const char *path, int tests, int failures)
+{
+	char file[PATH_MAX], xsd[PATH_MAX];
+	xmlSchemaParserCtxtPtr pc;
+	xmlSchemaValidCtxtPtr vc;
+	xmlNodePtr root, suite, tc;
+	xmlSchemaPtr schema;
+	int cases = 0, failed = 0;
+	xmlDocPtr doc;
+	xmlChar *v;
+
+	snprintf(file, sizeof(file), "%s", __FILE__);
+	snprintf(xsd, sizeof(xsd), "%s/fixtures/report/junit.xsd", dirname(file));
+	pc = xmlSchemaNewParserCtxt(xsd);
+	schema = xmlSchemaParse(pc);
+	assert_non_null(schema);
+	vc = xmlSchemaNewValidCtxt(schema);
+	doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
+	assert_non_null(doc);
+	assert_int_equal(xmlSchemaValidateDoc(vc, doc), 0);
+	root = xmlDocGetRootElement(doc);
+	assert_string_equal((const char *)root->name, "testsuites");
+	suite = xmlFirstElementChild(root);
+	assert_string_equal((const char *)suite->name, "testsuite");
+	for (tc = xmlFirstElementChild(suite); tc; tc = xmlNextElementSibling(tc)) {
+		cases++;
+		failed += count_elements(tc->children, "failure");
+	}
+	assert_int_equal(cases, tests);
+	if (failures >= 0)
+		assert_int_equal(failed, failures);
+	v = xmlGetProp(suite, BAD_CAST "failures");
+	assert_int_equal(atoi((const char *)v), failed);
+	xmlFree(v);
+	xmlFreeDoc(doc);
+	xmlSchemaFreeValidCtxt(vc);
+	xmlSchemaFree(schema);
+	xmlSchemaFreeParserCtxt(pc);
+	return failed;
+}
+
+/* A baseline saved from the run passes the run; JUnit validates. */
+static void test_gate_passes_the_run_against_its_own_baseline(void **state)
+{
+	const char *save[] = {"gate", "--save", tmp("own.json"), reboot_dir, kexec_dir, NULL};
+	const char *gate[] = {"gate",	   "--baseline", tmp("own.json"), "--out",
+			      tmp("gate"), reboot_dir,	 kexec_dir,	  NULL};
+	char *md;
+
+	(void)state;
+	assert_int_equal(twinbench(save, tmp("gate.log")), 0);
+	assert_int_equal(twinbench(gate, tmp("gate.log")), 0);
+	/* reboot and kexec, each downtime, maintenance and verified. */
+	check_junit(tmp("gate/junit.xml"), 6, 0);
+	md = slurp(tmp("gate/gate.md"));
+	assert_non_null(strstr(md, "### twinbench gate: PASS"));
+	free(md);
+}
+
+/*
+ * A baseline ten times faster than the run (the run's medians / 10, one
+ * repetition, so thresholds alone decide): both timings of both methods
+ * regress, exit 1, and the verdict names both values.
+ */
+static void test_gate_fails_against_a_much_faster_baseline(void **state)
+{
+	const char *gate[] = {"gate",	   "--baseline", tmp("fast.json"), "--out",
+			      tmp("fast"), reboot_dir,	 kexec_dir,	   NULL};
+	json_t *root, *methods, *m, *metric;
+	const char *name, *key;
+	json_error_t jerr;
+	char *md;
+
+	(void)state;
+	root = json_load_file(tmp("own.json"), 0, &jerr);
+	assert_non_null(root);
+	methods = json_object_get(root, "methods");
+	json_object_foreach(methods, name, m)
+	{
+		json_object_foreach(m, key, metric)
+		{
+			json_int_t med;
+
+			if (strcmp(key, "downtime_ns") && strcmp(key, "maintenance_ns"))
+				continue;
+			med = json_integer_value(json_object_get(metric, "median")) / 10;
+			json_object_set_new(metric, "median", json_integer(med));
+			json_object_set_new(metric, "values", json_pack("[I]", med));
+		}
+	}
+	assert_int_equal(json_dump_file(root, tmp("fast.json"), JSON_INDENT(2)), 0);
+	json_decref(root);
+	assert_int_equal(twinbench(gate, tmp("gate.log")), 1);
+	check_junit(tmp("fast/junit.xml"), 6, 4);
+	md = slurp(tmp("fast/gate.md"));
+	assert_non_null(strstr(md, "FAIL, 4 regressions"));
+	assert_non_null(strstr(md, "**kexec downtime**: median "));
+	assert_non_null(strstr(md, "significance not testable with 1 vs 1"));
+	free(md);
+}
+
+/* The committed baseline is a valid file (whatever this machine's timing says). */
+static void test_committed_baseline_loads(void **state)
+{
+	const char *gate[] = {"gate",
+			      "--baseline",
+			      "results/baselines/tcg.json",
+			      "--out",
+			      tmp("committed"),
+			      reboot_dir,
+			      kexec_dir,
+			      NULL};
+	int rc;
+
+	(void)state;
+	rc = twinbench(gate, tmp("committed.log"));
+	if (rc != 0 && rc != 1) {
+		char *log = slurp(tmp("committed.log"));
+
+		fail_msg("exit %d: %s", rc, log);
+	}
+	/* Exit 1 exactly when something regressed. */
+	assert_int_equal(check_junit(tmp("committed/junit.xml"), 6, -1) > 0, rc == 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_report_of_a_real_run_is_wellformed_with_one_svg_per_plot),
+	    cmocka_unit_test(test_report_latest_finds_both_scenarios),
+	    cmocka_unit_test(test_gate_passes_the_run_against_its_own_baseline),
+	    cmocka_unit_test(test_gate_fails_against_a_much_faster_baseline),
+	    cmocka_unit_test(test_committed_baseline_loads),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
