@@ -44,8 +44,15 @@ $(B)/twinbench: $(B)/main.o $(B)/libtwinbench.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # The guest agent is static so that it runs in any guest userspace.
-$(B)/twinbench-agent: guest/agent/agent.c | $(B)
-	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
+$(B)/twinbench-agent: guest/agent/agent.c guest/agent/handoff.c guest/agent/handoff.h | $(B)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ \
+		guest/agent/agent.c guest/agent/handoff.c
+
+# The agent's handoff block is guest code: its test compiles it in.
+$(B)/tests/test_handoff: harness/tests/test_handoff.c guest/agent/handoff.c guest/agent/handoff.h \
+		$(B)/libtwinbench.a $(B)/twinbench-agent | $(B)/tests
+	$(CC) $(CFLAGS) -Iharness -Iguest/agent -o $@ $< guest/agent/handoff.c $(B)/libtwinbench.a \
+		$(LDLIBS) $(TEST_LIBS)
 
 $(B)/tests/%: harness/tests/%.c $(B)/libtwinbench.a $(wildcard harness/*.h) | $(B)/tests
 	$(CC) $(CFLAGS) -Iharness -o $@ $< $(B)/libtwinbench.a $(LDLIBS) $(TEST_LIBS)

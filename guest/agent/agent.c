@@ -13,6 +13,11 @@
  * The file is versioned and checksummed; a corrupt file is refused loudly
  * instead of silently starting from zero.
  *
+ * Between twin kernels the state travels through memory instead
+ * (handoff.h): --handoff-to makes SIGUSR1 write it to the shared region and
+ * stop; --publish marks it released; --wait-ready and --take-from are kernel
+ * B's side, which refuses a missing, corrupt or stale block.
+ *
  * Static, no dependencies: it runs in kernel A's Debian root and in kernel
  * B's busybox initramfs alike.
  */
@@ -26,19 +31,24 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "handoff.h"
+
 #define STATE_MAGIC "TBSTATE"
 #define STATE_VERSION 1
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t handoff_requested;
 
 static void on_stop(int sig)
 {
-	(void)sig;
+	if (sig == SIGUSR1)
+		handoff_requested = 1;
 	stop_requested = 1;
 }
 
@@ -132,8 +142,54 @@ static int state_save(const char *path, uint64_t counter)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: twinbench-agent [--port N] [--state FILE]\n");
+	fprintf(stderr,
+		"usage: twinbench-agent [--port N] [--state FILE] [--handoff-to REGION]\n"
+		"                       [--take-from REGION --from-boot ID]\n"
+		"       twinbench-agent --publish REGION | --corrupt REGION\n"
+		"       twinbench-agent --wait-ready REGION --from-boot ID [--timeout-ms N]\n");
 	exit(2);
+}
+
+/* A corrupt read can be a torn one while A still writes: believe it after this long. */
+#define CORRUPT_SETTLE_NS 50000000LL
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * Kernel B waits for kernel A to release the service: 0 when the block is
+ * ready, 1 (after saying why) when it is corrupt, stale or never came.
+ */
+static int wait_ready(const char *region, const char *from_boot, int64_t timeout_ms)
+{
+	int64_t start = now_ns(), corrupt_since = 0;
+	enum handoff_status s;
+	uint64_t counter;
+	char why[160];
+
+	for (;;) {
+		s = handoff_read(region, from_boot, &counter, why, sizeof(why));
+		if (s == HANDOFF_OK)
+			return 0;
+		if (s == HANDOFF_CORRUPT && !corrupt_since)
+			corrupt_since = now_ns();
+		if (s != HANDOFF_CORRUPT)
+			corrupt_since = 0;
+		/* A taken block is the previous handoff's: a new one is coming. */
+		if ((s == HANDOFF_STALE && !strstr(why, "taken")) || s == HANDOFF_IO ||
+		    (corrupt_since && now_ns() - corrupt_since > CORRUPT_SETTLE_NS) ||
+		    now_ns() - start > timeout_ms * 1000000LL)
+			break;
+		usleep(1000);
+	}
+	printf("twinbench-agent: refusing to take over: state block is %s: %s\n",
+	       handoff_status_name(s), why);
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -141,9 +197,19 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "state", required_argument, NULL, 's' },
+		{ "handoff-to", required_argument, NULL, 'H' },
+		{ "take-from", required_argument, NULL, 'T' },
+		{ "from-boot", required_argument, NULL, 'B' },
+		{ "publish", required_argument, NULL, 'P' },
+		{ "corrupt", required_argument, NULL, 'C' },
+		{ "wait-ready", required_argument, NULL, 'W' },
+		{ "timeout-ms", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *state_path = "/var/lib/twinbench/agent.state";
+	const char *handoff_to = NULL, *take_from = NULL, *from_boot = NULL;
+	const char *publish = NULL, *corrupt = NULL, *wait_region = NULL;
+	int64_t timeout_ms = 60000;
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	struct sigaction sa = { .sa_handler = on_stop };
 	sigset_t stops, waitmask;
@@ -154,20 +220,51 @@ int main(int argc, char **argv)
 	int port = 7777, fd, opt, restored;
 
 	while ((opt = getopt_long(argc, argv, "p:s:", opts, NULL)) != -1) {
-		if (opt == 'p')
-			port = atoi(optarg);
-		else if (opt == 's')
-			state_path = optarg;
-		else
-			usage();
+		switch (opt) {
+		case 'p': port = atoi(optarg); break;
+		case 's': state_path = optarg; break;
+		case 'H': handoff_to = optarg; break;
+		case 'T': take_from = optarg; break;
+		case 'B': from_boot = optarg; break;
+		case 'P': publish = optarg; break;
+		case 'C': corrupt = optarg; break;
+		case 'W': wait_region = optarg; break;
+		case 't': timeout_ms = atoll(optarg); break;
+		default: usage();
+		}
 	}
-	if (port <= 0 || port > 65535)
+	if (port <= 0 || port > 65535 || ((take_from || wait_region) && !from_boot))
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
+	/* One-shot actions on the shared region. */
+	if (publish || corrupt) {
+		const char *region = publish ? publish : corrupt;
+
+		if ((publish ? handoff_mark(region, HANDOFF_READY) : handoff_corrupt(region)) != 0) {
+			printf("twinbench-agent: no valid state block in %s\n", region);
+			return 1;
+		}
+		return 0;
+	}
+	if (wait_region)
+		return wait_ready(wait_region, from_boot, timeout_ms);
+
 	uname(&uts);
 	read_boot_id(boot_id, sizeof(boot_id));
-	restored = state_restore(state_path, &counter);
+	if (take_from) {
+		char why[160];
+		enum handoff_status hs = handoff_read(take_from, from_boot, &counter, why, sizeof(why));
+
+		if (hs != HANDOFF_OK) {
+			printf("twinbench-agent: refusing to take over: state block is %s: %s\n",
+			       handoff_status_name(hs), why);
+			return 1;
+		}
+		restored = 2;
+	} else {
+		restored = state_restore(state_path, &counter);
+	}
 	if (restored < 0) {
 		printf("twinbench-agent: refusing to start: state file %s is corrupt\n", state_path);
 		return 1;
@@ -179,9 +276,12 @@ int main(int argc, char **argv)
 	sigemptyset(&stops);
 	sigaddset(&stops, SIGTERM);
 	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &stops, &waitmask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	if (handoff_to)
+		sigaction(SIGUSR1, &sa, NULL);
 
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	addr.sin_port = htons((uint16_t)port);
@@ -192,10 +292,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Only now is the restored state in the service's hands: never use it twice. */
-	if (restored)
+	if (restored == 1)
 		unlink(state_path);
+	if (restored == 2 && handoff_mark(take_from, HANDOFF_TAKEN) != 0) {
+		printf("twinbench-agent: cannot mark the state block taken\n");
+		return 1;
+	}
 	printf("twinbench-agent: ready release=%s boot_id=%s counter=%" PRIu64 " state=%s\n",
-	       uts.release, boot_id, counter, restored ? "restored" : "fresh");
+	       uts.release, boot_id, counter,
+	       restored == 2 ? "taken-over" : restored ? "restored" : "fresh");
 
 	while (!stop_requested) {
 		struct sockaddr_in peer;
@@ -219,6 +324,15 @@ int main(int argc, char **argv)
 		sendto(fd, reply, (size_t)len, 0, (struct sockaddr *)&peer, plen);
 	}
 	close(fd);
+	if (handoff_requested) {
+		if (handoff_write(handoff_to, HANDOFF_WRITTEN, counter, boot_id) != 0) {
+			printf("twinbench-agent: cannot write the state block to %s: %s\n", handoff_to,
+			       strerror(errno));
+			return 1;
+		}
+		printf("twinbench-agent: state handed over counter=%" PRIu64 "\n", counter);
+		return 0;
+	}
 	if (state_save(state_path, counter) != 0) {
 		printf("twinbench-agent: cannot save state to %s: %s\n", state_path,
 		       strerror(errno));

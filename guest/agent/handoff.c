@@ -1,0 +1,140 @@
+/* handoff.c - the versioned, checksummed state block in the twin kernels' shared region. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "handoff.h"
+
+#define HANDOFF_MAGIC	"TBHANDOF"
+#define HANDOFF_VERSION 1
+
+/* Fixed layout, native endianness: both kernels run on the same machine. */
+struct handoff_block {
+	char magic[8];
+	uint32_t version;
+	uint32_t state;
+	uint64_t counter;
+	char boot_id[40];
+	uint32_t checksum; /* FNV-1a of every byte before it */
+	uint32_t reserved;
+};
+
+static uint32_t block_sum(const struct handoff_block *b)
+{
+	const unsigned char *p = (const unsigned char *)b;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < offsetof(struct handoff_block, checksum); i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static int block_io(const char *path, struct handoff_block *b, int write)
+{
+	int fd = open(path, write ? O_WRONLY : O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write ? pwrite(fd, b, sizeof(*b), 0) : pread(fd, b, sizeof(*b), 0);
+	close(fd);
+	return n == (ssize_t)sizeof(*b) ? 0 : -1;
+}
+
+int handoff_write(const char *path, enum handoff_state state, uint64_t counter,
+		  const char *boot_id)
+{
+	struct handoff_block b;
+
+	memset(&b, 0, sizeof(b));
+	memcpy(b.magic, HANDOFF_MAGIC, sizeof(b.magic));
+	b.version = HANDOFF_VERSION;
+	b.state = state;
+	b.counter = counter;
+	snprintf(b.boot_id, sizeof(b.boot_id), "%s", boot_id);
+	b.checksum = block_sum(&b);
+	return block_io(path, &b, 1);
+}
+
+static enum handoff_status check(const struct handoff_block *b, char *why, size_t len)
+{
+	if (memcmp(b->magic, HANDOFF_MAGIC, sizeof(b->magic)) != 0) {
+		snprintf(why, len, "no state block in the region");
+		return HANDOFF_MISSING;
+	}
+	if (b->version != HANDOFF_VERSION || b->checksum != block_sum(b)) {
+		snprintf(why, len, "version %u, checksum %08" PRIx32 " (expected %08" PRIx32 ")",
+			 b->version, b->checksum, block_sum(b));
+		return HANDOFF_CORRUPT;
+	}
+	return HANDOFF_OK;
+}
+
+enum handoff_status handoff_read(const char *path, const char *from_boot, uint64_t *counter,
+				 char *why, size_t len)
+{
+	struct handoff_block b;
+	enum handoff_status s;
+
+	if (block_io(path, &b, 0) != 0) {
+		snprintf(why, len, "%s: %s", path, strerror(errno));
+		return HANDOFF_IO;
+	}
+	s = check(&b, why, len);
+	if (s != HANDOFF_OK)
+		return s;
+	if (b.state == HANDOFF_TAKEN) {
+		snprintf(why, len, "taken already (counter %" PRIu64 ")", b.counter);
+		return HANDOFF_STALE;
+	}
+	if (from_boot && strncmp(b.boot_id, from_boot, sizeof(b.boot_id)) != 0) {
+		snprintf(why, len, "written by boot %.40s, not by %s", b.boot_id, from_boot);
+		return HANDOFF_STALE;
+	}
+	if (b.state != HANDOFF_READY) {
+		snprintf(why, len, "not released yet (state %u)", b.state);
+		return HANDOFF_NOT_READY;
+	}
+	*counter = b.counter;
+	return HANDOFF_OK;
+}
+
+int handoff_mark(const char *path, enum handoff_state state)
+{
+	struct handoff_block b;
+	char why[128];
+
+	if (block_io(path, &b, 0) != 0 || check(&b, why, sizeof(why)) != HANDOFF_OK)
+		return -1;
+	b.state = state;
+	b.checksum = block_sum(&b);
+	return block_io(path, &b, 1);
+}
+
+int handoff_corrupt(const char *path)
+{
+	struct handoff_block b;
+	char why[128];
+
+	if (block_io(path, &b, 0) != 0 || check(&b, why, sizeof(why)) != HANDOFF_OK)
+		return -1;
+	b.state = HANDOFF_READY;
+	b.checksum = block_sum(&b);
+	/* One flipped bit in the state itself, after the checksum was taken. */
+	b.counter ^= 1u << 7;
+	return block_io(path, &b, 1);
+}
+
+const char *handoff_status_name(enum handoff_status s)
+{
+	static const char *names[] = {
+		[HANDOFF_OK] = "ok",	     [HANDOFF_MISSING] = "missing",
+		[HANDOFF_CORRUPT] = "corrupt", [HANDOFF_STALE] = "stale",
+		[HANDOFF_NOT_READY] = "not ready", [HANDOFF_IO] = "unreadable",
+	};
+
+	return names[s];
+}
