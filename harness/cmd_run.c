@@ -277,7 +277,9 @@ static struct probe *probe_connect(struct runner *r, int rep, struct tb_err *err
 static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
 {
 	bool twin = r->sc->method == METHOD_TWIN_BOOT;
-	int64_t start = repetition_phase(rep, twin ? "trigger" : "upgrade_start");
+	int64_t start = repetition_phase(rep, twin ? "trigger"
+					 : r->sc->method == METHOD_TWIN ? "handoff_start"
+									: "upgrade_start");
 	struct probe_result res;
 	struct probe_verdict v;
 	struct probe_record *trace;

@@ -85,20 +85,49 @@ static const struct op_step kexec_program[] = {
  * answers on its own console with its own release while A's service keeps
  * answering the probe.
  */
+#define TWIN_BOOT_STEPS                                                                            \
+	BOOT_PROLOGUE,                                                                             \
+	{ OP_MARK, 0, NULL, "trigger", BUDGET_STEP, "starting kernel B", 0, NULL },                \
+	{ OP_SEND, 'a', "twinbench-upgrade twin-boot\n", NULL, BUDGET_STEP, "starting kernel B",  \
+	  0, NULL },                                                                               \
+	{ OP_EXPECT, 'a', "twin_kernel: CPU [0-9]+ leaves", "cpu_handed", BUDGET_UPGRADE,          \
+	  "waiting for kernel A to give up a CPU", 0, UPGRADE_FAILED_RE },                         \
+	{ OP_EXPECT, 'b', KERNEL_BANNER_RE, "b_first_line", BUDGET_UPGRADE,                        \
+	  "waiting for kernel B's first line on console b", 0, GUEST_FAILED_RE },                  \
+	{ OP_EXPECT, 'b', GUEST_B_READY_RE, "b_ready", BUDGET_UPGRADE,                             \
+	  "waiting for kernel B's ready line on console b", 0, GUEST_FAILED_RE }
+
+/*
+ * Kernel B boots beside kernel A, and both are shown to run at once: each
+ * answers on its own console with its own release while A's service keeps
+ * answering the probe.
+ */
 static const struct op_step twin_boot_program[] = {
-	BOOT_PROLOGUE,
-	{ OP_MARK, 0, NULL, "trigger", BUDGET_STEP, "starting kernel B", 0, NULL },
-	{ OP_SEND, 'a', "twinbench-upgrade twin-boot\n", NULL, BUDGET_STEP, "starting kernel B", 0, NULL },
-	{ OP_EXPECT, 'a', "twin_kernel: CPU [0-9]+ leaves", "cpu_handed", BUDGET_UPGRADE,
-	  "waiting for kernel A to give up a CPU", 0, UPGRADE_FAILED_RE },
-	{ OP_EXPECT, 'b', KERNEL_BANNER_RE, "b_first_line", BUDGET_UPGRADE,
-	  "waiting for kernel B's first line on console b", 0, GUEST_FAILED_RE },
-	{ OP_EXPECT, 'b', GUEST_B_READY_RE, "b_ready", BUDGET_UPGRADE,
-	  "waiting for kernel B's ready line on console b", 0, GUEST_FAILED_RE },
+	TWIN_BOOT_STEPS,
 	{ OP_UNAME, 'a', NULL, "a_answered", BUDGET_STEP, "asking kernel A on console a", 0, NULL },
 	{ OP_UNAME, 'b', NULL, "b_answered", BUDGET_STEP, "asking kernel B on console b", 0, NULL },
 	{ OP_WAIT_UP, 0, NULL, "a_service_after", BUDGET_STEP,
 	  "checking that kernel A's service still answers", 0, NULL },
+};
+
+/*
+ * The twin upgrade: B boots beside A, then A stops its service (state into
+ * the shared region) and releases the NIC; B, waiting for exactly that,
+ * takes the NIC and the address and resumes the service from A's state.
+ */
+static const struct op_step twin_program[] = {
+	TWIN_BOOT_STEPS,
+	{ OP_MARK, 0, NULL, "handoff_start", BUDGET_STEP, "handing the service over", 0, NULL },
+	{ OP_SEND, 'a', "twinbench-upgrade twin-handoff\n", NULL, BUDGET_STEP,
+	  "handing the service over", 0, NULL },
+	{ OP_EXPECT, 'a', "twinbench: kernel A let go", "a_quiesced", BUDGET_UPGRADE,
+	  "waiting for kernel A to let go", 0, UPGRADE_FAILED_RE },
+	{ OP_EXPECT, 'b', "twinbench-b: NIC .* up as eth0", "b_nic_up", BUDGET_UPGRADE,
+	  "waiting for kernel B to bring the NIC up", 0, GUEST_FAILED_RE "|" TAKEOVER_FAILED_RE },
+	{ OP_EXPECT, 'b', GUEST_READY_RE, "b_service_ready", BUDGET_UPGRADE,
+	  "waiting for the agent on kernel B", 0, GUEST_FAILED_RE "|" TAKEOVER_FAILED_RE },
+	{ OP_WAIT_UP, 0, NULL, NULL, BUDGET_UPGRADE, "waiting for the service to come back", 0,
+	  NULL },
 };
 
 static const char *const reboot_phases[] = {
@@ -116,6 +145,12 @@ static const char *const twin_boot_phases[] = {
 	"b_ready", "a_answered", "b_answered", "a_service_after", NULL,
 };
 
+static const char *const twin_phases[] = {
+	"guest_start", "boot_ready", "service_up", "trigger", "cpu_handed", "b_first_line",
+	"b_ready", "handoff_start", "a_quiesced", "b_nic_up", "b_service_ready", "service_back",
+	NULL,
+};
+
 static const char *const custom_phases[] = { "guest_start", NULL };
 
 const char *const *method_phases(enum method m)
@@ -127,6 +162,8 @@ const char *const *method_phases(enum method m)
 		return kexec_phases;
 	case METHOD_TWIN_BOOT:
 		return twin_boot_phases;
+	case METHOD_TWIN:
+		return twin_phases;
 	case METHOD_CUSTOM:
 		break;
 	}
@@ -389,6 +426,10 @@ int method_run(struct method_env *env, struct tb_err *err)
 	case METHOD_TWIN_BOOT:
 		rc = run_program(&in, twin_boot_program,
 				 sizeof(twin_boot_program) / sizeof(twin_boot_program[0]), err);
+		break;
+	case METHOD_TWIN:
+		rc = run_program(&in, twin_program, sizeof(twin_program) / sizeof(twin_program[0]),
+				 err);
 		break;
 	case METHOD_CUSTOM:
 		break;

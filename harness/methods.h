@@ -25,6 +25,7 @@
 #define KERNEL_BANNER_RE   "Linux version [^ ]+"
 #define GUEST_PROMPT_A	   "twinbench-a# "
 #define GUEST_B_READY_RE   "twinbench-b: ready "
+#define TAKEOVER_FAILED_RE "twinbench-b: takeover failed|twinbench-agent: refusing"
 #define UPGRADE_FAILED_RE  "twinbench: upgrade failed"
 #define KERNEL_PANIC_RE	   "Kernel panic - not syncing"
 

@@ -242,6 +242,7 @@ static const char *const method_names[] = {
     [METHOD_REBOOT] = "reboot",
     [METHOD_KEXEC] = "kexec",
     [METHOD_TWIN_BOOT] = "twin-boot",
+    [METHOD_TWIN] = "twin",
     [METHOD_CUSTOM] = "custom",
 };
 

@@ -20,6 +20,7 @@ enum method {
 	METHOD_REBOOT,
 	METHOD_KEXEC,
 	METHOD_TWIN_BOOT, /* kernel B boots beside kernel A (guest/kernel) */
+	METHOD_TWIN,	  /* ... then takes A's service state and NIC over */
 	METHOD_CUSTOM,	  /* only the scenario's own steps */
 };
 

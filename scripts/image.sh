@@ -76,7 +76,7 @@ fi
 
 # 3. Kernel B's initramfs: small enough to build every time its inputs change.
 busybox=/bin/busybox
-initramfs_key=$( (sha256sum <"$top/guest/initramfs/init"; sha256sum <"$agent";
+initramfs_key=$( (cat "$top"/guest/initramfs/* | sha256sum; sha256sum <"$agent";
 	sha256sum <"$busybox") | key)
 initramfs=$cache/initramfs-b-$initramfs_key.cpio.gz
 if [ ! -e "$initramfs" ]; then
@@ -87,6 +87,7 @@ if [ ! -e "$initramfs" ]; then
 	install -m 0755 "$busybox" "$stage/bin/busybox"
 	install -m 0755 "$agent" "$stage/bin/twinbench-agent"
 	install -m 0755 "$top/guest/initramfs/init" "$stage/init"
+	install -m 0755 "$top/guest/initramfs/twinbench-takeover" "$stage/bin/twinbench-takeover"
 	# The kernel opens /dev/console for init before devtmpfs is mounted.
 	mknod -m 0600 "$stage/dev/console" c 5 1
 	(cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |

@@ -518,7 +518,7 @@ static void test_unknown_method_is_rejected(void **state)
 	(void)state;
 	assert_fixture_fails_at("bad_method.yaml", 3, 9,
 				"method: unknown method 'kexex' (expected one of: reboot, kexec, "
-				"twin-boot, custom)");
+				"twin-boot, twin, custom)");
 }
 
 static void test_name_with_space_is_rejected(void **state)
