@@ -430,36 +430,8 @@ static void fill_info(struct runner *r, const struct run_opts *o, struct run_inf
 struct summary_row {
 	char name[64];
 	char method[16];
-	int reps, ok, verified, measured;
-	int64_t median, min, max;
+	struct results_summary sum;
 };
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static void summarise(const struct repetition *reps, int n, struct summary_row *row)
-{
-	int64_t d[n > 0 ? n : 1];
-
-	row->reps = n;
-	for (int i = 0; i < n; i++) {
-		row->ok += reps[i].ok;
-		row->verified += reps[i].verified;
-		if (reps[i].measured)
-			d[row->measured++] = reps[i].downtime_ns;
-	}
-	if (!row->measured)
-		return;
-	qsort(d, (size_t)row->measured, sizeof(d[0]), cmp_i64);
-	row->min = d[0];
-	row->max = d[row->measured - 1];
-	row->median = row->measured % 2 ? d[row->measured / 2]
-					: (d[row->measured / 2 - 1] + d[row->measured / 2]) / 2;
-}
 
 static int run_scenario(struct scenario *sc, const struct run_opts *o, struct lab *lab,
 			struct virt *virt, struct summary_row *row, struct tb_err *err)
@@ -570,7 +542,8 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		else
 			fprintf(stderr, "[%s] rep %d/%d: FAILED: %s\n", sc->name, i + 1,
 				sc->repetitions, reps[i].error);
-		summarise(reps, i + 1, row);
+		/* Recomputed over all repetitions so far: the table is right if we stop here. */
+		results_summarise(reps, (size_t)i + 1, &row->sum);
 	}
 	if (r.tty) {
 		progress_stop = true;
@@ -590,18 +563,20 @@ out:
 
 static void print_table(const struct summary_row *rows, int n)
 {
-	printf("\n%-20s %-8s %5s %9s %12s %12s %12s\n", "scenario", "method", "reps", "verified",
+	printf("\n%-20s %-9s %5s %9s %12s %12s %12s\n", "scenario", "method", "reps", "verified",
 	       "median ms", "min ms", "max ms");
 	for (int i = 0; i < n; i++) {
-		const struct summary_row *s = &rows[i];
+		const struct results_summary *s = &rows[i].sum;
 
 		if (s->measured)
-			printf("%-20s %-8s %5d %6d/%-2d %12.1f %12.1f %12.1f\n", s->name, s->method,
-			       s->reps, s->verified, s->reps, (double)s->median / NS_PER_MS,
-			       (double)s->min / NS_PER_MS, (double)s->max / NS_PER_MS);
+			printf("%-20s %-9s %5d %6d/%-2d %12.1f %12.1f %12.1f\n", rows[i].name,
+			       rows[i].method, s->repetitions, s->verified, s->repetitions,
+			       (double)s->median_ns / NS_PER_MS, (double)s->min_ns / NS_PER_MS,
+			       (double)s->max_ns / NS_PER_MS);
 		else
-			printf("%-20s %-8s %5d %6d/%-2d %12s %12s %12s\n", s->name, s->method, s->reps,
-			       s->verified, s->reps, "-", "-", "-");
+			printf("%-20s %-9s %5d %6d/%-2d %12s %12s %12s\n", rows[i].name,
+			       rows[i].method, s->repetitions, s->verified, s->repetitions, "-", "-",
+			       "-");
 	}
 	printf("downtime = longest gap between probe replies (resolution: the probe interval)\n");
 }
@@ -721,7 +696,7 @@ int cmd_run(int argc, char **argv)
 	for (int i = 0; i < nsc; i++) {
 		if (run_scenario(&scs[i], &o, &lab, virt, &rows[i], &err) != 0)
 			goto fail;
-		if (rows[i].ok < rows[i].reps)
+		if (rows[i].sum.ok < rows[i].sum.repetitions)
 			exit_code = TB_EXIT_CHECK;
 	}
 	print_table(rows, nsc);

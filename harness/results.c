@@ -143,34 +143,44 @@ static int cmp_int64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Median, min and max of the measured downtimes, or JSON null if none was measured. */
-static json_t *downtime_summary(const struct repetition *reps, size_t n)
+int results_summarise(const struct repetition *reps, size_t n, struct results_summary *out)
 {
-	int64_t *d, median;
+	int64_t *d;
 	size_t i, m = 0;
-	json_t *j;
 
-	for (i = 0; i < n; i++)
+	memset(out, 0, sizeof(*out));
+	out->repetitions = (int)n;
+	for (i = 0; i < n; i++) {
+		out->ok += reps[i].ok;
+		out->verified += reps[i].verified;
 		m += reps[i].measured;
+	}
 	if (!m)
-		return json_null();
+		return 0;
 	d = malloc(m * sizeof(*d));
 	if (!d)
-		return NULL;
+		return -ENOMEM;
 	m = 0;
 	for (i = 0; i < n; i++)
 		if (reps[i].measured)
 			d[m++] = reps[i].downtime_ns;
 	qsort(d, m, sizeof(*d), cmp_int64);
+	out->measured = (int)m;
 	/* d is sorted, so the difference cannot overflow for non-negative times. */
-	if (m % 2)
-		median = d[m / 2];
-	else
-		median = d[m / 2 - 1] + (d[m / 2] - d[m / 2 - 1]) / 2;
-	j = json_pack("{s:I, s:I, s:I}", "median", (json_int_t)median, "min", (json_int_t)d[0],
-		      "max", (json_int_t)d[m - 1]);
+	out->median_ns = m % 2 ? d[m / 2] : d[m / 2 - 1] + (d[m / 2] - d[m / 2 - 1]) / 2;
+	out->min_ns = d[0];
+	out->max_ns = d[m - 1];
 	free(d);
-	return j;
+	return 0;
+}
+
+/* Median, min and max of the measured downtimes, or JSON null if none was measured. */
+static json_t *downtime_summary(const struct results_summary *sum)
+{
+	if (!sum->measured)
+		return json_null();
+	return json_pack("{s:I, s:I, s:I}", "median", (json_int_t)sum->median_ns, "min",
+			 (json_int_t)sum->min_ns, "max", (json_int_t)sum->max_ns);
 }
 
 static json_t *phases_to_json(const struct repetition *rep)
@@ -240,11 +250,14 @@ static int check_counters(const struct repetition *reps, size_t n, struct tb_err
 static json_t *run_to_json(const struct run_info *info, const struct repetition *reps, size_t n,
 			   struct tb_err *err)
 {
-	size_t i, ok = 0, verified = 0;
+	struct results_summary sum;
 	json_t *root, *a;
+	size_t i;
 
 	if (check_counters(reps, n, err))
 		return NULL;
+	if (results_summarise(reps, n, &sum) != 0)
+		goto nomem;
 	a = json_array();
 	if (!a)
 		goto nomem;
@@ -253,8 +266,6 @@ static json_t *run_to_json(const struct run_info *info, const struct repetition 
 			json_decref(a);
 			goto nomem;
 		}
-		ok += reps[i].ok;
-		verified += reps[i].verified;
 	}
 	root = json_pack(
 	    "{s:s, s:{s:o, s:o, s:o, s:i}, s:o,"
@@ -267,8 +278,8 @@ static json_t *run_to_json(const struct run_info *info, const struct repetition 
 	    JSON_STR(info->libvirt_version), "host_kernel", JSON_STR(info->host_kernel),
 	    "kernel_old", JSON_STR(info->kernel_old), "kernel_new", JSON_STR(info->kernel_new),
 	    "probe", "interval_ns", (json_int_t)info->probe_interval_ns, "repetitions", a,
-	    "summary", "repetitions", (json_int_t)n, "ok", (json_int_t)ok, "verified",
-	    (json_int_t)verified, "downtime_ns", downtime_summary(reps, n));
+	    "summary", "repetitions", (json_int_t)n, "ok", (json_int_t)sum.ok, "verified",
+	    (json_int_t)sum.verified, "downtime_ns", downtime_summary(&sum));
 	if (!root)
 		goto nomem;
 	return root;

@@ -60,6 +60,16 @@ struct run_info {
 	int repetitions;	  /* planned */
 };
 
+/* What a table row or run.json's "summary" says about a set of repetitions. */
+struct results_summary {
+	int repetitions, ok, verified;
+	int measured;			/* repetitions with a downtime; the rest below is over them */
+	int64_t median_ns, min_ns, max_ns; /* median of an even count: mean of the middle two */
+};
+
+/* Compute @out from scratch over @reps[0..@n); 0, or -ENOMEM. */
+int results_summarise(const struct repetition *reps, size_t n, struct results_summary *out);
+
 struct results;
 
 /*

@@ -838,9 +838,43 @@ static void test_close_accepts_null(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_tmp, teardown_tmp)
 
+/*
+ * The run loop summarises after every repetition; each call must start from
+ * scratch (it once accumulated, overflowing a stack array by the fifth).
+ */
+static void test_summarise_after_each_repetition_counts_each_once(void **state)
+{
+	struct repetition reps[5];
+	struct results_summary sum;
+	const int64_t down[5] = { 500, 100, 400, 200, 300 };
+
+	(void)state;
+	memset(reps, 0, sizeof(reps));
+	for (int i = 0; i < 5; i++) {
+		reps[i].index = i + 1;
+		reps[i].ok = i != 3;
+		reps[i].verified = i != 3;
+		reps[i].measured = i != 1;
+		reps[i].downtime_ns = down[i];
+		assert_int_equal(results_summarise(reps, (size_t)i + 1, &sum), 0);
+		assert_int_equal(sum.repetitions, i + 1);
+	}
+	assert_int_equal(sum.ok, 4);
+	assert_int_equal(sum.verified, 4);
+	assert_int_equal(sum.measured, 4);
+	/* measured: 500, 400, 200, 300 -> sorted 200 300 400 500 */
+	assert_int_equal(sum.min_ns, 200);
+	assert_int_equal(sum.max_ns, 500);
+	assert_int_equal(sum.median_ns, 350);
+	assert_int_equal(results_summarise(reps, 0, &sum), 0);
+	assert_int_equal(sum.repetitions, 0);
+	assert_int_equal(sum.measured, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_summarise_after_each_repetition_counts_each_once),
 	    T(test_round_trip_keeps_every_field),
 	    T(test_ok_repetition_error_is_null_and_failed_one_a_string),
 	    T(test_phases_written_in_recorded_order),
