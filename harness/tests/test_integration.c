@@ -401,6 +401,53 @@ static void test_twin_boot_with_broken_b_fails_and_a_keeps_running(void **state)
 	free(reps);
 }
 
+static void test_twin_hands_the_service_to_kernel_b(void **state)
+{
+	char results[300], dir[512], path[600], *log_a, *log_b, *p;
+	const char *args[] = { "run", "--results", results, "scenarios/twin.yaml", NULL };
+	struct repetition *reps = NULL;
+	struct run_info info;
+	unsigned long long handed = 0;
+
+	(void)state;
+	snprintf(results, sizeof(results), "%s/twin-handoff", tmpdir);
+	assert_int_equal(twinbench(args, NULL), 0);
+	load_one(results, "twin", dir, sizeof(dir), &info, &reps);
+	if (!reps[0].ok)
+		fail_msg("twin failed: %s", reps[0].error);
+	assert_true(reps[0].verified);
+	assert_phases_ordered(&reps[0], METHOD_TWIN);
+
+	/* Replies change from kernel A's release to kernel B's, from another boot. */
+	assert_true(ends_with(reps[0].release_before, "-twinbench-a"));
+	assert_true(ends_with(reps[0].release_after, "-twinbench-b"));
+	assert_true(reps[0].boot_changed);
+	assert_string_equal(info.kernel_new, reps[0].release_after);
+	assert_true(reps[0].downtime_ns > 0);
+	assert_true(reps[0].maintenance_ns >= reps[0].downtime_ns);
+
+	snprintf(path, sizeof(path), "%s/console-a.log", dir);
+	log_a = read_file(path);
+	snprintf(path, sizeof(path), "%s/console-b.log", dir);
+	log_b = read_file(path);
+	assert_non_null(log_a);
+	assert_non_null(log_b);
+	/* The state went through memory: B's first reply is A's last count plus one. */
+	p = strstr(log_a, "twinbench-agent: state handed over counter=");
+	assert_non_null(p);
+	assert_int_equal(sscanf(p, "twinbench-agent: state handed over counter=%llu", &handed), 1);
+	assert_true(reps[0].state_continued);
+	assert_true(reps[0].counter_after == handed + 1);
+	assert_non_null(strstr(log_a, "twinbench: kernel A let go of the service and of "));
+	assert_non_null(strstr(log_b, "twinbench-b: kernel A let go"));
+	assert_non_null(strstr(log_b, "up as eth0"));
+	assert_non_null(strstr(log_b, "state=taken-over"));
+	assert_non_null(strstr(log_b, reps[0].boot_id_after));
+	free(log_a);
+	free(log_b);
+	free(reps);
+}
+
 static void test_lab_up_status_down(void **state)
 {
 	const char *up[] = { "lab", "up", NULL }, *status[] = { "lab", "status", NULL };
@@ -540,6 +587,7 @@ int main(void)
 		cmocka_unit_test(test_sigint_during_boot_leaves_nothing),
 		cmocka_unit_test(test_twin_boot_runs_kernel_b_beside_a),
 		cmocka_unit_test(test_twin_boot_with_broken_b_fails_and_a_keeps_running),
+		cmocka_unit_test(test_twin_hands_the_service_to_kernel_b),
 	};
 
 	/* TB_TEST_FILTER=test_twin* runs a subset (cmocka's wildcard filter). */
