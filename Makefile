@@ -4,10 +4,10 @@
 #   make deps       install every Debian package the project needs (root)
 #   make image      guest images and twin kernels under images/ (cached under $(CACHE))
 #   make kernel     only the twin kernels
-#   make run        the main job: reboot and kexec scenarios in the embedded lab
+#   make run        the main job: reboot, kexec and twin upgrades in the embedded lab
 #   make unit       fast unit tests (cmocka)
 #   make test       unit tests, then integration tests booting real guests
-#   make bench      5 repetitions of each method, results under results/
+#   make bench      5 repetitions of reboot, kexec and twin, results under results/
 #   make report     report.html/.md of the latest results of each scenario
 #   make gate       compare the latest results with $(BASELINE) (exit 1 on a regression)
 
@@ -79,11 +79,14 @@ integration: all image $(B)/tests/test_integration $(B)/tests/test_integration_r
 
 test: unit integration
 
+# The methods side by side, in one run: their downtimes compare as ratios.
+METHODS  := scenarios/reboot.yaml scenarios/kexec.yaml scenarios/twin.yaml
+
 run: all image
-	$(B)/twinbench run scenarios/reboot.yaml scenarios/kexec.yaml
+	$(B)/twinbench run $(METHODS)
 
 bench: all image
-	$(B)/twinbench run --repetitions 5 scenarios/reboot.yaml scenarios/kexec.yaml
+	$(B)/twinbench run --repetitions 5 $(METHODS)
 
 # Report and gate the latest result directory of each scenario under $(RESULTS)
 # (by name order, i.e. start time) into $(REPORT); the gate compares them with $(BASELINE).
