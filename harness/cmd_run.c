@@ -661,7 +661,8 @@ int cmd_run(int argc, char **argv)
 	if (!scs || !rows)
 		return TB_EXIT_ENV;
 	for (int i = 0; i < nsc; i++) {
-		if (scenario_load(argv[optind + i], &scs[i], &err) != 0) {
+		if (scenario_load(argv[optind + i], &scs[i], &err) != 0 ||
+		    method_check_steps(&scs[i], &err) != 0) {
 			fprintf(stderr, "%s\n", err.msg);
 			exit_code = TB_EXIT_USAGE;
 		} else if (o.repetitions) {

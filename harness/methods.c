@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <regex.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,7 @@ static int64_t budget_ns(const struct scenario *sc, const struct op_step *s)
 struct interp {
 	struct method_env *env;
 	size_t cursor[2];
+	bool *ran; /* which of the scenario's steps have run */
 };
 
 static struct console *console_of(struct interp *in, char which)
@@ -376,11 +378,38 @@ static int run_step(struct interp *in, const struct op_step *s, struct tb_err *e
 	return rc == 0 ? 0 : -1;
 }
 
+static struct op_step from_scenario(const struct step *st);
+
+/* Run scenario step @i, naming it in the error if it fails. */
+static int run_scenario_step(struct interp *in, size_t i, struct tb_err *err)
+{
+	const struct step *st = &in->env->sc->steps[i];
+	struct op_step s = from_scenario(st);
+
+	in->ran[i] = true;
+	if (run_step(in, &s, err) == 0)
+		return 0;
+	tb_err_prefix(err, "%s:%d:%d: step %zu", in->env->sc->path, st->line, st->column, i + 1);
+	return -1;
+}
+
+/* The scenario's steps placed before @phase (before: in the file). */
+static int run_steps_before(struct interp *in, const char *phase, struct tb_err *err)
+{
+	const struct scenario *sc = in->env->sc;
+
+	for (size_t i = 0; phase && i < sc->nsteps; i++)
+		if (!in->ran[i] && sc->steps[i].before && !strcmp(sc->steps[i].before, phase) &&
+		    run_scenario_step(in, i, err) != 0)
+			return -1;
+	return 0;
+}
+
 static int run_program(struct interp *in, const struct op_step *prog, size_t n,
 		       struct tb_err *err)
 {
 	for (size_t i = 0; i < n; i++)
-		if (run_step(in, &prog[i], err) != 0)
+		if (run_steps_before(in, prog[i].mark, err) != 0 || run_step(in, &prog[i], err) != 0)
 			return -1;
 	return 0;
 }
@@ -409,39 +438,80 @@ static struct op_step from_scenario(const struct step *st)
 	return s;
 }
 
-int method_run(struct method_env *env, struct tb_err *err)
+/* The program of @m, and its length in *@n (NULL and 0 for custom). */
+static const struct op_step *program_of(enum method m, size_t *n)
 {
-	struct interp in = { .env = env };
-	int rc = 0;
-
-	switch (env->sc->method) {
+#define PROGRAM(p) (*n = sizeof(p) / sizeof(p[0]), p)
+	switch (m) {
 	case METHOD_REBOOT:
-		rc = run_program(&in, reboot_program,
-				 sizeof(reboot_program) / sizeof(reboot_program[0]), err);
-		break;
+		return PROGRAM(reboot_program);
 	case METHOD_KEXEC:
-		rc = run_program(&in, kexec_program,
-				 sizeof(kexec_program) / sizeof(kexec_program[0]), err);
-		break;
+		return PROGRAM(kexec_program);
 	case METHOD_TWIN_BOOT:
-		rc = run_program(&in, twin_boot_program,
-				 sizeof(twin_boot_program) / sizeof(twin_boot_program[0]), err);
-		break;
+		return PROGRAM(twin_boot_program);
 	case METHOD_TWIN:
-		rc = run_program(&in, twin_program, sizeof(twin_program) / sizeof(twin_program[0]),
-				 err);
-		break;
+		return PROGRAM(twin_program);
 	case METHOD_CUSTOM:
 		break;
 	}
-	for (size_t i = 0; rc == 0 && i < env->sc->nsteps; i++) {
-		struct op_step s = from_scenario(&env->sc->steps[i]);
+#undef PROGRAM
+	*n = 0;
+	return NULL;
+}
 
-		if (run_step(&in, &s, err) != 0) {
-			tb_err_prefix(err, "%s:%d:%d: step %zu", env->sc->path,
-				      env->sc->steps[i].line, env->sc->steps[i].column, i + 1);
-			rc = -1;
+int method_check_steps(const struct scenario *sc, struct tb_err *err)
+{
+	size_t n;
+	const struct op_step *prog = program_of(sc->method, &n);
+
+	for (size_t i = 0; i < sc->nsteps; i++) {
+		const struct step *st = &sc->steps[i];
+		char phases[512] = "";
+		bool found = false;
+
+		if (!st->before)
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			if (!prog[j].mark)
+				continue;
+			found |= !strcmp(prog[j].mark, st->before);
+			snprintf(phases + strlen(phases), sizeof(phases) - strlen(phases), "%s%s",
+				 phases[0] ? ", " : "", prog[j].mark);
 		}
+		if (!found)
+			return tb_err_set(err, TB_EXIT_USAGE,
+					  "%s:%d:%d: before: the %s method has no phase '%s' "
+					  "(it has: %s)",
+					  sc->path, st->line, st->column, method_name(sc->method),
+					  st->before, phases[0] ? phases : "none");
 	}
+	return 0;
+}
+
+int method_run(struct method_env *env, struct tb_err *err)
+{
+	const struct scenario *sc = env->sc;
+	struct interp in = { .env = env };
+	const struct op_step *prog;
+	int rc = 0;
+	size_t n;
+
+	in.ran = calloc(sc->nsteps ? sc->nsteps : 1, sizeof(*in.ran));
+	if (!in.ran)
+		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
+	prog = program_of(sc->method, &n);
+	if (prog)
+		rc = run_program(&in, prog, n, err);
+	for (size_t i = 0; rc == 0 && i < sc->nsteps; i++) {
+		if (!sc->steps[i].before)
+			rc = run_scenario_step(&in, i, err);
+		else if (!in.ran[i])
+			rc = tb_err_set(err, TB_EXIT_USAGE,
+					"%s:%d:%d: step %zu: the %s method has no phase '%s' to run "
+					"before",
+					sc->path, sc->steps[i].line, sc->steps[i].column, i + 1,
+					method_name(sc->method), sc->steps[i].before);
+	}
+	free(in.ran);
 	return rc;
 }

@@ -50,6 +50,12 @@ struct method_env {
  */
 int method_run(struct method_env *env, struct tb_err *err);
 
+/*
+ * Check that every step's "before:" names a phase one of @sc's method's own
+ * steps records; -1 with "file:line:column: ..." (TB_EXIT_USAGE) if not.
+ */
+int method_check_steps(const struct scenario *sc, struct tb_err *err);
+
 /* The phase names of a method's program, in the order they must occur. */
 const char *const *method_phases(enum method m);
 

@@ -658,17 +658,20 @@ static const struct field expect_fields[] = {
     REQUIRED("pattern", parse_pattern, struct step, text),
     FIELD("timeout", parse_duration, struct step, timeout_ns),
     FIELD("mark", parse_phase, struct step, mark),
+    FIELD("before", parse_phase, struct step, before),
 };
 
 static const struct field send_fields[] = {
     FIELD("console", parse_console, struct step, console),
     REQUIRED("text", parse_send_text, struct step, text),
+    FIELD("before", parse_phase, struct step, before),
 };
 
 static const struct field wait_probe_fields[] = {
     REQUIRED("state", parse_probe_state, struct step, probe_up),
     FIELD("timeout", parse_duration, struct step, timeout_ns),
     FIELD("mark", parse_phase, struct step, mark),
+    FIELD("before", parse_phase, struct step, before),
 };
 
 /* The mark step's value is a bare phase name, not a mapping. */
@@ -1055,6 +1058,7 @@ void scenario_free(struct scenario *sc)
 	for (i = 0; i < sc->nsteps; i++) {
 		free(sc->steps[i].text);
 		free(sc->steps[i].mark);
+		free(sc->steps[i].before);
 	}
 	free(sc->steps);
 	memset(sc, 0, sizeof(*sc));

@@ -36,6 +36,7 @@ struct step {
 	char console;	    /* 'a' or 'b' (expect, send) */
 	char *text;	    /* expect: pattern; send: text (escapes \n \r \t \\ decoded); mark: name */
 	char *mark;	    /* expect, wait_probe: phase recorded when it succeeds, or NULL */
+	char *before;	    /* run just before the method records this phase; NULL: at the end */
 	int probe_up;	    /* wait_probe: 1 = wait for replies, 0 = wait for replies to stop */
 	int64_t timeout_ns; /* expect, wait_probe; 0 = the scenario's step timeout */
 	int line, column;   /* where the step starts in the file (1-based) */

@@ -287,6 +287,10 @@ static void test_send_text_escapes_decoded_once(void **state)
 	load_ok(scenario_path("full.yaml"), &sc);
 	/* plain scalar: `uname -r\n` is decoded here */
 	assert_string_equal(sc.steps[1].text, "uname -r\n");
+	/* placed before a phase of the method; the others run at the end */
+	assert_string_equal(sc.steps[1].before, "upgrade_start");
+	assert_null(sc.steps[2].before);
+	assert_null(sc.steps[0].before);
 	/* single-quoted: \t decoded, \\ becomes one backslash followed by n */
 	assert_string_equal(sc.steps[2].text, "a\tb\\n");
 	/* double-quoted: YAML decoded it; "\\n" must stay backslash-n */

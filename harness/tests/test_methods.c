@@ -1,0 +1,77 @@
+/*
+ * test_methods.c - what can be checked of the step programs without a
+ * guest: scenario steps placed "before:" a phase must name a phase the
+ * method's own steps record.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "methods.h"
+
+static struct scenario with_step_before(enum method m, const char *phase, struct step *st)
+{
+	struct scenario sc = { .path = "s.yaml", .method = m, .steps = st, .nsteps = 1 };
+
+	memset(st, 0, sizeof(*st));
+	st->kind = STEP_SEND;
+	st->before = (char *)phase;
+	st->line = 12;
+	st->column = 5;
+	return sc;
+}
+
+static void test_before_a_phase_of_the_method_is_accepted(void **state)
+{
+	struct step st;
+	struct scenario sc = with_step_before(METHOD_TWIN, "handoff_start", &st);
+	struct tb_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(method_check_steps(&sc, &err), 0);
+	sc = with_step_before(METHOD_KEXEC, "upgrade_start", &st);
+	assert_int_equal(method_check_steps(&sc, &err), 0);
+}
+
+static void test_before_an_unknown_phase_names_position_and_phases(void **state)
+{
+	struct step st;
+	struct scenario sc = with_step_before(METHOD_KEXEC, "handoff_start", &st);
+	struct tb_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(method_check_steps(&sc, &err), -1);
+	assert_int_equal(err.exit, TB_EXIT_USAGE);
+	assert_non_null(strstr(err.msg, "s.yaml:12:5: before: the kexec method has no phase "
+					"'handoff_start' (it has: boot_ready, service_up, "
+					"upgrade_start, kexec_exec, new_first_line, "
+					"userspace_ready)"));
+}
+
+/* A derived phase (from the probe, or the line before the banner) has no step to precede. */
+static void test_before_a_derived_phase_is_rejected(void **state)
+{
+	struct step st;
+	struct scenario sc = with_step_before(METHOD_KEXEC, "service_back", &st);
+	struct tb_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(method_check_steps(&sc, &err), -1);
+	sc = with_step_before(METHOD_CUSTOM, "trigger", &st);
+	assert_int_equal(method_check_steps(&sc, &err), -1);
+	assert_non_null(strstr(err.msg, "(it has: none)"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_before_a_phase_of_the_method_is_accepted),
+		cmocka_unit_test(test_before_an_unknown_phase_names_position_and_phases),
+		cmocka_unit_test(test_before_a_derived_phase_is_rejected),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
