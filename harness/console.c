@@ -344,6 +344,10 @@ static void console_free(struct console *c)
 		free(c->lines[i].text);
 	free(c->lines);
 	if (c->log) {
+		/* What arrived of an unfinished last line (a prompt, a cut-off message) is evidence too. */
+		if (c->part_len)
+			fprintf(c->log, "%lld.%09lld %s\n", (long long)(c->part_t_ns / NS_PER_S),
+				(long long)(c->part_t_ns % NS_PER_S), c->part);
 		/* The log is the run's evidence: make it survive a host crash. */
 		fflush(c->log);
 		fsync(fileno(c->log));

@@ -36,7 +36,10 @@ struct console_match {
 struct console *console_open(const char *name, const char *log_path, console_dial_fn dial,
 			     void *ctx, struct tb_err *err);
 
-/* Stop the reader thread, flush and close the log, free everything. */
+/*
+ * Stop the reader thread, log the unfinished line if there is one, flush,
+ * fsync and close the log, free everything.
+ */
 void console_close(struct console *c);
 
 /*

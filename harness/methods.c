@@ -18,7 +18,8 @@
 #include "monotime.h"
 
 enum op {
-	OP_EXPECT,	 /* console line matching text; mark its arrival */
+	OP_EXPECT,	 /* a whole console line matching text; mark its arrival */
+	OP_EXPECT_ANY,	 /* the same, or the unfinished line (a scenario's prompt) */
 	OP_PEEK,	 /* like OP_EXPECT, but leaves the cursor where it was */
 	OP_SEND,	 /* text to a console */
 	OP_MARK,	 /* phase at the current time */
@@ -206,6 +207,7 @@ static void describe(const struct op_step *s, char *buf, size_t len)
 {
 	static const char *names[] = {
 		[OP_EXPECT] = "expect",	     [OP_PEEK] = "expect",
+		[OP_EXPECT_ANY] = "expect",
 		[OP_SEND] = "send",	     [OP_MARK] = "mark",
 		[OP_WAIT_UP] = "wait_probe up", [OP_WAIT_DOWN] = "wait_probe down",
 		[OP_WAIT_STOPPED] = "wait for the guest to stop",
@@ -213,7 +215,8 @@ static void describe(const struct op_step *s, char *buf, size_t len)
 		[OP_UNAME] = "uname -r",
 	};
 
-	if (s->text && (s->op == OP_EXPECT || s->op == OP_PEEK || s->op == OP_BANNER))
+	if (s->text && (s->op == OP_EXPECT || s->op == OP_EXPECT_ANY || s->op == OP_PEEK ||
+			s->op == OP_BANNER))
 		snprintf(buf, len, "%s /%s/ on console %c", names[s->op], s->text, s->console);
 	else if (s->op == OP_UNAME)
 		snprintf(buf, len, "%s on console %c", names[s->op], s->console);
@@ -232,11 +235,17 @@ static int expect_or_fail(struct interp *in, const struct op_step *s, size_t *cu
 	regex_t fail;
 	int rc, failed;
 
+	/*
+	 * The programs wait for whole lines: a slow console hands a line over
+	 * in pieces, and a prefix would let the run end (and the log lose the
+	 * rest) before the guest finished saying it.  The stamp is the same:
+	 * the line's first byte.
+	 */
 	if (!s->fail)
-		return console_expect(console_of(in, s->console), s->text, cursor, deadline, m,
-				      err);
+		return console_expect_line(console_of(in, s->console), s->text, cursor, deadline,
+					   m, err);
 	snprintf(pattern, sizeof(pattern), "(%s)|(%s)", s->text, s->fail);
-	rc = console_expect(console_of(in, s->console), pattern, cursor, deadline, m, err);
+	rc = console_expect_line(console_of(in, s->console), pattern, cursor, deadline, m, err);
 	if (rc != 0)
 		return rc;
 	if (regcomp(&fail, s->fail, REG_EXTENDED | REG_NOSUB) != 0)
@@ -323,6 +332,12 @@ static int run_step(struct interp *in, const struct op_step *s, struct tb_err *e
 			    prev.t_ns >= repetition_phase(env->rep, "upgrade_start"))
 				repetition_mark(env->rep, "old_last_line", prev.t_ns);
 		}
+		break;
+	case OP_EXPECT_ANY:
+		rc = console_expect(console_of(in, s->console), s->text, cursor_of(in, s->console),
+				    deadline, &m, err);
+		if (rc == 0 && s->mark)
+			repetition_mark(env->rep, s->mark, m.t_ns);
 		break;
 	case OP_PEEK:
 		peek = *cursor_of(in, s->console);
@@ -422,7 +437,7 @@ static struct op_step from_scenario(const struct step *st)
 
 	switch (st->kind) {
 	case STEP_EXPECT:
-		s.op = OP_EXPECT;
+		s.op = OP_EXPECT_ANY;
 		break;
 	case STEP_SEND:
 		s.op = OP_SEND;

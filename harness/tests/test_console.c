@@ -407,6 +407,30 @@ static void test_log_lines_are_seconds_dot_nanoseconds_text(void **state)
 	unlink(path);
 }
 
+/* A guest cut off mid-line (the run ended, the domain went) still leaves what it said. */
+static void test_close_logs_the_unfinished_line(void **state)
+{
+	char path[] = "/tmp/test_console_log.XXXXXX";
+	struct tb_err err = {0};
+	struct console *c;
+	char *s;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	c = console_open("b", path, NULL, NULL, &err);
+	assert_non_null(c);
+	feed_str(c, "done\r\ntwinbench-agent: ready rel", 2 * NS_PER_S);
+	feed_str(c, "ease=6.1", 3 * NS_PER_S);
+	console_close(c);
+	s = read_file(path);
+	assert_string_equal(s, "2.000000000 done\n2.000000000 twinbench-agent: ready release=6.1\n");
+	free(s);
+	unlink(path);
+}
+
 static void test_open_fails_on_unwritable_log(void **state)
 {
 	struct tb_err err = {0};
@@ -663,6 +687,7 @@ int main(void)
 	    cmocka_unit_test(test_expect_wakes_when_line_arrives_from_other_thread),
 	    cmocka_unit_test(test_tail_joins_last_lines_and_unfinished_one),
 	    cmocka_unit_test(test_log_lines_are_seconds_dot_nanoseconds_text),
+	    cmocka_unit_test(test_close_logs_the_unfinished_line),
 	    cmocka_unit_test(test_open_fails_on_unwritable_log),
 	    cmocka_unit_test(test_send_without_connection_is_enotconn),
 	    cmocka_unit_test(test_negotiation_accepts_echo_sga_and_refuses_the_rest),
