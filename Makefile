@@ -54,8 +54,14 @@ $(B)/tests/test_handoff: harness/tests/test_handoff.c guest/agent/handoff.c gues
 	$(CC) $(CFLAGS) -Iharness -Iguest/agent -o $@ $< guest/agent/handoff.c $(B)/libtwinbench.a \
 		$(LDLIBS) $(TEST_LIBS)
 
-$(B)/tests/%: harness/tests/%.c $(B)/libtwinbench.a $(wildcard harness/*.h) | $(B)/tests
-	$(CC) $(CFLAGS) -Iharness -o $@ $< $(B)/libtwinbench.a $(LDLIBS) $(TEST_LIBS)
+# Helpers the tests share; not a test itself (UNIT_SRCS is test_*.c).
+$(B)/tests/testlib.o: harness/tests/testlib.c harness/tests/testlib.h | $(B)/tests
+	$(CC) $(CFLAGS) -Iharness -c -o $@ $<
+
+$(B)/tests/%: harness/tests/%.c $(B)/tests/testlib.o harness/tests/testlib.h $(B)/libtwinbench.a \
+		$(wildcard harness/*.h) | $(B)/tests
+	$(CC) $(CFLAGS) -Iharness -o $@ $< $(B)/tests/testlib.o $(B)/libtwinbench.a $(LDLIBS) \
+		$(TEST_LIBS)
 
 $(B) $(B)/tests:
 	mkdir -p $@

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <math.h>
 #include <limits.h>
@@ -33,40 +32,27 @@
 #include "monotime.h"
 #include "report.h"
 #include "results.h"
+#include "testlib.h"
 
 static char tmpdir[64]; /* the current test's scratch directory */
 
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/test_gate.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-	(void)s;
-	(void)f;
-	(void)w;
-	return remove(p);
+	return tl_mkdtemp("/tmp/test_gate.XXXXXX", tmpdir, sizeof(tmpdir));
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return tl_rmtree(tmpdir);
 }
 
 /* @rel inside the test's directory; valid for the next 7 calls. */
 static char *at(void **state, const char *rel)
 {
-	static char ring[8][PATH_MAX];
-	static int next;
-	char *p = ring[next++ % 8];
-
 	(void)state;
-	snprintf(p, PATH_MAX, "%s/%s", tmpdir, rel);
-	return p;
+	return tl_path(tmpdir, rel);
 }
 
 static const char *fixture(const char *name)
@@ -182,19 +168,6 @@ static int run_cmd(int (*fn)(int, char **), const char *const *args, char *errbu
 	return rc;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f)
-		return NULL;
-	assert_int_equal(getdelim(&buf, &len, '\0', f) > 0, 1);
-	fclose(f);
-	return buf;
-}
-
 static const double base5[] = {95, 100, 102, 104, 110};
 static const double maint5[] = {1000, 1000, 1000, 1000, 1000};
 
@@ -243,7 +216,7 @@ static void test_equal_results_pass(void **state)
 
 	make_run(cur, &s);
 	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 0);
-	junit = slurp(at(state, "out/junit.xml"));
+	junit = tl_read_file(at(state, "out/junit.xml"));
 	assert_non_null(junit);
 	assert_non_null(strstr(junit, "tests=\"3\" failures=\"0\""));
 	free(junit);
@@ -272,13 +245,13 @@ static void test_clearly_slower_fails_naming_both_values(void **state)
 	assert_int_equal(check_of(&r, "kexec", GATE_MAINTENANCE)->outcome, GATE_PASS);
 	assert_int_equal(check_of(&r, "kexec", GATE_VERIFIED)->outcome, GATE_PASS);
 	gate_result_free(&r);
-	md = slurp(at(state, "out/gate.md"));
+	md = tl_read_file(at(state, "out/gate.md"));
 	assert_non_null(md);
 	assert_non_null(strstr(md, "FAIL, 1 regression"));
 	assert_non_null(
 	    strstr(md, "**kexec downtime**: median 205 ms against the baseline's 102 ms"));
 	free(md);
-	md = slurp(at(state, "out/junit.xml"));
+	md = tl_read_file(at(state, "out/junit.xml"));
 	assert_non_null(strstr(md, "<failure type=\"regression\" message=\"102 ms -&gt; 205 ms"));
 	free(md);
 }
@@ -420,7 +393,7 @@ static void test_missing_and_new_methods_are_skipped(void **state)
 	gate_baseline_free(&b);
 	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 0);
 	assert_int_equal(junit_schema_errors(at(state, "out/junit.xml")), 0);
-	junit = slurp(at(state, "out/junit.xml"));
+	junit = tl_read_file(at(state, "out/junit.xml"));
 	assert_non_null(strstr(junit, "skipped=\"6\""));
 	free(junit);
 }

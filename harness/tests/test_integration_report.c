@@ -15,9 +15,6 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <libxml/parser.h>
@@ -25,128 +22,51 @@
 #include <libxml/xmlerror.h>
 #include <libxml/xmlschemas.h>
 #include <limits.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#define TWINBENCH "build/twinbench"
-
-extern char **environ;
+#include "testlib.h"
 
 static char tmpdir[256], results[300], reboot_dir[600], kexec_dir[600];
 
-/* Run twinbench with @args (NULL-terminated, without argv[0]), output to @log; its exit status. */
-static int twinbench(const char *const *args, const char *log)
-{
-	char *argv[32] = {TWINBENCH};
-	posix_spawn_file_actions_t fa;
-	int status, n = 1;
-	pid_t pid;
-
-	for (; args[n - 1] && n < 31; n++)
-		argv[n] = (char *)args[n - 1];
-	argv[n] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	assert_int_equal(posix_spawn(&pid, TWINBENCH, &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f)
-		return NULL;
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		free(buf);
-		buf = strdup("");
-	}
-	fclose(f);
-	return buf;
-}
-
+/* @rel inside the scratch directory; valid for the next 7 calls. */
 static const char *tmp(const char *rel)
 {
-	static char ring[8][PATH_MAX];
-	static int next;
-	char *p = ring[next++ % 8];
-
-	snprintf(p, PATH_MAX, "%s/%s", tmpdir, rel);
-	return p;
-}
-
-/* The one results directory under @base whose name ends in -@scenario. */
-static void find_result(const char *base, const char *scenario, char *out, size_t len)
-{
-	DIR *d = opendir(base);
-	struct dirent *de;
-	size_t sl = strlen(scenario);
-
-	out[0] = '\0';
-	assert_non_null(d);
-	while ((de = readdir(d))) {
-		size_t nl = strlen(de->d_name);
-
-		if (nl > sl + 1 && !strcmp(de->d_name + nl - sl, scenario) &&
-		    de->d_name[nl - sl - 1] == '-')
-			snprintf(out, len, "%s/%s", base, de->d_name);
-	}
-	closedir(d);
-	assert_true(out[0] != '\0');
+	return tl_path(tmpdir, rel);
 }
 
 static int group_setup(void **state)
 {
 	const char *reboot[] = {"run", "--results", results, "scenarios/reboot.yaml", NULL};
 	const char *kexec[] = {"run", "--results", results, "scenarios/kexec.yaml", NULL};
-	struct stat st;
 
 	(void)state;
-	if (geteuid() != 0 || stat("images/rootfs.img", &st) != 0 || stat(TWINBENCH, &st) != 0) {
-		fprintf(stderr, "integration tests need root, 'make' and 'make image'\n");
+	if (!tl_integration_ready())
 		return -1;
-	}
-	snprintf(tmpdir, sizeof(tmpdir), "/var/tmp/tbreport.XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (tl_mkdtemp("/var/tmp/tbreport.XXXXXX", tmpdir, sizeof(tmpdir)))
 		return -1;
 	snprintf(results, sizeof(results), "%s/results", tmpdir);
 	/* One scenario per run: each brings the lab up and down if none was up. */
-	if (twinbench(reboot, tmp("run.log")) != 0 || twinbench(kexec, tmp("run.log")) != 0) {
-		char *log = slurp(tmp("run.log"));
+	if (tl_run_twinbench(reboot, tmp("run.log"), TL_LOG_APPEND_ALL) != 0 ||
+	    tl_run_twinbench(kexec, tmp("run.log"), TL_LOG_APPEND_ALL) != 0) {
+		char *log = tl_read_file(tmp("run.log"));
 
 		fprintf(stderr, "twinbench run failed:\n%s\n", log ? log : "");
 		free(log);
 		return -1;
 	}
-	find_result(results, "reboot", reboot_dir, sizeof(reboot_dir));
-	find_result(results, "kexec", kexec_dir, sizeof(kexec_dir));
+	tl_find_result(results, "reboot", reboot_dir, sizeof(reboot_dir));
+	tl_find_result(results, "kexec", kexec_dir, sizeof(kexec_dir));
 	return 0;
-}
-
-static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-	(void)s;
-	(void)f;
-	(void)w;
-	return remove(p);
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
 	if (tmpdir[0])
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		tl_rmtree(tmpdir);
 	xmlCleanupParser();
 	return 0;
 }
@@ -204,7 +124,7 @@ static void test_report_of_a_real_run_is_wellformed_with_one_svg_per_plot(void *
 	char *md, *csv;
 
 	(void)state;
-	assert_int_equal(twinbench(args, tmp("report.log")), 0);
+	assert_int_equal(tl_run_twinbench(args, tmp("report.log"), TL_LOG_APPEND_ALL), 0);
 	parse_errors = 0;
 	xmlSetStructuredErrorFunc(NULL, (xmlStructuredErrorFunc)count_error);
 	doc = xmlReadFile(tmp("report/report.html"), NULL, XML_PARSE_NONET);
@@ -222,12 +142,12 @@ static void test_report_of_a_real_run_is_wellformed_with_one_svg_per_plot(void *
 	}
 	xmlFreeDoc(doc);
 
-	md = slurp(tmp("report/report.md"));
+	md = tl_read_file(tmp("report/report.md"));
 	assert_non_null(md);
 	assert_non_null(strstr(md, "| reboot | 1 | 1/1 | "));
 	assert_non_null(strstr(md, "| kexec | 1 | 1/1 | "));
 	free(md);
-	csv = slurp(tmp("report/summary.csv"));
+	csv = tl_read_file(tmp("report/summary.csv"));
 	assert_non_null(csv);
 	assert_non_null(strstr(csv, ",reboot,reboot,1,1,1,1,"));
 	assert_non_null(strstr(csv, ",kexec,kexec,1,1,1,1,"));
@@ -241,8 +161,8 @@ static void test_report_latest_finds_both_scenarios(void **state)
 	char *md;
 
 	(void)state;
-	assert_int_equal(twinbench(args, tmp("report.log")), 0);
-	md = slurp(tmp("latest/report.md"));
+	assert_int_equal(tl_run_twinbench(args, tmp("report.log"), TL_LOG_APPEND_ALL), 0);
+	md = tl_read_file(tmp("latest/report.md"));
 	assert_non_null(md);
 	assert_non_null(strstr(md, "| reboot | 1 | 1/1 | "));
 	assert_non_null(strstr(md, "| kexec | 1 | 1/1 | "));
@@ -304,11 +224,11 @@ static void test_gate_passes_the_run_against_its_own_baseline(void **state)
 	char *md;
 
 	(void)state;
-	assert_int_equal(twinbench(save, tmp("gate.log")), 0);
-	assert_int_equal(twinbench(gate, tmp("gate.log")), 0);
+	assert_int_equal(tl_run_twinbench(save, tmp("gate.log"), TL_LOG_APPEND_ALL), 0);
+	assert_int_equal(tl_run_twinbench(gate, tmp("gate.log"), TL_LOG_APPEND_ALL), 0);
 	/* reboot and kexec, each downtime, maintenance and verified. */
 	check_junit(tmp("gate/junit.xml"), 6, 0);
-	md = slurp(tmp("gate/gate.md"));
+	md = tl_read_file(tmp("gate/gate.md"));
 	assert_non_null(strstr(md, "### twinbench gate: PASS"));
 	free(md);
 }
@@ -346,9 +266,9 @@ static void test_gate_fails_against_a_much_faster_baseline(void **state)
 	}
 	assert_int_equal(json_dump_file(root, tmp("fast.json"), JSON_INDENT(2)), 0);
 	json_decref(root);
-	assert_int_equal(twinbench(gate, tmp("gate.log")), 1);
+	assert_int_equal(tl_run_twinbench(gate, tmp("gate.log"), TL_LOG_APPEND_ALL), 1);
 	check_junit(tmp("fast/junit.xml"), 6, 4);
-	md = slurp(tmp("fast/gate.md"));
+	md = tl_read_file(tmp("fast/gate.md"));
 	assert_non_null(strstr(md, "FAIL, 4 regressions"));
 	assert_non_null(strstr(md, "**kexec downtime**: median "));
 	assert_non_null(strstr(md, "significance not testable with 1 vs 1"));
@@ -369,9 +289,9 @@ static void test_committed_baseline_loads(void **state)
 	int rc;
 
 	(void)state;
-	rc = twinbench(gate, tmp("committed.log"));
+	rc = tl_run_twinbench(gate, tmp("committed.log"), TL_LOG_APPEND_ALL);
 	if (rc != 0 && rc != 1) {
-		char *log = slurp(tmp("committed.log"));
+		char *log = tl_read_file(tmp("committed.log"));
 
 		fail_msg("exit %d: %s", rc, log);
 	}

@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -34,22 +33,14 @@
 #include "plot.h"
 #include "report.h"
 #include "results.h"
+#include "testlib.h"
 
 static char tmpdir[64];
 
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/test_report.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-	(void)s;
-	(void)f;
-	(void)w;
-	return remove(p);
+	return tl_mkdtemp("/tmp/test_report.XXXXXX", tmpdir, sizeof(tmpdir));
 }
 
 static int teardown(void **state)
@@ -59,42 +50,13 @@ static int teardown(void **state)
 		fprintf(stderr, "kept %s\n", tmpdir);
 		return 0;
 	}
-	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return tl_rmtree(tmpdir);
 }
 
+/* @rel inside the test's directory; valid for the next 7 calls. */
 static char *at(const char *rel)
 {
-	static char ring[8][PATH_MAX];
-	static int next;
-	char *p = ring[next++ % 8];
-
-	snprintf(p, PATH_MAX, "%s/%s", tmpdir, rel);
-	return p;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f)
-		return NULL;
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		free(buf);
-		buf = strdup("");
-	}
-	fclose(f);
-	return buf;
-}
-
-static int count(const char *hay, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-		n++;
-	return n;
+	return tl_path(tmpdir, rel);
 }
 
 /* One synthetic repetition: its phases, console lines and probe trace. */
@@ -262,13 +224,13 @@ static void test_html_is_wellformed_with_one_svg_per_plot(void **state)
 	assert_int_equal(svgs, 5);
 	assert_int_equal(figures, 5);
 	xmlFreeDoc(doc);
-	html = slurp(at("out/report.html"));
+	html = tl_read_file(at("out/report.html"));
 	assert_non_null(html);
 	/* Self-contained: no script, no stylesheet or image fetched. */
-	assert_int_equal(count(html, "<script"), 0);
-	assert_int_equal(count(html, "<link"), 0);
-	assert_int_equal(count(html, "http://") - count(html, "http://www.w3.org/"), 0);
-	assert_int_equal(count(html, "https://"), 0);
+	assert_int_equal(tl_count(html, "<script"), 0);
+	assert_int_equal(tl_count(html, "<link"), 0);
+	assert_int_equal(tl_count(html, "http://") - tl_count(html, "http://www.w3.org/"), 0);
+	assert_int_equal(tl_count(html, "https://"), 0);
 	assert_non_null(strstr(html, "id=\"timeline-2-1\""));
 	/* The environment and the error of the failed repetition are shown. */
 	assert_non_null(strstr(html, "6.1.0-old \xe2\x86\x92 6.1.0-new"));
@@ -287,7 +249,7 @@ static void test_rtt_cdf_pairs_replies_with_requests(void **state)
 	(void)state;
 	make_two_runs(dirs);
 	write_report(dirs, 2, at("out"));
-	svg = slurp(at("out/plots/rtt-cdf.svg"));
+	svg = tl_read_file(at("out/plots/rtt-cdf.svg"));
 	assert_non_null(svg);
 	/*
 	 * reboot: a request every ms from t0 - 1 s while t < t0 + 1500.4 ms + gap:
@@ -309,7 +271,7 @@ static void test_inlined_svg_ids_are_unique(void **state)
 	(void)state;
 	make_two_runs(dirs);
 	write_report(dirs, 2, at("out"));
-	html = slurp(at("out/report.html"));
+	html = tl_read_file(at("out/report.html"));
 	for (const char *p = html; (p = strstr(p, " id=")); p += 4) {
 		char quote = p[4];
 		const char *end = strchr(p + 5, quote);
@@ -323,8 +285,8 @@ static void test_inlined_svg_ids_are_unique(void **state)
 			if (!strcmp(ids[i], ids[j]))
 				fail_msg("id \"%s\" appears twice", ids[i]);
 	/* And the references point at the prefixed ids. */
-	assert_int_equal(count(html, "href=\"#gpPt"), 0);
-	assert_true(count(html, "href=\"#p1-gpPt") > 0);
+	assert_int_equal(tl_count(html, "href=\"#gpPt"), 0);
+	assert_true(tl_count(html, "href=\"#p1-gpPt") > 0);
 	for (size_t i = 0; i < n; i++)
 		free(ids[i]);
 	free(ids);
@@ -359,7 +321,7 @@ static void test_timeline_lanes_follow_the_phases(void **state)
 	(void)state;
 	make_two_runs(dirs);
 	write_report(dirs, 2, at("out"));
-	svg = slurp(at("out/plots/timeline-2-twin-boot-rep1.svg"));
+	svg = tl_read_file(at("out/plots/timeline-2-twin-boot-rep1.svg"));
 	assert_non_null(svg);
 	assert_non_null(strstr(svg, "console b: kernel B"));
 	assert_non_null(strstr(svg, "downtime 5."));
@@ -374,12 +336,12 @@ static void test_timeline_lanes_follow_the_phases(void **state)
 	}
 	assert_true(svg_text_y(svg, "cpu_handed") < lane_a);
 	free(svg);
-	svg = slurp(at("out/plots/timeline-1-reboot-rep2.svg"));
+	svg = tl_read_file(at("out/plots/timeline-1-reboot-rep2.svg"));
 	assert_non_null(svg);
 	assert_null(strstr(svg, "console b: kernel B"));
 	assert_non_null(strstr(svg, "console a: kernel A"));
 	/* Its gap, 300 ms of missing replies: the title and the label under the shading. */
-	assert_int_equal(count(svg, "downtime 300 ms"), 2);
+	assert_int_equal(tl_count(svg, "downtime 300 ms"), 2);
 	assert_non_null(strstr(svg, "service_back"));
 	free(svg);
 	for (int i = 0; i < 2; i++)
@@ -394,7 +356,7 @@ static void test_markdown_table_has_the_numbers(void **state)
 	(void)state;
 	make_two_runs(dirs);
 	write_report(dirs, 2, at("out"));
-	md = slurp(at("out/report.md"));
+	md = tl_read_file(at("out/report.md"));
 	assert_non_null(md);
 	assert_non_null(strstr(md, "| method | repetitions | verified | downtime median |"));
 	assert_non_null(strstr(md, "| reboot | 2 | 2/2 | 200 ms | 280 ms | 100 ms | 300 ms |"));
@@ -412,9 +374,9 @@ static void test_csv_has_one_row_per_repetition(void **state)
 	(void)state;
 	make_two_runs(dirs);
 	write_report(dirs, 2, at("out"));
-	csv = slurp(at("out/summary.csv"));
+	csv = tl_read_file(at("out/summary.csv"));
 	assert_non_null(csv);
-	assert_int_equal(count(csv, "\n"), 4); /* header + 3 repetitions */
+	assert_int_equal(tl_count(csv, "\n"), 4); /* header + 3 repetitions */
 	assert_non_null(strstr(csv, ",reboot,reboot,2,1,1,1,"));
 	/* RFC 4180: the error has a comma and quotes. */
 	assert_non_null(strstr(csv, ",\"probe: \"\"late\"\", then lost\"\n"));
@@ -433,12 +395,12 @@ static void test_odd_names_are_escaped(void **state)
 	(void)state;
 	make_run(dir, "odd", "a|b<c>&'d", r, 1);
 	write_report(&dir, 1, at("out"));
-	md = slurp(at("out/report.md"));
+	md = tl_read_file(at("out/report.md"));
 	assert_non_null(strstr(md, "| a\\|b&lt;c>&'d | 1 | 1/1 |"));
 	doc = xmlReadFile(at("out/report.html"), NULL, XML_PARSE_NONET);
 	assert_non_null(doc);
 	xmlFreeDoc(doc);
-	html = slurp(at("out/report.html"));
+	html = tl_read_file(at("out/report.html"));
 	assert_non_null(strstr(html, "<td>a|b&lt;c&gt;&amp;'d</td>"));
 	free(html);
 	free(md);
@@ -561,11 +523,11 @@ static void test_png_on_request(void **state)
 	close(devnull);
 	if (plot_png_terminal(term, sizeof(term), &err) == 0) {
 		assert_int_equal(rc, 0);
-		png = slurp(at("out/plots/timeline-2-twin-boot-rep1.png"));
+		png = tl_read_file(at("out/plots/timeline-2-twin-boot-rep1.png"));
 		assert_non_null(png);
 		assert_memory_equal(png, "\x89PNG", 4);
 		free(png);
-		png = slurp(at("out/plots/downtime.png"));
+		png = tl_read_file(at("out/plots/downtime.png"));
 		assert_non_null(png);
 		free(png);
 	} else {

@@ -5,7 +5,6 @@
  * Every test works in its own mkdtemp directory, removed afterwards.
  */
 #include <dirent.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +20,7 @@
 #include <jansson.h>
 
 #include "results.h"
+#include "testlib.h"
 
 struct tmp {
 	char dir[64];
@@ -33,8 +33,7 @@ static int setup_tmp(void **state)
 
 	if (!t)
 		return -1;
-	strcpy(t->dir, "/tmp/test_results.XXXXXX");
-	if (!mkdtemp(t->dir)) {
+	if (tl_mkdtemp("/tmp/test_results.XXXXXX", t->dir, sizeof(t->dir))) {
 		free(t);
 		return -1;
 	}
@@ -42,18 +41,10 @@ static int setup_tmp(void **state)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown_tmp(void **state)
 {
 	struct tmp *t = *state;
-	int ret = nftw(t->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	int ret = tl_rmtree(t->dir);
 
 	free(t);
 	return ret;
@@ -66,15 +57,6 @@ static const char *tmp_path(void **state, const char *name)
 
 	snprintf(t->path, sizeof(t->path), "%s/%s", t->dir, name);
 	return t->path;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
 }
 
 static json_t *read_json(const char *path)
@@ -488,7 +470,7 @@ static void test_create_in_unwritable_place_is_env_error(void **state)
 	char base[PATH_MAX];
 
 	/* A regular file where the base's parent should be. */
-	write_file(tmp_path(state, "file"), "x");
+	assert_int_equal(tl_write_file(tmp_path(state, "file"), "x"), 0);
 	snprintf(base, sizeof(base), "%s", tmp_path(state, "file/results"));
 	assert_null(results_create(base, &info, &err));
 	assert_int_equal(err.exit, TB_EXIT_ENV);
@@ -641,11 +623,12 @@ static void test_load_malformed_json_names_line_and_column(void **state)
 	char path[PATH_MAX], want[PATH_MAX + 8];
 
 	snprintf(path, sizeof(path), "%s", tmp_path(state, "run.json"));
-	write_file(path, "{\n"
-			 "  \"format\": \"twinbench-run/1\",\n"
-			 "  \"started\": ,\n"
-			 "  \"repetitions\": []\n"
-			 "}\n");
+	assert_int_equal(tl_write_file(path, "{\n"
+					     "  \"format\": \"twinbench-run/1\",\n"
+					     "  \"started\": ,\n"
+					     "  \"repetitions\": []\n"
+					     "}\n"),
+			 0);
 	snprintf(want, sizeof(want), "%s:3:", path);
 	assert_load_fails(path, want, NULL);
 }

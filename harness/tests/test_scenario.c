@@ -13,7 +13,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -30,6 +29,7 @@
 
 #include "monotime.h"
 #include "scenario.h"
+#include "testlib.h"
 
 static char tmpdir[256]; /* realpath of the scratch tree, short enough for any test path */
 
@@ -42,14 +42,10 @@ static void fixture_dir(char *buf, size_t size)
 	snprintf(buf, size, "%s/fixtures/scenario", dirname(file));
 }
 
+/* @rel inside the scratch tree; valid for the next 7 calls. */
 static const char *scratch(const char *rel)
 {
-	static char buf[4][PATH_MAX];
-	static int next;
-	char *p = buf[next++ % 4];
-
-	snprintf(p, PATH_MAX, "%s/%s", tmpdir, rel);
-	return p;
+	return tl_path(tmpdir, rel);
 }
 
 static const char *scenario_path(const char *name)
@@ -60,50 +56,32 @@ static const char *scenario_path(const char *name)
 	return scratch(rel);
 }
 
-static int write_file(const char *path, const char *text, size_t len)
-{
-	FILE *fp = fopen(path, "wb");
-
-	if (!fp)
-		return -1;
-	if (fwrite(text, 1, len, fp) != len) {
-		fclose(fp);
-		return -1;
-	}
-	return fclose(fp);
-}
-
 static int copy_file(const char *from, const char *to)
 {
-	char buf[65536];
-	size_t n;
-	FILE *fp = fopen(from, "rb");
+	char *text = tl_read_file(from);
 	int rc;
 
-	if (!fp)
+	if (!text)
 		return -1;
-	n = fread(buf, 1, sizeof(buf), fp);
-	rc = ferror(fp) || !feof(fp) ? -1 : 0; /* fixtures are small */
-	fclose(fp);
-	if (rc)
-		return -1;
-	return write_file(to, buf, n);
+	rc = tl_write_file(to, text);
+	free(text);
+	return rc;
 }
 
 static int setup_tree(void **state)
 {
 	static const char *const images[] = {"vmlinuz", "vmlinuz-new", "initrd.img", "rootfs.img"};
-	char tmpl[] = "/tmp/tb-scenario-XXXXXX", dir[PATH_MAX], from[PATH_MAX + 256];
+	char made[64], dir[PATH_MAX], from[PATH_MAX + 256];
 	struct dirent *de;
 	char *real;
 	DIR *d;
 	size_t i;
 
 	(void)state;
-	if (!mkdtemp(tmpl))
+	if (tl_mkdtemp("/tmp/tb-scenario-XXXXXX", made, sizeof(made)))
 		return -1;
 	/* /tmp may be a symlink; the loader reports resolved paths. */
-	real = realpath(tmpl, NULL);
+	real = realpath(made, NULL);
 	if (!real || strlen(real) >= sizeof(tmpdir)) {
 		free(real);
 		return -1;
@@ -116,7 +94,7 @@ static int setup_tree(void **state)
 		char rel[64];
 
 		snprintf(rel, sizeof(rel), "images/%s", images[i]);
-		if (write_file(scratch(rel), "not a kernel\n", 13))
+		if (tl_write_file(scratch(rel), "not a kernel\n"))
 			return -1;
 	}
 
@@ -142,20 +120,12 @@ static int setup_tree(void **state)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown_tree(void **state)
 {
 	(void)state;
 	if (!tmpdir[0])
 		return 0;
-	return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return tl_rmtree(tmpdir);
 }
 
 static void assert_scenario_empty(const struct scenario *sc)
@@ -336,7 +306,7 @@ static void test_upgrade_cmdline_defaults_to_guest_cmdline(void **state)
 	struct scenario sc;
 
 	(void)state;
-	assert_int_equal(write_file(path, text, sizeof(text) - 1), 0);
+	assert_int_equal(tl_write_file(path, text), 0);
 	load_ok(path, &sc);
 	assert_string_equal(sc.guest.cmdline, "console=ttyS0 quiet");
 	assert_string_equal(sc.upgrade.cmdline, "console=ttyS0 quiet");
@@ -362,13 +332,12 @@ static void test_absolute_paths_are_kept(void **state)
 	const char *path = scenario_path("generated-absolute.yaml");
 	char text[3 * PATH_MAX];
 	struct scenario sc;
-	int n;
 
 	(void)state;
-	n = snprintf(text, sizeof(text),
-		     "name: abs\nmethod: reboot\nguest: {kernel: %s}\nupgrade: {kernel: %s}\n",
-		     scratch("images/vmlinuz"), scratch("images/vmlinuz-new"));
-	assert_int_equal(write_file(path, text, (size_t)n), 0);
+	snprintf(text, sizeof(text),
+		 "name: abs\nmethod: reboot\nguest: {kernel: %s}\nupgrade: {kernel: %s}\n",
+		 scratch("images/vmlinuz"), scratch("images/vmlinuz-new"));
+	assert_int_equal(tl_write_file(path, text), 0);
 	load_ok(path, &sc);
 	assert_string_equal(sc.guest.kernel, scratch("images/vmlinuz"));
 	assert_string_equal(sc.upgrade.kernel, scratch("images/vmlinuz-new"));
@@ -630,7 +599,7 @@ static void test_invalid_utf8_names_its_position(void **state)
 	const char *path = scenario_path("generated-utf8.yaml");
 
 	(void)state;
-	assert_int_equal(write_file(path, text, sizeof(text) - 1), 0);
+	assert_int_equal(tl_write_file(path, text), 0);
 	assert_load_fails_at(path, 2, 11, "invalid leading UTF-8 octet");
 }
 
