@@ -12,9 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <ftw.h>
 #include <libvirt/libvirt.h>
 #include <signal.h>
 #include <spawn.h>
@@ -29,81 +27,11 @@
 #include "methods.h"
 #include "monotime.h"
 #include "results.h"
-
-#define TWINBENCH "build/twinbench"
+#include "testlib.h"
 
 extern char **environ;
 
 static char tmpdir[256];
-
-/* Run twinbench with @argv (NULL-terminated, without argv[0]); returns its exit status. */
-static int twinbench(const char *const *args, const char *out_path)
-{
-	char *argv[32] = { TWINBENCH };
-	posix_spawn_file_actions_t fa;
-	int status, n = 1;
-	pid_t pid;
-
-	for (; args[n - 1] && n < 31; n++)
-		argv[n] = (char *)args[n - 1];
-	argv[n] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	if (out_path)
-		posix_spawn_file_actions_addopen(&fa, 2, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	assert_int_equal(posix_spawn(&pid, TWINBENCH, &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long len;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)len + 1);
-	if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
-static int count(const char *hay, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-		n++;
-	return n;
-}
-
-/* The one results directory under @base whose name ends in -@scenario. */
-static void find_result(const char *base, const char *scenario, char *out, size_t len)
-{
-	DIR *d = opendir(base);
-	struct dirent *de;
-	size_t sl = strlen(scenario);
-
-	out[0] = '\0';
-	assert_non_null(d);
-	while ((de = readdir(d))) {
-		size_t nl = strlen(de->d_name);
-
-		if (nl > sl + 1 && !strcmp(de->d_name + nl - sl, scenario) &&
-		    de->d_name[nl - sl - 1] == '-')
-			snprintf(out, len, "%s/%s", base, de->d_name);
-	}
-	closedir(d);
-	assert_true(out[0] != '\0');
-}
 
 /* No process of ours anywhere: no QEMU, no lab daemon. */
 static int lab_processes(void)
@@ -161,33 +89,21 @@ static int work_dirs(void)
 
 static int setup(void **state)
 {
-	struct stat st;
 	const char *down[] = { "lab", "down", NULL };
 
 	(void)state;
-	if (geteuid() != 0 || stat("images/rootfs.img", &st) != 0 || stat(TWINBENCH, &st) != 0) {
-		fprintf(stderr, "integration tests need root, 'make' and 'make image'\n");
+	if (!tl_integration_ready())
 		return -1;
-	}
-	snprintf(tmpdir, sizeof(tmpdir), "/var/tmp/tbit.XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (tl_mkdtemp("/var/tmp/tbit.XXXXXX", tmpdir, sizeof(tmpdir)))
 		return -1;
 	/* Start from no lab at all, so that the run must make (and remove) its own. */
-	return twinbench(down, NULL) == 0 ? 0 : -1;
-}
-
-static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-	(void)s;
-	(void)f;
-	(void)w;
-	return remove(p);
+	return tl_run_twinbench(down, NULL, TL_LOG_STDERR) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tl_rmtree(tmpdir);
 	return 0;
 }
 
@@ -216,7 +132,7 @@ static void check_upgrade(const char *base, const char *scenario, enum method m)
 	size_t n = 0;
 	char *log;
 
-	find_result(base, scenario, dir, sizeof(dir));
+	tl_find_result(base, scenario, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/run.json", dir);
 	if (results_load(path, &info, &reps, &n, &err) != 0)
 		fail_msg("%s", err.msg);
@@ -239,21 +155,21 @@ static void check_upgrade(const char *base, const char *scenario, enum method m)
 
 	/* The guest's own words, from both kernels, on console a. */
 	snprintf(path, sizeof(path), "%s/console-a.log", dir);
-	log = read_file(path);
+	log = tl_read_file(path);
 	assert_non_null(log);
-	assert_int_equal(count(log, "twinbench-agent: ready"), 2);
-	assert_true(count(log, "Linux version") >= 2);
-	assert_int_equal(count(log, "twinbench-agent: state saved"), 1);
+	assert_int_equal(tl_count(log, "twinbench-agent: ready"), 2);
+	assert_true(tl_count(log, "Linux version") >= 2);
+	assert_int_equal(tl_count(log, "twinbench-agent: state saved"), 1);
 	assert_non_null(strstr(log, reps[0].boot_id_before));
 	assert_non_null(strstr(log, reps[0].boot_id_after));
 	free(log);
 	snprintf(path, sizeof(path), "%s/probe.csv", dir);
-	log = read_file(path);
+	log = tl_read_file(path);
 	assert_non_null(log);
-	assert_true(count(log, "\nrecv,1,") > 10);
+	assert_true(tl_count(log, "\nrecv,1,") > 10);
 	free(log);
 	snprintf(path, sizeof(path), "%s/domain.xml", dir);
-	log = read_file(path);
+	log = tl_read_file(path);
 	assert_non_null(log);
 	assert_non_null(strstr(log, "<protocol type=\"telnet\"/>"));
 	free(log);
@@ -269,7 +185,7 @@ static void test_reboot_and_kexec_upgrades_are_verified_and_leave_nothing(void *
 
 	(void)state;
 	snprintf(results, sizeof(results), "%s/results", tmpdir);
-	assert_int_equal(twinbench(args, NULL), 0);
+	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
 	check_upgrade(results, "reboot", METHOD_REBOOT);
 	check_upgrade(results, "kexec", METHOD_KEXEC);
 	/* The run brought the lab up, so it took it down, with every guest and tap. */
@@ -292,7 +208,7 @@ static void load_one(const char *base, const char *scenario, char *dir, size_t d
 	struct tb_err err;
 	size_t n = 0;
 
-	find_result(base, scenario, dir, dlen);
+	tl_find_result(base, scenario, dir, dlen);
 	snprintf(path, sizeof(path), "%s/run.json", dir);
 	if (results_load(path, info, reps, &n, &err) != 0)
 		fail_msg("%s", err.msg);
@@ -308,7 +224,7 @@ static void test_twin_boot_runs_kernel_b_beside_a(void **state)
 
 	(void)state;
 	snprintf(results, sizeof(results), "%s/twin", tmpdir);
-	assert_int_equal(twinbench(args, NULL), 0);
+	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
 	load_one(results, "twin-boot", dir, sizeof(dir), &info, &reps);
 	if (!reps[0].ok)
 		fail_msg("twin-boot failed: %s", reps[0].error);
@@ -331,15 +247,15 @@ static void test_twin_boot_runs_kernel_b_beside_a(void **state)
 	assert_true(reps[0].alive_at_end);
 
 	snprintf(path, sizeof(path), "%s/console-a.log", dir);
-	log_a = read_file(path);
+	log_a = tl_read_file(path);
 	snprintf(path, sizeof(path), "%s/console-b.log", dir);
-	log_b = read_file(path);
+	log_b = tl_read_file(path);
 	assert_non_null(log_a);
 	assert_non_null(log_b);
 	assert_non_null(strstr(log_a, "twin_kernel: CPU 1 leaves for the crash-loaded kernel"));
 	assert_non_null(strstr(log_b, "Linux version "));
 	assert_non_null(strstr(log_b, reps[0].console_release[1]));
-	assert_int_equal(count(log_b, "twinbench-b: ready release="), 1);
+	assert_int_equal(tl_count(log_b, "twinbench-b: ready release="), 1);
 	assert_non_null(strstr(log_b, "skipped (pci_skip=)"));
 	/* B writes only to its own console, and A only to its own. */
 	assert_null(strstr(log_a, "twinbench-b"));
@@ -381,8 +297,8 @@ static void test_twin_boot_with_broken_b_fails_and_a_keeps_running(void **state)
 		"timeouts:\n  boot: 180s\n  upgrade: 120s\n",
 		kernel, rootfs, kernel_b, initramfs);
 	fclose(f);
-	assert_int_equal(twinbench(args, out), 1);
-	msg = read_file(out);
+	assert_int_equal(tl_run_twinbench(args, out, TL_LOG_STDERR), 1);
+	msg = tl_read_file(out);
 	assert_non_null(strstr(msg, "FAILED"));
 	assert_non_null(strstr(msg, "Kernel panic"));
 	free(msg);
@@ -411,7 +327,7 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 
 	(void)state;
 	snprintf(results, sizeof(results), "%s/twin-handoff", tmpdir);
-	assert_int_equal(twinbench(args, NULL), 0);
+	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
 	load_one(results, "twin", dir, sizeof(dir), &info, &reps);
 	if (!reps[0].ok)
 		fail_msg("twin failed: %s", reps[0].error);
@@ -427,9 +343,9 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	assert_true(reps[0].maintenance_ns >= reps[0].downtime_ns);
 
 	snprintf(path, sizeof(path), "%s/console-a.log", dir);
-	log_a = read_file(path);
+	log_a = tl_read_file(path);
 	snprintf(path, sizeof(path), "%s/console-b.log", dir);
-	log_b = read_file(path);
+	log_b = tl_read_file(path);
 	assert_non_null(log_a);
 	assert_non_null(log_b);
 	/* The state went through memory: B's first reply is A's last count plus one. */
@@ -448,18 +364,117 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	free(reps);
 }
 
+static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
+{
+	char results[300], scenario[300], dir[512], path[600], *log_b, *yaml;
+	const char *args[] = { "run", "--results", results, scenario, NULL };
+	struct repetition *reps = NULL;
+	struct run_info info;
+	FILE *f;
+
+	(void)state;
+	snprintf(results, sizeof(results), "%s/corrupt", tmpdir);
+	/* The shipped scenario, with absolute image paths, plus one step. */
+	yaml = tl_read_file("scenarios/twin.yaml");
+	assert_non_null(yaml);
+	snprintf(scenario, sizeof(scenario), "%s/twin-corrupt.yaml", tmpdir);
+	f = fopen(scenario, "w");
+	assert_non_null(f);
+	for (char *line = strtok(yaml, "\n"); line; line = strtok(NULL, "\n")) {
+		char *rel = strstr(line, "../images/"), cwd[PATH_MAX];
+
+		if (!strncmp(line, "name:", 5))
+			line = "name: twin-corrupt";
+		if (rel) {
+			assert_non_null(getcwd(cwd, sizeof(cwd)));
+			fprintf(f, "%.*s%s/%s\n", (int)(rel - line), line, cwd, rel + 3);
+		} else {
+			fprintf(f, "%s\n", line);
+		}
+	}
+	/* Arms the helper's corruption hook just before the handoff starts. */
+	fputs("steps:\n  - send: {console: a, text: \"mkdir -p /run/twinbench && "
+	      "touch /run/twinbench/corrupt-state\\n\", before: handoff_start}\n",
+	      f);
+	fclose(f);
+	free(yaml);
+
+	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 1);
+	load_one(results, "twin-corrupt", dir, sizeof(dir), &info, &reps);
+	assert_false(reps[0].ok);
+	assert_false(reps[0].verified);
+	assert_non_null(strstr(reps[0].error, "refusing to take over: state block is corrupt"));
+	/* Never silently from zero: no reply came from kernel B at all. */
+	assert_false(reps[0].boot_changed);
+	assert_true(repetition_phase(&reps[0], "a_quiesced") > 0);
+	assert_true(repetition_phase(&reps[0], "b_nic_up") < 0);
+	snprintf(path, sizeof(path), "%s/console-b.log", dir);
+	log_b = tl_read_file(path);
+	assert_non_null(log_b);
+	assert_non_null(strstr(log_b, "twinbench-b: takeover failed"));
+	assert_null(strstr(log_b, "state=taken-over"));
+	free(log_b);
+	free(reps);
+}
+
+/*
+ * --connect/--network: the lab's libvirtd stands in for a user's own, with
+ * a libvirt network on its bridge; the harness runs inside the lab's
+ * namespace, where that user's guests would be reachable.
+ */
+static void test_connect_uses_an_existing_libvirt(void **state)
+{
+	static const char net_xml[] = "<network><name>tbtest</name><forward mode='bridge'/>"
+				      "<bridge name='" LAB_BRIDGE "'/></network>";
+	const char *up[] = { "lab", "up", NULL }, *down[] = { "lab", "down", NULL };
+	char results[300], dir[512];
+	char *argv[] = { "ip", "netns", "exec", LAB_NETNS, TL_TWINBENCH, "run", "--connect",
+			 LAB_URI, "--network", "tbtest", "--accel", "tcg", "--results", results,
+			 "scenarios/kexec.yaml", NULL };
+	struct repetition *reps = NULL;
+	struct run_info info;
+	virConnectPtr conn;
+	virNetworkPtr net;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	snprintf(results, sizeof(results), "%s/connect", tmpdir);
+	assert_int_equal(tl_run_twinbench(up, NULL, TL_LOG_STDERR), 0);
+	conn = virConnectOpen(LAB_URI);
+	assert_non_null(conn);
+	net = virNetworkCreateXML(conn, net_xml);
+	assert_non_null(net);
+	assert_int_equal(posix_spawnp(&pid, "ip", NULL, NULL, argv, environ), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	virNetworkDestroy(net);
+	virNetworkFree(net);
+	virConnectClose(conn);
+	/* The run did not own the lab: it is still up until we take it down. */
+	assert_int_equal(lab_state(), LAB_UP);
+	assert_int_equal(tl_run_twinbench(down, NULL, TL_LOG_STDERR), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	load_one(results, "kexec", dir, sizeof(dir), &info, &reps);
+	assert_true(reps[0].ok);
+	assert_true(reps[0].verified);
+	assert_string_equal(info.accel, "tcg");
+	free(reps);
+	assert_nothing_left();
+}
+
 static void test_lab_up_status_down(void **state)
 {
 	const char *up[] = { "lab", "up", NULL }, *status[] = { "lab", "status", NULL };
 	const char *down[] = { "lab", "down", NULL };
 
 	(void)state;
-	assert_int_equal(twinbench(up, NULL), 0);
+	assert_int_equal(tl_run_twinbench(up, NULL, TL_LOG_STDERR), 0);
 	assert_int_equal(lab_state(), LAB_UP);
-	assert_int_equal(twinbench(up, NULL), 0); /* idempotent */
-	assert_int_equal(twinbench(status, NULL), 0);
-	assert_int_equal(twinbench(down, NULL), 0);
-	assert_int_equal(twinbench(status, NULL), 1);
+	assert_int_equal(tl_run_twinbench(up, NULL, TL_LOG_STDERR), 0); /* idempotent */
+	assert_int_equal(tl_run_twinbench(status, NULL, TL_LOG_STDERR), 0);
+	assert_int_equal(tl_run_twinbench(down, NULL, TL_LOG_STDERR), 0);
+	assert_int_equal(tl_run_twinbench(status, NULL, TL_LOG_STDERR), 1);
 	assert_nothing_left();
 }
 
@@ -470,7 +485,7 @@ static void test_stale_lab_is_cleaned_by_next_up(void **state)
 	FILE *f;
 
 	(void)state;
-	assert_int_equal(twinbench(up, NULL), 0);
+	assert_int_equal(tl_run_twinbench(up, NULL, TL_LOG_STDERR), 0);
 	/* A killed run: the daemon dies, its namespace and files stay behind. */
 	f = fopen(LAB_DIR "/libvirtd.pid", "r");
 	assert_non_null(f);
@@ -480,16 +495,16 @@ static void test_stale_lab_is_cleaned_by_next_up(void **state)
 	while (kill(atoi(pid), 0) == 0)
 		monotime_sleep_until(monotime_now() + 10 * NS_PER_MS);
 	assert_int_equal(lab_state(), LAB_STALE);
-	assert_int_equal(twinbench(up, NULL), 0);
+	assert_int_equal(tl_run_twinbench(up, NULL, TL_LOG_STDERR), 0);
 	assert_int_equal(lab_state(), LAB_UP);
-	assert_int_equal(twinbench(down, NULL), 0);
+	assert_int_equal(tl_run_twinbench(down, NULL, TL_LOG_STDERR), 0);
 	assert_nothing_left();
 }
 
 static void test_sigint_during_boot_leaves_nothing(void **state)
 {
 	char results[300], dir[512], log[600];
-	char *argv[] = { TWINBENCH, "run", "--results", results, "scenarios/kexec.yaml", NULL };
+	char *argv[] = { TL_TWINBENCH, "run", "--results", results, "scenarios/kexec.yaml", NULL };
 	int64_t deadline = monotime_now() + 300 * NS_PER_S;
 	int status, before = work_dirs();
 	bool booting = false;
@@ -497,7 +512,7 @@ static void test_sigint_during_boot_leaves_nothing(void **state)
 
 	(void)state;
 	snprintf(results, sizeof(results), "%s/interrupted", tmpdir);
-	assert_int_equal(posix_spawn(&pid, TWINBENCH, NULL, NULL, argv, environ), 0);
+	assert_int_equal(posix_spawn(&pid, TL_TWINBENCH, NULL, NULL, argv, environ), 0);
 	/* Interrupt once the guest kernel is printing: during boot. */
 	while (!booting && monotime_now() < deadline) {
 		char *text;
@@ -505,9 +520,9 @@ static void test_sigint_during_boot_leaves_nothing(void **state)
 		monotime_sleep_until(monotime_now() + 50 * NS_PER_MS);
 		if (access(results, F_OK) != 0)
 			continue;
-		find_result(results, "kexec", dir, sizeof(dir));
+		tl_find_result(results, "kexec", dir, sizeof(dir));
 		snprintf(log, sizeof(log), "%s/console-a.log", dir);
-		text = read_file(log);
+		text = tl_read_file(log);
 		booting = text && strstr(text, "Linux version");
 		free(text);
 	}
@@ -532,8 +547,8 @@ static void test_bad_scenario_exits_2_and_starts_nothing(void **state)
 	f = fopen(path, "w");
 	fputs("name: bad\nmethod: kexec\nrepetitions: many\n", f);
 	fclose(f);
-	assert_int_equal(twinbench(args, out), 2);
-	msg = read_file(out);
+	assert_int_equal(tl_run_twinbench(args, out, TL_LOG_STDERR), 2);
+	msg = tl_read_file(out);
 	assert_non_null(strstr(msg, "bad.yaml:3:14:"));
 	free(msg);
 	assert_nothing_left();
@@ -555,8 +570,8 @@ static void test_missing_image_says_make_image(void **state)
 	      "upgrade:\n  kernel: ../images/vmlinuz\n",
 	      f);
 	fclose(f);
-	assert_int_equal(twinbench(args, out), 2);
-	msg = read_file(out);
+	assert_int_equal(tl_run_twinbench(args, out, TL_LOG_STDERR), 2);
+	msg = tl_read_file(out);
 	assert_non_null(strstr(msg, "missing.yaml:4:11:"));
 	assert_non_null(strstr(msg, "make image"));
 	free(msg);
@@ -569,8 +584,8 @@ static void test_console_without_lab_says_what_to_do(void **state)
 
 	(void)state;
 	snprintf(out, sizeof(out), "%s/console.err", tmpdir);
-	assert_int_equal(twinbench(args, out), 3);
-	msg = read_file(out);
+	assert_int_equal(tl_run_twinbench(args, out, TL_LOG_STDERR), 3);
+	msg = tl_read_file(out);
 	assert_non_null(strstr(msg, "twinbench lab up"));
 	free(msg);
 }
@@ -588,6 +603,8 @@ int main(void)
 		cmocka_unit_test(test_twin_boot_runs_kernel_b_beside_a),
 		cmocka_unit_test(test_twin_boot_with_broken_b_fails_and_a_keeps_running),
 		cmocka_unit_test(test_twin_hands_the_service_to_kernel_b),
+		cmocka_unit_test(test_twin_with_corrupt_state_block_is_refused_by_b),
+		cmocka_unit_test(test_connect_uses_an_existing_libvirt),
 	};
 
 	/* TB_TEST_FILTER=test_twin* runs a subset (cmocka's wildcard filter). */
