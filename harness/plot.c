@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -723,6 +724,7 @@ int plot_timeline(const struct plot_timeline *tl, const struct plot_out *out, st
 		double g0 = secs(tl->gap_start_ns, tl->origin_ns),
 		       g1 = secs(tl->gap_end_ns, tl->origin_ns);
 		double min_w = GAP_MIN_PX * (xmax - xmin) / (PLOT_WIDTH * (TL_RIGHT - TL_LEFT));
+		bool right_half;
 
 		fmt_ns(text, sizeof(text), d);
 		/* A gap of milliseconds on an axis of seconds is still drawn, a few pixels wide. */
@@ -734,13 +736,15 @@ int plot_timeline(const struct plot_timeline *tl, const struct plot_out *out, st
 			"set object 1 rect from %.9f, graph 0 to %.9f, graph 1 behind "
 			"fc rgb '#d62728' fs transparent solid 0.15 noborder\n",
 			g0, g1);
-		fprintf(
-		    s.f,
-		    "set label 1 'downtime %s' at %.9f, -0.45 center tc rgb '#b22222' "
-		    "font ',10' front\n",
-		    text,
-		    (secs(tl->gap_start_ns, tl->origin_ns) + secs(tl->gap_end_ns, tl->origin_ns)) /
-			2);
+		/*
+		 * Hung from the gap's inner edge, so that a gap at either end of
+		 * the axis keeps its label on the plot.
+		 */
+		right_half = (g0 + g1) / 2 > (xmin + xmax) / 2;
+		fprintf(s.f,
+			"set label 1 'downtime %s' at %.9f, -0.45 %s tc rgb '#b22222' "
+			"font ',10' front\n",
+			text, right_half ? g1 : g0, right_half ? "right" : "left");
 	}
 	for (i = 0; i < tl->nphases; i++)
 		if ((tl->phases[i].lane == PLOT_LANE_A || lane_b) &&
