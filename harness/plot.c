@@ -489,7 +489,7 @@ int plot_rtt_cdf(const struct plot_cdf *c, size_t n, const struct plot_out *out,
 		curves && hi / lo > 100 ? ", log scale" : "");
 	fputs("set ylabel 'fraction of replies at or below'\nset yrange [0:1.02]\n"
 	      "set ytics 0.1\nset grid xtics ytics mxtics lc rgb '#cccccc'\n"
-	      "set key top left box opaque\n",
+	      "set key bottom right box opaque\n",
 	      s.f);
 	if (curves && hi / lo > 100)
 		fputs("set logscale x\n", s.f);
