@@ -1,14 +1,19 @@
 /*
  * cmd_console.c - `twinbench console DOMAIN a|b`: the terminal on a live
- * guest console, in raw mode, over telnet (libtelnet), until Ctrl-].
+ * guest console, in raw mode, until Ctrl-].  During a run it joins the run
+ * through the console's relay socket (QEMU serves one telnet client per
+ * port); otherwise it speaks telnet to QEMU itself (libtelnet).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <libtelnet.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -35,11 +40,15 @@ static void on_event(telnet_t *t, telnet_event_t *ev, void *user)
 		(void)!write(fd, ev->data.buffer, ev->data.size);
 }
 
-static int attach(int fd)
+/*
+ * Relay the terminal to @fd until Ctrl-] or the other end closes: over
+ * telnet (@telnet, straight to QEMU's port) or raw (a run's relay socket).
+ */
+static int attach(int fd, bool telnet)
 {
 	struct termios saved, raw;
 	bool tty = tcgetattr(0, &saved) == 0;
-	telnet_t *t = telnet_init(telopts, on_event, 0, &fd);
+	telnet_t *t = telnet ? telnet_init(telopts, on_event, 0, &fd) : NULL;
 	struct pollfd pfd[2] = { { .fd = 0, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
 	char buf[4096];
 	int rc = 0;
@@ -61,7 +70,10 @@ static int attach(int fd)
 				break;
 			if (memchr(buf, ESCAPE_KEY, (size_t)n))
 				break;
-			telnet_send(t, buf, (size_t)n);
+			if (t)
+				telnet_send(t, buf, (size_t)n);
+			else
+				(void)!write(fd, buf, (size_t)n);
 		}
 		if (pfd[1].revents) {
 			n = read(fd, buf, sizeof(buf));
@@ -70,18 +82,23 @@ static int attach(int fd)
 				rc = 1;
 				break;
 			}
-			telnet_recv(t, buf, (size_t)n);
+			if (t)
+				telnet_recv(t, buf, (size_t)n);
+			else
+				(void)!write(1, buf, (size_t)n);
 		}
 	}
 	if (tty)
 		tcsetattr(0, TCSANOW, &saved);
 	fprintf(stderr, "\n[detached]\n");
-	telnet_free(t);
+	if (t)
+		telnet_free(t);
 	return rc;
 }
 
 int cmd_console(int argc, char **argv)
 {
+	struct sockaddr_un relay = { .sun_family = AF_UNIX };
 	struct tb_err err = { 0 };
 	struct lab lab;
 	struct virt *v;
@@ -100,6 +117,17 @@ int cmd_console(int argc, char **argv)
 				"and a guest with 'twinbench run --keep-lab ...'\n");
 		return TB_EXIT_ENV;
 	}
+	/* A run holds QEMU's only telnet client: join it through its relay. */
+	snprintf(relay.sun_path, sizeof(relay.sun_path), CONSOLE_RELAY_DIR "/%s-%s.sock", argv[1],
+		 argv[2]);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&relay, sizeof(relay)) == 0) {
+		rc = attach(fd, false);
+		close(fd);
+		return rc ? TB_EXIT_CHECK : TB_EXIT_OK;
+	}
+	if (fd >= 0)
+		close(fd);
 	memset(&lab, 0, sizeof(lab));
 	snprintf(lab.uri, sizeof(lab.uri), "%s", LAB_URI);
 	v = virt_open(lab.uri, &err);
@@ -115,7 +143,7 @@ int cmd_console(int argc, char **argv)
 			   argv[1], strerror(-fd));
 		goto fail;
 	}
-	rc = attach(fd);
+	rc = attach(fd, true);
 	close(fd);
 	return rc ? TB_EXIT_CHECK : TB_EXIT_OK;
 fail:

@@ -346,7 +346,7 @@ static void fail_with_consoles(struct repetition *rep, struct console *con[2], c
 static int run_repetition(struct runner *r, const char *workdir, int index,
 			  struct repetition *rep, struct tb_err *err)
 {
-	char log[2][PATH_MAX];
+	char log[2][PATH_MAX], relay[PATH_MAX];
 	void *dial_ctx[2][2] = { { r, (void *)0 }, { r, (void *)1 } };
 	struct console *con[2] = { NULL, NULL };
 	struct probe *probe = NULL;
@@ -362,10 +362,16 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 
 	if (r->sc->guest.rootfs && make_disk(r, workdir, index, err) != 0)
 		goto out;
+	mkdir("/run/twinbench", 0755);
+	mkdir(CONSOLE_RELAY_DIR, 0700);
 	for (int i = 0; i < 2; i++) {
 		snprintf(log[i], sizeof(log[i]), "%s/console-%c.log", results_dir(r->res), 'a' + i);
 		con[i] = console_open(i ? "b" : "a", log[i], dial_console, dial_ctx[i], err);
 		if (!con[i])
+			goto out;
+		snprintf(relay, sizeof(relay), CONSOLE_RELAY_DIR "/tb-%d-%s-%c.sock", getpid(),
+			 r->sc->name, 'a' + i);
+		if (console_serve(con[i], relay, err) != 0)
 			goto out;
 	}
 	if (guest_start(r, false, err) != 0)

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <libtelnet.h>
@@ -51,6 +53,9 @@ struct line {
 	size_t len;
 };
 
+/* Terminals that may watch one console at a time: a person or two, not a crowd. */
+#define RELAY_MAX_VIEWERS 4
+
 struct console {
 	char name[16];
 	console_dial_fn dial;
@@ -76,6 +81,15 @@ struct console {
 	bool has_reader;
 	pthread_t reader;
 	int wake[2]; /* written once by console_close() to stop the reader */
+
+	/* The viewers' relay (console_serve): a unix socket for `twinbench console`. */
+	pthread_t relay;
+	bool has_relay;
+	int relay_listen;
+	int relay_wake[2];
+	char relay_path[108];
+	pthread_mutex_t viewers_lock;
+	int viewers[RELAY_MAX_VIEWERS];
 };
 
 /*
@@ -122,9 +136,27 @@ out:
 }
 
 /* Assemble telnet data bytes into lines.  Called with tn_lock held. */
+/* Copy the guest's bytes to every viewer; one that cannot keep up is dropped. */
+static void relay_to_viewers(struct console *c, const char *buf, size_t len)
+{
+	if (!c->has_relay)
+		return;
+	pthread_mutex_lock(&c->viewers_lock);
+	for (int i = 0; i < RELAY_MAX_VIEWERS; i++) {
+		if (c->viewers[i] >= 0 &&
+		    send(c->viewers[i], buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len) {
+			close(c->viewers[i]);
+			c->viewers[i] = -1;
+		}
+	}
+	pthread_mutex_unlock(&c->viewers_lock);
+}
+
 static void console_data(struct console *c, const char *buf, size_t len)
 {
 	size_t i;
+
+	relay_to_viewers(c, buf, len);
 
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < len; i++) {
@@ -356,6 +388,7 @@ static void console_free(struct console *c)
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->tn_lock);
+	pthread_mutex_destroy(&c->viewers_lock);
 	free(c);
 }
 
@@ -375,6 +408,10 @@ struct console *console_open(const char *name, const char *log_path, console_dia
 	c->ctx = ctx;
 	c->fd = -1;
 	c->wake[0] = c->wake[1] = -1;
+	c->relay_listen = c->relay_wake[0] = c->relay_wake[1] = -1;
+	for (int i = 0; i < RELAY_MAX_VIEWERS; i++)
+		c->viewers[i] = -1;
+	pthread_mutex_init(&c->viewers_lock, NULL);
 	/* glibc's init functions cannot fail with these attributes. */
 	pthread_mutex_init(&c->tn_lock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
@@ -416,10 +453,13 @@ err:
 	return NULL;
 }
 
+static void relay_stop(struct console *c);
+
 void console_close(struct console *c)
 {
 	if (!c)
 		return;
+	relay_stop(c);
 	if (c->has_reader) {
 		pthread_mutex_lock(&c->lock);
 		c->stopping = true;
@@ -604,4 +644,127 @@ char *console_tail(struct console *c, size_t n)
 out:
 	pthread_mutex_unlock(&c->lock);
 	return s;
+}
+
+/*
+ * The relay: `twinbench console` attaches here while a run holds the
+ * guest's telnet port (QEMU serves one telnet client at a time).  Viewers
+ * get the guest's bytes as they arrive (relay_to_viewers) and their
+ * keystrokes go to the guest through console_send().
+ */
+static void *relay_thread(void *arg)
+{
+	struct console *c = arg;
+
+	for (;;) {
+		struct pollfd pfd[2 + RELAY_MAX_VIEWERS];
+		int n = 2, slot[RELAY_MAX_VIEWERS];
+
+		pfd[0] = (struct pollfd){ .fd = c->relay_wake[0], .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = c->relay_listen, .events = POLLIN };
+		pthread_mutex_lock(&c->viewers_lock);
+		for (int i = 0; i < RELAY_MAX_VIEWERS; i++) {
+			if (c->viewers[i] >= 0) {
+				slot[n - 2] = i;
+				pfd[n++] = (struct pollfd){ .fd = c->viewers[i], .events = POLLIN };
+			}
+		}
+		pthread_mutex_unlock(&c->viewers_lock);
+		if (poll(pfd, (nfds_t)n, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents)
+			break;
+		if (pfd[1].revents & POLLIN) {
+			int fd = accept4(c->relay_listen, NULL, NULL, SOCK_CLOEXEC);
+
+			pthread_mutex_lock(&c->viewers_lock);
+			for (int i = 0; fd >= 0 && i < RELAY_MAX_VIEWERS; i++) {
+				if (c->viewers[i] < 0) {
+					c->viewers[i] = fd;
+					fd = -1;
+				}
+			}
+			pthread_mutex_unlock(&c->viewers_lock);
+			if (fd >= 0)
+				close(fd); /* full: the viewer sees the connection close */
+		}
+		for (int k = 2; k < n; k++) {
+			char buf[1024];
+			ssize_t len;
+
+			if (!pfd[k].revents)
+				continue;
+			len = read(pfd[k].fd, buf, sizeof(buf));
+			if (len > 0) {
+				console_send(c, buf, (size_t)len, NULL);
+				continue;
+			}
+			pthread_mutex_lock(&c->viewers_lock);
+			if (c->viewers[slot[k - 2]] == pfd[k].fd) {
+				close(pfd[k].fd);
+				c->viewers[slot[k - 2]] = -1;
+			}
+			pthread_mutex_unlock(&c->viewers_lock);
+		}
+	}
+	return NULL;
+}
+
+int console_serve(struct console *c, const char *path, struct tb_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return tb_err_set(err, TB_EXIT_ENV, "console %s: socket path too long: %s", c->name,
+				  path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	snprintf(c->relay_path, sizeof(c->relay_path), "%s", path);
+	unlink(path);
+	c->relay_listen = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->relay_listen < 0 || bind(c->relay_listen, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    chmod(path, 0600) || listen(c->relay_listen, RELAY_MAX_VIEWERS) ||
+	    pipe2(c->relay_wake, O_CLOEXEC)) {
+		tb_err_set(err, TB_EXIT_ENV, "console %s: cannot serve viewers on %s: %s", c->name,
+			   path, strerror(errno));
+		goto err;
+	}
+	/* Before the thread: console_data() reads it without a lock. */
+	c->has_relay = true;
+	if (pthread_create(&c->relay, NULL, relay_thread, c) != 0) {
+		c->has_relay = false;
+		tb_err_set(err, TB_EXIT_ENV, "console %s: cannot start the relay", c->name);
+		goto err;
+	}
+	return 0;
+err:
+	relay_stop(c);
+	return -1;
+}
+
+static void relay_stop(struct console *c)
+{
+	if (c->has_relay) {
+		while (write(c->relay_wake[1], "x", 1) < 0 && errno == EINTR)
+			;
+		pthread_join(c->relay, NULL);
+		/* No viewer is written to from here on. */
+		pthread_mutex_lock(&c->lock);
+		c->has_relay = false;
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_mutex_lock(&c->viewers_lock);
+	for (int i = 0; i < RELAY_MAX_VIEWERS; i++) {
+		if (c->viewers[i] >= 0)
+			close(c->viewers[i]);
+		c->viewers[i] = -1;
+	}
+	pthread_mutex_unlock(&c->viewers_lock);
+	if (c->relay_listen >= 0) {
+		close(c->relay_listen);
+		unlink(c->relay_path);
+	}
+	for (int i = 0; i < 2; i++)
+		if (c->relay_wake[i] >= 0)
+			close(c->relay_wake[i]);
+	c->relay_listen = c->relay_wake[0] = c->relay_wake[1] = -1;
 }

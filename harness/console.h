@@ -75,6 +75,14 @@ int console_expect_line(struct console *c, const char *pattern, size_t *cursor,
 /* Send @text to the guest (telnet-escaped); -ENOTCONN if not connected. */
 int console_send(struct console *c, const char *text, size_t len, struct tb_err *err);
 
+/*
+ * Let terminals watch the console while it is ours: a unix socket at @path
+ * (mode 0600) gets every byte the guest sends, and what a viewer types goes
+ * to the guest.  QEMU serves one telnet client per port, so this is how
+ * `twinbench console` attaches during a run.  Removed by console_close().
+ */
+int console_serve(struct console *c, const char *path, struct tb_err *err);
+
 /* Wait until connected or @deadline_ns; 0 or -ETIMEDOUT. */
 int console_wait_connected(struct console *c, int64_t deadline_ns);
 

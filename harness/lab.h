@@ -28,6 +28,8 @@
 #define LAB_SOCKET   LAB_DIR "/libvirt-sock"
 #define LAB_URI	     "qemu:///system?socket=" LAB_SOCKET
 #define LAB_MAX_SLOT 200 /* guests at 10.213.0.(10 + slot) */
+/* Where a run lets `twinbench console` watch its guests: DOMAIN-a.sock, DOMAIN-b.sock. */
+#define CONSOLE_RELAY_DIR "/run/twinbench/consoles"
 
 enum lab_state {
 	LAB_ABSENT, /* nothing of a lab exists */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -489,6 +490,67 @@ static int dial_pair(void *ctx)
 	return fd >= 0 ? fd : -ECONNREFUSED;
 }
 
+/*
+ * The relay: a viewer on the unix socket sees what the guest sends, and
+ * what it types reaches the guest, while the console keeps its own
+ * connection (QEMU's single telnet client).
+ */
+static void test_relay_lets_a_viewer_watch_and_type(void **state)
+{
+	char path[] = "/tmp/test_console_relay.sock", buf[256] = "";
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct pair_dial pd;
+	struct tb_err err = {0};
+	struct console *c;
+	int sv[2], viewer;
+	size_t got = 0;
+	int64_t deadline;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pd.fd = sv[1];
+	pd.dials = 0;
+	c = console_open("a", NULL, dial_pair, &pd, &err);
+	assert_non_null(c);
+	assert_int_equal(console_wait_connected(c, monotime_now() + WAIT_NS), 0);
+	assert_int_equal(console_serve(c, path, &err), 0);
+
+	viewer = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_int_equal(connect(viewer, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	/* The viewer is registered by the relay thread: the guest repeats itself until seen. */
+	deadline = monotime_now() + WAIT_NS;
+	while (!strstr(buf, "guest says hi") && monotime_now() < deadline) {
+		struct pollfd pfd = {.fd = viewer, .events = POLLIN};
+		ssize_t n;
+
+		assert_int_equal(write(sv[0], "guest says hi\r\n", 15), 15);
+		if (poll(&pfd, 1, 20) == 1 && (n = read(viewer, buf + got, sizeof(buf) - got - 1)) > 0)
+			got += (size_t)n;
+		buf[got] = '\0';
+	}
+	assert_non_null(strstr(buf, "guest says hi\r\n"));
+	/* Keystrokes go to the guest. */
+	assert_int_equal(write(viewer, "uname -r\n", 9), 9);
+	assert_int_equal(read_full(sv[0], buf, 9), 9);
+	assert_memory_equal(buf, "uname -r\n", 9);
+	/* The console's own lines are unaffected. */
+	assert_true(console_cursor(c) >= 1);
+
+	console_close(c);
+	/* Closed: the socket is gone and the viewer, past what was in flight, sees the end. */
+	assert_int_not_equal(access(path, F_OK), 0);
+	{
+		ssize_t n;
+
+		while ((n = read(viewer, buf, sizeof(buf))) > 0)
+			;
+		assert_int_equal(n, 0);
+	}
+	close(viewer);
+	close(sv[0]);
+}
+
 static void test_negotiation_accepts_echo_sga_and_refuses_the_rest(void **state)
 {
 	static const char offer[] =
@@ -688,6 +750,7 @@ int main(void)
 	    cmocka_unit_test(test_tail_joins_last_lines_and_unfinished_one),
 	    cmocka_unit_test(test_log_lines_are_seconds_dot_nanoseconds_text),
 	    cmocka_unit_test(test_close_logs_the_unfinished_line),
+	    cmocka_unit_test(test_relay_lets_a_viewer_watch_and_type),
 	    cmocka_unit_test(test_open_fails_on_unwritable_log),
 	    cmocka_unit_test(test_send_without_connection_is_enotconn),
 	    cmocka_unit_test(test_negotiation_accepts_echo_sga_and_refuses_the_rest),
