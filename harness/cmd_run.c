@@ -540,6 +540,9 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 				"service gap %.1f ms\n",
 				sc->name, i + 1, sc->repetitions, reps[i].console_release[1],
 				reps[i].console_release[0], (double)reps[i].downtime_ns / NS_PER_MS);
+		else if (reps[i].ok && !reps[i].measured)
+			fprintf(stderr, "[%s] rep %d/%d: steps passed (no upgrade to measure)\n",
+				sc->name, i + 1, sc->repetitions);
 		else if (reps[i].ok)
 			fprintf(stderr, "[%s] rep %d/%d: downtime %.1f ms, verified (%s -> %s)\n",
 				sc->name, i + 1, sc->repetitions,
