@@ -9,6 +9,7 @@
  * that destroys this run's domains, removes the work directory and, if this
  * run brought the lab up, takes it down.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -78,6 +79,24 @@ struct runner {
 	bool tty;
 };
 
+/* The console relay sockets of run @pid (console_close() removes them otherwise). */
+static void remove_relays(int pid)
+{
+	char prefix[32], path[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(CONSOLE_RELAY_DIR);
+
+	snprintf(prefix, sizeof(prefix), "tb-%d-", pid);
+	while (d && (de = readdir(d))) {
+		if (!strncmp(de->d_name, prefix, strlen(prefix))) {
+			snprintf(path, sizeof(path), CONSOLE_RELAY_DIR "/%s", de->d_name);
+			unlink(path);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
 static void *signal_thread(void *arg)
 {
 	sigset_t *set = arg;
@@ -90,6 +109,7 @@ static void *signal_thread(void *arg)
 	if (cleanup.virt)
 		virt_destroy_owned(cleanup.virt, getpid());
 	dirtree_remove(cleanup.workdir);
+	remove_relays(getpid());
 	if (cleanup.lab && cleanup.lab->started_now && lab_down(&err) != 0)
 		fprintf(stderr, "twinbench: %s\n", err.msg);
 	_exit(128 + sig);

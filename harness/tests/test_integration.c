@@ -63,9 +63,25 @@ static int lab_processes(void)
 	return n;
 }
 
+/* Console relay sockets of runs (/run/twinbench/consoles/tb-PID-NAME-a.sock). */
+static int relay_sockets(void)
+{
+	DIR *d = opendir(CONSOLE_RELAY_DIR);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += !strncmp(de->d_name, "tb-", 3);
+	if (d)
+		closedir(d);
+	return n;
+}
+
 static void assert_nothing_left(void)
 {
 	struct stat st;
+
+	assert_int_equal(relay_sockets(), 0);
 
 	assert_int_equal(lab_state(), LAB_ABSENT);
 	assert_int_not_equal(stat("/run/netns/" LAB_NETNS, &st), 0);
