@@ -63,15 +63,15 @@ static int lab_processes(void)
 	return n;
 }
 
-/* Console relay sockets of runs (/run/twinbench/consoles/tb-PID-NAME-a.sock). */
-static int relay_sockets(void)
+/* Entries of @dir whose names start with @prefix: what runs leave there. */
+static int dir_entries(const char *dir, const char *prefix)
 {
-	DIR *d = opendir(CONSOLE_RELAY_DIR);
+	DIR *d = opendir(dir);
 	struct dirent *de;
 	int n = 0;
 
 	while (d && (de = readdir(d)))
-		n += !strncmp(de->d_name, "tb-", 3);
+		n += !strncmp(de->d_name, prefix, strlen(prefix));
 	if (d)
 		closedir(d);
 	return n;
@@ -81,7 +81,8 @@ static void assert_nothing_left(void)
 {
 	struct stat st;
 
-	assert_int_equal(relay_sockets(), 0);
+	/* Console relay sockets of runs (CONSOLE_RELAY_DIR/tb-PID-NAME-a.sock). */
+	assert_int_equal(dir_entries(CONSOLE_RELAY_DIR, "tb-"), 0);
 
 	assert_int_equal(lab_state(), LAB_ABSENT);
 	assert_int_not_equal(stat("/run/netns/" LAB_NETNS, &st), 0);
@@ -92,15 +93,7 @@ static void assert_nothing_left(void)
 /* Work directories of runs (/var/tmp/twinbench-XXXXXX) that still exist. */
 static int work_dirs(void)
 {
-	DIR *d = opendir("/var/tmp");
-	struct dirent *de;
-	int n = 0;
-
-	while (d && (de = readdir(d)))
-		n += !strncmp(de->d_name, "twinbench-", 10);
-	if (d)
-		closedir(d);
-	return n;
+	return dir_entries("/var/tmp", "twinbench-");
 }
 
 static int setup(void **state)
