@@ -297,9 +297,8 @@ static struct probe *probe_connect(struct runner *r, int rep, struct tb_err *err
 static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
 {
 	bool twin = r->sc->method == METHOD_TWIN_BOOT;
-	int64_t start = repetition_phase(rep, twin ? "trigger"
-					 : r->sc->method == METHOD_TWIN ? "handoff_start"
-									: "upgrade_start");
+	const char *gap_start = method_gap_start(r->sc->method);
+	int64_t start = gap_start ? repetition_phase(rep, gap_start) : -1;
 	struct probe_result res;
 	struct probe_verdict v;
 	struct probe_record *trace;

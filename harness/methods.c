@@ -474,6 +474,22 @@ static const struct op_step *program_of(enum method m, size_t *n)
 	return NULL;
 }
 
+const char *method_gap_start(enum method m)
+{
+	switch (m) {
+	case METHOD_REBOOT:
+	case METHOD_KEXEC:
+		return "upgrade_start";
+	case METHOD_TWIN_BOOT:
+		return "trigger";
+	case METHOD_TWIN:
+		return "handoff_start";
+	case METHOD_CUSTOM:
+		break;
+	}
+	return NULL;
+}
+
 int method_check_steps(const struct scenario *sc, struct tb_err *err)
 {
 	size_t n;

@@ -56,6 +56,13 @@ int method_run(struct method_env *env, struct tb_err *err);
  */
 int method_check_steps(const struct scenario *sc, struct tb_err *err);
 
+/*
+ * The phase from which the probe's gap is measured: where the method's
+ * program starts disturbing the service (upgrade_start, handoff_start, or
+ * the trigger of twin-boot), or NULL for custom.
+ */
+const char *method_gap_start(enum method m);
+
 /* The phase names of a method's program, in the order they must occur. */
 const char *const *method_phases(enum method m);
 

@@ -65,12 +65,30 @@ static void test_before_a_derived_phase_is_rejected(void **state)
 	assert_non_null(strstr(err.msg, "(it has: none)"));
 }
 
+/* Every gap-start phase is one the method's own steps record. */
+static void test_gap_starts_at_a_phase_of_the_program(void **state)
+{
+	const enum method ms[] = { METHOD_REBOOT, METHOD_KEXEC, METHOD_TWIN_BOOT, METHOD_TWIN };
+	struct tb_err err = { 0 };
+	struct step st;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		struct scenario sc = with_step_before(ms[i], method_gap_start(ms[i]), &st);
+
+		assert_non_null(method_gap_start(ms[i]));
+		assert_int_equal(method_check_steps(&sc, &err), 0);
+	}
+	assert_null(method_gap_start(METHOD_CUSTOM));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_before_a_phase_of_the_method_is_accepted),
 		cmocka_unit_test(test_before_an_unknown_phase_names_position_and_phases),
 		cmocka_unit_test(test_before_a_derived_phase_is_rejected),
+		cmocka_unit_test(test_gap_starts_at_a_phase_of_the_program),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
