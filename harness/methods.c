@@ -134,12 +134,12 @@ static const struct op_step twin_program[] = {
 
 static const char *const reboot_phases[] = {
 	"guest_start", "boot_ready", "service_up", "upgrade_start", "old_last_line", "old_stopped",
-	"new_started", "new_first_line", "userspace_ready", "service_back", NULL,
+	"new_started", "new_first_line", "service_back", NULL,
 };
 
 static const char *const kexec_phases[] = {
 	"guest_start", "boot_ready", "service_up", "upgrade_start", "kexec_exec", "old_last_line",
-	"new_first_line", "userspace_ready", "service_back", NULL,
+	"new_first_line", "service_back", NULL,
 };
 
 static const char *const twin_boot_phases[] = {
@@ -149,7 +149,7 @@ static const char *const twin_boot_phases[] = {
 
 static const char *const twin_phases[] = {
 	"guest_start", "boot_ready", "service_up", "trigger", "cpu_handed", "b_first_line",
-	"b_ready", "handoff_start", "a_quiesced", "b_nic_up", "b_service_ready", "service_back",
+	"b_ready", "handoff_start", "a_quiesced", "b_nic_up", "service_back",
 	NULL,
 };
 

@@ -63,7 +63,13 @@ int method_check_steps(const struct scenario *sc, struct tb_err *err);
  */
 const char *method_gap_start(enum method m);
 
-/* The phase names of a method's program, in the order they must occur. */
+/*
+ * The phase names of a method's program, in the order they must occur.
+ * The agent's ready line on a console (userspace_ready, b_service_ready) is
+ * recorded but not listed: it and the first probe reply after the gap
+ * (service_back) report one event by two paths, serial and network, and
+ * arrive in either order.
+ */
 const char *const *method_phases(enum method m);
 
 #endif

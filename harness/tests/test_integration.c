@@ -157,6 +157,9 @@ static void check_upgrade(const char *base, const char *scenario, enum method m)
 	assert_string_not_equal(reps[0].boot_id_before, reps[0].boot_id_after);
 	assert_true(reps[0].maintenance_ns >= reps[0].downtime_ns);
 	assert_phases_ordered(&reps[0], m);
+	/* The agent's ready line follows the banner; it races service_back. */
+	assert_true(repetition_phase(&reps[0], "userspace_ready") >=
+		    repetition_phase(&reps[0], "new_first_line"));
 	assert_string_equal(info.method, scenario);
 	assert_true(info.accel[0] != '\0');
 	assert_true(info.qemu_version[0] != '\0');
@@ -342,6 +345,8 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 		fail_msg("twin failed: %s", reps[0].error);
 	assert_true(reps[0].verified);
 	assert_phases_ordered(&reps[0], METHOD_TWIN);
+	assert_true(repetition_phase(&reps[0], "b_service_ready") >=
+		    repetition_phase(&reps[0], "b_nic_up"));
 
 	/* Replies change from kernel A's release to kernel B's, from another boot. */
 	assert_true(ends_with(reps[0].release_before, "-twinbench-a"));
