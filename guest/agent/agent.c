@@ -16,7 +16,8 @@
  * Between twin kernels the state travels through memory instead
  * (handoff.h): --handoff-to makes SIGUSR1 write it to the shared region and
  * stop; --publish marks it released; --wait-ready and --take-from are kernel
- * B's side, which refuses a missing, corrupt or stale block.
+ * B's side, which refuses a missing, corrupt or stale block; --wait-taken
+ * tells kernel A when B serves from it.
  *
  * Static, no dependencies: it runs in kernel A's Debian root and in kernel
  * B's busybox initramfs alike.
@@ -146,7 +147,8 @@ static void usage(void)
 		"usage: twinbench-agent [--port N] [--state FILE] [--handoff-to REGION]\n"
 		"                       [--take-from REGION --from-boot ID]\n"
 		"       twinbench-agent --publish REGION | --corrupt REGION\n"
-		"       twinbench-agent --wait-ready REGION --from-boot ID [--timeout-ms N]\n");
+		"       twinbench-agent --wait-ready REGION --from-boot ID [--timeout-ms N]\n"
+		"       twinbench-agent --wait-taken REGION [--timeout-ms N]\n");
 	exit(2);
 }
 
@@ -192,6 +194,25 @@ static int wait_ready(const char *region, const char *from_boot, int64_t timeout
 	return 1;
 }
 
+/*
+ * Kernel A's side after publishing: wait until B's agent serves from the
+ * block (TAKEN).  0 once it does; 1 (after saying so) on timeout or error.
+ */
+static int wait_taken(const char *region, int64_t timeout_ms)
+{
+	int64_t start = now_ns();
+	int taken;
+
+	while ((taken = handoff_taken(region)) == 0 &&
+	       now_ns() - start <= timeout_ms * 1000000LL)
+		usleep(1000);
+	if (taken == 1)
+		return 0;
+	printf("twinbench-agent: the state block was not taken over within %" PRId64 " ms\n",
+	       timeout_ms);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -203,12 +224,13 @@ int main(int argc, char **argv)
 		{ "publish", required_argument, NULL, 'P' },
 		{ "corrupt", required_argument, NULL, 'C' },
 		{ "wait-ready", required_argument, NULL, 'W' },
+		{ "wait-taken", required_argument, NULL, 'K' },
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *state_path = "/var/lib/twinbench/agent.state";
 	const char *handoff_to = NULL, *take_from = NULL, *from_boot = NULL;
-	const char *publish = NULL, *corrupt = NULL, *wait_region = NULL;
+	const char *publish = NULL, *corrupt = NULL, *wait_region = NULL, *taken_region = NULL;
 	int64_t timeout_ms = 60000;
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	struct sigaction sa = { .sa_handler = on_stop };
@@ -229,6 +251,7 @@ int main(int argc, char **argv)
 		case 'P': publish = optarg; break;
 		case 'C': corrupt = optarg; break;
 		case 'W': wait_region = optarg; break;
+		case 'K': taken_region = optarg; break;
 		case 't': timeout_ms = atoll(optarg); break;
 		default: usage();
 		}
@@ -249,6 +272,8 @@ int main(int argc, char **argv)
 	}
 	if (wait_region)
 		return wait_ready(wait_region, from_boot, timeout_ms);
+	if (taken_region)
+		return wait_taken(taken_region, timeout_ms);
 
 	uname(&uts);
 	read_boot_id(boot_id, sizeof(boot_id));

@@ -114,6 +114,16 @@ int handoff_mark(const char *path, enum handoff_state state)
 	return block_io(path, &b, 1);
 }
 
+int handoff_taken(const char *path)
+{
+	struct handoff_block b;
+	char why[128];
+
+	if (block_io(path, &b, 0) != 0)
+		return -1;
+	return check(&b, why, sizeof(why)) == HANDOFF_OK && b.state == HANDOFF_TAKEN;
+}
+
 int handoff_corrupt(const char *path)
 {
 	struct handoff_block b;

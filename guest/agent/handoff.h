@@ -39,6 +39,9 @@ enum handoff_status handoff_read(const char *path, const char *from_boot, uint64
 /* Move a valid block to @state (READY after the NIC release, TAKEN by B). */
 int handoff_mark(const char *path, enum handoff_state state);
 
+/* 1 if the block is valid and TAKEN (B serves from it), 0 if not (yet), -1 on I/O errors. */
+int handoff_taken(const char *path);
+
 /* Write a READY block whose checksum does not match: for the refusal test. */
 int handoff_corrupt(const char *path);
 

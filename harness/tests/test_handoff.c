@@ -73,7 +73,9 @@ static void test_block_is_taken_only_once_it_is_ready(void **state)
 	assert_int_equal(handoff_mark(*state, HANDOFF_READY), 0);
 	assert_int_equal(read_status(*state, BOOT_A, &counter), HANDOFF_OK);
 	assert_int_equal(counter, 4242);
+	assert_int_equal(handoff_taken(*state), 0);
 	assert_int_equal(handoff_mark(*state, HANDOFF_TAKEN), 0);
+	assert_int_equal(handoff_taken(*state), 1);
 	assert_int_equal(read_status(*state, BOOT_A, &counter), HANDOFF_STALE);
 }
 
@@ -195,13 +197,22 @@ static void test_agent_hands_over_and_is_taken_over(void **state)
 		assert_int_equal(wait_exit(spawn(w, out)), 0);
 	}
 	{
+		/* Released, not taken: kernel A would wait, and gives up saying so. */
+		char *k[] = { AGENT, "--wait-taken", (char *)region, "--timeout-ms", "50", NULL };
+
+		assert_int_equal(wait_exit(spawn(k, out)), 1);
+		assert_non_null(strstr(slurp(out), "was not taken over within 50 ms"));
+	}
+	{
 		char *t[] = { AGENT, "--port", port_b, "--take-from", (char *)region,
 			      "--from-boot", boot, NULL };
+		char *k[] = { AGENT, "--wait-taken", (char *)region, NULL };
 
 		b = spawn(t, out);
 		ask(atoi(port_b), &rec);
 		/* The counter goes on from where A stopped: one more request served. */
 		assert_int_equal(rec.counter, served + 1);
+		assert_int_equal(wait_exit(spawn(k, "/dev/null")), 0);
 		kill(b, SIGTERM);
 		wait_exit(b);
 		assert_non_null(strstr(slurp(out), "state=taken-over"));
