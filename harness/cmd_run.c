@@ -570,6 +570,10 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		else
 			fprintf(stderr, "[%s] rep %d/%d: FAILED: %s\n", sc->name, i + 1,
 				sc->repetitions, reps[i].error);
+		if (reps[i].ok && reps[i].takeover_cpus)
+			fprintf(stderr, "[%s] rep %d/%d: kernel B took over %d vCPUs and %lld MiB\n",
+				sc->name, i + 1, sc->repetitions, reps[i].takeover_cpus,
+				(long long)reps[i].takeover_memtotal_kb / 1024);
 		/* Recomputed over all repetitions so far: the table is right if we stop here. */
 		results_summarise(reps, (size_t)i + 1, &row->sum);
 	}

@@ -28,8 +28,15 @@ enum op {
 	OP_WAIT_STOPPED, /* the domain stopped (guest rebooted) */
 	OP_START_NEW,	 /* boot the new kernel in a new domain */
 	OP_BANNER,	 /* the new kernel's banner: marks new_first_line and old_last_line */
-	OP_UNAME,	 /* `uname -r` on a console: kernel A's release on a, B's on b */
+	OP_UNAME,	 /* `uname -r` on a console: kernel A's release on a, B's on b,
+			    or text's ("a" or "b") */
+	OP_LAST_WORDS,	 /* like OP_EXPECT: the console's kernel must say nothing more */
+	OP_SILENT,	 /* no line matching text since the console's last words */
+	OP_TAKEOVER,	 /* B's takeover line: all vCPUs, at least TAKEOVER_MEM_PCT % of RAM */
 };
+
+/* What kernel B must hold after the takeover, of the guest's RAM. */
+#define TAKEOVER_MEM_PCT 85
 
 enum budget { BUDGET_STEP, BUDGET_BOOT, BUDGET_UPGRADE };
 
@@ -130,6 +137,14 @@ static const struct op_step twin_program[] = {
 	  "waiting for the agent on kernel B", 0, GUEST_FAILED_RE "|" TAKEOVER_FAILED_RE },
 	{ OP_WAIT_UP, 0, NULL, NULL, BUDGET_UPGRADE, "waiting for the service to come back", 0,
 	  NULL },
+	{ OP_LAST_WORDS, 'a', A_PARKED_RE, "a_parked", BUDGET_UPGRADE,
+	  "waiting for kernel A to park its CPUs", 0, UPGRADE_FAILED_RE },
+	{ OP_TAKEOVER, 'b', TAKEOVER_DONE_RE, "takeover_done", BUDGET_UPGRADE,
+	  "waiting for kernel B to take CPUs, memory and console a", 0,
+	  GUEST_FAILED_RE "|" TAKEOVER_FAILED_RE },
+	{ OP_UNAME, 'a', "b", "a_console_b", BUDGET_STEP, "asking kernel B on console a", 0, NULL },
+	{ OP_SILENT, 'a', KERNEL_LOG_RE, NULL, BUDGET_STEP, "checking that kernel A is silent", 0,
+	  NULL },
 };
 
 static const char *const reboot_phases[] = {
@@ -149,8 +164,8 @@ static const char *const twin_boot_phases[] = {
 
 static const char *const twin_phases[] = {
 	"guest_start", "boot_ready", "service_up", "trigger", "cpu_handed", "b_first_line",
-	"b_ready", "handoff_start", "a_quiesced", "b_nic_up", "service_back",
-	NULL,
+	"b_ready", "handoff_start", "a_quiesced", "b_nic_up", "service_back", "takeover_done",
+	"a_console_b", NULL,
 };
 
 static const char *const custom_phases[] = { "guest_start", NULL };
@@ -190,6 +205,7 @@ static int64_t budget_ns(const struct scenario *sc, const struct op_step *s)
 struct interp {
 	struct method_env *env;
 	size_t cursor[2];
+	size_t last_words[2]; /* OP_SILENT checks the lines from here */
 	bool *ran; /* which of the scenario's steps have run */
 };
 
@@ -284,7 +300,9 @@ static int check_uname(struct interp *in, const struct op_step *s, int64_t deadl
 	char quoted[160], pattern[200];
 	int rc;
 
-	if (s->console == 'a')
+	char kernel = s->text ? s->text[0] : s->console;
+
+	if (kernel == 'a')
 		regex_quote(env->rep->release_before, quoted, sizeof(quoted));
 	else if (want_b)
 		regex_quote(want_b, quoted, sizeof(quoted));
@@ -300,11 +318,58 @@ static int check_uname(struct interp *in, const struct op_step *s, int64_t deadl
 		return rc;
 	snprintf(env->rep->console_release[s->console == 'b'], sizeof(env->rep->console_release[0]),
 		 "%s", m->text);
-	if (s->console == 'b' && !strcmp(m->text, env->rep->release_before))
+	if (kernel == 'b' && !strcmp(m->text, env->rep->release_before))
 		return tb_err_set(err, TB_EXIT_CHECK,
-				  "console b answers with kernel A's release %s: B is not running",
-				  m->text);
+				  "console %c answers with kernel A's release %s: B is not running",
+				  s->console, m->text);
 	return 0;
+}
+
+/*
+ * B's takeover line, "cpus=N memtotal_kb=M": B must hold every vCPU of the
+ * guest and at least TAKEOVER_MEM_PCT percent of its RAM.
+ */
+static int check_takeover(struct method_env *env, const char *line, struct tb_err *err)
+{
+	const struct guest_spec *g = &env->sc->guest;
+	const char *p = strstr(line, "cpus=");
+	int64_t want_kb = (int64_t)g->memory_mib * 1024 * TAKEOVER_MEM_PCT / 100;
+	long long kb;
+	int cpus;
+
+	if (!p || sscanf(p, "cpus=%d memtotal_kb=%lld", &cpus, &kb) != 2)
+		return tb_err_set(err, TB_EXIT_CHECK, "console b: cannot read the takeover line: %s",
+				  line);
+	env->rep->takeover_cpus = cpus;
+	env->rep->takeover_memtotal_kb = kb;
+	if (cpus != g->vcpus)
+		return tb_err_set(err, TB_EXIT_CHECK,
+				  "kernel B runs on %d of the guest's %d vCPUs after the takeover",
+				  cpus, g->vcpus);
+	if (kb < want_kb)
+		return tb_err_set(err, TB_EXIT_CHECK,
+				  "kernel B has %lld kB after the takeover, less than %d%% of the "
+				  "guest's %d MiB (%lld kB)",
+				  kb, TAKEOVER_MEM_PCT, g->memory_mib, (long long)want_kb);
+	return 0;
+}
+
+/* Fail on a line matching s->text that arrived after the console's last words. */
+static int check_silent(struct interp *in, const struct op_step *s, struct tb_err *err)
+{
+	size_t from = in->last_words[s->console == 'b'];
+	struct console_match m;
+	struct tb_err ignored;
+	int rc;
+
+	rc = console_expect_line(console_of(in, s->console), s->text, &from, monotime_now(), &m,
+				 &ignored);
+	if (rc == -ETIMEDOUT)
+		return 0;
+	if (rc == 0)
+		return tb_err_set(err, TB_EXIT_CHECK, "console %c: the old kernel spoke again: %s",
+				  s->console, m.text);
+	return tb_err_set(err, ignored.exit, "%s", ignored.msg);
 }
 
 static int run_step(struct interp *in, const struct op_step *s, struct tb_err *err)
@@ -319,6 +384,19 @@ static int run_step(struct interp *in, const struct op_step *s, struct tb_err *e
 	if (env->progress && s->doing)
 		env->progress(env->runner, s->doing);
 	switch (s->op) {
+	case OP_LAST_WORDS:
+	case OP_TAKEOVER:
+		rc = expect_or_fail(in, s, cursor_of(in, s->console), deadline, &m, err);
+		if (rc == 0 && s->op == OP_LAST_WORDS)
+			in->last_words[s->console == 'b'] = *cursor_of(in, s->console);
+		if (rc == 0 && s->op == OP_TAKEOVER)
+			rc = check_takeover(env, m.text, err);
+		if (rc == 0 && s->mark)
+			repetition_mark(env->rep, s->mark, m.t_ns);
+		break;
+	case OP_SILENT:
+		rc = check_silent(in, s, err);
+		break;
 	case OP_EXPECT:
 	case OP_BANNER:
 		rc = expect_or_fail(in, s, cursor_of(in, s->console), deadline, &m, err);

@@ -214,7 +214,7 @@ static json_t *rep_to_json(const struct repetition *rep)
 	return json_pack(
 	    "{s:i, s:b, s:o, s:o, s:b, s:I, s:I, s:{s:o, s:o},"
 	    " s:b, s:b, s:b, s:b,"
-	    " s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}, s:b, s:{s:o, s:o}}",
+	    " s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}, s:b, s:{s:o, s:o}, s:{s:i, s:I}}",
 	    "index", rep->index, "ok", rep->ok, "error", error, "phases", phases_to_json(rep),
 	    "measured", rep->measured, "downtime_ns", (json_int_t)rep->downtime_ns,
 	    "maintenance_ns", (json_int_t)rep->maintenance_ns, "probe", "sent", json_u64(rep->sent),
@@ -225,7 +225,8 @@ static json_t *rep_to_json(const struct repetition *rep)
 	    "release", JSON_STR(rep->release_after), "boot_id", JSON_STR(rep->boot_id_after),
 	    "counter", json_u64(rep->counter_after), "alive_at_end", rep->alive_at_end,
 	    "console_release", "a", JSON_STR(rep->console_release[0]), "b",
-	    JSON_STR(rep->console_release[1]));
+	    JSON_STR(rep->console_release[1]), "takeover", "cpus", rep->takeover_cpus,
+	    "memtotal_kb", (json_int_t)rep->takeover_memtotal_kb);
 }
 
 /*
@@ -695,6 +696,24 @@ static int get_bool(struct loader *ld, json_t *obj, const char *where, const cha
 	return 0;
 }
 
+static int load_takeover(struct loader *ld, json_t *jrep, const char *where,
+			 struct repetition *rep)
+{
+	json_t *t = member(ld, jrep, where, "takeover", K_OBJECT);
+	json_int_t cpus, kb;
+	char twhere[64];
+
+	if (!t)
+		return -1;
+	snprintf(twhere, sizeof(twhere), "%s.takeover", where);
+	if (get_int(ld, t, twhere, "cpus", 0, INT_MAX, &cpus) ||
+	    get_int(ld, t, twhere, "memtotal_kb", 0, INT64_MAX, &kb))
+		return -1;
+	rep->takeover_cpus = (int)cpus;
+	rep->takeover_memtotal_kb = kb;
+	return 0;
+}
+
 static int load_info(struct loader *ld, json_t *root, struct run_info *info)
 {
 	json_t *scenario, *env, *probe;
@@ -835,18 +854,18 @@ static int load_rep(struct loader *ld, json_t *jrep, const char *where, struct r
 	if (json_object_get(jrep, "alive_at_end") &&
 	    get_bool(ld, jrep, where, "alive_at_end", &rep->alive_at_end))
 		return -1;
-	if (!json_object_get(jrep, "console_release"))
-		return 0;
-	consoles = member(ld, jrep, where, "console_release", K_OBJECT);
-	if (!consoles)
-		return -1;
-	snprintf(pwhere, sizeof(pwhere), "%s.console_release", where);
-	if (get_str(ld, consoles, pwhere, "a", rep->console_release[0],
-		    sizeof(rep->console_release[0])) ||
-	    get_str(ld, consoles, pwhere, "b", rep->console_release[1],
-		    sizeof(rep->console_release[1])))
-		return -1;
-	return 0;
+	if (json_object_get(jrep, "console_release")) {
+		consoles = member(ld, jrep, where, "console_release", K_OBJECT);
+		if (!consoles)
+			return -1;
+		snprintf(pwhere, sizeof(pwhere), "%s.console_release", where);
+		if (get_str(ld, consoles, pwhere, "a", rep->console_release[0],
+			    sizeof(rep->console_release[0])) ||
+		    get_str(ld, consoles, pwhere, "b", rep->console_release[1],
+			    sizeof(rep->console_release[1])))
+			return -1;
+	}
+	return json_object_get(jrep, "takeover") ? load_takeover(ld, jrep, where, rep) : 0;
 }
 
 int results_load(const char *run_json, struct run_info *info, struct repetition **reps, size_t *n,

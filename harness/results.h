@@ -43,6 +43,9 @@ struct repetition {
 	bool alive_at_end;	/* the service answered when the repetition ended */
 	/* `uname -r` as answered on console a and b (twin-boot), "" if not asked */
 	char console_release[2][65];
+	/* What kernel B held after a twin takeover, 0 if there was none */
+	int takeover_cpus;
+	int64_t takeover_memtotal_kb;
 };
 
 struct run_info {

@@ -373,6 +373,22 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	assert_non_null(strstr(log_b, "up as eth0"));
 	assert_non_null(strstr(log_b, "state=taken-over"));
 	assert_non_null(strstr(log_b, reps[0].boot_id_after));
+
+	/*
+	 * The takeover: B holds every vCPU and at least 85% of the RAM (the
+	 * scenario's 2 vCPUs, 2 GiB), A's CPU came through the mailbox, and
+	 * console a answers with B's release after A's last words.
+	 */
+	assert_int_equal(reps[0].takeover_cpus, 2);
+	assert_true(reps[0].takeover_memtotal_kb >= 2048LL * 1024 * 85 / 100);
+	assert_true(repetition_phase(&reps[0], "takeover_done") > 0);
+	assert_true(repetition_phase(&reps[0], "a_parked") >= repetition_phase(&reps[0], "a_quiesced"));
+	assert_non_null(strstr(log_b, "smpboot: Booting Node 0 Processor 1 APIC 0x0"));
+	assert_string_equal(reps[0].console_release[0], reps[0].release_after);
+	p = strstr(log_a, "twin_kernel: CPU 0 parks, the last of this kernel");
+	assert_non_null(p);
+	assert_non_null(strstr(p, "twinbench-b: console a taken over by "));
+	assert_null(strstr(p, "twinbench-a# "));
 	free(log_a);
 	free(log_b);
 	free(reps);
@@ -427,6 +443,13 @@ static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
 	assert_non_null(log_b);
 	assert_non_null(strstr(log_b, "twinbench-b: takeover failed"));
 	assert_null(strstr(log_b, "state=taken-over"));
+	free(log_b);
+	/* A parks only for a B that serves: refused, it keeps its CPUs. */
+	assert_true(repetition_phase(&reps[0], "a_parked") < 0);
+	snprintf(path, sizeof(path), "%s/console-a.log", dir);
+	log_b = tl_read_file(path);
+	assert_non_null(log_b);
+	assert_null(strstr(log_b, "parks, the last of this kernel"));
 	free(log_b);
 	free(reps);
 }

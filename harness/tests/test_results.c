@@ -127,8 +127,11 @@ static void full_reps(struct repetition reps[3])
 		r->counter_after = (1ULL << 40) + (uint64_t)i;
 		r->alive_at_end = i != 2;
 		strcpy(r->console_release[0], "6.1.192-twinbench-a");
-		if (i == 0)
+		if (i == 0) {
 			strcpy(r->console_release[1], "6.1.192-twinbench-b");
+			r->takeover_cpus = 2;
+			r->takeover_memtotal_kb = 1843200;
+		}
 	}
 	reps[1].ok = false;
 	reps[1].verified = false;
@@ -188,6 +191,8 @@ static void assert_rep_equal(const struct repetition *a, const struct repetition
 	assert_int_equal(a->alive_at_end, b->alive_at_end);
 	assert_string_equal(a->console_release[0], b->console_release[0]);
 	assert_string_equal(a->console_release[1], b->console_release[1]);
+	assert_int_equal(a->takeover_cpus, b->takeover_cpus);
+	assert_int_equal(a->takeover_memtotal_kb, b->takeover_memtotal_kb);
 }
 
 static void test_round_trip_keeps_every_field(void **state)
