@@ -246,6 +246,13 @@ static const char *const method_names[] = {
     [METHOD_CUSTOM] = "custom",
 };
 
+const char *scenario_method_label(const struct scenario *sc)
+{
+	if (sc->method == METHOD_TWIN && sc->guest.nic == NIC_DUAL)
+		return "twin-dual";
+	return method_name(sc->method);
+}
+
 const char *method_name(enum method m)
 {
 	if ((unsigned)m >= ARRAY_SIZE(method_names))
@@ -384,6 +391,24 @@ static int parse_method(struct loader *ld, const struct field *f, const char *wh
 		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
 			 i ? ", " : "", method_names[i]);
 	return fail_node(ld, v, "%s: unknown method '%s' (expected one of: %s)", what, s, names);
+}
+
+static int parse_nic(struct loader *ld, const struct field *f, const char *what, yaml_node_t *v,
+		     char *base)
+{
+	enum nic_mode *mode = (enum nic_mode *)(base + f->off);
+	const char *s;
+
+	s = want_scalar(ld, what, "a NIC mode", v);
+	if (!s)
+		return -1;
+	if (!strcmp(s, "handoff"))
+		*mode = NIC_HANDOFF;
+	else if (!strcmp(s, "dual"))
+		*mode = NIC_DUAL;
+	else
+		return fail_node(ld, v, "%s: expected 'handoff' or 'dual', got '%s'", what, s);
+	return 0;
 }
 
 static int parse_int(struct loader *ld, const struct field *f, const char *what, yaml_node_t *v,
@@ -621,6 +646,7 @@ static const struct field guest_fields[] = {
     FIELD("memory", parse_size, struct guest_spec, memory_mib),
     /* 64: well above what the lab's hosts give a guest; catches typos like 200. */
     INT_FIELD("vcpus", struct guest_spec, vcpus, 1, 64),
+    FIELD("nic", parse_nic, struct guest_spec, nic),
 };
 
 static const struct field upgrade_fields[] = {

@@ -42,6 +42,12 @@ struct step {
 	int line, column;   /* where the step starts in the file (1-based) */
 };
 
+/* The guest's NICs for a twin upgrade (DESIGN.md, the seeds' two-NIC experiment). */
+enum nic_mode {
+	NIC_HANDOFF, /* one NIC: kernel A releases it, kernel B takes it */
+	NIC_DUAL,    /* two: B brings up the second while it boots; only the address moves */
+};
+
 struct guest_spec {
 	char *kernel;	/* absolute path of kernel A */
 	char *initrd;	/* absolute path, or NULL */
@@ -49,6 +55,7 @@ struct guest_spec {
 	char *cmdline;	/* kernel command line of A */
 	int memory_mib; /* default 512 */
 	int vcpus;	/* default 2 */
+	enum nic_mode nic; /* default handoff */
 };
 
 struct upgrade_spec {
@@ -97,6 +104,12 @@ int scenario_parse_duration(const char *text, int64_t *ns);
 int scenario_parse_size_mib(const char *text, int *mib);
 
 const char *method_name(enum method m);
+
+/*
+ * The method as results, reports and the gate name it: the method, or
+ * "twin-dual" for the twin method with nic: dual (a variant measured apart).
+ */
+const char *scenario_method_label(const struct scenario *sc);
 
 /* Parse a method name; -1 if unknown. */
 int method_from_name(const char *name, enum method *m);

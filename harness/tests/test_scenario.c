@@ -282,6 +282,7 @@ static void test_minimal_file_gets_defaults(void **state)
 	assert_string_equal(sc.guest.cmdline, "");
 	assert_int_equal(sc.guest.memory_mib, 512);
 	assert_int_equal(sc.guest.vcpus, 2);
+	assert_int_equal(sc.guest.nic, NIC_HANDOFF);
 	assert_null(sc.upgrade.initrd);
 	assert_string_equal(sc.upgrade.cmdline, "");
 	assert_null(sc.upgrade.release);
@@ -387,7 +388,7 @@ static void test_unknown_guest_key_names_line_and_column(void **state)
 	(void)state;
 	assert_fixture_fails_at("unknown_guest_key.yaml", 6, 3,
 				"unknown key 'memroy' in guest (expected one of: kernel, initrd, "
-				"rootfs, cmdline, memory, vcpus)");
+				"rootfs, cmdline, memory, vcpus, nic)");
 }
 
 static void test_unknown_key_in_flow_step_mapping_points_at_key(void **state)
@@ -492,6 +493,25 @@ static void test_unknown_method_is_rejected(void **state)
 	assert_fixture_fails_at("bad_method.yaml", 3, 9,
 				"method: unknown method 'kexex' (expected one of: reboot, kexec, "
 				"twin-boot, twin, custom)");
+}
+
+static void test_dual_nic_is_read(void **state)
+{
+	struct scenario sc;
+
+	(void)state;
+	load_ok(scenario_path("dual_nic.yaml"), &sc);
+	assert_int_equal(sc.method, METHOD_TWIN);
+	assert_int_equal(sc.guest.nic, NIC_DUAL);
+	assert_string_equal(scenario_method_label(&sc), "twin-dual");
+	scenario_free(&sc);
+}
+
+static void test_unknown_nic_mode_is_rejected(void **state)
+{
+	(void)state;
+	assert_fixture_fails_at("bad_nic.yaml", 6, 8,
+				"guest.nic: expected 'handoff' or 'dual', got 'triple'");
 }
 
 static void test_name_with_space_is_rejected(void **state)
@@ -812,6 +832,8 @@ int main(void)
 	    cmocka_unit_test(test_missing_image_names_resolved_path_and_make_image),
 	    cmocka_unit_test(test_directory_as_kernel_is_not_a_regular_file),
 	    cmocka_unit_test(test_unknown_method_is_rejected),
+	    cmocka_unit_test(test_dual_nic_is_read),
+	    cmocka_unit_test(test_unknown_nic_mode_is_rejected),
 	    cmocka_unit_test(test_name_with_space_is_rejected),
 	    cmocka_unit_test(test_bad_regex_points_at_pattern),
 	    cmocka_unit_test(test_step_with_two_keys_points_at_second_key),
