@@ -7,7 +7,7 @@
 #   make run        the main job: reboot, kexec and twin upgrades in the embedded lab
 #   make unit       fast unit tests (cmocka)
 #   make test       unit tests, then integration tests booting real guests
-#   make bench      5 repetitions of reboot, kexec and twin, results under results/
+#   make bench      5 repetitions of reboot, kexec, twin and twin-dual, results under results/
 #   make report     report.html/.md of the latest results of each scenario
 #   make gate       compare the latest results with $(BASELINE) (exit 1 on a regression)
 
@@ -86,7 +86,7 @@ integration: all image $(B)/tests/test_integration $(B)/tests/test_integration_r
 test: unit integration
 
 # The methods side by side, in one run: their downtimes compare as ratios.
-METHODS  := scenarios/reboot.yaml scenarios/kexec.yaml scenarios/twin.yaml
+METHODS  := scenarios/reboot.yaml scenarios/kexec.yaml scenarios/twin.yaml scenarios/twin-dual.yaml
 
 run: all image
 	$(B)/twinbench run $(METHODS)

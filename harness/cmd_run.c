@@ -64,6 +64,7 @@ struct runner {
 	char accel[8];
 	char ip[32];
 	char mac[32];
+	char mac2[32]; /* kernel B's own NIC (nic: dual) */
 	int port[2];
 	char cmdline_old[4096];
 	char cmdline_new[4096];
@@ -184,6 +185,7 @@ static char *guest_xml(struct runner *r, bool upgraded, struct tb_err *err)
 		.bridge = r->lab->external ? NULL : r->lab->bridge,
 		.network = r->lab->external ? r->lab->network : NULL,
 		.mac = r->mac,
+		.mac2 = sc->guest.nic == NIC_DUAL ? r->mac2 : NULL,
 		.console_port = { r->port[0], r->port[1] },
 	};
 
@@ -439,7 +441,7 @@ static void fill_info(struct runner *r, const struct run_opts *o, struct run_inf
 	memset(info, 0, sizeof(*info));
 	snprintf(info->scenario, sizeof(info->scenario), "%s", r->sc->name);
 	snprintf(info->scenario_path, sizeof(info->scenario_path), "%s", r->sc->path);
-	snprintf(info->method, sizeof(info->method), "%s", method_name(r->sc->method));
+	snprintf(info->method, sizeof(info->method), "%s", scenario_method_label(r->sc));
 	strftime(info->started, sizeof(info->started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	snprintf(info->accel, sizeof(info->accel), "%s", r->accel);
 	virt_versions(r->virt, libvirt, sizeof(libvirt), qemu, sizeof(qemu));
@@ -471,7 +473,7 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 	int slot = -1, lease = -1, rc = -1;
 
 	snprintf(row->name, sizeof(row->name), "%s", sc->name);
-	snprintf(row->method, sizeof(row->method), "%s", method_name(sc->method));
+	snprintf(row->method, sizeof(row->method), "%s", scenario_method_label(sc));
 	r.tty = isatty(2);
 	snprintf(workdir, sizeof(workdir), "%s/twinbench-XXXXXX", tmp ? tmp : "/var/tmp");
 	pthread_mutex_lock(&cleanup.lock);
@@ -491,6 +493,7 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		goto out;
 	snprintf(r.ip, sizeof(r.ip), "10.213.0.%d", 10 + slot);
 	snprintf(r.mac, sizeof(r.mac), "52:54:00:d5:00:%02x", slot);
+	snprintf(r.mac2, sizeof(r.mac2), "52:54:00:d5:01:%02x", slot);
 	for (int i = 0; i < 2; i++) {
 		r.port[i] = lab_free_port(lab, err);
 		if (r.port[i] < 0)
@@ -509,6 +512,10 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 	snprintf(r.cmdline_new, sizeof(r.cmdline_new), "%s twinbench.ip=%s/%d twinbench.port=%d",
 		 sc->upgrade.cmdline ? sc->upgrade.cmdline : sc->guest.cmdline, r.ip, LAB_PREFIX,
 		 sc->service.port);
+	/* nic: dual: kernel A leaves the NIC with this MAC to kernel B from boot on. */
+	if (sc->guest.nic == NIC_DUAL)
+		snprintf(r.cmdline_old + strlen(r.cmdline_old),
+			 sizeof(r.cmdline_old) - strlen(r.cmdline_old), " twinbench.nic_b=%s", r.mac2);
 	if (sc->upgrade.kernel && make_payload(&r, workdir, err) != 0)
 		goto out;
 

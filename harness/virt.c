@@ -81,6 +81,29 @@ void virt_close(struct virt *v)
 			failed = true;                                                             \
 	} while (0)
 
+/* A virtio NIC on the guest's bridge or libvirt network. */
+static void write_nic(xmlTextWriterPtr w, bool *fail, const struct guest_config *g, const char *mac)
+{
+	const char *kind = g->network ? "network" : "bridge";
+	bool failed = false;
+
+	W(xmlTextWriterStartElement(w, BAD_CAST "interface"));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST kind));
+	W(xmlTextWriterStartElement(w, BAD_CAST "source"));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST kind,
+				      BAD_CAST(g->network ? g->network : g->bridge)));
+	W(xmlTextWriterEndElement(w));
+	W(xmlTextWriterStartElement(w, BAD_CAST "mac"));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "address", BAD_CAST mac));
+	W(xmlTextWriterEndElement(w));
+	W(xmlTextWriterStartElement(w, BAD_CAST "model"));
+	W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "virtio"));
+	W(xmlTextWriterEndElement(w));
+	W(xmlTextWriterEndElement(w));
+	if (failed)
+		*fail = true;
+}
+
 static void write_serial(xmlTextWriterPtr w, bool *fail, int index, int port, const char *file)
 {
 	bool failed = false;
@@ -191,21 +214,9 @@ char *virt_domain_xml(const struct guest_config *g, struct tb_err *err)
 	if (g->payload)
 		write_disk(w, &failed, g->payload, "raw", "vdb", true);
 	if (g->bridge || g->network) {
-		const char *kind = g->network ? "network" : "bridge";
-
-		W(xmlTextWriterStartElement(w, BAD_CAST "interface"));
-		W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST kind));
-		W(xmlTextWriterStartElement(w, BAD_CAST "source"));
-		W(xmlTextWriterWriteAttribute(w, BAD_CAST kind,
-					      BAD_CAST(g->network ? g->network : g->bridge)));
-		W(xmlTextWriterEndElement(w));
-		W(xmlTextWriterStartElement(w, BAD_CAST "mac"));
-		W(xmlTextWriterWriteAttribute(w, BAD_CAST "address", BAD_CAST g->mac));
-		W(xmlTextWriterEndElement(w));
-		W(xmlTextWriterStartElement(w, BAD_CAST "model"));
-		W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "virtio"));
-		W(xmlTextWriterEndElement(w));
-		W(xmlTextWriterEndElement(w));
+		write_nic(w, &failed, g, g->mac);
+		if (g->mac2)
+			write_nic(w, &failed, g, g->mac2);
 	}
 	if (g->serial_file) {
 		write_serial(w, &failed, 0, 0, g->serial_file);

@@ -26,6 +26,7 @@ struct guest_config {
 	const char *bridge;  /* NIC on this bridge, or */
 	const char *network; /* on this libvirt network, or neither: no NIC */
 	const char *mac;
+	const char *mac2;    /* a second NIC beside it (nic: dual), or NULL */
 	int console_port[2];	 /* telnet ports of ttyS0 and ttyS1 on 127.0.0.1, or 0 */
 	const char *serial_file; /* instead of telnet: ttyS0 to this file (accel probe) */
 };

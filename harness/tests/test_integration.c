@@ -394,6 +394,53 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	free(reps);
 }
 
+/*
+ * nic: dual: A leaves the second NIC to B from boot on, B brings it up while
+ * it boots, and at the handoff only the address moves (gratuitous ARP).
+ */
+static void test_twin_dual_moves_only_the_address(void **state)
+{
+	char results[300], dir[512], path[600], own[32] = "", *log_a, *log_b, *p;
+	const char *args[] = { "run", "--results", results, "scenarios/twin-dual.yaml", NULL };
+	struct repetition *reps = NULL;
+	struct run_info info;
+
+	(void)state;
+	snprintf(results, sizeof(results), "%s/twin-dual", tmpdir);
+	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
+	load_one(results, "twin-dual", dir, sizeof(dir), &info, &reps);
+	if (!reps[0].ok)
+		fail_msg("twin-dual failed: %s", reps[0].error);
+	assert_string_equal(info.method, "twin-dual");
+	assert_true(reps[0].verified);
+	assert_true(reps[0].state_continued);
+	assert_true(ends_with(reps[0].release_after, "-twinbench-b"));
+	assert_int_equal(reps[0].takeover_cpus, 2);
+
+	snprintf(path, sizeof(path), "%s/console-a.log", dir);
+	log_a = tl_read_file(path);
+	snprintf(path, sizeof(path), "%s/console-b.log", dir);
+	log_b = tl_read_file(path);
+	assert_non_null(log_a);
+	assert_non_null(log_b);
+	assert_non_null(strstr(log_a, ") left to kernel B"));
+	/* B's own NIC was up before the handoff, and it is the one that serves. */
+	p = strstr(log_b, "twinbench-b: own NIC ");
+	assert_non_null(p);
+	assert_int_equal(sscanf(p, "twinbench-b: own NIC %31s", own), 1);
+	assert_true(p < strstr(log_b, "twinbench-b: kernel A let go"));
+	p = strstr(log_b, "twinbench-b: NIC ");
+	assert_non_null(p);
+	assert_int_equal(strncmp(p + strlen("twinbench-b: NIC "), own, strlen(own)), 0);
+	/* ... and it is not A's NIC (twinbench.nic= on B's command line). */
+	p = strstr(log_b, "twinbench.nic=");
+	assert_non_null(p);
+	assert_int_not_equal(strncmp(p + strlen("twinbench.nic="), own, strlen(own)), 0);
+	free(log_a);
+	free(log_b);
+	free(reps);
+}
+
 static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
 {
 	char results[300], scenario[300], dir[512], path[600], *log_b, *yaml;
@@ -640,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_twin_boot_runs_kernel_b_beside_a),
 		cmocka_unit_test(test_twin_boot_with_broken_b_fails_and_a_keeps_running),
 		cmocka_unit_test(test_twin_hands_the_service_to_kernel_b),
+		cmocka_unit_test(test_twin_dual_moves_only_the_address),
 		cmocka_unit_test(test_twin_with_corrupt_state_block_is_refused_by_b),
 		cmocka_unit_test(test_connect_uses_an_existing_libvirt),
 	};
