@@ -23,6 +23,7 @@
 #include <libxml/tree.h>
 
 #include "gate.h"
+#include "jsonkind.h"
 #include "stats.h"
 
 /* Baselines are a few kilobytes; anything this big is not one. */
@@ -270,27 +271,6 @@ static int __attribute__((format(printf, 2, 3))) bad(struct loader *ld, const ch
 			  where[0] ? ": " : "", msg);
 }
 
-static const char *type_name(const json_t *j)
-{
-	switch (json_typeof(j)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "unknown";
-}
-
 /* Every key of @obj must be one of @allowed (NULL-terminated): typos are errors, not defaults. */
 static int check_keys(struct loader *ld, json_t *obj, const char *const *allowed)
 {
@@ -340,7 +320,7 @@ static json_t *member(struct loader *ld, json_t *obj, const char *key, bool requ
 	ok = type == JSON_INTEGER || type == JSON_REAL ? json_is_number(v) : json_typeof(v) == type;
 	if (!ok) {
 		push(ld, key);
-		bad(ld, "expected %s, got %s", what, type_name(v));
+		bad(ld, "expected %s, got %s", what, json_kind_name(v));
 		pop(ld);
 		*failed = true;
 		return NULL;
@@ -396,7 +376,7 @@ static int load_timing(struct loader *ld, json_t *obj, struct gate_timing *t)
 		{
 			push_index(ld, i);
 			if (!json_is_number(v))
-				return bad(ld, "expected a duration in ns, got %s", type_name(v));
+				return bad(ld, "expected a duration in ns, got %s", json_kind_name(v));
 			if (!(json_number_value(v) >= 0))
 				return bad(ld, "%g is negative (a duration in ns)",
 					   json_number_value(v));
@@ -436,7 +416,7 @@ static int load_method(struct loader *ld, const char *name, json_t *obj,
 		return bad(ld, "a method name of 1 to %zu characters", sizeof(m->method) - 1);
 	snprintf(m->method, sizeof(m->method), "%s", name);
 	if (!json_is_object(obj))
-		return bad(ld, "expected an object, got %s", type_name(obj));
+		return bad(ld, "expected an object, got %s", json_kind_name(obj));
 	if (check_keys(ld, obj, keys) ||
 	    get_number(ld, obj, "repetitions", false, 0, 1e9, "a count", &reps))
 		return -1;
@@ -554,7 +534,7 @@ int gate_baseline_load(const char *path, struct gate_baseline *b, struct tb_err 
 		goto err;
 	}
 	if (!json_is_object(root)) {
-		bad(&ld, "expected an object, got %s", type_name(root));
+		bad(&ld, "expected an object, got %s", json_kind_name(root));
 		goto err;
 	}
 	if (check_keys(&ld, root, keys))

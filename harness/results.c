@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "jsonkind.h"
 #include "results.h"
 
 #define RESULTS_FORMAT "twinbench-run/1"
@@ -598,28 +599,6 @@ static const char *kind_name(enum kind k)
 	abort();
 }
 
-static const char *json_type_name(const json_t *j)
-{
-	switch (json_typeof(j)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a real number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "unknown";
-}
-
 static bool is_kind(const json_t *j, enum kind k)
 {
 	switch (k) {
@@ -653,7 +632,7 @@ static json_t *member(struct loader *ld, json_t *obj, const char *where, const c
 	}
 	if (!is_kind(v, k)) {
 		tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s%s%s: expected %s, got %s", ld->path,
-			   where, dot, key, kind_name(k), json_type_name(v));
+			   where, dot, key, kind_name(k), json_kind_name(v));
 		return NULL;
 	}
 	return v;
@@ -769,7 +748,7 @@ static int load_phases(struct loader *ld, json_t *jrep, const char *where, struc
 		snprintf(pwhere, sizeof(pwhere), "%s.phases[%zu]", where, i);
 		if (!json_is_object(p))
 			return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s: expected %s, got %s",
-					  ld->path, pwhere, kind_name(K_OBJECT), json_type_name(p));
+					  ld->path, pwhere, kind_name(K_OBJECT), json_kind_name(p));
 		if (get_str(ld, p, pwhere, "name", rep->phases[i].name,
 			    sizeof(rep->phases[i].name)) ||
 		    get_int(ld, p, pwhere, "t_ns", INT64_MIN, INT64_MAX, &t))
@@ -809,7 +788,7 @@ static int load_rep(struct loader *ld, json_t *jrep, const char *where, struct r
 
 	if (!json_is_object(jrep))
 		return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s: expected %s, got %s", ld->path,
-				  where, kind_name(K_OBJECT), json_type_name(jrep));
+				  where, kind_name(K_OBJECT), json_kind_name(jrep));
 	if (get_int(ld, jrep, where, "index", INT_MIN, INT_MAX, &v))
 		return -1;
 	rep->index = (int)v;
@@ -890,7 +869,7 @@ int results_load(const char *run_json, struct run_info *info, struct repetition 
 	}
 	if (!json_is_object(root)) {
 		tb_err_set(err, TB_EXIT_USAGE, "%s: expected an object, got %s", run_json,
-			   json_type_name(root));
+			   json_kind_name(root));
 		goto err;
 	}
 	format = member(&ld, root, "", "format", K_STRING);
