@@ -301,6 +301,7 @@ static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
 	bool twin = r->sc->method == METHOD_TWIN_BOOT;
 	const char *gap_start = method_gap_start(r->sc->method);
 	int64_t start = gap_start ? repetition_phase(rep, gap_start) : -1;
+	const struct probe_record *b, *a;
 	struct probe_result res;
 	struct probe_verdict v;
 	struct probe_record *trace;
@@ -332,15 +333,18 @@ static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
 	rep->boot_changed = v.boot_changed;
 	rep->release_ok = v.release_ok;
 	rep->state_continued = v.state_continued;
-	snprintf(rep->release_before, sizeof(rep->release_before), "%s", res.before.release);
-	snprintf(rep->release_after, sizeof(rep->release_after), "%s", res.after.release);
-	snprintf(rep->boot_id_before, sizeof(rep->boot_id_before), "%s", res.before.boot_id);
-	snprintf(rep->boot_id_after, sizeof(rep->boot_id_after), "%s", res.after.boot_id);
-	rep->counter_before = res.before.counter;
-	rep->counter_after = res.after.counter;
+	/* What is compared is what the verdict was on: across the boot change, if any. */
+	probe_proof(&res, &b, &a);
+	snprintf(rep->release_before, sizeof(rep->release_before), "%s", b->release);
+	snprintf(rep->release_after, sizeof(rep->release_after), "%s", a->release);
+	snprintf(rep->boot_id_before, sizeof(rep->boot_id_before), "%s", b->boot_id);
+	snprintf(rep->boot_id_after, sizeof(rep->boot_id_after), "%s", a->boot_id);
+	rep->counter_before = b->counter;
+	rep->counter_after = a->counter;
+	/* The service is back with the new kernel's first reply. */
 	if (!twin) {
-		repetition_mark(rep, "service_back", res.after.t_recv_ns);
-		rep->maintenance_ns = res.after.t_recv_ns - start;
+		repetition_mark(rep, "service_back", a->t_recv_ns);
+		rep->maintenance_ns = a->t_recv_ns - start;
 	}
 	if (rep->ok && !v.verified) {
 		rep->ok = false;

@@ -344,6 +344,11 @@ int probe_analyse(const struct probe_record *r, size_t n, int64_t from_ns, int64
 	for (size_t i = anchor + 1; i < nr; i++) {
 		int64_t gap = replies[i]->t_recv_ns - replies[i - 1]->t_recv_ns;
 
+		if (!res->switched && strcmp(replies[i]->boot_id, replies[anchor]->boot_id)) {
+			res->switched = true;
+			res->last_old = *replies[i - 1];
+			res->first_new = *replies[i];
+		}
 		if (gap > res->downtime_ns) {
 			res->downtime_ns = gap;
 			res->before = *replies[i - 1];
@@ -362,13 +367,22 @@ out:
 	return rc;
 }
 
+void probe_proof(const struct probe_result *res, const struct probe_record **before,
+		 const struct probe_record **after)
+{
+	*before = res->switched ? &res->last_old : &res->before;
+	*after = res->switched ? &res->first_new : &res->after;
+}
+
 void probe_verify(const struct probe_result *res, const char *expected_release,
 		  struct probe_verdict *v)
 {
-	const struct probe_record *b = &res->before, *a = &res->after;
+	const struct probe_record *b, *a;
 	/* Every answered request adds one: more than were sent means a foreign state. */
-	uint64_t sent_between = a->seq > b->seq ? a->seq - b->seq : 0;
+	uint64_t sent_between;
 
+	probe_proof(res, &b, &a);
+	sent_between = a->seq > b->seq ? a->seq - b->seq : 0;
 	memset(v, 0, sizeof(*v));
 	v->boot_changed = a->t_recv_ns != 0 && strcmp(a->boot_id, b->boot_id) != 0;
 	v->release_ok = a->t_recv_ns != 0 &&

@@ -24,11 +24,19 @@ struct probe_record {
 	char boot_id[40];
 };
 
-/* The longest silence of the service inside a window (DESIGN.md, "Downtime"). */
+/*
+ * The longest silence of the service inside a window (DESIGN.md, "Downtime"),
+ * and where the replies changed boot: the new kernel's service may stall
+ * again after it answered (a twin kernel waking the old one's CPUs), and
+ * that stall can be the longest gap while the upgrade is the boot change.
+ */
 struct probe_result {
 	int64_t downtime_ns;	    /* after.t_recv - before.t_recv */
 	struct probe_record before; /* last reply before the gap */
 	struct probe_record after;  /* first reply after the gap */
+	bool switched;		    /* a reply from another boot than the first came */
+	struct probe_record last_old;  /* switched: the last reply of the first boot */
+	struct probe_record first_new; /* switched: the first reply of the other boot */
 	size_t sent;		    /* requests sent inside the window */
 	size_t lost;		    /* of those, never answered */
 };
@@ -77,7 +85,14 @@ struct probe_record *probe_snapshot(struct probe *p, size_t *n);
 int probe_analyse(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
 		  struct probe_result *res);
 
-/* Decide whether the replies after the gap prove the upgrade. */
+/*
+ * The two replies an upgrade is judged on: across the boot change if there
+ * was one (last_old, first_new), else across the gap (before, after).
+ */
+void probe_proof(const struct probe_result *res, const struct probe_record **before,
+		 const struct probe_record **after);
+
+/* Decide whether the replies (probe_proof) prove the upgrade. */
 void probe_verify(const struct probe_result *res, const char *expected_release,
 		  struct probe_verdict *v);
 

@@ -167,6 +167,35 @@ static void test_probe_longest_of_several_gaps_wins(void **state)
 	assert_int_equal(res.lost, 29 + 1999 + 49);
 }
 
+/*
+ * The new kernel answers, then stalls longer than the handoff took (a twin
+ * kernel waking the old one's CPUs): that stall is the downtime, and the
+ * upgrade is still judged across the boot change, where it happened.
+ */
+static void test_probe_stall_after_the_boot_change_is_downtime_but_not_the_proof(void **state)
+{
+	struct probe_record *r = trace_new(state, 3000);
+	struct probe_result res;
+	struct probe_verdict v;
+	uint64_t counter = 0;
+
+	trace_answer(r, 0, 1001, REL_A, BOOT_A, &counter);
+	trace_answer(r, 1200, 3000, REL_B, BOOT_B, &counter); /* 200 ms handoff */
+	for (size_t i = 1501; i < 1711; i++)		      /* 210 ms stall in B */
+		trace_lose(r, i);
+
+	assert_int_equal(probe_analyse(r, 3000, T0 + 900 * NS_PER_MS, T0 + 3 * NS_PER_S, &res), 0);
+	assert_int_equal(res.before.seq, 1500);
+	assert_int_equal(res.after.seq, 1711);
+	assert_int_equal(res.downtime_ns, r[1711].t_recv_ns - r[1500].t_recv_ns);
+	assert_true(res.switched);
+	assert_int_equal(res.last_old.seq, 1000);
+	assert_int_equal(res.first_new.seq, 1200);
+	probe_verify(&res, REL_B, &v);
+	assert_true(v.verified);
+	assert_int_equal(res.first_new.counter, res.last_old.counter + 1);
+}
+
 static void test_probe_gap_uses_arrival_order_not_seq_order(void **state)
 {
 	struct probe_record *r = trace_new(state, 100);
@@ -1353,6 +1382,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_probe_gap_spans_reboot, trace_teardown),
 	    cmocka_unit_test_teardown(test_probe_longest_of_several_gaps_wins, trace_teardown),
+	    cmocka_unit_test_teardown(
+		test_probe_stall_after_the_boot_change_is_downtime_but_not_the_proof, trace_teardown),
 	    cmocka_unit_test_teardown(test_probe_gap_uses_arrival_order_not_seq_order,
 				      trace_teardown),
 	    cmocka_unit_test_teardown(test_probe_no_reply_before_window_is_enoent, trace_teardown),
