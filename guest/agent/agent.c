@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "handoff.h"
@@ -319,13 +320,21 @@ int main(int argc, char **argv)
 	/* Only now is the restored state in the service's hands: never use it twice. */
 	if (restored == 1)
 		unlink(state_path);
+	printf("twinbench-agent: ready release=%s boot_id=%s counter=%" PRIu64 " state=%s\n",
+	       uts.release, boot_id, counter,
+	       restored == 2 ? "taken-over" : restored ? "restored" : "fresh");
+	/*
+	 * A taken block lets the kernel before park, and then this kernel
+	 * wakes its CPUs, which its log announces on the same console: the
+	 * ready line must be out on the wire first, not interleaved with it.
+	 */
+	fflush(stdout);
+	if (restored == 2 && isatty(STDOUT_FILENO))
+		tcdrain(STDOUT_FILENO);
 	if (restored == 2 && handoff_mark(take_from, HANDOFF_TAKEN) != 0) {
 		printf("twinbench-agent: cannot mark the state block taken\n");
 		return 1;
 	}
-	printf("twinbench-agent: ready release=%s boot_id=%s counter=%" PRIu64 " state=%s\n",
-	       uts.release, boot_id, counter,
-	       restored == 2 ? "taken-over" : restored ? "restored" : "fresh");
 
 	while (!stop_requested) {
 		struct sockaddr_in peer;
