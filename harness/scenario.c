@@ -248,6 +248,8 @@ static const char *const method_names[] = {
 
 const char *scenario_method_label(const struct scenario *sc)
 {
+	if (sc->method == METHOD_TWIN && sc->upgrade.next.kernel)
+		return "twin-repeat";
 	if (sc->method == METHOD_TWIN && sc->guest.nic == NIC_DUAL)
 		return "twin-dual";
 	return method_name(sc->method);
@@ -621,6 +623,17 @@ static int parse_mapping(struct loader *ld, const struct field *f, const char *w
 	return walk_mapping(ld, v, what, f->sub, f->nsub, base + f->off);
 }
 
+/* upgrade.next: a mapping like upgrade's, remembered with its place for later checks. */
+static int parse_next(struct loader *ld, const struct field *f, const char *what, yaml_node_t *v,
+		      char *base)
+{
+	struct upgrade_next *next = (struct upgrade_next *)(base + f->off);
+
+	next->line = (int)v->start_mark.line + 1;
+	next->column = (int)v->start_mark.column + 1;
+	return parse_mapping(ld, f, what, v, base);
+}
+
 static int parse_steps(struct loader *ld, const struct field *f, const char *what, yaml_node_t *v,
 		       char *base);
 
@@ -649,11 +662,21 @@ static const struct field guest_fields[] = {
     FIELD("nic", parse_nic, struct guest_spec, nic),
 };
 
+static const struct field next_fields[] = {
+    REQUIRED("kernel", parse_path, struct upgrade_next, kernel),
+    FIELD("initrd", parse_path, struct upgrade_next, initrd),
+    /* Required: the next kernel boots beside B, on the other console. */
+    REQUIRED("cmdline", parse_string, struct upgrade_next, cmdline),
+    FIELD("release", parse_nonempty_string, struct upgrade_next, release),
+};
+
 static const struct field upgrade_fields[] = {
     REQUIRED("kernel", parse_path, struct upgrade_spec, kernel),
     FIELD("initrd", parse_path, struct upgrade_spec, initrd),
     FIELD("cmdline", parse_string, struct upgrade_spec, cmdline),
     FIELD("release", parse_nonempty_string, struct upgrade_spec, release),
+    { .key = "next", .parse = parse_next, .off = offsetof(struct upgrade_spec, next),
+      .sub = next_fields, .nsub = ARRAY_SIZE(next_fields) },
 };
 
 static const struct field service_fields[] = {
@@ -955,6 +978,22 @@ static int finish_scenario(struct loader *ld, yaml_node_t *root, struct scenario
 		return fail_node(ld, root,
 				 "missing required key 'upgrade' at the top level "
 				 "(only method custom goes without one)");
+	if (sc->upgrade.next.kernel && sc->method != METHOD_TWIN) {
+		yaml_mark_t at = { .line = (size_t)sc->upgrade.next.line - 1,
+				   .column = (size_t)sc->upgrade.next.column - 1 };
+
+		return fail_at(ld, at,
+			       "upgrade.next: a second upgrade is for method twin only "
+			       "(the kernel that took over hands over in turn), not %s",
+			       method_name(sc->method));
+	}
+	if (sc->upgrade.next.kernel && sc->guest.nic != NIC_HANDOFF) {
+		yaml_mark_t at = { .line = (size_t)sc->upgrade.next.line - 1,
+				   .column = (size_t)sc->upgrade.next.column - 1 };
+
+		return fail_at(ld, at, "upgrade.next: a second upgrade needs guest.nic: handoff "
+				       "(one NIC, handed on from kernel to kernel)");
+	}
 	if (!sc->guest.cmdline) {
 		sc->guest.cmdline = strdup("");
 		if (!sc->guest.cmdline)
@@ -1081,6 +1120,10 @@ void scenario_free(struct scenario *sc)
 	free(sc->upgrade.initrd);
 	free(sc->upgrade.cmdline);
 	free(sc->upgrade.release);
+	free(sc->upgrade.next.kernel);
+	free(sc->upgrade.next.initrd);
+	free(sc->upgrade.next.cmdline);
+	free(sc->upgrade.next.release);
 	for (i = 0; i < sc->nsteps; i++) {
 		free(sc->steps[i].text);
 		free(sc->steps[i].mark);

@@ -58,11 +58,24 @@ struct guest_spec {
 	enum nic_mode nic; /* default handoff */
 };
 
+/*
+ * A second twin upgrade in the same guest boot (method twin): the kernel
+ * that took over hands over in turn, to this one (A -> B -> C).
+ */
+struct upgrade_next {
+	char *kernel;	  /* absolute path, or NULL: no second upgrade */
+	char *initrd;	  /* absolute path, or NULL */
+	char *cmdline;	  /* its command line (required) */
+	char *release;	  /* expected `uname -r`, or NULL: any other kernel than B counts */
+	int line, column; /* where its mapping starts in the file */
+};
+
 struct upgrade_spec {
 	char *kernel;  /* absolute path of the new kernel */
 	char *initrd;  /* absolute path, or NULL */
 	char *cmdline; /* command line of the new kernel */
 	char *release; /* expected `uname -r` of the new kernel, or NULL: any new boot counts */
+	struct upgrade_next next;
 };
 
 struct service_spec {

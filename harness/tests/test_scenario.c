@@ -514,6 +514,36 @@ static void test_unknown_nic_mode_is_rejected(void **state)
 				"guest.nic: expected 'handoff' or 'dual', got 'triple'");
 }
 
+static void test_next_upgrade_is_read(void **state)
+{
+	struct scenario sc;
+
+	(void)state;
+	load_ok(scenario_path("twin_repeat.yaml"), &sc);
+	assert_int_equal(sc.method, METHOD_TWIN);
+	assert_non_null(sc.upgrade.next.kernel);
+	assert_string_equal(sc.upgrade.next.kernel, sc.guest.kernel);
+	assert_null(sc.upgrade.next.initrd);
+	assert_string_equal(sc.upgrade.next.cmdline, "console=ttyS0");
+	assert_string_equal(sc.upgrade.next.release, "6.1.0-c");
+	assert_int_equal(sc.upgrade.next.line, 9);
+	assert_int_equal(sc.upgrade.next.column, 5);
+	assert_string_equal(scenario_method_label(&sc), "twin-repeat");
+	scenario_free(&sc);
+}
+
+/* Only the twin method hands over twice, and only its one-NIC variant. */
+static void test_next_upgrade_needs_twin_with_one_nic(void **state)
+{
+	(void)state;
+	assert_fixture_fails_at("bad_next_method.yaml", 8, 5,
+				"upgrade.next: a second upgrade is for method twin only "
+				"(the kernel that took over hands over in turn), not kexec");
+	assert_fixture_fails_at("bad_next_dual.yaml", 9, 9,
+				"upgrade.next: a second upgrade needs guest.nic: handoff");
+	assert_fixture_fails_at("bad_next_cmdline.yaml", 9, 5, "missing required key 'cmdline'");
+}
+
 static void test_name_with_space_is_rejected(void **state)
 {
 	(void)state;
@@ -833,6 +863,8 @@ int main(void)
 	    cmocka_unit_test(test_directory_as_kernel_is_not_a_regular_file),
 	    cmocka_unit_test(test_unknown_method_is_rejected),
 	    cmocka_unit_test(test_dual_nic_is_read),
+	    cmocka_unit_test(test_next_upgrade_is_read),
+	    cmocka_unit_test(test_next_upgrade_needs_twin_with_one_nic),
 	    cmocka_unit_test(test_unknown_nic_mode_is_rejected),
 	    cmocka_unit_test(test_name_with_space_is_rejected),
 	    cmocka_unit_test(test_bad_regex_points_at_pattern),
