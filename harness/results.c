@@ -203,16 +203,40 @@ static json_t *phases_to_json(const struct repetition *rep)
 	return a;
 }
 
+/* The handoffs of a chain of twin upgrades; NULL only when out of memory. */
+static json_t *rounds_to_json(const struct repetition *rep)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; a && i < rep->nrounds; i++) {
+		const struct handoff_round *h = &rep->rounds[i];
+		json_t *o = json_pack(
+		    "{s:b, s:b, s:I, s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}}", "measured",
+		    h->measured, "verified", h->verified, "downtime_ns", (json_int_t)h->downtime_ns,
+		    "before", "release", JSON_STR(h->release_before), "boot_id",
+		    JSON_STR(h->boot_id_before), "counter", json_u64(h->counter_before), "after",
+		    "release", JSON_STR(h->release_after), "boot_id", JSON_STR(h->boot_id_after),
+		    "counter", json_u64(h->counter_after));
+
+		if (json_array_append_new(a, o)) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 /* One repetition; NULL only when out of memory. */
 static json_t *rep_to_json(const struct repetition *rep)
 {
 	json_t *error = rep->error[0] ? JSON_STR(rep->error) : json_null();
+	json_t *o;
 
 	/*
 	 * With "o", json_pack fails on a NULL value (an allocation that failed
 	 * above) and still releases every value passed to it.
 	 */
-	return json_pack(
+	o = json_pack(
 	    "{s:i, s:b, s:o, s:o, s:b, s:I, s:I, s:{s:o, s:o},"
 	    " s:b, s:b, s:b, s:b,"
 	    " s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}, s:b, s:{s:o, s:o}, s:{s:i, s:I}}",
@@ -228,6 +252,11 @@ static json_t *rep_to_json(const struct repetition *rep)
 	    "console_release", "a", JSON_STR(rep->console_release[0]), "b",
 	    JSON_STR(rep->console_release[1]), "takeover", "cpus", rep->takeover_cpus,
 	    "memtotal_kb", (json_int_t)rep->takeover_memtotal_kb);
+	if (o && rep->nrounds && json_object_set_new(o, "rounds", rounds_to_json(rep))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 /*
@@ -780,6 +809,44 @@ static int load_snapshot(struct loader *ld, json_t *jrep, const char *where, con
 	return 0;
 }
 
+/* "rounds": the handoffs of a chain of twin upgrades. */
+static int load_rounds(struct loader *ld, json_t *jrep, const char *where, struct repetition *rep)
+{
+	json_t *a = member(ld, jrep, where, "rounds", K_ARRAY);
+	char rwhere[96];
+	size_t i;
+	json_t *o;
+
+	if (!a)
+		return -1;
+	if (json_array_size(a) > RESULTS_MAX_ROUNDS)
+		return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s.rounds: more than %d rounds",
+				  ld->path, where, RESULTS_MAX_ROUNDS);
+	json_array_foreach(a, i, o) {
+		struct handoff_round *h = &rep->rounds[i];
+		json_int_t v;
+
+		snprintf(rwhere, sizeof(rwhere), "%s.rounds[%zu]", where, i);
+		if (!json_is_object(o))
+			return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s: expected %s, got %s",
+					  ld->path, rwhere, kind_name(K_OBJECT), json_kind_name(o));
+		if (get_bool(ld, o, rwhere, "measured", &h->measured) ||
+		    get_bool(ld, o, rwhere, "verified", &h->verified) ||
+		    get_int(ld, o, rwhere, "downtime_ns", INT64_MIN, INT64_MAX, &v))
+			return -1;
+		h->downtime_ns = v;
+		if (load_snapshot(ld, o, rwhere, "before", h->release_before,
+				  sizeof(h->release_before), h->boot_id_before,
+				  sizeof(h->boot_id_before), &h->counter_before) ||
+		    load_snapshot(ld, o, rwhere, "after", h->release_after,
+				  sizeof(h->release_after), h->boot_id_after, sizeof(h->boot_id_after),
+				  &h->counter_after))
+			return -1;
+	}
+	rep->nrounds = (int)json_array_size(a);
+	return 0;
+}
+
 static int load_rep(struct loader *ld, json_t *jrep, const char *where, struct repetition *rep)
 {
 	char pwhere[96];
@@ -844,7 +911,9 @@ static int load_rep(struct loader *ld, json_t *jrep, const char *where, struct r
 			    sizeof(rep->console_release[1])))
 			return -1;
 	}
-	return json_object_get(jrep, "takeover") ? load_takeover(ld, jrep, where, rep) : 0;
+	if (json_object_get(jrep, "takeover") && load_takeover(ld, jrep, where, rep))
+		return -1;
+	return json_object_get(jrep, "rounds") ? load_rounds(ld, jrep, where, rep) : 0;
 }
 
 int results_load(const char *run_json, struct run_info *info, struct repetition **reps, size_t *n,

@@ -25,6 +25,17 @@ struct phase {
 	int64_t t_ns;
 };
 
+/* One handoff of a chain of twin upgrades (upgrade.next: A -> B, then B -> C). */
+struct handoff_round {
+	bool measured, verified;
+	int64_t downtime_ns;
+	uint64_t counter_before, counter_after;
+	char release_before[65], release_after[65];
+	char boot_id_before[40], boot_id_after[40];
+};
+
+#define RESULTS_MAX_ROUNDS 2
+
 struct repetition {
 	int index; /* 1-based */
 	bool ok;   /* every step passed and the upgrade was verified */
@@ -46,6 +57,13 @@ struct repetition {
 	/* What kernel B held after a twin takeover, 0 if there was none */
 	int takeover_cpus;
 	int64_t takeover_memtotal_kb;
+	/*
+	 * upgrade.next: each handoff on its own (nrounds 0 otherwise).  The
+	 * fields above then cover the chain: the longest of the gaps, A's
+	 * state before the first and the last kernel's after the last.
+	 */
+	struct handoff_round rounds[RESULTS_MAX_ROUNDS];
+	int nrounds;
 };
 
 struct run_info {

@@ -131,6 +131,21 @@ static void full_reps(struct repetition reps[3])
 			strcpy(r->console_release[1], "6.1.192-twinbench-b");
 			r->takeover_cpus = 2;
 			r->takeover_memtotal_kb = 1843200;
+			/* A chain of two twin upgrades, the second not verified. */
+			r->nrounds = 2;
+			for (int k = 0; k < 2; k++) {
+				struct handoff_round *h = &r->rounds[k];
+
+				h->measured = true;
+				h->verified = k == 0;
+				h->downtime_ns = 300000000 + k;
+				h->counter_before = 100 + 10 * (uint64_t)k;
+				h->counter_after = 101 + 10 * (uint64_t)k;
+				snprintf(h->release_before, sizeof(h->release_before), "rel-%d", k);
+				snprintf(h->release_after, sizeof(h->release_after), "rel-%d", k + 1);
+				snprintf(h->boot_id_before, sizeof(h->boot_id_before), "boot-%d", k);
+				snprintf(h->boot_id_after, sizeof(h->boot_id_after), "boot-%d", k + 1);
+			}
 		}
 	}
 	reps[1].ok = false;
@@ -193,6 +208,20 @@ static void assert_rep_equal(const struct repetition *a, const struct repetition
 	assert_string_equal(a->console_release[1], b->console_release[1]);
 	assert_int_equal(a->takeover_cpus, b->takeover_cpus);
 	assert_int_equal(a->takeover_memtotal_kb, b->takeover_memtotal_kb);
+	assert_int_equal(a->nrounds, b->nrounds);
+	for (i = 0; i < a->nrounds; i++) {
+		const struct handoff_round *x = &a->rounds[i], *y = &b->rounds[i];
+
+		assert_int_equal(x->measured, y->measured);
+		assert_int_equal(x->verified, y->verified);
+		assert_true(x->downtime_ns == y->downtime_ns);
+		assert_true(x->counter_before == y->counter_before);
+		assert_true(x->counter_after == y->counter_after);
+		assert_string_equal(x->release_before, y->release_before);
+		assert_string_equal(x->release_after, y->release_after);
+		assert_string_equal(x->boot_id_before, y->boot_id_before);
+		assert_string_equal(x->boot_id_after, y->boot_id_after);
+	}
 }
 
 static void test_round_trip_keeps_every_field(void **state)
