@@ -68,6 +68,7 @@ struct runner {
 	int port[2];
 	char cmdline_old[4096];
 	char cmdline_new[4096];
+	char cmdline_next[4096]; /* upgrade.next's, "" without one */
 	char disk[PATH_MAX];
 	char payload[PATH_MAX];
 	struct virt_domain *dom;
@@ -233,29 +234,47 @@ static int cb_start_new_kernel(void *arg, struct tb_err *err)
 	return guest_start(arg, true, err);
 }
 
-/* The upgrade payload: a small ext4 disk with kernel, initrd and command line. */
-static int make_payload(struct runner *r, const char *workdir, struct tb_err *err)
+/* Put one upgrade's kernel, initrd (if any) and command line into @dir. */
+static int payload_files(const char *dir, const char *kernel, const char *initrd,
+			 const char *cmdline, struct tb_err *err)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
+	char path[PATH_MAX];
 	FILE *f;
 
-	snprintf(dir, sizeof(dir), "%s/payload", workdir);
-	snprintf(r->payload, sizeof(r->payload), "%s/payload.img", workdir);
 	if (mkdir(dir, 0755) != 0)
 		return tb_err_set(err, TB_EXIT_ENV, "mkdir %s: %s", dir, strerror(errno));
 	snprintf(path, sizeof(path), "%s/kernel", dir);
-	if (program_check((char *[]){ "cp", (char *)r->sc->upgrade.kernel, path, NULL }, err))
+	if (program_check((char *[]){ "cp", (char *)kernel, path, NULL }, err))
 		return -1;
-	if (r->sc->upgrade.initrd) {
-		snprintf(path, sizeof(path), "%s/initrd", dir);
-		if (program_check((char *[]){ "cp", (char *)r->sc->upgrade.initrd, path, NULL }, err))
-			return -1;
-	}
+	snprintf(path, sizeof(path), "%s/initrd", dir);
+	if (initrd && program_check((char *[]){ "cp", (char *)initrd, path, NULL }, err))
+		return -1;
 	snprintf(path, sizeof(path), "%s/cmdline", dir);
 	f = fopen(path, "w");
-	if (!f || fprintf(f, "%s\n", r->cmdline_new) < 0 || fclose(f) != 0)
+	if (!f || fprintf(f, "%s\n", cmdline) < 0 || fclose(f) != 0)
 		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s", path);
-	/* 256 MiB holds any kernel + initrd; the file is sparse, so it costs nothing. */
+	return 0;
+}
+
+/*
+ * The upgrade payload: a small ext4 disk with kernel, initrd and command
+ * line, and in next/ those of a second twin upgrade (upgrade.next), which
+ * the kernel that took over reads from the same disk.
+ */
+static int make_payload(struct runner *r, const char *workdir, struct tb_err *err)
+{
+	const struct upgrade_spec *up = &r->sc->upgrade;
+	char dir[PATH_MAX], next[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/payload", workdir);
+	snprintf(r->payload, sizeof(r->payload), "%s/payload.img", workdir);
+	if (payload_files(dir, up->kernel, up->initrd, r->cmdline_new, err))
+		return -1;
+	snprintf(next, sizeof(next), "%s/next", dir);
+	if (up->next.kernel &&
+	    payload_files(next, up->next.kernel, up->next.initrd, r->cmdline_next, err))
+		return -1;
+	/* 256 MiB holds any two kernels + initrds; the file is sparse, so it costs nothing. */
 	return program_check((char *[]){ "mkfs.ext4", "-q", "-F", "-L", "tbpayload", "-d", dir,
 				       r->payload, "256M", NULL },
 			   err);
@@ -290,17 +309,78 @@ static struct probe *probe_connect(struct runner *r, int rep, struct tb_err *err
 	return probe_start(fd, r->sc->service.interval_ns, csv, rep, err);
 }
 
+/* The probe's view of one handoff of a twin chain, from @from to @to. */
+static void judge_round(const struct probe_record *trace, size_t n, int64_t from, int64_t to,
+			const char *release, struct handoff_round *h, int64_t *back_ns)
+{
+	const struct probe_record *b, *a;
+	struct probe_result res;
+	struct probe_verdict v;
+
+	memset(h, 0, sizeof(*h));
+	if (from < 0 || probe_analyse(trace, n, from, to, &res) != 0)
+		return;
+	probe_verify(&res, release, &v);
+	probe_proof(&res, &b, &a);
+	h->measured = true;
+	h->verified = v.verified;
+	h->downtime_ns = res.downtime_ns;
+	h->counter_before = b->counter;
+	h->counter_after = a->counter;
+	snprintf(h->release_before, sizeof(h->release_before), "%s", b->release);
+	snprintf(h->release_after, sizeof(h->release_after), "%s", a->release);
+	snprintf(h->boot_id_before, sizeof(h->boot_id_before), "%s", b->boot_id);
+	snprintf(h->boot_id_after, sizeof(h->boot_id_after), "%s", a->boot_id);
+	*back_ns = a->t_recv_ns;
+}
+
+/*
+ * upgrade.next: each handoff on its own, the first up to the second's
+ * start.  The repetition's downtime is the longer gap, its state after is
+ * the last kernel's; it is verified only if both handoffs are.
+ */
+static void judge_rounds(struct runner *r, const struct probe_record *trace, size_t n,
+			 int64_t first, int64_t second, struct repetition *rep)
+{
+	int64_t now = monotime_now(), back;
+
+	judge_round(trace, n, first, second < 0 ? now : second, r->sc->upgrade.release,
+		    &rep->rounds[0], &back);
+	judge_round(trace, n, second, now, r->sc->upgrade.next.release, &rep->rounds[1], &back);
+	rep->nrounds = 2;
+	if (rep->rounds[1].measured) {
+		const struct handoff_round *h = &rep->rounds[1];
+
+		repetition_mark(rep, ROUND2_SERVICE_BACK, back);
+		if (h->downtime_ns > rep->downtime_ns)
+			rep->downtime_ns = h->downtime_ns;
+		rep->counter_after = h->counter_after;
+		snprintf(rep->release_after, sizeof(rep->release_after), "%s", h->release_after);
+		snprintf(rep->boot_id_after, sizeof(rep->boot_id_after), "%s", h->boot_id_after);
+	}
+	for (int i = 0; i < rep->nrounds; i++)
+		if (rep->ok && !rep->rounds[i].verified) {
+			rep->ok = false;
+			snprintf(rep->error, sizeof(rep->error), "handoff %d of 2 not verified%s",
+				 i + 1, rep->rounds[i].measured ? "" : ": no gap found");
+		}
+	rep->verified = rep->ok;
+}
+
 /*
  * Fill the probe's view into @rep: for an upgrade, the gap across it and
  * whether the new kernel answers with the old state; for twin-boot, kernel
- * A's longest gap while B boots and whether A's service went on unbroken.
+ * A's longest gap while B boots and whether A's service went on unbroken;
+ * for a chain of twin upgrades (upgrade.next), each handoff.
  * The repetition stays ok only if that holds.
  */
 static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
 {
 	bool twin = r->sc->method == METHOD_TWIN_BOOT;
+	bool chain = r->sc->method == METHOD_TWIN && r->sc->upgrade.next.kernel;
 	const char *gap_start = method_gap_start(r->sc->method);
 	int64_t start = gap_start ? repetition_phase(rep, gap_start) : -1;
+	int64_t second = chain ? repetition_phase(rep, ROUND2_GAP_START) : -1;
 	const struct probe_record *b, *a;
 	struct probe_result res;
 	struct probe_verdict v;
@@ -311,14 +391,16 @@ static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
 	if (start < 0)
 		return;
 	trace = probe_snapshot(probe, &n);
-	rc = trace ? probe_analyse(trace, n, start, monotime_now(), &res) : -ENOMEM;
-	free(trace);
+	/* A chain's first handoff ends where the second begins. */
+	rc = trace ? probe_analyse(trace, n, start, second < 0 ? monotime_now() : second, &res)
+		   : -ENOMEM;
 	if (rc != 0) {
 		if (rep->ok)
 			snprintf(rep->error, sizeof(rep->error), "%s",
 				 rc == -ENOENT ? "the service never answered before the upgrade"
 					       : "the service did not answer after the upgrade");
 		rep->ok = false;
+		free(trace);
 		return;
 	}
 	if (twin)
@@ -351,6 +433,9 @@ static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
 		snprintf(rep->error, sizeof(rep->error), "%s: %s",
 			 twin ? "kernel A's service was disturbed" : "upgrade not verified", v.why);
 	}
+	if (chain)
+		judge_rounds(r, trace, n, start, second, rep);
+	free(trace);
 }
 
 /* Seconds the service gets to show it is still alive when a repetition ends. */
@@ -516,6 +601,10 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 	snprintf(r.cmdline_new, sizeof(r.cmdline_new), "%s twinbench.ip=%s/%d twinbench.port=%d",
 		 sc->upgrade.cmdline ? sc->upgrade.cmdline : sc->guest.cmdline, r.ip, LAB_PREFIX,
 		 sc->service.port);
+	if (sc->upgrade.next.kernel)
+		snprintf(r.cmdline_next, sizeof(r.cmdline_next),
+			 "%s twinbench.ip=%s/%d twinbench.port=%d", sc->upgrade.next.cmdline, r.ip,
+			 LAB_PREFIX, sc->service.port);
 	/* nic: dual: kernel A leaves the NIC with this MAC to kernel B from boot on. */
 	if (sc->guest.nic == NIC_DUAL)
 		snprintf(r.cmdline_old + strlen(r.cmdline_old),

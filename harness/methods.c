@@ -35,6 +35,9 @@ enum op {
 	OP_TAKEOVER,	 /* B's takeover line: all vCPUs, at least TAKEOVER_MEM_PCT % of RAM */
 };
 
+/* The phases of a twin upgrade's second round (upgrade.next) are named so. */
+#define ROUND2_PREFIX "r2_"
+
 /* What kernel B must hold after the takeover, of the guest's RAM. */
 #define TAKEOVER_MEM_PCT 85
 
@@ -129,7 +132,7 @@ static const struct op_step twin_program[] = {
 	{ OP_MARK, 0, NULL, "handoff_start", BUDGET_STEP, "handing the service over", 0, NULL },
 	{ OP_SEND, 'a', "twinbench-upgrade twin-handoff\n", NULL, BUDGET_STEP,
 	  "handing the service over", 0, NULL },
-	{ OP_EXPECT, 'a', "twinbench: kernel A let go", "a_quiesced", BUDGET_UPGRADE,
+	{ OP_EXPECT, 'a', "twinbench: kernel [^ ]+ let go of the service", "a_quiesced", BUDGET_UPGRADE,
 	  "waiting for kernel A to let go", 0, UPGRADE_FAILED_RE },
 	{ OP_EXPECT, 'b', "twinbench-b: NIC .* up as eth0", "b_nic_up", BUDGET_UPGRADE,
 	  "waiting for kernel B to bring the NIC up", 0, GUEST_FAILED_RE "|" TAKEOVER_FAILED_RE },
@@ -168,7 +171,19 @@ static const char *const twin_phases[] = {
 	"a_console_b", NULL,
 };
 
+static const char *const twin_round2_phases[] = {
+	ROUND2_PREFIX "trigger", ROUND2_PREFIX "cpu_handed", ROUND2_PREFIX "b_first_line",
+	ROUND2_PREFIX "b_ready", ROUND2_PREFIX "handoff_start", ROUND2_PREFIX "a_quiesced",
+	ROUND2_PREFIX "b_nic_up", ROUND2_PREFIX "service_back", ROUND2_PREFIX "takeover_done",
+	ROUND2_PREFIX "a_console_b", NULL,
+};
+
 static const char *const custom_phases[] = { "guest_start", NULL };
+
+const char *const *method_round2_phases(void)
+{
+	return twin_round2_phases;
+}
 
 const char *const *method_phases(enum method m)
 {
@@ -207,6 +222,13 @@ struct interp {
 	size_t cursor[2];
 	size_t last_words[2]; /* OP_SILENT checks the lines from here */
 	bool *ran; /* which of the scenario's steps have run */
+	/*
+	 * The twin upgrade's round: 1 (A -> B), or 2 (B -> C, upgrade.next),
+	 * which runs the same steps on swapped consoles (C boots on console a,
+	 * B hands over from console b) with its phases named ROUND2_PREFIX...
+	 */
+	int round;
+	char old_release[65]; /* round 2: B's release, as B answered on console a */
 };
 
 static struct console *console_of(struct interp *in, char which)
@@ -287,23 +309,25 @@ static void regex_quote(const char *s, char *out, size_t len)
 }
 
 /*
- * Ask the kernel behind a console its release.  On console a that is kernel
- * A, whose release the probe already heard; on console b it is kernel B,
- * which must be a different kernel (and the expected one, if the scenario
- * names it).
+ * Ask the kernel behind a console its release.  Kernel 'a' (s->text, or
+ * else the console) is the one that hands over, whose release is known
+ * already (the probe heard A's; B answered on console a in round 1); 'b'
+ * is the new one, which must be a different kernel (and the expected one,
+ * if the scenario names it).
  */
 static int check_uname(struct interp *in, const struct op_step *s, int64_t deadline,
 		       struct console_match *m, struct tb_err *err)
 {
 	struct method_env *env = in->env;
-	const char *want_b = env->sc->upgrade.release;
+	const char *want_b = in->round > 1 ? env->sc->upgrade.next.release : env->sc->upgrade.release;
+	const char *old = in->round > 1 ? in->old_release : env->rep->release_before;
 	char quoted[160], pattern[200];
 	int rc;
 
 	char kernel = s->text ? s->text[0] : s->console;
 
 	if (kernel == 'a')
-		regex_quote(env->rep->release_before, quoted, sizeof(quoted));
+		regex_quote(old, quoted, sizeof(quoted));
 	else if (want_b)
 		regex_quote(want_b, quoted, sizeof(quoted));
 	else
@@ -318,9 +342,10 @@ static int check_uname(struct interp *in, const struct op_step *s, int64_t deadl
 		return rc;
 	snprintf(env->rep->console_release[s->console == 'b'], sizeof(env->rep->console_release[0]),
 		 "%s", m->text);
-	if (kernel == 'b' && !strcmp(m->text, env->rep->release_before))
+	if (kernel == 'b' && !strcmp(m->text, old))
 		return tb_err_set(err, TB_EXIT_CHECK,
-				  "console %c answers with kernel A's release %s: B is not running",
+				  "console %c answers with the old kernel's release %s: the new "
+				  "kernel is not running",
 				  s->console, m->text);
 	return 0;
 }
@@ -338,17 +363,16 @@ static int check_takeover(struct method_env *env, const char *line, struct tb_er
 	int cpus;
 
 	if (!p || sscanf(p, "cpus=%d memtotal_kb=%lld", &cpus, &kb) != 2)
-		return tb_err_set(err, TB_EXIT_CHECK, "console b: cannot read the takeover line: %s",
-				  line);
+		return tb_err_set(err, TB_EXIT_CHECK, "cannot read the takeover line: %s", line);
 	env->rep->takeover_cpus = cpus;
 	env->rep->takeover_memtotal_kb = kb;
 	if (cpus != g->vcpus)
 		return tb_err_set(err, TB_EXIT_CHECK,
-				  "kernel B runs on %d of the guest's %d vCPUs after the takeover",
+				  "the new kernel runs on %d of the guest's %d vCPUs after the takeover",
 				  cpus, g->vcpus);
 	if (kb < want_kb)
 		return tb_err_set(err, TB_EXIT_CHECK,
-				  "kernel B has %lld kB after the takeover, less than %d%% of the "
+				  "the new kernel has %lld kB after the takeover, less than %d%% of the "
 				  "guest's %d MiB (%lld kB)",
 				  kb, TAKEOVER_MEM_PCT, g->memory_mib, (long long)want_kb);
 	return 0;
@@ -501,10 +525,42 @@ static int run_steps_before(struct interp *in, const char *phase, struct tb_err 
 static int run_program(struct interp *in, const struct op_step *prog, size_t n,
 		       struct tb_err *err)
 {
-	for (size_t i = 0; i < n; i++)
-		if (run_steps_before(in, prog[i].mark, err) != 0 || run_step(in, &prog[i], err) != 0)
+	for (size_t i = 0; i < n; i++) {
+		struct op_step s = prog[i];
+		char mark[40];
+
+		if (in->round > 1) {
+			/* The same step with the consoles' roles swapped, under its round's name. */
+			if (s.op == OP_UNAME && !s.text)
+				s.text = s.console == 'a' ? "a" : "b";
+			if (s.console)
+				s.console = s.console == 'a' ? 'b' : 'a';
+			if (s.mark) {
+				snprintf(mark, sizeof(mark), ROUND2_PREFIX "%s", s.mark);
+				s.mark = mark;
+			}
+		}
+		if (run_steps_before(in, s.mark, err) != 0 || run_step(in, &s, err) != 0)
 			return -1;
+	}
 	return 0;
+}
+
+/*
+ * upgrade.next: the kernel that took over (B, on console b, and since the
+ * takeover on console a too) upgrades to the next (C) by the same program,
+ * past the guest's boot.  C boots on console a, which B gives up for it.
+ */
+static int run_round2(struct interp *in, const struct op_step *prog, size_t n,
+		      struct tb_err *err)
+{
+	size_t skip = 0;
+
+	while (skip < n && (!prog[skip].mark || strcmp(prog[skip].mark, "service_up")))
+		skip++;
+	in->round = 2;
+	snprintf(in->old_release, sizeof(in->old_release), "%s", in->env->rep->console_release[0]);
+	return skip < n ? run_program(in, prog + skip + 1, n - skip - 1, err) : 0;
 }
 
 /* A scenario step, in the interpreter's terms. */
@@ -587,6 +643,12 @@ int method_check_steps(const struct scenario *sc, struct tb_err *err)
 			snprintf(phases + strlen(phases), sizeof(phases) - strlen(phases), "%s%s",
 				 phases[0] ? ", " : "", prog[j].mark);
 		}
+		/* upgrade.next: the second round's phases (their marks are made as it runs). */
+		for (const char *const *p = twin_round2_phases;
+		     sc->method == METHOD_TWIN && sc->upgrade.next.kernel && *p; p++) {
+			found |= !strcmp(*p, st->before);
+			snprintf(phases + strlen(phases), sizeof(phases) - strlen(phases), ", %s", *p);
+		}
 		if (!found)
 			return tb_err_set(err, TB_EXIT_USAGE,
 					  "%s:%d:%d: before: the %s method has no phase '%s' "
@@ -600,7 +662,7 @@ int method_check_steps(const struct scenario *sc, struct tb_err *err)
 int method_run(struct method_env *env, struct tb_err *err)
 {
 	const struct scenario *sc = env->sc;
-	struct interp in = { .env = env };
+	struct interp in = { .env = env, .round = 1 };
 	const struct op_step *prog;
 	int rc = 0;
 	size_t n;
@@ -611,6 +673,8 @@ int method_run(struct method_env *env, struct tb_err *err)
 	prog = program_of(sc->method, &n);
 	if (prog)
 		rc = run_program(&in, prog, n, err);
+	if (rc == 0 && prog && sc->method == METHOD_TWIN && sc->upgrade.next.kernel)
+		rc = run_round2(&in, prog, n, err);
 	for (size_t i = 0; rc == 0 && i < sc->nsteps; i++) {
 		if (!sc->steps[i].before)
 			rc = run_scenario_step(&in, i, err);

@@ -75,4 +75,16 @@ const char *method_gap_start(enum method m);
  */
 const char *const *method_phases(enum method m);
 
+/*
+ * The phases of a twin upgrade's second round (upgrade.next: B hands over to
+ * C), in order: the twin phases from "trigger" on, prefixed "r2_".  The
+ * kernels keep their roles' letters: in round 2, "a" is B (handing over)
+ * and "b" is C.
+ */
+const char *const *method_round2_phases(void);
+
+/* The second round's own gap start and the probe's service_back in it. */
+#define ROUND2_GAP_START   "r2_handoff_start"
+#define ROUND2_SERVICE_BACK "r2_service_back"
+
 #endif

@@ -36,6 +36,21 @@ static void test_before_a_phase_of_the_method_is_accepted(void **state)
 	assert_int_equal(method_check_steps(&sc, &err), 0);
 }
 
+/* A chain of twin upgrades (upgrade.next) has the second round's phases too. */
+static void test_before_a_second_round_phase_needs_a_next_upgrade(void **state)
+{
+	struct step st;
+	struct scenario sc = with_step_before(METHOD_TWIN, "r2_handoff_start", &st);
+	struct tb_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(method_check_steps(&sc, &err), -1);
+	sc.upgrade.next.kernel = "/images/vmlinuz-c";
+	assert_int_equal(method_check_steps(&sc, &err), 0);
+	assert_string_equal(method_round2_phases()[0], "r2_trigger");
+	assert_string_equal(ROUND2_GAP_START, "r2_handoff_start");
+}
+
 static void test_before_an_unknown_phase_names_position_and_phases(void **state)
 {
 	struct step st;
@@ -86,6 +101,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_before_a_phase_of_the_method_is_accepted),
+		cmocka_unit_test(test_before_a_second_round_phase_needs_a_next_upgrade),
 		cmocka_unit_test(test_before_an_unknown_phase_names_position_and_phases),
 		cmocka_unit_test(test_before_a_derived_phase_is_rejected),
 		cmocka_unit_test(test_gap_starts_at_a_phase_of_the_program),
