@@ -29,7 +29,7 @@ log() { printf 'image: %s\n' "$*"; }
 key() { sha256sum | cut -c1-16; }
 
 [ "$(id -u)" -eq 0 ] || { echo "image: debootstrap and mkfs need root" >&2; exit 3; }
-for tool in debootstrap mkfs.ext4 setserial; do
+for tool in debootstrap mkfs.ext4 setserial kexec; do
 	command -v "$tool" >/dev/null || { echo "image: $tool missing: run 'make deps'" >&2; exit 3; }
 done
 mkdir -p "$cache" "$images"
@@ -76,11 +76,14 @@ fi
 
 # 3. Kernel B's initramfs: small enough to build every time its inputs change.
 busybox=/bin/busybox
-# setserial gives B the console UART kernel A left (8250.skip_legacy=).
-setserial=$(command -v setserial)
-setserial_libs=$(ldd "$setserial" | awk '$(NF-1) ~ /^\// { print $(NF-1) } $1 ~ /^\// { print $1 }' | sort -u)
-initramfs_key=$( (cat "$top"/guest/initramfs/* | sha256sum; sha256sum <"$agent";
-	sha256sum <"$busybox"; cat "$setserial" $setserial_libs | sha256sum) | key)
+# Debian's tools, with the libraries they link: setserial gives B the console
+# UART kernel A left (8250.skip_legacy=); kexec lets B start the next kernel
+# beside itself (a chain of twin upgrades, twinbench-upgrade).
+tools="$(command -v setserial) $(command -v kexec)"
+tool_libs=$(ldd $tools | awk '/:$/ { next } $(NF-1) ~ /^\// { print $(NF-1) } $1 ~ /^\// { print $1 }' | sort -u)
+upgrade_script=$top/guest/rootfs/overlay/usr/local/sbin/twinbench-upgrade
+initramfs_key=$( (cat "$top"/guest/initramfs/* "$upgrade_script" | sha256sum; sha256sum <"$agent";
+	sha256sum <"$busybox"; cat $tools $tool_libs | sha256sum) | key)
 initramfs=$cache/initramfs-b-$initramfs_key.cpio.gz
 if [ ! -e "$initramfs" ]; then
 	log "assembling kernel B's initramfs"
@@ -89,12 +92,15 @@ if [ ! -e "$initramfs" ]; then
 	mkdir -p "$stage"/{bin,dev,proc,sys,run,tmp}
 	install -m 0755 "$busybox" "$stage/bin/busybox"
 	install -m 0755 "$agent" "$stage/bin/twinbench-agent"
-	install -m 0755 "$setserial" "$stage/bin/setserial"
-	for lib in $setserial_libs; do
+	for tool in $tools; do
+		install -m 0755 "$tool" "$stage/bin/${tool##*/}"
+	done
+	for lib in $tool_libs; do
 		install -D -m 0755 "$lib" "$stage$lib"
 	done
 	install -m 0755 "$top/guest/initramfs/init" "$stage/init"
 	install -m 0755 "$top/guest/initramfs/twinbench-takeover" "$stage/bin/twinbench-takeover"
+	install -m 0755 "$upgrade_script" "$stage/bin/twinbench-upgrade"
 	# The kernel opens /dev/console for init before devtmpfs is mounted.
 	mknod -m 0600 "$stage/dev/console" c 5 1
 	(cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |

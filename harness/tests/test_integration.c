@@ -116,9 +116,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void assert_phases_ordered(const struct repetition *rep, enum method m)
+/* Every phase of @names recorded in @rep, in that order. */
+static void assert_names_ordered(const struct repetition *rep, const char *const *names)
 {
-	const char *const *names = method_phases(m);
 	int64_t prev = 0;
 
 	for (int i = 0; names[i]; i++) {
@@ -130,6 +130,11 @@ static void assert_phases_ordered(const struct repetition *rep, enum method m)
 			fail_msg("phase %s comes before the one listed ahead of it", names[i]);
 		prev = t;
 	}
+}
+
+static void assert_phases_ordered(const struct repetition *rep, enum method m)
+{
+	assert_names_ordered(rep, method_phases(m));
 }
 
 static void check_upgrade(const char *base, const char *scenario, enum method m)
@@ -227,20 +232,54 @@ static void load_one(const char *base, const char *scenario, char *dir, size_t d
 	assert_int_equal(n, 1);
 }
 
+/* One repetition of a shipped twin scenario, run, loaded and with both consoles' logs. */
+struct twin_run {
+	char dir[512];
+	struct run_info info;
+	struct repetition *reps;
+	char *log_a, *log_b;
+};
+
+static void run_twin(const char *scenario, const char *name, struct twin_run *t)
+{
+	char results[300], path[600];
+	const char *args[] = { "run", "--results", results, scenario, NULL };
+
+	memset(t, 0, sizeof(*t));
+	snprintf(results, sizeof(results), "%s/%s", tmpdir, name);
+	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
+	load_one(results, name, t->dir, sizeof(t->dir), &t->info, &t->reps);
+	if (!t->reps[0].ok)
+		fail_msg("%s failed: %s", name, t->reps[0].error);
+	assert_true(t->reps[0].verified);
+	snprintf(path, sizeof(path), "%s/console-a.log", t->dir);
+	t->log_a = tl_read_file(path);
+	snprintf(path, sizeof(path), "%s/console-b.log", t->dir);
+	t->log_b = tl_read_file(path);
+	assert_non_null(t->log_a);
+	assert_non_null(t->log_b);
+}
+
+static void twin_run_free(struct twin_run *t)
+{
+	free(t->log_a);
+	free(t->log_b);
+	free(t->reps);
+}
+
 static void test_twin_boot_runs_kernel_b_beside_a(void **state)
 {
-	char results[300], dir[512], path[600], *log_a, *log_b;
-	const char *args[] = { "run", "--results", results, "scenarios/twin-boot.yaml", NULL };
-	struct repetition *reps = NULL;
+	struct twin_run t;
+	struct repetition *reps;
 	struct run_info info;
+	const char *log_a, *log_b;
 
 	(void)state;
-	snprintf(results, sizeof(results), "%s/twin", tmpdir);
-	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
-	load_one(results, "twin-boot", dir, sizeof(dir), &info, &reps);
-	if (!reps[0].ok)
-		fail_msg("twin-boot failed: %s", reps[0].error);
-	assert_true(reps[0].verified);
+	run_twin("scenarios/twin-boot.yaml", "twin-boot", &t);
+	reps = t.reps;
+	info = t.info;
+	log_a = t.log_a;
+	log_b = t.log_b;
 	assert_phases_ordered(&reps[0], METHOD_TWIN_BOOT);
 
 	/* Two kernels, each answering on its own console, at the same time. */
@@ -258,12 +297,6 @@ static void test_twin_boot_runs_kernel_b_beside_a(void **state)
 	assert_true(reps[0].downtime_ns < 100 * NS_PER_MS);
 	assert_true(reps[0].alive_at_end);
 
-	snprintf(path, sizeof(path), "%s/console-a.log", dir);
-	log_a = tl_read_file(path);
-	snprintf(path, sizeof(path), "%s/console-b.log", dir);
-	log_b = tl_read_file(path);
-	assert_non_null(log_a);
-	assert_non_null(log_b);
 	assert_non_null(strstr(log_a, "twin_kernel: CPU 1 leaves for the crash-loaded kernel"));
 	assert_non_null(strstr(log_b, "Linux version "));
 	assert_non_null(strstr(log_b, reps[0].console_release[1]));
@@ -272,9 +305,7 @@ static void test_twin_boot_runs_kernel_b_beside_a(void **state)
 	/* B writes only to its own console, and A only to its own. */
 	assert_null(strstr(log_a, "twinbench-b"));
 	assert_null(strstr(log_b, "twinbench-agent: ready release=6.1.192-twinbench-a"));
-	free(log_a);
-	free(log_b);
-	free(reps);
+	twin_run_free(&t);
 }
 
 static void test_twin_boot_with_broken_b_fails_and_a_keeps_running(void **state)
@@ -331,19 +362,18 @@ static void test_twin_boot_with_broken_b_fails_and_a_keeps_running(void **state)
 
 static void test_twin_hands_the_service_to_kernel_b(void **state)
 {
-	char results[300], dir[512], path[600], *log_a, *log_b, *p;
-	const char *args[] = { "run", "--results", results, "scenarios/twin.yaml", NULL };
-	struct repetition *reps = NULL;
+	struct twin_run t;
+	struct repetition *reps;
 	struct run_info info;
+	const char *log_a, *log_b, *p;
 	unsigned long long handed = 0;
 
 	(void)state;
-	snprintf(results, sizeof(results), "%s/twin-handoff", tmpdir);
-	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
-	load_one(results, "twin", dir, sizeof(dir), &info, &reps);
-	if (!reps[0].ok)
-		fail_msg("twin failed: %s", reps[0].error);
-	assert_true(reps[0].verified);
+	run_twin("scenarios/twin.yaml", "twin", &t);
+	reps = t.reps;
+	info = t.info;
+	log_a = t.log_a;
+	log_b = t.log_b;
 	assert_phases_ordered(&reps[0], METHOD_TWIN);
 	assert_true(repetition_phase(&reps[0], "b_service_ready") >=
 		    repetition_phase(&reps[0], "b_nic_up"));
@@ -356,20 +386,14 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	assert_true(reps[0].downtime_ns > 0);
 	assert_true(reps[0].maintenance_ns >= reps[0].downtime_ns);
 
-	snprintf(path, sizeof(path), "%s/console-a.log", dir);
-	log_a = tl_read_file(path);
-	snprintf(path, sizeof(path), "%s/console-b.log", dir);
-	log_b = tl_read_file(path);
-	assert_non_null(log_a);
-	assert_non_null(log_b);
 	/* The state went through memory: B's first reply is A's last count plus one. */
 	p = strstr(log_a, "twinbench-agent: state handed over counter=");
 	assert_non_null(p);
 	assert_int_equal(sscanf(p, "twinbench-agent: state handed over counter=%llu", &handed), 1);
 	assert_true(reps[0].state_continued);
 	assert_true(reps[0].counter_after == handed + 1);
-	assert_non_null(strstr(log_a, "twinbench: kernel A let go of the service and of "));
-	assert_non_null(strstr(log_b, "twinbench-b: kernel A let go"));
+	assert_non_null(strstr(log_a, " let go of the service and of "));
+	assert_non_null(strstr(log_b, "twinbench-b: the kernel before let go"));
 	assert_non_null(strstr(log_b, "up as eth0"));
 	/*
 	 * Not "state=taken-over" on console b: the agent's line goes through
@@ -391,11 +415,9 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	assert_string_equal(reps[0].console_release[0], reps[0].release_after);
 	p = strstr(log_a, "twin_kernel: CPU 0 parks, the last of this kernel");
 	assert_non_null(p);
-	assert_non_null(strstr(p, "twinbench-b: console a taken over by "));
+	assert_non_null(strstr(p, "twinbench-b: console ttyS0 taken over by "));
 	assert_null(strstr(p, "twinbench-a# "));
-	free(log_a);
-	free(log_b);
-	free(reps);
+	twin_run_free(&t);
 }
 
 /*
@@ -404,35 +426,27 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
  */
 static void test_twin_dual_moves_only_the_address(void **state)
 {
-	char results[300], dir[512], path[600], own[32] = "", *log_a, *log_b, *p;
-	const char *args[] = { "run", "--results", results, "scenarios/twin-dual.yaml", NULL };
-	struct repetition *reps = NULL;
-	struct run_info info;
+	struct twin_run t;
+	const struct repetition *reps;
+	const char *log_a, *log_b, *p;
+	char own[32] = "";
 
 	(void)state;
-	snprintf(results, sizeof(results), "%s/twin-dual", tmpdir);
-	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
-	load_one(results, "twin-dual", dir, sizeof(dir), &info, &reps);
-	if (!reps[0].ok)
-		fail_msg("twin-dual failed: %s", reps[0].error);
-	assert_string_equal(info.method, "twin-dual");
-	assert_true(reps[0].verified);
+	run_twin("scenarios/twin-dual.yaml", "twin-dual", &t);
+	reps = t.reps;
+	log_a = t.log_a;
+	log_b = t.log_b;
+	assert_string_equal(t.info.method, "twin-dual");
 	assert_true(reps[0].state_continued);
 	assert_true(ends_with(reps[0].release_after, "-twinbench-b"));
 	assert_int_equal(reps[0].takeover_cpus, 2);
 
-	snprintf(path, sizeof(path), "%s/console-a.log", dir);
-	log_a = tl_read_file(path);
-	snprintf(path, sizeof(path), "%s/console-b.log", dir);
-	log_b = tl_read_file(path);
-	assert_non_null(log_a);
-	assert_non_null(log_b);
 	assert_non_null(strstr(log_a, ") left to kernel B"));
 	/* B's own NIC was up before the handoff, and it is the one that serves. */
 	p = strstr(log_b, "twinbench-b: own NIC ");
 	assert_non_null(p);
 	assert_int_equal(sscanf(p, "twinbench-b: own NIC %31s", own), 1);
-	assert_true(p < strstr(log_b, "twinbench-b: kernel A let go"));
+	assert_true(p < strstr(log_b, "twinbench-b: the kernel before let go"));
 	p = strstr(log_b, "twinbench-b: NIC ");
 	assert_non_null(p);
 	assert_int_equal(strncmp(p + strlen("twinbench-b: NIC "), own, strlen(own)), 0);
@@ -440,9 +454,60 @@ static void test_twin_dual_moves_only_the_address(void **state)
 	p = strstr(log_b, "twinbench.nic=");
 	assert_non_null(p);
 	assert_int_not_equal(strncmp(p + strlen("twinbench.nic="), own, strlen(own)), 0);
-	free(log_a);
-	free(log_b);
-	free(reps);
+	twin_run_free(&t);
+}
+
+/*
+ * upgrade.next: A -> B -> C in one boot.  Each handoff is verified on its
+ * own (new boot, state counter continued), the counter goes on across
+ * both, and C, A's image again, ends up with every vCPU, the RAM and both
+ * consoles: B's ttyS1 answers with C's release after B's last words.
+ */
+static void test_twin_repeat_upgrades_twice_in_one_boot(void **state)
+{
+	struct twin_run t;
+	const struct repetition *rep;
+	const struct handoff_round *h;
+	const char *p;
+
+	(void)state;
+	run_twin("scenarios/twin-repeat.yaml", "twin-repeat", &t);
+	rep = &t.reps[0];
+	assert_string_equal(t.info.method, "twin-repeat");
+	assert_int_equal(rep->nrounds, 2);
+	h = rep->rounds;
+	assert_true(h[0].verified && h[1].verified);
+	assert_true(ends_with(h[0].release_before, "-twinbench-a"));
+	assert_true(ends_with(h[0].release_after, "-twinbench-b"));
+	assert_string_equal(h[1].release_before, h[0].release_after);
+	assert_true(ends_with(h[1].release_after, "-twinbench-a"));
+	/* Three boots, and the count never restarts: it only grows, by one per handoff. */
+	assert_string_not_equal(h[0].boot_id_before, h[0].boot_id_after);
+	assert_string_equal(h[1].boot_id_before, h[0].boot_id_after);
+	assert_string_not_equal(h[1].boot_id_after, h[0].boot_id_after);
+	assert_string_not_equal(h[1].boot_id_after, h[0].boot_id_before);
+	assert_true(h[0].counter_after == h[0].counter_before + 1);
+	assert_true(h[1].counter_before >= h[0].counter_after);
+	assert_true(h[1].counter_after == h[1].counter_before + 1);
+	assert_true(rep->counter_after == h[1].counter_after);
+	assert_true(rep->downtime_ns == (h[0].downtime_ns > h[1].downtime_ns ? h[0].downtime_ns
+										: h[1].downtime_ns));
+	/* Both rounds' phases, in order, the second after the first's takeover. */
+	assert_phases_ordered(rep, METHOD_TWIN);
+	assert_names_ordered(rep, method_round2_phases());
+	assert_true(repetition_phase(rep, "r2_trigger") > repetition_phase(rep, "a_console_b"));
+
+	/* C took everything: the check on its takeover line, and console b answers with C. */
+	assert_int_equal(rep->takeover_cpus, 2);
+	assert_true(rep->takeover_memtotal_kb >= 4096LL * 1024 * 85 / 100);
+	assert_string_equal(rep->console_release[1], h[1].release_after);
+	p = strstr(t.log_b, "twin_kernel: CPU 0 parks, the last of this kernel");
+	assert_non_null(p);
+	assert_non_null(strstr(p, "twinbench-b: console ttyS1 taken over by "));
+	/* B took the payload disk over to find C, and gave console a up to it. */
+	assert_non_null(strstr(t.log_b, "twin_kernel: CPU 1 leaves for the crash-loaded kernel"));
+	assert_true(tl_count(t.log_a, "twinbench-b: ready release=") >= 1);
+	twin_run_free(&t);
 }
 
 static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
@@ -692,6 +757,7 @@ int main(void)
 		cmocka_unit_test(test_twin_boot_with_broken_b_fails_and_a_keeps_running),
 		cmocka_unit_test(test_twin_hands_the_service_to_kernel_b),
 		cmocka_unit_test(test_twin_dual_moves_only_the_address),
+		cmocka_unit_test(test_twin_repeat_upgrades_twice_in_one_boot),
 		cmocka_unit_test(test_twin_with_corrupt_state_block_is_refused_by_b),
 		cmocka_unit_test(test_connect_uses_an_existing_libvirt),
 	};
