@@ -35,6 +35,8 @@ enum op {
 	OP_TAKEOVER,	 /* B's takeover line: all vCPUs, at least TAKEOVER_MEM_PCT % of RAM */
 };
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 /* The phases of a twin upgrade's second round (upgrade.next) are named so. */
 #define ROUND2_PREFIX "r2_"
 
@@ -171,18 +173,24 @@ static const char *const twin_phases[] = {
 	"a_console_b", NULL,
 };
 
-static const char *const twin_round2_phases[] = {
-	ROUND2_PREFIX "trigger", ROUND2_PREFIX "cpu_handed", ROUND2_PREFIX "b_first_line",
-	ROUND2_PREFIX "b_ready", ROUND2_PREFIX "handoff_start", ROUND2_PREFIX "a_quiesced",
-	ROUND2_PREFIX "b_nic_up", ROUND2_PREFIX "service_back", ROUND2_PREFIX "takeover_done",
-	ROUND2_PREFIX "a_console_b", NULL,
-};
-
 static const char *const custom_phases[] = { "guest_start", NULL };
 
+/* The twin phases from the trigger on, prefixed: made once, on first use. */
 const char *const *method_round2_phases(void)
 {
-	return twin_round2_phases;
+	static char names[ARRAY_SIZE(twin_phases)][40];
+	static const char *list[ARRAY_SIZE(twin_phases)];
+	size_t first = 0, n = 0;
+
+	if (list[0])
+		return list;
+	while (strcmp(twin_phases[first], "trigger"))
+		first++;
+	for (size_t i = first; twin_phases[i]; i++, n++) {
+		snprintf(names[n], sizeof(names[n]), ROUND2_PREFIX "%s", twin_phases[i]);
+		list[n] = names[n];
+	}
+	return list;
 }
 
 const char *const *method_phases(enum method m)
@@ -644,7 +652,7 @@ int method_check_steps(const struct scenario *sc, struct tb_err *err)
 				 phases[0] ? ", " : "", prog[j].mark);
 		}
 		/* upgrade.next: the second round's phases (their marks are made as it runs). */
-		for (const char *const *p = twin_round2_phases;
+		for (const char *const *p = method_round2_phases();
 		     sc->method == METHOD_TWIN && sc->upgrade.next.kernel && *p; p++) {
 			found |= !strcmp(*p, st->before);
 			snprintf(phases + strlen(phases), sizeof(phases) - strlen(phases), ", %s", *p);

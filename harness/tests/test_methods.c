@@ -42,12 +42,22 @@ static void test_before_a_second_round_phase_needs_a_next_upgrade(void **state)
 	struct step st;
 	struct scenario sc = with_step_before(METHOD_TWIN, "r2_handoff_start", &st);
 	struct tb_err err = { 0 };
+	const char *const *r2 = method_round2_phases();
+	const char *const *twin = method_phases(METHOD_TWIN);
+	size_t i = 0, k = 0;
 
 	(void)state;
 	assert_int_equal(method_check_steps(&sc, &err), -1);
 	sc.upgrade.next.kernel = "/images/vmlinuz-c";
 	assert_int_equal(method_check_steps(&sc, &err), 0);
-	assert_string_equal(method_round2_phases()[0], "r2_trigger");
+
+	/* The twin phases from the trigger on, each prefixed, and nothing else. */
+	while (strcmp(twin[k], "trigger"))
+		k++;
+	for (; twin[k]; i++, k++)
+		assert_true(r2[i] && !strncmp(r2[i], "r2_", 3) && !strcmp(r2[i] + 3, twin[k]));
+	assert_null(r2[i]);
+	assert_ptr_equal(method_round2_phases(), r2);
 	assert_string_equal(ROUND2_GAP_START, "r2_handoff_start");
 }
 
