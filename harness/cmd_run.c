@@ -501,8 +501,16 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 		.progress = progress_set,
 		.runner = r,
 	};
-	if (method_run(&env, &step_err) != 0)
+	if (method_run(&env, &step_err) != 0) {
+		char regs[PATH_MAX];
+		struct tb_err ignored;
+
+		/* Where the guest's CPUs were, while the guest is still there to ask. */
+		snprintf(regs, sizeof(regs), "%s/cpu-state-%d.txt", results_dir(r->res), index);
+		if (r->dom && virt_cpu_state(r->dom, regs, &ignored) != 0)
+			fprintf(stderr, "twinbench: %s\n", ignored.msg);
 		fail_with_consoles(rep, con, step_err.msg);
+	}
 	progress_set(r, "checking that the service is alive");
 	rep->alive_at_end = probe_wait_reply(probe, monotime_now(),
 					     monotime_now() + ALIVE_CHECK_NS, NULL) == 0;

@@ -7,6 +7,7 @@
  * an event the harness sees rather than a silent reset.
  */
 #include <errno.h>
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
@@ -279,6 +280,25 @@ int virt_wait_stopped(struct virt_domain *d, int64_t deadline_ns)
 			return -ETIMEDOUT;
 		monotime_sleep_until(monotime_now() + 5 * NS_PER_MS);
 	}
+	return 0;
+}
+
+int virt_cpu_state(struct virt_domain *d, const char *path, struct tb_err *err)
+{
+	char *regs = NULL;
+	FILE *f;
+	int rc;
+
+	if (virDomainQemuMonitorCommand(d->dom, "info registers -a", &regs,
+					VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP) != 0)
+		return tb_err_set(err, TB_EXIT_ENV, "info registers: %s", libvirt_message());
+	f = fopen(path, "w");
+	rc = f && fputs(regs, f) >= 0 ? 0 : -1;
+	if (f && fclose(f) != 0)
+		rc = -1;
+	free(regs);
+	if (rc != 0)
+		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
 	return 0;
 }
 

@@ -48,6 +48,12 @@ int virt_wait_stopped(struct virt_domain *d, int64_t deadline_ns);
 
 bool virt_is_running(struct virt_domain *d);
 
+/*
+ * Write every vCPU's registers (QEMU's "info registers -a", through the
+ * monitor) to @path: where each CPU was when a repetition failed.
+ */
+int virt_cpu_state(struct virt_domain *d, const char *path, struct tb_err *err);
+
 /* Destroy (if running) and free the handle.  NULL is fine. */
 void virt_destroy(struct virt_domain *d);
 

@@ -353,6 +353,14 @@ static void test_twin_boot_with_broken_b_fails_and_a_keeps_running(void **state)
 	assert_non_null(strstr(reps[0].error, "Kernel panic"));
 	assert_non_null(strstr(reps[0].error, "--- last lines of console b ---"));
 	assert_true(repetition_phase(&reps[0], "b_ready") < 0);
+	/* Where both vCPUs were when the repetition failed: A's and the dead B's. */
+	snprintf(out, sizeof(out), "%s/cpu-state-1.txt", dir);
+	msg = tl_read_file(out);
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "CPU#0"));
+	assert_non_null(strstr(msg, "CPU#1"));
+	assert_int_equal(tl_count(msg, "RIP="), 2);
+	free(msg);
 	/* A still answers, from the same boot, after B died. */
 	assert_true(reps[0].alive_at_end);
 	assert_true(reps[0].measured);
