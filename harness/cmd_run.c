@@ -309,49 +309,48 @@ static struct probe *probe_connect(struct runner *r, int rep, struct tb_err *err
 	return probe_start(fd, r->sc->service.interval_ns, csv, rep, err);
 }
 
-/* The probe's view of one handoff of a twin chain, from @from to @to. */
-static void judge_round(const struct probe_record *trace, size_t n, int64_t from, int64_t to,
-			const char *release, struct handoff_round *h, int64_t *back_ns)
+/* One handoff of a twin chain as @res (analysed already) shows it. */
+static void round_from(const struct probe_result *res, const char *release,
+		       struct handoff_round *h)
 {
 	const struct probe_record *b, *a;
-	struct probe_result res;
 	struct probe_verdict v;
 
-	memset(h, 0, sizeof(*h));
-	if (from < 0 || probe_analyse(trace, n, from, to, &res) != 0)
-		return;
-	probe_verify(&res, release, &v);
-	probe_proof(&res, &b, &a);
+	probe_verify(res, release, &v);
+	probe_proof(res, &b, &a);
 	h->measured = true;
 	h->verified = v.verified;
-	h->downtime_ns = res.downtime_ns;
+	h->downtime_ns = res->downtime_ns;
 	h->counter_before = b->counter;
 	h->counter_after = a->counter;
 	snprintf(h->release_before, sizeof(h->release_before), "%s", b->release);
 	snprintf(h->release_after, sizeof(h->release_after), "%s", a->release);
 	snprintf(h->boot_id_before, sizeof(h->boot_id_before), "%s", b->boot_id);
 	snprintf(h->boot_id_after, sizeof(h->boot_id_after), "%s", a->boot_id);
-	*back_ns = a->t_recv_ns;
 }
 
 /*
- * upgrade.next: each handoff on its own, the first up to the second's
- * start.  The repetition's downtime is the longer gap, its state after is
- * the last kernel's; it is verified only if both handoffs are.
+ * upgrade.next: each handoff on its own.  The first is @first, which
+ * judge() analysed up to the second's start (@second); the second is
+ * analysed from there.  The repetition's downtime is the longer gap, its
+ * state after is the last kernel's; it is verified only if both handoffs are.
  */
 static void judge_rounds(struct runner *r, const struct probe_record *trace, size_t n,
-			 int64_t first, int64_t second, struct repetition *rep)
+			 const struct probe_result *first, int64_t second, struct repetition *rep)
 {
-	int64_t now = monotime_now(), back;
+	struct probe_result res;
 
-	judge_round(trace, n, first, second < 0 ? now : second, r->sc->upgrade.release,
-		    &rep->rounds[0], &back);
-	judge_round(trace, n, second, now, r->sc->upgrade.next.release, &rep->rounds[1], &back);
+	memset(rep->rounds, 0, sizeof(rep->rounds));
+	round_from(first, r->sc->upgrade.release, &rep->rounds[0]);
+	if (second >= 0 && probe_analyse(trace, n, second, monotime_now(), &res) == 0)
+		round_from(&res, r->sc->upgrade.next.release, &rep->rounds[1]);
 	rep->nrounds = 2;
 	if (rep->rounds[1].measured) {
 		const struct handoff_round *h = &rep->rounds[1];
+		const struct probe_record *b, *a;
 
-		repetition_mark(rep, ROUND2_SERVICE_BACK, back);
+		probe_proof(&res, &b, &a);
+		repetition_mark(rep, ROUND2_SERVICE_BACK, a->t_recv_ns);
 		if (h->downtime_ns > rep->downtime_ns)
 			rep->downtime_ns = h->downtime_ns;
 		rep->counter_after = h->counter_after;
@@ -434,7 +433,7 @@ static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
 			 twin ? "kernel A's service was disturbed" : "upgrade not verified", v.why);
 	}
 	if (chain)
-		judge_rounds(r, trace, n, start, second, rep);
+		judge_rounds(r, trace, n, &res, second, rep);
 	free(trace);
 }
 

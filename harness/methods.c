@@ -598,7 +598,7 @@ static struct op_step from_scenario(const struct step *st)
 /* The program of @m, and its length in *@n (NULL and 0 for custom). */
 static const struct op_step *program_of(enum method m, size_t *n)
 {
-#define PROGRAM(p) (*n = sizeof(p) / sizeof(p[0]), p)
+#define PROGRAM(p) (*n = ARRAY_SIZE(p), p)
 	switch (m) {
 	case METHOD_REBOOT:
 		return PROGRAM(reboot_program);
