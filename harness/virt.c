@@ -283,23 +283,42 @@ int virt_wait_stopped(struct virt_domain *d, int64_t deadline_ns)
 	return 0;
 }
 
-int virt_cpu_state(struct virt_domain *d, const char *path, struct tb_err *err)
+/* One HMP command's answer, under a "== command ==" heading, to @f. */
+static int dump_monitor(struct virt_domain *d, FILE *f, const char *cmd, struct tb_err *err)
 {
-	char *regs = NULL;
-	FILE *f;
+	char *out = NULL;
 	int rc;
 
-	if (virDomainQemuMonitorCommand(d->dom, "info registers -a", &regs,
+	if (virDomainQemuMonitorCommand(d->dom, cmd, &out,
 					VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP) != 0)
-		return tb_err_set(err, TB_EXIT_ENV, "info registers: %s", libvirt_message());
-	f = fopen(path, "w");
-	rc = f && fputs(regs, f) >= 0 ? 0 : -1;
-	if (f && fclose(f) != 0)
-		rc = -1;
-	free(regs);
+		return tb_err_set(err, TB_EXIT_ENV, "%s: %s", cmd, libvirt_message());
+	rc = fprintf(f, "== %s ==\n%s\n", cmd, out) < 0 ? -1 : 0;
+	free(out);
 	if (rc != 0)
-		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
+		return tb_err_set(err, TB_EXIT_ENV, "%s: cannot write: %s", cmd, strerror(errno));
 	return 0;
+}
+
+int virt_cpu_state(struct virt_domain *d, const char *path, struct tb_err *err)
+{
+	int vcpus = virDomainGetVcpusFlags(d->dom, VIR_DOMAIN_VCPU_LIVE);
+	FILE *f = fopen(path, "w");
+	char cmd[32];
+	int rc;
+
+	if (!f)
+		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
+	rc = dump_monitor(d, f, "info registers -a", err);
+	/* What could still interrupt each CPU: its local APIC, the 8259s, the I/O APIC. */
+	for (int cpu = 0; rc == 0 && cpu < vcpus; cpu++) {
+		snprintf(cmd, sizeof(cmd), "info lapic %d", cpu);
+		rc = dump_monitor(d, f, cmd, err);
+	}
+	if (rc == 0)
+		rc = dump_monitor(d, f, "info pic", err);
+	if (fclose(f) != 0 && rc == 0)
+		rc = tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
+	return rc;
 }
 
 void virt_destroy(struct virt_domain *d)

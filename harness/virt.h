@@ -50,7 +50,9 @@ bool virt_is_running(struct virt_domain *d);
 
 /*
  * Write every vCPU's registers (QEMU's "info registers -a", through the
- * monitor) to @path: where each CPU was when a repetition failed.
+ * monitor), each local APIC and the interrupt controllers ("info lapic N",
+ * "info pic") to @path: where each CPU was, and what could still interrupt
+ * it, when a repetition failed.
  */
 int virt_cpu_state(struct virt_domain *d, const char *path, struct tb_err *err);
 

@@ -360,6 +360,9 @@ static void test_twin_boot_with_broken_b_fails_and_a_keeps_running(void **state)
 	assert_non_null(strstr(msg, "CPU#0"));
 	assert_non_null(strstr(msg, "CPU#1"));
 	assert_int_equal(tl_count(msg, "RIP="), 2);
+	/* ... and what could still interrupt them: both local APICs, the I/O APIC. */
+	assert_int_equal(tl_count(msg, "dumping local APIC state for CPU"), 2);
+	assert_non_null(strstr(msg, "ioapic0:"));
 	free(msg);
 	/* A still answers, from the same boot, after B died. */
 	assert_true(reps[0].alive_at_end);
