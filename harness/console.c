@@ -15,6 +15,7 @@
  * across a socket write, so a guest that stops reading its UART cannot stall
  * console_expect().  Order: tn_lock, then lock.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -47,10 +48,24 @@
 /* One read(); a kernel boot prints in bursts of a few KiB. */
 #define READ_BYTES 4096
 
+/*
+ * Both a kernel and the programs above it write to a serial console.  The
+ * kernel prints each log record whole, but it may print one in the middle of
+ * a program's line: "twinbench[    1.79] tsc: ...\n-b: ready\n".  The
+ * program's line is then put back together: its first piece is kept as a
+ * pending line, in its place among the lines, and the text that follows the
+ * kernel's record(s) completes it.  A pending line is not matched until it
+ * is complete; if nothing follows within JOIN_NS (a prompt, or a kernel that
+ * died mid-line), it stays as it is.
+ */
+#define JOIN_NS (500 * NS_PER_MS)
+#define NO_LINE ((size_t)-1)
+
 struct line {
 	int64_t t_ns;
 	char *text;
 	size_t len;
+	bool pending; /* a program's line cut by kernel records, waiting for its rest */
 };
 
 /* Terminals that may watch one console at a time: a person or two, not a crowd. */
@@ -72,8 +87,12 @@ struct console {
 	struct line *lines;
 	size_t nlines, cap;
 	char part[LINE_MAX_BYTES + 1]; /* the unfinished line, NUL-terminated */
+	int64_t part_ns[LINE_MAX_BYTES]; /* arrival of each of its bytes */
 	size_t part_len;
 	int64_t part_t_ns;
+	size_t frag;		/* the pending line (NO_LINE: none) */
+	int64_t frag_last_ns;	/* arrival of its last byte so far */
+	unsigned long finished; /* pending lines completed so far: expect() rescans */
 	FILE *log;
 	bool connected;
 	bool stopping;
@@ -102,35 +121,116 @@ static const telnet_telopt_t console_telopts[] = {
     {-1, 0, 0},
 };
 
-/* Log and keep the unfinished line as line number nlines.  Called with lock held. */
-static void line_complete(struct console *c, int64_t t_ns)
+static void log_line(struct console *c, int64_t t_ns, const char *text)
 {
-	struct line *lines;
-	char *text;
-
 	if (c->log)
 		fprintf(c->log, "%lld.%09lld %s\n", (long long)(t_ns / NS_PER_S),
-			(long long)(t_ns % NS_PER_S), c->part);
+			(long long)(t_ns % NS_PER_S), text);
+}
 
-	/*
-	 * Out of memory the line is still in the log but not in memory: expect()
-	 * then misses it, which beats aborting a run in the middle of an upgrade.
-	 */
+/*
+ * Where a kernel log record ("[    1.798293] ") starts in @s: its offset,
+ * or -1 if none does.
+ */
+static ssize_t kernel_record_at(const char *s)
+{
+	for (const char *p = strchr(s, '['); p; p = strchr(p + 1, '[')) {
+		const char *q = p + 1;
+
+		while (*q == ' ')
+			q++;
+		if (!isdigit((unsigned char)*q))
+			continue;
+		while (isdigit((unsigned char)*q))
+			q++;
+		if (*q++ != '.' || !isdigit((unsigned char)*q))
+			continue;
+		while (isdigit((unsigned char)*q))
+			q++;
+		if (q[0] == ']' && q[1] == ' ')
+			return p - s;
+	}
+	return -1;
+}
+
+/*
+ * Keep @len bytes of @text as line number nlines, logged unless @pending.
+ * Out of memory the line is logged but not kept: expect() then misses it,
+ * which beats aborting a run in the middle of an upgrade.  Lock held.
+ */
+static void push_line(struct console *c, int64_t t_ns, const char *text, size_t len, bool pending)
+{
+	char *copy;
+
+	if (!pending)
+		log_line(c, t_ns, text);
 	if (c->nlines == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 256;
+		struct line *lines = realloc(c->lines, cap * sizeof(*lines));
 
-		lines = realloc(c->lines, cap * sizeof(*lines));
 		if (!lines)
-			goto out;
+			return;
 		c->lines = lines;
 		c->cap = cap;
 	}
-	text = malloc(c->part_len + 1);
-	if (!text)
-		goto out;
-	memcpy(text, c->part, c->part_len + 1);
-	c->lines[c->nlines++] = (struct line){.t_ns = t_ns, .text = text, .len = c->part_len};
-out:
+	copy = strndup(text, len);
+	if (!copy)
+		return;
+	c->lines[c->nlines++] =
+	    (struct line){.t_ns = t_ns, .text = copy, .len = len, .pending = pending};
+}
+
+/* Add @len bytes of @text to the pending line.  Lock held. */
+static void frag_append(struct console *c, const char *text, size_t len)
+{
+	struct line *l = &c->lines[c->frag];
+	char *grown = realloc(l->text, l->len + len + 1);
+
+	if (!grown)
+		return;
+	memcpy(grown + l->len, text, len);
+	l->len += len;
+	grown[l->len] = '\0';
+	l->text = grown;
+}
+
+/* The pending line is as complete as it will get: log it, let expect() see it. */
+static void frag_finish(struct console *c)
+{
+	if (c->frag == NO_LINE)
+		return;
+	c->lines[c->frag].pending = false;
+	log_line(c, c->lines[c->frag].t_ns, c->lines[c->frag].text);
+	c->frag = NO_LINE;
+	c->finished++;
+}
+
+/* The unfinished line is complete: keep it (or its pieces, see struct line).  Lock held. */
+static void line_complete(struct console *c, int64_t t_ns)
+{
+	ssize_t at = c->part_len ? kernel_record_at(c->part) : -1;
+
+	if (c->frag != NO_LINE && (c->part_len ? c->part_t_ns : t_ns) - c->frag_last_ns > JOIN_NS)
+		frag_finish(c);
+	if (at > 0) {
+		/* A program's line, cut by a kernel record: keep its piece in place. */
+		if (c->frag == NO_LINE) {
+			c->frag = c->nlines;
+			push_line(c, c->part_t_ns, c->part, (size_t)at, true);
+			if (c->nlines == c->frag) /* out of memory */
+				c->frag = NO_LINE;
+		} else {
+			frag_append(c, c->part, (size_t)at);
+		}
+		c->frag_last_ns = c->part_ns[at - 1];
+		push_line(c, c->part_ns[at], c->part + at, c->part_len - (size_t)at, false);
+	} else if (at < 0 && c->frag != NO_LINE) {
+		/* The rest of the cut line. */
+		frag_append(c, c->part, c->part_len);
+		frag_finish(c);
+	} else {
+		push_line(c, t_ns, c->part, c->part_len, false);
+	}
 	c->part_len = 0;
 	c->part[0] = '\0';
 }
@@ -173,6 +273,7 @@ static void console_data(struct console *c, const char *buf, size_t len)
 			line_complete(c, c->part_t_ns);
 		if (!c->part_len)
 			c->part_t_ns = c->feed_t_ns;
+		c->part_ns[c->part_len] = c->feed_t_ns;
 		c->part[c->part_len++] = ch;
 		c->part[c->part_len] = '\0';
 	}
@@ -372,19 +473,19 @@ static void console_free(struct console *c)
 		close(c->wake[1]);
 	if (c->tn)
 		telnet_free(c->tn);
-	for (i = 0; i < c->nlines; i++)
-		free(c->lines[i].text);
-	free(c->lines);
 	if (c->log) {
 		/* What arrived of an unfinished last line (a prompt, a cut-off message) is evidence too. */
+		frag_finish(c);
 		if (c->part_len)
-			fprintf(c->log, "%lld.%09lld %s\n", (long long)(c->part_t_ns / NS_PER_S),
-				(long long)(c->part_t_ns % NS_PER_S), c->part);
+			log_line(c, c->part_t_ns, c->part);
 		/* The log is the run's evidence: make it survive a host crash. */
 		fflush(c->log);
 		fsync(fileno(c->log));
 		fclose(c->log);
 	}
+	for (i = 0; i < c->nlines; i++)
+		free(c->lines[i].text);
+	free(c->lines);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->tn_lock);
@@ -407,6 +508,7 @@ struct console *console_open(const char *name, const char *log_path, console_dia
 	c->dial = dial;
 	c->ctx = ctx;
 	c->fd = -1;
+	c->frag = NO_LINE;
 	c->wake[0] = c->wake[1] = -1;
 	c->relay_listen = c->relay_wake[0] = c->relay_wake[1] = -1;
 	for (int i = 0; i < RELAY_MAX_VIEWERS; i++)
@@ -508,11 +610,43 @@ int console_line(struct console *c, size_t index, struct console_match *out)
 	return rc;
 }
 
+/*
+ * Does the unfinished line match?  It is what follows the last newline: the
+ * pending piece of a cut line (a prompt, then a kernel record) and what has
+ * come since.  Its number is the pending line's, or nlines; after an earlier
+ * match on it *@cursor is past it and it must not match again.  A match moves
+ * *@cursor past it.  Lock held.
+ */
+static bool unfinished_match(struct console *c, const regex_t *re, size_t *cursor,
+			     struct console_match *out)
+{
+	size_t index = c->frag != NO_LINE ? c->frag : c->nlines;
+	char text[LINE_MAX_BYTES * 2 + 1];
+	int64_t t_ns = c->part_t_ns;
+
+	if (index < *cursor)
+		return false;
+	if (c->frag != NO_LINE) {
+		snprintf(text, sizeof(text), "%s%s", c->lines[c->frag].text, c->part);
+		t_ns = c->lines[c->frag].t_ns;
+	} else if (c->part_len) {
+		memcpy(text, c->part, c->part_len + 1);
+	} else {
+		return false;
+	}
+	if (regexec(re, text, 0, NULL, 0) != 0)
+		return false;
+	match_fill(out, index, t_ns, text);
+	*cursor = index + 1;
+	return true;
+}
+
 static int expect(struct console *c, const char *pattern, size_t *cursor, int64_t deadline_ns,
 		  struct console_match *out, struct tb_err *err, bool unfinished_too)
 {
 	struct timespec ts = monotime_timespec(deadline_ns);
-	size_t next = *cursor, i;
+	size_t next = *cursor, skipped = NO_LINE, i;
+	unsigned long finished = 0;
 	regex_t re;
 	int rc;
 
@@ -528,7 +662,19 @@ static int expect(struct console *c, const char *pattern, size_t *cursor, int64_
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
+		/* A cut line skipped while pending may be whole now: look again from there. */
+		if (c->finished != finished) {
+			finished = c->finished;
+			if (skipped != NO_LINE)
+				next = skipped;
+			skipped = NO_LINE;
+		}
 		for (i = next; i < c->nlines; i++) {
+			if (c->lines[i].pending) {
+				if (skipped == NO_LINE)
+					skipped = i;
+				continue;
+			}
 			if (regexec(&re, c->lines[i].text, 0, NULL, 0) == 0) {
 				match_fill(out, i, c->lines[i].t_ns, c->lines[i].text);
 				*cursor = i + 1;
@@ -538,15 +684,7 @@ static int expect(struct console *c, const char *pattern, size_t *cursor, int64_
 		}
 		if (next < c->nlines)
 			next = c->nlines;
-		/*
-		 * The unfinished line will be number nlines; after an earlier
-		 * match on it *cursor is already past it and it must not match
-		 * again.
-		 */
-		if (unfinished_too && c->part_len && c->nlines >= *cursor &&
-		    regexec(&re, c->part, 0, NULL, 0) == 0) {
-			match_fill(out, c->nlines, c->part_t_ns, c->part);
-			*cursor = c->nlines + 1;
+		if (unfinished_too && unfinished_match(c, &re, cursor, out)) {
 			rc = 0;
 			goto out;
 		}

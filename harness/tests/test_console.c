@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -432,6 +433,124 @@ static void test_close_logs_the_unfinished_line(void **state)
 	unlink(path);
 }
 
+/*
+ * The kernel printed its records in the middle of B's ready line (seen in a
+ * twin-boot run): the line is put back together in its place, before the
+ * records, stamped with its first byte; the records keep their own times.
+ */
+static void test_kernel_records_cutting_a_line_are_taken_out_of_it(void **state)
+{
+	char path[] = "/tmp/test_console_log.XXXXXX";
+	struct tb_err err = {0};
+	struct console_match m;
+	size_t cursor = 0;
+	struct console *c;
+	char *s;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	c = console_open("b", path, NULL, NULL, &err);
+	assert_non_null(c);
+	feed_str(c, "twinbench", 1 * NS_PER_MS);
+	feed_str(c, "[    1.798293] tsc: Refined\r\n", 2 * NS_PER_MS);
+	feed_str(c, "[    1.801543] clocksource: tsc\r\n-b: ready releas", 3 * NS_PER_MS);
+	/* Not whole yet: no piece of it matches as a line ... */
+	assert_int_equal(console_expect_line(c, "ready", &cursor, monotime_now(), &m, &err),
+			 -ETIMEDOUT);
+	/* ... but its pieces so far are the unfinished line. */
+	assert_int_equal(console_expect(c, "^twinbench-b: ready releas$", &(size_t){0},
+					monotime_now(), &m, &err),
+			 0);
+	assert_int_equal(m.index, 0);
+	feed_str(c, "[    1.809546] clocksource: Switched\r\n", 5 * NS_PER_MS);
+	feed_str(c, "e=6.1 cpus=1\r\n", 6 * NS_PER_MS);
+
+	assert_int_equal(console_cursor(c), 4);
+	assert_line(c, 0, "twinbench-b: ready release=6.1 cpus=1", 1 * NS_PER_MS);
+	assert_line(c, 1, "[    1.798293] tsc: Refined", 2 * NS_PER_MS);
+	assert_line(c, 2, "[    1.801543] clocksource: tsc", 3 * NS_PER_MS);
+	assert_line(c, 3, "[    1.809546] clocksource: Switched", 5 * NS_PER_MS);
+	assert_int_equal(console_expect(c, "^twinbench-b: ready release=[^ ]+ cpus=1$", &cursor,
+					monotime_now(), &m, &err),
+			 0);
+	assert_int_equal(m.index, 0);
+	/* What the kernel said after the line started is still ahead of the cursor. */
+	assert_int_equal(console_expect(c, "Switched", &cursor, monotime_now(), &m, &err), 0);
+	assert_int_equal(m.index, 3);
+	console_close(c);
+
+	/* The log has each line once: the records as they came, the line once whole. */
+	s = read_file(path);
+	assert_string_equal(s, "0.002000000 [    1.798293] tsc: Refined\n"
+			       "0.003000000 [    1.801543] clocksource: tsc\n"
+			       "0.005000000 [    1.809546] clocksource: Switched\n"
+			       "0.001000000 twinbench-b: ready release=6.1 cpus=1\n");
+	free(s);
+	unlink(path);
+}
+
+/* A waiting expect sees the cut line as soon as its rest arrives. */
+static void *feed_rest_later(void *arg)
+{
+	struct timespec d = {0, 50 * 1000 * 1000};
+
+	nanosleep(&d, NULL);
+	feed_str(arg, "ady\r\n", 3 * NS_PER_MS);
+	return NULL;
+}
+
+static void test_expect_waiting_on_a_cut_line_wakes_when_it_is_whole(void **state)
+{
+	struct console *c = open_fed();
+	struct console_match m;
+	struct tb_err err = {0};
+	size_t cursor = 0;
+	pthread_t t;
+
+	(void)state;
+	feed_str(c, "b: re[    2.000000] virtio_net virtio0\r\n", 1 * NS_PER_MS);
+	assert_int_equal(pthread_create(&t, NULL, feed_rest_later, c), 0);
+	assert_int_equal(console_expect_line(c, "^b: ready$", &cursor, monotime_now() + WAIT_NS,
+					     &m, &err),
+			 0);
+	pthread_join(t, NULL);
+	assert_int_equal(m.index, 0);
+	assert_int_equal(cursor, 1);
+	console_close(c);
+}
+
+/*
+ * A prompt followed by a kernel record stays the unfinished line; what is
+ * typed much later is a line of its own.  Bracketed text that is no kernel
+ * record (a terminal query, a job number) cuts nothing.
+ */
+static void test_prompt_cut_by_a_record_stays_the_unfinished_line(void **state)
+{
+	struct console *c = open_fed();
+	struct console_match m;
+	struct tb_err err = {0};
+	size_t cursor = 0;
+
+	(void)state;
+	feed_str(c, "twinbench-a# ", 1 * NS_PER_MS);
+	feed_str(c, "[    9.833936] twin_kernel: CPU 0 parks\r\n", 2 * NS_PER_MS);
+	assert_int_equal(console_expect(c, "^twinbench-a# $", &cursor, monotime_now(), &m, &err),
+			 0);
+	assert_int_equal(m.index, 0);
+	assert_int_equal(m.t_ns, 1 * NS_PER_MS);
+	assert_int_equal(console_expect_line(c, "parks$", &cursor, monotime_now(), &m, &err), 0);
+	assert_int_equal(m.index, 1);
+
+	feed_str(c, "\x1b[6nuname -r [1] 12.5] x\r\n", 2 * NS_PER_S);
+	assert_int_equal(console_cursor(c), 3);
+	assert_line(c, 0, "twinbench-a# ", 1 * NS_PER_MS);
+	assert_line(c, 2, "\x1b[6nuname -r [1] 12.5] x", 2 * NS_PER_S);
+	console_close(c);
+}
+
 static void test_open_fails_on_unwritable_log(void **state)
 {
 	struct tb_err err = {0};
@@ -750,6 +869,9 @@ int main(void)
 	    cmocka_unit_test(test_tail_joins_last_lines_and_unfinished_one),
 	    cmocka_unit_test(test_log_lines_are_seconds_dot_nanoseconds_text),
 	    cmocka_unit_test(test_close_logs_the_unfinished_line),
+	    cmocka_unit_test(test_kernel_records_cutting_a_line_are_taken_out_of_it),
+	    cmocka_unit_test(test_expect_waiting_on_a_cut_line_wakes_when_it_is_whole),
+	    cmocka_unit_test(test_prompt_cut_by_a_record_stays_the_unfinished_line),
 	    cmocka_unit_test(test_relay_lets_a_viewer_watch_and_type),
 	    cmocka_unit_test(test_open_fails_on_unwritable_log),
 	    cmocka_unit_test(test_send_without_connection_is_enotconn),
