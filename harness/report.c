@@ -3,11 +3,12 @@
  * report.html, report.md and summary.csv, with the plots of plot.c.
  *
  * run.json (through results_load) gives the numbers; probe.csv and the
- * console logs give what only the plots need: reply times, round-trip
- * times, and the stamps of console lines.  The HTML is built as an XHTML
- * tree with libxml2, which escapes every text and attribute, and gnuplot's
- * SVGs are parsed and grafted into it, so the file is well-formed XML by
- * construction and needs nothing from the network.
+ * console logs (through trace_load) give what only the plots need: reply
+ * times, round-trip times, and the stamps of console lines.  The HTML is
+ * built as an XHTML tree with libxml2, which escapes every text and
+ * attribute, and gnuplot's SVGs are parsed and grafted into it, so the
+ * file is well-formed XML by construction and needs nothing from the
+ * network.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include "monotime.h"
 #include "plot.h"
 #include "report.h"
+#include "trace.h"
 
 #define XHTML_NS "http://www.w3.org/1999/xhtml"
 
@@ -320,323 +322,6 @@ void report_duration(double ns, char *buf, size_t len)
 		snprintf(buf, len, "%.0f \xc2\xb5s", ns / NS_PER_US);
 	else
 		snprintf(buf, len, "%.0f ns", ns);
-}
-
-/* ---- traces: probe.csv and console logs -------------------------------- */
-
-struct i64s {
-	int64_t *v;
-	size_t n, cap;
-};
-
-static int i64s_push(struct i64s *a, int64_t v)
-{
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? 2 * a->cap : 256;
-		int64_t *more = realloc(a->v, cap * sizeof(*more));
-
-		if (!more)
-			return -1;
-		a->v = more;
-		a->cap = cap;
-	}
-	a->v[a->n++] = v;
-	return 0;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* What the plots need of one repetition. */
-struct rep_trace {
-	struct i64s replies; /* reply times, ascending */
-	double *rtt;	     /* round-trip times (ns) */
-	size_t nrtt;
-};
-
-struct run_trace {
-	struct rep_trace *reps; /* parallel to report_run.reps */
-	struct i64s lines[2];	/* console a and b line stamps, ascending */
-};
-
-static void run_trace_free(struct run_trace *t, size_t nreps)
-{
-	size_t i;
-
-	for (i = 0; t->reps && i < nreps; i++) {
-		free(t->reps[i].replies.v);
-		free(t->reps[i].rtt);
-	}
-	free(t->reps);
-	free(t->lines[0].v);
-	free(t->lines[1].v);
-}
-
-/* "123.456789012" (seconds, up to 9 decimals) as ns; -1 if not that. */
-static int64_t parse_stamp(const char *s, char **end)
-{
-	int64_t sec = 0, frac = 0;
-	int digits = 0;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (sec > (INT64_MAX / NS_PER_S - 9) / 10)
-			return -1;
-		sec = sec * 10 + (*s - '0');
-	}
-	if (*s == '.')
-		for (s++; *s >= '0' && *s <= '9'; s++)
-			if (digits < 9) {
-				frac = frac * 10 + (*s - '0');
-				digits++;
-			}
-	for (; digits < 9; digits++)
-		frac *= 10;
-	*end = (char *)s;
-	return sec * NS_PER_S + frac;
-}
-
-/* Stamps of every line of a console log; a missing log is an empty one. */
-static int load_console(const char *path, struct i64s *out)
-{
-	FILE *f = fopen(path, "re");
-	char *line = NULL, *end;
-	size_t cap = 0;
-	int ret = 0;
-
-	if (!f)
-		return 0;
-	while (getline(&line, &cap, f) > 0) {
-		int64_t t = parse_stamp(line, &end);
-
-		if (t >= 0 && (*end == ' ' || *end == '\n' || !*end) && i64s_push(out, t)) {
-			ret = -1;
-			break;
-		}
-	}
-	free(line);
-	fclose(f);
-	if (out->n)
-		qsort(out->v, out->n, sizeof(*out->v), cmp_i64);
-	return ret;
-}
-
-struct seq_time {
-	uint64_t seq;
-	int64_t t;
-};
-
-static int cmp_seq(const void *a, const void *b)
-{
-	uint64_t x = ((const struct seq_time *)a)->seq, y = ((const struct seq_time *)b)->seq;
-
-	return (x > y) - (x < y);
-}
-
-struct probe_rows {
-	struct seq_time *send, *recv;
-	size_t nsend, nrecv, capsend, caprecv;
-};
-
-static int push_row(struct seq_time **a, size_t *n, size_t *cap, uint64_t seq, int64_t t)
-{
-	if (*n == *cap) {
-		size_t c = *cap ? 2 * *cap : 1024;
-		struct seq_time *more = realloc(*a, c * sizeof(*more));
-
-		if (!more)
-			return -1;
-		*a = more;
-		*cap = c;
-	}
-	(*a)[(*n)++] = (struct seq_time){seq, t};
-	return 0;
-}
-
-/*
- * probe.csv: "event,rep,seq,t_ns,counter,release,boot_id".  Rows of a
- * repetition the run.json does not know, and rows that do not parse, are
- * skipped: the plots show what can be read.
- */
-static int load_probe(const char *path, const struct report_run *run, struct run_trace *t)
-{
-	struct probe_rows *rows = calloc(run->nreps ? run->nreps : 1, sizeof(*rows));
-	FILE *f = fopen(path, "re");
-	char *line = NULL;
-	size_t cap = 0, i, k;
-	int ret = -1;
-
-	if (!rows)
-		goto out;
-	if (!f) {
-		ret = 0;
-		goto out;
-	}
-	while (getline(&line, &cap, f) > 0) {
-		char ev[8];
-		int rep;
-		uint64_t seq;
-		int64_t tns;
-		struct probe_rows *pr = NULL;
-
-		if (sscanf(line, "%7[a-z],%d,%" SCNu64 ",%" SCNd64 ",", ev, &rep, &seq, &tns) != 4)
-			continue;
-		for (k = 0; k < run->nreps; k++)
-			if (run->reps[k].index == rep)
-				pr = &rows[k];
-		if (!pr)
-			continue;
-		if (!strcmp(ev, "send") && push_row(&pr->send, &pr->nsend, &pr->capsend, seq, tns))
-			goto out;
-		if (!strcmp(ev, "recv") && push_row(&pr->recv, &pr->nrecv, &pr->caprecv, seq, tns))
-			goto out;
-	}
-	for (k = 0; k < run->nreps; k++) {
-		struct probe_rows *pr = &rows[k];
-		struct rep_trace *rt = &t->reps[k];
-
-		rt->rtt = malloc((pr->nrecv ? pr->nrecv : 1) * sizeof(*rt->rtt));
-		if (!rt->rtt)
-			goto out;
-		if (pr->nsend)
-			qsort(pr->send, pr->nsend, sizeof(*pr->send), cmp_seq);
-		for (i = 0; i < pr->nrecv; i++) {
-			struct seq_time *s = pr->nsend ? bsearch(&pr->recv[i], pr->send, pr->nsend,
-								 sizeof(*pr->send), cmp_seq)
-						       : NULL;
-
-			if (i64s_push(&rt->replies, pr->recv[i].t))
-				goto out;
-			if (s && pr->recv[i].t >= s->t)
-				rt->rtt[rt->nrtt++] = (double)(pr->recv[i].t - s->t);
-		}
-		if (rt->replies.n)
-			qsort(rt->replies.v, rt->replies.n, sizeof(int64_t), cmp_i64);
-	}
-	ret = 0;
-out:
-	for (k = 0; rows && k < run->nreps; k++) {
-		free(rows[k].send);
-		free(rows[k].recv);
-	}
-	free(rows);
-	free(line);
-	if (f)
-		fclose(f);
-	return ret;
-}
-
-static int load_trace(const struct report_run *run, struct run_trace *t, struct tb_err *err)
-{
-	char path[PATH_MAX];
-
-	memset(t, 0, sizeof(*t));
-	t->reps = calloc(run->nreps ? run->nreps : 1, sizeof(*t->reps));
-	if (!t->reps)
-		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
-	snprintf(path, sizeof(path), "%s/console-a.log", run->dir);
-	if (load_console(path, &t->lines[0]))
-		goto nomem;
-	snprintf(path, sizeof(path), "%s/console-b.log", run->dir);
-	if (load_console(path, &t->lines[1]))
-		goto nomem;
-	snprintf(path, sizeof(path), "%s/probe.csv", run->dir);
-	if (load_probe(path, run, t))
-		goto nomem;
-	return 0;
-nomem:
-	run_trace_free(t, run->nreps);
-	memset(t, 0, sizeof(*t));
-	return tb_err_set(err, TB_EXIT_ENV, "%s: out of memory reading the traces", run->dir);
-}
-
-/* ---- timelines --------------------------------------------------------- */
-
-static int64_t first_phase(const struct repetition *rep)
-{
-	int64_t t = INT64_MAX;
-	int i;
-
-	for (i = 0; i < rep->nphases; i++)
-		if (rep->phases[i].t_ns < t)
-			t = rep->phases[i].t_ns;
-	return t;
-}
-
-/*
- * t = 0 of a timeline: the upgrade's start (upgrade_start, or trigger for
- * twin methods), else the first phase; *@name says which.
- */
-static int64_t timeline_origin(const struct repetition *rep, const char **name)
-{
-	static const char *const starts[] = {"upgrade_start", "trigger"};
-	int64_t t;
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		t = repetition_phase(rep, starts[i]);
-		if (t >= 0) {
-			*name = starts[i];
-			return t;
-		}
-	}
-	t = first_phase(rep);
-	for (i = 0; i < rep->nphases && i < RESULTS_MAX_PHASES; i++)
-		if (rep->phases[i].t_ns == t) {
-			*name = rep->phases[i].name;
-			return t;
-		}
-	*name = NULL;
-	return 0;
-}
-
-/* Index of the first stamp >= @t in ascending @a. */
-static size_t lower_bound(const struct i64s *a, int64_t t)
-{
-	size_t lo = 0, hi = a->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (a->v[mid] < t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/*
- * The probe's gap: the pair of consecutive replies exactly downtime_ns apart
- * (the probe measured it from the same stamps), else the longest after the
- * origin.
- */
-static bool find_gap(const struct repetition *rep, const struct i64s *r, int64_t origin,
-		     int64_t *start, int64_t *end)
-{
-	int64_t best = 0;
-	size_t i;
-
-	if (!rep->measured || r->n < 2)
-		return false;
-	for (i = 0; i + 1 < r->n; i++)
-		if (r->v[i + 1] - r->v[i] == rep->downtime_ns) {
-			*start = r->v[i];
-			*end = r->v[i + 1];
-			return true;
-		}
-	for (i = 0; i + 1 < r->n; i++)
-		if (r->v[i + 1] >= origin && r->v[i + 1] - r->v[i] > best) {
-			best = r->v[i + 1] - r->v[i];
-			*start = r->v[i];
-			*end = r->v[i + 1];
-		}
-	return best > 0;
 }
 
 /* ---- output files ------------------------------------------------------ */
@@ -1170,19 +855,19 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 
 	for (k = 0; k < r->nreps; k++) {
 		const struct repetition *rep = &r->reps[k];
-		int64_t from = first_phase(rep), to = INT64_MAX, origin;
+		int64_t from = trace_first_phase(rep), to = INT64_MAX, origin;
 		const char *origin_name;
 		char svg[PATH_MAX], png[PATH_MAX], stem[200], name[160], title[512], caption[1400],
 		    id[64], down[32];
 		struct plot_timeline tl = {0};
-		const struct i64s *rp = &tr->reps[k].replies;
+		const struct trace_stamps *rp = &tr->reps[k].replies;
 		struct plot_out po;
-		size_t c, lo;
+		size_t c, lo, hi;
 		int i;
 
 		/* A repetition's console lines: from its first phase to the next's. */
 		if (k + 1 < r->nreps)
-			to = first_phase(&r->reps[k + 1]);
+			to = trace_first_phase(&r->reps[k + 1]);
 		for (i = 0; i < rep->nphases && i < RESULTS_MAX_PHASES; i++)
 			phases[i] = (struct plot_phase){
 			    .name = rep->phases[i].name,
@@ -1191,22 +876,22 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 			    .lane =
 				strncmp(rep->phases[i].name, "b_", 2) ? PLOT_LANE_A : PLOT_LANE_B,
 			};
-		origin = timeline_origin(rep, &origin_name);
+		origin = trace_origin(rep, &origin_name);
 		tl.origin_ns = origin;
 		tl.origin_name = origin_name;
 		tl.phases = phases;
 		tl.nphases = (size_t)(rep->nphases > 0 ? rep->nphases : 0);
 		for (c = 0; c < 2; c++) {
-			lo = from == INT64_MAX ? 0 : lower_bound(&tr->lines[c], from);
+			lo = from == INT64_MAX ? 0 : trace_lower_bound(&tr->lines[c], from);
 			tl.lines[c] = tr->lines[c].v ? tr->lines[c].v + lo : NULL;
-			tl.nlines[c] =
-			    (to == INT64_MAX ? tr->lines[c].n : lower_bound(&tr->lines[c], to)) -
-			    lo;
+			hi =
+			    to == INT64_MAX ? tr->lines[c].n : trace_lower_bound(&tr->lines[c], to);
+			tl.nlines[c] = hi - lo;
 		}
 		tl.replies = rp->v;
 		tl.nreplies = rp->n;
 		tl.probe_interval_ns = r->info.probe_interval_ns;
-		tl.has_gap = find_gap(rep, rp, origin, &tl.gap_start_ns, &tl.gap_end_ns);
+		tl.has_gap = trace_find_gap(rep, rp, origin, &tl.gap_start_ns, &tl.gap_end_ns);
 
 		safe_name(name, sizeof(name), r->info.scenario);
 		snprintf(stem, sizeof(stem), "timeline-%zu-%s-rep%d", run_no, name, rep->index);
@@ -1387,16 +1072,19 @@ int report_write(const struct report_set *set, const struct report_opts *opts, s
 		tb_err_set(err, TB_EXIT_ENV, "out of memory");
 		goto out;
 	}
-	for (loaded = 0; loaded < set->nruns; loaded++)
-		if (load_trace(&set->runs[loaded], &traces[loaded], err))
+	for (loaded = 0; loaded < set->nruns; loaded++) {
+		const struct report_run *r = &set->runs[loaded];
+
+		if (trace_load(r->dir, r->reps, r->nreps, &traces[loaded], err))
 			goto out;
+	}
 	if (write_csv(set, opts->out, err) || write_md(set, m, nm, opts->out, err) ||
 	    write_html(set, m, nm, traces, opts->out, opts, png_term, err))
 		goto out;
 	ret = 0;
 out:
 	for (i = 0; traces && i < loaded; i++)
-		run_trace_free(&traces[i], set->runs[i].nreps);
+		trace_free(&traces[i], set->runs[i].nreps);
 	free(traces);
 	report_methods_free(m, nm);
 	return ret;

@@ -1,0 +1,69 @@
+/*
+ * trace.h - a run's traces read back for the report's plots: the probe's
+ * replies and round-trip times (probe.csv), the stamps of the console lines
+ * (console-a.log, console-b.log), and the lookups a repetition's timeline
+ * makes in them.
+ */
+#ifndef TB_TRACE_H
+#define TB_TRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "results.h"
+
+/* A growing array of stamps (ns). */
+struct trace_stamps {
+	int64_t *v;
+	size_t n, cap;
+};
+
+/* What the plots need of one repetition. */
+struct rep_trace {
+	struct trace_stamps replies; /* reply times, ascending */
+	double *rtt;		     /* round-trip times (ns) */
+	size_t nrtt;
+};
+
+struct run_trace {
+	struct rep_trace *reps;	      /* parallel to the run's repetitions */
+	struct trace_stamps lines[2]; /* console a and b line stamps, ascending */
+};
+
+/*
+ * Read the traces of the result directory @dir, whose run.json lists the
+ * @nreps repetitions @reps.  A missing file is an empty trace; rows of a
+ * repetition not in @reps, and lines that do not parse, are skipped: the
+ * plots show what can be read.  Only running out of memory fails
+ * (TB_EXIT_ENV, @t left empty).  Free with trace_free(@t, @nreps).
+ */
+int trace_load(const char *dir, const struct repetition *reps, size_t nreps, struct run_trace *t,
+	       struct tb_err *err);
+
+void trace_free(struct run_trace *t, size_t nreps);
+
+/* The earliest phase of @rep; INT64_MAX if it has none. */
+int64_t trace_first_phase(const struct repetition *rep);
+
+/*
+ * t = 0 of a timeline: the upgrade's start (upgrade_start, or trigger for
+ * twin methods), else the first phase; *@name says which (NULL, and 0
+ * returned, if @rep has no phase).
+ */
+int64_t trace_origin(const struct repetition *rep, const char **name);
+
+/* Index of the first stamp >= @t in ascending @a. */
+size_t trace_lower_bound(const struct trace_stamps *a, int64_t t);
+
+/*
+ * The probe's gap in @rep's ascending replies @r, as *@start and *@end:
+ * the pair of consecutive replies exactly downtime_ns apart (the probe
+ * measured it from the same stamps), else the longest that ends at or
+ * after @origin.  False if @rep has no measured downtime or no such gap.
+ */
+bool trace_find_gap(const struct repetition *rep, const struct trace_stamps *r, int64_t origin,
+		    int64_t *start, int64_t *end);
+
+#endif
