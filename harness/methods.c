@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_size.h"
 #include "methods.h"
 #include "monotime.h"
 
@@ -34,8 +35,6 @@ enum op {
 	OP_SILENT,	 /* no line matching text since the console's last words */
 	OP_TAKEOVER,	 /* B's takeover line: all vCPUs, at least TAKEOVER_MEM_PCT % of RAM */
 };
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The phases of a twin upgrade's second round (upgrade.next) are named so. */
 #define ROUND2_PREFIX "r2_"

@@ -20,10 +20,9 @@
 
 #include <yaml.h>
 
+#include "array_size.h"
 #include "monotime.h"
 #include "scenario.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The name ends up in directory and libvirt domain names; keep it short. */
 #define NAME_MAX_LEN 64
