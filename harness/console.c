@@ -55,8 +55,9 @@
  * program's line is then put back together: its first piece is kept as a
  * pending line, in its place among the lines, and the text that follows the
  * kernel's record(s) completes it.  A pending line is not matched until it
- * is complete; if nothing follows within JOIN_NS (a prompt, or a kernel that
- * died mid-line), it stays as it is.
+ * is complete.  Only text that starts within JOIN_NS of the end of the
+ * records continues it; otherwise (a prompt, then kernel messages, then
+ * something else) it stays as it is.
  */
 #define JOIN_NS (500 * NS_PER_MS)
 #define NO_LINE ((size_t)-1)
@@ -91,7 +92,7 @@ struct console {
 	size_t part_len;
 	int64_t part_t_ns;
 	size_t frag;		/* the pending line (NO_LINE: none) */
-	int64_t frag_last_ns;	/* arrival of its last byte so far */
+	int64_t frag_last_ns;	/* arrival of the end of the last record that cut it */
 	unsigned long finished; /* pending lines completed so far: expect() rescans */
 	FILE *log;
 	bool connected;
@@ -210,19 +211,19 @@ static void line_complete(struct console *c, int64_t t_ns)
 {
 	ssize_t at = c->part_len ? kernel_record_at(c->part) : -1;
 
-	if (c->frag != NO_LINE && (c->part_len ? c->part_t_ns : t_ns) - c->frag_last_ns > JOIN_NS)
+	/* Only text that resumes right after the kernel's records continues the cut line. */
+	if (c->frag != NO_LINE && t_ns - c->frag_last_ns > JOIN_NS)
 		frag_finish(c);
 	if (at > 0) {
 		/* A program's line, cut by a kernel record: keep its piece in place. */
 		if (c->frag == NO_LINE) {
 			c->frag = c->nlines;
-			push_line(c, c->part_t_ns, c->part, (size_t)at, true);
+			push_line(c, t_ns, c->part, (size_t)at, true);
 			if (c->nlines == c->frag) /* out of memory */
 				c->frag = NO_LINE;
 		} else {
 			frag_append(c, c->part, (size_t)at);
 		}
-		c->frag_last_ns = c->part_ns[at - 1];
 		push_line(c, c->part_ns[at], c->part + at, c->part_len - (size_t)at, false);
 	} else if (at < 0 && c->frag != NO_LINE) {
 		/* The rest of the cut line. */
@@ -231,6 +232,9 @@ static void line_complete(struct console *c, int64_t t_ns)
 	} else {
 		push_line(c, t_ns, c->part, c->part_len, false);
 	}
+	/* A record just ended: the cut line may go on now. */
+	if (c->frag != NO_LINE)
+		c->frag_last_ns = c->feed_t_ns;
 	c->part_len = 0;
 	c->part[0] = '\0';
 }

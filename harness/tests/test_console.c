@@ -492,6 +492,22 @@ static void test_kernel_records_cutting_a_line_are_taken_out_of_it(void **state)
 	unlink(path);
 }
 
+/* A long burst of records keeps the cut line open: what counts is the gap after the last. */
+static void test_cut_line_waits_through_a_burst_of_records(void **state)
+{
+	struct console *c = open_fed();
+
+	(void)state;
+	feed_str(c, "twinbench: kernel 6.1 let go", 0);
+	for (int i = 1; i <= 4; i++)
+		feed_str(c, "[    9.832740] twin_kernel: parking\r\n", i * 400 * NS_PER_MS);
+	feed_str(c, " of the service\r\n", 1700 * NS_PER_MS);
+	assert_int_equal(console_cursor(c), 5);
+	assert_line(c, 0, "twinbench: kernel 6.1 let go of the service", 0);
+	assert_line(c, 4, "[    9.832740] twin_kernel: parking", 1600 * NS_PER_MS);
+	console_close(c);
+}
+
 /* A waiting expect sees the cut line as soon as its rest arrives. */
 static void *feed_rest_later(void *arg)
 {
@@ -870,6 +886,7 @@ int main(void)
 	    cmocka_unit_test(test_log_lines_are_seconds_dot_nanoseconds_text),
 	    cmocka_unit_test(test_close_logs_the_unfinished_line),
 	    cmocka_unit_test(test_kernel_records_cutting_a_line_are_taken_out_of_it),
+	    cmocka_unit_test(test_cut_line_waits_through_a_burst_of_records),
 	    cmocka_unit_test(test_expect_waiting_on_a_cut_line_wakes_when_it_is_whole),
 	    cmocka_unit_test(test_prompt_cut_by_a_record_stays_the_unfinished_line),
 	    cmocka_unit_test(test_relay_lets_a_viewer_watch_and_type),
