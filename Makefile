@@ -109,9 +109,21 @@ gate: all
 format:
 	clang-format -i harness/*.c harness/*.h harness/tests/*.c guest/agent/*.c
 
+# clang-tidy (checks in .clang-tidy) gets the build's flags; clang does not know
+# gcc's -Wno-format-truncation, hence -Wno-unknown-warning-option.  One file per
+# clang-tidy: clang-tidy 14's valist checker carries state from one file to the
+# next, and in every file after the first calls a va_list uninitialized right
+# after its va_start.  Every file is checked even when one fails.
+TIDY_SRCS := $(wildcard harness/*.c guest/agent/*.c)
+
 lint:
-	clang-tidy harness/*.c guest/agent/*.c -- $(CFLAGS) -Iharness
-	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability harness guest/agent
+	@rc=0; \
+	for f in $(TIDY_SRCS); do \
+		clang-tidy --quiet $$f -- $(CFLAGS) -Wno-unknown-warning-option -Iharness || rc=1; \
+	done; \
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		harness guest/agent || rc=1; \
+	exit $$rc
 
 clean:
 	rm -rf $(B)
