@@ -797,8 +797,11 @@ int cmd_run(int argc, char **argv)
 	/* Every file is checked before anything starts. */
 	scs = calloc((size_t)nsc, sizeof(*scs));
 	rows = calloc((size_t)nsc, sizeof(*rows));
-	if (!scs || !rows)
+	if (!scs || !rows) {
+		free(scs);
+		free(rows);
 		return TB_EXIT_ENV;
+	}
 	for (int i = 0; i < nsc; i++) {
 		if (scenario_load(argv[optind + i], &scs[i], &err) != 0 ||
 		    method_check_steps(&scs[i], &err) != 0) {
