@@ -566,6 +566,7 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 	char workdir[PATH_MAX];
 	const char *tmp = getenv("TMPDIR");
 	pthread_t progress;
+	bool progress_started = false;
 	int slot = -1, lease = -1, rc = -1;
 
 	snprintf(row->name, sizeof(row->name), "%s", sc->name);
@@ -644,8 +645,9 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 	if (!reps)
 		goto out;
 	progress_stop = false;
+	/* Without the thread there is just no progress line: not worth failing the run. */
 	if (r.tty)
-		pthread_create(&progress, NULL, progress_thread, &r);
+		progress_started = pthread_create(&progress, NULL, progress_thread, &r) == 0;
 	rc = 0;
 	for (int i = 0; i < sc->repetitions && rc == 0; i++) {
 		rc = run_repetition(&r, workdir, i + 1, &reps[i], err);
@@ -684,7 +686,7 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		/* Recomputed over all repetitions so far: the table is right if we stop here. */
 		results_summarise(reps, (size_t)i + 1, &row->sum);
 	}
-	if (r.tty) {
+	if (progress_started) {
 		progress_stop = true;
 		pthread_join(progress, NULL);
 		progress_clear(&r);
