@@ -275,8 +275,10 @@ static void test_inlined_svg_ids_are_unique(void **state)
 	for (const char *p = html; (p = strstr(p, " id=")); p += 4) {
 		char quote = p[4];
 		const char *end = strchr(p + 5, quote);
+		char **grown = realloc(ids, (n + 1) * sizeof(*ids));
 
-		ids = realloc(ids, (n + 1) * sizeof(*ids));
+		assert_non_null(grown);
+		ids = grown;
 		ids[n++] = strndup(p + 5, (size_t)(end - p - 5));
 	}
 	assert_true(n > 20); /* gnuplot defines gpPt0..14 and more in every SVG */
