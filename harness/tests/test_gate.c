@@ -139,7 +139,7 @@ static int run_cmd(int (*fn)(int, char **), const char *const *args, char *errbu
 	int argc = 0, rc, saved_out, saved_err, devnull, fd;
 	ssize_t n;
 
-	while (args[argc] && argc < 31) {
+	while (argc < 31 && args[argc]) {
 		argv[argc] = (char *)args[argc];
 		argc++;
 	}
