@@ -413,6 +413,14 @@ void virt_versions(struct virt *v, char *libvirt, size_t llen, char *hypervisor,
 		format_version(hv, hypervisor, hlen);
 }
 
+bool virt_tcg_racy(struct virt *v)
+{
+	unsigned long hv = 0;
+
+	/* libvirt's encoding: major * 1000000 + minor * 1000 + micro. */
+	return virConnectGetVersion(v->conn, &hv) == 0 && hv > 0 && hv < 8001000;
+}
+
 /* Boot @kernel under KVM with ttyS0 to a file; true if its banner appears. */
 static bool kvm_boots(struct virt *v, const char *kernel, const char *workdir)
 {

@@ -72,6 +72,12 @@ int virt_console_port(struct virt *v, const char *name, int index, struct tb_err
 void virt_versions(struct virt *v, char *libvirt, size_t llen, char *hypervisor, size_t hlen);
 
 /*
+ * Does this QEMU run TCG with the race between a memory map change on one
+ * vCPU and MMIO on another (QEMU before 8.1; scripts/deps.sh)?  Unknown: no.
+ */
+bool virt_tcg_racy(struct virt *v);
+
+/*
  * Resolve @want ("kvm", "tcg" or "auto") into the accelerator to use.  auto
  * boots @kernel under KVM and takes KVM only if the kernel's first console
  * line appears (a PVM host accepts KVM but hangs ordinary guests); the result
