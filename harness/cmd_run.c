@@ -211,6 +211,19 @@ static int guest_start(struct runner *r, bool upgraded, struct tb_err *err)
 	return rc;
 }
 
+/* The consoles' watch: a guest whose QEMU went away will say nothing more. */
+static const char *guest_watch(void *arg)
+{
+	struct runner *r = arg;
+	bool gone;
+
+	pthread_mutex_lock(&cleanup.lock);
+	gone = r->dom && virt_is_gone(r->dom);
+	pthread_mutex_unlock(&cleanup.lock);
+	return gone ? "the guest is gone: its QEMU process exited (the lab's QEMU log says why)"
+		    : NULL;
+}
+
 static void guest_destroy(struct runner *r)
 {
 	pthread_mutex_lock(&cleanup.lock);
@@ -478,6 +491,7 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 		con[i] = console_open(i ? "b" : "a", log[i], dial_console, dial_ctx[i], err);
 		if (!con[i])
 			goto out;
+		console_set_watch(con[i], guest_watch, r);
 		snprintf(relay, sizeof(relay), CONSOLE_RELAY_DIR "/tb-%d-%s-%c.sock", getpid(),
 			 r->sc->name, 'a' + i);
 		if (console_serve(con[i], relay, err) != 0)

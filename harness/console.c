@@ -45,6 +45,9 @@
 /* Between dial attempts: console output is lost while disconnected. */
 #define REDIAL_MS 20
 
+/* How often a waiting expect asks the watch whether the guest is still there. */
+#define WATCH_NS (500 * NS_PER_MS)
+
 /* One read(); a kernel boot prints in bursts of a few KiB. */
 #define READ_BYTES 4096
 
@@ -94,6 +97,8 @@ struct console {
 	size_t frag;		/* the pending line (NO_LINE: none) */
 	int64_t frag_last_ns;	/* arrival of the end of the last record that cut it */
 	unsigned long finished; /* pending lines completed so far: expect() rescans */
+	console_watch_fn watch;
+	void *watch_ctx;
 	FILE *log;
 	bool connected;
 	bool stopping;
@@ -645,10 +650,18 @@ static bool unfinished_match(struct console *c, const regex_t *re, size_t *curso
 	return true;
 }
 
+void console_set_watch(struct console *c, console_watch_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&c->lock);
+	c->watch = fn;
+	c->watch_ctx = ctx;
+	pthread_mutex_unlock(&c->lock);
+}
+
 static int expect(struct console *c, const char *pattern, size_t *cursor, int64_t deadline_ns,
 		  struct console_match *out, struct tb_err *err, bool unfinished_too)
 {
-	struct timespec ts = monotime_timespec(deadline_ns);
+	int64_t watch_at = monotime_now() + WATCH_NS;
 	size_t next = *cursor, skipped = NO_LINE, i;
 	unsigned long finished = 0;
 	regex_t re;
@@ -696,7 +709,28 @@ static int expect(struct console *c, const char *pattern, size_t *cursor, int64_
 			rc = -ETIMEDOUT;
 			goto out;
 		}
-		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+		if (c->watch && monotime_now() >= watch_at) {
+			console_watch_fn watch = c->watch;
+			const char *why;
+
+			/* The watch may take a while (libvirt): not with the reader held up. */
+			pthread_mutex_unlock(&c->lock);
+			why = watch(c->watch_ctx);
+			pthread_mutex_lock(&c->lock);
+			if (why) {
+				tb_err_set(err, TB_EXIT_CHECK, "console %s: %s", c->name, why);
+				rc = -EPIPE;
+				goto out;
+			}
+			watch_at = monotime_now() + WATCH_NS;
+			continue; /* lines may have come meanwhile */
+		}
+		{
+			int64_t wake = c->watch && watch_at < deadline_ns ? watch_at : deadline_ns;
+			struct timespec ts = monotime_timespec(wake);
+
+			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+		}
 	}
 out:
 	pthread_mutex_unlock(&c->lock);

@@ -59,8 +59,9 @@ int console_line(struct console *c, size_t index, struct console_match *out);
  * Wait until a line at or after *@cursor matches the POSIX extended regex
  * @pattern, or until @deadline_ns (CLOCK_MONOTONIC).  The current unfinished
  * line (a prompt) is matched too.  On a match fills @out, advances *@cursor
- * past the matched line and returns 0; returns -ETIMEDOUT on timeout and
- * -EINVAL (with @err set) for a bad pattern.
+ * past the matched line and returns 0; returns -ETIMEDOUT on timeout,
+ * -EINVAL (with @err set) for a bad pattern, and -EPIPE (with @err set) when
+ * the watch says the guest cannot answer any more.
  */
 int console_expect(struct console *c, const char *pattern, size_t *cursor, int64_t deadline_ns,
 		   struct console_match *out, struct tb_err *err);
@@ -71,6 +72,16 @@ int console_expect(struct console *c, const char *pattern, size_t *cursor, int64
  */
 int console_expect_line(struct console *c, const char *pattern, size_t *cursor,
 			int64_t deadline_ns, struct console_match *out, struct tb_err *err);
+
+/*
+ * What an expect asks, about every half second while it waits: NULL if the
+ * guest may still answer, else why it cannot (a constant string, such as
+ * "the guest's QEMU crashed"), which ends the wait with -EPIPE and @err set.
+ */
+typedef const char *(*console_watch_fn)(void *ctx);
+
+/* Install (or with @fn NULL remove) the watch; call before any expect. */
+void console_set_watch(struct console *c, console_watch_fn fn, void *ctx);
 
 /* Send @text to the guest (telnet-escaped); -ENOTCONN if not connected. */
 int console_send(struct console *c, const char *text, size_t len, struct tb_err *err);

@@ -492,10 +492,14 @@ static int run_step(struct interp *in, const struct op_step *s, struct tb_err *e
 			repetition_mark(env->rep, s->mark, monotime_now());
 		break;
 	}
-	if (rc == -ETIMEDOUT) {
+	if (rc == -ETIMEDOUT || rc == -EPIPE) {
 		char what[300];
 
 		describe(s, what, sizeof(what));
+		if (rc == -EPIPE) {
+			tb_err_prefix(err, "%s", what);
+			return -1;
+		}
 		return tb_err_set(err, TB_EXIT_CHECK, "%s: timed out after %.1f s", what,
 				  (double)budget_ns(env->sc, s) / NS_PER_S);
 	}

@@ -272,6 +272,13 @@ bool virt_is_running(struct virt_domain *d)
 	return d && virDomainIsActive(d->dom) == 1;
 }
 
+bool virt_is_gone(struct virt_domain *d)
+{
+	int active = virDomainIsActive(d->dom);
+
+	return active == 0 || (active < 0 && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN);
+}
+
 int virt_wait_stopped(struct virt_domain *d, int64_t deadline_ns)
 {
 	/* libvirt's lifecycle events need an event loop thread; 5 ms polling is plenty. */

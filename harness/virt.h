@@ -49,6 +49,12 @@ int virt_wait_stopped(struct virt_domain *d, int64_t deadline_ns);
 bool virt_is_running(struct virt_domain *d);
 
 /*
+ * Has the domain certainly stopped (a transient domain whose QEMU exited is
+ * gone from libvirt)?  A libvirt that does not answer is not proof: false.
+ */
+bool virt_is_gone(struct virt_domain *d);
+
+/*
  * Write every vCPU's registers (QEMU's "info registers -a", through the
  * monitor), each local APIC and the interrupt controllers ("info lapic N",
  * "info pic") to @path: where each CPU was, and what could still interrupt

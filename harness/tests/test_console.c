@@ -567,6 +567,35 @@ static void test_prompt_cut_by_a_record_stays_the_unfinished_line(void **state)
 	console_close(c);
 }
 
+/* The guest's QEMU went away: a waiting expect ends at once, saying so, not at its deadline. */
+static int watch_calls;
+
+static const char *watch_gone_on_second_call(void *ctx)
+{
+	(void)ctx;
+	return ++watch_calls >= 2 ? "the guest is gone" : NULL;
+}
+
+static void test_watch_ends_a_wait_for_a_guest_that_is_gone(void **state)
+{
+	struct console *c = open_fed();
+	struct console_match m;
+	struct tb_err err = {0};
+	size_t cursor = 0;
+	int64_t start = monotime_now();
+
+	(void)state;
+	watch_calls = 0;
+	console_set_watch(c, watch_gone_on_second_call, NULL);
+	feed_str(c, "booting\n", 1);
+	assert_int_equal(console_expect_line(c, "^ready$", &cursor, start + 60 * NS_PER_S, &m, &err),
+			 -EPIPE);
+	assert_int_equal(watch_calls, 2);
+	assert_string_equal(err.msg, "console a: the guest is gone");
+	assert_int_equal(cursor, 0);
+	console_close(c);
+}
+
 static void test_open_fails_on_unwritable_log(void **state)
 {
 	struct tb_err err = {0};
@@ -889,6 +918,7 @@ int main(void)
 	    cmocka_unit_test(test_cut_line_waits_through_a_burst_of_records),
 	    cmocka_unit_test(test_expect_waiting_on_a_cut_line_wakes_when_it_is_whole),
 	    cmocka_unit_test(test_prompt_cut_by_a_record_stays_the_unfinished_line),
+	    cmocka_unit_test(test_watch_ends_a_wait_for_a_guest_that_is_gone),
 	    cmocka_unit_test(test_relay_lets_a_viewer_watch_and_type),
 	    cmocka_unit_test(test_open_fails_on_unwritable_log),
 	    cmocka_unit_test(test_send_without_connection_is_enotconn),
