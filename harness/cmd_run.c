@@ -520,7 +520,7 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 
 		/* Where the guest's CPUs were, while the guest is still there to ask. */
 		snprintf(regs, sizeof(regs), "%s/cpu-state-%d.txt", results_dir(r->res), index);
-		if (r->dom && virt_cpu_state(r->dom, regs, &ignored) != 0)
+		if (r->dom && !virt_is_gone(r->dom) && virt_cpu_state(r->dom, regs, &ignored) != 0)
 			fprintf(stderr, "twinbench: %s\n", ignored.msg);
 		fail_with_consoles(rep, con, step_err.msg);
 	}
