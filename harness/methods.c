@@ -118,6 +118,9 @@ static const struct op_step kexec_program[] = {
 static const struct op_step twin_boot_program[] = {
 	TWIN_BOOT_STEPS,
 	{ OP_UNAME, 'a', NULL, "a_answered", BUDGET_STEP, "asking kernel A on console a", 0, NULL },
+	/* B's init prints its ready line, then starts the shell: type only to the shell. */
+	{ OP_PEEK, 'b', GUEST_PROMPT_B, NULL, BUDGET_STEP, "waiting for kernel B's shell on console b",
+	  0, NULL },
 	{ OP_UNAME, 'b', NULL, "b_answered", BUDGET_STEP, "asking kernel B on console b", 0, NULL },
 	{ OP_WAIT_UP, 0, NULL, "a_service_after", BUDGET_STEP,
 	  "checking that kernel A's service still answers", 0, NULL },
@@ -146,6 +149,12 @@ static const struct op_step twin_program[] = {
 	{ OP_TAKEOVER, 'b', TAKEOVER_DONE_RE, "takeover_done", BUDGET_UPGRADE,
 	  "waiting for kernel B to take CPUs, memory and console a", 0,
 	  GUEST_FAILED_RE "|" TAKEOVER_FAILED_RE },
+	/*
+	 * B says it took console a over, then starts a shell there: what is
+	 * typed before the shell reads is lost ("ame -r: not found").
+	 */
+	{ OP_PEEK, 'a', GUEST_PROMPT_B, NULL, BUDGET_STEP, "waiting for kernel B's shell on console a",
+	  0, NULL },
 	{ OP_UNAME, 'a', "b", "a_console_b", BUDGET_STEP, "asking kernel B on console a", 0, NULL },
 	{ OP_SILENT, 'a', KERNEL_LOG_RE, NULL, BUDGET_STEP, "checking that kernel A is silent", 0,
 	  NULL },

@@ -24,6 +24,7 @@
 #define GUEST_REFUSE_RE	   "twinbench-agent: refusing"
 #define KERNEL_BANNER_RE   "Linux version [^ ]+"
 #define GUEST_PROMPT_A	   "twinbench-a# "
+#define GUEST_PROMPT_B	   "twinbench-b# "
 #define GUEST_B_READY_RE   "twinbench-b: ready "
 #define A_PARKED_RE	   "twin_kernel: CPU [0-9]+ parks, the last of this kernel"
 #define TAKEOVER_DONE_RE   "twinbench-b: takeover done "
