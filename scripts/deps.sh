@@ -20,9 +20,9 @@ packages=(
 # QEMU and libvirt come from bookworm-backports (Debian's archive): Debian
 # 12's QEMU 7.2 runs TCG vCPUs in threads of their own with a race between
 # a memory map change on one vCPU and MMIO on another (fixed in QEMU 8.1,
-# "softmmu: Use async_run_on_cpu in tcg_commit").  With two kernels in one
-# guest, one sizing PCI BARs while the other runs, it crashed QEMU or stopped
-# kernel A (README.md, "The lab").  libvirt comes along, for a QEMU it knows.
+# "softmmu: Use async_run_on_cpu in tcg_commit"), which crashed QEMU here
+# while a guest sized its PCI BARs (README.md, "The lab").  libvirt comes
+# along, for a QEMU it knows.
 virt_packages=(qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu
 	libvirt-daemon-system libvirt-clients libvirt-dev)
 QEMU_MIN=1:8.1
