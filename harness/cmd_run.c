@@ -602,8 +602,8 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 	if (!strcmp(r.accel, "tcg") && virt_tcg_racy(virt))
 		fprintf(stderr,
 			"twinbench: warning: this QEMU (before 8.1) races a memory map change on one "
-			"TCG vCPU against MMIO on another; it can crash, or stop one kernel while the "
-			"other sizes PCI BARs ('make deps' installs a newer one)\n");
+			"TCG vCPU against MMIO on another; it can crash while a guest sizes PCI BARs "
+			"('make deps' installs a newer one)\n");
 	lease = lab_claim_slot(&slot, err);
 	if (lease < 0)
 		goto out;
