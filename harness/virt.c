@@ -306,16 +306,54 @@ static int dump_monitor(struct virt_domain *d, FILE *f, const char *cmd, struct 
 	return 0;
 }
 
+/*
+ * The state of each virtio NIC's queues ("info virtio-queue-status"): the
+ * device's view of the rings, to tell a kick the device never saw from an
+ * interrupt the guest never took.  The devices come from "info virtio",
+ * one "PATH [virtio-net]" line each.
+ */
+static int dump_virtio_nets(struct virt_domain *d, FILE *f, struct tb_err *err)
+{
+	char *list = NULL, *save = NULL, cmd[256];
+	int rc = 0;
+
+	if (virDomainQemuMonitorCommand(d->dom, "info virtio", &list,
+					VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP) != 0)
+		return tb_err_set(err, TB_EXIT_ENV, "info virtio: %s", libvirt_message());
+	for (char *line = strtok_r(list, "\n", &save); line && rc == 0;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char path[200];
+
+		if (!strstr(line, "[virtio-net]") || sscanf(line, " %199s", path) != 1)
+			continue;
+		snprintf(cmd, sizeof(cmd), "info virtio-status %s", path);
+		rc = dump_monitor(d, f, cmd, err);
+		/* Queues 0 and 1 are the first receive and transmit queues. */
+		for (int q = 0; rc == 0 && q < 2; q++) {
+			snprintf(cmd, sizeof(cmd), "info virtio-queue-status %s %d", path, q);
+			rc = dump_monitor(d, f, cmd, err);
+		}
+	}
+	free(list);
+	return rc;
+}
+
 int virt_cpu_state(struct virt_domain *d, const char *path, struct tb_err *err)
 {
 	int vcpus = virDomainGetVcpusFlags(d->dom, VIR_DOMAIN_VCPU_LIVE);
+	/* TCG's vCPUs run while the monitor reads them: pause for one picture. */
+	bool paused = virDomainSuspend(d->dom) == 0;
 	FILE *f = fopen(path, "w");
 	char cmd[32];
 	int rc;
 
-	if (!f)
-		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
-	rc = dump_monitor(d, f, "info registers -a", err);
+	if (!f) {
+		rc = tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = fprintf(f, "guest %s while read\n", paused ? "paused" : "running") < 0 ? -1 : 0;
+	if (rc == 0)
+		rc = dump_monitor(d, f, "info registers -a", err);
 	/* What could still interrupt each CPU: its local APIC, the 8259s, the I/O APIC. */
 	for (int cpu = 0; rc == 0 && cpu < vcpus; cpu++) {
 		snprintf(cmd, sizeof(cmd), "info lapic %d", cpu);
@@ -323,8 +361,13 @@ int virt_cpu_state(struct virt_domain *d, const char *path, struct tb_err *err)
 	}
 	if (rc == 0)
 		rc = dump_monitor(d, f, "info pic", err);
+	if (rc == 0)
+		rc = dump_virtio_nets(d, f, err);
 	if (fclose(f) != 0 && rc == 0)
 		rc = tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
+out:
+	if (paused && virDomainResume(d->dom) != 0 && rc == 0)
+		rc = tb_err_set(err, TB_EXIT_ENV, "cannot resume the guest: %s", libvirt_message());
 	return rc;
 }
 

@@ -57,8 +57,9 @@ bool virt_is_gone(struct virt_domain *d);
 /*
  * Write every vCPU's registers (QEMU's "info registers -a", through the
  * monitor), each local APIC and the interrupt controllers ("info lapic N",
- * "info pic") to @path: where each CPU was, and what could still interrupt
- * it, when a repetition failed.
+ * "info pic") and each virtio NIC's queues to @path: where each CPU was,
+ * what could still interrupt it and where a NIC's rings stood, when a
+ * repetition failed.  The guest is paused while it is read, then resumed.
  */
 int virt_cpu_state(struct virt_domain *d, const char *path, struct tb_err *err);
 

@@ -363,6 +363,10 @@ static void test_twin_boot_with_broken_b_fails_and_a_keeps_running(void **state)
 	/* ... and what could still interrupt them: both local APICs, the I/O APIC. */
 	assert_int_equal(tl_count(msg, "dumping local APIC state for CPU"), 2);
 	assert_non_null(strstr(msg, "ioapic0:"));
+	/* ... read in one picture, with each NIC's receive and transmit queues. */
+	assert_non_null(strstr(msg, "guest paused while read"));
+	assert_int_equal(tl_count(msg, "== info virtio-queue-status "), 2);
+	assert_int_equal(tl_count(msg, "last_avail_idx:"), 2);
 	free(msg);
 	/* A still answers, from the same boot, after B died. */
 	assert_true(reps[0].alive_at_end);
