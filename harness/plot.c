@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "dirtree.h"
+#include "filecopy.h"
 #include "monotime.h"
 #include "plot.h"
 #include "program.h"
@@ -114,51 +115,6 @@ int plot_png_terminal(char *term, size_t len, struct tb_err *err)
 	    "gnuplot-nox or gnuplot-qt, or leave out --png (the SVG plots need none)");
 }
 
-/* Copy @from to @to (through @to.tmp and a rename), for when rename() crosses filesystems. */
-static int copy_file(const char *from, const char *to, struct tb_err *err)
-{
-	char tmp[4096], buf[65536];
-	int in, o = -1;
-	ssize_t n;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", to);
-	in = open(from, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return tb_err_set(err, TB_EXIT_ENV, "%s: %s", from, strerror(errno));
-	o = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (o < 0) {
-		tb_err_set(err, TB_EXIT_ENV, "%s: %s", tmp, strerror(errno));
-		goto err;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(o, buf, (size_t)n) != n) {
-			tb_err_set(err, TB_EXIT_ENV, "%s: write: %s", tmp, strerror(errno));
-			goto err;
-		}
-	if (n < 0) {
-		tb_err_set(err, TB_EXIT_ENV, "%s: read: %s", from, strerror(errno));
-		goto err;
-	}
-	if (close(o)) {
-		o = -1;
-		tb_err_set(err, TB_EXIT_ENV, "%s: close: %s", tmp, strerror(errno));
-		goto err;
-	}
-	o = -1;
-	if (rename(tmp, to)) {
-		tb_err_set(err, TB_EXIT_ENV, "rename %s to %s: %s", tmp, to, strerror(errno));
-		goto err;
-	}
-	close(in);
-	return 0;
-err:
-	if (o >= 0)
-		close(o);
-	unlink(tmp);
-	close(in);
-	return -1;
-}
-
 static int move_file(const char *from, const char *to, struct tb_err *err)
 {
 	if (!rename(from, to))
@@ -166,7 +122,7 @@ static int move_file(const char *from, const char *to, struct tb_err *err)
 	if (errno != EXDEV)
 		return tb_err_set(err, TB_EXIT_ENV, "rename %s to %s: %s", from, to,
 				  strerror(errno));
-	return copy_file(from, to, err);
+	return file_copy(from, 0, to, err);
 }
 
 /*
