@@ -30,6 +30,7 @@
 #include "commands.h"
 #include "dirtree.h"
 #include "console.h"
+#include "filecopy.h"
 #include "lab.h"
 #include "methods.h"
 #include "monotime.h"
@@ -465,14 +466,49 @@ static void fail_with_consoles(struct repetition *rep, struct console *con[2], c
 	free(tail[1]);
 }
 
+/* The lab's log of this run's guest's QEMU, "" with a libvirt of the user's. */
+static void qemu_log_path(const struct runner *r, char *path, size_t len)
+{
+	if (r->lab->external)
+		path[0] = '\0';
+	else
+		snprintf(path, len, LAB_QEMU_LOG_DIR "/tb-%d-%s.log", getpid(), r->sc->name);
+}
+
+/* Where @path ends now: a repetition's part of it starts there. */
+static off_t file_end(const char *path)
+{
+	struct stat st;
+
+	return path[0] && stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/*
+ * A failed repetition keeps what QEMU said while it ran (warnings, an
+ * error, how it ended) as qemu-N.log: the part of the lab's log that
+ * follows @from.
+ */
+static void keep_qemu_log(struct runner *r, int index, const char *path, off_t from)
+{
+	char to[PATH_MAX];
+	struct tb_err err;
+
+	if (!path[0])
+		return;
+	snprintf(to, sizeof(to), "%s/qemu-%d.log", results_dir(r->res), index);
+	if (file_copy(path, from, to, &err) != 0)
+		fprintf(stderr, "twinbench: %s\n", err.msg);
+}
+
 static int run_repetition(struct runner *r, const char *workdir, int index,
 			  struct repetition *rep, struct tb_err *err)
 {
-	char log[2][PATH_MAX], relay[PATH_MAX];
+	char log[2][PATH_MAX], relay[PATH_MAX], qemu_log[PATH_MAX];
 	void *dial_ctx[2][2] = { { r, (void *)0 }, { r, (void *)1 } };
 	struct console *con[2] = { NULL, NULL };
 	struct probe *probe = NULL;
 	struct tb_err step_err = { 0 };
+	off_t qemu_log_from;
 	int rc = -1;
 
 	memset(rep, 0, sizeof(*rep));
@@ -481,6 +517,8 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	r->rep = index;
 	r->rep_start = monotime_now();
 	progress_set(r, "starting the guest");
+	qemu_log_path(r, qemu_log, sizeof(qemu_log));
+	qemu_log_from = file_end(qemu_log);
 
 	if (r->sc->guest.rootfs && make_disk(r, workdir, index, err) != 0)
 		goto out;
@@ -532,6 +570,8 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	rc = 0;
 out:
 	guest_destroy(r);
+	if (!rep->ok)
+		keep_qemu_log(r, index, qemu_log, qemu_log_from);
 	probe_free(probe);
 	for (int i = 0; i < 2; i++)
 		console_close(con[i]);

@@ -26,6 +26,8 @@
 #define LAB_HOST_IP  "10.213.0.1" /* the lab side of the bridge, inside the namespace */
 #define LAB_PREFIX   24
 #define LAB_SOCKET   LAB_DIR "/libvirt-sock"
+/* What the lab's QEMUs print, one DOMAIN.log each (libvirt's /var/log/libvirt/qemu). */
+#define LAB_QEMU_LOG_DIR LAB_DIR "/log/qemu"
 #define LAB_URI	     "qemu:///system?socket=" LAB_SOCKET
 #define LAB_MAX_SLOT 200 /* guests at 10.213.0.(10 + slot) */
 /* Where a run lets `twinbench console` watch its guests: DOMAIN-a.sock, DOMAIN-b.sock. */

@@ -368,6 +368,13 @@ static void test_twin_boot_with_broken_b_fails_and_a_keeps_running(void **state)
 	assert_int_equal(tl_count(msg, "== info virtio-queue-status "), 2);
 	assert_int_equal(tl_count(msg, "last_avail_idx:"), 2);
 	free(msg);
+	/* What QEMU said, from its start to the end of the repetition. */
+	snprintf(out, sizeof(out), "%s/qemu-1.log", dir);
+	msg = tl_read_file(out);
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "qemu-system-x86_64"));
+	assert_non_null(strstr(msg, "twin-broken"));
+	free(msg);
 	/* A still answers, from the same boot, after B died. */
 	assert_true(reps[0].alive_at_end);
 	assert_true(reps[0].measured);
