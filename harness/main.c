@@ -1,6 +1,7 @@
 /*
  * main.c - twinbench's command table, and nothing else.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +33,13 @@ static int usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	/*
+	 * A reader of our output that goes away (`twinbench run ... | tail`,
+	 * killed) must not kill us with SIGPIPE in the middle of a run or of
+	 * its clean-up: the write fails instead, and the domain, the relay
+	 * sockets and the lab still go.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
 		return usage(stderr);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))

@@ -729,6 +729,44 @@ static void test_bad_scenario_exits_2_and_starts_nothing(void **state)
 	assert_nothing_left();
 }
 
+/* Its reader gone (a pipe's other end closed), twinbench still says no and exits 2. */
+static void test_bad_scenario_with_output_gone_exits_2(void **state)
+{
+	char path[300];
+	char *const argv[] = { TL_TWINBENCH, "run", path, NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t def;
+	int fds[2], status;
+	pid_t pid;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/bad-pipe.yaml", tmpdir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("name: bad\nmethod: kexec\nrepetitions: many\n", f);
+	fclose(f);
+	assert_int_equal(pipe(fds), 0);
+	close(fds[0]);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+	/* SIGPIPE as a shell would leave it: its default action, death. */
+	posix_spawnattr_init(&attr);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	posix_spawnattr_setsigdefault(&attr, &def);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+	assert_int_equal(posix_spawn(&pid, TL_TWINBENCH, &fa, &attr, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(fds[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 2);
+	assert_nothing_left();
+}
+
 static void test_missing_image_says_make_image(void **state)
 {
 	char path[300], out[300], *msg;
@@ -769,6 +807,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_scenario_exits_2_and_starts_nothing),
+		cmocka_unit_test(test_bad_scenario_with_output_gone_exits_2),
 		cmocka_unit_test(test_missing_image_says_make_image),
 		cmocka_unit_test(test_console_without_lab_says_what_to_do),
 		cmocka_unit_test(test_lab_up_status_down),
