@@ -289,12 +289,16 @@ static void test_twin_boot_runs_kernel_b_beside_a(void **state)
 	assert_string_equal(info.kernel_old, reps[0].console_release[0]);
 	assert_string_equal(info.kernel_new, reps[0].console_release[1]);
 
-	/* A's service never stopped: same boot, counter grown, no stall (a stall is seconds). */
+	/*
+	 * A's service never stopped: same boot, counter grown, no stall.  A
+	 * stalled NIC never comes back (its TX watchdog fires after 5 s); a
+	 * loaded 2-core host alone has made gaps of 113 and 128 ms.
+	 */
 	assert_false(reps[0].boot_changed);
 	assert_true(reps[0].state_continued);
 	assert_true(reps[0].counter_after > reps[0].counter_before);
 	assert_true(reps[0].downtime_ns > 0);
-	assert_true(reps[0].downtime_ns < 100 * NS_PER_MS);
+	assert_true(reps[0].downtime_ns < NS_PER_S);
 	assert_true(reps[0].alive_at_end);
 
 	assert_non_null(strstr(log_a, "twin_kernel: CPU 1 leaves for the crash-loaded kernel"));
@@ -302,6 +306,9 @@ static void test_twin_boot_runs_kernel_b_beside_a(void **state)
 	assert_non_null(strstr(log_b, reps[0].console_release[1]));
 	assert_int_equal(tl_count(log_b, "twinbench-b: ready release="), 1);
 	assert_non_null(strstr(log_b, "skipped (pci_skip=)"));
+	/* ... the idle ones too: B sizes no BAR while A serves (README, "The lab"). */
+	assert_non_null(strstr(log_b, "PCI: 0000:00:1f.2 skipped (pci_skip=)"));
+	assert_null(strstr(log_b, "pci_skip: cannot parse"));
 	/* B writes only to its own console, and A only to its own. */
 	assert_null(strstr(log_a, "twinbench-b"));
 	assert_null(strstr(log_b, "twinbench-agent: ready release=6.1.192-twinbench-a"));
