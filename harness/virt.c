@@ -351,8 +351,9 @@ int virt_cpu_state(struct virt_domain *d, const char *path, struct tb_err *err)
 		rc = tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
 		goto out;
 	}
-	rc = fprintf(f, "guest %s while read\n", paused ? "paused" : "running") < 0 ? -1 : 0;
-	if (rc == 0)
+	if (fprintf(f, "guest %s while read\n", paused ? "paused" : "running") < 0)
+		rc = tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
+	else
 		rc = dump_monitor(d, f, "info registers -a", err);
 	/* What could still interrupt each CPU: its local APIC, the 8259s, the I/O APIC. */
 	for (int cpu = 0; rc == 0 && cpu < vcpus; cpu++) {
