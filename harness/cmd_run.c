@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_size.h"
 #include "commands.h"
 #include "dirtree.h"
 #include "console.h"
@@ -672,6 +673,21 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		snprintf(r.cmdline_next, sizeof(r.cmdline_next),
 			 "%s twinbench.ip=%s/%d twinbench.port=%d", sc->upgrade.next.cmdline, r.ip,
 			 LAB_PREFIX, sc->service.port);
+	/*
+	 * Under TCG each kernel boots on one CPU and brings the others online
+	 * once its PCI devices are set up (guest/rootfs/overlay/etc/twinbench/rcS):
+	 * QEMU's TCG can send an MMIO access astray when another vCPU sizes a
+	 * BAR, and it once aborted so while a kernel enumerated its devices
+	 * (README.md, "The lab").
+	 */
+	if (!strcmp(r.accel, "tcg")) {
+		char *lines[] = { r.cmdline_old, r.cmdline_new, r.cmdline_next };
+
+		for (size_t i = 0; i < ARRAY_SIZE(lines); i++)
+			if (lines[i][0])
+				snprintf(lines[i] + strlen(lines[i]),
+					 sizeof(r.cmdline_old) - strlen(lines[i]), " maxcpus=1");
+	}
 	/* nic: dual: kernel A leaves the NIC with this MAC to kernel B from boot on. */
 	if (sc->guest.nic == NIC_DUAL)
 		snprintf(r.cmdline_old + strlen(r.cmdline_old),
