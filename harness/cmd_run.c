@@ -171,6 +171,12 @@ static int dial_console(void *ctx)
 	return lab_dial_loopback(r->lab, r->port[which]);
 }
 
+/* The guest's domain name: "tb-<pid>-<scenario>", so a dead run's leftovers are found. */
+static void guest_name(const struct runner *r, char *name, size_t len)
+{
+	snprintf(name, len, "tb-%d-%s", getpid(), r->sc->name);
+}
+
 static char *guest_xml(struct runner *r, bool upgraded, struct tb_err *err)
 {
 	const struct scenario *sc = r->sc;
@@ -192,7 +198,7 @@ static char *guest_xml(struct runner *r, bool upgraded, struct tb_err *err)
 		.console_port = { r->port[0], r->port[1] },
 	};
 
-	snprintf(name, sizeof(name), "tb-%d-%s", getpid(), sc->name);
+	guest_name(r, name, sizeof(name));
 	return virt_domain_xml(&g, err);
 }
 
@@ -470,10 +476,13 @@ static void fail_with_consoles(struct repetition *rep, struct console *con[2], c
 /* The lab's log of this run's guest's QEMU, "" with a libvirt of the user's. */
 static void qemu_log_path(const struct runner *r, char *path, size_t len)
 {
+	char name[160];
+
+	guest_name(r, name, sizeof(name));
 	if (r->lab->external)
 		path[0] = '\0';
 	else
-		snprintf(path, len, LAB_QEMU_LOG_DIR "/tb-%d-%s.log", getpid(), r->sc->name);
+		snprintf(path, len, LAB_QEMU_LOG_DIR "/%s.log", name);
 }
 
 /* Where @path ends now: a repetition's part of it starts there. */
