@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "array_size.h"
 #include "commands.h"
 #include "dirtree.h"
 #include "console.h"
@@ -169,6 +169,18 @@ static int dial_console(void *ctx)
 	int which = (int)(intptr_t)((void **)ctx)[1];
 
 	return lab_dial_loopback(r->lab, r->port[which]);
+}
+
+/* printf @fmt to the end of command line @line (@size bytes in all). */
+__attribute__((format(printf, 3, 4))) static void cmdline_append(char *line, size_t size,
+								 const char *fmt, ...)
+{
+	size_t used = strlen(line);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line + used, size - used, fmt, ap);
+	va_end(ap);
 }
 
 /* The guest's domain name: "tb-<pid>-<scenario>", so a dead run's leftovers are found. */
@@ -690,17 +702,14 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 	 * (README.md, "The lab").
 	 */
 	if (!strcmp(r.accel, "tcg")) {
-		char *lines[] = { r.cmdline_old, r.cmdline_new, r.cmdline_next };
-
-		for (size_t i = 0; i < ARRAY_SIZE(lines); i++)
-			if (lines[i][0])
-				snprintf(lines[i] + strlen(lines[i]),
-					 sizeof(r.cmdline_old) - strlen(lines[i]), " maxcpus=1");
+		cmdline_append(r.cmdline_old, sizeof(r.cmdline_old), " maxcpus=1");
+		cmdline_append(r.cmdline_new, sizeof(r.cmdline_new), " maxcpus=1");
+		if (r.cmdline_next[0])
+			cmdline_append(r.cmdline_next, sizeof(r.cmdline_next), " maxcpus=1");
 	}
 	/* nic: dual: kernel A leaves the NIC with this MAC to kernel B from boot on. */
 	if (sc->guest.nic == NIC_DUAL)
-		snprintf(r.cmdline_old + strlen(r.cmdline_old),
-			 sizeof(r.cmdline_old) - strlen(r.cmdline_old), " twinbench.nic_b=%s", r.mac2);
+		cmdline_append(r.cmdline_old, sizeof(r.cmdline_old), " twinbench.nic_b=%s", r.mac2);
 	if (sc->upgrade.kernel && make_payload(&r, workdir, err) != 0)
 		goto out;
 
