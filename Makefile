@@ -17,6 +17,8 @@ CFLAGS   ?= -O2 -g
 # snprintf truncation is deliberate everywhere (bounded buffers), so that warning is off.
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -pthread
 CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# Where `method: NAME` is looked up (methodfile.h); TWINBENCH_METHODS overrides it.
+CFLAGS   += -DTB_METHODS_DIR='"$(CURDIR)/methods"'
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
 TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 

@@ -383,7 +383,7 @@ static void judge_rounds(struct runner *r, const struct probe_record *trace, siz
 		const struct probe_record *b, *a;
 
 		probe_proof(&res, &b, &a);
-		repetition_mark(rep, ROUND2_SERVICE_BACK, a->t_recv_ns);
+		repetition_set(rep, ROUND2_PREFIX "service_back", a->t_recv_ns);
 		if (h->downtime_ns > rep->downtime_ns)
 			rep->downtime_ns = h->downtime_ns;
 		rep->counter_after = h->counter_after;
@@ -400,28 +400,35 @@ static void judge_rounds(struct runner *r, const struct probe_record *trace, siz
 }
 
 /*
- * Fill the probe's view into @rep: for an upgrade, the gap across it and
- * whether the new kernel answers with the old state; for twin-boot, kernel
- * A's longest gap while B boots and whether A's service went on unbroken;
- * for a chain of twin upgrades (upgrade.next), each handoff.
- * The repetition stays ok only if that holds.
+ * Fill the probe's view into @rep, as the method's file says to judge it:
+ * the gap from its downtime window's start, and whether the replies after
+ * it show a new kernel with the old state (verify: upgrade) or the same
+ * service unbroken (verify: unbroken); with a second round (upgrade.next),
+ * each handoff.  The maintenance window runs between the method's two
+ * phases, the second round's end if there was one.  The repetition stays
+ * ok only if that holds.
  */
 static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
 {
-	bool twin = r->sc->method == METHOD_TWIN_BOOT;
-	bool chain = r->sc->method == METHOD_TWIN && r->sc->upgrade.next.kernel;
-	const char *gap_start = method_gap_start(r->sc->method);
-	int64_t start = gap_start ? repetition_phase(rep, gap_start) : -1;
-	int64_t second = chain ? repetition_phase(rep, ROUND2_GAP_START) : -1;
+	const struct method *m = &r->sc->method;
+	bool chain = m->next_after && r->sc->upgrade.next.kernel;
+	bool unbroken = m->verify == VERIFY_UNBROKEN;
+	int64_t start = m->downtime_from ? repetition_phase(rep, m->downtime_from) : -1;
+	int64_t second = -1, from, to;
 	const struct probe_record *b, *a;
 	struct probe_result res;
 	struct probe_verdict v;
 	struct probe_record *trace;
+	char name[64];
 	size_t n;
 	int rc;
 
-	if (start < 0)
+	if (start < 0 || m->verify == VERIFY_NONE)
 		return;
+	if (chain) {
+		snprintf(name, sizeof(name), ROUND2_PREFIX "%s", m->downtime_from);
+		second = repetition_phase(rep, name);
+	}
 	trace = probe_snapshot(probe, &n);
 	/* A chain's first handoff ends where the second begins. */
 	rc = trace ? probe_analyse(trace, n, start, second < 0 ? monotime_now() : second, &res)
@@ -435,7 +442,7 @@ static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
 		free(trace);
 		return;
 	}
-	if (twin)
+	if (unbroken)
 		probe_verify_unbroken(&res, &v);
 	else
 		probe_verify(&res, r->sc->upgrade.release, &v);
@@ -455,19 +462,29 @@ static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
 	snprintf(rep->boot_id_after, sizeof(rep->boot_id_after), "%s", a->boot_id);
 	rep->counter_before = b->counter;
 	rep->counter_after = a->counter;
-	/* The service is back with the new kernel's first reply. */
-	if (!twin) {
-		repetition_mark(rep, "service_back", a->t_recv_ns);
-		rep->maintenance_ns = a->t_recv_ns - start;
-	}
+	/* The service is back with the new kernel's first reply, to the probe's stamp. */
+	if (!unbroken)
+		repetition_set(rep, "service_back", a->t_recv_ns);
 	if (rep->ok && !v.verified) {
 		rep->ok = false;
 		snprintf(rep->error, sizeof(rep->error), "%s: %s",
-			 twin ? "kernel A's service was disturbed" : "upgrade not verified", v.why);
+			 unbroken ? "kernel A's service was disturbed" : "upgrade not verified",
+			 v.why);
 	}
 	if (chain)
 		judge_rounds(r, trace, n, &res, second, rep);
 	free(trace);
+	/* From the upgrade's real start to back in full: the last round's end. */
+	from = m->maintenance_from ? repetition_phase(rep, m->maintenance_from) : -1;
+	to = -1;
+	if (m->maintenance_to && chain) {
+		snprintf(name, sizeof(name), ROUND2_PREFIX "%s", m->maintenance_to);
+		to = repetition_phase(rep, name);
+	} else if (m->maintenance_to) {
+		to = repetition_phase(rep, m->maintenance_to);
+	}
+	if (from >= 0 && to >= from)
+		rep->maintenance_ns = to - from;
 }
 
 /* Seconds the service gets to show it is still alive when a repetition ends. */
@@ -636,7 +653,8 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 			struct virt *virt, struct summary_row *row, struct tb_err *err)
 {
 	struct runner r = { .sc = sc, .lab = lab, .virt = virt, .plock = PTHREAD_MUTEX_INITIALIZER };
-	bool twin = sc->method == METHOD_TWIN_BOOT;
+	/* Nothing upgraded: the new kernel is the one that answered on console b. */
+	bool twin = sc->method.verify == VERIFY_UNBROKEN;
 	struct repetition *reps = NULL;
 	struct run_info info;
 	char workdir[PATH_MAX];
@@ -731,7 +749,7 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		free(xml);
 	}
 	fprintf(stderr, "twinbench: %s (%s, %d repetition%s, %s) -> %s\n", sc->name,
-		method_name(sc->method), sc->repetitions, sc->repetitions > 1 ? "s" : "", r.accel,
+		sc->method.name, sc->repetitions, sc->repetitions > 1 ? "s" : "", r.accel,
 		results_dir(r.res));
 
 	reps = calloc((size_t)sc->repetitions, sizeof(*reps));
@@ -898,8 +916,7 @@ int cmd_run(int argc, char **argv)
 		return TB_EXIT_ENV;
 	}
 	for (int i = 0; i < nsc; i++) {
-		if (scenario_load(argv[optind + i], &scs[i], &err) != 0 ||
-		    method_check_steps(&scs[i], &err) != 0) {
+		if (scenario_load(argv[optind + i], &scs[i], &err) != 0) {
 			fprintf(stderr, "%s\n", err.msg);
 			exit_code = TB_EXIT_USAGE;
 		} else if (o.repetitions) {

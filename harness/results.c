@@ -587,6 +587,16 @@ int repetition_mark(struct repetition *rep, const char *name, int64_t t_ns)
 	return rep->nphases++;
 }
 
+int repetition_set(struct repetition *rep, const char *name, int64_t t_ns)
+{
+	for (int i = 0; i < rep->nphases && i < RESULTS_MAX_PHASES; i++)
+		if (!strcmp(rep->phases[i].name, name)) {
+			rep->phases[i].t_ns = t_ns;
+			return i;
+		}
+	return repetition_mark(rep, name, t_ns);
+}
+
 int64_t repetition_phase(const struct repetition *rep, const char *name)
 {
 	int i;

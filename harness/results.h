@@ -18,7 +18,8 @@
 
 #include "error.h"
 
-#define RESULTS_MAX_PHASES 32
+/* A chain of twin upgrades records 29; every phase of a method file must fit. */
+#define RESULTS_MAX_PHASES 64
 
 struct phase {
 	char name[40];
@@ -112,6 +113,9 @@ void results_close(struct results *r);
 
 /* Add a phase to @rep (ignored beyond RESULTS_MAX_PHASES); returns its index or -1. */
 int repetition_mark(struct repetition *rep, const char *name, int64_t t_ns);
+
+/* Set phase @name to @t_ns, adding it if it is not recorded yet; as repetition_mark. */
+int repetition_set(struct repetition *rep, const char *name, int64_t t_ns);
 
 /* The time of phase @name, or -1 if not recorded. */
 int64_t repetition_phase(const struct repetition *rep, const char *name);

@@ -2,8 +2,9 @@
  * scenario.h - scenario files: parse and validate a YAML scenario into a
  * run plan.
  *
- * A scenario names a method, the guest to boot, the kernel to upgrade to,
- * the service probe settings, timeouts and optional extra steps.  Every
+ * A scenario names a method (a method file, methodfile.h), the guest to
+ * boot, the kernel to upgrade to, the service probe settings, timeouts and
+ * optional extra steps.  Every
  * error names file:line:column (1-based) of the offending node and carries
  * TB_EXIT_USAGE; nothing is started by parsing.  Relative paths in the file
  * are resolved against the directory of the scenario file.
@@ -15,32 +16,8 @@
 #include <stdint.h>
 
 #include "error.h"
-
-enum method {
-	METHOD_REBOOT,
-	METHOD_KEXEC,
-	METHOD_TWIN_BOOT, /* kernel B boots beside kernel A (guest/kernel) */
-	METHOD_TWIN,	  /* ... then takes A's service state and NIC over */
-	METHOD_CUSTOM,	  /* only the scenario's own steps */
-};
-
-enum step_kind {
-	STEP_EXPECT,	 /* wait for a console line matching a POSIX ERE */
-	STEP_SEND,	 /* write text to a console */
-	STEP_MARK,	 /* record a named phase at the current time */
-	STEP_WAIT_PROBE, /* wait for the service to answer (up) or stop answering (down) */
-};
-
-struct step {
-	enum step_kind kind;
-	char console;	    /* 'a' or 'b' (expect, send) */
-	char *text;	    /* expect: pattern; send: text (escapes \n \r \t \\ decoded); mark: name */
-	char *mark;	    /* expect, wait_probe: phase recorded when it succeeds, or NULL */
-	char *before;	    /* run just before the method records this phase; NULL: at the end */
-	int probe_up;	    /* wait_probe: 1 = wait for replies, 0 = wait for replies to stop */
-	int64_t timeout_ns; /* expect, wait_probe; 0 = the scenario's step timeout */
-	int line, column;   /* where the step starts in the file (1-based) */
-};
+#include "methodfile.h"
+#include "yamlfile.h"
 
 /* The guest's NICs for a twin upgrade (DESIGN.md, the seeds' two-NIC experiment). */
 enum nic_mode {
@@ -92,13 +69,16 @@ struct timeouts {
 struct scenario {
 	char *path; /* the file as given */
 	char *name;
-	enum method method;
+	char *method_ref;	       /* "method:" as written: a name or a path */
+	int method_line, method_column; /* where it stands */
+	struct method method;	       /* the method file it names */
+	char label[48];		       /* scenario_method_label() */
 	int repetitions; /* default 1 */
 	struct guest_spec guest;
 	struct upgrade_spec upgrade;
 	struct service_spec service;
 	struct timeouts timeouts;
-	struct step *steps; /* run after the method's own program */
+	struct step *steps; /* run after the method's own program, or before its phases */
 	size_t nsteps;
 };
 
@@ -110,21 +90,11 @@ int scenario_load(const char *path, struct scenario *sc, struct tb_err *err);
 
 void scenario_free(struct scenario *sc);
 
-/* "250us", "1ms", "1.5s", "2m", "100ns" -> nanoseconds; -1 if malformed or <= 0. */
-int scenario_parse_duration(const char *text, int64_t *ns);
-
-/* "512M", "512MiB", "1G", "1GiB" -> MiB; -1 if malformed or zero. */
-int scenario_parse_size_mib(const char *text, int *mib);
-
-const char *method_name(enum method m);
-
 /*
- * The method as results, reports and the gate name it: the method, or
- * "twin-dual" for the twin method with nic: dual (a variant measured apart).
+ * The method as results, reports and the gate name it: the method's name,
+ * with "-dual" for a guest with nic: dual and "-repeat" for a scenario
+ * with upgrade.next (variants measured apart).
  */
 const char *scenario_method_label(const struct scenario *sc);
-
-/* Parse a method name; -1 if unknown. */
-int method_from_name(const char *name, enum method *m);
 
 #endif

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "lab.h"
-#include "methods.h"
+#include "methodfile.h"
 #include "monotime.h"
 #include "results.h"
 #include "testlib.h"
@@ -132,12 +132,28 @@ static void assert_names_ordered(const struct repetition *rep, const char *const
 	}
 }
 
-static void assert_phases_ordered(const struct repetition *rep, enum method m)
+/* The phases of method @ref (a name, or a method file), with its second round if @round2. */
+static void assert_method_phases_ordered(const struct repetition *rep, const char *ref, bool round2)
 {
-	assert_names_ordered(rep, method_phases(m));
+	struct tb_err err;
+	struct method m;
+	const char **names;
+
+	if (method_load(ref, ".", &m, &err) != 0)
+		fail_msg("%s", err.msg);
+	names = method_phase_list(&m, round2);
+	assert_non_null(names);
+	assert_names_ordered(rep, names);
+	free(names);
+	method_free(&m);
 }
 
-static void check_upgrade(const char *base, const char *scenario, enum method m)
+static void assert_phases_ordered(const struct repetition *rep, const char *method)
+{
+	assert_method_phases_ordered(rep, method, false);
+}
+
+static void check_upgrade(const char *base, const char *scenario, const char *m)
 {
 	char dir[512], path[600];
 	struct repetition *reps = NULL;
@@ -203,11 +219,66 @@ static void test_reboot_and_kexec_upgrades_are_verified_and_leave_nothing(void *
 	(void)state;
 	snprintf(results, sizeof(results), "%s/results", tmpdir);
 	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
-	check_upgrade(results, "reboot", METHOD_REBOOT);
-	check_upgrade(results, "kexec", METHOD_KEXEC);
+	check_upgrade(results, "reboot", "reboot");
+	check_upgrade(results, "kexec", "kexec");
 	/* The run brought the lab up, so it took it down, with every guest and tap. */
 	assert_nothing_left();
 	assert_int_equal(work_dirs(), before);
+}
+
+/*
+ * A method the harness has no code for, from its file alone
+ * (fixtures/methods/kexec-twice.yaml): two kexecs in one repetition.
+ */
+static void test_a_method_from_a_file_alone_runs_in_the_lab(void **state)
+{
+	char results[300], scenario[300], fixture[PATH_MAX], kernel_a[PATH_MAX], kernel_b[PATH_MAX];
+	char rootfs[PATH_MAX], dir[512], path[600], text[2048], *log;
+	const char *args[] = { "run", "--results", results, scenario, NULL };
+	struct repetition *reps = NULL;
+	struct run_info info;
+	struct tb_err err;
+	size_t n = 0;
+
+	(void)state;
+	assert_non_null(realpath("harness/tests/fixtures/methods/kexec-twice.yaml", fixture));
+	assert_non_null(realpath("images/vmlinuz-twin-a", kernel_a));
+	assert_non_null(realpath("images/vmlinuz-twin-b", kernel_b));
+	assert_non_null(realpath("images/rootfs.img", rootfs));
+	snprintf(results, sizeof(results), "%s/results", tmpdir);
+	snprintf(scenario, sizeof(scenario), "%s/kexec-twice.yaml", tmpdir);
+	snprintf(text, sizeof(text),
+		 "name: kexec-twice\nmethod: %s\n"
+		 "guest:\n  kernel: %s\n  rootfs: %s\n"
+		 "  cmdline: \"console=ttyS0,115200 root=/dev/vda rw init=/sbin/init\"\n"
+		 "  memory: 1G\nupgrade:\n  kernel: %s\n"
+		 "timeouts: {boot: 180s, upgrade: 180s}\n",
+		 fixture, kernel_a, rootfs, kernel_b);
+	assert_int_equal(tl_write_file(scenario, text), 0);
+	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
+
+	tl_find_result(results, "kexec-twice", dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	if (results_load(path, &info, &reps, &n, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(n, 1);
+	if (!reps[0].ok)
+		fail_msg("kexec-twice failed: %s", reps[0].error);
+	assert_string_equal(info.method, "kexec-twice");
+	assert_true(reps[0].verified);
+	assert_method_phases_ordered(&reps[0], fixture, false);
+	/* Both kexecs happened: the second's phases come after the first's. */
+	assert_true(repetition_phase(&reps[0], "second_kexec_exec") >
+		    repetition_phase(&reps[0], "first_back"));
+	assert_true(reps[0].maintenance_ns >= reps[0].downtime_ns);
+	snprintf(path, sizeof(path), "%s/console-a.log", dir);
+	log = tl_read_file(path);
+	assert_non_null(log);
+	assert_int_equal(tl_count(log, "twinbench-agent: ready"), 3);
+	assert_int_equal(tl_count(log, "twinbench: kexec into the new kernel"), 2);
+	free(log);
+	free(reps);
+	assert_nothing_left();
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -280,7 +351,7 @@ static void test_twin_boot_runs_kernel_b_beside_a(void **state)
 	info = t.info;
 	log_a = t.log_a;
 	log_b = t.log_b;
-	assert_phases_ordered(&reps[0], METHOD_TWIN_BOOT);
+	assert_phases_ordered(&reps[0], "twin-boot");
 
 	/* Two kernels, each answering on its own console, at the same time. */
 	assert_true(ends_with(reps[0].console_release[0], "-twinbench-a"));
@@ -403,7 +474,7 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	info = t.info;
 	log_a = t.log_a;
 	log_b = t.log_b;
-	assert_phases_ordered(&reps[0], METHOD_TWIN);
+	assert_phases_ordered(&reps[0], "twin");
 	assert_true(repetition_phase(&reps[0], "b_service_ready") >=
 		    repetition_phase(&reps[0], "b_nic_up"));
 
@@ -522,8 +593,7 @@ static void test_twin_repeat_upgrades_twice_in_one_boot(void **state)
 	assert_true(rep->downtime_ns == (h[0].downtime_ns > h[1].downtime_ns ? h[0].downtime_ns
 										: h[1].downtime_ns));
 	/* Both rounds' phases, in order, the second after the first's takeover. */
-	assert_phases_ordered(rep, METHOD_TWIN);
-	assert_names_ordered(rep, method_round2_phases());
+	assert_method_phases_ordered(rep, "twin", true);
 	assert_true(repetition_phase(rep, "r2_trigger") > repetition_phase(rep, "a_console_b"));
 
 	/* C took everything: the check on its takeover line, and console b answers with C. */
@@ -820,6 +890,7 @@ int main(void)
 		cmocka_unit_test(test_lab_up_status_down),
 		cmocka_unit_test(test_stale_lab_is_cleaned_by_next_up),
 		cmocka_unit_test(test_reboot_and_kexec_upgrades_are_verified_and_leave_nothing),
+		cmocka_unit_test(test_a_method_from_a_file_alone_runs_in_the_lab),
 		cmocka_unit_test(test_sigint_during_boot_leaves_nothing),
 		cmocka_unit_test(test_twin_boot_runs_kernel_b_beside_a),
 		cmocka_unit_test(test_twin_boot_with_broken_b_fails_and_a_keeps_running),

@@ -1,121 +1,234 @@
 /*
- * test_methods.c - what can be checked of the step programs without a
- * guest: scenario steps placed "before:" a phase must name a phase the
- * method's own steps record.
+ * test_methods.c - what can be checked of the method files without a
+ * guest: the shipped ones load and record the phases they always did, a
+ * new method is a file alone, and every mistake in a method file or in a
+ * scenario's use of it names file:line:column.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "methods.h"
+#include "methodfile.h"
+#include "scenario.h"
+#include "testlib.h"
 
-static struct scenario with_step_before(enum method m, const char *phase, struct step *st)
+static char tmpdir[256];
+
+static int setup(void **state)
 {
-	struct scenario sc = { .path = "s.yaml", .method = m, .steps = st, .nsteps = 1 };
-
-	memset(st, 0, sizeof(*st));
-	st->kind = STEP_SEND;
-	st->before = (char *)phase;
-	st->line = 12;
-	st->column = 5;
-	return sc;
+	(void)state;
+	return tl_mkdtemp("/tmp/tb-methods-XXXXXX", tmpdir, sizeof(tmpdir));
 }
 
-static void test_before_a_phase_of_the_method_is_accepted(void **state)
+static int teardown(void **state)
 {
-	struct step st;
-	struct scenario sc = with_step_before(METHOD_TWIN, "handoff_start", &st);
+	(void)state;
+	return tl_rmtree(tmpdir);
+}
+
+static void load_ok(const char *ref, struct method *m)
+{
 	struct tb_err err = { 0 };
 
-	(void)state;
-	assert_int_equal(method_check_steps(&sc, &err), 0);
-	sc = with_step_before(METHOD_KEXEC, "upgrade_start", &st);
-	assert_int_equal(method_check_steps(&sc, &err), 0);
+	if (method_load(ref, tmpdir, m, &err))
+		fail_msg("%s", err.msg);
 }
 
-/* A chain of twin upgrades (upgrade.next) has the second round's phases too. */
-static void test_before_a_second_round_phase_needs_a_next_upgrade(void **state)
+/* @m's ordered phases (with its second round if @round2) are exactly @want. */
+static void assert_phases(const struct method *m, bool round2, const char *const *want)
 {
-	struct step st;
-	struct scenario sc = with_step_before(METHOD_TWIN, "r2_handoff_start", &st);
-	struct tb_err err = { 0 };
-	const char *const *r2 = method_round2_phases();
-	const char *const *twin = method_phases(METHOD_TWIN);
-	size_t i = 0, k = 0;
+	const char **got = method_phase_list(m, round2);
+	size_t i;
 
-	(void)state;
-	assert_int_equal(method_check_steps(&sc, &err), -1);
-	sc.upgrade.next.kernel = "/images/vmlinuz-c";
-	assert_int_equal(method_check_steps(&sc, &err), 0);
-
-	/* The twin phases from the trigger on, each prefixed, and nothing else. */
-	while (strcmp(twin[k], "trigger"))
-		k++;
-	for (; twin[k]; i++, k++)
-		assert_true(r2[i] && !strncmp(r2[i], "r2_", 3) && !strcmp(r2[i] + 3, twin[k]));
-	assert_null(r2[i]);
-	assert_ptr_equal(method_round2_phases(), r2);
-	assert_string_equal(ROUND2_GAP_START, "r2_handoff_start");
+	assert_non_null(got);
+	for (i = 0; want[i]; i++) {
+		if (!got[i] || strcmp(got[i], want[i]))
+			fail_msg("%s: phase %zu is %s, want %s", m->name, i, got[i] ? got[i] : "none",
+				 want[i]);
+	}
+	if (got[i])
+		fail_msg("%s: one phase too many: %s", m->name, got[i]);
+	free(got);
 }
 
+/* The phases the methods recorded when they were C tables: the port changed nothing. */
+static void test_shipped_methods_record_their_phases_in_order(void **state)
+{
+	static const char *const reboot[] = {
+		"guest_start", "boot_ready", "service_up", "upgrade_start", "old_last_line",
+		"old_stopped", "new_started", "new_first_line", "service_back", NULL,
+	};
+	static const char *const kexec[] = {
+		"guest_start", "boot_ready", "service_up", "upgrade_start", "kexec_exec",
+		"old_last_line", "new_first_line", "service_back", NULL,
+	};
+	static const char *const twin_boot[] = {
+		"guest_start", "boot_ready", "service_up", "trigger", "cpu_handed", "b_first_line",
+		"b_ready", "a_answered", "b_answered", "a_service_after", NULL,
+	};
+	static const char *const twin[] = {
+		"guest_start", "boot_ready", "service_up", "trigger", "cpu_handed", "b_first_line",
+		"b_ready", "handoff_start", "a_quiesced", "b_nic_up", "service_back",
+		"takeover_done", "a_console_b", NULL,
+	};
+	static const char *const twin_repeat[] = {
+		"guest_start", "boot_ready", "service_up", "trigger", "cpu_handed", "b_first_line",
+		"b_ready", "handoff_start", "a_quiesced", "b_nic_up", "service_back",
+		"takeover_done", "a_console_b", "r2_trigger", "r2_cpu_handed", "r2_b_first_line",
+		"r2_b_ready", "r2_handoff_start", "r2_a_quiesced", "r2_b_nic_up", "r2_service_back",
+		"r2_takeover_done", "r2_a_console_b", NULL,
+	};
+	struct method m;
+
+	(void)state;
+	load_ok("reboot", &m);
+	assert_phases(&m, false, reboot);
+	assert_string_equal(m.downtime_from, "upgrade_start");
+	assert_string_equal(m.maintenance_to, "service_back");
+	assert_int_equal(m.verify, VERIFY_UPGRADE);
+	method_free(&m);
+	load_ok("kexec", &m);
+	assert_phases(&m, false, kexec);
+	method_free(&m);
+	load_ok("twin-boot", &m);
+	assert_phases(&m, false, twin_boot);
+	assert_int_equal(m.verify, VERIFY_UNBROKEN);
+	assert_null(m.maintenance_from);
+	method_free(&m);
+	load_ok("twin", &m);
+	assert_phases(&m, false, twin);
+	assert_phases(&m, true, twin_repeat);
+	/* The upgrade starts with B's boot and ends when B holds everything. */
+	assert_string_equal(m.downtime_from, "handoff_start");
+	assert_string_equal(m.maintenance_from, "trigger");
+	assert_string_equal(m.maintenance_to, "takeover_done");
+	assert_string_equal(m.next_after, "service_up");
+	/* Marks of unordered steps are phases, only not in the ordered list. */
+	assert_true(method_has_phase(&m, false, "b_service_ready"));
+	assert_true(method_has_phase(&m, true, "r2_takeover_done"));
+	assert_false(method_has_phase(&m, false, "r2_takeover_done"));
+	method_free(&m);
+}
+
+/* A method the harness has never heard of, from a file alone: kexec twice. */
+static void test_a_new_method_is_a_file(void **state)
+{
+	char fixture[PATH_MAX], *abs;
+	struct method m;
+
+	(void)state;
+	/* Fixtures sit next to this file; `make` compiles from the repository root. */
+	snprintf(fixture, sizeof(fixture), "%s", __FILE__);
+	*strrchr(fixture, '/') = '\0';
+	strncat(fixture, "/fixtures/methods/kexec-twice.yaml", sizeof(fixture) - strlen(fixture) - 1);
+	abs = realpath(fixture, NULL);
+	assert_non_null(abs);
+	load_ok(abs, &m);
+	free(abs);
+	assert_string_equal(m.name, "kexec-twice");
+	assert_string_equal(m.downtime_from, "upgrade_start");
+	assert_string_equal(m.maintenance_to, "service_back");
+	assert_true(method_has_phase(&m, false, "second_kexec_exec"));
+	method_free(&m);
+}
+
+static void assert_method_fails_at(const char *text, int line, int col, const char *needle)
+{
+	char *path = tl_path(tmpdir, "bad.yaml"), prefix[PATH_MAX + 32];
+	struct tb_err err = { 0 };
+	struct method m;
+
+	assert_int_equal(tl_write_file(path, text), 0);
+	memset(&m, 0xa5, sizeof(m)); /* method_load must not trust what it is given */
+	assert_int_equal(method_load(path, tmpdir, &m, &err), -1);
+	assert_int_equal(err.exit, TB_EXIT_USAGE);
+	snprintf(prefix, sizeof(prefix), "%s:%d:%d: ", path, line, col);
+	if (strncmp(err.msg, prefix, strlen(prefix)) || !strstr(err.msg, needle))
+		fail_msg("expected \"%s...%s\", got \"%s\"", prefix, needle, err.msg);
+	assert_null(m.steps);
+	assert_null(m.path);
+}
+
+static void test_method_file_errors_name_line_and_column(void **state)
+{
+	(void)state;
+	assert_method_fails_at("verify: upgrade\ndowntime_from: upgrade_start\nsteps:\n"
+			       "  - mark: upgrade_start\n  - sleep: 1s\n",
+			       5, 5, "unknown step 'sleep' in steps[1]");
+	assert_method_fails_at("verify: upgrade\ndowntime_from: upgrade_strat\nsteps:\n"
+			       "  - mark: upgrade_start\n",
+			       2, 16, "downtime_from: 'upgrade_strat' is not a phase");
+	assert_method_fails_at("verify: upgrade\ndowntime_from: upgrade_start\n"
+			       "maintenance: {from: upgrade_start, to: back}\nsteps:\n"
+			       "  - mark: upgrade_start\n",
+			       3, 40, "maintenance.to: 'back' is not a phase");
+	assert_method_fails_at("verify: upgrade\nsteps:\n  - mark: upgrade_start\n", 1, 1,
+			       "needs 'downtime_from'");
+	assert_method_fails_at("steps: []\n", 1, 1, "missing required key 'verify'");
+	assert_method_fails_at("verify: maybe\nsteps: []\n", 1, 9,
+			       "expected upgrade, unbroken or none, got 'maybe'");
+	assert_method_fails_at("verify: none\nsteps:\n  - send: {text: x, before: trigger}\n", 3,
+			       11, "'before' is for a scenario's steps, not a method's");
+	assert_method_fails_at("verify: none\nsteps:\n  - expect: {pattern: x, timeout: soon}\n",
+			       3, 35, "bad timeout 'soon'");
+	assert_method_fails_at("verify: none\nsteps:\n  - takeover: {pattern: x, min_memory: 85}\n",
+			       3, 40, "expected a percentage");
+	assert_method_fails_at("verify: none\nsteps:\n  - expect: {pattern: '(x'}\n", 3, 23,
+			       "bad regular expression");
+}
+
+/* A scenario's step placed before a phase must name one its method records. */
 static void test_before_an_unknown_phase_names_position_and_phases(void **state)
 {
-	struct step st;
-	struct scenario sc = with_step_before(METHOD_KEXEC, "handoff_start", &st);
+	char *images = tl_path(tmpdir, "vmlinuz");
+	char *path, text[1024];
 	struct tb_err err = { 0 };
+	struct scenario sc;
 
 	(void)state;
-	assert_int_equal(method_check_steps(&sc, &err), -1);
-	assert_int_equal(err.exit, TB_EXIT_USAGE);
-	assert_non_null(strstr(err.msg, "s.yaml:12:5: before: the kexec method has no phase "
+	assert_int_equal(tl_write_file(images, "not a kernel\n"), 0);
+	path = tl_path(tmpdir, "s.yaml");
+	snprintf(text, sizeof(text),
+		 "name: s\nmethod: kexec\nguest: {kernel: vmlinuz}\nupgrade: {kernel: vmlinuz}\n"
+		 "steps:\n  - send: {text: x, before: handoff_start}\n");
+	assert_int_equal(tl_write_file(path, text), 0);
+	assert_int_equal(scenario_load(path, &sc, &err), -1);
+	assert_non_null(strstr(err.msg, "s.yaml:6:5: before: the kexec method has no phase "
 					"'handoff_start' (it has: boot_ready, service_up, "
-					"upgrade_start, kexec_exec, new_first_line, "
-					"userspace_ready)"));
-}
+					"upgrade_start, kexec_exec, old_last_line, new_first_line, "
+					"service_back)"));
 
-/* A derived phase (from the probe, or the line before the banner) has no step to precede. */
-static void test_before_a_derived_phase_is_rejected(void **state)
-{
-	struct step st;
-	struct scenario sc = with_step_before(METHOD_KEXEC, "service_back", &st);
-	struct tb_err err = { 0 };
-
-	(void)state;
-	assert_int_equal(method_check_steps(&sc, &err), -1);
-	sc = with_step_before(METHOD_CUSTOM, "trigger", &st);
-	assert_int_equal(method_check_steps(&sc, &err), -1);
-	assert_non_null(strstr(err.msg, "(it has: none)"));
-}
-
-/* Every gap-start phase is one the method's own steps record. */
-static void test_gap_starts_at_a_phase_of_the_program(void **state)
-{
-	const enum method ms[] = { METHOD_REBOOT, METHOD_KEXEC, METHOD_TWIN_BOOT, METHOD_TWIN };
-	struct tb_err err = { 0 };
-	struct step st;
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
-		struct scenario sc = with_step_before(ms[i], method_gap_start(ms[i]), &st);
-
-		assert_non_null(method_gap_start(ms[i]));
-		assert_int_equal(method_check_steps(&sc, &err), 0);
-	}
-	assert_null(method_gap_start(METHOD_CUSTOM));
+	/* A second round's phase needs the second round. */
+	snprintf(text, sizeof(text),
+		 "name: s\nmethod: twin\nguest: {kernel: vmlinuz}\nupgrade: {kernel: vmlinuz}\n"
+		 "steps:\n  - send: {text: x, before: r2_handoff_start}\n");
+	assert_int_equal(tl_write_file(path, text), 0);
+	assert_int_equal(scenario_load(path, &sc, &err), -1);
+	snprintf(text, sizeof(text),
+		 "name: s\nmethod: twin\nguest: {kernel: vmlinuz}\n"
+		 "upgrade: {kernel: vmlinuz, next: {kernel: vmlinuz, cmdline: c}}\n"
+		 "steps:\n  - send: {text: x, before: r2_handoff_start}\n");
+	assert_int_equal(tl_write_file(path, text), 0);
+	if (scenario_load(path, &sc, &err))
+		fail_msg("%s", err.msg);
+	assert_string_equal(scenario_method_label(&sc), "twin-repeat");
+	scenario_free(&sc);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_before_a_phase_of_the_method_is_accepted),
-		cmocka_unit_test(test_before_a_second_round_phase_needs_a_next_upgrade),
+		cmocka_unit_test(test_shipped_methods_record_their_phases_in_order),
+		cmocka_unit_test(test_a_new_method_is_a_file),
+		cmocka_unit_test(test_method_file_errors_name_line_and_column),
 		cmocka_unit_test(test_before_an_unknown_phase_names_position_and_phases),
-		cmocka_unit_test(test_before_a_derived_phase_is_rejected),
-		cmocka_unit_test(test_gap_starts_at_a_phase_of_the_program),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }
