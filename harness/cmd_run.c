@@ -740,7 +740,11 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		FILE *f;
 
 		snprintf(path, sizeof(path), "%s/domain.xml", results_dir(r.res));
-		if (!xml || !(f = fopen(path, "w"))) {
+		if (!xml)
+			goto out;
+		f = fopen(path, "w");
+		if (!f) {
+			tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
 			free(xml);
 			goto out;
 		}
@@ -753,8 +757,10 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		results_dir(r.res));
 
 	reps = calloc((size_t)sc->repetitions, sizeof(*reps));
-	if (!reps)
+	if (!reps) {
+		tb_err_set(err, TB_EXIT_ENV, "out of memory for %d repetitions", sc->repetitions);
 		goto out;
+	}
 	progress_stop = false;
 	/* Without the thread there is just no progress line: not worth failing the run. */
 	if (r.tty)
@@ -871,13 +877,23 @@ int cmd_run(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'n':
-			o.repetitions = atoi(optarg);
+		case 'n': {
+			char *end;
+			long n;
+
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			/* "5x" or "" is a typo, not five: every character must be a digit. */
+			o.repetitions = errno || end == optarg || *end || n < 1 || n > INT_MAX ? 0
+											     : (int)n;
 			if (o.repetitions < 1) {
-				fprintf(stderr, "twinbench run: --repetitions wants a number >= 1\n");
+				fprintf(stderr, "twinbench run: --repetitions wants a number >= 1, "
+						"got '%s'\n",
+					optarg);
 				return TB_EXIT_USAGE;
 			}
 			break;
+		}
 		case 'A':
 			o.accel = optarg;
 			if (strcmp(o.accel, "kvm") && strcmp(o.accel, "tcg") && strcmp(o.accel, "auto")) {

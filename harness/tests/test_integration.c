@@ -867,6 +867,24 @@ static void test_missing_image_says_make_image(void **state)
 	free(msg);
 }
 
+/* "-n 5x" is a typo, not five repetitions (atoi read it as 5). */
+static void test_repetitions_must_be_a_whole_number(void **state)
+{
+	char out[300], *msg;
+	const char *bad[] = { "5x", "", "0", "-2", "1e3" };
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/reps.err", tmpdir);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *args[] = { "run", "-n", bad[i], "scenarios/kexec.yaml", NULL };
+
+		assert_int_equal(tl_run_twinbench(args, out, TL_LOG_STDERR), 2);
+		msg = tl_read_file(out);
+		assert_non_null(strstr(msg, "--repetitions wants a number >= 1"));
+		free(msg);
+	}
+}
+
 static void test_console_without_lab_says_what_to_do(void **state)
 {
 	char out[300], *msg;
@@ -887,6 +905,7 @@ int main(void)
 		cmocka_unit_test(test_bad_scenario_with_output_gone_exits_2),
 		cmocka_unit_test(test_missing_image_says_make_image),
 		cmocka_unit_test(test_console_without_lab_says_what_to_do),
+		cmocka_unit_test(test_repetitions_must_be_a_whole_number),
 		cmocka_unit_test(test_lab_up_status_down),
 		cmocka_unit_test(test_stale_lab_is_cleaned_by_next_up),
 		cmocka_unit_test(test_reboot_and_kexec_upgrades_are_verified_and_leave_nothing),
