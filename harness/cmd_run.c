@@ -39,6 +39,7 @@
 #include "results.h"
 #include "scenario.h"
 #include "program.h"
+#include "verdict.h"
 #include "virt.h"
 
 struct run_opts {
@@ -342,151 +343,6 @@ static struct probe *probe_connect(struct runner *r, int rep, struct tb_err *err
 	return probe_start(fd, r->sc->service.interval_ns, csv, rep, err);
 }
 
-/* One handoff of a twin chain as @res (analysed already) shows it. */
-static void round_from(const struct probe_result *res, const char *release,
-		       struct handoff_round *h)
-{
-	const struct probe_record *b, *a;
-	struct probe_verdict v;
-
-	probe_verify(res, release, &v);
-	probe_proof(res, &b, &a);
-	h->measured = true;
-	h->verified = v.verified;
-	h->downtime_ns = res->downtime_ns;
-	h->counter_before = b->counter;
-	h->counter_after = a->counter;
-	snprintf(h->release_before, sizeof(h->release_before), "%s", b->release);
-	snprintf(h->release_after, sizeof(h->release_after), "%s", a->release);
-	snprintf(h->boot_id_before, sizeof(h->boot_id_before), "%s", b->boot_id);
-	snprintf(h->boot_id_after, sizeof(h->boot_id_after), "%s", a->boot_id);
-}
-
-/*
- * upgrade.next: each handoff on its own.  The first is @first, which
- * judge() analysed up to the second's start (@second); the second is
- * analysed from there.  The repetition's downtime is the longer gap, its
- * state after is the last kernel's; it is verified only if both handoffs are.
- */
-static void judge_rounds(struct runner *r, const struct probe_record *trace, size_t n,
-			 const struct probe_result *first, int64_t second, struct repetition *rep)
-{
-	struct probe_result res;
-
-	memset(rep->rounds, 0, sizeof(rep->rounds));
-	round_from(first, r->sc->upgrade.release, &rep->rounds[0]);
-	if (second >= 0 && probe_analyse(trace, n, second, monotime_now(), &res) == 0)
-		round_from(&res, r->sc->upgrade.next.release, &rep->rounds[1]);
-	rep->nrounds = 2;
-	if (rep->rounds[1].measured) {
-		const struct handoff_round *h = &rep->rounds[1];
-		const struct probe_record *b, *a;
-
-		probe_proof(&res, &b, &a);
-		repetition_set(rep, ROUND2_PREFIX "service_back", a->t_recv_ns);
-		if (h->downtime_ns > rep->downtime_ns)
-			rep->downtime_ns = h->downtime_ns;
-		rep->counter_after = h->counter_after;
-		snprintf(rep->release_after, sizeof(rep->release_after), "%s", h->release_after);
-		snprintf(rep->boot_id_after, sizeof(rep->boot_id_after), "%s", h->boot_id_after);
-	}
-	for (int i = 0; i < rep->nrounds; i++)
-		if (rep->ok && !rep->rounds[i].verified) {
-			rep->ok = false;
-			snprintf(rep->error, sizeof(rep->error), "handoff %d of 2 not verified%s",
-				 i + 1, rep->rounds[i].measured ? "" : ": no gap found");
-		}
-	rep->verified = rep->ok;
-}
-
-/*
- * Fill the probe's view into @rep, as the method's file says to judge it:
- * the gap from its downtime window's start, and whether the replies after
- * it show a new kernel with the old state (verify: upgrade) or the same
- * service unbroken (verify: unbroken); with a second round (upgrade.next),
- * each handoff.  The maintenance window runs between the method's two
- * phases, the second round's end if there was one.  The repetition stays
- * ok only if that holds.
- */
-static void judge(struct runner *r, struct probe *probe, struct repetition *rep)
-{
-	const struct method *m = &r->sc->method;
-	bool chain = m->next_after && r->sc->upgrade.next.kernel;
-	bool unbroken = m->verify == VERIFY_UNBROKEN;
-	int64_t start = m->downtime_from ? repetition_phase(rep, m->downtime_from) : -1;
-	int64_t second = -1, from, to;
-	const struct probe_record *b, *a;
-	struct probe_result res;
-	struct probe_verdict v;
-	struct probe_record *trace;
-	char name[64];
-	size_t n;
-	int rc;
-
-	if (start < 0 || m->verify == VERIFY_NONE)
-		return;
-	if (chain) {
-		snprintf(name, sizeof(name), ROUND2_PREFIX "%s", m->downtime_from);
-		second = repetition_phase(rep, name);
-	}
-	trace = probe_snapshot(probe, &n);
-	/* A chain's first handoff ends where the second begins. */
-	rc = trace ? probe_analyse(trace, n, start, second < 0 ? monotime_now() : second, &res)
-		   : -ENOMEM;
-	if (rc != 0) {
-		if (rep->ok)
-			snprintf(rep->error, sizeof(rep->error), "%s",
-				 rc == -ENOENT ? "the service never answered before the upgrade"
-					       : "the service did not answer after the upgrade");
-		rep->ok = false;
-		free(trace);
-		return;
-	}
-	if (unbroken)
-		probe_verify_unbroken(&res, &v);
-	else
-		probe_verify(&res, r->sc->upgrade.release, &v);
-	rep->measured = true;
-	rep->downtime_ns = res.downtime_ns;
-	rep->sent = res.sent;
-	rep->lost = res.lost;
-	rep->verified = v.verified && rep->ok;
-	rep->boot_changed = v.boot_changed;
-	rep->release_ok = v.release_ok;
-	rep->state_continued = v.state_continued;
-	/* What is compared is what the verdict was on: across the boot change, if any. */
-	probe_proof(&res, &b, &a);
-	snprintf(rep->release_before, sizeof(rep->release_before), "%s", b->release);
-	snprintf(rep->release_after, sizeof(rep->release_after), "%s", a->release);
-	snprintf(rep->boot_id_before, sizeof(rep->boot_id_before), "%s", b->boot_id);
-	snprintf(rep->boot_id_after, sizeof(rep->boot_id_after), "%s", a->boot_id);
-	rep->counter_before = b->counter;
-	rep->counter_after = a->counter;
-	/* The service is back with the new kernel's first reply, to the probe's stamp. */
-	if (!unbroken)
-		repetition_set(rep, "service_back", a->t_recv_ns);
-	if (rep->ok && !v.verified) {
-		rep->ok = false;
-		snprintf(rep->error, sizeof(rep->error), "%s: %s",
-			 unbroken ? "kernel A's service was disturbed" : "upgrade not verified",
-			 v.why);
-	}
-	if (chain)
-		judge_rounds(r, trace, n, &res, second, rep);
-	free(trace);
-	/* From the upgrade's real start to back in full: the last round's end. */
-	from = m->maintenance_from ? repetition_phase(rep, m->maintenance_from) : -1;
-	to = -1;
-	if (m->maintenance_to && chain) {
-		snprintf(name, sizeof(name), ROUND2_PREFIX "%s", m->maintenance_to);
-		to = repetition_phase(rep, name);
-	} else if (m->maintenance_to) {
-		to = repetition_phase(rep, m->maintenance_to);
-	}
-	if (from >= 0 && to >= from)
-		rep->maintenance_ns = to - from;
-}
-
 /* Seconds the service gets to show it is still alive when a repetition ends. */
 #define ALIVE_CHECK_NS (5 * NS_PER_S)
 
@@ -546,6 +402,8 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	void *dial_ctx[2][2] = { { r, (void *)0 }, { r, (void *)1 } };
 	struct console *con[2] = { NULL, NULL };
 	struct probe *probe = NULL;
+	struct probe_record *trace;
+	size_t ntrace;
 	struct tb_err step_err = { 0 };
 	off_t qemu_log_from;
 	int rc = -1;
@@ -605,7 +463,12 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	rep->alive_at_end = probe_wait_reply(probe, monotime_now(),
 					     monotime_now() + ALIVE_CHECK_NS, NULL) == 0;
 	probe_stop(probe);
-	judge(r, probe, rep);
+	trace = probe_snapshot(probe, &ntrace);
+	if (trace)
+		verdict_judge(r->sc, trace, ntrace, monotime_now(), rep);
+	else
+		fail_with_consoles(rep, con, "out of memory for the probe's trace");
+	free(trace);
 	rc = 0;
 out:
 	guest_destroy(r);

@@ -1,0 +1,248 @@
+/*
+ * test_verdict.c - the verdict rules on synthetic probe traces: what a
+ * method file's windows and verify make of a repetition.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "monotime.h"
+#include "verdict.h"
+
+#define MS NS_PER_MS
+
+/* Replies every 1 ms from @from_ms to @to_ms, boot @boot, counter from @counter on. */
+static size_t replies(struct probe_record *r, size_t n, int from_ms, int to_ms, const char *boot,
+		      const char *release, uint64_t *counter)
+{
+	for (int t = from_ms; t < to_ms; t++, n++) {
+		memset(&r[n], 0, sizeof(r[n]));
+		r[n].seq = n + 1;
+		r[n].t_send_ns = (int64_t)t * MS;
+		r[n].t_recv_ns = (int64_t)t * MS + MS / 4;
+		r[n].counter = ++*counter;
+		snprintf(r[n].boot_id, sizeof(r[n].boot_id), "%s", boot);
+		snprintf(r[n].release, sizeof(r[n].release), "%s", release);
+	}
+	return n;
+}
+
+/* Requests every 1 ms from @from_ms to @to_ms that nobody answered. */
+static size_t silence(struct probe_record *r, size_t n, int from_ms, int to_ms)
+{
+	for (int t = from_ms; t < to_ms; t++, n++) {
+		memset(&r[n], 0, sizeof(r[n]));
+		r[n].seq = n + 1;
+		r[n].t_send_ns = (int64_t)t * MS;
+	}
+	return n;
+}
+
+static struct probe_record trace[20000];
+
+static struct scenario upgrade_scenario(void)
+{
+	struct scenario sc = { 0 };
+
+	sc.method.name = "kexec";
+	sc.method.downtime_from = "upgrade_start";
+	sc.method.maintenance_from = "upgrade_start";
+	sc.method.maintenance_to = "service_back";
+	sc.method.verify = VERIFY_UPGRADE;
+	return sc;
+}
+
+static void rep_init(struct repetition *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+	rep->ok = true;
+}
+
+/* A kexec: A answers, 300 ms of silence, B answers with A's count going on. */
+static void test_upgrade_with_state_continued_is_verified(void **state)
+{
+	struct scenario sc = upgrade_scenario();
+	struct repetition rep;
+	uint64_t counter = 0;
+	size_t n;
+
+	(void)state;
+	n = replies(trace, 0, 0, 1000, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 1000, 1300);
+	n = replies(trace, n, 1300, 1500, "boot-b", "6.1-b", &counter);
+	rep_init(&rep);
+	repetition_mark(&rep, "upgrade_start", 900 * MS);
+	verdict_judge(&sc, trace, n, 1500 * MS, &rep);
+	assert_true(rep.ok);
+	assert_true(rep.verified);
+	assert_true(rep.measured);
+	/* Last reply before at 999.25 ms, first after at 1300.25 ms. */
+	assert_int_equal(rep.downtime_ns, 301 * MS);
+	assert_int_equal(repetition_phase(&rep, "service_back"), 1300 * MS + MS / 4);
+	assert_int_equal(rep.maintenance_ns, 400 * MS + MS / 4);
+	assert_string_equal(rep.release_after, "6.1-b");
+	assert_string_equal(rep.boot_id_before, "boot-a");
+}
+
+/* The new kernel's service starting from zero is not an upgrade that kept the state. */
+static void test_upgrade_with_state_reset_fails(void **state)
+{
+	struct scenario sc = upgrade_scenario();
+	struct repetition rep;
+	uint64_t counter = 0;
+	size_t n;
+
+	(void)state;
+	n = replies(trace, 0, 0, 1000, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 1000, 1300);
+	counter = 0;
+	n = replies(trace, n, 1300, 1500, "boot-b", "6.1-b", &counter);
+	rep_init(&rep);
+	repetition_mark(&rep, "upgrade_start", 900 * MS);
+	verdict_judge(&sc, trace, n, 1500 * MS, &rep);
+	assert_false(rep.ok);
+	assert_false(rep.verified);
+	assert_false(rep.state_continued);
+	assert_non_null(strstr(rep.error, "upgrade not verified: state counter went from"));
+}
+
+/* twin-boot: the same boot on both sides of the gap is what "unbroken" asks. */
+static void test_unbroken_passes_on_one_boot_and_fails_on_a_restart(void **state)
+{
+	struct scenario sc = upgrade_scenario();
+	struct repetition rep;
+	uint64_t counter = 0;
+	size_t n;
+
+	(void)state;
+	sc.method.downtime_from = "trigger";
+	sc.method.maintenance_from = NULL;
+	sc.method.maintenance_to = NULL;
+	sc.method.verify = VERIFY_UNBROKEN;
+	n = replies(trace, 0, 0, 1000, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 1000, 1030);
+	n = replies(trace, n, 1030, 1500, "boot-a", "6.1-a", &counter);
+	rep_init(&rep);
+	repetition_mark(&rep, "trigger", 500 * MS);
+	verdict_judge(&sc, trace, n, 1500 * MS, &rep);
+	assert_true(rep.verified);
+	assert_int_equal(rep.downtime_ns, 31 * MS);
+	assert_int_equal(rep.maintenance_ns, 0);
+	assert_int_equal(repetition_phase(&rep, "service_back"), -1);
+
+	n = replies(trace, 0, 0, 1000, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 1000, 1030);
+	n = replies(trace, n, 1030, 1500, "boot-x", "6.1-a", &counter);
+	rep_init(&rep);
+	repetition_mark(&rep, "trigger", 500 * MS);
+	verdict_judge(&sc, trace, n, 1500 * MS, &rep);
+	assert_false(rep.ok);
+	assert_non_null(strstr(rep.error, "kernel A's service was disturbed"));
+}
+
+/* The maintenance window is the method's: twin's runs from the trigger to takeover_done. */
+static void test_maintenance_window_runs_between_the_method_phases(void **state)
+{
+	struct scenario sc = upgrade_scenario();
+	struct repetition rep;
+	uint64_t counter = 0;
+	size_t n;
+
+	(void)state;
+	sc.method.downtime_from = "handoff_start";
+	sc.method.maintenance_from = "trigger";
+	sc.method.maintenance_to = "takeover_done";
+	n = replies(trace, 0, 0, 5000, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 5000, 5100);
+	n = replies(trace, n, 5100, 6000, "boot-b", "6.1-b", &counter);
+	rep_init(&rep);
+	repetition_mark(&rep, "trigger", 1000 * MS);
+	repetition_mark(&rep, "handoff_start", 4990 * MS);
+	repetition_mark(&rep, "takeover_done", 5800 * MS);
+	verdict_judge(&sc, trace, n, 6000 * MS, &rep);
+	assert_true(rep.verified);
+	assert_int_equal(rep.downtime_ns, 101 * MS);
+	assert_int_equal(rep.maintenance_ns, 4800 * MS);
+
+	/* Not back in full (no takeover_done): no maintenance window to report. */
+	rep_init(&rep);
+	repetition_mark(&rep, "trigger", 1000 * MS);
+	repetition_mark(&rep, "handoff_start", 4990 * MS);
+	verdict_judge(&sc, trace, n, 6000 * MS, &rep);
+	assert_int_equal(rep.maintenance_ns, 0);
+}
+
+/* A -> B -> C: each handoff judged on its own, the longer gap is the downtime. */
+static void test_second_round_judges_each_handoff(void **state)
+{
+	struct scenario sc = upgrade_scenario();
+	struct repetition rep;
+	uint64_t counter = 0;
+	size_t n;
+
+	(void)state;
+	sc.method.downtime_from = "handoff_start";
+	sc.method.maintenance_from = "trigger";
+	sc.method.maintenance_to = "takeover_done";
+	sc.method.next_after = "service_up";
+	sc.upgrade.next.kernel = "c";
+	n = replies(trace, 0, 0, 1000, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 1000, 1100);
+	n = replies(trace, n, 1100, 2000, "boot-b", "6.1-b", &counter);
+	n = silence(trace, n, 2000, 2250);
+	n = replies(trace, n, 2250, 3000, "boot-c", "6.1-a", &counter);
+	rep_init(&rep);
+	repetition_mark(&rep, "trigger", 500 * MS);
+	repetition_mark(&rep, "handoff_start", 990 * MS);
+	repetition_mark(&rep, "takeover_done", 1500 * MS);
+	repetition_mark(&rep, "r2_handoff_start", 1990 * MS);
+	repetition_mark(&rep, "r2_takeover_done", 2700 * MS);
+	verdict_judge(&sc, trace, n, 3000 * MS, &rep);
+	assert_true(rep.verified);
+	assert_int_equal(rep.nrounds, 2);
+	assert_int_equal(rep.rounds[0].downtime_ns, 101 * MS);
+	assert_int_equal(rep.rounds[1].downtime_ns, 251 * MS);
+	assert_int_equal(rep.downtime_ns, 251 * MS);
+	assert_string_equal(rep.boot_id_after, "boot-c");
+	assert_int_equal(rep.maintenance_ns, 2200 * MS);
+	assert_int_equal(repetition_phase(&rep, "r2_service_back"), 2250 * MS + MS / 4);
+}
+
+/* verify: none, and a repetition that never reached the window: left as they are. */
+static void test_nothing_to_judge_leaves_the_repetition_alone(void **state)
+{
+	struct scenario sc = upgrade_scenario();
+	struct repetition rep;
+	uint64_t counter = 0;
+	size_t n;
+
+	(void)state;
+	n = replies(trace, 0, 0, 100, "boot-a", "6.1-a", &counter);
+	rep_init(&rep);
+	verdict_judge(&sc, trace, n, 100 * MS, &rep);
+	assert_true(rep.ok);
+	assert_false(rep.measured);
+	sc.method.verify = VERIFY_NONE;
+	repetition_mark(&rep, "upgrade_start", 50 * MS);
+	verdict_judge(&sc, trace, n, 100 * MS, &rep);
+	assert_true(rep.ok);
+	assert_false(rep.measured);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_upgrade_with_state_continued_is_verified),
+		cmocka_unit_test(test_upgrade_with_state_reset_fails),
+		cmocka_unit_test(test_unbroken_passes_on_one_boot_and_fails_on_a_restart),
+		cmocka_unit_test(test_maintenance_window_runs_between_the_method_phases),
+		cmocka_unit_test(test_second_round_judges_each_handoff),
+		cmocka_unit_test(test_nothing_to_judge_leaves_the_repetition_alone),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

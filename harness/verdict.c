@@ -1,0 +1,141 @@
+/*
+ * verdict.c - whether a repetition did what its method promises, judged
+ * from the probe's trace as the method file says (verdict.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "verdict.h"
+
+/* One handoff of a twin chain as @res (analysed already) shows it. */
+static void round_from(const struct probe_result *res, const char *release,
+		       struct handoff_round *h)
+{
+	const struct probe_record *b, *a;
+	struct probe_verdict v;
+
+	probe_verify(res, release, &v);
+	probe_proof(res, &b, &a);
+	h->measured = true;
+	h->verified = v.verified;
+	h->downtime_ns = res->downtime_ns;
+	h->counter_before = b->counter;
+	h->counter_after = a->counter;
+	snprintf(h->release_before, sizeof(h->release_before), "%s", b->release);
+	snprintf(h->release_after, sizeof(h->release_after), "%s", a->release);
+	snprintf(h->boot_id_before, sizeof(h->boot_id_before), "%s", b->boot_id);
+	snprintf(h->boot_id_after, sizeof(h->boot_id_after), "%s", a->boot_id);
+}
+
+/*
+ * upgrade.next: each handoff on its own.  The first is @first, which
+ * verdict_judge() analysed up to the second's start (@second); the second is
+ * analysed from there.  The repetition's downtime is the longer gap, its
+ * state after is the last kernel's; it is verified only if both handoffs are.
+ */
+static void judge_rounds(const struct scenario *sc, const struct probe_record *trace, size_t n,
+			 int64_t end_ns, const struct probe_result *first, int64_t second,
+			 struct repetition *rep)
+{
+	struct probe_result res;
+
+	memset(rep->rounds, 0, sizeof(rep->rounds));
+	round_from(first, sc->upgrade.release, &rep->rounds[0]);
+	if (second >= 0 && probe_analyse(trace, n, second, end_ns, &res) == 0)
+		round_from(&res, sc->upgrade.next.release, &rep->rounds[1]);
+	rep->nrounds = 2;
+	if (rep->rounds[1].measured) {
+		const struct handoff_round *h = &rep->rounds[1];
+		const struct probe_record *b, *a;
+
+		probe_proof(&res, &b, &a);
+		repetition_set(rep, ROUND2_PREFIX "service_back", a->t_recv_ns);
+		if (h->downtime_ns > rep->downtime_ns)
+			rep->downtime_ns = h->downtime_ns;
+		rep->counter_after = h->counter_after;
+		snprintf(rep->release_after, sizeof(rep->release_after), "%s", h->release_after);
+		snprintf(rep->boot_id_after, sizeof(rep->boot_id_after), "%s", h->boot_id_after);
+	}
+	for (int i = 0; i < rep->nrounds; i++)
+		if (rep->ok && !rep->rounds[i].verified) {
+			rep->ok = false;
+			snprintf(rep->error, sizeof(rep->error), "handoff %d of 2 not verified%s",
+				 i + 1, rep->rounds[i].measured ? "" : ": no gap found");
+		}
+	rep->verified = rep->ok;
+}
+
+void verdict_judge(const struct scenario *sc, const struct probe_record *trace, size_t n,
+		   int64_t end_ns, struct repetition *rep)
+{
+	const struct method *m = &sc->method;
+	bool chain = m->next_after && sc->upgrade.next.kernel;	bool unbroken = m->verify == VERIFY_UNBROKEN;
+	int64_t start = m->downtime_from ? repetition_phase(rep, m->downtime_from) : -1;
+	int64_t second = -1, from, to;
+	const struct probe_record *b, *a;
+	struct probe_result res;
+	struct probe_verdict v;
+	char name[64];
+	int rc;
+
+	if (start < 0 || m->verify == VERIFY_NONE)
+		return;
+	if (chain) {
+		snprintf(name, sizeof(name), ROUND2_PREFIX "%s", m->downtime_from);
+		second = repetition_phase(rep, name);
+	}
+	/* A chain's first handoff ends where the second begins. */
+	rc = probe_analyse(trace, n, start, second < 0 ? end_ns : second, &res);
+	if (rc != 0) {
+		if (rep->ok)
+			snprintf(rep->error, sizeof(rep->error), "%s",
+				 rc == -ENOENT ? "the service never answered before the upgrade"
+					       : "the service did not answer after the upgrade");
+		rep->ok = false;
+		return;
+	}
+	if (unbroken)
+		probe_verify_unbroken(&res, &v);
+	else
+		probe_verify(&res, sc->upgrade.release, &v);
+	rep->measured = true;
+	rep->downtime_ns = res.downtime_ns;
+	rep->sent = res.sent;
+	rep->lost = res.lost;
+	rep->verified = v.verified && rep->ok;
+	rep->boot_changed = v.boot_changed;
+	rep->release_ok = v.release_ok;
+	rep->state_continued = v.state_continued;
+	/* What is compared is what the verdict was on: across the boot change, if any. */
+	probe_proof(&res, &b, &a);
+	snprintf(rep->release_before, sizeof(rep->release_before), "%s", b->release);
+	snprintf(rep->release_after, sizeof(rep->release_after), "%s", a->release);
+	snprintf(rep->boot_id_before, sizeof(rep->boot_id_before), "%s", b->boot_id);
+	snprintf(rep->boot_id_after, sizeof(rep->boot_id_after), "%s", a->boot_id);
+	rep->counter_before = b->counter;
+	rep->counter_after = a->counter;
+	/* The service is back with the new kernel's first reply, to the probe's stamp. */
+	if (!unbroken)
+		repetition_set(rep, "service_back", a->t_recv_ns);
+	if (rep->ok && !v.verified) {
+		rep->ok = false;
+		snprintf(rep->error, sizeof(rep->error), "%s: %s",
+			 unbroken ? "kernel A's service was disturbed" : "upgrade not verified",
+			 v.why);
+	}
+	if (chain)
+		judge_rounds(sc, trace, n, end_ns, &res, second, rep);
+	/* From the upgrade's real start to back in full: the last round's end. */
+	from = m->maintenance_from ? repetition_phase(rep, m->maintenance_from) : -1;
+	to = -1;
+	if (m->maintenance_to && chain) {
+		snprintf(name, sizeof(name), ROUND2_PREFIX "%s", m->maintenance_to);
+		to = repetition_phase(rep, name);
+	} else if (m->maintenance_to) {
+		to = repetition_phase(rep, m->maintenance_to);
+	}
+	if (from >= 0 && to >= from)
+		rep->maintenance_ns = to - from;
+}
+
