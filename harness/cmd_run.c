@@ -38,7 +38,9 @@
 #include "probe.h"
 #include "results.h"
 #include "scenario.h"
+#include "payload.h"
 #include "program.h"
+#include "progress.h"
 #include "verdict.h"
 #include "virt.h"
 
@@ -76,12 +78,7 @@ struct runner {
 	char payload[PATH_MAX];
 	struct virt_domain *dom;
 
-	/* the progress line */
-	pthread_mutex_t plock;
-	int rep;
-	const char *phase;
-	int64_t rep_start;
-	bool tty;
+	struct progress *progress;
 };
 
 /* The console relay sockets of run @pid (console_close() removes them otherwise). */
@@ -121,45 +118,10 @@ static void *signal_thread(void *arg)
 	return NULL;
 }
 
-/* ---- progress ---------------------------------------------------------- */
-
-static void progress_set(void *arg, const char *phase)
+/* The interpreter's progress callback. */
+static void step_progress(void *arg, const char *doing)
 {
-	struct runner *r = arg;
-
-	pthread_mutex_lock(&r->plock);
-	r->phase = phase;
-	if (!r->tty)
-		fprintf(stderr, "[%s] rep %d/%d: %s\n", r->sc->name, r->rep, r->sc->repetitions,
-			phase);
-	pthread_mutex_unlock(&r->plock);
-}
-
-static void progress_draw(struct runner *r)
-{
-	pthread_mutex_lock(&r->plock);
-	if (r->phase)
-		fprintf(stderr, "\r\033[K[%s] rep %d/%d  %-45s %6.1f s", r->sc->name, r->rep,
-			r->sc->repetitions, r->phase,
-			(double)(monotime_now() - r->rep_start) / NS_PER_S);
-	pthread_mutex_unlock(&r->plock);
-}
-
-static volatile bool progress_stop;
-
-static void *progress_thread(void *arg)
-{
-	while (!progress_stop) {
-		progress_draw(arg);
-		monotime_sleep_until(monotime_now() + 200 * NS_PER_MS);
-	}
-	return NULL;
-}
-
-static void progress_clear(struct runner *r)
-{
-	if (r->tty)
-		fprintf(stderr, "\r\033[K");
+	progress_step(((struct runner *)arg)->progress, doing);
 }
 
 /* ---- the guest --------------------------------------------------------- */
@@ -268,52 +230,6 @@ static int cb_start_new_kernel(void *arg, struct tb_err *err)
 	return guest_start(arg, true, err);
 }
 
-/* Put one upgrade's kernel, initrd (if any) and command line into @dir. */
-static int payload_files(const char *dir, const char *kernel, const char *initrd,
-			 const char *cmdline, struct tb_err *err)
-{
-	char path[PATH_MAX];
-	FILE *f;
-
-	if (mkdir(dir, 0755) != 0)
-		return tb_err_set(err, TB_EXIT_ENV, "mkdir %s: %s", dir, strerror(errno));
-	snprintf(path, sizeof(path), "%s/kernel", dir);
-	if (program_check((char *[]){ "cp", (char *)kernel, path, NULL }, err))
-		return -1;
-	snprintf(path, sizeof(path), "%s/initrd", dir);
-	if (initrd && program_check((char *[]){ "cp", (char *)initrd, path, NULL }, err))
-		return -1;
-	snprintf(path, sizeof(path), "%s/cmdline", dir);
-	f = fopen(path, "w");
-	if (!f || fprintf(f, "%s\n", cmdline) < 0 || fclose(f) != 0)
-		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s", path);
-	return 0;
-}
-
-/*
- * The upgrade payload: a small ext4 disk with kernel, initrd and command
- * line, and in next/ those of a second twin upgrade (upgrade.next), which
- * the kernel that took over reads from the same disk.
- */
-static int make_payload(struct runner *r, const char *workdir, struct tb_err *err)
-{
-	const struct upgrade_spec *up = &r->sc->upgrade;
-	char dir[PATH_MAX], next[PATH_MAX];
-
-	snprintf(dir, sizeof(dir), "%s/payload", workdir);
-	snprintf(r->payload, sizeof(r->payload), "%s/payload.img", workdir);
-	if (payload_files(dir, up->kernel, up->initrd, r->cmdline_new, err))
-		return -1;
-	snprintf(next, sizeof(next), "%s/next", dir);
-	if (up->next.kernel &&
-	    payload_files(next, up->next.kernel, up->next.initrd, r->cmdline_next, err))
-		return -1;
-	/* 256 MiB holds any two kernels + initrds; the file is sparse, so it costs nothing. */
-	return program_check((char *[]){ "mkfs.ext4", "-q", "-F", "-L", "tbpayload", "-d", dir,
-				       r->payload, "256M", NULL },
-			   err);
-}
-
 static int make_disk(struct runner *r, const char *workdir, int rep, struct tb_err *err)
 {
 	snprintf(r->disk, sizeof(r->disk), "%s/root-%d.qcow2", workdir, rep);
@@ -411,9 +327,8 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	memset(rep, 0, sizeof(*rep));
 	rep->index = index;
 	rep->ok = true;
-	r->rep = index;
-	r->rep_start = monotime_now();
-	progress_set(r, "starting the guest");
+	progress_rep(r->progress, index);
+	progress_step(r->progress, "starting the guest");
 	qemu_log_path(r, qemu_log, sizeof(qemu_log));
 	qemu_log_from = file_end(qemu_log);
 
@@ -446,7 +361,7 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 		.rep = rep,
 		.wait_stopped = cb_wait_stopped,
 		.start_new_kernel = cb_start_new_kernel,
-		.progress = progress_set,
+		.progress = step_progress,
 		.runner = r,
 	};
 	if (method_run(&env, &step_err) != 0) {
@@ -459,7 +374,7 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 			fprintf(stderr, "twinbench: %s\n", ignored.msg);
 		fail_with_consoles(rep, con, step_err.msg);
 	}
-	progress_set(r, "checking that the service is alive");
+	progress_step(r->progress, "checking that the service is alive");
 	rep->alive_at_end = probe_wait_reply(probe, monotime_now(),
 					     monotime_now() + ALIVE_CHECK_NS, NULL) == 0;
 	probe_stop(probe);
@@ -515,20 +430,17 @@ struct summary_row {
 static int run_scenario(struct scenario *sc, const struct run_opts *o, struct lab *lab,
 			struct virt *virt, struct summary_row *row, struct tb_err *err)
 {
-	struct runner r = { .sc = sc, .lab = lab, .virt = virt, .plock = PTHREAD_MUTEX_INITIALIZER };
+	struct runner r = { .sc = sc, .lab = lab, .virt = virt };
 	/* Nothing upgraded: the new kernel is the one that answered on console b. */
 	bool twin = sc->method.verify == VERIFY_UNBROKEN;
 	struct repetition *reps = NULL;
 	struct run_info info;
 	char workdir[PATH_MAX];
 	const char *tmp = getenv("TMPDIR");
-	pthread_t progress;
-	bool progress_started = false;
 	int slot = -1, lease = -1, rc = -1;
 
 	snprintf(row->name, sizeof(row->name), "%s", sc->name);
 	snprintf(row->method, sizeof(row->method), "%s", scenario_method_label(sc));
-	r.tty = isatty(2);
 	snprintf(workdir, sizeof(workdir), "%s/twinbench-XXXXXX", tmp ? tmp : "/var/tmp");
 	pthread_mutex_lock(&cleanup.lock);
 	if (!mkdtemp(workdir)) {
@@ -591,7 +503,9 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 	/* nic: dual: kernel A leaves the NIC with this MAC to kernel B from boot on. */
 	if (sc->guest.nic == NIC_DUAL)
 		cmdline_append(r.cmdline_old, sizeof(r.cmdline_old), " twinbench.nic_b=%s", r.mac2);
-	if (sc->upgrade.kernel && make_payload(&r, workdir, err) != 0)
+	if (sc->upgrade.kernel &&
+	    payload_make(workdir, &sc->upgrade, r.cmdline_new, r.cmdline_next, r.payload,
+			 sizeof(r.payload), err) != 0)
 		goto out;
 
 	fill_info(&r, o, &info);
@@ -624,10 +538,7 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		tb_err_set(err, TB_EXIT_ENV, "out of memory for %d repetitions", sc->repetitions);
 		goto out;
 	}
-	progress_stop = false;
-	/* Without the thread there is just no progress line: not worth failing the run. */
-	if (r.tty)
-		progress_started = pthread_create(&progress, NULL, progress_thread, &r) == 0;
+	r.progress = progress_start(sc->name, sc->repetitions, stderr);
 	rc = 0;
 	for (int i = 0; i < sc->repetitions && rc == 0; i++) {
 		rc = run_repetition(&r, workdir, i + 1, &reps[i], err);
@@ -641,7 +552,7 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		}
 		if (results_add(r.res, &reps[i], err) != 0)
 			rc = -1;
-		progress_clear(&r);
+		progress_clear(r.progress);
 		if (reps[i].ok && twin)
 			fprintf(stderr,
 				"[%s] rep %d/%d: kernel B %s ran beside kernel A %s; A's longest "
@@ -666,11 +577,8 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		/* Recomputed over all repetitions so far: the table is right if we stop here. */
 		results_summarise(reps, (size_t)i + 1, &row->sum);
 	}
-	if (progress_started) {
-		progress_stop = true;
-		pthread_join(progress, NULL);
-		progress_clear(&r);
-	}
+	progress_stop(r.progress);
+	r.progress = NULL;
 out:
 	free(reps);
 	results_close(r.res);
