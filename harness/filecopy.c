@@ -7,52 +7,39 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "filecopy.h"
 
 int file_copy(const char *from, off_t offset, const char *to, struct tb_err *err)
 {
-	char tmp[4096], buf[65536];
-	int in, o = -1;
-	ssize_t n;
+	struct atomic_file af;
+	char buf[65536];
+	size_t n;
+	FILE *in;
+	int rc;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", to);
-	in = open(from, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
+	in = fopen(from, "rbe");
+	if (!in)
 		return tb_err_set(err, TB_EXIT_ENV, "%s: %s", from, strerror(errno));
-	if (offset > 0 && lseek(in, offset, SEEK_SET) < 0) {
+	if (offset > 0 && fseeko(in, offset, SEEK_SET) != 0) {
 		tb_err_set(err, TB_EXIT_ENV, "%s: seek: %s", from, strerror(errno));
-		goto err;
+		fclose(in);
+		return -1;
 	}
-	o = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (o < 0) {
-		tb_err_set(err, TB_EXIT_ENV, "%s: %s", tmp, strerror(errno));
-		goto err;
+	if (atomic_open(&af, to, err) != 0) {
+		fclose(in);
+		return -1;
 	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(o, buf, (size_t)n) != n) {
-			tb_err_set(err, TB_EXIT_ENV, "%s: write: %s", tmp, strerror(errno));
-			goto err;
-		}
-	if (n < 0) {
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, af.f) != n)
+			break;
+	if (ferror(in)) {
 		tb_err_set(err, TB_EXIT_ENV, "%s: read: %s", from, strerror(errno));
-		goto err;
+		atomic_abort(&af);
+		fclose(in);
+		return -1;
 	}
-	if (close(o)) {
-		o = -1;
-		tb_err_set(err, TB_EXIT_ENV, "%s: close: %s", tmp, strerror(errno));
-		goto err;
-	}
-	o = -1;
-	if (rename(tmp, to)) {
-		tb_err_set(err, TB_EXIT_ENV, "rename %s to %s: %s", tmp, to, strerror(errno));
-		goto err;
-	}
-	close(in);
-	return 0;
-err:
-	if (o >= 0)
-		close(o);
-	unlink(tmp);
-	close(in);
-	return -1;
+	rc = atomic_commit(&af, ferror(af.f) != 0, err);
+	fclose(in);
+	return rc;
 }
