@@ -612,7 +612,7 @@ int gate_baseline_save(const char *path, const struct report_set *set,
 		       const struct gate_defaults *d, struct tb_err *err)
 {
 	const struct run_info *info = &set->runs[0].info;
-	struct method_stats *m = NULL;
+	struct scenario_stats *m = NULL;
 	json_t *root = NULL, *methods, *sources;
 	char created[32], tmp[4096];
 	size_t nm = 0, i;
@@ -620,7 +620,7 @@ int gate_baseline_save(const char *path, const struct report_set *set,
 	struct tm tm;
 	int ret = -1;
 
-	if (report_methods(set, &m, &nm, err))
+	if (report_scenarios(set, &m, &nm, err))
 		return -1;
 	gmtime_r(&now, &tm);
 	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -643,7 +643,7 @@ int gate_baseline_save(const char *path, const struct report_set *set,
 		json_t *jm = json_pack("{s:I, s:{s:f, s:f}}", "repetitions", (json_int_t)m[i].reps,
 				       "verified", "ratio", ratio, "min_ratio", ratio);
 
-		if (!jm || json_object_set_new(methods, m[i].method, jm))
+		if (!jm || json_object_set_new(methods, m[i].key.method, jm))
 			goto nomem;
 		if (m[i].ndowntime &&
 		    json_object_set_new(
@@ -669,13 +669,13 @@ nomem:
 	tb_err_set(err, TB_EXIT_ENV, "out of memory building the baseline");
 out:
 	json_decref(root);
-	report_methods_free(m, nm);
+	report_scenarios_free(m, nm);
 	return ret;
 }
 
 /* ---- comparing --------------------------------------------------------- */
 
-static void check_verified(const struct gate_baseline_method *bm, const struct method_stats *cm,
+static void check_verified(const struct gate_baseline_method *bm, const struct scenario_stats *cm,
 			   struct gate_check *c)
 {
 	c->base = bm->verified_ratio;
@@ -791,24 +791,24 @@ void gate_result_free(struct gate_result *r)
 int gate_compare(const struct gate_baseline *b, const struct report_set *set, struct gate_result *r,
 		 struct tb_err *err)
 {
-	struct method_stats *m = NULL;
+	struct scenario_stats *m = NULL;
 	size_t nm = 0, i, k;
 	int metric;
 
 	memset(r, 0, sizeof(*r));
-	if (report_methods(set, &m, &nm, err))
+	if (report_scenarios(set, &m, &nm, err))
 		return -1;
 	r->checks = calloc(3 * (b->n + nm) + 1, sizeof(*r->checks));
 	if (!r->checks) {
-		report_methods_free(m, nm);
+		report_scenarios_free(m, nm);
 		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
 	}
 	for (i = 0; i < b->n; i++) {
 		const struct gate_baseline_method *bm = &b->methods[i];
-		const struct method_stats *cm = NULL;
+		const struct scenario_stats *cm = NULL;
 
 		for (k = 0; k < nm; k++)
-			if (!strcmp(m[k].method, bm->method))
+			if (!strcmp(m[k].key.method, bm->method))
 				cm = &m[k];
 		for (metric = GATE_DOWNTIME; metric <= GATE_VERIFIED; metric++) {
 			struct gate_check *c = &r->checks[r->n++];
@@ -830,14 +830,14 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, st
 		}
 	}
 	for (k = 0; k < nm; k++) {
-		for (i = 0; i < b->n && strcmp(m[k].method, b->methods[i].method); i++)
+		for (i = 0; i < b->n && strcmp(m[k].key.method, b->methods[i].method); i++)
 			;
 		if (i < b->n)
 			continue;
 		for (metric = GATE_DOWNTIME; metric <= GATE_VERIFIED; metric++) {
 			struct gate_check *c = &r->checks[r->n++];
 
-			snprintf(c->method, sizeof(c->method), "%s", m[k].method);
+			snprintf(c->method, sizeof(c->method), "%s", m[k].key.method);
 			c->metric = (enum gate_metric)metric;
 			skip(c, "method not in the baseline: nothing to compare with (save a new "
 				"baseline to gate it)");
@@ -855,7 +855,7 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, st
 				 b->accel, set->runs[i].dir, set->runs[i].info.accel);
 			break;
 		}
-	report_methods_free(m, nm);
+	report_scenarios_free(m, nm);
 	return 0;
 }
 

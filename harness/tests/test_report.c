@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -67,13 +68,22 @@ struct synth_rep {
 	const char *error; /* "" if ok */
 };
 
+/* What a run booted, in which guest: what tells its scenario's rows apart. */
+struct synth_env {
+	const char *kernel_old, *kernel_new;
+	int memory_mib, vcpus;
+	const char *accel;
+};
+
+static const struct synth_env default_env = {"6.1.0-old", "6.1.0-new", 512, 2, "tcg"};
+
 /*
  * A result directory: run.json for @reps, probe.csv with a request every
  * millisecond from t0 - 1 s to t0 + 1 s + gap (replies 400 us later, none
  * inside the gap), console-a.log (and console-b.log for twin) lines.
  */
-static void make_run(const char *dir, const char *scenario, const char *method,
-		     const struct synth_rep *s, size_t n)
+static void make_run_in(const char *dir, const char *scenario, const char *method,
+			const struct synth_env *env, const struct synth_rep *s, size_t n)
 {
 	struct repetition *reps = calloc(n, sizeof(*reps));
 	struct run_info info = {0};
@@ -153,18 +163,33 @@ static void make_run(const char *dir, const char *scenario, const char *method,
 	snprintf(info.scenario_path, sizeof(info.scenario_path), "scenarios/%s.yaml", scenario);
 	snprintf(info.method, sizeof(info.method), "%s", method);
 	snprintf(info.started, sizeof(info.started), "2026-11-22T02:00:00Z");
-	snprintf(info.accel, sizeof(info.accel), "tcg");
+	snprintf(info.accel, sizeof(info.accel), "%s", env->accel);
 	snprintf(info.qemu_version, sizeof(info.qemu_version), "7.2.22");
 	snprintf(info.libvirt_version, sizeof(info.libvirt_version), "9.0.0");
 	snprintf(info.host_kernel, sizeof(info.host_kernel), "6.1.0-host");
-	snprintf(info.kernel_old, sizeof(info.kernel_old), "6.1.0-old");
-	snprintf(info.kernel_new, sizeof(info.kernel_new), "6.1.0-new");
+	snprintf(info.kernel_old, sizeof(info.kernel_old), "%s", env->kernel_old);
+	snprintf(info.kernel_new, sizeof(info.kernel_new), "%s", env->kernel_new);
+	info.guest_memory_mib = env->memory_mib;
+	info.guest_vcpus = env->vcpus;
+	snprintf(info.boot_old.image, sizeof(info.boot_old.image), "/img/vmlinuz-a");
+	snprintf(info.boot_old.sha256, sizeof(info.boot_old.sha256), "%s",
+		 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	info.boot_old.initrd_bytes = 30 * 1024 * 1024 + 1;
+	snprintf(info.boot_new.image, sizeof(info.boot_new.image), "/img/vmlinuz-b");
+	snprintf(info.rootfs, sizeof(info.rootfs), "/img/rootfs.img sha256:%s",
+		 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210");
 	info.probe_interval_ns = NS_PER_MS;
 	info.repetitions = (int)n;
 	snprintf(path, sizeof(path), "%s/run.json", dir);
 	if (results_write_json(path, &info, reps, n, &err))
 		fail_msg("%s", err.msg);
 	free(reps);
+}
+
+static void make_run(const char *dir, const char *scenario, const char *method,
+		     const struct synth_rep *s, size_t n)
+{
+	make_run_in(dir, scenario, method, &default_env, s, n);
 }
 
 /* Two reboot repetitions (gaps of 100 and 300 ms) and one twin-boot repetition. */
@@ -360,7 +385,7 @@ static void test_markdown_table_has_the_numbers(void **state)
 	write_report(dirs, 2, at("out"));
 	md = tl_read_file(at("out/report.md"));
 	assert_non_null(md);
-	assert_non_null(strstr(md, "| method | repetitions | verified | downtime median |"));
+	assert_non_null(strstr(md, "| scenario | repetitions | verified | downtime median |"));
 	assert_non_null(strstr(md, "| reboot | 2 | 2/2 | 200 ms | 280 ms | 100 ms | 300 ms |"));
 	assert_non_null(strstr(md, "| twin-boot | 1 | 0/1 | 5.0 ms |"));
 	assert_non_null(strstr(md, "resolution is the probe interval (1.0 ms)"));
@@ -395,7 +420,7 @@ static void test_odd_names_are_escaped(void **state)
 	xmlDocPtr doc;
 
 	(void)state;
-	make_run(dir, "odd", "a|b<c>&'d", r, 1);
+	make_run(dir, "a|b<c>&'d", "a|b<c>&'d", r, 1);
 	write_report(&dir, 1, at("out"));
 	md = tl_read_file(at("out/report.md"));
 	assert_non_null(strstr(md, "| a\\|b&lt;c>&'d | 1 | 1/1 |"));
@@ -407,6 +432,132 @@ static void test_odd_names_are_escaped(void **state)
 	free(html);
 	free(md);
 	free(dir);
+}
+
+/* The repetitions of the unlike runs below: one each, downtimes easy to tell apart. */
+static const struct synth_rep gap20[] = {{100 * NS_PER_S, 20, false, ""}};
+static const struct synth_rep gap40[] = {{100 * NS_PER_S, 40, false, ""}};
+static const struct synth_rep gap60[] = {{100 * NS_PER_S, 60, false, ""}};
+static const struct synth_rep gap80[] = {{100 * NS_PER_S, 80, false, ""}};
+static const struct synth_rep gap100[] = {{100 * NS_PER_S, 100, false, ""}};
+
+static void load_rows(char **dirs, size_t n, struct report_set *set,
+		      struct scenario_stats **rows, size_t *nrows)
+{
+	struct tb_err err;
+
+	if (report_load(set, dirs, n, &err) || report_scenarios(set, rows, nrows, &err))
+		fail_msg("%s", err.msg);
+}
+
+/* Two runs of one scenario with the same kernels, guest and accelerator: one row. */
+static void test_same_scenario_twice_is_pooled(void **state)
+{
+	char *dirs[] = {strdup(at("20261122-010000-kexec")), strdup(at("20261122-020000-kexec"))};
+	struct scenario_stats *rows;
+	struct report_set set;
+	size_t n;
+
+	(void)state;
+	make_run(dirs[0], "kexec", "kexec", gap20, 1);
+	make_run(dirs[1], "kexec", "kexec", gap60, 1);
+	load_rows(dirs, 2, &set, &rows, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].runs, 2);
+	assert_int_equal(rows[0].reps, 2);
+	assert_int_equal(rows[0].ndowntime, 2);
+	/* Median of 20 and 60 ms. */
+	assert_true(fabs(rows[0].downtime.median - 40e6) < 1);
+	assert_int_equal(rows[0].key.memory_mib, 512);
+	assert_string_equal(rows[0].key.kernel_new, "6.1.0-new");
+	report_scenarios_free(rows, n);
+	report_free(&set);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/*
+ * kexec against other kernels, in a bigger guest, under another
+ * accelerator: each a row of its own, its own downtime; the rows say
+ * which is which, and so does the downtime plot.
+ */
+static void test_unlike_runs_of_a_method_get_rows_of_their_own(void **state)
+{
+	static const struct synth_env newer = {"6.1.0-old", "6.1.0-newer", 512, 2, "tcg"};
+	static const struct synth_env big = {"6.1.0-old", "6.1.0-new", 1024, 4, "tcg"};
+	static const struct synth_env kvm = {"6.1.0-old", "6.1.0-new", 512, 2, "kvm"};
+	char *dirs[] = {strdup(at("r1")), strdup(at("r2")), strdup(at("r3")), strdup(at("r4")),
+			strdup(at("r5"))};
+	struct scenario_stats *rows;
+	struct report_set set;
+	char *md, *svg;
+	size_t n;
+
+	(void)state;
+	make_run(dirs[0], "kexec", "kexec", gap20, 1);
+	make_run_in(dirs[1], "kexec", "kexec", &newer, gap40, 1);
+	make_run_in(dirs[2], "kexec", "kexec", &big, gap60, 1);
+	make_run_in(dirs[3], "kexec", "kexec", &kvm, gap80, 1);
+	make_run(dirs[4], "kexec", "kexec", gap100, 1);
+	load_rows(dirs, 5, &set, &rows, &n);
+	assert_int_equal(n, 4);
+	/* In order of first appearance; the fifth run pools with the first. */
+	assert_int_equal(rows[0].reps, 2);
+	assert_true(fabs(rows[0].downtime.median - 60e6) < 1);
+	assert_string_equal(rows[1].key.kernel_new, "6.1.0-newer");
+	assert_int_equal(rows[1].reps, 1);
+	assert_true(fabs(rows[1].downtime.median - 40e6) < 1);
+	assert_int_equal(rows[2].key.memory_mib, 1024);
+	assert_int_equal(rows[2].key.vcpus, 4);
+	assert_true(fabs(rows[2].downtime.median - 60e6) < 1);
+	assert_string_equal(rows[3].key.accel, "kvm");
+	assert_true(fabs(rows[3].downtime.median - 80e6) < 1);
+	report_scenarios_free(rows, n);
+	report_free(&set);
+
+	write_report(dirs, 5, at("out"));
+	md = tl_read_file(at("out/report.md"));
+	assert_non_null(md);
+	assert_non_null(strstr(md, "| kexec | 2 | 2/2 | 60.0 ms |"));
+	assert_non_null(strstr(md, "| kexec | 1 | 1/1 | 40.0 ms |"));
+	assert_non_null(strstr(md, "| kexec | 6.1.0-old \xe2\x86\x92 6.1.0-newer | 512 MiB, 2 vCPUs "
+				   "| tcg |"));
+	assert_non_null(strstr(md, "| kexec | 6.1.0-old \xe2\x86\x92 6.1.0-new | 1 GiB, 4 vCPUs | tcg |"));
+	assert_non_null(strstr(md, "| kexec | 6.1.0-old \xe2\x86\x92 6.1.0-new | 512 MiB, 2 vCPUs | kvm |"));
+	/* The environment says what was booted: file names, digests, initrd sizes. */
+	assert_non_null(strstr(md, "old: vmlinuz-a (sha256 0123456789ab, initrd 30.0 MiB); "
+				   "new: vmlinuz-b (sha256 ?, no initrd); "
+				   "rootfs: rootfs.img (sha256 fedcba987654)"));
+	free(md);
+	svg = tl_read_file(at("out/plots/downtime.svg"));
+	assert_non_null(svg);
+	/* What varies among the rows of kexec is named in each of their labels. */
+	assert_non_null(
+	    strstr(svg, "kexec (6.1.0-old \xe2\x86\x92 6.1.0-newer, 512 MiB, 2 vCPUs, tcg)"));
+	assert_non_null(
+	    strstr(svg, "kexec (6.1.0-old \xe2\x86\x92 6.1.0-new, 1 GiB, 4 vCPUs, tcg)"));
+	assert_non_null(
+	    strstr(svg, "kexec (6.1.0-old \xe2\x86\x92 6.1.0-new, 512 MiB, 2 vCPUs, kvm)"));
+	free(svg);
+	for (int i = 0; i < 5; i++)
+		free(dirs[i]);
+}
+
+/* A run.json from before guest sizes and images were recorded: "?" where they go. */
+static void test_unrecorded_guest_shows_as_unknown(void **state)
+{
+	struct scenario_key k = {.scenario = "kexec", .method = "kexec"};
+	char buf[128];
+
+	(void)state;
+	report_key_guest(&k, buf, sizeof(buf));
+	assert_string_equal(buf, "?");
+	report_key_kernels(&k, buf, sizeof(buf));
+	assert_string_equal(buf, "? \xe2\x86\x92 ?");
+	k.memory_mib = 1536;
+	k.vcpus = 1;
+	report_key_guest(&k, buf, sizeof(buf));
+	assert_string_equal(buf, "1536 MiB, 1 vCPU");
 }
 
 static void make_plain_run(const char *name, const char *scenario)
@@ -577,6 +728,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_markdown_table_has_the_numbers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_csv_has_one_row_per_repetition, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_odd_names_are_escaped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_same_scenario_twice_is_pooled, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unlike_runs_of_a_method_get_rows_of_their_own,
+					    setup, teardown),
+	    cmocka_unit_test(test_unrecorded_guest_shows_as_unknown),
 	    cmocka_unit_test_setup_teardown(test_latest_picks_the_last_run_of_each_scenario, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_default_out, setup, teardown),
