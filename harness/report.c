@@ -358,6 +358,76 @@ int report_scenarios(const struct report_set *set, struct scenario_stats **out, 
 	return 0;
 }
 
+static bool same_guest(const struct scenario_key *a, const struct scenario_key *b)
+{
+	return a->memory_mib == b->memory_mib && a->vcpus == b->vcpus;
+}
+
+void report_twin_ratio(const struct scenario_stats *rows, size_t n, size_t i,
+		       struct twin_ratio *out)
+{
+	const struct scenario_key *k = &rows[i].key;
+	const struct scenario_stats *t = NULL;
+	char kernels[160], guest[64], tguest[64], others[256] = "";
+	size_t j, ntwin = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (j = 0; j < n; j++) {
+		const struct scenario_key *tk = &rows[j].key;
+
+		if (strcmp(tk->method, REPORT_YARDSTICK))
+			continue;
+		ntwin++;
+		if (strcmp(tk->kernel_old, k->kernel_old) || strcmp(tk->kernel_new, k->kernel_new) ||
+		    strcmp(tk->accel, k->accel)) {
+			size_t used = strlen(others);
+
+			report_key_kernels(tk, kernels, sizeof(kernels));
+			snprintf(others + used, sizeof(others) - used, "%s%s under %s",
+				 used ? "; " : "", kernels, tk->accel[0] ? tk->accel : "?");
+			continue;
+		}
+		/* The first alike twin row, unless a later one also has the same guest. */
+		if (!t || (!same_guest(&t->key, k) && same_guest(tk, k))) {
+			t = &rows[j];
+			out->twin = j;
+		}
+	}
+	report_key_kernels(k, kernels, sizeof(kernels));
+	if (!ntwin) {
+		snprintf(out->note, sizeof(out->note), "No %s run in this report: no ratio.",
+			 REPORT_YARDSTICK);
+		return;
+	}
+	if (!t) {
+		snprintf(out->note, sizeof(out->note),
+			 "No %s run with kernels %s under %s in this report (%s ran %s): no "
+			 "ratio.",
+			 REPORT_YARDSTICK, kernels, k->accel[0] ? k->accel : "?", REPORT_YARDSTICK,
+			 others);
+		return;
+	}
+	if (!rows[i].ndowntime) {
+		snprintf(out->note, sizeof(out->note), "No downtime measured: no ratio.");
+		return;
+	}
+	if (!t->ndowntime || !(t->downtime.median > 0)) {
+		snprintf(out->note, sizeof(out->note),
+			 "%s (scenario %s, kernels %s) measured no downtime: no ratio.",
+			 REPORT_YARDSTICK, t->key.scenario, kernels);
+		return;
+	}
+	out->has = true;
+	out->ratio = rows[i].downtime.median / t->downtime.median;
+	if (!same_guest(&t->key, k)) {
+		report_key_guest(&t->key, tguest, sizeof(tguest));
+		report_key_guest(k, guest, sizeof(guest));
+		snprintf(out->note, sizeof(out->note),
+			 "Against %s (scenario %s) in a guest of %s; this row's guest: %s.",
+			 REPORT_YARDSTICK, t->key.scenario, tguest, guest);
+	}
+}
+
 void report_duration(double ns, char *buf, size_t len)
 {
 	double a = fabs(ns);
@@ -514,30 +584,68 @@ static void stat_cell(char *buf, size_t len, size_t n, double v)
 }
 
 /* Every cell of one row of the summary, in the column order of summary_head. */
-#define SUMMARY_COLS 13
+#define SUMMARY_COLS 14
+#define SUMMARY_NUMERIC 10 /* the columns before this one are right-aligned in Markdown */
 #define SUMMARY_CELL 192
 static const char *const summary_head[SUMMARY_COLS] = {
     "scenario",		  "repetitions",     "verified",     "downtime median",
-    "downtime p90",	  "downtime min",    "downtime max", "maintenance median",
-    "maintenance max",	  "method",	     "kernel (old \xe2\x86\x92 new)",
+    "\xc3\x97 " REPORT_YARDSTICK, "downtime p90", "downtime min", "downtime max",
+    "maintenance median", "maintenance max", "method",	     "kernel (old \xe2\x86\x92 new)",
     "guest",		  "accelerator",
 };
 
-static void summary_row(const struct scenario_stats *m, char cells[SUMMARY_COLS][SUMMARY_CELL])
+/* Footnotes of the summary's ratio column: each text once, numbered in order of first use. */
+struct footnotes {
+	char (*text)[sizeof(((struct twin_ratio *)0)->note)];
+	size_t n;
+};
+
+/* The ratio cell of row @i: "12.3×", or "-"; with its footnote's number, if it has one. */
+static void ratio_cell(const struct scenario_stats *m, size_t n, size_t i, struct footnotes *fn,
+		       char *buf, size_t len)
 {
+	struct twin_ratio tr;
+	size_t k, used;
+
+	report_twin_ratio(m, n, i, &tr);
+	if (!tr.has)
+		snprintf(buf, len, "-");
+	else if (tr.ratio >= 100)
+		snprintf(buf, len, "%.0f\xc3\x97", tr.ratio);
+	else if (tr.ratio >= 10)
+		snprintf(buf, len, "%.1f\xc3\x97", tr.ratio);
+	else
+		snprintf(buf, len, "%.2f\xc3\x97", tr.ratio);
+	if (!tr.note[0])
+		return;
+	for (k = 0; k < fn->n && strcmp(fn->text[k], tr.note); k++)
+		;
+	/* fn has room for a note per row, so a new one always fits. */
+	if (k == fn->n)
+		memcpy(fn->text[fn->n++], tr.note, sizeof(tr.note));
+	used = strlen(buf);
+	snprintf(buf + used, len - used, " [%zu]", k + 1);
+}
+
+static void summary_row(const struct scenario_stats *rows, size_t n, size_t i,
+			struct footnotes *fn, char cells[SUMMARY_COLS][SUMMARY_CELL])
+{
+	const struct scenario_stats *m = &rows[i];
+
 	snprintf(cells[0], SUMMARY_CELL, "%s", m->key.scenario);
 	snprintf(cells[1], SUMMARY_CELL, "%zu", m->reps);
 	snprintf(cells[2], SUMMARY_CELL, "%zu/%zu", m->verified, m->reps);
 	stat_cell(cells[3], SUMMARY_CELL, m->ndowntime, m->downtime.median);
-	stat_cell(cells[4], SUMMARY_CELL, m->ndowntime, m->downtime.p90);
-	stat_cell(cells[5], SUMMARY_CELL, m->ndowntime, m->downtime.min);
-	stat_cell(cells[6], SUMMARY_CELL, m->ndowntime, m->downtime.max);
-	stat_cell(cells[7], SUMMARY_CELL, m->nmaintenance, m->maintenance.median);
-	stat_cell(cells[8], SUMMARY_CELL, m->nmaintenance, m->maintenance.max);
-	snprintf(cells[9], SUMMARY_CELL, "%s", m->key.method);
-	report_key_kernels(&m->key, cells[10], SUMMARY_CELL);
-	report_key_guest(&m->key, cells[11], SUMMARY_CELL);
-	snprintf(cells[12], SUMMARY_CELL, "%s", m->key.accel[0] ? m->key.accel : "?");
+	ratio_cell(rows, n, i, fn, cells[4], SUMMARY_CELL);
+	stat_cell(cells[5], SUMMARY_CELL, m->ndowntime, m->downtime.p90);
+	stat_cell(cells[6], SUMMARY_CELL, m->ndowntime, m->downtime.min);
+	stat_cell(cells[7], SUMMARY_CELL, m->ndowntime, m->downtime.max);
+	stat_cell(cells[8], SUMMARY_CELL, m->nmaintenance, m->maintenance.median);
+	stat_cell(cells[9], SUMMARY_CELL, m->nmaintenance, m->maintenance.max);
+	snprintf(cells[10], SUMMARY_CELL, "%s", m->key.method);
+	report_key_kernels(&m->key, cells[11], SUMMARY_CELL);
+	report_key_guest(&m->key, cells[12], SUMMARY_CELL);
+	snprintf(cells[13], SUMMARY_CELL, "%s", m->key.accel[0] ? m->key.accel : "?");
 }
 
 /* Append ", @part" to the label in @buf, or " (@part" if it is the first part. */
@@ -693,14 +801,15 @@ static void resolution_note(const struct scenario_stats *m, size_t n, char *buf,
 	report_duration((double)interval, res, sizeof(res));
 	snprintf(buf, len,
 		 "One row per scenario, method, kernel pair, guest size and accelerator: only "
-		 "runs that agree on all of them are pooled. "
+		 "runs that agree on all of them are pooled. \xc3\x97 %s: the downtime median "
+		 "over that of the %s row with the same kernels and accelerator. "
 		 "Downtime is the longest interval without a probe reply after the upgrade "
 		 "started; its resolution is the probe interval (%s). Maintenance window: upgrade "
 		 "start to the service answering on the new kernel. Medians and p90 are "
 		 "quantiles by linear interpolation (type 7); min and max are over the "
 		 "measured repetitions; verified counts repetitions whose replies came from a "
 		 "new boot with the service's state kept.",
-		 res);
+		 REPORT_YARDSTICK, REPORT_YARDSTICK, res);
 }
 
 static void md_row(FILE *f, const char *const *cells, size_t n)
@@ -721,30 +830,43 @@ static int write_md(const struct report_set *set, const struct scenario_stats *m
 		    const char *out, struct tb_err *err)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8], note[1024];
+	struct footnotes fn = {calloc(nm ? nm : 1, sizeof(*fn.text)), 0};
 	size_t i, c;
 	FILE *f;
 
+	if (!fn.text)
+		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
 	snprintf(path, sizeof(path), "%s/report.md", out);
 	f = open_tmp(path, tmp, sizeof(tmp), err);
-	if (!f)
+	if (!f) {
+		free(fn.text);
 		return -1;
+	}
 	fputs("### twinbench: downtime per scenario\n\n", f);
 	md_row(f, summary_head, SUMMARY_COLS);
 	fputs("|---|", f);
 	for (c = 1; c < SUMMARY_COLS; c++)
-		fputs(c < 9 ? "---:|" : "---|", f);
+		fputs(c < SUMMARY_NUMERIC ? "---:|" : "---|", f);
 	fputs("\n", f);
 	for (i = 0; i < nm; i++) {
 		char cells[SUMMARY_COLS][SUMMARY_CELL];
 		const char *ptr[SUMMARY_COLS];
 
-		summary_row(&m[i], cells);
+		summary_row(m, nm, i, &fn, cells);
 		for (c = 0; c < SUMMARY_COLS; c++)
 			ptr[c] = cells[c];
 		md_row(f, ptr, SUMMARY_COLS);
 	}
+	fputs("\n", f);
+	for (i = 0; i < fn.n; i++) {
+		char *text = report_md_cell(fn.text[i]);
+
+		fprintf(f, "[%zu] %s  \n", i + 1, text ? text : "");
+		free(text);
+	}
+	free(fn.text);
 	resolution_note(m, nm, note, sizeof(note));
-	fprintf(f, "\n%s\n\n#### Environment\n\n", note);
+	fprintf(f, "%s%s\n\n#### Environment\n\n", fn.n ? "\n" : "", note);
 	md_row(f, env_head, ENV_COLS);
 	for (c = 0; c < ENV_COLS; c++)
 		fputs(c ? "---|" : "|---|", f);
@@ -951,13 +1073,16 @@ static void plot_paths(const char *out, const char *stem, const struct report_op
 }
 
 /* The summary table per scenario, its note, and the environment of every run. */
-static void html_summary(struct html *h, const struct report_set *set,
-			 const struct scenario_stats *m, size_t nm)
+static int html_summary(struct html *h, const struct report_set *set,
+			const struct scenario_stats *m, size_t nm, struct tb_err *err)
 {
+	struct footnotes fn = {calloc(nm ? nm : 1, sizeof(*fn.text)), 0};
 	xmlNodePtr table, p;
 	char note[1024];
 	size_t i, c;
 
+	if (!fn.text)
+		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
 	el(h, h->body, "h2", "Summary per scenario");
 	table = el(h, h->body, "table", NULL);
 	attr(table, "id", "summary");
@@ -966,11 +1091,19 @@ static void html_summary(struct html *h, const struct report_set *set,
 		char cells[SUMMARY_COLS][SUMMARY_CELL];
 		const char *ptr[SUMMARY_COLS];
 
-		summary_row(&m[i], cells);
+		summary_row(m, nm, i, &fn, cells);
 		for (c = 0; c < SUMMARY_COLS; c++)
 			ptr[c] = cells[c];
 		table_row(h, table, ptr, SUMMARY_COLS, false);
 	}
+	for (i = 0; i < fn.n; i++) {
+		char text[sizeof(fn.text[i]) + 16];
+
+		snprintf(text, sizeof(text), "[%zu] %s", i + 1, fn.text[i]);
+		p = el(h, h->body, "p", text);
+		attr(p, "class", "note");
+	}
+	free(fn.text);
 	resolution_note(m, nm, note, sizeof(note));
 	p = el(h, h->body, "p", note);
 	attr(p, "class", "note");
@@ -989,6 +1122,7 @@ static void html_summary(struct html *h, const struct report_set *set,
 			ptr[c] = cells[c];
 		table_row(h, table, ptr, ENV_COLS, false);
 	}
+	return 0;
 }
 
 static void html_repetitions(struct html *h, const struct report_set *set)
@@ -1136,7 +1270,8 @@ static int write_html(const struct report_set *set, const struct scenario_stats 
 		if (i + 1 < set->nruns)
 			xmlAddChild(n, xmlNewText(BAD_CAST ", "));
 	}
-	html_summary(&h, set, m, nm);
+	if (html_summary(&h, set, m, nm, err))
+		goto out;
 
 	/* Downtime per scenario. */
 	bars = calloc(nm ? nm : 1, sizeof(*bars));

@@ -103,6 +103,30 @@ void report_scenarios_free(struct scenario_stats *s, size_t n);
 /* True if run @r belongs to the row of key @key. */
 bool report_run_in(const struct report_run *r, const struct scenario_key *key);
 
+/*
+ * The method label every row is measured against: twin is what twinbench
+ * exists to measure, so the summary reads each downtime as a multiple of
+ * its downtime.
+ */
+#define REPORT_YARDSTICK "twin"
+
+/*
+ * Row @i's downtime median as a multiple of twin's in the same rows.  The
+ * twin row compared with ran the same kernels under the same accelerator
+ * (else the ratio would measure those too, and there is none); in the same
+ * guest when there is such a row, else the first, and the note says how
+ * the guests differ (the twin scenarios need bigger guests than reboot).
+ */
+struct twin_ratio {
+	bool has;	/* @ratio is meaningful */
+	double ratio;	/* row @i's downtime median over the twin row's */
+	size_t twin;	/* the twin row compared with, when @has */
+	char note[512]; /* why there is no ratio, or how that twin row differs; "" if neither */
+};
+
+void report_twin_ratio(const struct scenario_stats *rows, size_t n, size_t i,
+		       struct twin_ratio *out);
+
 /* A duration for people: "17.00 s", "812.4 ms", "950 us" (with the micro sign). */
 void report_duration(double ns, char *buf, size_t len);
 

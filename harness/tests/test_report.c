@@ -386,7 +386,10 @@ static void test_markdown_table_has_the_numbers(void **state)
 	md = tl_read_file(at("out/report.md"));
 	assert_non_null(md);
 	assert_non_null(strstr(md, "| scenario | repetitions | verified | downtime median |"));
-	assert_non_null(strstr(md, "| reboot | 2 | 2/2 | 200 ms | 280 ms | 100 ms | 300 ms |"));
+	/* twin-boot is not twin: there is no yardstick here, and a footnote says so. */
+	assert_non_null(
+	    strstr(md, "| reboot | 2 | 2/2 | 200 ms | - [1] | 280 ms | 100 ms | 300 ms |"));
+	assert_non_null(strstr(md, "\n[1] No twin run in this report: no ratio."));
 	assert_non_null(strstr(md, "| twin-boot | 1 | 0/1 | 5.0 ms |"));
 	assert_non_null(strstr(md, "resolution is the probe interval (1.0 ms)"));
 	free(md);
@@ -540,6 +543,152 @@ static void test_unlike_runs_of_a_method_get_rows_of_their_own(void **state)
 	    strstr(svg, "kexec (6.1.0-old \xe2\x86\x92 6.1.0-new, 512 MiB, 2 vCPUs, kvm)"));
 	free(svg);
 	for (int i = 0; i < 5; i++)
+		free(dirs[i]);
+}
+
+/* A row of the summary as report_scenarios() gives it: what report_twin_ratio() reads. */
+static struct scenario_stats row(const char *scenario, const char *method, const char *kernel_new,
+				 int memory_mib, const char *accel, double median_ms)
+{
+	struct scenario_stats r = {0};
+
+	snprintf(r.key.scenario, sizeof(r.key.scenario), "%s", scenario);
+	snprintf(r.key.method, sizeof(r.key.method), "%s", method);
+	snprintf(r.key.kernel_old, sizeof(r.key.kernel_old), "6.1.0-a");
+	snprintf(r.key.kernel_new, sizeof(r.key.kernel_new), "%s", kernel_new);
+	r.key.memory_mib = memory_mib;
+	r.key.vcpus = 2;
+	snprintf(r.key.accel, sizeof(r.key.accel), "%s", accel);
+	if (median_ms >= 0) {
+		r.ndowntime = 1;
+		r.downtime.median = median_ms * NS_PER_MS;
+	}
+	return r;
+}
+
+/*
+ * Each row against the twin row of its kernels and accelerator; another
+ * guest is said in a note; other kernels or another accelerator is no
+ * ratio, with the reason.
+ */
+static void test_ratio_is_against_twin_of_the_same_kernels(void **state)
+{
+	const struct scenario_stats rows[] = {
+	    row("twin", "twin", "6.1.0-b", 2048, "tcg", 20),
+	    row("twin", "twin", "6.1.0-c", 2048, "tcg", 50),
+	    row("kexec", "kexec", "6.1.0-c", 2048, "tcg", 200),
+	    row("kexec", "kexec", "6.1.0-b", 512, "tcg", 100),
+	    row("reboot", "reboot", "6.1.0-d", 512, "tcg", 1000),
+	    row("kexec", "kexec", "6.1.0-b", 2048, "kvm", 30),
+	    row("twin-dual", "twin-dual", "6.1.0-b", 2048, "tcg", 25),
+	};
+	struct twin_ratio tr;
+
+	(void)state;
+	report_twin_ratio(rows, 7, 0, &tr);
+	assert_true(tr.has);
+	assert_true(tr.ratio == 1.0);
+	assert_string_equal(tr.note, "");
+
+	/* 200 / 50, not 200 / 20: the twin row of 6.1.0-c. */
+	report_twin_ratio(rows, 7, 2, &tr);
+	assert_true(tr.has);
+	assert_int_equal(tr.twin, 1);
+	assert_true(fabs(tr.ratio - 4.0) < 1e-12);
+	assert_string_equal(tr.note, "");
+
+	report_twin_ratio(rows, 7, 3, &tr);
+	assert_true(tr.has);
+	assert_int_equal(tr.twin, 0);
+	assert_true(fabs(tr.ratio - 5.0) < 1e-12);
+	assert_string_equal(tr.note, "Against twin (scenario twin) in a guest of 2 GiB, 2 vCPUs; "
+				     "this row's guest: 512 MiB, 2 vCPUs.");
+
+	report_twin_ratio(rows, 7, 4, &tr);
+	assert_false(tr.has);
+	assert_string_equal(tr.note,
+			    "No twin run with kernels 6.1.0-a \xe2\x86\x92 6.1.0-d under tcg in this "
+			    "report (twin ran 6.1.0-a \xe2\x86\x92 6.1.0-b under tcg; "
+			    "6.1.0-a \xe2\x86\x92 6.1.0-c under tcg): no ratio.");
+
+	report_twin_ratio(rows, 7, 5, &tr);
+	assert_false(tr.has);
+	assert_non_null(strstr(tr.note, "under kvm in this report"));
+
+	/* twin-dual is its own method, not the yardstick. */
+	report_twin_ratio(rows, 7, 6, &tr);
+	assert_true(tr.has);
+	assert_true(fabs(tr.ratio - 1.25) < 1e-12);
+}
+
+/* Of two alike twin rows, the one in the same guest, even if it comes second. */
+static void test_ratio_prefers_twin_in_the_same_guest(void **state)
+{
+	const struct scenario_stats rows[] = {
+	    row("twin", "twin", "6.1.0-b", 2048, "tcg", 10),
+	    row("twin-small", "twin", "6.1.0-b", 512, "tcg", 40),
+	    row("kexec", "kexec", "6.1.0-b", 512, "tcg", 80),
+	};
+	struct twin_ratio tr;
+
+	(void)state;
+	report_twin_ratio(rows, 3, 2, &tr);
+	assert_true(tr.has);
+	assert_int_equal(tr.twin, 1);
+	assert_true(fabs(tr.ratio - 2.0) < 1e-12);
+	assert_string_equal(tr.note, "");
+}
+
+static void test_no_ratio_without_a_measured_twin(void **state)
+{
+	const struct scenario_stats rows[] = {
+	    row("kexec", "kexec", "6.1.0-b", 512, "tcg", 80),
+	    row("twin", "twin", "6.1.0-b", 512, "tcg", -1),
+	    row("reboot", "reboot", "6.1.0-b", 512, "tcg", -1),
+	};
+	struct twin_ratio tr;
+
+	(void)state;
+	report_twin_ratio(rows, 1, 0, &tr);
+	assert_false(tr.has);
+	assert_string_equal(tr.note, "No twin run in this report: no ratio.");
+	report_twin_ratio(rows, 3, 0, &tr);
+	assert_false(tr.has);
+	assert_non_null(strstr(tr.note, "twin (scenario twin, kernels 6.1.0-a \xe2\x86\x92 6.1.0-b) "
+					"measured no downtime"));
+	report_twin_ratio(rows, 3, 2, &tr);
+	assert_false(tr.has);
+	assert_string_equal(tr.note, "No downtime measured: no ratio.");
+}
+
+/* In the files: a ratio column beside the median, and the footnotes under the table. */
+static void test_summary_shows_the_ratio_to_twin(void **state)
+{
+	static const struct synth_rep twin[] = {{100 * NS_PER_S, 20, true, ""}};
+	static const struct synth_env newer = {"6.1.0-old", "6.1.0-newer", 512, 2, "tcg"};
+	char *dirs[] = {strdup(at("twin")), strdup(at("kexec")), strdup(at("kexec-newer"))};
+	char *md, *html;
+
+	(void)state;
+	make_run(dirs[0], "twin", "twin", twin, 1);
+	make_run(dirs[1], "kexec", "kexec", gap60, 1);
+	make_run_in(dirs[2], "kexec", "kexec", &newer, gap40, 1);
+	write_report(dirs, 3, at("out"));
+	md = tl_read_file(at("out/report.md"));
+	assert_non_null(md);
+	assert_non_null(strstr(md, "| downtime median | \xc3\x97 twin | downtime p90 |"));
+	assert_non_null(strstr(md, "| twin | 1 | 1/1 | 20.0 ms | 1.00\xc3\x97 |"));
+	assert_non_null(strstr(md, "| kexec | 1 | 1/1 | 60.0 ms | 3.00\xc3\x97 |"));
+	assert_non_null(strstr(md, "| kexec | 1 | 1/1 | 40.0 ms | - [1] |"));
+	assert_non_null(strstr(md, "\n[1] No twin run with kernels 6.1.0-old \xe2\x86\x92 "
+				   "6.1.0-newer under tcg"));
+	free(md);
+	html = tl_read_file(at("out/report.html"));
+	assert_non_null(html);
+	assert_non_null(strstr(html, "<td>3.00\xc3\x97</td>"));
+	assert_non_null(strstr(html, "<p class=\"note\">[1] No twin run with kernels"));
+	free(html);
+	for (int i = 0; i < 3; i++)
 		free(dirs[i]);
 }
 
@@ -732,6 +881,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unlike_runs_of_a_method_get_rows_of_their_own,
 					    setup, teardown),
 	    cmocka_unit_test(test_unrecorded_guest_shows_as_unknown),
+	    cmocka_unit_test(test_ratio_is_against_twin_of_the_same_kernels),
+	    cmocka_unit_test(test_ratio_prefers_twin_in_the_same_guest),
+	    cmocka_unit_test(test_no_ratio_without_a_measured_twin),
+	    cmocka_unit_test_setup_teardown(test_summary_shows_the_ratio_to_twin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_latest_picks_the_last_run_of_each_scenario, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_default_out, setup, teardown),
