@@ -21,9 +21,11 @@ static void usage(FILE *out)
 		"usage: twinbench gate --baseline FILE [--out DIR] RESULTS...\n"
 		"       twinbench gate --save FILE [--relative R] [--absolute DURATION]\n"
 		"                      [--alpha A] RESULTS...\n"
-		"Compare result directories with a baseline, per method and metric (downtime,\n"
+		"Compare result directories with a baseline, per scenario and metric (downtime,\n"
 		"maintenance window, verified), and write junit.xml and gate.md; or save a\n"
-		"baseline (results/baselines/NAME.json) from result directories.\n\n"
+		"baseline (results/baselines/NAME.json) from result directories.  A baseline\n"
+		"entry is compared only with results that ran the same method, kernels, guest\n"
+		"size and accelerator.\n\n"
 		"  -b, --baseline FILE  the baseline to compare with\n"
 		"  -o, --out DIR        where junit.xml and gate.md go (default: the result\n"
 		"                       directory if one, else a 'report' directory next to the "
@@ -36,7 +38,7 @@ static void usage(FILE *out)
 		"      --comment TEXT   with --save: how the baseline was made (kept in the file)\n"
 		"      --latest BASE    the latest result directory of each scenario under BASE\n"
 		"                       instead of RESULTS\n"
-		"Exit: 0 pass, 1 a regression (or a method no longer verified), 2 bad input,\n"
+		"Exit: 0 pass, 1 a regression (or a scenario no longer verified), 2 bad input,\n"
 		"3 environment.\n");
 }
 
