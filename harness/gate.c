@@ -1,5 +1,5 @@
 /*
- * gate.c - baseline files, the per-method comparison, JUnit and Markdown
+ * gate.c - baseline files, the per-scenario comparison, JUnit and Markdown
  * verdicts.
  *
  * jansson keeps no positions for values, only for syntax errors.  So that
@@ -949,10 +949,30 @@ static void key_difference(const struct scenario_key *e, const struct scenario_k
 		add_difference(buf, len, "accelerator", k->accel[0] ? k->accel : "?", e->accel);
 }
 
-/* The three checks of one entry against its alike row @cm (NULL: none, @why says why). */
-static void check_entry(const struct gate_baseline *b, const struct gate_baseline_entry *e,
-			const struct scenario_stats *cm, const char *why, struct gate_result *r)
+/* A check that cannot be judged and so fails: @summary in short, @why in full. */
+static void not_comparable(struct gate_check *c, const char *summary, const char *why)
 {
+	c->outcome = GATE_REGRESSION;
+	snprintf(c->summary, sizeof(c->summary), "%s", summary);
+	snprintf(c->detail, sizeof(c->detail), "%s", why);
+}
+
+/* Why an entry has no row to be compared with. */
+enum no_row { HAS_ROW, ROW_MISSING, ROW_MISSING_ALLOWED, ROW_UNLIKE, ROW_AMBIGUOUS };
+
+/*
+ * The three checks of one entry against its alike row @cm, or, when it has
+ * none, as @no says, @why in full.
+ */
+static void check_entry(const struct gate_baseline *b, const struct gate_baseline_entry *e,
+			const struct scenario_stats *cm, enum no_row no, const char *why,
+			struct gate_result *r)
+{
+	static const char *const summaries[] = {
+	    [ROW_MISSING] = "no current results",
+	    [ROW_UNLIKE] = "not comparable",
+	    [ROW_AMBIGUOUS] = "ambiguous",
+	};
 	int metric;
 
 	for (metric = GATE_DOWNTIME; metric <= GATE_VERIFIED; metric++) {
@@ -961,8 +981,10 @@ static void check_entry(const struct gate_baseline *b, const struct gate_baselin
 		snprintf(c->scenario, sizeof(c->scenario), "%s", entry_name(e));
 		describe_key(cm ? &cm->key : &e->key, c->ran, sizeof(c->ran));
 		c->metric = (enum gate_metric)metric;
-		if (!cm)
+		if (no == ROW_MISSING_ALLOWED)
 			skip(c, why);
+		else if (no != HAS_ROW)
+			not_comparable(c, summaries[no], why);
 		else if (metric == GATE_VERIFIED)
 			check_verified(e, cm, c);
 		else if (!e->timing[metric].present)
@@ -975,12 +997,12 @@ static void check_entry(const struct gate_baseline *b, const struct gate_baselin
 	}
 }
 
-int gate_compare(const struct gate_baseline *b, const struct report_set *set, struct gate_result *r,
-		 struct tb_err *err)
+int gate_compare(const struct gate_baseline *b, const struct report_set *set, unsigned flags,
+		 struct gate_result *r, struct tb_err *err)
 {
 	struct scenario_stats *m = NULL;
+	size_t nm = 0, i, k, allowed = 0;
 	bool *named = NULL;
-	size_t nm = 0, i, k;
 	int metric;
 
 	memset(r, 0, sizeof(*r));
@@ -999,6 +1021,7 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, st
 		const struct scenario_stats *cm = NULL;
 		char why[768] = "", diff[512], alike[256] = "";
 		size_t nalike = 0, nnamed = 0;
+		enum no_row no = HAS_ROW;
 
 		for (k = 0; k < nm; k++) {
 			if (!entry_names(e, &m[k].key))
@@ -1016,22 +1039,31 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, st
 			} else if (!why[0]) {
 				snprintf(why, sizeof(why),
 					 "the current results of %s ran something else than the "
-					 "baseline: %s",
+					 "baseline, so their times say nothing of a regression: %s",
 					 entry_name(e), diff);
 			}
 		}
 		if (nalike > 1) {
 			/* A /1 entry has no guest size nor scenario to tell its rows apart. */
+			no = ROW_AMBIGUOUS;
 			snprintf(why, sizeof(why),
 				 "%zu current rows match this entry (scenarios %s), which does not "
 				 "say which to compare with (save a %s baseline to key it by "
 				 "scenario)",
 				 nalike, alike, GATE_FORMAT);
-			cm = NULL;
 		} else if (!nnamed) {
-			snprintf(why, sizeof(why), "no current results for this scenario");
+			no = flags & GATE_ALLOW_MISSING ? ROW_MISSING_ALLOWED : ROW_MISSING;
+			allowed += no == ROW_MISSING_ALLOWED;
+			snprintf(why, sizeof(why),
+				 "no current results for this scenario%s",
+				 no == ROW_MISSING_ALLOWED
+				     ? " (skipped: --allow-missing)"
+				     : ": the baseline expects it (give its results, or "
+				       "--allow-missing to skip it)");
+		} else if (!nalike) {
+			no = ROW_UNLIKE;
 		}
-		check_entry(b, e, cm, why, r);
+		check_entry(b, e, cm, no, why, r);
 	}
 	for (k = 0; k < nm; k++) {
 		if (named[k])
@@ -1050,14 +1082,11 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, st
 		r->regressions += r->checks[i].outcome == GATE_REGRESSION;
 		r->skipped += r->checks[i].outcome == GATE_SKIPPED;
 	}
-	for (i = 0; b->accel[0] && i < set->nruns; i++)
-		if (strcmp(set->runs[i].info.accel, b->accel)) {
-			snprintf(r->notes, sizeof(r->notes),
-				 "The baseline was measured under %s, %s under %s: the times are "
-				 "not comparable; save a baseline for this accelerator.",
-				 b->accel, set->runs[i].dir, set->runs[i].info.accel);
-			break;
-		}
+	if (allowed)
+		snprintf(r->notes, sizeof(r->notes),
+			 "%zu baseline scenario%s had no current results and %s skipped "
+			 "(--allow-missing).",
+			 allowed, allowed == 1 ? "" : "s", allowed == 1 ? "was" : "were");
 	free(named);
 	report_scenarios_free(m, nm);
 	return 0;

@@ -126,19 +126,25 @@ struct gate_check {
 struct gate_result {
 	struct gate_check *checks;
 	size_t n, regressions, skipped;
-	char notes[1024]; /* about the whole comparison (e.g. another accelerator) */
+	char notes[1024]; /* about the whole comparison (e.g. entries skipped as missing) */
+};
+
+enum gate_flags {
+	GATE_ALLOW_MISSING = 1 << 0, /* an entry without current results is skipped, not failed */
 };
 
 /*
  * Compare @set with @b: one check per metric of each baseline entry, and of
  * each current row whose scenario (for a /1 baseline: method) no entry
- * names.  An entry is compared with the row that ran the same method,
- * kernels, guest size and accelerator; one that has no such row is
- * skipped, and the checks say which rows of its scenario there were and
- * how they differ.
+ * names (skipped: nothing to compare with).  An entry is compared with the
+ * row that ran the same method, kernels, guest size and accelerator.  An
+ * entry without such a row fails, each check saying why: no current
+ * results of its scenario (skipped instead with GATE_ALLOW_MISSING), rows
+ * that ran something else (which kernels, accelerator...), or, for a /1
+ * entry, several rows it could mean.  @flags: enum gate_flags.
  */
-int gate_compare(const struct gate_baseline *b, const struct report_set *set, struct gate_result *r,
-		 struct tb_err *err);
+int gate_compare(const struct gate_baseline *b, const struct report_set *set, unsigned flags,
+		 struct gate_result *r, struct tb_err *err);
 
 void gate_result_free(struct gate_result *r);
 

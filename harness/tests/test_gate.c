@@ -192,7 +192,22 @@ static const char *save_baseline(void **state, const double *down_ms, size_t n)
 	return file;
 }
 
-/* Load @dirs and compare with @baseline through the library. */
+/* Load @dirs and compare with @baseline through the library, with @flags. */
+static void compare_with(const char *baseline, char **dirs, size_t n, unsigned flags,
+			 struct gate_result *r)
+{
+	struct report_set set;
+	struct gate_baseline b;
+	struct tb_err err;
+
+	if (gate_baseline_load(baseline, &b, &err) || report_load(&set, dirs, n, &err) ||
+	    gate_compare(&b, &set, flags, r, &err))
+		fail_msg("%s", err.msg);
+	report_free(&set);
+	gate_baseline_free(&b);
+}
+
+/* Load @dir and compare with @baseline through the library. */
 static void compare(const char *baseline, char *dir, struct gate_result *r)
 {
 	struct report_set set;
@@ -200,7 +215,7 @@ static void compare(const char *baseline, char *dir, struct gate_result *r)
 	struct tb_err err;
 
 	if (gate_baseline_load(baseline, &b, &err) || report_load(&set, &dir, 1, &err) ||
-	    gate_compare(&b, &set, r, &err))
+	    gate_compare(&b, &set, 0, r, &err))
 		fail_msg("%s", err.msg);
 	report_free(&set);
 	gate_baseline_free(&b);
@@ -371,40 +386,83 @@ static void test_downtime_no_longer_measured_fails(void **state)
 	gate_result_free(&r);
 }
 
-/* good.json has kexec and reboot; the results have kexec and twin-boot. */
-static void test_missing_and_new_methods_are_skipped(void **state)
+/*
+ * good.json has kexec and reboot; the results have kexec and twin-boot.
+ * reboot has no results: a failure naming it, unless --allow-missing,
+ * which skips it; twin-boot is not in the baseline: skipped either way.
+ */
+static void test_missing_entry_fails_unless_allowed(void **state)
 {
 	static const double tb[] = {5}, maint300[] = {300, 300, 300, 300, 300};
 	const struct spec k = {"kexec", NULL, base5, maint300, NULL, 5, NULL, 0, NULL};
 	const struct spec t = {"twin-boot", NULL, tb, NULL, NULL, 1, NULL, 0, NULL};
-	char *dirs[] = {at(state, "kexec"), at(state, "twin")};
-	char *out = at(state, "out"), err[2048], *junit;
-	const char *args[] = {"gate",  "--baseline", fixture("good.json"), "--out", out, dirs[0],
-			      dirs[1], NULL};
-	struct report_set set;
-	struct gate_baseline b;
+	char *dirs[] = {strdup(at(state, "kexec")), strdup(at(state, "twin"))};
+	char *out = strdup(at(state, "out")), *good = strdup(fixture("good.json")), err[2048];
+	const char *strict[] = {"gate", "--baseline", good, "--out", out, dirs[0], dirs[1], NULL};
+	const char *lenient[] = {"gate", "--baseline", good, "--allow-missing",
+				 "--out", out, dirs[0], dirs[1], NULL};
+	char *junit, *md;
+	const struct gate_check *c;
 	struct gate_result r;
-	struct tb_err e;
 
 	make_run(dirs[0], &k);
 	make_run(dirs[1], &t);
-	if (gate_baseline_load(fixture("good.json"), &b, &e) || report_load(&set, dirs, 2, &e) ||
-	    gate_compare(&b, &set, &r, &e))
-		fail_msg("%s", e.msg);
+	compare_with(good, dirs, 2, 0, &r);
 	assert_int_equal(r.n, 9);
-	assert_int_equal(r.skipped, 6); /* reboot: no results; twin-boot: no baseline */
-	assert_int_equal(r.regressions, 0);
-	assert_int_equal(check_of(&r, "reboot", GATE_VERIFIED)->outcome, GATE_SKIPPED);
+	assert_int_equal(r.regressions, 3); /* reboot: every metric */
+	assert_int_equal(r.skipped, 3);	    /* twin-boot: no baseline */
+	c = check_of(&r, "reboot", GATE_VERIFIED);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_string_equal(c->summary, "no current results");
+	assert_non_null(strstr(c->detail, "no current results for this scenario"));
 	assert_int_equal(check_of(&r, "twin-boot", GATE_DOWNTIME)->outcome, GATE_SKIPPED);
 	assert_int_equal(check_of(&r, "kexec", GATE_MAINTENANCE)->outcome, GATE_PASS);
 	gate_result_free(&r);
-	report_free(&set);
-	gate_baseline_free(&b);
-	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 0);
+
+	compare_with(good, dirs, 2, GATE_ALLOW_MISSING, &r);
+	assert_int_equal(r.regressions, 0);
+	assert_int_equal(r.skipped, 6);
+	assert_int_equal(check_of(&r, "reboot", GATE_DOWNTIME)->outcome, GATE_SKIPPED);
+	assert_non_null(strstr(r.notes, "1 baseline scenario had no current results"));
+	gate_result_free(&r);
+
+	assert_int_equal(run_cmd(cmd_gate, strict, err, sizeof(err)), 1);
+	assert_int_equal(junit_schema_errors(at(state, "out/junit.xml")), 0);
+	md = tl_read_file(at(state, "out/gate.md"));
+	assert_non_null(strstr(md, "FAIL, 3 regressions"));
+	assert_non_null(strstr(md, "**reboot downtime**: no current results for this scenario"));
+	free(md);
+	assert_int_equal(run_cmd(cmd_gate, lenient, err, sizeof(err)), 0);
 	assert_int_equal(junit_schema_errors(at(state, "out/junit.xml")), 0);
 	junit = tl_read_file(at(state, "out/junit.xml"));
 	assert_non_null(strstr(junit, "skipped=\"6\""));
 	free(junit);
+	free(out);
+	free(good);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/* A /1 entry stands for its method's row: two rows of kexec leave it not knowing which. */
+static void test_v1_entry_matching_two_rows_fails(void **state)
+{
+	const struct spec k = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	const struct spec big = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 2048, "kexec-big"};
+	char *dirs[] = {strdup(at(state, "kexec")), strdup(at(state, "big"))};
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run(dirs[0], &k);
+	make_run(dirs[1], &big);
+	compare_with(fixture("good.json"), dirs, 2, GATE_ALLOW_MISSING, &r);
+	c = check_of(&r, "kexec", GATE_DOWNTIME);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_string_equal(c->summary, "ambiguous");
+	assert_non_null(strstr(c->detail, "2 current rows match this entry (scenarios kexec, "
+					  "kexec-big)"));
+	gate_result_free(&r);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
 }
 
 /* A twinbench-baseline/1 file, keyed by method, still loads. */
@@ -613,7 +671,7 @@ static void test_entry_is_compared_with_its_alike_row(void **state)
 	make_run(dirs[0], &k);
 	make_run(dirs[1], &big);
 	if (gate_baseline_load(fixture("good_v2.json"), &b, &e) || report_load(&set, dirs, 2, &e) ||
-	    gate_compare(&b, &set, &r, &e))
+	    gate_compare(&b, &set, 0, &r, &e))
 		fail_msg("%s", e.msg);
 	assert_int_equal(r.n, 6);
 	assert_int_equal(check_of(&r, "kexec", GATE_DOWNTIME)->outcome, GATE_PASS);
@@ -683,18 +741,71 @@ static void test_junit_has_the_schema_shape(void **state)
 	xmlFreeDoc(doc);
 }
 
-static void test_other_accelerator_is_noted(void **state)
+/* Results from another accelerator than the baseline's fail, --allow-missing or not. */
+static void test_other_accelerator_fails(void **state)
 {
 	const char *bl = save_baseline(state, base5, 5);
 	const struct spec s = {"kexec", "kvm", base5, maint5, NULL, 5, NULL, 0, NULL};
-	char *cur = at(state, "cur");
+	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048];
+	const char *args[] = {"gate", "--baseline", bl, "--allow-missing", "--out", out, cur, NULL};
+	const struct gate_check *c;
 	struct gate_result r;
 
 	make_run(cur, &s);
 	compare(bl, cur, &r);
-	assert_non_null(strstr(r.notes, "measured under tcg"));
-	assert_non_null(strstr(r.notes, "under kvm"));
+	assert_int_equal(r.regressions, 3);
+	c = check_of(&r, "kexec", GATE_DOWNTIME);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_string_equal(c->summary, "not comparable");
+	assert_non_null(strstr(c->detail, "accelerator kvm (baseline: tcg)"));
 	gate_result_free(&r);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 1);
+}
+
+/*
+ * Results of other kernels than the baseline's fail, naming both pairs:
+ * against a saved /2 baseline, and against the committed /1 one, whose
+ * kernels are its environment's.
+ */
+static void test_other_kernels_fail(void **state)
+{
+	const char *bl = save_baseline(state, base5, 5);
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, "6.1.0-c", 0, NULL};
+	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048];
+	const char *args[] = {"gate", "--baseline", bl, "--allow-missing", "--out", out, cur, NULL};
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run(cur, &s);
+	compare(bl, cur, &r);
+	assert_int_equal(r.regressions, 3);
+	c = check_of(&r, "kexec", GATE_VERIFIED);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_non_null(strstr(c->detail, "kernels 6.1.0-a \xe2\x86\x92 6.1.0-c (baseline: "
+					  "6.1.0-a \xe2\x86\x92 6.1.0-b)"));
+	gate_result_free(&r);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 1);
+
+	compare_with(fixture("../../../results/baselines/tcg.json"), &cur, 1, GATE_ALLOW_MISSING,
+		     &r);
+	c = check_of(&r, "kexec", GATE_DOWNTIME);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_non_null(strstr(c->detail, "(baseline: 6.1.0-50-amd64 \xe2\x86\x92 6.1.0-50-amd64)"));
+	/* reboot, twin and twin-dual have no results: skipped, as asked. */
+	assert_int_equal(r.regressions, 3);
+	assert_int_equal(r.skipped, 9);
+	gate_result_free(&r);
+}
+
+/* --allow-missing is for comparing; with --save it is a usage error. */
+static void test_allow_missing_with_save_is_bad_usage(void **state)
+{
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	char *cur = at(state, "cur"), *file = at(state, "b.json"), err[2048];
+	const char *args[] = {"gate", "--save", file, "--allow-missing", cur, NULL};
+
+	make_run(cur, &s);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 2);
 }
 
 int main(void)
@@ -711,8 +822,9 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_downtime_no_longer_measured_fails, setup,
 					    teardown),
-	    cmocka_unit_test_setup_teardown(test_missing_and_new_methods_are_skipped, setup,
+	    cmocka_unit_test_setup_teardown(test_missing_entry_fails_unless_allowed, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_v1_entry_matching_two_rows_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_good_fixture_loads_with_defaults, setup, teardown),
 	    cmocka_unit_test(test_committed_baseline_still_loads),
 	    cmocka_unit_test(test_scenario_fixture_loads_with_its_key),
@@ -725,7 +837,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bad_usage_exits_2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_saved_baseline_round_trips, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_junit_has_the_schema_shape, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_other_accelerator_is_noted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_accelerator_fails, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_kernels_fail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_allow_missing_with_save_is_bad_usage, setup,
+					    teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
