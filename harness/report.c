@@ -1175,9 +1175,11 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 		    id[64], down[32];
 		struct plot_timeline tl = {0};
 		const struct trace_stamps *rp = &tr->reps[k].replies;
+		struct trace_gap *gaps;
+		struct plot_gap *pgaps;
 		struct plot_out po;
-		size_t c, lo, hi;
-		int i;
+		size_t c, lo, hi, ngaps;
+		int i, rc;
 
 		/* A repetition's console lines: from its first phase to the next's. */
 		if (k + 1 < r->nreps)
@@ -1206,6 +1208,19 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 		tl.nreplies = rp->n;
 		tl.probe_interval_ns = r->info.probe_interval_ns;
 		tl.has_gap = trace_find_gap(rep, rp, origin, &tl.gap_start_ns, &tl.gap_end_ns);
+		if (trace_find_gaps(rp, r->info.probe_interval_ns, &gaps, &ngaps))
+			return tb_err_set(err, TB_EXIT_ENV, "out of memory");
+		/* struct trace_gap and struct plot_gap are both a start and an end. */
+		pgaps = calloc(ngaps ? ngaps : 1, sizeof(*pgaps));
+		if (!pgaps) {
+			free(gaps);
+			return tb_err_set(err, TB_EXIT_ENV, "out of memory");
+		}
+		for (c = 0; c < ngaps; c++)
+			pgaps[c] = (struct plot_gap){gaps[c].start_ns, gaps[c].end_ns};
+		free(gaps);
+		tl.gaps = pgaps;
+		tl.ngaps = ngaps;
 
 		safe_name(name, sizeof(name), r->info.scenario);
 		snprintf(stem, sizeof(stem), "timeline-%zu-%s-rep%d", run_no, name, rep->index);
@@ -1214,13 +1229,16 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 			 r->info.scenario, r->info.method, rep->index, down,
 			 rep->verified ? "verified" : "NOT verified");
 		plot_paths(out, stem, opts, png_term, svg, png, sizeof(svg), &po, title);
-		if (plot_timeline(&tl, &po, err))
+		rc = plot_timeline(&tl, &po, err);
+		free(pgaps);
+		if (rc)
 			return -1;
 		snprintf(caption, sizeof(caption),
 			 "Phases on the lane of the console they belong to (phases named b_* are "
 			 "kernel B's), console lines as ticks, probe replies as the green bar; the "
-			 "shaded interval is the probe's gap. t = 0 is %s. %s%s",
-			 origin_name ? origin_name : "the first phase",
+			 "red interval is the probe's gap (the downtime), orange ones every other "
+			 "time without a reply for more than %d probe intervals. t = 0 is %s. %s%s",
+			 TRACE_GAP_INTERVALS, origin_name ? origin_name : "the first phase",
 			 rep->error[0] ? "Error: " : "", rep->error);
 		snprintf(id, sizeof(id), "timeline-%zu-%d", run_no, rep->index);
 		if (figure(h, svg, title, caption, id, err))

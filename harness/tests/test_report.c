@@ -35,6 +35,7 @@
 #include "report.h"
 #include "results.h"
 #include "testlib.h"
+#include "trace.h"
 
 static char tmpdir[64];
 
@@ -373,6 +374,78 @@ static void test_timeline_lanes_follow_the_phases(void **state)
 	free(svg);
 	for (int i = 0; i < 2; i++)
 		free(dirs[i]);
+}
+
+/* How many times the SVG fills a shape with the colour rgb(@r, @g, @b). */
+static int svg_fills(const char *svg, int r, int g, int b)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "fill = 'rgb(%3d, %3d, %3d)'", r, g, b);
+	return tl_count(svg, needle);
+}
+
+/*
+ * Every gap of more than five probe intervals is shaded, found in the
+ * replies as the report finds them; the downtime's (the longest) keeps its
+ * red and its label, the others are orange, and the probe's bar breaks at
+ * each.
+ */
+static void test_timeline_shades_every_gap(void **state)
+{
+	/* A reply every ms for 2 s, but none in 3 holes: 8 ms, 40 ms (the downtime) and 12 ms. */
+	static const int64_t holes[][2] = {{300, 308}, {1000, 1040}, {1500, 1512}};
+	struct trace_stamps replies = {0};
+	struct plot_timeline tl = {0};
+	struct plot_phase phase = {"upgrade_start", 0, PLOT_LANE_A};
+	struct plot_gap pg[8];
+	struct trace_gap *gaps;
+	struct plot_out po = {.svg = at("timeline.svg"), .title = "gaps"};
+	struct tb_err err;
+	size_t n, i;
+	char *svg;
+
+	(void)state;
+	replies.v = calloc(2001, sizeof(int64_t));
+	assert_non_null(replies.v);
+	for (int64_t ms = 0; ms <= 2000; ms++) {
+		bool hole = false;
+
+		for (i = 0; i < 3; i++)
+			hole |= ms > holes[i][0] && ms < holes[i][1];
+		if (!hole)
+			replies.v[replies.n++] = ms * NS_PER_MS;
+	}
+	assert_int_equal(trace_find_gaps(&replies, NS_PER_MS, &gaps, &n), 0);
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(gaps[i].start_ns, holes[i][0] * NS_PER_MS);
+		assert_int_equal(gaps[i].end_ns, holes[i][1] * NS_PER_MS);
+		pg[i] = (struct plot_gap){gaps[i].start_ns, gaps[i].end_ns};
+	}
+	free(gaps);
+	tl.phases = &phase;
+	tl.nphases = 1;
+	tl.origin_name = "upgrade_start";
+	tl.replies = replies.v;
+	tl.nreplies = replies.n;
+	tl.probe_interval_ns = NS_PER_MS;
+	tl.has_gap = true;
+	tl.gap_start_ns = 1000 * NS_PER_MS;
+	tl.gap_end_ns = 1040 * NS_PER_MS;
+	tl.gaps = pg;
+	tl.ngaps = n;
+	if (plot_timeline(&tl, &po, &err))
+		fail_msg("%s", err.msg);
+	svg = tl_read_file(po.svg);
+	assert_non_null(svg);
+	/* The downtime once on the plot and once in the key; each other gap once, and the key. */
+	assert_int_equal(svg_fills(svg, 214, 39, 40), 2);
+	assert_int_equal(svg_fills(svg, 255, 127, 14), 3);
+	assert_int_equal(tl_count(svg, "downtime 40.0 ms"), 1);
+	assert_non_null(strstr(svg, "no reply (another gap)"));
+	free(svg);
+	free(replies.v);
 }
 
 /* reboot: downtimes 100 and 300 ms: median 200, p90 = 100 + 0.9 * 200 = 280. */
@@ -874,6 +947,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rtt_cdf_pairs_replies_with_requests, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_timeline_lanes_follow_the_phases, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timeline_shades_every_gap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_markdown_table_has_the_numbers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_csv_has_one_row_per_repetition, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_odd_names_are_escaped, setup, teardown),
