@@ -18,13 +18,18 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: twinbench gate --baseline FILE [--out DIR] RESULTS...\n"
+		"usage: twinbench gate --baseline FILE [--out DIR] [--allow-missing] RESULTS...\n"
 		"       twinbench gate --save FILE [--relative R] [--absolute DURATION]\n"
 		"                      [--alpha A] RESULTS...\n"
-		"Compare result directories with a baseline, per method and metric (downtime,\n"
+		"Compare result directories with a baseline, per scenario and metric (downtime,\n"
 		"maintenance window, verified), and write junit.xml and gate.md; or save a\n"
-		"baseline (results/baselines/NAME.json) from result directories.\n\n"
+		"baseline (results/baselines/NAME.json) from result directories.  A baseline\n"
+		"entry is compared only with results that ran the same method, kernels, guest\n"
+		"size and accelerator.\n\n"
 		"  -b, --baseline FILE  the baseline to compare with\n"
+		"      --allow-missing  skip, rather than fail, a baseline scenario the results\n"
+		"                       do not have (results that ran other kernels, another\n"
+		"                       accelerator or guest still fail)\n"
 		"  -o, --out DIR        where junit.xml and gate.md go (default: the result\n"
 		"                       directory if one, else a 'report' directory next to the "
 		"first)\n"
@@ -36,8 +41,9 @@ static void usage(FILE *out)
 		"      --comment TEXT   with --save: how the baseline was made (kept in the file)\n"
 		"      --latest BASE    the latest result directory of each scenario under BASE\n"
 		"                       instead of RESULTS\n"
-		"Exit: 0 pass, 1 a regression (or a method no longer verified), 2 bad input,\n"
-		"3 environment.\n");
+		"Exit: 0 pass, 1 a regression, a scenario no longer verified, a baseline\n"
+		"scenario without results or with results of other kernels, accelerator or\n"
+		"guest, 2 bad input, 3 environment.\n");
 }
 
 /* A number from the command line, within [@min, @max]. */
@@ -84,7 +90,8 @@ int cmd_gate(int argc, char **argv)
 	    {"save", required_argument, NULL, 's'},	{"relative", required_argument, NULL, 'r'},
 	    {"absolute", required_argument, NULL, 'a'}, {"alpha", required_argument, NULL, 'A'},
 	    {"latest", required_argument, NULL, 'l'},	{"comment", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},		{0},
+	    {"allow-missing", no_argument, NULL, 'm'},	{"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct gate_defaults d = {.relative = 0.10, .alpha = GATE_ALPHA_DEFAULT};
 	const char *baseline = NULL, *save = NULL, *latest = NULL, *outopt = NULL;
@@ -93,7 +100,8 @@ int cmd_gate(int argc, char **argv)
 	struct report_set set = {0};
 	struct tb_err err = {0};
 	char **dirs = NULL, *out = NULL, path[4096];
-	bool save_opts = false;
+	bool save_opts = false, compare_opts = false;
+	unsigned flags = 0;
 	size_t ndirs = 0;
 	int c, rc = TB_EXIT_OK;
 
@@ -133,6 +141,10 @@ int cmd_gate(int argc, char **argv)
 		case 'l':
 			latest = optarg;
 			break;
+		case 'm':
+			compare_opts = true;
+			flags |= GATE_ALLOW_MISSING;
+			break;
 		case 'c':
 			save_opts = true;
 			d.comment = optarg;
@@ -145,7 +157,7 @@ int cmd_gate(int argc, char **argv)
 			return TB_EXIT_USAGE;
 		}
 	}
-	if (!!baseline == !!save || (save_opts && !save) || (save && outopt) ||
+	if (!!baseline == !!save || (save_opts && !save) || (save && (outopt || compare_opts)) ||
 	    !!latest == (optind < argc)) {
 		fprintf(stderr, "twinbench gate: give --baseline FILE or --save FILE, and result "
 				"directories or --latest BASE\n");
@@ -167,7 +179,7 @@ int cmd_gate(int argc, char **argv)
 		       set.nruns == 1 ? "y" : "ies");
 		goto out;
 	}
-	if (gate_baseline_load(baseline, &b, &err) || gate_compare(&b, &set, &r, &err))
+	if (gate_baseline_load(baseline, &b, &err) || gate_compare(&b, &set, flags, &r, &err))
 		goto fail;
 	out = outopt ? strdup(outopt) : report_default_out(dirs, ndirs);
 	if (!out) {

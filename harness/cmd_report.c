@@ -18,12 +18,43 @@ static void usage(FILE *out)
 		"usage: twinbench report [OPTIONS] RESULTS...\n"
 		"       twinbench report [OPTIONS] --latest BASE\n"
 		"Write report.html (plots inlined), report.md and summary.csv for result\n"
-		"directories (results/<stamp>-<scenario>), pooled per method.\n\n"
+		"directories (results/<stamp>-<scenario>): a row per scenario, pooling only\n"
+		"runs with the same method, kernels, guest size and accelerator.\n\n"
 		"  -o, --out DIR      where to write (default: the result directory if one,\n"
 		"                     else a 'report' directory next to the first)\n"
 		"      --png          PNG copies of the plots too (plots/*.png)\n"
 		"      --latest BASE  the latest result directory of each scenario under BASE\n"
 		"                     (by name order, i.e. start time) instead of RESULTS\n");
+}
+
+/* One line per row of the summary: what it is, its downtime median and its ratio to twin. */
+static int print_summary(const struct report_set *set, struct tb_err *err)
+{
+	struct scenario_stats *rows;
+	size_t n, i;
+
+	if (report_scenarios(set, &rows, &n, err))
+		return -1;
+	for (i = 0; i < n; i++) {
+		char kernels[160], guest[64], median[32] = "not measured";
+		struct twin_ratio tr;
+
+		report_key_kernels(&rows[i].key, kernels, sizeof(kernels));
+		report_key_guest(&rows[i].key, guest, sizeof(guest));
+		if (rows[i].ndowntime)
+			report_duration(rows[i].downtime.median, median, sizeof(median));
+		report_twin_ratio(rows, n, i, &tr);
+		printf("%s (%s, %s, %s, %s): downtime median %s, ", rows[i].key.scenario,
+		       rows[i].key.method, kernels, guest,
+		       rows[i].key.accel[0] ? rows[i].key.accel : "?", median);
+		if (tr.has)
+			printf("%.3g\xc3\x97 %s%s%s\n", tr.ratio, REPORT_YARDSTICK,
+			       tr.note[0] ? " - " : "", tr.note);
+		else
+			printf("\xc3\x97 %s: - (%s)\n", REPORT_YARDSTICK, tr.note);
+	}
+	report_scenarios_free(rows, n);
+	return 0;
 }
 
 int cmd_report(int argc, char **argv)
@@ -86,8 +117,10 @@ int cmd_report(int argc, char **argv)
 	}
 	if (report_write(&set, &opts, &err))
 		goto fail;
-	printf("report: %s/report.html\n        %s/report.md\n        %s/summary.csv\n", opts.out,
-	       opts.out, opts.out);
+	if (print_summary(&set, &err))
+		goto fail;
+	printf("\nreport: %s/report.html\n        %s/report.md\n        %s/summary.csv\n",
+	       opts.out, opts.out, opts.out);
 	goto out;
 fail:
 	fprintf(stderr, "twinbench report: %s\n", err.msg);

@@ -1,5 +1,5 @@
 /*
- * gate.c - baseline files, the per-method comparison, JUnit and Markdown
+ * gate.c - baseline files, the per-scenario comparison, JUnit and Markdown
  * verdicts.
  *
  * jansson keeps no positions for values, only for syntax errors.  So that
@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -401,23 +402,84 @@ static int load_timing(struct loader *ld, json_t *obj, struct gate_timing *t)
 	return 0;
 }
 
-static int load_method(struct loader *ld, const char *name, json_t *obj,
-		       struct gate_baseline_method *m)
+/* A string at @key that fits @size bytes; absent leaves @dst as is unless @required. */
+static int get_string(struct loader *ld, json_t *obj, const char *key, bool required, char *dst,
+		      size_t size)
 {
-	static const char *const keys[] = {"repetitions",    "verified", "downtime_ns",
-					   "maintenance_ns", "comment",	 NULL};
+	bool failed;
+	json_t *v = member(ld, obj, key, required, JSON_STRING, "a string", &failed);
+
+	if (failed)
+		return -1;
+	if (!v)
+		return 0;
+	if (strlen(json_string_value(v)) >= size) {
+		push(ld, key);
+		bad(ld, "longer than %zu characters", size - 1);
+		pop(ld);
+		return -1;
+	}
+	snprintf(dst, size, "%s", json_string_value(v));
+	return 0;
+}
+
+/* What a /2 entry ran: every key required, "" or 0 where the runs did not record it. */
+static int load_key(struct loader *ld, json_t *obj, struct scenario_key *k)
+{
+	double mem = 0, cpus = 0;
+
+	if (get_string(ld, obj, "method", true, k->method, sizeof(k->method)) ||
+	    get_string(ld, obj, "kernel_old", true, k->kernel_old, sizeof(k->kernel_old)) ||
+	    get_string(ld, obj, "kernel_new", true, k->kernel_new, sizeof(k->kernel_new)) ||
+	    get_number(ld, obj, "memory_mib", true, 0, INT_MAX, "MiB, 0 if not recorded", &mem) ||
+	    get_number(ld, obj, "vcpus", true, 0, INT_MAX, "a count, 0 if not recorded", &cpus) ||
+	    get_string(ld, obj, "accel", true, k->accel, sizeof(k->accel)))
+		return -1;
+	if (mem != floor(mem) || cpus != floor(cpus)) {
+		push(ld, mem != floor(mem) ? "memory_mib" : "vcpus");
+		bad(ld, "expected a whole number");
+		pop(ld);
+		return -1;
+	}
+	k->memory_mib = (int)mem;
+	k->vcpus = (int)cpus;
+	return 0;
+}
+
+/*
+ * One entry: "scenarios".NAME of a /2 file, or "methods".NAME of a /1
+ * file, where @env is what the file's environment says of every entry.
+ */
+static int load_entry(struct loader *ld, int version, const char *name, json_t *obj,
+		      const struct scenario_key *env, struct gate_baseline_entry *m)
+{
+	static const char *const keys_v1[] = {"repetitions",	"verified", "downtime_ns",
+					      "maintenance_ns", "comment",  NULL};
+	static const char *const keys_v2[] = {
+	    "method", "kernel_old",	 "kernel_new",	   "memory_mib", "vcpus", "accel",
+	    "repetitions", "verified", "downtime_ns", "maintenance_ns", "comment", NULL};
 	static const char *const vkeys[] = {"ratio", "min_ratio", NULL};
+	const char *const *keys = version == 1 ? keys_v1 : keys_v2;
 	double reps = 0;
 	json_t *verified;
 	bool failed;
 	int k;
 
-	if (strlen(name) >= sizeof(m->method) || !name[0])
-		return bad(ld, "a method name of 1 to %zu characters", sizeof(m->method) - 1);
-	snprintf(m->method, sizeof(m->method), "%s", name);
+	if (version == 1) {
+		if (strlen(name) >= sizeof(m->key.method) || !name[0])
+			return bad(ld, "a method name of 1 to %zu characters",
+				   sizeof(m->key.method) - 1);
+		m->key = *env;
+		snprintf(m->key.method, sizeof(m->key.method), "%s", name);
+	} else {
+		if (strlen(name) >= sizeof(m->key.scenario) || !name[0])
+			return bad(ld, "a scenario name of 1 to %zu characters",
+				   sizeof(m->key.scenario) - 1);
+		snprintf(m->key.scenario, sizeof(m->key.scenario), "%s", name);
+	}
 	if (!json_is_object(obj))
 		return bad(ld, "expected an object, got %s", json_kind_name(obj));
-	if (check_keys(ld, obj, keys) ||
+	if (check_keys(ld, obj, keys) || (version == 2 && load_key(ld, obj, &m->key)) ||
 	    get_number(ld, obj, "repetitions", false, 0, 1e9, "a count", &reps))
 		return -1;
 	m->repetitions = (int)reps;
@@ -454,11 +516,11 @@ void gate_baseline_free(struct gate_baseline *b)
 {
 	size_t i;
 
-	for (i = 0; b->methods && i < b->n; i++) {
-		free(b->methods[i].timing[0].values);
-		free(b->methods[i].timing[1].values);
+	for (i = 0; b->entries && i < b->n; i++) {
+		free(b->entries[i].timing[0].values);
+		free(b->entries[i].timing[1].values);
 	}
-	free(b->methods);
+	free(b->entries);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -513,11 +575,14 @@ err:
 
 int gate_baseline_load(const char *path, struct gate_baseline *b, struct tb_err *err)
 {
-	static const char *const keys[] = {"format",  "created", "alpha",   "environment",
-					   "sources", "methods", "comment", NULL};
+	static const char *const keys_v1[] = {"format",  "created", "alpha",   "environment",
+					      "sources", "methods", "comment", NULL};
+	static const char *const keys_v2[] = {"format",	   "created",	"alpha",   "environment",
+					      "sources", "scenarios", "comment", NULL};
 	struct loader ld = {.path = path, .err = err};
-	json_t *root = NULL, *methods, *env, *v;
-	const char *key;
+	json_t *root = NULL, *entries, *env, *v;
+	struct scenario_key env_key = {0};
+	const char *key, *container;
 	json_error_t jerr;
 	bool failed;
 	size_t i = 0;
@@ -537,16 +602,21 @@ int gate_baseline_load(const char *path, struct gate_baseline *b, struct tb_err 
 		bad(&ld, "expected an object, got %s", json_kind_name(root));
 		goto err;
 	}
-	if (check_keys(&ld, root, keys))
-		goto err;
 	v = member(&ld, root, "format", true, JSON_STRING, "\"" GATE_FORMAT "\"", &failed);
 	if (failed)
 		goto err;
-	if (strcmp(json_string_value(v), GATE_FORMAT)) {
+	if (!strcmp(json_string_value(v), GATE_FORMAT)) {
+		b->version = 2;
+	} else if (!strcmp(json_string_value(v), GATE_FORMAT_V1)) {
+		b->version = 1;
+	} else {
 		push(&ld, "format");
-		bad(&ld, "\"%s\" is not \"%s\"", json_string_value(v), GATE_FORMAT);
+		bad(&ld, "\"%s\" is not \"%s\" (nor the older \"%s\")", json_string_value(v),
+		    GATE_FORMAT, GATE_FORMAT_V1);
 		goto err;
 	}
+	if (check_keys(&ld, root, b->version == 1 ? keys_v1 : keys_v2))
+		goto err;
 	if (get_number(&ld, root, "alpha", false, 1e-9, 0.5, "a significance level, 0 to 0.5",
 		       &b->alpha))
 		goto err;
@@ -556,26 +626,40 @@ int gate_baseline_load(const char *path, struct gate_baseline *b, struct tb_err 
 	if (env && json_is_string(json_object_get(env, "accel")))
 		snprintf(b->accel, sizeof(b->accel), "%s",
 			 json_string_value(json_object_get(env, "accel")));
-	methods = member(&ld, root, "methods", true, JSON_OBJECT, "an object, one key per method",
+	/* A /1 file's entries ran what its environment says (runs then recorded no guest). */
+	if (b->version == 1 && env) {
+		snprintf(env_key.accel, sizeof(env_key.accel), "%s", b->accel);
+		push(&ld, "environment");
+		if (get_string(&ld, env, "kernel_old", false, env_key.kernel_old,
+			       sizeof(env_key.kernel_old)) ||
+		    get_string(&ld, env, "kernel_new", false, env_key.kernel_new,
+			       sizeof(env_key.kernel_new)))
+			goto err;
+		pop(&ld);
+	}
+	container = b->version == 1 ? "methods" : "scenarios";
+	entries = member(&ld, root, container, true, JSON_OBJECT,
+			 b->version == 1 ? "an object, one key per method"
+					 : "an object, one key per scenario",
 			 &failed);
 	if (failed)
 		goto err;
-	if (!json_object_size(methods)) {
-		push(&ld, "methods");
-		bad(&ld, "no method: nothing to gate");
+	if (!json_object_size(entries)) {
+		push(&ld, container);
+		bad(&ld, "no %s: nothing to gate", b->version == 1 ? "method" : "scenario");
 		goto err;
 	}
-	b->methods = calloc(json_object_size(methods), sizeof(*b->methods));
-	if (!b->methods) {
+	b->entries = calloc(json_object_size(entries), sizeof(*b->entries));
+	if (!b->entries) {
 		tb_err_set(err, TB_EXIT_ENV, "out of memory");
 		goto err;
 	}
-	push(&ld, "methods");
-	json_object_foreach(methods, key, v)
+	push(&ld, container);
+	json_object_foreach(entries, key, v)
 	{
 		push(&ld, key);
 		b->n = ++i;
-		if (load_method(&ld, key, v, &b->methods[i - 1]))
+		if (load_entry(&ld, b->version, key, v, &env_key, &b->entries[i - 1]))
 			goto err;
 		pop(&ld);
 	}
@@ -590,6 +674,17 @@ err:
 }
 
 /* ---- saving ------------------------------------------------------------ */
+
+/* "kexec, 6.1.0-50-amd64 -> 6.1.0-51-amd64, 512 MiB, 2 vCPUs, tcg": what a row or entry ran. */
+static void describe_key(const struct scenario_key *k, char *buf, size_t len)
+{
+	char kernels[160], guest[64];
+
+	report_key_kernels(k, kernels, sizeof(kernels));
+	report_key_guest(k, guest, sizeof(guest));
+	snprintf(buf, len, "%s, %s, %s, %s", k->method, kernels, guest,
+		 k->accel[0] ? k->accel : "?");
+}
 
 static json_t *timing_json(const double *v, size_t n, double relative, int64_t absolute_ns)
 {
@@ -612,38 +707,55 @@ int gate_baseline_save(const char *path, const struct report_set *set,
 		       const struct gate_defaults *d, struct tb_err *err)
 {
 	const struct run_info *info = &set->runs[0].info;
-	struct method_stats *m = NULL;
-	json_t *root = NULL, *methods, *sources;
+	struct scenario_stats *m = NULL;
+	json_t *root = NULL, *scenarios, *sources;
 	char created[32], tmp[4096];
-	size_t nm = 0, i;
+	size_t nm = 0, i, j;
 	time_t now = time(NULL);
 	struct tm tm;
 	int ret = -1;
 
-	if (report_methods(set, &m, &nm, err))
+	if (report_scenarios(set, &m, &nm, err))
 		return -1;
+	for (i = 0; i < nm; i++)
+		for (j = i + 1; j < nm; j++)
+			if (!strcmp(m[i].key.scenario, m[j].key.scenario)) {
+				char a[512], b[512];
+
+				describe_key(&m[i].key, a, sizeof(a));
+				describe_key(&m[j].key, b, sizeof(b));
+				tb_err_set(err, TB_EXIT_USAGE,
+					   "the results hold two rows of scenario %s (%s; %s): a "
+					   "baseline has one per scenario; save it from alike runs",
+					   m[i].key.scenario, a, b);
+				goto out;
+			}
 	gmtime_r(&now, &tm);
 	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	methods = json_object();
+	scenarios = json_object();
 	sources = json_array();
-	root = json_pack("{s:s, s:s, s:f, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:o, s:o}", "format",
+	root = json_pack("{s:s, s:s, s:f, s:{s:s, s:s, s:s, s:s}, s:o, s:o}", "format",
 			 GATE_FORMAT, "created", created, "alpha", d->alpha, "environment", "accel",
 			 info->accel, "qemu", info->qemu_version, "libvirt", info->libvirt_version,
-			 "host_kernel", info->host_kernel, "kernel_old", info->kernel_old,
-			 "kernel_new", info->kernel_new, "sources", sources, "methods", methods);
+			 "host_kernel", info->host_kernel, "sources", sources, "scenarios",
+			 scenarios);
 	if (!root || (d->comment && json_object_set_new(root, "comment", json_string(d->comment))))
 		goto nomem;
 	for (i = 0; i < set->nruns; i++)
 		if (json_array_append_new(sources, json_string(set->runs[i].dir)))
 			goto nomem;
 	for (i = 0; i < nm; i++) {
+		const struct scenario_key *k = &m[i].key;
 		int64_t abs_ns =
 		    d->absolute_ns ? d->absolute_ns : ABSOLUTE_INTERVALS * m[i].probe_interval_ns;
 		double ratio = m[i].reps ? (double)m[i].verified / (double)m[i].reps : 0;
-		json_t *jm = json_pack("{s:I, s:{s:f, s:f}}", "repetitions", (json_int_t)m[i].reps,
-				       "verified", "ratio", ratio, "min_ratio", ratio);
+		json_t *jm = json_pack(
+		    "{s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:{s:f, s:f}}", "method", k->method,
+		    "kernel_old", k->kernel_old, "kernel_new", k->kernel_new, "memory_mib",
+		    k->memory_mib, "vcpus", k->vcpus, "accel", k->accel, "repetitions",
+		    (json_int_t)m[i].reps, "verified", "ratio", ratio, "min_ratio", ratio);
 
-		if (!jm || json_object_set_new(methods, m[i].method, jm))
+		if (!jm || json_object_set_new(scenarios, k->scenario, jm))
 			goto nomem;
 		if (m[i].ndowntime &&
 		    json_object_set_new(
@@ -669,13 +781,13 @@ nomem:
 	tb_err_set(err, TB_EXIT_ENV, "out of memory building the baseline");
 out:
 	json_decref(root);
-	report_methods_free(m, nm);
+	report_scenarios_free(m, nm);
 	return ret;
 }
 
 /* ---- comparing --------------------------------------------------------- */
 
-static void check_verified(const struct gate_baseline_method *bm, const struct method_stats *cm,
+static void check_verified(const struct gate_baseline_entry *bm, const struct scenario_stats *cm,
 			   struct gate_check *c)
 {
 	c->base = bm->verified_ratio;
@@ -788,58 +900,181 @@ void gate_result_free(struct gate_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-int gate_compare(const struct gate_baseline *b, const struct report_set *set, struct gate_result *r,
-		 struct tb_err *err)
+/* The entry's name in the baseline: its scenario, or a /1 entry's method. */
+static const char *entry_name(const struct gate_baseline_entry *e)
 {
-	struct method_stats *m = NULL;
-	size_t nm = 0, i, k;
+	return e->key.scenario[0] ? e->key.scenario : e->key.method;
+}
+
+/* Whether row @k is of entry @e's scenario (a /1 entry's: of its method), alike or not. */
+static bool entry_names(const struct gate_baseline_entry *e, const struct scenario_key *k)
+{
+	return e->key.scenario[0] ? !strcmp(e->key.scenario, k->scenario)
+				  : !strcmp(e->key.method, k->method);
+}
+
+static void add_difference(char *buf, size_t len, const char *what, const char *cur,
+			   const char *base)
+{
+	size_t used = strlen(buf);
+
+	snprintf(buf + used, len - used, "%s%s %s (baseline: %s)", used ? "; " : "", what, cur,
+		 base);
+}
+
+/*
+ * How row @k differs from what entry @e ran, into @buf ("" if it does not).
+ * What the entry did not record ("" or 0) is not compared.
+ */
+static void key_difference(const struct scenario_key *e, const struct scenario_key *k, char *buf,
+			   size_t len)
+{
+	char cur[192], base[192];
+
+	buf[0] = '\0';
+	if (strcmp(e->method, k->method))
+		add_difference(buf, len, "method", k->method, e->method);
+	if ((e->kernel_old[0] && strcmp(e->kernel_old, k->kernel_old)) ||
+	    (e->kernel_new[0] && strcmp(e->kernel_new, k->kernel_new))) {
+		report_key_kernels(k, cur, sizeof(cur));
+		report_key_kernels(e, base, sizeof(base));
+		add_difference(buf, len, "kernels", cur, base);
+	}
+	if ((e->memory_mib && e->memory_mib != k->memory_mib) || (e->vcpus && e->vcpus != k->vcpus)) {
+		report_key_guest(k, cur, sizeof(cur));
+		report_key_guest(e, base, sizeof(base));
+		add_difference(buf, len, "guest", cur, base);
+	}
+	if (e->accel[0] && strcmp(e->accel, k->accel))
+		add_difference(buf, len, "accelerator", k->accel[0] ? k->accel : "?", e->accel);
+}
+
+/* A check that cannot be judged and so fails: @summary in short, @why in full. */
+static void not_comparable(struct gate_check *c, const char *summary, const char *why)
+{
+	c->outcome = GATE_REGRESSION;
+	snprintf(c->summary, sizeof(c->summary), "%s", summary);
+	snprintf(c->detail, sizeof(c->detail), "%s", why);
+}
+
+/* Why an entry has no row to be compared with. */
+enum no_row { HAS_ROW, ROW_MISSING, ROW_MISSING_ALLOWED, ROW_UNLIKE, ROW_AMBIGUOUS };
+
+/*
+ * The three checks of one entry against its alike row @cm, or, when it has
+ * none, as @no says, @why in full.
+ */
+static void check_entry(const struct gate_baseline *b, const struct gate_baseline_entry *e,
+			const struct scenario_stats *cm, enum no_row no, const char *why,
+			struct gate_result *r)
+{
+	static const char *const summaries[] = {
+	    [ROW_MISSING] = "no current results",
+	    [ROW_UNLIKE] = "not comparable",
+	    [ROW_AMBIGUOUS] = "ambiguous",
+	};
+	int metric;
+
+	for (metric = GATE_DOWNTIME; metric <= GATE_VERIFIED; metric++) {
+		struct gate_check *c = &r->checks[r->n++];
+
+		snprintf(c->scenario, sizeof(c->scenario), "%s", entry_name(e));
+		describe_key(cm ? &cm->key : &e->key, c->ran, sizeof(c->ran));
+		c->metric = (enum gate_metric)metric;
+		if (no == ROW_MISSING_ALLOWED)
+			skip(c, why);
+		else if (no != HAS_ROW)
+			not_comparable(c, summaries[no], why);
+		else if (metric == GATE_VERIFIED)
+			check_verified(e, cm, c);
+		else if (!e->timing[metric].present)
+			skip(c, "not in the baseline");
+		else if (metric == GATE_DOWNTIME)
+			check_timing(&e->timing[metric], cm->downtime_ns, cm->ndowntime, b->alpha, c);
+		else
+			check_timing(&e->timing[metric], cm->maintenance_ns, cm->nmaintenance,
+				     b->alpha, c);
+	}
+}
+
+int gate_compare(const struct gate_baseline *b, const struct report_set *set, unsigned flags,
+		 struct gate_result *r, struct tb_err *err)
+{
+	struct scenario_stats *m = NULL;
+	size_t nm = 0, i, k, allowed = 0;
+	bool *named = NULL;
 	int metric;
 
 	memset(r, 0, sizeof(*r));
-	if (report_methods(set, &m, &nm, err))
+	if (report_scenarios(set, &m, &nm, err))
 		return -1;
 	r->checks = calloc(3 * (b->n + nm) + 1, sizeof(*r->checks));
-	if (!r->checks) {
-		report_methods_free(m, nm);
+	named = calloc(nm + 1, sizeof(*named));
+	if (!r->checks || !named) {
+		report_scenarios_free(m, nm);
+		free(named);
+		gate_result_free(r);
 		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
 	}
 	for (i = 0; i < b->n; i++) {
-		const struct gate_baseline_method *bm = &b->methods[i];
-		const struct method_stats *cm = NULL;
+		const struct gate_baseline_entry *e = &b->entries[i];
+		const struct scenario_stats *cm = NULL;
+		char why[768] = "", diff[512], alike[256] = "";
+		size_t nalike = 0, nnamed = 0;
+		enum no_row no = HAS_ROW;
 
-		for (k = 0; k < nm; k++)
-			if (!strcmp(m[k].method, bm->method))
+		for (k = 0; k < nm; k++) {
+			if (!entry_names(e, &m[k].key))
+				continue;
+			named[k] = true;
+			nnamed++;
+			key_difference(&e->key, &m[k].key, diff, sizeof(diff));
+			if (!diff[0]) {
+				size_t used = strlen(alike);
+
+				snprintf(alike + used, sizeof(alike) - used, "%s%s",
+					 used ? ", " : "", m[k].key.scenario);
 				cm = &m[k];
-		for (metric = GATE_DOWNTIME; metric <= GATE_VERIFIED; metric++) {
-			struct gate_check *c = &r->checks[r->n++];
-
-			snprintf(c->method, sizeof(c->method), "%s", bm->method);
-			c->metric = (enum gate_metric)metric;
-			if (!cm)
-				skip(c, "no current results for this method");
-			else if (metric == GATE_VERIFIED)
-				check_verified(bm, cm, c);
-			else if (!bm->timing[metric].present)
-				skip(c, "not in the baseline");
-			else if (metric == GATE_DOWNTIME)
-				check_timing(&bm->timing[metric], cm->downtime_ns, cm->ndowntime,
-					     b->alpha, c);
-			else
-				check_timing(&bm->timing[metric], cm->maintenance_ns,
-					     cm->nmaintenance, b->alpha, c);
+				nalike++;
+			} else if (!why[0]) {
+				snprintf(why, sizeof(why),
+					 "the current results of %s ran something else than the "
+					 "baseline, so their times say nothing of a regression: %s",
+					 entry_name(e), diff);
+			}
 		}
+		if (nalike > 1) {
+			/* A /1 entry has no guest size nor scenario to tell its rows apart. */
+			no = ROW_AMBIGUOUS;
+			snprintf(why, sizeof(why),
+				 "%zu current rows match this entry (scenarios %s), which does not "
+				 "say which to compare with (save a %s baseline to key it by "
+				 "scenario)",
+				 nalike, alike, GATE_FORMAT);
+		} else if (!nnamed) {
+			no = flags & GATE_ALLOW_MISSING ? ROW_MISSING_ALLOWED : ROW_MISSING;
+			allowed += no == ROW_MISSING_ALLOWED;
+			snprintf(why, sizeof(why),
+				 "no current results for this scenario%s",
+				 no == ROW_MISSING_ALLOWED
+				     ? " (skipped: --allow-missing)"
+				     : ": the baseline expects it (give its results, or "
+				       "--allow-missing to skip it)");
+		} else if (!nalike) {
+			no = ROW_UNLIKE;
+		}
+		check_entry(b, e, cm, no, why, r);
 	}
 	for (k = 0; k < nm; k++) {
-		for (i = 0; i < b->n && strcmp(m[k].method, b->methods[i].method); i++)
-			;
-		if (i < b->n)
+		if (named[k])
 			continue;
 		for (metric = GATE_DOWNTIME; metric <= GATE_VERIFIED; metric++) {
 			struct gate_check *c = &r->checks[r->n++];
 
-			snprintf(c->method, sizeof(c->method), "%s", m[k].method);
+			snprintf(c->scenario, sizeof(c->scenario), "%s", m[k].key.scenario);
+			describe_key(&m[k].key, c->ran, sizeof(c->ran));
 			c->metric = (enum gate_metric)metric;
-			skip(c, "method not in the baseline: nothing to compare with (save a new "
+			skip(c, "scenario not in the baseline: nothing to compare with (save a new "
 				"baseline to gate it)");
 		}
 	}
@@ -847,15 +1082,13 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, st
 		r->regressions += r->checks[i].outcome == GATE_REGRESSION;
 		r->skipped += r->checks[i].outcome == GATE_SKIPPED;
 	}
-	for (i = 0; b->accel[0] && i < set->nruns; i++)
-		if (strcmp(set->runs[i].info.accel, b->accel)) {
-			snprintf(r->notes, sizeof(r->notes),
-				 "The baseline was measured under %s, %s under %s: the times are "
-				 "not comparable; save a baseline for this accelerator.",
-				 b->accel, set->runs[i].dir, set->runs[i].info.accel);
-			break;
-		}
-	report_methods_free(m, nm);
+	if (allowed)
+		snprintf(r->notes, sizeof(r->notes),
+			 "%zu baseline scenario%s had no current results and %s skipped "
+			 "(--allow-missing).",
+			 allowed, allowed == 1 ? "" : "s", allowed == 1 ? "was" : "were");
+	free(named);
+	report_scenarios_free(m, nm);
 	return 0;
 }
 
@@ -900,9 +1133,9 @@ int gate_write_junit(const struct gate_result *r, const char *path, struct tb_er
 	for (i = 0; i < r->n; i++) {
 		const struct gate_check *c = &r->checks[i];
 		xmlNodePtr tc = xmlNewChild(suite, NULL, BAD_CAST "testcase", NULL), f;
-		char cls[64];
+		char cls[160];
 
-		snprintf(cls, sizeof(cls), "twinbench.gate.%s", c->method);
+		snprintf(cls, sizeof(cls), "twinbench.gate.%s", c->scenario);
 		xmlNewProp(tc, BAD_CAST "classname", BAD_CAST cls);
 		xmlNewProp(tc, BAD_CAST "name", BAD_CAST gate_metric_name(c->metric));
 		xmlNewProp(tc, BAD_CAST "time", BAD_CAST "0");
@@ -940,14 +1173,14 @@ static const char *outcome_word(enum gate_outcome o)
 	abort();
 }
 
-/* "- **method metric**: why." */
+/* "- **scenario metric**: why." */
 static void md_item(FILE *f, const struct gate_check *c, bool bold)
 {
-	char *method = report_md_cell(c->method), *detail = report_md_cell(c->detail);
+	char *scenario = report_md_cell(c->scenario), *detail = report_md_cell(c->detail);
 
-	fprintf(f, "- %s%s %s%s: %s.\n", bold ? "**" : "", method ? method : "",
+	fprintf(f, "- %s%s %s%s: %s.\n", bold ? "**" : "", scenario ? scenario : "",
 		metric_label(c->metric), bold ? "**" : "", detail ? detail : "");
-	free(method);
+	free(scenario);
 	free(detail);
 }
 
@@ -967,21 +1200,34 @@ int gate_print_markdown(const struct gate_result *r, const char *baseline_path,
 		"alpha %.3g).\n\n",
 		baseline_path, b->accel[0] ? " (measured under " : "", b->accel,
 		b->accel[0] ? ")" : "", b->alpha);
-	fputs("| method | metric | baseline \xe2\x86\x92 current | p | verdict |\n"
+	fputs("| scenario | metric | baseline \xe2\x86\x92 current | p | verdict |\n"
 	      "|---|---|---|---:|---|\n",
 	      f);
 	for (i = 0; i < r->n; i++) {
 		const struct gate_check *c = &r->checks[i];
-		char *method = report_md_cell(c->method), *summary = report_md_cell(c->summary);
+		char *scenario = report_md_cell(c->scenario), *summary = report_md_cell(c->summary);
 		char p[32] = "";
 
 		if (c->tested)
 			snprintf(p, sizeof(p), "%.3g", c->p);
-		fprintf(f, "| %s | %s | %s | %s | %s |\n", method ? method : "",
+		fprintf(f, "| %s | %s | %s | %s | %s |\n", scenario ? scenario : "",
 			metric_label(c->metric), summary ? summary : "", p,
 			outcome_word(c->outcome));
-		free(method);
+		free(scenario);
 		free(summary);
+	}
+	/* What each scenario ran (its checks come together, three to a scenario). */
+	fputs("\nScenarios (method, kernels, guest, accelerator):\n\n", f);
+	for (i = 0; i < r->n; i++) {
+		char *scenario, *ran;
+
+		if (i && !strcmp(r->checks[i].scenario, r->checks[i - 1].scenario))
+			continue;
+		scenario = report_md_cell(r->checks[i].scenario);
+		ran = report_md_cell(r->checks[i].ran);
+		fprintf(f, "- %s: %s\n", scenario ? scenario : "", ran ? ran : "");
+		free(scenario);
+		free(ran);
 	}
 	if (r->regressions) {
 		fputs("\nRegressions:\n\n", f);

@@ -2,16 +2,25 @@
  * gate.h - the regression gate: current results against a stored baseline.
  *
  * A baseline (results/baselines/NAME.json, written by `twinbench gate
- * --save`) holds, per method, the verified ratio and, for downtime_ns and
- * maintenance_ns, the median, every repetition's value and the thresholds:
+ * --save`) holds, per scenario, what the scenario ran (method, kernels,
+ * guest size, accelerator: the report's struct scenario_key), the
+ * verified ratio and, for downtime_ns and maintenance_ns, the median,
+ * every repetition's value and the thresholds:
  *
- *   { "format": "twinbench-baseline/1", "alpha": 0.05,
- *     "methods": { "kexec": {
+ *   { "format": "twinbench-baseline/2", "alpha": 0.05,
+ *     "scenarios": { "kexec": {
+ *         "method": "kexec", "kernel_old": "6.1.0-50-amd64", "kernel_new": "6.1.0-50-amd64",
+ *         "memory_mib": 512, "vcpus": 2, "accel": "tcg",
  *         "repetitions": 3,
  *         "verified": { "ratio": 1.0, "min_ratio": 1.0 },
  *         "downtime_ns": { "median": 29274700000, "values": [ ... ],
  *                          "thresholds": { "relative": 0.10, "absolute_ns": 10000000 } },
  *         "maintenance_ns": { ... } } } }
+ *
+ * A twinbench-baseline/1 file (keyed by method under "methods", written
+ * before runs recorded their guest) still loads: each entry stands for
+ * the rows of its method, with the kernels and accelerator of the file's
+ * "environment" and no guest size.
  *
  * A metric regresses when the current median exceeds the baseline median
  * by more than median * relative AND by more than absolute_ns, AND the
@@ -20,7 +29,7 @@
  * at all (1 vs 1 repetitions; 3 vs 3 at alpha 0.05) the test is skipped and
  * the thresholds alone decide; the verdict says so.  "verified" regresses
  * when the current ratio of verified repetitions is below min_ratio: a
- * method that stopped verifying fails whatever its times.
+ * scenario that stopped verifying fails whatever its times.
  */
 #ifndef TB_GATE_H
 #define TB_GATE_H
@@ -33,7 +42,8 @@
 #include "error.h"
 #include "report.h"
 
-#define GATE_FORMAT	   "twinbench-baseline/1"
+#define GATE_FORMAT	   "twinbench-baseline/2"
+#define GATE_FORMAT_V1	   "twinbench-baseline/1" /* still read: keyed by method */
 #define GATE_ALPHA_DEFAULT 0.05
 
 enum gate_metric { GATE_DOWNTIME, GATE_MAINTENANCE, GATE_VERIFIED };
@@ -50,17 +60,25 @@ struct gate_timing {
 	int64_t absolute_ns; /* allowed increase in ns */
 };
 
-struct gate_baseline_method {
-	char method[32];
+/* One scenario of a baseline. */
+struct gate_baseline_entry {
+	/*
+	 * What it ran.  A field that is "" or 0 was not recorded and is not
+	 * compared.  From a /1 file: scenario "" (the entry stands for the
+	 * rows of its method), the kernels and accelerator of the file's
+	 * environment, no guest size.
+	 */
+	struct scenario_key key;
 	int repetitions;
 	double verified_ratio, min_verified_ratio;
 	struct gate_timing timing[2]; /* GATE_DOWNTIME, GATE_MAINTENANCE */
 };
 
 struct gate_baseline {
+	int version; /* 1 or 2: the file's format */
 	double alpha;
 	char accel[16]; /* environment.accel, "" if not recorded */
-	struct gate_baseline_method *methods;
+	struct gate_baseline_entry *entries;
 	size_t n;
 };
 
@@ -81,20 +99,26 @@ struct gate_defaults {
 	const char *comment; /* written as "comment" when not NULL: how the baseline was made */
 };
 
-/* Write a baseline made from @set's results to @path (atomically). */
+/*
+ * Write a baseline made from @set's results to @path (atomically), an entry
+ * per row of report_scenarios().  Two rows of one scenario (other kernels,
+ * guest or accelerator) cannot both be the scenario's baseline: that is
+ * TB_EXIT_USAGE, naming them.
+ */
 int gate_baseline_save(const char *path, const struct report_set *set,
 		       const struct gate_defaults *d, struct tb_err *err);
 
 enum gate_outcome { GATE_PASS, GATE_REGRESSION, GATE_SKIPPED };
 
 struct gate_check {
-	char method[32];
+	char scenario[128]; /* the baseline entry's name (a /1 entry's: its method), or the row's */
 	enum gate_metric metric;
 	enum gate_outcome outcome;
 	double base, cur; /* medians (ns) or verified ratios */
 	size_t nbase, ncur;
 	bool tested;	   /* the significance test ran */
 	double p;	   /* its p-value, when tested */
+	char ran[256];	   /* what was compared: "kexec, OLD -> NEW, 512 MiB, 2 vCPUs, tcg" */
 	char summary[256]; /* one line: "29.27 s -> 35.10 s (+19.9%)" */
 	char detail[768];  /* why this outcome */
 };
@@ -102,12 +126,25 @@ struct gate_check {
 struct gate_result {
 	struct gate_check *checks;
 	size_t n, regressions, skipped;
-	char notes[1024]; /* about the whole comparison (e.g. another accelerator) */
+	char notes[1024]; /* about the whole comparison (e.g. entries skipped as missing) */
 };
 
-/* Compare @set with @b: one check per method (of either) and metric. */
-int gate_compare(const struct gate_baseline *b, const struct report_set *set, struct gate_result *r,
-		 struct tb_err *err);
+enum gate_flags {
+	GATE_ALLOW_MISSING = 1 << 0, /* an entry without current results is skipped, not failed */
+};
+
+/*
+ * Compare @set with @b: one check per metric of each baseline entry, and of
+ * each current row whose scenario (for a /1 baseline: method) no entry
+ * names (skipped: nothing to compare with).  An entry is compared with the
+ * row that ran the same method, kernels, guest size and accelerator.  An
+ * entry without such a row fails, each check saying why: no current
+ * results of its scenario (skipped instead with GATE_ALLOW_MISSING), rows
+ * that ran something else (which kernels, accelerator...), or, for a /1
+ * entry, several rows it could mean.  @flags: enum gate_flags.
+ */
+int gate_compare(const struct gate_baseline *b, const struct report_set *set, unsigned flags,
+		 struct gate_result *r, struct tb_err *err);
 
 void gate_result_free(struct gate_result *r);
 

@@ -51,8 +51,10 @@
 #define TL_LEFT	 0.14
 #define TL_RIGHT 0.98
 
-/* The narrowest the downtime's shading is drawn, in pixels. */
+/* The narrowest a gap's shading is drawn, in pixels. */
 #define GAP_MIN_PX 4
+/* Gaps other than the downtime's: orange, apart from its red. */
+#define OTHER_GAP_RGB "#ff7f0e"
 
 /* Probe replies closer than this many intervals are drawn as one "up" bar. */
 #define UP_JOIN_INTERVALS 20
@@ -550,12 +552,36 @@ static void place_labels(const struct plot_timeline *tl, enum plot_lane lane, do
 	free(order);
 }
 
+/*
+ * Whether one of @tl's gaps starts at the reply @t.  Replies are visited in
+ * ascending order, so *@next (the first gap not yet passed) only moves on.
+ */
+static bool gap_starts_at(const struct plot_timeline *tl, int64_t t, size_t *next)
+{
+	while (*next < tl->ngaps && tl->gaps[*next].start_ns < t)
+		(*next)++;
+	return *next < tl->ngaps && tl->gaps[*next].start_ns == t;
+}
+
+/* A gap from @g0 to @g1 (s) as drawn: at least GAP_MIN_PX wide on an axis of @xmin..@xmax. */
+static void gap_extent(double *g0, double *g1, double xmin, double xmax)
+{
+	double min_w = GAP_MIN_PX * (xmax - xmin) / (PLOT_WIDTH * (TL_RIGHT - TL_LEFT));
+
+	/* A gap of milliseconds on an axis of seconds is still drawn, a few pixels wide. */
+	if (*g1 - *g0 < min_w) {
+		*g0 = (*g0 + *g1 - min_w) / 2;
+		*g1 = *g0 + min_w;
+	}
+}
+
 int plot_timeline(const struct plot_timeline *tl, const struct plot_out *out, struct tb_err *err)
 {
 	int64_t join =
 	    UP_JOIN_INTERVALS * (tl->probe_interval_ns > 0 ? tl->probe_interval_ns : NS_PER_MS);
 	double xmin = INFINITY, xmax = -INFINITY, span, lane_y[2];
-	bool lane_b = tl->nlines[1] > 0, cut = false;
+	bool lane_b = tl->nlines[1] > 0, cut = false, other_gaps = false;
+	size_t next_gap = 0;
 	char hidden[256] = "", xlabel[128];
 	struct placed *labels = NULL;
 	size_t i, nlabels = 0;
@@ -572,6 +598,10 @@ int plot_timeline(const struct plot_timeline *tl, const struct plot_out *out, st
 	if (tl->has_gap) {
 		xmin = fmin(xmin, secs(tl->gap_start_ns, tl->origin_ns));
 		xmax = fmax(xmax, secs(tl->gap_end_ns, tl->origin_ns));
+	}
+	for (i = 0; i < tl->ngaps; i++) {
+		xmin = fmin(xmin, secs(tl->gaps[i].start_ns, tl->origin_ns));
+		xmax = fmax(xmax, secs(tl->gaps[i].end_ns, tl->origin_ns));
 	}
 	if (!isfinite(xmin)) {
 		xmin = -1;
@@ -651,9 +681,10 @@ int plot_timeline(const struct plot_timeline *tl, const struct plot_out *out, st
 
 		double from, to;
 
-		/* Joined across small holes, but never across the gap, however short. */
+		/* Joined across small holes, but never across a shaded gap, however short. */
 		while (j + 1 < tl->nreplies && tl->replies[j + 1] - tl->replies[j] <= join &&
-		       !(tl->has_gap && tl->replies[j] == tl->gap_start_ns))
+		       !(tl->has_gap && tl->replies[j] == tl->gap_start_ns) &&
+		       !gap_starts_at(tl, tl->replies[j], &next_gap))
 			j++;
 		from = fmax(secs(tl->replies[i], tl->origin_ns), xmin);
 		to = secs(tl->replies[j], tl->origin_ns);
@@ -679,15 +710,10 @@ int plot_timeline(const struct plot_timeline *tl, const struct plot_out *out, st
 		double d = (double)(tl->gap_end_ns - tl->gap_start_ns);
 		double g0 = secs(tl->gap_start_ns, tl->origin_ns),
 		       g1 = secs(tl->gap_end_ns, tl->origin_ns);
-		double min_w = GAP_MIN_PX * (xmax - xmin) / (PLOT_WIDTH * (TL_RIGHT - TL_LEFT));
 		bool right_half;
 
 		fmt_ns(text, sizeof(text), d);
-		/* A gap of milliseconds on an axis of seconds is still drawn, a few pixels wide. */
-		if (g1 - g0 < min_w) {
-			g0 = (g0 + g1 - min_w) / 2;
-			g1 = g0 + min_w;
-		}
+		gap_extent(&g0, &g1, xmin, xmax);
 		fprintf(s.f,
 			"set object 1 rect from %.9f, graph 0 to %.9f, graph 1 behind "
 			"fc rgb '#d62728' fs transparent solid 0.15 noborder\n",
@@ -701,6 +727,21 @@ int plot_timeline(const struct plot_timeline *tl, const struct plot_out *out, st
 			"set label 1 'downtime %s' at %.9f, -0.45 %s tc rgb '#b22222' "
 			"font ',10' front\n",
 			text, right_half ? g1 : g0, right_half ? "right" : "left");
+	}
+	/* Every other gap: shaded like the downtime but in its own colour, and not labelled. */
+	for (i = 0; i < tl->ngaps; i++) {
+		double g0 = secs(tl->gaps[i].start_ns, tl->origin_ns),
+		       g1 = secs(tl->gaps[i].end_ns, tl->origin_ns);
+
+		if (tl->has_gap && tl->gaps[i].start_ns == tl->gap_start_ns &&
+		    tl->gaps[i].end_ns == tl->gap_end_ns)
+			continue;
+		other_gaps = true;
+		gap_extent(&g0, &g1, xmin, xmax);
+		fprintf(s.f,
+			"set object %zu rect from %.9f, graph 0 to %.9f, graph 1 behind "
+			"fc rgb '" OTHER_GAP_RGB "' fs transparent solid 0.25 noborder\n",
+			i + 2, g0, g1);
 	}
 	for (i = 0; i < tl->nphases; i++)
 		if ((tl->phases[i].lane == PLOT_LANE_A || lane_b) &&
@@ -727,12 +768,16 @@ int plot_timeline(const struct plot_timeline *tl, const struct plot_out *out, st
 	    "title 'probe replies', \\\n"
 	    "  keyentry with boxes fc rgb '#d62728' fs transparent solid 0.15 noborder "
 	    "title 'no reply (downtime)', \\\n"
+	    "%s"
 	    "  $ticks using 1:2:(0):(%g) with vectors nohead lw 0.6 lc rgb '#555555' "
 	    "title 'console line', \\\n"
 	    "  $leaders using 1:2:(0):($3-$2) with vectors nohead lc rgb '#9ecae1' notitle, \\\n"
 	    "  $phases using 1:2 with points pt 7 ps 0.9 lc rgb '#1f4e79' title 'phase', \\\n"
 	    "  $labels0 using 1:2:3 with labels left offset 0.3,0 font ',9' notitle, \\\n"
 	    "  $labels1 using 1:2:3 with labels right offset -0.3,0 font ',9' notitle\n",
+	    other_gaps ? "  keyentry with boxes fc rgb '" OTHER_GAP_RGB "' fs transparent solid "
+			 "0.25 noborder title 'no reply (another gap)', \\\n"
+		       : "",
 	    TICK_LEN);
 	free(labels);
 	return script_render(&s, PLOT_WIDTH, 70 + LANE_PX * lanes, out, err);

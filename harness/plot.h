@@ -68,13 +68,19 @@ struct plot_phase {
 	enum plot_lane lane;
 };
 
+/* An interval without a probe reply: from one reply to the next. */
+struct plot_gap {
+	int64_t start_ns, end_ns;
+};
+
 /*
  * One repetition on one time axis (seconds from @origin_ns, the phase
  * @origin_name): a lane per
  * console (kernel A on console a, kernel B on console b) with the phases
  * as labelled markers and every console line as a tick, and a lane for the
  * probe showing when replies came, with the gap (the downtime) shaded
- * across all lanes.  Lane b is drawn only when it has a phase or a line.
+ * across all lanes and labelled, and every other gap in @gaps shaded in
+ * another colour.  Lane b is drawn only when it has a phase or a line.
  */
 struct plot_timeline {
 	int64_t origin_ns;
@@ -86,8 +92,11 @@ struct plot_timeline {
 	const int64_t *replies; /* probe reply stamps, ascending */
 	size_t nreplies;
 	int64_t probe_interval_ns;
-	bool has_gap;
+	bool has_gap; /* the downtime's gap, from gap_start_ns to gap_end_ns */
 	int64_t gap_start_ns, gap_end_ns;
+	const struct plot_gap *gaps; /* every gap worth showing, ascending; the downtime's may be
+				      * among them (it is drawn once, as the downtime) */
+	size_t ngaps;
 };
 
 int plot_timeline(const struct plot_timeline *tl, const struct plot_out *out, struct tb_err *err);

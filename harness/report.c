@@ -1,5 +1,5 @@
 /*
- * report.c - result directories summarised per method, written as
+ * report.c - result directories summarised per scenario, written as
  * report.html, report.md and summary.csv, with the plots of plot.c.
  *
  * run.json (through results_load) gives the numbers; probe.csv and the
@@ -236,74 +236,196 @@ char *report_default_out(char *const dirs[], size_t n)
 	return out;
 }
 
-/* ---- per-method numbers ------------------------------------------------ */
+/* ---- per-scenario numbers ---------------------------------------------- */
 
-void report_methods_free(struct method_stats *m, size_t n)
+void report_key_of(const struct run_info *info, struct scenario_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	snprintf(key->scenario, sizeof(key->scenario), "%s", info->scenario);
+	snprintf(key->method, sizeof(key->method), "%s", info->method);
+	snprintf(key->kernel_old, sizeof(key->kernel_old), "%s", info->kernel_old);
+	snprintf(key->kernel_new, sizeof(key->kernel_new), "%s", info->kernel_new);
+	key->memory_mib = info->guest_memory_mib;
+	key->vcpus = info->guest_vcpus;
+	snprintf(key->accel, sizeof(key->accel), "%s", info->accel);
+}
+
+bool report_key_equal(const struct scenario_key *a, const struct scenario_key *b)
+{
+	return !strcmp(a->scenario, b->scenario) && !strcmp(a->method, b->method) &&
+	       !strcmp(a->kernel_old, b->kernel_old) && !strcmp(a->kernel_new, b->kernel_new) &&
+	       a->memory_mib == b->memory_mib && a->vcpus == b->vcpus &&
+	       !strcmp(a->accel, b->accel);
+}
+
+void report_key_kernels(const struct scenario_key *k, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s \xe2\x86\x92 %s", k->kernel_old[0] ? k->kernel_old : "?",
+		 k->kernel_new[0] ? k->kernel_new : "?");
+}
+
+void report_key_guest(const struct scenario_key *k, char *buf, size_t len)
+{
+	char mem[32] = "? MiB", cpus[32] = "? vCPUs";
+
+	if (k->memory_mib > 0 && k->memory_mib % 1024 == 0)
+		snprintf(mem, sizeof(mem), "%d GiB", k->memory_mib / 1024);
+	else if (k->memory_mib > 0)
+		snprintf(mem, sizeof(mem), "%d MiB", k->memory_mib);
+	if (k->vcpus > 0)
+		snprintf(cpus, sizeof(cpus), "%d vCPU%s", k->vcpus, k->vcpus == 1 ? "" : "s");
+	if (k->memory_mib <= 0 && k->vcpus <= 0)
+		snprintf(buf, len, "?");
+	else
+		snprintf(buf, len, "%s, %s", mem, cpus);
+}
+
+bool report_run_in(const struct report_run *r, const struct scenario_key *key)
+{
+	struct scenario_key k;
+
+	report_key_of(&r->info, &k);
+	return report_key_equal(&k, key);
+}
+
+void report_scenarios_free(struct scenario_stats *s, size_t n)
 {
 	size_t i;
 
-	for (i = 0; m && i < n; i++) {
-		free(m[i].downtime_ns);
-		free(m[i].maintenance_ns);
+	for (i = 0; s && i < n; i++) {
+		free(s[i].downtime_ns);
+		free(s[i].maintenance_ns);
 	}
-	free(m);
+	free(s);
 }
 
-int report_methods(const struct report_set *set, struct method_stats **out, size_t *n,
-		   struct tb_err *err)
+int report_scenarios(const struct report_set *set, struct scenario_stats **out, size_t *n,
+		     struct tb_err *err)
 {
-	size_t total = 0, i, k, nm = 0;
-	struct method_stats *m;
+	size_t total = 0, i, k, ns = 0;
+	struct scenario_stats *s;
 
 	*out = NULL;
 	*n = 0;
 	for (i = 0; i < set->nruns; i++)
 		total += set->runs[i].nreps;
-	m = calloc(set->nruns ? set->nruns : 1, sizeof(*m));
-	if (!m)
+	s = calloc(set->nruns ? set->nruns : 1, sizeof(*s));
+	if (!s)
 		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
 	for (i = 0; i < set->nruns; i++) {
 		const struct report_run *r = &set->runs[i];
-		struct method_stats *ms = NULL;
+		struct scenario_stats *row = NULL;
+		struct scenario_key key;
 
-		for (k = 0; k < nm; k++)
-			if (!strcmp(m[k].method, r->info.method))
-				ms = &m[k];
-		if (!ms) {
-			ms = &m[nm++];
-			snprintf(ms->method, sizeof(ms->method), "%s", r->info.method);
+		report_key_of(&r->info, &key);
+		for (k = 0; k < ns && !row; k++)
+			if (report_key_equal(&s[k].key, &key))
+				row = &s[k];
+		if (!row) {
+			row = &s[ns++];
+			row->key = key;
 			/* Room for every repetition of the set: a few dozen values. */
-			ms->downtime_ns = calloc(total ? total : 1, sizeof(double));
-			ms->maintenance_ns = calloc(total ? total : 1, sizeof(double));
-			if (!ms->downtime_ns || !ms->maintenance_ns) {
-				report_methods_free(m, nm);
+			row->downtime_ns = calloc(total ? total : 1, sizeof(double));
+			row->maintenance_ns = calloc(total ? total : 1, sizeof(double));
+			if (!row->downtime_ns || !row->maintenance_ns) {
+				report_scenarios_free(s, ns);
 				return tb_err_set(err, TB_EXIT_ENV, "out of memory");
 			}
 		}
-		ms->runs++;
-		if (r->info.probe_interval_ns > ms->probe_interval_ns)
-			ms->probe_interval_ns = r->info.probe_interval_ns;
+		row->runs++;
+		if (r->info.probe_interval_ns > row->probe_interval_ns)
+			row->probe_interval_ns = r->info.probe_interval_ns;
 		for (k = 0; k < r->nreps; k++) {
 			const struct repetition *rep = &r->reps[k];
 
-			ms->reps++;
-			ms->verified += rep->verified;
+			row->reps++;
+			row->verified += rep->verified;
 			if (rep->measured)
-				ms->downtime_ns[ms->ndowntime++] = (double)rep->downtime_ns;
+				row->downtime_ns[row->ndowntime++] = (double)rep->downtime_ns;
 			if (rep->maintenance_ns > 0)
-				ms->maintenance_ns[ms->nmaintenance++] =
+				row->maintenance_ns[row->nmaintenance++] =
 				    (double)rep->maintenance_ns;
 		}
 	}
-	for (k = 0; k < nm; k++) {
-		if (m[k].ndowntime)
-			stats_summarise(m[k].downtime_ns, m[k].ndowntime, &m[k].downtime);
-		if (m[k].nmaintenance)
-			stats_summarise(m[k].maintenance_ns, m[k].nmaintenance, &m[k].maintenance);
+	for (k = 0; k < ns; k++) {
+		if (s[k].ndowntime)
+			stats_summarise(s[k].downtime_ns, s[k].ndowntime, &s[k].downtime);
+		if (s[k].nmaintenance)
+			stats_summarise(s[k].maintenance_ns, s[k].nmaintenance, &s[k].maintenance);
 	}
-	*out = m;
-	*n = nm;
+	*out = s;
+	*n = ns;
 	return 0;
+}
+
+static bool same_guest(const struct scenario_key *a, const struct scenario_key *b)
+{
+	return a->memory_mib == b->memory_mib && a->vcpus == b->vcpus;
+}
+
+void report_twin_ratio(const struct scenario_stats *rows, size_t n, size_t i,
+		       struct twin_ratio *out)
+{
+	const struct scenario_key *k = &rows[i].key;
+	const struct scenario_stats *t = NULL;
+	char kernels[160], guest[64], tguest[64], others[256] = "";
+	size_t j, ntwin = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (j = 0; j < n; j++) {
+		const struct scenario_key *tk = &rows[j].key;
+
+		if (strcmp(tk->method, REPORT_YARDSTICK))
+			continue;
+		ntwin++;
+		if (strcmp(tk->kernel_old, k->kernel_old) || strcmp(tk->kernel_new, k->kernel_new) ||
+		    strcmp(tk->accel, k->accel)) {
+			size_t used = strlen(others);
+
+			report_key_kernels(tk, kernels, sizeof(kernels));
+			snprintf(others + used, sizeof(others) - used, "%s%s under %s",
+				 used ? "; " : "", kernels, tk->accel[0] ? tk->accel : "?");
+			continue;
+		}
+		/* The first alike twin row, unless a later one also has the same guest. */
+		if (!t || (!same_guest(&t->key, k) && same_guest(tk, k))) {
+			t = &rows[j];
+			out->twin = j;
+		}
+	}
+	report_key_kernels(k, kernels, sizeof(kernels));
+	if (!ntwin) {
+		snprintf(out->note, sizeof(out->note), "No %s run in this report: no ratio.",
+			 REPORT_YARDSTICK);
+		return;
+	}
+	if (!t) {
+		snprintf(out->note, sizeof(out->note),
+			 "No %s run with kernels %s under %s in this report (%s ran %s): no "
+			 "ratio.",
+			 REPORT_YARDSTICK, kernels, k->accel[0] ? k->accel : "?", REPORT_YARDSTICK,
+			 others);
+		return;
+	}
+	if (!rows[i].ndowntime) {
+		snprintf(out->note, sizeof(out->note), "No downtime measured: no ratio.");
+		return;
+	}
+	if (!t->ndowntime || !(t->downtime.median > 0)) {
+		snprintf(out->note, sizeof(out->note),
+			 "%s (scenario %s, kernels %s) measured no downtime: no ratio.",
+			 REPORT_YARDSTICK, t->key.scenario, kernels);
+		return;
+	}
+	out->has = true;
+	out->ratio = rows[i].downtime.median / t->downtime.median;
+	if (!same_guest(&t->key, k)) {
+		report_key_guest(&t->key, tguest, sizeof(tguest));
+		report_key_guest(k, guest, sizeof(guest));
+		snprintf(out->note, sizeof(out->note),
+			 "Against %s (scenario %s) in a guest of %s; this row's guest: %s.",
+			 REPORT_YARDSTICK, t->key.scenario, tguest, guest);
+	}
 }
 
 void report_duration(double ns, char *buf, size_t len)
@@ -419,7 +541,8 @@ static int write_csv(const struct report_set *set, const char *out, struct tb_er
 	if (!f)
 		return -1;
 	fputs("results,scenario,method,rep,ok,verified,measured,downtime_ns,maintenance_ns,"
-	      "sent,lost,boot_changed,state_continued,release_before,release_after,accel,error\n",
+	      "sent,lost,boot_changed,state_continued,release_before,release_after,accel,"
+	      "kernel_old,kernel_new,memory_mib,vcpus,error\n",
 	      f);
 	for (i = 0; i < set->nruns; i++) {
 		const struct report_run *r = &set->runs[i];
@@ -442,6 +565,9 @@ static int write_csv(const struct report_set *set, const char *out, struct tb_er
 			put_csv(f, rep->release_before, ",");
 			put_csv(f, rep->release_after, ",");
 			put_csv(f, r->info.accel, ",");
+			put_csv(f, r->info.kernel_old, ",");
+			put_csv(f, r->info.kernel_new, ",");
+			fprintf(f, "%d,%d,", r->info.guest_memory_mib, r->info.guest_vcpus);
 			put_csv(f, rep->error, "\n");
 		}
 	}
@@ -457,53 +583,213 @@ static void stat_cell(char *buf, size_t len, size_t n, double v)
 		snprintf(buf, len, "\xe2\x80\x94");
 }
 
-/* Every cell of one method's summary row, in the column order of summary_head. */
-#define SUMMARY_COLS 9
+/* Every cell of one row of the summary, in the column order of summary_head. */
+#define SUMMARY_COLS 14
+#define SUMMARY_NUMERIC 10 /* the columns before this one are right-aligned in Markdown */
+#define SUMMARY_CELL 192
 static const char *const summary_head[SUMMARY_COLS] = {
-    "method",	    "repetitions",  "verified",		  "downtime median", "downtime p90",
-    "downtime min", "downtime max", "maintenance median", "maintenance max",
+    "scenario",		  "repetitions",     "verified",     "downtime median",
+    "\xc3\x97 " REPORT_YARDSTICK, "downtime p90", "downtime min", "downtime max",
+    "maintenance median", "maintenance max", "method",	     "kernel (old \xe2\x86\x92 new)",
+    "guest",		  "accelerator",
 };
 
-static void summary_row(const struct method_stats *m, char cells[SUMMARY_COLS][64])
+/* Footnotes of the summary's ratio column: each text once, numbered in order of first use. */
+struct footnotes {
+	char (*text)[sizeof(((struct twin_ratio *)0)->note)];
+	size_t n;
+};
+
+/* The ratio cell of row @i: "12.3×", or "-"; with its footnote's number, if it has one. */
+static void ratio_cell(const struct scenario_stats *m, size_t n, size_t i, struct footnotes *fn,
+		       char *buf, size_t len)
 {
-	snprintf(cells[0], 64, "%s", m->method);
-	snprintf(cells[1], 64, "%zu", m->reps);
-	snprintf(cells[2], 64, "%zu/%zu", m->verified, m->reps);
-	stat_cell(cells[3], 64, m->ndowntime, m->downtime.median);
-	stat_cell(cells[4], 64, m->ndowntime, m->downtime.p90);
-	stat_cell(cells[5], 64, m->ndowntime, m->downtime.min);
-	stat_cell(cells[6], 64, m->ndowntime, m->downtime.max);
-	stat_cell(cells[7], 64, m->nmaintenance, m->maintenance.median);
-	stat_cell(cells[8], 64, m->nmaintenance, m->maintenance.max);
+	struct twin_ratio tr;
+	size_t k, used;
+
+	report_twin_ratio(m, n, i, &tr);
+	if (!tr.has)
+		snprintf(buf, len, "-");
+	else if (tr.ratio >= 100)
+		snprintf(buf, len, "%.0f\xc3\x97", tr.ratio);
+	else if (tr.ratio >= 10)
+		snprintf(buf, len, "%.1f\xc3\x97", tr.ratio);
+	else
+		snprintf(buf, len, "%.2f\xc3\x97", tr.ratio);
+	if (!tr.note[0])
+		return;
+	for (k = 0; k < fn->n && strcmp(fn->text[k], tr.note); k++)
+		;
+	/* fn has room for a note per row, so a new one always fits. */
+	if (k == fn->n)
+		memcpy(fn->text[fn->n++], tr.note, sizeof(tr.note));
+	used = strlen(buf);
+	snprintf(buf + used, len - used, " [%zu]", k + 1);
+}
+
+static void summary_row(const struct scenario_stats *rows, size_t n, size_t i,
+			struct footnotes *fn, char cells[SUMMARY_COLS][SUMMARY_CELL])
+{
+	const struct scenario_stats *m = &rows[i];
+
+	snprintf(cells[0], SUMMARY_CELL, "%s", m->key.scenario);
+	snprintf(cells[1], SUMMARY_CELL, "%zu", m->reps);
+	snprintf(cells[2], SUMMARY_CELL, "%zu/%zu", m->verified, m->reps);
+	stat_cell(cells[3], SUMMARY_CELL, m->ndowntime, m->downtime.median);
+	ratio_cell(rows, n, i, fn, cells[4], SUMMARY_CELL);
+	stat_cell(cells[5], SUMMARY_CELL, m->ndowntime, m->downtime.p90);
+	stat_cell(cells[6], SUMMARY_CELL, m->ndowntime, m->downtime.min);
+	stat_cell(cells[7], SUMMARY_CELL, m->ndowntime, m->downtime.max);
+	stat_cell(cells[8], SUMMARY_CELL, m->nmaintenance, m->maintenance.median);
+	stat_cell(cells[9], SUMMARY_CELL, m->nmaintenance, m->maintenance.max);
+	snprintf(cells[10], SUMMARY_CELL, "%s", m->key.method);
+	report_key_kernels(&m->key, cells[11], SUMMARY_CELL);
+	report_key_guest(&m->key, cells[12], SUMMARY_CELL);
+	snprintf(cells[13], SUMMARY_CELL, "%s", m->key.accel[0] ? m->key.accel : "?");
+}
+
+/* Append ", @part" to the label in @buf, or " (@part" if it is the first part. */
+static void label_part(char *buf, size_t len, bool *first, const char *part)
+{
+	size_t used = strlen(buf);
+
+	snprintf(buf + used, len - used, "%s%s", *first ? " (" : ", ", part);
+	*first = false;
+}
+
+/*
+ * Row @i's name in a plot: its scenario, and what varies among the rows of
+ * that scenario (method, kernels, guest, accelerator) if it has several.
+ */
+static void row_label(const struct scenario_stats *m, size_t n, size_t i, char *buf, size_t len)
+{
+	const struct scenario_key *k = &m[i].key;
+	bool method = false, kernels = false, guest = false, accel = false, first = true;
+	char part[192];
+	size_t j;
+
+	for (j = 0; j < n; j++) {
+		const struct scenario_key *o = &m[j].key;
+
+		if (j == i || strcmp(o->scenario, k->scenario))
+			continue;
+		method |= strcmp(o->method, k->method) != 0;
+		kernels |= strcmp(o->kernel_old, k->kernel_old) || strcmp(o->kernel_new, k->kernel_new);
+		guest |= o->memory_mib != k->memory_mib || o->vcpus != k->vcpus;
+		accel |= strcmp(o->accel, k->accel) != 0;
+	}
+	snprintf(buf, len, "%s", k->scenario);
+	if (method)
+		label_part(buf, len, &first, k->method);
+	if (kernels) {
+		report_key_kernels(k, part, sizeof(part));
+		label_part(buf, len, &first, part);
+	}
+	if (guest) {
+		report_key_guest(k, part, sizeof(part));
+		label_part(buf, len, &first, part);
+	}
+	if (accel)
+		label_part(buf, len, &first, k->accel[0] ? k->accel : "?");
+	if (!first) {
+		size_t used = strlen(buf);
+
+		snprintf(buf + used, len - used, ")");
+	}
 }
 
 static const char *const env_head[] = {
     "results",	   "scenario",	     "method",	"started",
     "accelerator", "QEMU",	     "libvirt", "kernel (old \xe2\x86\x92 new)",
-    "host kernel", "probe interval",
+    "guest",	   "booted",	     "host kernel", "probe interval",
 };
 #define ENV_COLS (sizeof(env_head) / sizeof(env_head[0]))
+#define ENV_CELL 1024
 
-static void env_row(const struct report_run *r, char cells[ENV_COLS][512])
+/* A size in bytes for people: "30.0 MiB", "812 KiB". */
+static void byte_size(int64_t bytes, char *buf, size_t len)
+{
+	if (bytes >= 1024 * 1024)
+		snprintf(buf, len, "%.1f MiB", (double)bytes / (1024 * 1024));
+	else if (bytes >= 1024)
+		snprintf(buf, len, "%.0f KiB", (double)bytes / 1024);
+	else
+		snprintf(buf, len, "%" PRId64 " B", bytes);
+}
+
+/* Digests are shown by their first 12 hex digits: enough to tell images apart. */
+#define DIGEST_SHOWN 12
+
+/* "old: vmlinuz (sha256 0123456789ab, initrd 30.0 MiB)" */
+static void kernel_cell(const char *role, const struct run_kernel *k, char *buf, size_t len)
+{
+	const char *slash = strrchr(k->image, '/');
+	char initrd[48] = "no initrd";
+
+	if (!k->image[0]) {
+		snprintf(buf, len, "%s: ?", role);
+		return;
+	}
+	if (k->initrd_bytes > 0) {
+		strcpy(initrd, "initrd ");
+		byte_size(k->initrd_bytes, initrd + 7, sizeof(initrd) - 7);
+	}
+	snprintf(buf, len, "%s: %s (sha256 %.*s, %s)", role, slash ? slash + 1 : k->image,
+		 DIGEST_SHOWN, k->sha256[0] ? k->sha256 : "?", initrd);
+}
+
+/* What was booted: both kernels and the root disk, by file name and digest. */
+static void booted_cell(const struct run_info *info, char *buf, size_t len)
+{
+	const char *path = info->rootfs, *digest = strstr(info->rootfs, " sha256:");
+	char old[400], new[400], rootfs[300];
+	const char *slash;
+	int plen;
+
+	if (!info->boot_old.image[0] && !info->boot_new.image[0] && !info->rootfs[0]) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	kernel_cell("old", &info->boot_old, old, sizeof(old));
+	kernel_cell("new", &info->boot_new, new, sizeof(new));
+	plen = digest ? (int)(digest - path) : (int)strlen(path);
+	slash = memrchr(path, '/', (size_t)plen);
+	if (slash) {
+		plen -= (int)(slash + 1 - path);
+		path = slash + 1;
+	}
+	if (!info->rootfs[0])
+		snprintf(rootfs, sizeof(rootfs), "none");
+	else if (digest)
+		snprintf(rootfs, sizeof(rootfs), "%.*s (sha256 %.*s)", plen, path, DIGEST_SHOWN,
+			 digest + 8);
+	else
+		snprintf(rootfs, sizeof(rootfs), "%.*s", plen, path);
+	snprintf(buf, len, "%s; %s; rootfs: %s", old, new, rootfs);
+}
+
+static void env_row(const struct report_run *r, char cells[ENV_COLS][ENV_CELL])
 {
 	const char *slash = strrchr(r->dir, '/');
+	struct scenario_key key;
 
-	snprintf(cells[0], 512, "%s", slash ? slash + 1 : r->dir);
-	snprintf(cells[1], 512, "%s", r->info.scenario);
-	snprintf(cells[2], 512, "%s", r->info.method);
-	snprintf(cells[3], 512, "%s", r->info.started);
-	snprintf(cells[4], 512, "%s", r->info.accel);
-	snprintf(cells[5], 512, "%s", r->info.qemu_version);
-	snprintf(cells[6], 512, "%s", r->info.libvirt_version);
-	snprintf(cells[7], 512, "%s \xe2\x86\x92 %s",
-		 r->info.kernel_old[0] ? r->info.kernel_old : "?",
-		 r->info.kernel_new[0] ? r->info.kernel_new : "?");
-	snprintf(cells[8], 512, "%s", r->info.host_kernel);
-	report_duration((double)r->info.probe_interval_ns, cells[9], 512);
+	report_key_of(&r->info, &key);
+	snprintf(cells[0], ENV_CELL, "%s", slash ? slash + 1 : r->dir);
+	snprintf(cells[1], ENV_CELL, "%s", r->info.scenario);
+	snprintf(cells[2], ENV_CELL, "%s", r->info.method);
+	snprintf(cells[3], ENV_CELL, "%s", r->info.started);
+	snprintf(cells[4], ENV_CELL, "%s", r->info.accel);
+	snprintf(cells[5], ENV_CELL, "%s", r->info.qemu_version);
+	snprintf(cells[6], ENV_CELL, "%s", r->info.libvirt_version);
+	report_key_kernels(&key, cells[7], ENV_CELL);
+	report_key_guest(&key, cells[8], ENV_CELL);
+	booted_cell(&r->info, cells[9], ENV_CELL);
+	snprintf(cells[10], ENV_CELL, "%s", r->info.host_kernel);
+	report_duration((double)r->info.probe_interval_ns, cells[11], ENV_CELL);
 }
 
 /* What the summary's numbers mean: said under the table in both formats. */
-static void resolution_note(const struct method_stats *m, size_t n, char *buf, size_t len)
+static void resolution_note(const struct scenario_stats *m, size_t n, char *buf, size_t len)
 {
 	int64_t interval = 0;
 	char res[32];
@@ -514,13 +800,16 @@ static void resolution_note(const struct method_stats *m, size_t n, char *buf, s
 			interval = m[i].probe_interval_ns;
 	report_duration((double)interval, res, sizeof(res));
 	snprintf(buf, len,
+		 "One row per scenario, method, kernel pair, guest size and accelerator: only "
+		 "runs that agree on all of them are pooled. \xc3\x97 %s: the downtime median "
+		 "over that of the %s row with the same kernels and accelerator. "
 		 "Downtime is the longest interval without a probe reply after the upgrade "
 		 "started; its resolution is the probe interval (%s). Maintenance window: upgrade "
 		 "start to the service answering on the new kernel. Medians and p90 are "
 		 "quantiles by linear interpolation (type 7); min and max are over the "
 		 "measured repetitions; verified counts repetitions whose replies came from a "
 		 "new boot with the service's state kept.",
-		 res);
+		 REPORT_YARDSTICK, REPORT_YARDSTICK, res);
 }
 
 static void md_row(FILE *f, const char *const *cells, size_t n)
@@ -537,40 +826,53 @@ static void md_row(FILE *f, const char *const *cells, size_t n)
 	fputs("\n", f);
 }
 
-static int write_md(const struct report_set *set, const struct method_stats *m, size_t nm,
+static int write_md(const struct report_set *set, const struct scenario_stats *m, size_t nm,
 		    const char *out, struct tb_err *err)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8], note[1024];
+	struct footnotes fn = {calloc(nm ? nm : 1, sizeof(*fn.text)), 0};
 	size_t i, c;
 	FILE *f;
 
+	if (!fn.text)
+		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
 	snprintf(path, sizeof(path), "%s/report.md", out);
 	f = open_tmp(path, tmp, sizeof(tmp), err);
-	if (!f)
+	if (!f) {
+		free(fn.text);
 		return -1;
-	fputs("### twinbench: downtime per method\n\n", f);
+	}
+	fputs("### twinbench: downtime per scenario\n\n", f);
 	md_row(f, summary_head, SUMMARY_COLS);
 	fputs("|---|", f);
 	for (c = 1; c < SUMMARY_COLS; c++)
-		fputs("---:|", f);
+		fputs(c < SUMMARY_NUMERIC ? "---:|" : "---|", f);
 	fputs("\n", f);
 	for (i = 0; i < nm; i++) {
-		char cells[SUMMARY_COLS][64];
+		char cells[SUMMARY_COLS][SUMMARY_CELL];
 		const char *ptr[SUMMARY_COLS];
 
-		summary_row(&m[i], cells);
+		summary_row(m, nm, i, &fn, cells);
 		for (c = 0; c < SUMMARY_COLS; c++)
 			ptr[c] = cells[c];
 		md_row(f, ptr, SUMMARY_COLS);
 	}
+	fputs("\n", f);
+	for (i = 0; i < fn.n; i++) {
+		char *text = report_md_cell(fn.text[i]);
+
+		fprintf(f, "[%zu] %s  \n", i + 1, text ? text : "");
+		free(text);
+	}
+	free(fn.text);
 	resolution_note(m, nm, note, sizeof(note));
-	fprintf(f, "\n%s\n\n#### Environment\n\n", note);
+	fprintf(f, "%s%s\n\n#### Environment\n\n", fn.n ? "\n" : "", note);
 	md_row(f, env_head, ENV_COLS);
 	for (c = 0; c < ENV_COLS; c++)
 		fputs(c ? "---|" : "|---|", f);
 	fputs("\n", f);
 	for (i = 0; i < set->nruns; i++) {
-		char cells[ENV_COLS][512];
+		char cells[ENV_COLS][ENV_CELL];
 		const char *ptr[ENV_COLS];
 
 		env_row(&set->runs[i], cells);
@@ -770,27 +1072,38 @@ static void plot_paths(const char *out, const char *stem, const struct report_op
 	    .svg = svg, .png = opts->png ? png : NULL, .png_term = png_term, .title = title};
 }
 
-/* The summary table per method, its note, and the environment of every run. */
-static void html_summary(struct html *h, const struct report_set *set, const struct method_stats *m,
-			 size_t nm)
+/* The summary table per scenario, its note, and the environment of every run. */
+static int html_summary(struct html *h, const struct report_set *set,
+			const struct scenario_stats *m, size_t nm, struct tb_err *err)
 {
+	struct footnotes fn = {calloc(nm ? nm : 1, sizeof(*fn.text)), 0};
 	xmlNodePtr table, p;
 	char note[1024];
 	size_t i, c;
 
-	el(h, h->body, "h2", "Summary per method");
+	if (!fn.text)
+		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
+	el(h, h->body, "h2", "Summary per scenario");
 	table = el(h, h->body, "table", NULL);
 	attr(table, "id", "summary");
 	table_row(h, table, summary_head, SUMMARY_COLS, true);
 	for (i = 0; i < nm; i++) {
-		char cells[SUMMARY_COLS][64];
+		char cells[SUMMARY_COLS][SUMMARY_CELL];
 		const char *ptr[SUMMARY_COLS];
 
-		summary_row(&m[i], cells);
+		summary_row(m, nm, i, &fn, cells);
 		for (c = 0; c < SUMMARY_COLS; c++)
 			ptr[c] = cells[c];
 		table_row(h, table, ptr, SUMMARY_COLS, false);
 	}
+	for (i = 0; i < fn.n; i++) {
+		char text[sizeof(fn.text[i]) + 16];
+
+		snprintf(text, sizeof(text), "[%zu] %s", i + 1, fn.text[i]);
+		p = el(h, h->body, "p", text);
+		attr(p, "class", "note");
+	}
+	free(fn.text);
 	resolution_note(m, nm, note, sizeof(note));
 	p = el(h, h->body, "p", note);
 	attr(p, "class", "note");
@@ -801,7 +1114,7 @@ static void html_summary(struct html *h, const struct report_set *set, const str
 	attr(table, "id", "environment");
 	table_row(h, table, env_head, ENV_COLS, true);
 	for (i = 0; i < set->nruns; i++) {
-		char cells[ENV_COLS][512];
+		char cells[ENV_COLS][ENV_CELL];
 		const char *ptr[ENV_COLS];
 
 		env_row(&set->runs[i], cells);
@@ -809,6 +1122,7 @@ static void html_summary(struct html *h, const struct report_set *set, const str
 			ptr[c] = cells[c];
 		table_row(h, table, ptr, ENV_COLS, false);
 	}
+	return 0;
 }
 
 static void html_repetitions(struct html *h, const struct report_set *set)
@@ -861,9 +1175,11 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 		    id[64], down[32];
 		struct plot_timeline tl = {0};
 		const struct trace_stamps *rp = &tr->reps[k].replies;
+		struct trace_gap *gaps;
+		struct plot_gap *pgaps;
 		struct plot_out po;
-		size_t c, lo, hi;
-		int i;
+		size_t c, lo, hi, ngaps;
+		int i, rc;
 
 		/* A repetition's console lines: from its first phase to the next's. */
 		if (k + 1 < r->nreps)
@@ -892,6 +1208,19 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 		tl.nreplies = rp->n;
 		tl.probe_interval_ns = r->info.probe_interval_ns;
 		tl.has_gap = trace_find_gap(rep, rp, origin, &tl.gap_start_ns, &tl.gap_end_ns);
+		if (trace_find_gaps(rp, r->info.probe_interval_ns, &gaps, &ngaps))
+			return tb_err_set(err, TB_EXIT_ENV, "out of memory");
+		/* struct trace_gap and struct plot_gap are both a start and an end. */
+		pgaps = calloc(ngaps ? ngaps : 1, sizeof(*pgaps));
+		if (!pgaps) {
+			free(gaps);
+			return tb_err_set(err, TB_EXIT_ENV, "out of memory");
+		}
+		for (c = 0; c < ngaps; c++)
+			pgaps[c] = (struct plot_gap){gaps[c].start_ns, gaps[c].end_ns};
+		free(gaps);
+		tl.gaps = pgaps;
+		tl.ngaps = ngaps;
 
 		safe_name(name, sizeof(name), r->info.scenario);
 		snprintf(stem, sizeof(stem), "timeline-%zu-%s-rep%d", run_no, name, rep->index);
@@ -900,13 +1229,16 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 			 r->info.scenario, r->info.method, rep->index, down,
 			 rep->verified ? "verified" : "NOT verified");
 		plot_paths(out, stem, opts, png_term, svg, png, sizeof(svg), &po, title);
-		if (plot_timeline(&tl, &po, err))
+		rc = plot_timeline(&tl, &po, err);
+		free(pgaps);
+		if (rc)
 			return -1;
 		snprintf(caption, sizeof(caption),
 			 "Phases on the lane of the console they belong to (phases named b_* are "
 			 "kernel B's), console lines as ticks, probe replies as the green bar; the "
-			 "shaded interval is the probe's gap. t = 0 is %s. %s%s",
-			 origin_name ? origin_name : "the first phase",
+			 "red interval is the probe's gap (the downtime), orange ones every other "
+			 "time without a reply for more than %d probe intervals. t = 0 is %s. %s%s",
+			 TRACE_GAP_INTERVALS, origin_name ? origin_name : "the first phase",
 			 rep->error[0] ? "Error: " : "", rep->error);
 		snprintf(id, sizeof(id), "timeline-%zu-%d", run_no, rep->index);
 		if (figure(h, svg, title, caption, id, err))
@@ -915,7 +1247,7 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 	return 0;
 }
 
-static int write_html(const struct report_set *set, const struct method_stats *m, size_t nm,
+static int write_html(const struct report_set *set, const struct scenario_stats *m, size_t nm,
 		      struct run_trace *traces, const char *out, const struct report_opts *opts,
 		      const char *png_term, struct tb_err *err)
 {
@@ -923,6 +1255,7 @@ static int write_html(const struct report_set *set, const struct method_stats *m
 	char path[PATH_MAX], tmp[PATH_MAX + 8], svg[PATH_MAX], png[PATH_MAX], stamp[64];
 	struct plot_method *bars = NULL;
 	struct plot_cdf *cdf = NULL;
+	char (*labels)[256] = NULL;
 	xmlNodePtr html, head, n;
 	struct plot_out po;
 	xmlSaveCtxtPtr save;
@@ -955,21 +1288,25 @@ static int write_html(const struct report_set *set, const struct method_stats *m
 		if (i + 1 < set->nruns)
 			xmlAddChild(n, xmlNewText(BAD_CAST ", "));
 	}
-	html_summary(&h, set, m, nm);
+	if (html_summary(&h, set, m, nm, err))
+		goto out;
 
-	/* Downtime per method. */
+	/* Downtime per scenario. */
 	bars = calloc(nm ? nm : 1, sizeof(*bars));
 	cdf = calloc(nm ? nm : 1, sizeof(*cdf));
-	if (!bars || !cdf) {
+	labels = calloc(nm ? nm : 1, sizeof(*labels));
+	if (!bars || !cdf || !labels) {
 		tb_err_set(err, TB_EXIT_ENV, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < nm; i++)
-		bars[i] = (struct plot_method){m[i].method, m[i].downtime_ns, m[i].ndowntime,
+	for (i = 0; i < nm; i++) {
+		row_label(m, nm, i, labels[i], sizeof(labels[i]));
+		bars[i] = (struct plot_method){labels[i], m[i].downtime_ns, m[i].ndowntime,
 					       m[i].maintenance_ns, m[i].nmaintenance};
-	el(&h, h.body, "h2", "Downtime per method");
+	}
+	el(&h, h.body, "h2", "Downtime per scenario");
 	plot_paths(out, "downtime", opts, png_term, svg, png, sizeof(svg), &po,
-		   "Downtime and maintenance window per method");
+		   "Downtime and maintenance window per scenario");
 	if (plot_downtime(bars, nm, &po, err) ||
 	    figure(&h, svg, po.title,
 		   "Bar: median over the repetitions; whisker: min to max; dots: each repetition. "
@@ -978,22 +1315,22 @@ static int write_html(const struct report_set *set, const struct method_stats *m
 		   "plot-downtime", err))
 		goto out;
 
-	/* Round trips per method, pooled over its runs and repetitions. */
+	/* Round trips per scenario, pooled over its runs and repetitions. */
 	for (i = 0; i < nm; i++) {
 		size_t total = 0, j;
 
 		for (j = 0; j < set->nruns; j++)
-			if (!strcmp(set->runs[j].info.method, m[i].method))
+			if (report_run_in(&set->runs[j], &m[i].key))
 				for (k = 0; k < set->runs[j].nreps; k++)
 					total += traces[j].reps[k].nrtt;
-		cdf[i].label = m[i].method;
+		cdf[i].label = labels[i];
 		cdf[i].rtt_ns = malloc((total ? total : 1) * sizeof(double));
 		if (!cdf[i].rtt_ns) {
 			tb_err_set(err, TB_EXIT_ENV, "out of memory");
 			goto out;
 		}
 		for (j = 0; j < set->nruns; j++)
-			if (!strcmp(set->runs[j].info.method, m[i].method))
+			if (report_run_in(&set->runs[j], &m[i].key))
 				for (k = 0; k < set->runs[j].nreps; k++) {
 					memcpy((double *)cdf[i].rtt_ns + cdf[i].n,
 					       traces[j].reps[k].rtt,
@@ -1006,7 +1343,7 @@ static int write_html(const struct report_set *set, const struct method_stats *m
 		   "Probe round-trip time, cumulative distribution");
 	if (plot_rtt_cdf(cdf, nm, &po, err) ||
 	    figure(&h, svg, po.title,
-		   "For each method, the fraction of probe replies that came back within a given "
+		   "For each scenario, the fraction of probe replies that came back within a given "
 		   "round-trip time (request sent to reply received, host clock), over all its "
 		   "repetitions.",
 		   "plot-rtt", err))
@@ -1041,6 +1378,7 @@ out:
 		free((double *)cdf[i].rtt_ns);
 	free(cdf);
 	free(bars);
+	free(labels);
 	xmlFreeDoc(h.doc);
 	return ret;
 }
@@ -1055,7 +1393,7 @@ static int make_dir(const char *path, struct tb_err *err)
 int report_write(const struct report_set *set, const struct report_opts *opts, struct tb_err *err)
 {
 	struct run_trace *traces = NULL;
-	struct method_stats *m = NULL;
+	struct scenario_stats *m = NULL;
 	char plots[PATH_MAX], png_term[32] = "";
 	size_t nm = 0, i, loaded = 0;
 	int ret = -1;
@@ -1065,7 +1403,7 @@ int report_write(const struct report_set *set, const struct report_opts *opts, s
 	snprintf(plots, sizeof(plots), "%s/plots", opts->out);
 	if (make_dir(opts->out, err) || make_dir(plots, err))
 		return -1;
-	if (report_methods(set, &m, &nm, err))
+	if (report_scenarios(set, &m, &nm, err))
 		return -1;
 	traces = calloc(set->nruns ? set->nruns : 1, sizeof(*traces));
 	if (!traces) {
@@ -1086,6 +1424,6 @@ out:
 	for (i = 0; traces && i < loaded; i++)
 		trace_free(&traces[i], set->runs[i].nreps);
 	free(traces);
-	report_methods_free(m, nm);
+	report_scenarios_free(m, nm);
 	return ret;
 }

@@ -1,5 +1,5 @@
 /*
- * report.h - result directories read back, summarised per method, and
+ * report.h - result directories read back, summarised per scenario, and
  * written as a report: report.html (self-contained, plots inlined as SVG),
  * report.md (the summary, for a pull request) and summary.csv (one row per
  * repetition).
@@ -56,9 +56,36 @@ void report_free_dirs(char **dirs, size_t n);
  */
 char *report_default_out(char *const dirs[], size_t n);
 
-/* One method, pooled over every run of it, in order of first appearance. */
-struct method_stats {
+/*
+ * What makes runs comparable: the scenario, the method (its label:
+ * twin-dual, twin-repeat...), the kernels it upgraded between, the guest's
+ * size and the accelerator.  A report pools the runs whose keys are equal
+ * and gives every other key a row of its own; the gate keys its baseline
+ * the same way.  Fields a run.json did not record are "" or 0, and only
+ * equal to another run's unrecorded field.
+ */
+struct scenario_key {
+	char scenario[128];
 	char method[32];
+	char kernel_old[65]; /* releases, as run_info has them */
+	char kernel_new[65];
+	int memory_mib, vcpus;
+	char accel[16];
+};
+
+void report_key_of(const struct run_info *info, struct scenario_key *key);
+
+bool report_key_equal(const struct scenario_key *a, const struct scenario_key *b);
+
+/* The kernel pair: "OLD", an arrow (U+2192), "NEW"; "?" for an unknown release. */
+void report_key_kernels(const struct scenario_key *k, char *buf, size_t len);
+
+/* The guest's size, "2 GiB, 2 vCPUs" ("?" for what was not recorded). */
+void report_key_guest(const struct scenario_key *k, char *buf, size_t len);
+
+/* One scenario key, pooled over every run of it, in order of first appearance. */
+struct scenario_stats {
+	struct scenario_key key;
 	size_t runs, reps, verified;
 	double *downtime_ns; /* the measured repetitions' downtimes */
 	size_t ndowntime;
@@ -68,10 +95,37 @@ struct method_stats {
 	int64_t probe_interval_ns; /* the coarsest of its runs: the downtime's resolution */
 };
 
-int report_methods(const struct report_set *set, struct method_stats **out, size_t *n,
-		   struct tb_err *err);
+int report_scenarios(const struct report_set *set, struct scenario_stats **out, size_t *n,
+		     struct tb_err *err);
 
-void report_methods_free(struct method_stats *m, size_t n);
+void report_scenarios_free(struct scenario_stats *s, size_t n);
+
+/* True if run @r belongs to the row of key @key. */
+bool report_run_in(const struct report_run *r, const struct scenario_key *key);
+
+/*
+ * The method label every row is measured against: twin is what twinbench
+ * exists to measure, so the summary reads each downtime as a multiple of
+ * its downtime.
+ */
+#define REPORT_YARDSTICK "twin"
+
+/*
+ * Row @i's downtime median as a multiple of twin's in the same rows.  The
+ * twin row compared with ran the same kernels under the same accelerator
+ * (else the ratio would measure those too, and there is none); in the same
+ * guest when there is such a row, else the first, and the note says how
+ * the guests differ (the twin scenarios need bigger guests than reboot).
+ */
+struct twin_ratio {
+	bool has;	/* @ratio is meaningful */
+	double ratio;	/* row @i's downtime median over the twin row's */
+	size_t twin;	/* the twin row compared with, when @has */
+	char note[512]; /* why there is no ratio, or how that twin row differs; "" if neither */
+};
+
+void report_twin_ratio(const struct scenario_stats *rows, size_t n, size_t i,
+		       struct twin_ratio *out);
 
 /* A duration for people: "17.00 s", "812.4 ms", "950 us" (with the micro sign). */
 void report_duration(double ns, char *buf, size_t len);

@@ -278,6 +278,44 @@ static int check_counters(const struct repetition *reps, size_t n, struct tb_err
 	return 0;
 }
 
+/* "" or 64 lowercase hex digits: what sha256sum prints. */
+static bool sha256_hex_ok(const char *s, size_t size)
+{
+	size_t len = strnlen(s, size), i;
+
+	if (!len)
+		return true;
+	if (len != 64)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* A digest that would not load back is refused before it is written. */
+static int check_info(const struct run_info *info, struct tb_err *err)
+{
+	if (!sha256_hex_ok(info->boot_old.sha256, sizeof(info->boot_old.sha256)))
+		return tb_err_set(err, TB_EXIT_USAGE,
+				  "environment.images.kernel_old.sha256: \"%.64s\" is not 64 "
+				  "lowercase hex digits",
+				  info->boot_old.sha256);
+	if (!sha256_hex_ok(info->boot_new.sha256, sizeof(info->boot_new.sha256)))
+		return tb_err_set(err, TB_EXIT_USAGE,
+				  "environment.images.kernel_new.sha256: \"%.64s\" is not 64 "
+				  "lowercase hex digits",
+				  info->boot_new.sha256);
+	return 0;
+}
+
+/* One booted kernel; NULL only when out of memory. */
+static json_t *kernel_to_json(const struct run_kernel *k)
+{
+	return json_pack("{s:o, s:o, s:I}", "path", JSON_STR(k->image), "sha256",
+			 JSON_STR(k->sha256), "initrd_bytes", (json_int_t)k->initrd_bytes);
+}
+
 static json_t *run_to_json(const struct run_info *info, const struct repetition *reps, size_t n,
 			   struct tb_err *err)
 {
@@ -285,7 +323,7 @@ static json_t *run_to_json(const struct run_info *info, const struct repetition 
 	json_t *root, *a;
 	size_t i;
 
-	if (check_counters(reps, n, err))
+	if (check_counters(reps, n, err) || check_info(info, err))
 		return NULL;
 	if (results_summarise(reps, n, &sum) != 0)
 		goto nomem;
@@ -300,7 +338,8 @@ static json_t *run_to_json(const struct run_info *info, const struct repetition 
 	}
 	root = json_pack(
 	    "{s:s, s:{s:o, s:o, s:o, s:i}, s:o,"
-	    " s:{s:o, s:o, s:o, s:o, s:o, s:o}, s:{s:I}, s:o,"
+	    " s:{s:o, s:o, s:o, s:o, s:o, s:o, s:{s:i, s:i}, s:{s:o, s:o, s:o}},"
+	    " s:{s:I}, s:o,"
 	    " s:{s:I, s:I, s:I, s:o}}",
 	    "format", RESULTS_FORMAT, "scenario", "name", JSON_STR(info->scenario), "path",
 	    JSON_STR(info->scenario_path), "method", JSON_STR(info->method), "repetitions",
@@ -308,8 +347,11 @@ static json_t *run_to_json(const struct run_info *info, const struct repetition 
 	    JSON_STR(info->accel), "qemu", JSON_STR(info->qemu_version), "libvirt",
 	    JSON_STR(info->libvirt_version), "host_kernel", JSON_STR(info->host_kernel),
 	    "kernel_old", JSON_STR(info->kernel_old), "kernel_new", JSON_STR(info->kernel_new),
-	    "probe", "interval_ns", (json_int_t)info->probe_interval_ns, "repetitions", a,
-	    "summary", "repetitions", (json_int_t)n, "ok", (json_int_t)sum.ok, "verified",
+	    "guest", "memory_mib", info->guest_memory_mib, "vcpus", info->guest_vcpus, "images",
+	    "kernel_old", kernel_to_json(&info->boot_old), "kernel_new",
+	    kernel_to_json(&info->boot_new), "rootfs", JSON_STR(info->rootfs), "probe",
+	    "interval_ns", (json_int_t)info->probe_interval_ns, "repetitions", a, "summary",
+	    "repetitions", (json_int_t)n, "ok", (json_int_t)sum.ok, "verified",
 	    (json_int_t)sum.verified, "downtime_ns", downtime_summary(&sum));
 	if (!root)
 		goto nomem;
@@ -732,6 +774,59 @@ static int load_takeover(struct loader *ld, json_t *jrep, const char *where,
 	return 0;
 }
 
+/* environment.images.kernel_old or kernel_new. */
+static int load_kernel(struct loader *ld, json_t *images, const char *key, struct run_kernel *k)
+{
+	json_t *o = member(ld, images, "environment.images", key, K_OBJECT);
+	char where[64];
+	json_int_t v;
+
+	if (!o)
+		return -1;
+	snprintf(where, sizeof(where), "environment.images.%s", key);
+	if (get_str(ld, o, where, "path", k->image, sizeof(k->image)) ||
+	    get_str(ld, o, where, "sha256", k->sha256, sizeof(k->sha256)) ||
+	    get_int(ld, o, where, "initrd_bytes", 0, INT64_MAX, &v))
+		return -1;
+	/* Checked on the JSON string: a longer one must not pass by being truncated. */
+	if (!sha256_hex_ok(json_string_value(json_object_get(o, "sha256")), 66))
+		return tb_err_set(ld->err, TB_EXIT_USAGE,
+				  "%s: %s.sha256: expected \"\" or 64 lowercase hex digits",
+				  ld->path, where);
+	k->initrd_bytes = v;
+	return 0;
+}
+
+/*
+ * environment.guest and environment.images: what was booted.  Added after
+ * twinbench-run/1 was first written, so each object is optional; when
+ * there, every key in it is required.
+ */
+static int load_boot(struct loader *ld, json_t *env, struct run_info *info)
+{
+	json_t *guest, *images;
+	json_int_t v;
+
+	if (json_object_get(env, "guest")) {
+		guest = member(ld, env, "environment", "guest", K_OBJECT);
+		if (!guest || get_int(ld, guest, "environment.guest", "memory_mib", 0, INT_MAX, &v))
+			return -1;
+		info->guest_memory_mib = (int)v;
+		if (get_int(ld, guest, "environment.guest", "vcpus", 0, INT_MAX, &v))
+			return -1;
+		info->guest_vcpus = (int)v;
+	}
+	if (json_object_get(env, "images")) {
+		images = member(ld, env, "environment", "images", K_OBJECT);
+		if (!images || load_kernel(ld, images, "kernel_old", &info->boot_old) ||
+		    load_kernel(ld, images, "kernel_new", &info->boot_new) ||
+		    get_str(ld, images, "environment.images", "rootfs", info->rootfs,
+			    sizeof(info->rootfs)))
+			return -1;
+	}
+	return 0;
+}
+
 static int load_info(struct loader *ld, json_t *root, struct run_info *info)
 {
 	json_t *scenario, *env, *probe;
@@ -759,7 +854,8 @@ static int load_info(struct loader *ld, json_t *root, struct run_info *info)
 	    get_str(ld, env, "environment", "kernel_old", info->kernel_old,
 		    sizeof(info->kernel_old)) ||
 	    get_str(ld, env, "environment", "kernel_new", info->kernel_new,
-		    sizeof(info->kernel_new)))
+		    sizeof(info->kernel_new)) ||
+	    load_boot(ld, env, info))
 		return -1;
 	probe = member(ld, root, "", "probe", K_OBJECT);
 	if (!probe || get_int(ld, probe, "probe", "interval_ns", 0, INT64_MAX, &v))

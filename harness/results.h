@@ -8,6 +8,13 @@
  *
  * Times in run.json are integer nanoseconds of the host's CLOCK_MONOTONIC
  * ("t_ns") or durations in nanoseconds ("*_ns").
+ *
+ * Its "environment" says what was booted, in which guest:
+ *   "guest":  { "memory_mib": 512, "vcpus": 2 },
+ *   "images": { "kernel_old": { "path": ..., "sha256": ..., "initrd_bytes": N },
+ *               "kernel_new": { ... }, "rootfs": "PATH sha256:HEX" }
+ * Both objects are optional on load: a run.json written before them loads
+ * with zeros and empty strings there.
  */
 #ifndef TB_RESULTS_H
 #define TB_RESULTS_H
@@ -67,6 +74,16 @@ struct repetition {
 	int nrounds;
 };
 
+/*
+ * A kernel as the runner booted it.  The release (run_info.kernel_old/new)
+ * says what the guest reported; this says which files those were.
+ */
+struct run_kernel {
+	char image[1024];     /* path of the kernel image, as given to QEMU; "" if not recorded */
+	char sha256[65];      /* of the image: 64 lowercase hex digits, "" if not recorded */
+	int64_t initrd_bytes; /* size of its initrd, 0: none (or not recorded) */
+};
+
 struct run_info {
 	char scenario[128];	  /* scenario name */
 	char scenario_path[1024]; /* as given */
@@ -80,6 +97,23 @@ struct run_info {
 	char kernel_new[65];
 	int64_t probe_interval_ns;
 	int repetitions;	  /* planned */
+	/*
+	 * What was booted, and in how big a guest: a report pools only runs
+	 * that agree on these.  0 / "" when not recorded (run.json written
+	 * before they were).
+	 */
+	int guest_memory_mib;
+	int guest_vcpus;
+	struct run_kernel boot_old; /* kernel A */
+	struct run_kernel boot_new; /* the upgrade's kernel (B for twin methods) */
+	/*
+	 * The root disk image: its path, a space, "sha256:" and the 64 hex
+	 * digits of its content ("/x/images/rootfs.img sha256:3f2a..."); only
+	 * the path if it was not hashed, "" if the guest has none.  Its base
+	 * image is never written to (each repetition boots a fresh overlay),
+	 * so one hash stands for every repetition.
+	 */
+	char rootfs[1200];
 };
 
 /* What a table row or run.json's "summary" says about a set of repetitions. */

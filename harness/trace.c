@@ -304,3 +304,24 @@ bool trace_find_gap(const struct repetition *rep, const struct trace_stamps *r, 
 		}
 	return best > 0;
 }
+
+int trace_find_gaps(const struct trace_stamps *r, int64_t interval_ns, struct trace_gap **gaps,
+		    size_t *n)
+{
+	int64_t min = TRACE_GAP_INTERVALS * (interval_ns > 0 ? interval_ns : NS_PER_MS);
+	size_t i, count = 0;
+
+	*gaps = NULL;
+	*n = 0;
+	for (i = 0; i + 1 < r->n; i++)
+		count += r->v[i + 1] - r->v[i] > min;
+	if (!count)
+		return 0;
+	*gaps = malloc(count * sizeof(**gaps));
+	if (!*gaps)
+		return -1;
+	for (i = 0; i + 1 < r->n; i++)
+		if (r->v[i + 1] - r->v[i] > min)
+			(*gaps)[(*n)++] = (struct trace_gap){r->v[i], r->v[i + 1]};
+	return 0;
+}

@@ -66,4 +66,25 @@ size_t trace_lower_bound(const struct trace_stamps *a, int64_t t);
 bool trace_find_gap(const struct repetition *rep, const struct trace_stamps *r, int64_t origin,
 		    int64_t *start, int64_t *end);
 
+/*
+ * A gap is shaded when no reply came for more than this many probe
+ * intervals: one or two lost replies are noise, five in a row are the
+ * service (or the path to it) stalling.
+ */
+#define TRACE_GAP_INTERVALS 5
+
+/* No reply from @start_ns (a reply) to @end_ns (the next reply). */
+struct trace_gap {
+	int64_t start_ns, end_ns;
+};
+
+/*
+ * Every gap in the ascending replies @r longer than TRACE_GAP_INTERVALS
+ * probe intervals of @interval_ns (1 ms if not known), in time order, as
+ * a malloc'd array in *@gaps (NULL if none) of *@n.  0, or -1 when out of
+ * memory (*@gaps NULL, *@n 0).
+ */
+int trace_find_gaps(const struct trace_stamps *r, int64_t interval_ns, struct trace_gap **gaps,
+		    size_t *n);
+
 #endif

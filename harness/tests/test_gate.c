@@ -86,12 +86,15 @@ static int junit_schema_errors(const char *path)
 }
 
 struct spec {
-	const char *method;
+	const char *method; /* and the scenario's name */
 	const char *accel;
 	const double *down_ms; /* NULL: no repetition measured a downtime */
 	const double *maint_ms;
 	const int *verified; /* NULL: all verified */
 	size_t n;
+	const char *kernel_new; /* NULL: 6.1.0-b (kernel_old is always 6.1.0-a) */
+	int memory_mib;		/* 0: 512 */
+	const char *scenario;	/* NULL: the method's name */
 };
 
 /* A result directory @dir/run.json as `twinbench run` would write it. */
@@ -104,14 +107,20 @@ static void make_run(const char *dir, const struct spec *s)
 
 	assert_non_null(reps);
 	assert_int_equal(mkdir(dir, 0755), 0);
-	snprintf(info.scenario, sizeof(info.scenario), "%s", s->method);
-	snprintf(info.scenario_path, sizeof(info.scenario_path), "scenarios/%s.yaml", s->method);
+	snprintf(info.scenario, sizeof(info.scenario), "%s", s->scenario ? s->scenario : s->method);
+	snprintf(info.scenario_path, sizeof(info.scenario_path), "scenarios/%s.yaml",
+		 info.scenario);
 	snprintf(info.method, sizeof(info.method), "%s", s->method);
 	snprintf(info.started, sizeof(info.started), "2026-11-22T02:00:00Z");
 	snprintf(info.accel, sizeof(info.accel), "%s", s->accel ? s->accel : "tcg");
 	snprintf(info.qemu_version, sizeof(info.qemu_version), "7.2.22");
 	snprintf(info.libvirt_version, sizeof(info.libvirt_version), "9.0.0");
 	snprintf(info.host_kernel, sizeof(info.host_kernel), "6.1.0");
+	snprintf(info.kernel_old, sizeof(info.kernel_old), "6.1.0-a");
+	snprintf(info.kernel_new, sizeof(info.kernel_new), "%s",
+		 s->kernel_new ? s->kernel_new : "6.1.0-b");
+	info.guest_memory_mib = s->memory_mib ? s->memory_mib : 512;
+	info.guest_vcpus = 2;
 	info.probe_interval_ns = NS_PER_MS;
 	info.repetitions = (int)s->n;
 	for (size_t i = 0; i < s->n; i++) {
@@ -174,7 +183,7 @@ static const double maint5[] = {1000, 1000, 1000, 1000, 1000};
 /* Save a baseline of kexec with @down_ms (5 repetitions); returns its path. */
 static const char *save_baseline(void **state, const double *down_ms, size_t n)
 {
-	const struct spec s = {"kexec", NULL, down_ms, maint5, NULL, n};
+	const struct spec s = {"kexec", NULL, down_ms, maint5, NULL, n, NULL, 0, NULL};
 	char *dir = at(state, "base-kexec"), *file = at(state, "baseline.json"), err[2048];
 	const char *args[] = {"gate", "--save", file, dir, NULL};
 
@@ -183,7 +192,22 @@ static const char *save_baseline(void **state, const double *down_ms, size_t n)
 	return file;
 }
 
-/* Load @dirs and compare with @baseline through the library. */
+/* Load @dirs and compare with @baseline through the library, with @flags. */
+static void compare_with(const char *baseline, char **dirs, size_t n, unsigned flags,
+			 struct gate_result *r)
+{
+	struct report_set set;
+	struct gate_baseline b;
+	struct tb_err err;
+
+	if (gate_baseline_load(baseline, &b, &err) || report_load(&set, dirs, n, &err) ||
+	    gate_compare(&b, &set, flags, r, &err))
+		fail_msg("%s", err.msg);
+	report_free(&set);
+	gate_baseline_free(&b);
+}
+
+/* Load @dir and compare with @baseline through the library. */
 static void compare(const char *baseline, char *dir, struct gate_result *r)
 {
 	struct report_set set;
@@ -191,26 +215,26 @@ static void compare(const char *baseline, char *dir, struct gate_result *r)
 	struct tb_err err;
 
 	if (gate_baseline_load(baseline, &b, &err) || report_load(&set, &dir, 1, &err) ||
-	    gate_compare(&b, &set, r, &err))
+	    gate_compare(&b, &set, 0, r, &err))
 		fail_msg("%s", err.msg);
 	report_free(&set);
 	gate_baseline_free(&b);
 }
 
-static const struct gate_check *check_of(const struct gate_result *r, const char *method,
+static const struct gate_check *check_of(const struct gate_result *r, const char *scenario,
 					 enum gate_metric m)
 {
 	for (size_t i = 0; i < r->n; i++)
-		if (!strcmp(r->checks[i].method, method) && r->checks[i].metric == m)
+		if (!strcmp(r->checks[i].scenario, scenario) && r->checks[i].metric == m)
 			return &r->checks[i];
-	fail_msg("no check for %s %s", method, gate_metric_name(m));
+	fail_msg("no check for %s %s", scenario, gate_metric_name(m));
 	return NULL;
 }
 
 static void test_equal_results_pass(void **state)
 {
 	const char *bl = save_baseline(state, base5, 5);
-	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5};
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
 	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048], *junit;
 	const char *args[] = {"gate", "--baseline", bl, "--out", out, cur, NULL};
 
@@ -227,7 +251,7 @@ static void test_clearly_slower_fails_naming_both_values(void **state)
 {
 	static const double slow[] = {190, 200, 205, 210, 220};
 	const char *bl = save_baseline(state, base5, 5);
-	const struct spec s = {"kexec", NULL, slow, maint5, NULL, 5};
+	const struct spec s = {"kexec", NULL, slow, maint5, NULL, 5, NULL, 0, NULL};
 	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048], *md;
 	const char *args[] = {"gate", "--baseline", bl, "--out", out, cur, NULL};
 	const struct gate_check *c;
@@ -264,7 +288,7 @@ static void test_noisy_but_equal_passes(void **state)
 {
 	static const double base[] = {80, 95, 100, 105, 120}, cur5[] = {85, 98, 112, 115, 125};
 	const char *bl = save_baseline(state, base, 5);
-	const struct spec s = {"kexec", NULL, cur5, maint5, NULL, 5};
+	const struct spec s = {"kexec", NULL, cur5, maint5, NULL, 5, NULL, 0, NULL};
 	char *cur = at(state, "cur");
 	const struct gate_check *c;
 	struct gate_result r;
@@ -285,7 +309,7 @@ static void test_method_no_longer_verified_fails(void **state)
 {
 	static const int verified[] = {1, 1, 0, 1, 1};
 	const char *bl = save_baseline(state, base5, 5);
-	const struct spec s = {"kexec", NULL, base5, maint5, verified, 5};
+	const struct spec s = {"kexec", NULL, base5, maint5, verified, 5, NULL, 0, NULL};
 	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048];
 	const char *args[] = {"gate", "--baseline", bl, "--out", out, cur, NULL};
 	const struct gate_check *c;
@@ -306,8 +330,8 @@ static void test_single_repetition_falls_back_to_thresholds(void **state)
 {
 	static const double one[] = {100}, slower[] = {150}, close_by[] = {105};
 	const char *bl = save_baseline(state, one, 1);
-	const struct spec s1 = {"kexec", NULL, slower, maint5, NULL, 1};
-	const struct spec s2 = {"kexec", NULL, close_by, maint5, NULL, 1};
+	const struct spec s1 = {"kexec", NULL, slower, maint5, NULL, 1, NULL, 0, NULL};
+	const struct spec s2 = {"kexec", NULL, close_by, maint5, NULL, 1, NULL, 0, NULL};
 	char *cur = at(state, "slower"), *cur2 = at(state, "close");
 	const struct gate_check *c;
 	struct gate_result r;
@@ -331,7 +355,7 @@ static void test_increase_under_absolute_threshold_passes(void **state)
 {
 	static const double base[] = {29, 29.5, 30, 30.5, 31}, cur5[] = {33.5, 34, 34.5, 35, 35.5};
 	const char *bl = save_baseline(state, base, 5);
-	const struct spec s = {"kexec", NULL, cur5, maint5, NULL, 5};
+	const struct spec s = {"kexec", NULL, cur5, maint5, NULL, 5, NULL, 0, NULL};
 	char *cur = at(state, "cur");
 	const struct gate_check *c;
 	struct gate_result r;
@@ -349,7 +373,7 @@ static void test_increase_under_absolute_threshold_passes(void **state)
 static void test_downtime_no_longer_measured_fails(void **state)
 {
 	const char *bl = save_baseline(state, base5, 5);
-	const struct spec s = {"kexec", NULL, NULL, maint5, NULL, 5};
+	const struct spec s = {"kexec", NULL, NULL, maint5, NULL, 5, NULL, 0, NULL};
 	char *cur = at(state, "cur");
 	const struct gate_check *c;
 	struct gate_result r;
@@ -362,42 +386,86 @@ static void test_downtime_no_longer_measured_fails(void **state)
 	gate_result_free(&r);
 }
 
-/* good.json has kexec and reboot; the results have kexec and twin-boot. */
-static void test_missing_and_new_methods_are_skipped(void **state)
+/*
+ * good.json has kexec and reboot; the results have kexec and twin-boot.
+ * reboot has no results: a failure naming it, unless --allow-missing,
+ * which skips it; twin-boot is not in the baseline: skipped either way.
+ */
+static void test_missing_entry_fails_unless_allowed(void **state)
 {
 	static const double tb[] = {5}, maint300[] = {300, 300, 300, 300, 300};
-	const struct spec k = {"kexec", NULL, base5, maint300, NULL, 5};
-	const struct spec t = {"twin-boot", NULL, tb, NULL, NULL, 1};
-	char *dirs[] = {at(state, "kexec"), at(state, "twin")};
-	char *out = at(state, "out"), err[2048], *junit;
-	const char *args[] = {"gate",  "--baseline", fixture("good.json"), "--out", out, dirs[0],
-			      dirs[1], NULL};
-	struct report_set set;
-	struct gate_baseline b;
+	const struct spec k = {"kexec", NULL, base5, maint300, NULL, 5, NULL, 0, NULL};
+	const struct spec t = {"twin-boot", NULL, tb, NULL, NULL, 1, NULL, 0, NULL};
+	char *dirs[] = {strdup(at(state, "kexec")), strdup(at(state, "twin"))};
+	char *out = strdup(at(state, "out")), *good = strdup(fixture("good.json")), err[2048];
+	const char *strict[] = {"gate", "--baseline", good, "--out", out, dirs[0], dirs[1], NULL};
+	const char *lenient[] = {"gate", "--baseline", good, "--allow-missing",
+				 "--out", out, dirs[0], dirs[1], NULL};
+	char *junit, *md;
+	const struct gate_check *c;
 	struct gate_result r;
-	struct tb_err e;
 
 	make_run(dirs[0], &k);
 	make_run(dirs[1], &t);
-	if (gate_baseline_load(fixture("good.json"), &b, &e) || report_load(&set, dirs, 2, &e) ||
-	    gate_compare(&b, &set, &r, &e))
-		fail_msg("%s", e.msg);
+	compare_with(good, dirs, 2, 0, &r);
 	assert_int_equal(r.n, 9);
-	assert_int_equal(r.skipped, 6); /* reboot: no results; twin-boot: no baseline */
-	assert_int_equal(r.regressions, 0);
-	assert_int_equal(check_of(&r, "reboot", GATE_VERIFIED)->outcome, GATE_SKIPPED);
+	assert_int_equal(r.regressions, 3); /* reboot: every metric */
+	assert_int_equal(r.skipped, 3);	    /* twin-boot: no baseline */
+	c = check_of(&r, "reboot", GATE_VERIFIED);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_string_equal(c->summary, "no current results");
+	assert_non_null(strstr(c->detail, "no current results for this scenario"));
 	assert_int_equal(check_of(&r, "twin-boot", GATE_DOWNTIME)->outcome, GATE_SKIPPED);
 	assert_int_equal(check_of(&r, "kexec", GATE_MAINTENANCE)->outcome, GATE_PASS);
 	gate_result_free(&r);
-	report_free(&set);
-	gate_baseline_free(&b);
-	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 0);
+
+	compare_with(good, dirs, 2, GATE_ALLOW_MISSING, &r);
+	assert_int_equal(r.regressions, 0);
+	assert_int_equal(r.skipped, 6);
+	assert_int_equal(check_of(&r, "reboot", GATE_DOWNTIME)->outcome, GATE_SKIPPED);
+	assert_non_null(strstr(r.notes, "1 baseline scenario had no current results"));
+	gate_result_free(&r);
+
+	assert_int_equal(run_cmd(cmd_gate, strict, err, sizeof(err)), 1);
+	assert_int_equal(junit_schema_errors(at(state, "out/junit.xml")), 0);
+	md = tl_read_file(at(state, "out/gate.md"));
+	assert_non_null(strstr(md, "FAIL, 3 regressions"));
+	assert_non_null(strstr(md, "**reboot downtime**: no current results for this scenario"));
+	free(md);
+	assert_int_equal(run_cmd(cmd_gate, lenient, err, sizeof(err)), 0);
 	assert_int_equal(junit_schema_errors(at(state, "out/junit.xml")), 0);
 	junit = tl_read_file(at(state, "out/junit.xml"));
 	assert_non_null(strstr(junit, "skipped=\"6\""));
 	free(junit);
+	free(out);
+	free(good);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
 }
 
+/* A /1 entry stands for its method's row: two rows of kexec leave it not knowing which. */
+static void test_v1_entry_matching_two_rows_fails(void **state)
+{
+	const struct spec k = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	const struct spec big = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 2048, "kexec-big"};
+	char *dirs[] = {strdup(at(state, "kexec")), strdup(at(state, "big"))};
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run(dirs[0], &k);
+	make_run(dirs[1], &big);
+	compare_with(fixture("good.json"), dirs, 2, GATE_ALLOW_MISSING, &r);
+	c = check_of(&r, "kexec", GATE_DOWNTIME);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_string_equal(c->summary, "ambiguous");
+	assert_non_null(strstr(c->detail, "2 current rows match this entry (scenarios kexec, "
+					  "kexec-big)"));
+	gate_result_free(&r);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/* A twinbench-baseline/1 file, keyed by method, still loads. */
 static void test_good_fixture_loads_with_defaults(void **state)
 {
 	struct gate_baseline b;
@@ -406,21 +474,70 @@ static void test_good_fixture_loads_with_defaults(void **state)
 	(void)state;
 	if (gate_baseline_load(fixture("good.json"), &b, &err))
 		fail_msg("%s", err.msg);
+	assert_int_equal(b.version, 1);
 	assert_int_equal(b.n, 2);
 	assert_string_equal(b.accel, "tcg");
 	assert_true(fabs(b.alpha - 0.05) < 1e-12);
-	assert_string_equal(b.methods[0].method, "kexec");
-	assert_int_equal(b.methods[0].repetitions, 5);
-	assert_true(b.methods[0].min_verified_ratio == 1.0); /* defaults to the ratio */
-	assert_true(b.methods[0].timing[GATE_DOWNTIME].present);
-	assert_int_equal(b.methods[0].timing[GATE_DOWNTIME].nvalues, 5);
-	assert_int_equal(b.methods[0].timing[GATE_DOWNTIME].absolute_ns, 10000000);
-	assert_true(b.methods[0].timing[GATE_MAINTENANCE].present);
-	assert_int_equal(b.methods[0].timing[GATE_MAINTENANCE].nvalues, 0);
-	assert_true(fabs(b.methods[0].timing[GATE_MAINTENANCE].relative - 0.2) < 1e-12);
-	assert_string_equal(b.methods[1].method, "reboot");
-	assert_true(fabs(b.methods[1].min_verified_ratio - 0.6) < 1e-12);
-	assert_false(b.methods[1].timing[GATE_MAINTENANCE].present);
+	assert_string_equal(b.entries[0].key.method, "kexec");
+	assert_string_equal(b.entries[0].key.scenario, "");
+	assert_string_equal(b.entries[0].key.accel, "tcg");
+	assert_string_equal(b.entries[0].key.kernel_old, "");
+	assert_int_equal(b.entries[0].key.memory_mib, 0);
+	assert_int_equal(b.entries[0].repetitions, 5);
+	assert_true(b.entries[0].min_verified_ratio == 1.0); /* defaults to the ratio */
+	assert_true(b.entries[0].timing[GATE_DOWNTIME].present);
+	assert_int_equal(b.entries[0].timing[GATE_DOWNTIME].nvalues, 5);
+	assert_int_equal(b.entries[0].timing[GATE_DOWNTIME].absolute_ns, 10000000);
+	assert_true(b.entries[0].timing[GATE_MAINTENANCE].present);
+	assert_int_equal(b.entries[0].timing[GATE_MAINTENANCE].nvalues, 0);
+	assert_true(fabs(b.entries[0].timing[GATE_MAINTENANCE].relative - 0.2) < 1e-12);
+	assert_string_equal(b.entries[1].key.method, "reboot");
+	assert_true(fabs(b.entries[1].min_verified_ratio - 0.6) < 1e-12);
+	assert_false(b.entries[1].timing[GATE_MAINTENANCE].present);
+	gate_baseline_free(&b);
+}
+
+/* The committed baseline (format /1) loads, each entry with its environment's kernels. */
+static void test_committed_baseline_still_loads(void **state)
+{
+	struct gate_baseline b;
+	struct tb_err err;
+
+	(void)state;
+	if (gate_baseline_load(fixture("../../../results/baselines/tcg.json"), &b, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(b.version, 1);
+	assert_int_equal(b.n, 4);
+	for (size_t i = 0; i < b.n; i++) {
+		assert_string_equal(b.entries[i].key.kernel_old, "6.1.0-50-amd64");
+		assert_string_equal(b.entries[i].key.kernel_new, "6.1.0-50-amd64");
+		assert_string_equal(b.entries[i].key.accel, "tcg");
+	}
+	assert_string_equal(b.entries[3].key.method, "twin-dual");
+	gate_baseline_free(&b);
+}
+
+/* A /2 file: an entry per scenario, with what it ran. */
+static void test_scenario_fixture_loads_with_its_key(void **state)
+{
+	struct gate_baseline b;
+	struct tb_err err;
+
+	(void)state;
+	if (gate_baseline_load(fixture("good_v2.json"), &b, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(b.version, 2);
+	assert_int_equal(b.n, 2);
+	assert_string_equal(b.entries[0].key.scenario, "kexec");
+	assert_string_equal(b.entries[0].key.method, "kexec");
+	assert_string_equal(b.entries[0].key.kernel_old, "6.1.0-a");
+	assert_string_equal(b.entries[0].key.kernel_new, "6.1.0-b");
+	assert_int_equal(b.entries[0].key.memory_mib, 512);
+	assert_int_equal(b.entries[0].key.vcpus, 2);
+	assert_string_equal(b.entries[0].key.accel, "tcg");
+	assert_string_equal(b.entries[1].key.scenario, "kexec-big");
+	assert_int_equal(b.entries[1].key.memory_mib, 2048);
+	assert_true(fabs(b.entries[1].timing[GATE_DOWNTIME].median - 90e6) < 1);
 	gate_baseline_free(&b);
 }
 
@@ -437,12 +554,16 @@ static void test_malformed_baselines_exit_2_with_position(void **state)
 	    {"missing_thresholds.json", ":6:22: ", "missing \"thresholds\""},
 	    {"negative_value.json", ":8:25: ", "values[1]: -5 is negative"},
 	    {"ratio_out_of_range.json", ":4:40: ", "verified.ratio: 1.5 is out of range"},
-	    {"wrong_format.json", ":2:13: ", "is not \"twinbench-baseline/1\""},
+	    {"wrong_format.json", ":2:13: ",
+	     "is not \"twinbench-baseline/2\" (nor the older \"twinbench-baseline/1\")"},
+	    {"v2_missing_method.json", ":4:14: ", "scenarios.kexec: missing \"method\""},
+	    {"v2_fractional_vcpus.json", ":9:16: ", "scenarios.kexec.vcpus: expected a whole number"},
+	    {"v2_keyed_by_method.json", ":3:3: ", "methods: unknown key"},
 	    {"duplicate_method.json", ":5:", "duplicate object key"},
 	    {"not_an_object.json", ":1:1: ", "expected an object, got an array"},
 	    {"no_methods.json", ":1:48: ", "nothing to gate"},
 	};
-	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5};
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
 	char *cur = at(state, "cur"), *out = at(state, "out"), err[4096], want[PATH_MAX];
 
 	make_run(cur, &s);
@@ -461,7 +582,7 @@ static void test_malformed_baselines_exit_2_with_position(void **state)
 
 static void test_bad_usage_exits_2(void **state)
 {
-	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5};
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
 	char *cur = at(state, "cur"), err[2048];
 	const char *no_baseline[] = {"gate", cur, NULL};
 	const char *both[] = {"gate", "--baseline", "x.json", "--save", "y.json", cur, NULL};
@@ -491,16 +612,82 @@ static void test_saved_baseline_round_trips(void **state)
 
 	if (gate_baseline_load(bl, &b, &err))
 		fail_msg("%s", err.msg);
+	assert_int_equal(b.version, 2);
 	assert_int_equal(b.n, 1);
-	assert_string_equal(b.methods[0].method, "kexec");
-	assert_true(b.methods[0].verified_ratio == 1.0);
-	assert_int_equal(b.methods[0].timing[GATE_DOWNTIME].nvalues, 5);
-	assert_true(fabs(b.methods[0].timing[GATE_DOWNTIME].median - 102e6) < 1);
-	assert_true(fabs(b.methods[0].timing[GATE_DOWNTIME].values[4] - 110e6) < 1);
-	assert_true(fabs(b.methods[0].timing[GATE_DOWNTIME].relative - 0.10) < 1e-9);
+	assert_string_equal(b.entries[0].key.scenario, "kexec");
+	assert_string_equal(b.entries[0].key.method, "kexec");
+	assert_string_equal(b.entries[0].key.kernel_old, "6.1.0-a");
+	assert_string_equal(b.entries[0].key.kernel_new, "6.1.0-b");
+	assert_int_equal(b.entries[0].key.memory_mib, 512);
+	assert_int_equal(b.entries[0].key.vcpus, 2);
+	assert_string_equal(b.entries[0].key.accel, "tcg");
+	assert_true(b.entries[0].verified_ratio == 1.0);
+	assert_int_equal(b.entries[0].timing[GATE_DOWNTIME].nvalues, 5);
+	assert_true(fabs(b.entries[0].timing[GATE_DOWNTIME].median - 102e6) < 1);
+	assert_true(fabs(b.entries[0].timing[GATE_DOWNTIME].values[4] - 110e6) < 1);
+	assert_true(fabs(b.entries[0].timing[GATE_DOWNTIME].relative - 0.10) < 1e-9);
 	/* Ten probe intervals of 1 ms. */
-	assert_int_equal(b.methods[0].timing[GATE_DOWNTIME].absolute_ns, 10 * NS_PER_MS);
-	assert_true(fabs(b.methods[0].timing[GATE_MAINTENANCE].median - 1e9) < 1);
+	assert_int_equal(b.entries[0].timing[GATE_DOWNTIME].absolute_ns, 10 * NS_PER_MS);
+	assert_true(fabs(b.entries[0].timing[GATE_MAINTENANCE].median - 1e9) < 1);
+	gate_baseline_free(&b);
+}
+
+/* One scenario against two kernel pairs is two rows: no single baseline for it. */
+static void test_save_refuses_two_rows_of_one_scenario(void **state)
+{
+	const struct spec a = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	const struct spec c = {"kexec", NULL, base5, maint5, NULL, 5, "6.1.0-c", 0, NULL};
+	char *dirs[] = {strdup(at(state, "a")), strdup(at(state, "c"))};
+	char *file = strdup(at(state, "baseline.json")), err[2048];
+	const char *args[] = {"gate", "--save", file, dirs[0], dirs[1], NULL};
+
+	make_run(dirs[0], &a);
+	make_run(dirs[1], &c);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "two rows of scenario kexec"));
+	assert_non_null(strstr(err, "6.1.0-a \xe2\x86\x92 6.1.0-b"));
+	assert_non_null(strstr(err, "6.1.0-a \xe2\x86\x92 6.1.0-c"));
+	assert_int_equal(access(file, F_OK), -1);
+	free(file);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/* Each entry is compared with the row that ran the same; the verdict says what that was. */
+static void test_entry_is_compared_with_its_alike_row(void **state)
+{
+	static const double slow[] = {190, 200, 205, 210, 220};
+	const struct spec k = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	const struct spec big = {"kexec", NULL, slow, maint5, NULL, 5, NULL, 2048, "kexec-big"};
+	char *dirs[] = {at(state, "kexec"), at(state, "big")};
+	struct report_set set;
+	struct gate_baseline b;
+	struct gate_result r;
+	struct tb_err e;
+	char *md;
+	size_t len;
+	FILE *f;
+
+	make_run(dirs[0], &k);
+	make_run(dirs[1], &big);
+	if (gate_baseline_load(fixture("good_v2.json"), &b, &e) || report_load(&set, dirs, 2, &e) ||
+	    gate_compare(&b, &set, 0, &r, &e))
+		fail_msg("%s", e.msg);
+	assert_int_equal(r.n, 6);
+	assert_int_equal(check_of(&r, "kexec", GATE_DOWNTIME)->outcome, GATE_PASS);
+	/* kexec-big's baseline median is 90 ms: 205 ms is its regression, not kexec's. */
+	assert_int_equal(check_of(&r, "kexec-big", GATE_DOWNTIME)->outcome, GATE_REGRESSION);
+	assert_true(fabs(check_of(&r, "kexec-big", GATE_DOWNTIME)->base - 90e6) < 1);
+	assert_string_equal(check_of(&r, "kexec-big", GATE_VERIFIED)->ran,
+			    "kexec, 6.1.0-a \xe2\x86\x92 6.1.0-b, 2 GiB, 2 vCPUs, tcg");
+	f = open_memstream(&md, &len);
+	assert_int_equal(gate_print_markdown(&r, "good_v2.json", &b, f), 0);
+	fclose(f);
+	assert_non_null(strstr(md, "| scenario | metric |"));
+	assert_non_null(strstr(md, "- kexec-big: kexec, 6.1.0-a \xe2\x86\x92 6.1.0-b, 2 GiB, 2 vCPUs, tcg\n"));
+	free(md);
+	gate_result_free(&r);
+	report_free(&set);
 	gate_baseline_free(&b);
 }
 
@@ -513,7 +700,7 @@ static void test_junit_has_the_schema_shape(void **state)
 	static const double slow[] = {190, 200, 205, 210, 220};
 	static const int verified[] = {1, 0, 1, 1, 1};
 	const char *bl = save_baseline(state, base5, 5);
-	const struct spec s = {"kexec", NULL, slow, maint5, verified, 5};
+	const struct spec s = {"kexec", NULL, slow, maint5, verified, 5, NULL, 0, NULL};
 	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048];
 	const char *args[] = {"gate", "--baseline", bl, "--out", out, cur, NULL};
 	xmlNodePtr root, suite, tc;
@@ -554,18 +741,71 @@ static void test_junit_has_the_schema_shape(void **state)
 	xmlFreeDoc(doc);
 }
 
-static void test_other_accelerator_is_noted(void **state)
+/* Results from another accelerator than the baseline's fail, --allow-missing or not. */
+static void test_other_accelerator_fails(void **state)
 {
 	const char *bl = save_baseline(state, base5, 5);
-	const struct spec s = {"kexec", "kvm", base5, maint5, NULL, 5};
-	char *cur = at(state, "cur");
+	const struct spec s = {"kexec", "kvm", base5, maint5, NULL, 5, NULL, 0, NULL};
+	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048];
+	const char *args[] = {"gate", "--baseline", bl, "--allow-missing", "--out", out, cur, NULL};
+	const struct gate_check *c;
 	struct gate_result r;
 
 	make_run(cur, &s);
 	compare(bl, cur, &r);
-	assert_non_null(strstr(r.notes, "measured under tcg"));
-	assert_non_null(strstr(r.notes, "under kvm"));
+	assert_int_equal(r.regressions, 3);
+	c = check_of(&r, "kexec", GATE_DOWNTIME);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_string_equal(c->summary, "not comparable");
+	assert_non_null(strstr(c->detail, "accelerator kvm (baseline: tcg)"));
 	gate_result_free(&r);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 1);
+}
+
+/*
+ * Results of other kernels than the baseline's fail, naming both pairs:
+ * against a saved /2 baseline, and against the committed /1 one, whose
+ * kernels are its environment's.
+ */
+static void test_other_kernels_fail(void **state)
+{
+	const char *bl = save_baseline(state, base5, 5);
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, "6.1.0-c", 0, NULL};
+	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048];
+	const char *args[] = {"gate", "--baseline", bl, "--allow-missing", "--out", out, cur, NULL};
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run(cur, &s);
+	compare(bl, cur, &r);
+	assert_int_equal(r.regressions, 3);
+	c = check_of(&r, "kexec", GATE_VERIFIED);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_non_null(strstr(c->detail, "kernels 6.1.0-a \xe2\x86\x92 6.1.0-c (baseline: "
+					  "6.1.0-a \xe2\x86\x92 6.1.0-b)"));
+	gate_result_free(&r);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 1);
+
+	compare_with(fixture("../../../results/baselines/tcg.json"), &cur, 1, GATE_ALLOW_MISSING,
+		     &r);
+	c = check_of(&r, "kexec", GATE_DOWNTIME);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_non_null(strstr(c->detail, "(baseline: 6.1.0-50-amd64 \xe2\x86\x92 6.1.0-50-amd64)"));
+	/* reboot, twin and twin-dual have no results: skipped, as asked. */
+	assert_int_equal(r.regressions, 3);
+	assert_int_equal(r.skipped, 9);
+	gate_result_free(&r);
+}
+
+/* --allow-missing is for comparing; with --save it is a usage error. */
+static void test_allow_missing_with_save_is_bad_usage(void **state)
+{
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	char *cur = at(state, "cur"), *file = at(state, "b.json"), err[2048];
+	const char *args[] = {"gate", "--save", file, "--allow-missing", cur, NULL};
+
+	make_run(cur, &s);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 2);
 }
 
 int main(void)
@@ -582,15 +822,25 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_downtime_no_longer_measured_fails, setup,
 					    teardown),
-	    cmocka_unit_test_setup_teardown(test_missing_and_new_methods_are_skipped, setup,
+	    cmocka_unit_test_setup_teardown(test_missing_entry_fails_unless_allowed, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_v1_entry_matching_two_rows_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_good_fixture_loads_with_defaults, setup, teardown),
+	    cmocka_unit_test(test_committed_baseline_still_loads),
+	    cmocka_unit_test(test_scenario_fixture_loads_with_its_key),
+	    cmocka_unit_test_setup_teardown(test_save_refuses_two_rows_of_one_scenario, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_entry_is_compared_with_its_alike_row, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_baselines_exit_2_with_position, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_usage_exits_2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_saved_baseline_round_trips, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_junit_has_the_schema_shape, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_other_accelerator_is_noted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_accelerator_fails, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_kernels_fail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_allow_missing_with_save_is_bad_usage, setup,
+					    teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -34,6 +35,7 @@
 #include "report.h"
 #include "results.h"
 #include "testlib.h"
+#include "trace.h"
 
 static char tmpdir[64];
 
@@ -67,13 +69,22 @@ struct synth_rep {
 	const char *error; /* "" if ok */
 };
 
+/* What a run booted, in which guest: what tells its scenario's rows apart. */
+struct synth_env {
+	const char *kernel_old, *kernel_new;
+	int memory_mib, vcpus;
+	const char *accel;
+};
+
+static const struct synth_env default_env = {"6.1.0-old", "6.1.0-new", 512, 2, "tcg"};
+
 /*
  * A result directory: run.json for @reps, probe.csv with a request every
  * millisecond from t0 - 1 s to t0 + 1 s + gap (replies 400 us later, none
  * inside the gap), console-a.log (and console-b.log for twin) lines.
  */
-static void make_run(const char *dir, const char *scenario, const char *method,
-		     const struct synth_rep *s, size_t n)
+static void make_run_in(const char *dir, const char *scenario, const char *method,
+			const struct synth_env *env, const struct synth_rep *s, size_t n)
 {
 	struct repetition *reps = calloc(n, sizeof(*reps));
 	struct run_info info = {0};
@@ -153,18 +164,33 @@ static void make_run(const char *dir, const char *scenario, const char *method,
 	snprintf(info.scenario_path, sizeof(info.scenario_path), "scenarios/%s.yaml", scenario);
 	snprintf(info.method, sizeof(info.method), "%s", method);
 	snprintf(info.started, sizeof(info.started), "2026-11-22T02:00:00Z");
-	snprintf(info.accel, sizeof(info.accel), "tcg");
+	snprintf(info.accel, sizeof(info.accel), "%s", env->accel);
 	snprintf(info.qemu_version, sizeof(info.qemu_version), "7.2.22");
 	snprintf(info.libvirt_version, sizeof(info.libvirt_version), "9.0.0");
 	snprintf(info.host_kernel, sizeof(info.host_kernel), "6.1.0-host");
-	snprintf(info.kernel_old, sizeof(info.kernel_old), "6.1.0-old");
-	snprintf(info.kernel_new, sizeof(info.kernel_new), "6.1.0-new");
+	snprintf(info.kernel_old, sizeof(info.kernel_old), "%s", env->kernel_old);
+	snprintf(info.kernel_new, sizeof(info.kernel_new), "%s", env->kernel_new);
+	info.guest_memory_mib = env->memory_mib;
+	info.guest_vcpus = env->vcpus;
+	snprintf(info.boot_old.image, sizeof(info.boot_old.image), "/img/vmlinuz-a");
+	snprintf(info.boot_old.sha256, sizeof(info.boot_old.sha256), "%s",
+		 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	info.boot_old.initrd_bytes = 30 * 1024 * 1024 + 1;
+	snprintf(info.boot_new.image, sizeof(info.boot_new.image), "/img/vmlinuz-b");
+	snprintf(info.rootfs, sizeof(info.rootfs), "/img/rootfs.img sha256:%s",
+		 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210");
 	info.probe_interval_ns = NS_PER_MS;
 	info.repetitions = (int)n;
 	snprintf(path, sizeof(path), "%s/run.json", dir);
 	if (results_write_json(path, &info, reps, n, &err))
 		fail_msg("%s", err.msg);
 	free(reps);
+}
+
+static void make_run(const char *dir, const char *scenario, const char *method,
+		     const struct synth_rep *s, size_t n)
+{
+	make_run_in(dir, scenario, method, &default_env, s, n);
 }
 
 /* Two reboot repetitions (gaps of 100 and 300 ms) and one twin-boot repetition. */
@@ -350,6 +376,78 @@ static void test_timeline_lanes_follow_the_phases(void **state)
 		free(dirs[i]);
 }
 
+/* How many times the SVG fills a shape with the colour rgb(@r, @g, @b). */
+static int svg_fills(const char *svg, int r, int g, int b)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "fill = 'rgb(%3d, %3d, %3d)'", r, g, b);
+	return tl_count(svg, needle);
+}
+
+/*
+ * Every gap of more than five probe intervals is shaded, found in the
+ * replies as the report finds them; the downtime's (the longest) keeps its
+ * red and its label, the others are orange, and the probe's bar breaks at
+ * each.
+ */
+static void test_timeline_shades_every_gap(void **state)
+{
+	/* A reply every ms for 2 s, but none in 3 holes: 8 ms, 40 ms (the downtime) and 12 ms. */
+	static const int64_t holes[][2] = {{300, 308}, {1000, 1040}, {1500, 1512}};
+	struct trace_stamps replies = {0};
+	struct plot_timeline tl = {0};
+	struct plot_phase phase = {"upgrade_start", 0, PLOT_LANE_A};
+	struct plot_gap pg[8];
+	struct trace_gap *gaps;
+	struct plot_out po = {.svg = at("timeline.svg"), .title = "gaps"};
+	struct tb_err err;
+	size_t n, i;
+	char *svg;
+
+	(void)state;
+	replies.v = calloc(2001, sizeof(int64_t));
+	assert_non_null(replies.v);
+	for (int64_t ms = 0; ms <= 2000; ms++) {
+		bool hole = false;
+
+		for (i = 0; i < 3; i++)
+			hole |= ms > holes[i][0] && ms < holes[i][1];
+		if (!hole)
+			replies.v[replies.n++] = ms * NS_PER_MS;
+	}
+	assert_int_equal(trace_find_gaps(&replies, NS_PER_MS, &gaps, &n), 0);
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(gaps[i].start_ns, holes[i][0] * NS_PER_MS);
+		assert_int_equal(gaps[i].end_ns, holes[i][1] * NS_PER_MS);
+		pg[i] = (struct plot_gap){gaps[i].start_ns, gaps[i].end_ns};
+	}
+	free(gaps);
+	tl.phases = &phase;
+	tl.nphases = 1;
+	tl.origin_name = "upgrade_start";
+	tl.replies = replies.v;
+	tl.nreplies = replies.n;
+	tl.probe_interval_ns = NS_PER_MS;
+	tl.has_gap = true;
+	tl.gap_start_ns = 1000 * NS_PER_MS;
+	tl.gap_end_ns = 1040 * NS_PER_MS;
+	tl.gaps = pg;
+	tl.ngaps = n;
+	if (plot_timeline(&tl, &po, &err))
+		fail_msg("%s", err.msg);
+	svg = tl_read_file(po.svg);
+	assert_non_null(svg);
+	/* The downtime once on the plot and once in the key; each other gap once, and the key. */
+	assert_int_equal(svg_fills(svg, 214, 39, 40), 2);
+	assert_int_equal(svg_fills(svg, 255, 127, 14), 3);
+	assert_int_equal(tl_count(svg, "downtime 40.0 ms"), 1);
+	assert_non_null(strstr(svg, "no reply (another gap)"));
+	free(svg);
+	free(replies.v);
+}
+
 /* reboot: downtimes 100 and 300 ms: median 200, p90 = 100 + 0.9 * 200 = 280. */
 static void test_markdown_table_has_the_numbers(void **state)
 {
@@ -360,8 +458,11 @@ static void test_markdown_table_has_the_numbers(void **state)
 	write_report(dirs, 2, at("out"));
 	md = tl_read_file(at("out/report.md"));
 	assert_non_null(md);
-	assert_non_null(strstr(md, "| method | repetitions | verified | downtime median |"));
-	assert_non_null(strstr(md, "| reboot | 2 | 2/2 | 200 ms | 280 ms | 100 ms | 300 ms |"));
+	assert_non_null(strstr(md, "| scenario | repetitions | verified | downtime median |"));
+	/* twin-boot is not twin: there is no yardstick here, and a footnote says so. */
+	assert_non_null(
+	    strstr(md, "| reboot | 2 | 2/2 | 200 ms | - [1] | 280 ms | 100 ms | 300 ms |"));
+	assert_non_null(strstr(md, "\n[1] No twin run in this report: no ratio."));
 	assert_non_null(strstr(md, "| twin-boot | 1 | 0/1 | 5.0 ms |"));
 	assert_non_null(strstr(md, "resolution is the probe interval (1.0 ms)"));
 	free(md);
@@ -395,7 +496,7 @@ static void test_odd_names_are_escaped(void **state)
 	xmlDocPtr doc;
 
 	(void)state;
-	make_run(dir, "odd", "a|b<c>&'d", r, 1);
+	make_run(dir, "a|b<c>&'d", "a|b<c>&'d", r, 1);
 	write_report(&dir, 1, at("out"));
 	md = tl_read_file(at("out/report.md"));
 	assert_non_null(strstr(md, "| a\\|b&lt;c>&'d | 1 | 1/1 |"));
@@ -407,6 +508,278 @@ static void test_odd_names_are_escaped(void **state)
 	free(html);
 	free(md);
 	free(dir);
+}
+
+/* The repetitions of the unlike runs below: one each, downtimes easy to tell apart. */
+static const struct synth_rep gap20[] = {{100 * NS_PER_S, 20, false, ""}};
+static const struct synth_rep gap40[] = {{100 * NS_PER_S, 40, false, ""}};
+static const struct synth_rep gap60[] = {{100 * NS_PER_S, 60, false, ""}};
+static const struct synth_rep gap80[] = {{100 * NS_PER_S, 80, false, ""}};
+static const struct synth_rep gap100[] = {{100 * NS_PER_S, 100, false, ""}};
+
+static void load_rows(char **dirs, size_t n, struct report_set *set,
+		      struct scenario_stats **rows, size_t *nrows)
+{
+	struct tb_err err;
+
+	if (report_load(set, dirs, n, &err) || report_scenarios(set, rows, nrows, &err))
+		fail_msg("%s", err.msg);
+}
+
+/* Two runs of one scenario with the same kernels, guest and accelerator: one row. */
+static void test_same_scenario_twice_is_pooled(void **state)
+{
+	char *dirs[] = {strdup(at("20261122-010000-kexec")), strdup(at("20261122-020000-kexec"))};
+	struct scenario_stats *rows;
+	struct report_set set;
+	size_t n;
+
+	(void)state;
+	make_run(dirs[0], "kexec", "kexec", gap20, 1);
+	make_run(dirs[1], "kexec", "kexec", gap60, 1);
+	load_rows(dirs, 2, &set, &rows, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].runs, 2);
+	assert_int_equal(rows[0].reps, 2);
+	assert_int_equal(rows[0].ndowntime, 2);
+	/* Median of 20 and 60 ms. */
+	assert_true(fabs(rows[0].downtime.median - 40e6) < 1);
+	assert_int_equal(rows[0].key.memory_mib, 512);
+	assert_string_equal(rows[0].key.kernel_new, "6.1.0-new");
+	report_scenarios_free(rows, n);
+	report_free(&set);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/*
+ * kexec against other kernels, in a bigger guest, under another
+ * accelerator: each a row of its own, its own downtime; the rows say
+ * which is which, and so does the downtime plot.
+ */
+static void test_unlike_runs_of_a_method_get_rows_of_their_own(void **state)
+{
+	static const struct synth_env newer = {"6.1.0-old", "6.1.0-newer", 512, 2, "tcg"};
+	static const struct synth_env big = {"6.1.0-old", "6.1.0-new", 1024, 4, "tcg"};
+	static const struct synth_env kvm = {"6.1.0-old", "6.1.0-new", 512, 2, "kvm"};
+	char *dirs[] = {strdup(at("r1")), strdup(at("r2")), strdup(at("r3")), strdup(at("r4")),
+			strdup(at("r5"))};
+	struct scenario_stats *rows;
+	struct report_set set;
+	char *md, *svg;
+	size_t n;
+
+	(void)state;
+	make_run(dirs[0], "kexec", "kexec", gap20, 1);
+	make_run_in(dirs[1], "kexec", "kexec", &newer, gap40, 1);
+	make_run_in(dirs[2], "kexec", "kexec", &big, gap60, 1);
+	make_run_in(dirs[3], "kexec", "kexec", &kvm, gap80, 1);
+	make_run(dirs[4], "kexec", "kexec", gap100, 1);
+	load_rows(dirs, 5, &set, &rows, &n);
+	assert_int_equal(n, 4);
+	/* In order of first appearance; the fifth run pools with the first. */
+	assert_int_equal(rows[0].reps, 2);
+	assert_true(fabs(rows[0].downtime.median - 60e6) < 1);
+	assert_string_equal(rows[1].key.kernel_new, "6.1.0-newer");
+	assert_int_equal(rows[1].reps, 1);
+	assert_true(fabs(rows[1].downtime.median - 40e6) < 1);
+	assert_int_equal(rows[2].key.memory_mib, 1024);
+	assert_int_equal(rows[2].key.vcpus, 4);
+	assert_true(fabs(rows[2].downtime.median - 60e6) < 1);
+	assert_string_equal(rows[3].key.accel, "kvm");
+	assert_true(fabs(rows[3].downtime.median - 80e6) < 1);
+	report_scenarios_free(rows, n);
+	report_free(&set);
+
+	write_report(dirs, 5, at("out"));
+	md = tl_read_file(at("out/report.md"));
+	assert_non_null(md);
+	assert_non_null(strstr(md, "| kexec | 2 | 2/2 | 60.0 ms |"));
+	assert_non_null(strstr(md, "| kexec | 1 | 1/1 | 40.0 ms |"));
+	assert_non_null(strstr(md, "| kexec | 6.1.0-old \xe2\x86\x92 6.1.0-newer | 512 MiB, 2 vCPUs "
+				   "| tcg |"));
+	assert_non_null(strstr(md, "| kexec | 6.1.0-old \xe2\x86\x92 6.1.0-new | 1 GiB, 4 vCPUs | tcg |"));
+	assert_non_null(strstr(md, "| kexec | 6.1.0-old \xe2\x86\x92 6.1.0-new | 512 MiB, 2 vCPUs | kvm |"));
+	/* The environment says what was booted: file names, digests, initrd sizes. */
+	assert_non_null(strstr(md, "old: vmlinuz-a (sha256 0123456789ab, initrd 30.0 MiB); "
+				   "new: vmlinuz-b (sha256 ?, no initrd); "
+				   "rootfs: rootfs.img (sha256 fedcba987654)"));
+	free(md);
+	svg = tl_read_file(at("out/plots/downtime.svg"));
+	assert_non_null(svg);
+	/* What varies among the rows of kexec is named in each of their labels. */
+	assert_non_null(
+	    strstr(svg, "kexec (6.1.0-old \xe2\x86\x92 6.1.0-newer, 512 MiB, 2 vCPUs, tcg)"));
+	assert_non_null(
+	    strstr(svg, "kexec (6.1.0-old \xe2\x86\x92 6.1.0-new, 1 GiB, 4 vCPUs, tcg)"));
+	assert_non_null(
+	    strstr(svg, "kexec (6.1.0-old \xe2\x86\x92 6.1.0-new, 512 MiB, 2 vCPUs, kvm)"));
+	free(svg);
+	for (int i = 0; i < 5; i++)
+		free(dirs[i]);
+}
+
+/* A row of the summary as report_scenarios() gives it: what report_twin_ratio() reads. */
+static struct scenario_stats row(const char *scenario, const char *method, const char *kernel_new,
+				 int memory_mib, const char *accel, double median_ms)
+{
+	struct scenario_stats r = {0};
+
+	snprintf(r.key.scenario, sizeof(r.key.scenario), "%s", scenario);
+	snprintf(r.key.method, sizeof(r.key.method), "%s", method);
+	snprintf(r.key.kernel_old, sizeof(r.key.kernel_old), "6.1.0-a");
+	snprintf(r.key.kernel_new, sizeof(r.key.kernel_new), "%s", kernel_new);
+	r.key.memory_mib = memory_mib;
+	r.key.vcpus = 2;
+	snprintf(r.key.accel, sizeof(r.key.accel), "%s", accel);
+	if (median_ms >= 0) {
+		r.ndowntime = 1;
+		r.downtime.median = median_ms * NS_PER_MS;
+	}
+	return r;
+}
+
+/*
+ * Each row against the twin row of its kernels and accelerator; another
+ * guest is said in a note; other kernels or another accelerator is no
+ * ratio, with the reason.
+ */
+static void test_ratio_is_against_twin_of_the_same_kernels(void **state)
+{
+	const struct scenario_stats rows[] = {
+	    row("twin", "twin", "6.1.0-b", 2048, "tcg", 20),
+	    row("twin", "twin", "6.1.0-c", 2048, "tcg", 50),
+	    row("kexec", "kexec", "6.1.0-c", 2048, "tcg", 200),
+	    row("kexec", "kexec", "6.1.0-b", 512, "tcg", 100),
+	    row("reboot", "reboot", "6.1.0-d", 512, "tcg", 1000),
+	    row("kexec", "kexec", "6.1.0-b", 2048, "kvm", 30),
+	    row("twin-dual", "twin-dual", "6.1.0-b", 2048, "tcg", 25),
+	};
+	struct twin_ratio tr;
+
+	(void)state;
+	report_twin_ratio(rows, 7, 0, &tr);
+	assert_true(tr.has);
+	assert_true(tr.ratio == 1.0);
+	assert_string_equal(tr.note, "");
+
+	/* 200 / 50, not 200 / 20: the twin row of 6.1.0-c. */
+	report_twin_ratio(rows, 7, 2, &tr);
+	assert_true(tr.has);
+	assert_int_equal(tr.twin, 1);
+	assert_true(fabs(tr.ratio - 4.0) < 1e-12);
+	assert_string_equal(tr.note, "");
+
+	report_twin_ratio(rows, 7, 3, &tr);
+	assert_true(tr.has);
+	assert_int_equal(tr.twin, 0);
+	assert_true(fabs(tr.ratio - 5.0) < 1e-12);
+	assert_string_equal(tr.note, "Against twin (scenario twin) in a guest of 2 GiB, 2 vCPUs; "
+				     "this row's guest: 512 MiB, 2 vCPUs.");
+
+	report_twin_ratio(rows, 7, 4, &tr);
+	assert_false(tr.has);
+	assert_string_equal(tr.note,
+			    "No twin run with kernels 6.1.0-a \xe2\x86\x92 6.1.0-d under tcg in this "
+			    "report (twin ran 6.1.0-a \xe2\x86\x92 6.1.0-b under tcg; "
+			    "6.1.0-a \xe2\x86\x92 6.1.0-c under tcg): no ratio.");
+
+	report_twin_ratio(rows, 7, 5, &tr);
+	assert_false(tr.has);
+	assert_non_null(strstr(tr.note, "under kvm in this report"));
+
+	/* twin-dual is its own method, not the yardstick. */
+	report_twin_ratio(rows, 7, 6, &tr);
+	assert_true(tr.has);
+	assert_true(fabs(tr.ratio - 1.25) < 1e-12);
+}
+
+/* Of two alike twin rows, the one in the same guest, even if it comes second. */
+static void test_ratio_prefers_twin_in_the_same_guest(void **state)
+{
+	const struct scenario_stats rows[] = {
+	    row("twin", "twin", "6.1.0-b", 2048, "tcg", 10),
+	    row("twin-small", "twin", "6.1.0-b", 512, "tcg", 40),
+	    row("kexec", "kexec", "6.1.0-b", 512, "tcg", 80),
+	};
+	struct twin_ratio tr;
+
+	(void)state;
+	report_twin_ratio(rows, 3, 2, &tr);
+	assert_true(tr.has);
+	assert_int_equal(tr.twin, 1);
+	assert_true(fabs(tr.ratio - 2.0) < 1e-12);
+	assert_string_equal(tr.note, "");
+}
+
+static void test_no_ratio_without_a_measured_twin(void **state)
+{
+	const struct scenario_stats rows[] = {
+	    row("kexec", "kexec", "6.1.0-b", 512, "tcg", 80),
+	    row("twin", "twin", "6.1.0-b", 512, "tcg", -1),
+	    row("reboot", "reboot", "6.1.0-b", 512, "tcg", -1),
+	};
+	struct twin_ratio tr;
+
+	(void)state;
+	report_twin_ratio(rows, 1, 0, &tr);
+	assert_false(tr.has);
+	assert_string_equal(tr.note, "No twin run in this report: no ratio.");
+	report_twin_ratio(rows, 3, 0, &tr);
+	assert_false(tr.has);
+	assert_non_null(strstr(tr.note, "twin (scenario twin, kernels 6.1.0-a \xe2\x86\x92 6.1.0-b) "
+					"measured no downtime"));
+	report_twin_ratio(rows, 3, 2, &tr);
+	assert_false(tr.has);
+	assert_string_equal(tr.note, "No downtime measured: no ratio.");
+}
+
+/* In the files: a ratio column beside the median, and the footnotes under the table. */
+static void test_summary_shows_the_ratio_to_twin(void **state)
+{
+	static const struct synth_rep twin[] = {{100 * NS_PER_S, 20, true, ""}};
+	static const struct synth_env newer = {"6.1.0-old", "6.1.0-newer", 512, 2, "tcg"};
+	char *dirs[] = {strdup(at("twin")), strdup(at("kexec")), strdup(at("kexec-newer"))};
+	char *md, *html;
+
+	(void)state;
+	make_run(dirs[0], "twin", "twin", twin, 1);
+	make_run(dirs[1], "kexec", "kexec", gap60, 1);
+	make_run_in(dirs[2], "kexec", "kexec", &newer, gap40, 1);
+	write_report(dirs, 3, at("out"));
+	md = tl_read_file(at("out/report.md"));
+	assert_non_null(md);
+	assert_non_null(strstr(md, "| downtime median | \xc3\x97 twin | downtime p90 |"));
+	assert_non_null(strstr(md, "| twin | 1 | 1/1 | 20.0 ms | 1.00\xc3\x97 |"));
+	assert_non_null(strstr(md, "| kexec | 1 | 1/1 | 60.0 ms | 3.00\xc3\x97 |"));
+	assert_non_null(strstr(md, "| kexec | 1 | 1/1 | 40.0 ms | - [1] |"));
+	assert_non_null(strstr(md, "\n[1] No twin run with kernels 6.1.0-old \xe2\x86\x92 "
+				   "6.1.0-newer under tcg"));
+	free(md);
+	html = tl_read_file(at("out/report.html"));
+	assert_non_null(html);
+	assert_non_null(strstr(html, "<td>3.00\xc3\x97</td>"));
+	assert_non_null(strstr(html, "<p class=\"note\">[1] No twin run with kernels"));
+	free(html);
+	for (int i = 0; i < 3; i++)
+		free(dirs[i]);
+}
+
+/* A run.json from before guest sizes and images were recorded: "?" where they go. */
+static void test_unrecorded_guest_shows_as_unknown(void **state)
+{
+	struct scenario_key k = {.scenario = "kexec", .method = "kexec"};
+	char buf[128];
+
+	(void)state;
+	report_key_guest(&k, buf, sizeof(buf));
+	assert_string_equal(buf, "?");
+	report_key_kernels(&k, buf, sizeof(buf));
+	assert_string_equal(buf, "? \xe2\x86\x92 ?");
+	k.memory_mib = 1536;
+	k.vcpus = 1;
+	report_key_guest(&k, buf, sizeof(buf));
+	assert_string_equal(buf, "1536 MiB, 1 vCPU");
 }
 
 static void make_plain_run(const char *name, const char *scenario)
@@ -574,9 +947,18 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rtt_cdf_pairs_replies_with_requests, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_timeline_lanes_follow_the_phases, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timeline_shades_every_gap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_markdown_table_has_the_numbers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_csv_has_one_row_per_repetition, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_odd_names_are_escaped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_same_scenario_twice_is_pooled, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unlike_runs_of_a_method_get_rows_of_their_own,
+					    setup, teardown),
+	    cmocka_unit_test(test_unrecorded_guest_shows_as_unknown),
+	    cmocka_unit_test(test_ratio_is_against_twin_of_the_same_kernels),
+	    cmocka_unit_test(test_ratio_prefers_twin_in_the_same_guest),
+	    cmocka_unit_test(test_no_ratio_without_a_measured_twin),
+	    cmocka_unit_test_setup_teardown(test_summary_shows_the_ratio_to_twin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_latest_picks_the_last_run_of_each_scenario, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_default_out, setup, teardown),

@@ -86,6 +86,18 @@ static struct run_info sample_info(void)
 	strcpy(info.kernel_new, "6.1.0-51-amd64");
 	info.probe_interval_ns = 1000000;
 	info.repetitions = 5;
+	info.guest_memory_mib = 2048;
+	info.guest_vcpus = 3;
+	strcpy(info.boot_old.image, "/srv/images/vmlinuz-6.1.0-50-amd64");
+	strcpy(info.boot_old.sha256,
+	       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	info.boot_old.initrd_bytes = 31457281;
+	strcpy(info.boot_new.image, "/srv/images/vmlinuz-twin-b");
+	strcpy(info.boot_new.sha256,
+	       "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210");
+	info.boot_new.initrd_bytes = 0;
+	strcpy(info.rootfs, "/srv/images/rootfs.img sha256:"
+			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
 	return info;
 }
 
@@ -174,6 +186,15 @@ static void assert_info_equal(const struct run_info *a, const struct run_info *b
 	assert_string_equal(a->kernel_new, b->kernel_new);
 	assert_int_equal(a->probe_interval_ns, b->probe_interval_ns);
 	assert_int_equal(a->repetitions, b->repetitions);
+	assert_int_equal(a->guest_memory_mib, b->guest_memory_mib);
+	assert_int_equal(a->guest_vcpus, b->guest_vcpus);
+	assert_string_equal(a->boot_old.image, b->boot_old.image);
+	assert_string_equal(a->boot_old.sha256, b->boot_old.sha256);
+	assert_int_equal(a->boot_old.initrd_bytes, b->boot_old.initrd_bytes);
+	assert_string_equal(a->boot_new.image, b->boot_new.image);
+	assert_string_equal(a->boot_new.sha256, b->boot_new.sha256);
+	assert_int_equal(a->boot_new.initrd_bytes, b->boot_new.initrd_bytes);
+	assert_string_equal(a->rootfs, b->rootfs);
 }
 
 static void assert_rep_equal(const struct repetition *a, const struct repetition *b)
@@ -240,6 +261,65 @@ static void test_round_trip_keeps_every_field(void **state)
 	assert_info_equal(&info, &back);
 	for (i = 0; i < n; i++)
 		assert_rep_equal(&reps[i], &loaded[i]);
+	free(loaded);
+}
+
+/* The guest's size and its images sit in "environment", where the gate and report read them. */
+static void test_boot_images_and_guest_size_are_written_under_environment(void **state)
+{
+	const char *path = tmp_path(state, "run.json");
+	struct run_info info = sample_info();
+	struct tb_err err = {0};
+	json_t *root, *env, *k;
+
+	assert_int_equal(results_write_json(path, &info, NULL, 0, &err), 0);
+	root = read_json(path);
+	env = json_object_get(root, "environment");
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(env, "guest"), "memory_mib")), 2048);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(env, "guest"), "vcpus")), 3);
+	k = json_object_get(json_object_get(env, "images"), "kernel_old");
+	assert_string_equal(json_string_value(json_object_get(k, "path")),
+			    "/srv/images/vmlinuz-6.1.0-50-amd64");
+	assert_int_equal(json_integer_value(json_object_get(k, "initrd_bytes")), 31457281);
+	k = json_object_get(json_object_get(env, "images"), "kernel_new");
+	assert_int_equal(strlen(json_string_value(json_object_get(k, "sha256"))), 64);
+	assert_int_equal(json_integer_value(json_object_get(k, "initrd_bytes")), 0);
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(json_object_get(env, "images"), "rootfs")),
+		   "rootfs.img sha256:aaaa"));
+	json_decref(root);
+}
+
+/* run.json written before the guest and its images were recorded: zeros and "", no error. */
+static void test_load_without_boot_images_gives_zeros(void **state)
+{
+	const char *path = tmp_path(state, "run.json");
+	struct run_info info = sample_info(), back;
+	struct repetition *loaded = NULL;
+	struct tb_err err = {0};
+	size_t n = 99;
+	json_t *root, *env;
+
+	assert_int_equal(results_write_json(path, &info, NULL, 0, &err), 0);
+	root = read_json(path);
+	env = json_object_get(root, "environment");
+	json_object_del(env, "guest");
+	json_object_del(env, "images");
+	assert_int_equal(json_dump_file(root, path, JSON_INDENT(2)), 0);
+	json_decref(root);
+	memset(&back, 0x55, sizeof(back));
+	assert_int_equal(results_load(path, &back, &loaded, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_string_equal(back.kernel_old, "6.1.0-50-amd64");
+	assert_int_equal(back.guest_memory_mib, 0);
+	assert_int_equal(back.guest_vcpus, 0);
+	assert_string_equal(back.boot_old.image, "");
+	assert_string_equal(back.boot_old.sha256, "");
+	assert_int_equal(back.boot_old.initrd_bytes, 0);
+	assert_string_equal(back.boot_new.sha256, "");
+	assert_string_equal(back.rootfs, "");
 	free(loaded);
 }
 
@@ -765,6 +845,35 @@ static void test_load_missing_phase_name_names_it(void **state)
 				 "repetitions[0].phases[1].name: missing");
 }
 
+/* A digest that is not 64 lowercase hex digits is neither written nor read. */
+static void test_sha256_that_is_not_hex_is_refused(void **state)
+{
+	char path[PATH_MAX], want[PATH_MAX + 8];
+	struct run_info info = sample_info();
+	struct tb_err err = {0};
+	json_t *root, *k;
+
+	snprintf(path, sizeof(path), "%s", tmp_path(state, "run.json"));
+	strcpy(info.boot_new.sha256, "not a digest");
+	assert_int_equal(results_write_json(path, &info, NULL, 0, &err), -1);
+	assert_int_equal(err.exit, TB_EXIT_USAGE);
+	assert_non_null(strstr(err.msg, "environment.images.kernel_new.sha256"));
+
+	info = sample_info();
+	assert_int_equal(results_write_json(path, &info, NULL, 0, &err), 0);
+	root = read_json(path);
+	k = json_object_get(json_object_get(json_object_get(root, "environment"), "images"),
+			    "kernel_old");
+	/* 65 digits: would pass if only the 64 kept in the buffer were checked. */
+	json_object_set_new(k, "sha256",
+			    json_string("0123456789abcdef0123456789abcdef"
+					"0123456789abcdef0123456789abcdef0"));
+	assert_int_equal(json_dump_file(root, path, 0), 0);
+	json_decref(root);
+	snprintf(want, sizeof(want), "%s: ", path);
+	assert_load_fails(path, want, "environment.images.kernel_old.sha256: expected");
+}
+
 static void test_load_truncates_long_strings_on_a_character_boundary(void **state)
 {
 	struct run_info info = sample_info();
@@ -893,6 +1002,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_summarise_after_each_repetition_counts_each_once),
 	    T(test_round_trip_keeps_every_field),
+	    T(test_boot_images_and_guest_size_are_written_under_environment),
+	    T(test_load_without_boot_images_gives_zeros),
 	    T(test_ok_repetition_error_is_null_and_failed_one_a_string),
 	    T(test_phases_written_in_recorded_order),
 	    T(test_invalid_utf8_in_error_is_replaced_not_dropped),
@@ -918,6 +1029,7 @@ int main(void)
 	    T(test_load_wrong_type_deep_names_its_json_path),
 	    T(test_load_negative_counter_is_out_of_range),
 	    T(test_load_missing_phase_name_names_it),
+	    T(test_sha256_that_is_not_hex_is_refused),
 	    T(test_load_truncates_long_strings_on_a_character_boundary),
 	    cmocka_unit_test(test_mark_keeps_order_and_phase_returns_first_match),
 	    cmocka_unit_test(test_phase_missing_returns_minus_one),

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -196,6 +197,50 @@ static void test_no_gap_without_a_measured_downtime(void **state)
 	assert_int_equal(end, 0);
 }
 
+/* Every gap longer than five intervals, not only the longest; five exactly is not one. */
+static void test_every_gap_longer_than_five_intervals_is_found(void **state)
+{
+	/* Interval 1000: holes of 6000, 5000 (not longer than five), 25000 and 5001. */
+	int64_t v[] = {0, 1000, 2000, 8000, 9000, 14000, 15000, 40000, 41000, 46001};
+	struct trace_stamps r = {.v = v, .n = 10, .cap = 10};
+	struct trace_gap *gaps;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(trace_find_gaps(&r, 1000, &gaps, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(gaps[0].start_ns, 2000);
+	assert_int_equal(gaps[0].end_ns, 8000);
+	assert_int_equal(gaps[1].start_ns, 15000);
+	assert_int_equal(gaps[1].end_ns, 40000);
+	assert_int_equal(gaps[2].start_ns, 41000);
+	assert_int_equal(gaps[2].end_ns, 46001);
+	free(gaps);
+
+	/* A coarser probe: only the 25000 hole is more than five intervals of 4000. */
+	assert_int_equal(trace_find_gaps(&r, 4000, &gaps, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(gaps[0].start_ns, 15000);
+	free(gaps);
+}
+
+static void test_no_gaps_in_a_steady_trace(void **state)
+{
+	int64_t v[] = {0, 1 * NS_PER_MS, 3 * NS_PER_MS, 8 * NS_PER_MS};
+	struct trace_stamps r = {.v = v, .n = 4, .cap = 4}, none = {0};
+	struct trace_gap *gaps = (void *)1;
+	size_t n = 9;
+
+	(void)state;
+	/* Interval unknown: 1 ms; the largest hole, 5 ms, is not more than five. */
+	assert_int_equal(trace_find_gaps(&r, 0, &gaps, &n), 0);
+	assert_null(gaps);
+	assert_int_equal(n, 0);
+	assert_int_equal(trace_find_gaps(&none, NS_PER_MS, &gaps, &n), 0);
+	assert_null(gaps);
+	assert_int_equal(n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +252,8 @@ int main(void)
 	    cmocka_unit_test(test_lower_bound_finds_the_first_stamp_at_or_after),
 	    cmocka_unit_test(test_gap_is_the_pair_the_downtime_was_measured_from),
 	    cmocka_unit_test(test_no_gap_without_a_measured_downtime),
+	    cmocka_unit_test(test_every_gap_longer_than_five_intervals_is_found),
+	    cmocka_unit_test(test_no_gaps_in_a_steady_trace),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
