@@ -399,6 +399,60 @@ out:
 
 /* ---- a scenario -------------------------------------------------------- */
 
+/* What sha256sum says of @path, into @hex (65 bytes); "" if it could not say. */
+static void image_sha256(const char *path, char *hex)
+{
+	char out[256];
+	struct tb_err err;
+
+	hex[0] = '\0';
+	if (program_run((char *[]){ "sha256sum", (char *)path, NULL }, out, sizeof(out), &err) == 0 &&
+	    strspn(out, "0123456789abcdef") == 64)
+		snprintf(hex, 65, "%.64s", out);
+}
+
+/* A kernel as run.json records it: the image, its digest, its initrd's size. */
+static void describe_kernel(const char *kernel, const char *initrd, struct run_kernel *k)
+{
+	struct stat st;
+
+	snprintf(k->image, sizeof(k->image), "%s", kernel);
+	image_sha256(kernel, k->sha256);
+	k->initrd_bytes = initrd && stat(initrd, &st) == 0 ? st.st_size : 0;
+}
+
+/*
+ * The root image's key: the one `make image` built it under (images/manifest,
+ * the digest of base, overlay and agent), else its size and time: hashing
+ * 2 GiB at every run would cost seconds.
+ */
+static void describe_rootfs(const char *rootfs, char *key, size_t len)
+{
+	char manifest[PATH_MAX], line[256];
+	const char *slash = strrchr(rootfs, '/');
+	struct stat st;
+	FILE *f;
+
+	snprintf(manifest, sizeof(manifest), "%.*s/manifest", (int)(slash ? slash - rootfs : 1),
+		 slash ? rootfs : ".");
+	/* The manifest speaks of rootfs.img beside it, and of no other image. */
+	f = !strcmp(slash ? slash + 1 : rootfs, "rootfs.img") ? fopen(manifest, "re") : NULL;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "rootfs_key=", 11)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(key, len, "%s key:%s", rootfs, line + 11);
+			fclose(f);
+			return;
+		}
+	if (f)
+		fclose(f);
+	if (stat(rootfs, &st) == 0)
+		snprintf(key, len, "%s size:%lld mtime:%lld", rootfs, (long long)st.st_size,
+			 (long long)st.st_mtime);
+	else
+		snprintf(key, len, "%s", rootfs);
+}
+
 static void fill_info(struct runner *r, const struct run_opts *o, struct run_info *info)
 {
 	struct utsname uts;
@@ -418,6 +472,14 @@ static void fill_info(struct runner *r, const struct run_opts *o, struct run_inf
 	snprintf(info->host_kernel, sizeof(info->host_kernel), "%s", uts.release);
 	info->probe_interval_ns = r->sc->service.interval_ns;
 	info->repetitions = r->sc->repetitions;
+	snprintf(info->method_file, sizeof(info->method_file), "%s", r->sc->method.path);
+	info->guest_memory_mib = r->sc->guest.memory_mib;
+	info->guest_vcpus = r->sc->guest.vcpus;
+	describe_kernel(r->sc->guest.kernel, r->sc->guest.initrd, &info->boot_old);
+	if (r->sc->upgrade.kernel)
+		describe_kernel(r->sc->upgrade.kernel, r->sc->upgrade.initrd, &info->boot_new);
+	if (r->sc->guest.rootfs)
+		describe_rootfs(r->sc->guest.rootfs, info->rootfs, sizeof(info->rootfs));
 	(void)o;
 }
 

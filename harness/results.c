@@ -337,12 +337,13 @@ static json_t *run_to_json(const struct run_info *info, const struct repetition 
 		}
 	}
 	root = json_pack(
-	    "{s:s, s:{s:o, s:o, s:o, s:i}, s:o,"
+	    "{s:s, s:{s:o, s:o, s:o, s:o, s:i}, s:o,"
 	    " s:{s:o, s:o, s:o, s:o, s:o, s:o, s:{s:i, s:i}, s:{s:o, s:o, s:o}},"
 	    " s:{s:I}, s:o,"
 	    " s:{s:I, s:I, s:I, s:o}}",
 	    "format", RESULTS_FORMAT, "scenario", "name", JSON_STR(info->scenario), "path",
-	    JSON_STR(info->scenario_path), "method", JSON_STR(info->method), "repetitions",
+	    JSON_STR(info->scenario_path), "method", JSON_STR(info->method), "method_file",
+	    JSON_STR(info->method_file), "repetitions",
 	    info->repetitions, "started", JSON_STR(info->started), "environment", "accel",
 	    JSON_STR(info->accel), "qemu", JSON_STR(info->qemu_version), "libvirt",
 	    JSON_STR(info->libvirt_version), "host_kernel", JSON_STR(info->host_kernel),
@@ -839,6 +840,11 @@ static int load_info(struct loader *ld, json_t *root, struct run_info *info)
 		    sizeof(info->scenario_path)) ||
 	    get_str(ld, scenario, "scenario", "method", info->method, sizeof(info->method)) ||
 	    get_int(ld, scenario, "scenario", "repetitions", 0, INT_MAX, &v))
+		return -1;
+	/* Older runs did not name the method file. */
+	if (json_object_get(scenario, "method_file") &&
+	    get_str(ld, scenario, "scenario", "method_file", info->method_file,
+		    sizeof(info->method_file)))
 		return -1;
 	info->repetitions = (int)v;
 	if (get_str(ld, root, "", "started", info->started, sizeof(info->started)))

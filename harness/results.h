@@ -88,6 +88,7 @@ struct run_info {
 	char scenario[128];	  /* scenario name */
 	char scenario_path[1024]; /* as given */
 	char method[32];
+	char method_file[1024];	  /* the method file that ran, "" if unknown */
 	char started[32];	  /* UTC, ISO 8601 */
 	char accel[8];		  /* kvm | tcg */
 	char qemu_version[32];

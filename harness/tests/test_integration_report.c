@@ -250,7 +250,7 @@ static void test_gate_fails_against_a_much_faster_baseline(void **state)
 	(void)state;
 	root = json_load_file(tmp("own.json"), 0, &jerr);
 	assert_non_null(root);
-	methods = json_object_get(root, "methods");
+	methods = json_object_get(root, "scenarios");
 	json_object_foreach(methods, name, m)
 	{
 		json_object_foreach(m, key, metric)
