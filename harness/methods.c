@@ -94,6 +94,9 @@ static void describe(const struct step *s, char *buf, size_t len)
 	case OP_WAIT_PROBE:
 		snprintf(buf, len, "%s %s", name, s->probe_up ? "up" : "down");
 		break;
+	case OP_MARK:
+		snprintf(buf, len, "%s %s", name, s->mark);
+		break;
 	default:
 		snprintf(buf, len, "%s", name);
 	}
