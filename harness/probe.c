@@ -1,11 +1,15 @@
 /*
  * probe.c - UDP prober thread and the downtime/verification math.
  *
- * One thread both sends and receives: it sleeps in poll() until the next
- * send is due, so a reply is stamped as soon as the kernel hands it over and
- * sends stay on the interval grid.  When the thread falls behind (a stalled
- * host), it skips the missed slots instead of bursting: a burst would fake
- * many replies right after a gap.
+ * One thread both sends and receives: it sleeps in poll() on the socket and
+ * on a timerfd armed for the next send's absolute deadline (start + n *
+ * interval, probe_next_deadline()), so a reply is stamped as soon as the
+ * kernel hands it over and sends stay on the interval grid.  A poll()
+ * timeout would not do: it is relative, in whole milliseconds, and stretched
+ * by the thread's timer slack, so each sleep ended a little late, the
+ * lateness added up, and a 1 ms probe sent every 1.16 ms.  When the thread
+ * falls behind (a stalled host), it skips the missed slots instead of
+ * bursting: a burst would fake many replies right after a gap.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "monotime.h"
@@ -34,6 +39,7 @@ struct probe {
 	FILE *csv;
 	pthread_t thread;
 	int stop_pipe[2];
+	int timer_fd; /* expires at the next send's deadline */
 	bool running;
 
 	pthread_mutex_t lock;
@@ -133,37 +139,69 @@ static void probe_receive(struct probe *p)
 	}
 }
 
+/*
+ * Falling behind by more than one interval (a host stall) skips slots rather
+ * than sending them in a burst once the thread runs again.  The skipped slots
+ * are simply never sent: no record, no seq.  That is honest because every
+ * request is stamped when it really left, so the stall stays in the trace as
+ * one long send spacing, and the achieved interval (probe_send_interval())
+ * is recorded beside the one asked for; the downtime's resolution is the
+ * achieved interval, not the nominal one.
+ */
+int64_t probe_next_deadline(int64_t start_ns, int64_t interval_ns, int64_t now_ns, uint64_t *n)
+{
+	uint64_t next = *n + 1;
+
+	/* Due at or before now: the first slot after now is (now - start) / interval + 1. */
+	if (start_ns + (int64_t)next * interval_ns <= now_ns)
+		next = (uint64_t)((now_ns - start_ns) / interval_ns) + 1;
+	*n = next;
+	return start_ns + (int64_t)next * interval_ns;
+}
+
+/* Arm @fd to expire once, at the absolute CLOCK_MONOTONIC time @t_ns. */
+static void timer_arm(int fd, int64_t t_ns)
+{
+	struct itimerspec its = {.it_value = monotime_timespec(t_ns)};
+
+	/* Only a bad time or a bad fd can make it fail: a bug, and a probe that never sends. */
+	if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
+		abort();
+}
+
 static void *probe_thread(void *arg)
 {
 	struct probe *p = arg;
-	int64_t next = monotime_now(), next_flush = next + CSV_FLUSH_NS;
-	struct pollfd pfd[2] = {
-		{ .fd = p->fd, .events = POLLIN },
-		{ .fd = p->stop_pipe[0], .events = POLLIN },
+	int64_t start = monotime_now(), next = start, next_flush = start + CSV_FLUSH_NS;
+	uint64_t slot = 0, expirations;
+	struct pollfd pfd[3] = {
+	    {.fd = p->fd, .events = POLLIN},
+	    {.fd = p->stop_pipe[0], .events = POLLIN},
+	    {.fd = p->timer_fd, .events = POLLIN},
 	};
 
 	for (;;) {
 		int64_t now = monotime_now();
-		int timeout_ms;
 
 		if (now >= next) {
 			probe_send(p, now);
-			next += p->interval_ns;
-			if (next <= now)
-				next = now + p->interval_ns - (now - next) % p->interval_ns;
+			next = probe_next_deadline(start, p->interval_ns, now, &slot);
+			timer_arm(p->timer_fd, next);
 		}
 		if (now >= next_flush) {
 			fflush(p->csv);
 			next_flush = now + CSV_FLUSH_NS;
 		}
-		/* poll() has millisecond resolution: round up so we never spin. */
-		timeout_ms = (int)((next - monotime_now() + NS_PER_MS - 1) / NS_PER_MS);
-		if (timeout_ms < 0)
-			timeout_ms = 0;
-		if (poll(pfd, 2, timeout_ms) < 0 && errno != EINTR)
+		if (poll(pfd, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
+		}
 		if (pfd[1].revents)
 			break;
+		/* Only the clock decides a send; the read just clears the expiry. */
+		if (pfd[2].revents)
+			(void)!read(p->timer_fd, &expirations, sizeof(expirations));
 		if (pfd[0].revents)
 			probe_receive(p);
 	}
@@ -185,12 +223,18 @@ struct probe *probe_start(int fd, int64_t interval_ns, const char *csv_path, int
 	p->rep = rep;
 	p->interval_ns = interval_ns;
 	p->stop_pipe[0] = p->stop_pipe[1] = -1;
+	p->timer_fd = -1;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->changed, &attr);
 	pthread_condattr_destroy(&attr);
 
+	if (interval_ns <= 0) {
+		tb_err_set(err, TB_EXIT_USAGE, "probe: interval %" PRId64 " ns is not > 0",
+			   interval_ns);
+		goto err;
+	}
 	p->csv = fopen(csv_path, "a");
 	if (!p->csv) {
 		tb_err_set(err, TB_EXIT_ENV, "probe: cannot open %s: %s", csv_path,
@@ -201,6 +245,11 @@ struct probe *probe_start(int fd, int64_t interval_ns, const char *csv_path, int
 		fprintf(p->csv, "event,rep,seq,t_ns,counter,release,boot_id\n");
 	if (pipe(p->stop_pipe) != 0) {
 		tb_err_set(err, TB_EXIT_ENV, "probe: pipe: %s", strerror(errno));
+		goto err;
+	}
+	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (p->timer_fd < 0) {
+		tb_err_set(err, TB_EXIT_ENV, "probe: timerfd: %s", strerror(errno));
 		goto err;
 	}
 	if (pthread_create(&p->thread, NULL, probe_thread, p) != 0) {
@@ -234,6 +283,8 @@ void probe_free(struct probe *p)
 		fclose(p->csv);
 	if (p->fd >= 0)
 		close(p->fd);
+	if (p->timer_fd >= 0)
+		close(p->timer_fd);
 	for (int i = 0; i < 2; i++)
 		if (p->stop_pipe[i] >= 0)
 			close(p->stop_pipe[i]);

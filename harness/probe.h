@@ -60,6 +60,17 @@ struct probe;
 struct probe *probe_start(int fd, int64_t interval_ns, const char *csv_path, int rep,
 			  struct tb_err *err);
 
+/*
+ * The probe's schedule (DESIGN.md, "Time and measurement"): slot k is due at
+ * @start_ns + k * @interval_ns (@interval_ns > 0), so deadlines never drift
+ * however late each send is.  Slot *@n has just been sent at @now_ns: set *@n
+ * to the next slot to send and return its deadline.  That is slot *@n + 1
+ * unless its deadline is already at or before @now_ns (the thread fell more
+ * than one interval behind); then it is the first slot due after @now_ns, and
+ * the slots in between are never sent.
+ */
+int64_t probe_next_deadline(int64_t start_ns, int64_t interval_ns, int64_t now_ns, uint64_t *n);
+
 /* Stop the thread, flush and fsync the CSV, close the socket; the trace stays. */
 void probe_stop(struct probe *p);
 

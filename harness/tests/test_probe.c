@@ -294,6 +294,102 @@ static void test_probe_anchor_is_last_reply_at_or_before_start(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
+/* The send schedule                                                         */
+
+/* Not a whole number of microseconds, so that any rounding would show. */
+#define ODD_INTERVAL_NS 999983LL
+
+/*
+ * A fake clock: each send goes out late by a different amount under one
+ * interval, as a thread woken by a timer does.  Slot n is still due at exactly
+ * start + n * interval; sleeping one interval from each send instead would be
+ * late by the sum of the delays, about 5000 intervals by the end.
+ */
+static void test_probe_deadlines_do_not_drift_over_10000_sends(void **state)
+{
+	const int64_t start = T0 + 123;
+	int64_t deadline = start;
+	uint64_t slot = 0;
+
+	(void)state;
+	for (uint64_t i = 0; i < 10000; i++) {
+		/* 0 .. 99 hundredths of an interval late, in a scrambled order (7919 is prime). */
+		int64_t now = deadline + (int64_t)(i * 7919 % 100) * ODD_INTERVAL_NS / 100;
+
+		deadline = probe_next_deadline(start, ODD_INTERVAL_NS, now, &slot);
+		assert_int_equal(slot, i + 1);
+		assert_int_equal(deadline, start + (int64_t)(i + 1) * ODD_INTERVAL_NS);
+	}
+	assert_int_equal(deadline, start + 10000 * ODD_INTERVAL_NS);
+}
+
+/*
+ * The thread wakes 10 us after each deadline, but the host stalls it for
+ * 37.5 intervals when slot 100 is due.  Slot 100 goes out when it runs again,
+ * the 37 slots whose deadlines passed meanwhile (101 .. 137) are never sent,
+ * and the next send is slot 138, on its own deadline: one send per wake-up,
+ * no burst, and the grid is kept.
+ */
+static void test_probe_stall_skips_missed_slots_without_a_burst(void **state)
+{
+	const int64_t start = T0, iv = ODD_INTERVAL_NS, late = 10 * NS_PER_US;
+	int64_t deadline = start, sent[200] = {0}, stall_end = start + 100 * iv + 75 * iv / 2;
+	uint64_t slot = 0, slots[200] = {0};
+	size_t n = 0;
+
+	(void)state;
+	while (deadline < start + 200 * iv) {
+		int64_t now = slot == 100 ? stall_end : deadline + late;
+
+		slots[n] = slot;
+		sent[n++] = now;
+		deadline = probe_next_deadline(start, iv, now, &slot);
+		assert_true(deadline > now);
+	}
+	/* Slots 0 .. 199 but for the 37 skipped. */
+	assert_int_equal(n, 200 - 37);
+	assert_int_equal(slots[100], 100);
+	assert_int_equal(sent[100], stall_end);
+	assert_int_equal(slots[101], 138);
+	assert_int_equal(sent[101], start + 138 * iv + late);
+	for (size_t i = 1; i < n; i++) {
+		if (i == 100 || i == 101)
+			continue;
+		/* Everywhere else one interval apart, to the nanosecond. */
+		assert_int_equal(sent[i] - sent[i - 1], (int64_t)(slots[i] - slots[i - 1]) * iv);
+	}
+	/* Around the stall: 38.5 intervals (less 10 us) to the late send, 0.5 (+ 10 us) after. */
+	assert_int_equal(sent[100] - sent[99], 77 * iv / 2 - late);
+	assert_int_equal(sent[101] - sent[100], iv - iv / 2 + late);
+}
+
+/*
+ * Late by less than one interval, nothing is skipped; late by one interval
+ * or more, the slot whose deadline is already past (even exactly now) is.
+ */
+static void test_probe_deadline_skips_only_slots_already_due(void **state)
+{
+	const int64_t start = T0, iv = ODD_INTERVAL_NS;
+	uint64_t slot;
+
+	(void)state;
+	slot = 5;
+	assert_int_equal(probe_next_deadline(start, iv, start + 6 * iv - 1, &slot), start + 6 * iv);
+	assert_int_equal(slot, 6);
+	slot = 5;
+	assert_int_equal(probe_next_deadline(start, iv, start + 6 * iv, &slot), start + 7 * iv);
+	assert_int_equal(slot, 7);
+	slot = 5;
+	assert_int_equal(probe_next_deadline(start, iv, start + 9 * iv + 1, &slot),
+			 start + 10 * iv);
+	assert_int_equal(slot, 10);
+	/* A clock before the start (it cannot be, but) keeps the next slot. */
+	slot = 0;
+	assert_int_equal(probe_next_deadline(start, iv, start - 5 * iv, &slot), start + iv);
+	assert_int_equal(slot, 1);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Verification                                                              */
 
 /* A good upgrade: 4500 requests between the last reply of A and the first of B. */
@@ -1393,6 +1489,9 @@ int main(void)
 				      trace_teardown),
 	    cmocka_unit_test_teardown(test_probe_anchor_is_last_reply_at_or_before_start,
 				      trace_teardown),
+	    cmocka_unit_test(test_probe_deadlines_do_not_drift_over_10000_sends),
+	    cmocka_unit_test(test_probe_stall_skips_missed_slots_without_a_burst),
+	    cmocka_unit_test(test_probe_deadline_skips_only_slots_already_due),
 	    cmocka_unit_test(test_verify_good_upgrade_is_verified),
 	    cmocka_unit_test(test_verify_same_boot_id_is_not_verified),
 	    cmocka_unit_test(test_verify_unexpected_release_is_not_verified),
