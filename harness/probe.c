@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 
 #include "monotime.h"
 #include "probe.h"
+#include "stats.h"
 
 /*
  * How often the CSV is handed to the kernel: a crash of the harness keeps all
@@ -349,6 +351,35 @@ struct probe_record *probe_snapshot(struct probe *p, size_t *n)
 		memcpy(copy, p->rec, p->nrec * sizeof(*copy));
 	pthread_mutex_unlock(&p->lock);
 	return copy;
+}
+
+int probe_send_interval(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
+			int64_t *median_ns, int64_t *p99_ns)
+{
+	struct stats_summary s;
+	size_t nd = 0, prev = SIZE_MAX;
+	double *d;
+	int rc;
+
+	*median_ns = *p99_ns = 0;
+	d = malloc((n ? n : 1) * sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	/* Sends are in seq order, so those inside the window are one run of the trace. */
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].t_send_ns < from_ns || r[i].t_send_ns > to_ns)
+			continue;
+		if (prev != SIZE_MAX)
+			d[nd++] = (double)(r[i].t_send_ns - r[prev].t_send_ns);
+		prev = i;
+	}
+	rc = nd ? stats_summarise(d, nd, &s) : -ENOENT;
+	if (rc == 0) {
+		*median_ns = llround(s.median);
+		*p99_ns = llround(s.p99);
+	}
+	free(d);
+	return rc;
 }
 
 static int by_recv_time(const void *a, const void *b)

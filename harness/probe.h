@@ -97,6 +97,19 @@ int probe_analyse(const struct probe_record *r, size_t n, int64_t from_ns, int64
 		  struct probe_result *res);
 
 /*
+ * The interval the probe achieved, recorded beside the one it was asked for
+ * (DESIGN.md, "Time and measurement"): the median and the 99th percentile
+ * (stats.h: type 7, here rounded to the nanosecond) of the spacings between
+ * consecutive sends of @r, ordered by seq as probe_snapshot() gives it (the
+ * order they were sent).  Only spacings whose two sends are both in
+ * [@from_ns, @to_ns] count; INT64_MIN, INT64_MAX for the whole trace.
+ * Returns 0, -ENOENT if fewer than two requests were sent in the window, or
+ * -ENOMEM; on error *@median_ns and *@p99_ns are 0.
+ */
+int probe_send_interval(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
+			int64_t *median_ns, int64_t *p99_ns);
+
+/*
  * The two replies an upgrade is judged on: across the boot change if there
  * was one (last_old, first_new), else across the gap (before, after).
  */

@@ -389,6 +389,88 @@ static void test_probe_deadline_skips_only_slots_already_due(void **state)
 	assert_int_equal(slot, 1);
 }
 
+/* A trace of @n sends spaced @spacing_ns[0 .. n-2] apart from T0; owned by *state. */
+static struct probe_record *trace_spaced(void **state, const int64_t *spacing_ns, size_t n)
+{
+	struct probe_record *r = trace_new(state, n);
+
+	for (size_t i = 1; i < n; i++)
+		r[i].t_send_ns = r[i - 1].t_send_ns + spacing_ns[i - 1];
+	return r;
+}
+
+/*
+ * Spacings 1.0, 1.3, 1.1 and 2.0 ms: sorted 1.0 1.1 1.3 2.0, the median is
+ * (1.1 + 1.3) / 2 = 1.2 ms and p99 (h = 3 * 0.99 = 2.97) is
+ * 1.3 + 0.97 * 0.7 = 1.979 ms.  Neither is a spacing that occurred.
+ */
+static void test_probe_send_interval_interpolates_median_and_p99(void **state)
+{
+	const int64_t spacing[] = {1000 * NS_PER_US, 1300 * NS_PER_US, 1100 * NS_PER_US,
+				   2000 * NS_PER_US};
+	struct probe_record *r = trace_spaced(state, spacing, 5);
+	int64_t median, p99;
+
+	assert_int_equal(probe_send_interval(r, 5, INT64_MIN, INT64_MAX, &median, &p99), 0);
+	assert_int_equal(median, 1200 * NS_PER_US);
+	assert_int_equal(p99, 1979 * NS_PER_US);
+}
+
+/*
+ * 100 spacings: 90 of 1 ms, 9 of 1.2 ms and one of 5 ms (a stall), mixed.
+ * The median is 1 ms; p99 (h = 99 * 0.99 = 98.01) is 1.2 + 0.01 * 3.8 =
+ * 1.238 ms.  A window without both sends of the stall leaves it out: before
+ * it, 60 spacings (55 of 1 ms, 5 of 1.2 ms; with the stall's, p99 would be
+ * 2.72 ms), after it 39 (35 and 4): p99 1.2 ms either way.
+ */
+static void test_probe_send_interval_counts_spacings_inside_the_window(void **state)
+{
+	int64_t spacing[100], median, p99, stall_start, stall_end;
+	const size_t slow[] = {5, 16, 27, 38, 49, 71, 82, 93, 99}; /* the 1.2 ms spacings */
+	struct probe_record *r;
+
+	for (size_t i = 0; i < 100; i++)
+		spacing[i] = NS_PER_MS;
+	for (size_t i = 0; i < sizeof(slow) / sizeof(slow[0]); i++)
+		spacing[slow[i]] = 1200 * NS_PER_US;
+	spacing[60] = 5 * NS_PER_MS;
+	r = trace_spaced(state, spacing, 101);
+	stall_start = r[60].t_send_ns;
+	stall_end = r[61].t_send_ns;
+
+	assert_int_equal(probe_send_interval(r, 101, INT64_MIN, INT64_MAX, &median, &p99), 0);
+	assert_int_equal(median, NS_PER_MS);
+	assert_int_equal(p99, 1238 * NS_PER_US);
+	/* The window is inclusive: the trace's own ends give the same. */
+	assert_int_equal(
+	    probe_send_interval(r, 101, r[0].t_send_ns, r[100].t_send_ns, &median, &p99), 0);
+	assert_int_equal(p99, 1238 * NS_PER_US);
+
+	assert_int_equal(probe_send_interval(r, 101, INT64_MIN, stall_end - 1, &median, &p99), 0);
+	assert_int_equal(median, NS_PER_MS);
+	assert_int_equal(p99, 1200 * NS_PER_US);
+	assert_int_equal(probe_send_interval(r, 101, stall_start + 1, INT64_MAX, &median, &p99), 0);
+	assert_int_equal(median, NS_PER_MS);
+	assert_int_equal(p99, 1200 * NS_PER_US);
+}
+
+static void test_probe_send_interval_needs_two_sends_in_the_window(void **state)
+{
+	const int64_t spacing[] = {NS_PER_MS, NS_PER_MS};
+	struct probe_record *r = trace_spaced(state, spacing, 3);
+	int64_t median = 42, p99 = 42;
+
+	assert_int_equal(probe_send_interval(r, 0, INT64_MIN, INT64_MAX, &median, &p99), -ENOENT);
+	assert_int_equal(median, 0);
+	assert_int_equal(p99, 0);
+	/* One send inside: no spacing. */
+	assert_int_equal(probe_send_interval(r, 3, T0 + 1, T0 + NS_PER_MS, &median, &p99), -ENOENT);
+	/* Two: one spacing, which is both the median and p99. */
+	assert_int_equal(probe_send_interval(r, 3, T0, T0 + NS_PER_MS, &median, &p99), 0);
+	assert_int_equal(median, NS_PER_MS);
+	assert_int_equal(p99, NS_PER_MS);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Verification                                                              */
 
@@ -1023,7 +1105,7 @@ static void test_probe_live_silence_is_downtime_and_new_boot_is_verified(void **
 	struct probe_record last_before, first_after, r;
 	struct probe_result res;
 	struct probe_verdict v;
-	int64_t t_told, t_end, agent_silence;
+	int64_t t_told, t_end, agent_silence, median, p99;
 	size_t sent = 0, lost = 0, unanswered = 0, replies_a = 0;
 
 	l->fa = fake_agent_start(REL_A, BOOT_A);
@@ -1070,6 +1152,16 @@ static void test_probe_live_silence_is_downtime_and_new_boot_is_verified(void **
 	}
 	/* Loopback loses nothing: every reply of the first boot reached the probe. */
 	assert_int_equal(replies_a, l->fa->answered_before);
+
+	/*
+	 * The interval achieved is the one asked for (1 ms): sleeping a
+	 * rounded-up millisecond from each send gave a median of 1.13 ms.
+	 */
+	assert_int_equal(
+	    probe_send_interval(l->snap, l->nsnap, INT64_MIN, INT64_MAX, &median, &p99), 0);
+	assert_ge(median, NS_PER_MS - NS_PER_MS / 20);
+	assert_lt(median, NS_PER_MS + NS_PER_MS / 20);
+	assert_ge(p99, median);
 
 	assert_int_equal(probe_analyse(l->snap, l->nsnap, t_told, t_end, &res), 0);
 	assert_int_equal(res.before.seq, last_before.seq);
@@ -1492,6 +1584,12 @@ int main(void)
 	    cmocka_unit_test(test_probe_deadlines_do_not_drift_over_10000_sends),
 	    cmocka_unit_test(test_probe_stall_skips_missed_slots_without_a_burst),
 	    cmocka_unit_test(test_probe_deadline_skips_only_slots_already_due),
+	    cmocka_unit_test_teardown(test_probe_send_interval_interpolates_median_and_p99,
+				      trace_teardown),
+	    cmocka_unit_test_teardown(test_probe_send_interval_counts_spacings_inside_the_window,
+				      trace_teardown),
+	    cmocka_unit_test_teardown(test_probe_send_interval_needs_two_sends_in_the_window,
+				      trace_teardown),
 	    cmocka_unit_test(test_verify_good_upgrade_is_verified),
 	    cmocka_unit_test(test_verify_same_boot_id_is_not_verified),
 	    cmocka_unit_test(test_verify_unexpected_release_is_not_verified),
