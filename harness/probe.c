@@ -390,15 +390,40 @@ static int by_recv_time(const void *a, const void *b)
 	return (x->t_recv_ns > y->t_recv_ns) - (x->t_recv_ns < y->t_recv_ns);
 }
 
+/*
+ * The replies of @r received at or before @to_ns, in arrival order: replies
+ * can overtake each other, and a gap is about arrival times.  *@anchor is the
+ * index of the last one received at or before @from_ns, where the first gap
+ * starts; SIZE_MAX if none was.  A malloc'd array, NULL if out of memory.
+ */
+static const struct probe_record **replies_by_arrival(const struct probe_record *r, size_t n,
+						      int64_t from_ns, int64_t to_ns, size_t *nr,
+						      size_t *anchor)
+{
+	const struct probe_record **replies = malloc((n ? n : 1) * sizeof(*replies));
+
+	*nr = 0;
+	*anchor = SIZE_MAX;
+	if (!replies)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (r[i].t_recv_ns != 0 && r[i].t_recv_ns <= to_ns)
+			replies[(*nr)++] = &r[i];
+	qsort(replies, *nr, sizeof(*replies), by_recv_time);
+	for (size_t i = 0; i < *nr && replies[i]->t_recv_ns <= from_ns; i++)
+		*anchor = i;
+	return replies;
+}
+
 int probe_analyse(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
 		  struct probe_result *res)
 {
 	const struct probe_record **replies;
-	size_t nr = 0, anchor = SIZE_MAX;
+	size_t nr, anchor;
 	int rc = 0;
 
 	memset(res, 0, sizeof(*res));
-	replies = malloc((n ? n : 1) * sizeof(*replies));
+	replies = replies_by_arrival(r, n, from_ns, to_ns, &nr, &anchor);
 	if (!replies)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -407,13 +432,7 @@ int probe_analyse(const struct probe_record *r, size_t n, int64_t from_ns, int64
 			if (r[i].t_recv_ns == 0)
 				res->lost++;
 		}
-		if (r[i].t_recv_ns != 0 && r[i].t_recv_ns <= to_ns)
-			replies[nr++] = &r[i];
 	}
-	/* Replies can overtake each other; the gap is about arrival times. */
-	qsort(replies, nr, sizeof(*replies), by_recv_time);
-	for (size_t i = 0; i < nr && replies[i]->t_recv_ns <= from_ns; i++)
-		anchor = i;
 	if (anchor == SIZE_MAX) {
 		rc = -ENOENT;
 		goto out;
