@@ -468,6 +468,57 @@ out:
 	return rc;
 }
 
+int probe_gaps(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
+	       int64_t min_gap_ns, struct probe_gap **gaps, size_t *ngaps, int64_t *unavailable_ns)
+{
+	const struct probe_record **replies;
+	struct probe_gap *g = NULL, *shrunk;
+	size_t nr, anchor, k = 0;
+	int rc = 0;
+
+	*gaps = NULL;
+	*ngaps = 0;
+	*unavailable_ns = 0;
+	if (min_gap_ns < 0)
+		return -EINVAL;
+	replies = replies_by_arrival(r, n, from_ns, to_ns, &nr, &anchor);
+	if (!replies)
+		return -ENOMEM;
+	if (anchor == SIZE_MAX) {
+		rc = -ENOENT;
+		goto out;
+	}
+	/* At most one gap after each reply from the anchor on. */
+	g = malloc((nr - anchor) * sizeof(*g));
+	if (!g) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* i == nr is the silence after the last reply, still open at @to_ns. */
+	for (size_t i = anchor + 1; i <= nr; i++) {
+		struct probe_gap gap = {
+		    .start_ns = replies[i - 1]->t_recv_ns,
+		    .end_ns = i < nr ? replies[i]->t_recv_ns : to_ns,
+		    .open = i == nr,
+		};
+
+		if (gap.end_ns - gap.start_ns > min_gap_ns) {
+			g[k++] = gap;
+			*unavailable_ns += gap.end_ns - gap.start_ns;
+		}
+	}
+	if (k) {
+		shrunk = realloc(g, k * sizeof(*g));
+		*gaps = shrunk ? shrunk : g;
+		*ngaps = k;
+		g = NULL;
+	}
+out:
+	free(g);
+	free(replies);
+	return rc;
+}
+
 void probe_proof(const struct probe_result *res, const struct probe_record **before,
 		 const struct probe_record **after)
 {

@@ -41,6 +41,25 @@ struct probe_result {
 	size_t lost;		    /* of those, never answered */
 };
 
+/*
+ * A silence counts as a gap, and toward "unavailable" (DESIGN.md), when it is
+ * longer than this many probe intervals.  Shorter ones are requests lost on a
+ * busy host or a late reply, not the service down: while reply latencies vary
+ * by less than an interval, three requests lost in a row (a silence of about
+ * four intervals) never make a gap, and five always do.
+ */
+#define PROBE_GAP_INTERVALS 5
+
+/*
+ * One silence of the service (probe_gaps()), measured like the downtime:
+ * its length is end_ns - start_ns.
+ */
+struct probe_gap {
+	int64_t start_ns; /* t_recv of the last reply before it */
+	int64_t end_ns;	  /* t_recv of the first reply after it; open: the window's end */
+	bool open;	  /* no reply came after it inside the window */
+};
+
 struct probe_verdict {
 	bool boot_changed;    /* boot id after the gap differs from before */
 	bool release_ok;      /* release after the gap is the expected one (or none expected) */
@@ -95,6 +114,24 @@ struct probe_record *probe_snapshot(struct probe *p, size_t *n);
  */
 int probe_analyse(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
 		  struct probe_result *res);
+
+/*
+ * Every silence longer than @min_gap_ns (normally PROBE_GAP_INTERVALS probe
+ * intervals) among the replies received in [@from_ns, @to_ns], anchored as
+ * probe_analyse() anchors: in arrival order, from the last reply received at
+ * or before @from_ns, so the first gap may start before the window does.  A
+ * silence still open at @to_ns ends there and is flagged open.  The longest
+ * gap is what probe_analyse() found on the same window (if longer than
+ * @min_gap_ns): the downtime, from before to after, when it returns 0; the
+ * open silence from before when it returns -ETIMEDOUT.
+ *
+ * *@gaps: a malloc'd array of the *@ngaps gaps in time order (NULL if none;
+ * the caller frees it); *@unavailable_ns: the sum of their lengths.  Returns
+ * 0, -ENOENT if no reply came at or before @from_ns, -EINVAL if @min_gap_ns
+ * < 0, or -ENOMEM; on error *@gaps is NULL and the others 0.
+ */
+int probe_gaps(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
+	       int64_t min_gap_ns, struct probe_gap **gaps, size_t *ngaps, int64_t *unavailable_ns);
 
 /*
  * The interval the probe achieved, recorded beside the one it was asked for

@@ -124,6 +124,43 @@ static struct probe_record *reboot_trace(void **state, size_t *n)
 	return r;
 }
 
+/* PROBE_GAP_INTERVALS of the synthetic traces' 1 ms probe. */
+#define MIN_GAP_NS (PROBE_GAP_INTERVALS * NS_PER_MS)
+
+/*
+ * The longest gap of probe_gaps() is probe_analyse()'s downtime on the same
+ * window: closed between the same two replies when the service came back,
+ * else the open silence from the same last reply.  Returns the gap count.
+ */
+static size_t assert_longest_gap_is_downtime(const struct probe_record *r, size_t n,
+					     int64_t from_ns, int64_t to_ns)
+{
+	struct probe_result res;
+	struct probe_gap *gaps, longest = {0};
+	int64_t unavailable;
+	size_t ngaps;
+	int rc = probe_analyse(r, n, from_ns, to_ns, &res);
+
+	assert_true(rc == 0 || rc == -ETIMEDOUT);
+	assert_int_equal(probe_gaps(r, n, from_ns, to_ns, MIN_GAP_NS, &gaps, &ngaps, &unavailable),
+			 0);
+	assert_true(ngaps > 0);
+	for (size_t i = 0; i < ngaps; i++)
+		if (gaps[i].end_ns - gaps[i].start_ns > longest.end_ns - longest.start_ns)
+			longest = gaps[i];
+	free(gaps);
+	assert_int_equal(longest.start_ns, res.before.t_recv_ns);
+	if (rc == 0) {
+		assert_false(longest.open);
+		assert_int_equal(longest.end_ns, res.after.t_recv_ns);
+		assert_int_equal(longest.end_ns - longest.start_ns, res.downtime_ns);
+	} else {
+		assert_true(longest.open);
+		assert_int_equal(longest.end_ns, to_ns);
+	}
+	return ngaps;
+}
+
 static void test_probe_gap_spans_reboot(void **state)
 {
 	size_t n;
@@ -165,6 +202,8 @@ static void test_probe_longest_of_several_gaps_wins(void **state)
 	assert_int_equal(res.after.seq, 4000);
 	assert_int_equal(res.downtime_ns, r[4000].t_recv_ns - r[2000].t_recv_ns);
 	assert_int_equal(res.lost, 29 + 1999 + 49);
+	assert_int_equal(
+	    assert_longest_gap_is_downtime(r, 6000, T0 + 500 * NS_PER_MS, T0 + 6 * NS_PER_S), 3);
 }
 
 /*
@@ -194,6 +233,9 @@ static void test_probe_stall_after_the_boot_change_is_downtime_but_not_the_proof
 	probe_verify(&res, REL_B, &v);
 	assert_true(v.verified);
 	assert_int_equal(res.first_new.counter, res.last_old.counter + 1);
+	/* Two gaps: the handoff, and the stall that is the downtime. */
+	assert_int_equal(
+	    assert_longest_gap_is_downtime(r, 3000, T0 + 900 * NS_PER_MS, T0 + 3 * NS_PER_S), 2);
 }
 
 static void test_probe_gap_uses_arrival_order_not_seq_order(void **state)
@@ -214,6 +256,8 @@ static void test_probe_gap_uses_arrival_order_not_seq_order(void **state)
 	assert_int_equal(res.before.seq, 5);
 	assert_int_equal(res.after.seq, 4);
 	assert_int_equal(res.downtime_ns, 34900 * NS_PER_US);
+	assert_int_equal(
+	    assert_longest_gap_is_downtime(r, 100, T0 + 2 * NS_PER_MS, T0 + 100 * NS_PER_MS), 1);
 }
 
 static void test_probe_no_reply_before_window_is_enoent(void **state)
@@ -291,6 +335,142 @@ static void test_probe_anchor_is_last_reply_at_or_before_start(void **state)
 	assert_int_equal(probe_analyse(r, 5000, r[0].t_recv_ns, T0 + 5 * NS_PER_S, &res), 0);
 	assert_int_equal(res.before.seq, 0);
 	assert_int_equal(res.after.seq, 4000);
+	/* The gap starts before the window, at the anchor, like the downtime. */
+	assert_int_equal(
+	    assert_longest_gap_is_downtime(r, 5000, T0 + 3 * NS_PER_S, T0 + 5 * NS_PER_S), 1);
+}
+
+/*
+ * 6 s of probes with three outages (30 ms, 2 s, 50 ms) and losses too short
+ * to be gaps: single requests, and three in a row (a 4.08 ms silence).
+ */
+static void test_probe_gaps_lists_every_silence_longer_than_the_threshold(void **state)
+{
+	struct probe_record *r = trace_new(state, 6000);
+	struct probe_gap *gaps;
+	int64_t unavailable;
+	uint64_t counter = 0;
+	size_t ngaps;
+
+	trace_answer(r, 0, 6000, REL_A, BOOT_A, &counter);
+	for (size_t i = 1001; i < 1030; i++)
+		trace_lose(r, i);
+	for (size_t i = 2001; i < 4000; i++)
+		trace_lose(r, i);
+	for (size_t i = 5001; i < 5050; i++)
+		trace_lose(r, i);
+	trace_lose(r, 700);
+	trace_lose(r, 4500);
+	for (size_t i = 4700; i < 4703; i++)
+		trace_lose(r, i);
+
+	assert_int_equal(probe_gaps(r, 6000, T0 + 500 * NS_PER_MS, T0 + 6 * NS_PER_S, MIN_GAP_NS,
+				    &gaps, &ngaps, &unavailable),
+			 0);
+	assert_int_equal(ngaps, 3);
+	assert_int_equal(gaps[0].start_ns, r[1000].t_recv_ns);
+	assert_int_equal(gaps[0].end_ns, r[1030].t_recv_ns);
+	assert_int_equal(gaps[1].start_ns, r[2000].t_recv_ns);
+	assert_int_equal(gaps[1].end_ns, r[4000].t_recv_ns);
+	assert_int_equal(gaps[2].start_ns, r[5000].t_recv_ns);
+	assert_int_equal(gaps[2].end_ns, r[5050].t_recv_ns);
+	for (size_t i = 0; i < ngaps; i++)
+		assert_false(gaps[i].open);
+	/*
+	 * Latencies (150 + 20 * (seq % 7) us): 30 ms - (270 - 170) us, 2 s -
+	 * (250 - 210) us, 50 ms + (210 - 190) us.
+	 */
+	assert_int_equal(unavailable, (29900 + 1999960 + 50020) * NS_PER_US);
+	free(gaps);
+}
+
+/* "Longer than": a silence of exactly the threshold is not a gap, 1 ns more is. */
+static void test_probe_gaps_at_the_threshold_are_ignored(void **state)
+{
+	struct probe_record *r = trace_new(state, 100);
+	struct probe_gap *gaps;
+	int64_t unavailable, silence;
+	uint64_t counter = 0;
+	size_t ngaps;
+
+	trace_answer(r, 0, 100, REL_A, BOOT_A, &counter);
+	for (size_t i = 40; i < 45; i++)
+		trace_lose(r, i);
+	silence = r[45].t_recv_ns - r[39].t_recv_ns;
+
+	assert_int_equal(probe_gaps(r, 100, T0 + 10 * NS_PER_MS, T0 + 100 * NS_PER_MS, silence,
+				    &gaps, &ngaps, &unavailable),
+			 0);
+	assert_int_equal(ngaps, 0);
+	assert_null(gaps);
+	assert_int_equal(unavailable, 0);
+
+	assert_int_equal(probe_gaps(r, 100, T0 + 10 * NS_PER_MS, T0 + 100 * NS_PER_MS, silence - 1,
+				    &gaps, &ngaps, &unavailable),
+			 0);
+	assert_int_equal(ngaps, 1);
+	assert_int_equal(gaps[0].start_ns, r[39].t_recv_ns);
+	assert_int_equal(gaps[0].end_ns, r[45].t_recv_ns);
+	assert_int_equal(unavailable, silence);
+	free(gaps);
+}
+
+/*
+ * The reboot trace up to 14 s: boot B has not answered yet, so the outage is
+ * still open at the window's end and counts up to it; the 2 ms jitter gap
+ * before it does not count at all.
+ */
+static void test_probe_gap_still_open_at_the_window_end_is_flagged_open(void **state)
+{
+	size_t n, ngaps;
+	struct probe_record *r = reboot_trace(state, &n);
+	struct probe_gap *gaps;
+	int64_t unavailable;
+
+	assert_int_equal(probe_gaps(r, n, T0 + 9 * NS_PER_S, T0 + 14 * NS_PER_S, MIN_GAP_NS, &gaps,
+				    &ngaps, &unavailable),
+			 0);
+	assert_int_equal(ngaps, 1);
+	assert_true(gaps[0].open);
+	assert_int_equal(gaps[0].start_ns, r[10000].t_recv_ns);
+	assert_int_equal(gaps[0].end_ns, T0 + 14 * NS_PER_S);
+	/* Reply 10000 came 230 us after its send at 10 s. */
+	assert_int_equal(unavailable, 4000 * NS_PER_MS - 230 * NS_PER_US);
+	free(gaps);
+	assert_longest_gap_is_downtime(r, n, T0 + 9 * NS_PER_S, T0 + 14 * NS_PER_S);
+
+	/* To 16 s boot B has answered: the same gap, closed by its first reply. */
+	assert_int_equal(probe_gaps(r, n, T0 + 9 * NS_PER_S, T0 + 16 * NS_PER_S, MIN_GAP_NS, &gaps,
+				    &ngaps, &unavailable),
+			 0);
+	assert_int_equal(ngaps, 1);
+	assert_false(gaps[0].open);
+	assert_int_equal(gaps[0].end_ns, r[14500].t_recv_ns);
+	assert_int_equal(unavailable, 4500 * NS_PER_MS - 20 * NS_PER_US);
+	free(gaps);
+	assert_longest_gap_is_downtime(r, n, T0 + 9 * NS_PER_S, T0 + 16 * NS_PER_S);
+}
+
+static void test_probe_gaps_need_a_reply_before_the_window(void **state)
+{
+	size_t n, ngaps = 42;
+	struct probe_record *r = reboot_trace(state, &n);
+	struct probe_gap untouched, *gaps = &untouched;
+	int64_t unavailable = 42;
+
+	assert_int_equal(
+	    probe_gaps(r, n, T0, T0 + 16 * NS_PER_S, MIN_GAP_NS, &gaps, &ngaps, &unavailable),
+	    -ENOENT);
+	assert_null(gaps);
+	assert_int_equal(ngaps, 0);
+	assert_int_equal(unavailable, 0);
+	assert_int_equal(
+	    probe_gaps(r, 0, T0, T0 + 16 * NS_PER_S, MIN_GAP_NS, &gaps, &ngaps, &unavailable),
+	    -ENOENT);
+	assert_int_equal(probe_gaps(r, n, T0 + 9 * NS_PER_S, T0 + 16 * NS_PER_S, -1, &gaps, &ngaps,
+				    &unavailable),
+			 -EINVAL);
+	assert_null(gaps);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1580,6 +1760,13 @@ int main(void)
 	    cmocka_unit_test_teardown(test_probe_replies_after_window_end_are_ignored,
 				      trace_teardown),
 	    cmocka_unit_test_teardown(test_probe_anchor_is_last_reply_at_or_before_start,
+				      trace_teardown),
+	    cmocka_unit_test_teardown(test_probe_gaps_lists_every_silence_longer_than_the_threshold,
+				      trace_teardown),
+	    cmocka_unit_test_teardown(test_probe_gaps_at_the_threshold_are_ignored, trace_teardown),
+	    cmocka_unit_test_teardown(test_probe_gap_still_open_at_the_window_end_is_flagged_open,
+				      trace_teardown),
+	    cmocka_unit_test_teardown(test_probe_gaps_need_a_reply_before_the_window,
 				      trace_teardown),
 	    cmocka_unit_test(test_probe_deadlines_do_not_drift_over_10000_sends),
 	    cmocka_unit_test(test_probe_stall_skips_missed_slots_without_a_burst),
