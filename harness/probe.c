@@ -1,24 +1,31 @@
 /*
  * probe.c - UDP prober thread and the downtime/verification math.
  *
- * One thread both sends and receives: it sleeps in poll() until the next
- * send is due, so a reply is stamped as soon as the kernel hands it over and
- * sends stay on the interval grid.  When the thread falls behind (a stalled
- * host), it skips the missed slots instead of bursting: a burst would fake
- * many replies right after a gap.
+ * One thread both sends and receives: it sleeps in poll() on the socket and
+ * on a timerfd armed for the next send's absolute deadline (start + n *
+ * interval, probe_next_deadline()), so a reply is stamped as soon as the
+ * kernel hands it over and sends stay on the interval grid.  A poll()
+ * timeout would not do: it is relative, in whole milliseconds, and stretched
+ * by the thread's timer slack, so each sleep ended a little late, the
+ * lateness added up, and a 1 ms probe sent every 1.16 ms.  When the thread
+ * falls behind (a stalled host), it skips the missed slots instead of
+ * bursting: a burst would fake many replies right after a gap.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "monotime.h"
 #include "probe.h"
+#include "stats.h"
 
 /*
  * How often the CSV is handed to the kernel: a crash of the harness keeps all
@@ -34,6 +41,7 @@ struct probe {
 	FILE *csv;
 	pthread_t thread;
 	int stop_pipe[2];
+	int timer_fd; /* expires at the next send's deadline */
 	bool running;
 
 	pthread_mutex_t lock;
@@ -133,37 +141,69 @@ static void probe_receive(struct probe *p)
 	}
 }
 
+/*
+ * Falling behind by more than one interval (a host stall) skips slots rather
+ * than sending them in a burst once the thread runs again.  The skipped slots
+ * are simply never sent: no record, no seq.  That is honest because every
+ * request is stamped when it really left, so the stall stays in the trace as
+ * one long send spacing, and the achieved interval (probe_send_interval())
+ * is recorded beside the one asked for; the downtime's resolution is the
+ * achieved interval, not the nominal one.
+ */
+int64_t probe_next_deadline(int64_t start_ns, int64_t interval_ns, int64_t now_ns, uint64_t *n)
+{
+	uint64_t next = *n + 1;
+
+	/* Due at or before now: the first slot after now is (now - start) / interval + 1. */
+	if (start_ns + (int64_t)next * interval_ns <= now_ns)
+		next = (uint64_t)((now_ns - start_ns) / interval_ns) + 1;
+	*n = next;
+	return start_ns + (int64_t)next * interval_ns;
+}
+
+/* Arm @fd to expire once, at the absolute CLOCK_MONOTONIC time @t_ns. */
+static void timer_arm(int fd, int64_t t_ns)
+{
+	struct itimerspec its = {.it_value = monotime_timespec(t_ns)};
+
+	/* Only a bad time or a bad fd can make it fail: a bug, and a probe that never sends. */
+	if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
+		abort();
+}
+
 static void *probe_thread(void *arg)
 {
 	struct probe *p = arg;
-	int64_t next = monotime_now(), next_flush = next + CSV_FLUSH_NS;
-	struct pollfd pfd[2] = {
-		{ .fd = p->fd, .events = POLLIN },
-		{ .fd = p->stop_pipe[0], .events = POLLIN },
+	int64_t start = monotime_now(), next = start, next_flush = start + CSV_FLUSH_NS;
+	uint64_t slot = 0, expirations;
+	struct pollfd pfd[3] = {
+	    {.fd = p->fd, .events = POLLIN},
+	    {.fd = p->stop_pipe[0], .events = POLLIN},
+	    {.fd = p->timer_fd, .events = POLLIN},
 	};
 
 	for (;;) {
 		int64_t now = monotime_now();
-		int timeout_ms;
 
 		if (now >= next) {
 			probe_send(p, now);
-			next += p->interval_ns;
-			if (next <= now)
-				next = now + p->interval_ns - (now - next) % p->interval_ns;
+			next = probe_next_deadline(start, p->interval_ns, now, &slot);
+			timer_arm(p->timer_fd, next);
 		}
 		if (now >= next_flush) {
 			fflush(p->csv);
 			next_flush = now + CSV_FLUSH_NS;
 		}
-		/* poll() has millisecond resolution: round up so we never spin. */
-		timeout_ms = (int)((next - monotime_now() + NS_PER_MS - 1) / NS_PER_MS);
-		if (timeout_ms < 0)
-			timeout_ms = 0;
-		if (poll(pfd, 2, timeout_ms) < 0 && errno != EINTR)
+		if (poll(pfd, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
+		}
 		if (pfd[1].revents)
 			break;
+		/* Only the clock decides a send; the read just clears the expiry. */
+		if (pfd[2].revents)
+			(void)!read(p->timer_fd, &expirations, sizeof(expirations));
 		if (pfd[0].revents)
 			probe_receive(p);
 	}
@@ -185,12 +225,18 @@ struct probe *probe_start(int fd, int64_t interval_ns, const char *csv_path, int
 	p->rep = rep;
 	p->interval_ns = interval_ns;
 	p->stop_pipe[0] = p->stop_pipe[1] = -1;
+	p->timer_fd = -1;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->changed, &attr);
 	pthread_condattr_destroy(&attr);
 
+	if (interval_ns <= 0) {
+		tb_err_set(err, TB_EXIT_USAGE, "probe: interval %" PRId64 " ns is not > 0",
+			   interval_ns);
+		goto err;
+	}
 	p->csv = fopen(csv_path, "a");
 	if (!p->csv) {
 		tb_err_set(err, TB_EXIT_ENV, "probe: cannot open %s: %s", csv_path,
@@ -201,6 +247,11 @@ struct probe *probe_start(int fd, int64_t interval_ns, const char *csv_path, int
 		fprintf(p->csv, "event,rep,seq,t_ns,counter,release,boot_id\n");
 	if (pipe(p->stop_pipe) != 0) {
 		tb_err_set(err, TB_EXIT_ENV, "probe: pipe: %s", strerror(errno));
+		goto err;
+	}
+	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (p->timer_fd < 0) {
+		tb_err_set(err, TB_EXIT_ENV, "probe: timerfd: %s", strerror(errno));
 		goto err;
 	}
 	if (pthread_create(&p->thread, NULL, probe_thread, p) != 0) {
@@ -234,6 +285,8 @@ void probe_free(struct probe *p)
 		fclose(p->csv);
 	if (p->fd >= 0)
 		close(p->fd);
+	if (p->timer_fd >= 0)
+		close(p->timer_fd);
 	for (int i = 0; i < 2; i++)
 		if (p->stop_pipe[i] >= 0)
 			close(p->stop_pipe[i]);
@@ -300,6 +353,35 @@ struct probe_record *probe_snapshot(struct probe *p, size_t *n)
 	return copy;
 }
 
+int probe_send_interval(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
+			int64_t *median_ns, int64_t *p99_ns)
+{
+	struct stats_summary s;
+	size_t nd = 0, prev = SIZE_MAX;
+	double *d;
+	int rc;
+
+	*median_ns = *p99_ns = 0;
+	d = malloc((n ? n : 1) * sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	/* Sends are in seq order, so those inside the window are one run of the trace. */
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].t_send_ns < from_ns || r[i].t_send_ns > to_ns)
+			continue;
+		if (prev != SIZE_MAX)
+			d[nd++] = (double)(r[i].t_send_ns - r[prev].t_send_ns);
+		prev = i;
+	}
+	rc = nd ? stats_summarise(d, nd, &s) : -ENOENT;
+	if (rc == 0) {
+		*median_ns = llround(s.median);
+		*p99_ns = llround(s.p99);
+	}
+	free(d);
+	return rc;
+}
+
 static int by_recv_time(const void *a, const void *b)
 {
 	const struct probe_record *x = *(struct probe_record *const *)a;
@@ -308,15 +390,40 @@ static int by_recv_time(const void *a, const void *b)
 	return (x->t_recv_ns > y->t_recv_ns) - (x->t_recv_ns < y->t_recv_ns);
 }
 
+/*
+ * The replies of @r received at or before @to_ns, in arrival order: replies
+ * can overtake each other, and a gap is about arrival times.  *@anchor is the
+ * index of the last one received at or before @from_ns, where the first gap
+ * starts; SIZE_MAX if none was.  A malloc'd array, NULL if out of memory.
+ */
+static const struct probe_record **replies_by_arrival(const struct probe_record *r, size_t n,
+						      int64_t from_ns, int64_t to_ns, size_t *nr,
+						      size_t *anchor)
+{
+	const struct probe_record **replies = malloc((n ? n : 1) * sizeof(*replies));
+
+	*nr = 0;
+	*anchor = SIZE_MAX;
+	if (!replies)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (r[i].t_recv_ns != 0 && r[i].t_recv_ns <= to_ns)
+			replies[(*nr)++] = &r[i];
+	qsort(replies, *nr, sizeof(*replies), by_recv_time);
+	for (size_t i = 0; i < *nr && replies[i]->t_recv_ns <= from_ns; i++)
+		*anchor = i;
+	return replies;
+}
+
 int probe_analyse(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
 		  struct probe_result *res)
 {
 	const struct probe_record **replies;
-	size_t nr = 0, anchor = SIZE_MAX;
+	size_t nr, anchor;
 	int rc = 0;
 
 	memset(res, 0, sizeof(*res));
-	replies = malloc((n ? n : 1) * sizeof(*replies));
+	replies = replies_by_arrival(r, n, from_ns, to_ns, &nr, &anchor);
 	if (!replies)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -325,13 +432,7 @@ int probe_analyse(const struct probe_record *r, size_t n, int64_t from_ns, int64
 			if (r[i].t_recv_ns == 0)
 				res->lost++;
 		}
-		if (r[i].t_recv_ns != 0 && r[i].t_recv_ns <= to_ns)
-			replies[nr++] = &r[i];
 	}
-	/* Replies can overtake each other; the gap is about arrival times. */
-	qsort(replies, nr, sizeof(*replies), by_recv_time);
-	for (size_t i = 0; i < nr && replies[i]->t_recv_ns <= from_ns; i++)
-		anchor = i;
 	if (anchor == SIZE_MAX) {
 		rc = -ENOENT;
 		goto out;
@@ -363,6 +464,57 @@ int probe_analyse(const struct probe_record *r, size_t n, int64_t from_ns, int64
 		rc = -ETIMEDOUT;
 	}
 out:
+	free(replies);
+	return rc;
+}
+
+int probe_gaps(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
+	       int64_t min_gap_ns, struct probe_gap **gaps, size_t *ngaps, int64_t *unavailable_ns)
+{
+	const struct probe_record **replies;
+	struct probe_gap *g = NULL, *shrunk;
+	size_t nr, anchor, k = 0;
+	int rc = 0;
+
+	*gaps = NULL;
+	*ngaps = 0;
+	*unavailable_ns = 0;
+	if (min_gap_ns < 0)
+		return -EINVAL;
+	replies = replies_by_arrival(r, n, from_ns, to_ns, &nr, &anchor);
+	if (!replies)
+		return -ENOMEM;
+	if (anchor == SIZE_MAX) {
+		rc = -ENOENT;
+		goto out;
+	}
+	/* At most one gap after each reply from the anchor on. */
+	g = malloc((nr - anchor) * sizeof(*g));
+	if (!g) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* i == nr is the silence after the last reply, still open at @to_ns. */
+	for (size_t i = anchor + 1; i <= nr; i++) {
+		struct probe_gap gap = {
+		    .start_ns = replies[i - 1]->t_recv_ns,
+		    .end_ns = i < nr ? replies[i]->t_recv_ns : to_ns,
+		    .open = i == nr,
+		};
+
+		if (gap.end_ns - gap.start_ns > min_gap_ns) {
+			g[k++] = gap;
+			*unavailable_ns += gap.end_ns - gap.start_ns;
+		}
+	}
+	if (k) {
+		shrunk = realloc(g, k * sizeof(*g));
+		*gaps = shrunk ? shrunk : g;
+		*ngaps = k;
+		g = NULL;
+	}
+out:
+	free(g);
 	free(replies);
 	return rc;
 }

@@ -41,6 +41,25 @@ struct probe_result {
 	size_t lost;		    /* of those, never answered */
 };
 
+/*
+ * A silence counts as a gap, and toward "unavailable" (DESIGN.md), when it is
+ * longer than this many probe intervals.  Shorter ones are requests lost on a
+ * busy host or a late reply, not the service down: while reply latencies vary
+ * by less than an interval, three requests lost in a row (a silence of about
+ * four intervals) never make a gap, and five always do.
+ */
+#define PROBE_GAP_INTERVALS 5
+
+/*
+ * One silence of the service (probe_gaps()), measured like the downtime:
+ * its length is end_ns - start_ns.
+ */
+struct probe_gap {
+	int64_t start_ns; /* t_recv of the last reply before it */
+	int64_t end_ns;	  /* t_recv of the first reply after it; open: the window's end */
+	bool open;	  /* no reply came after it inside the window */
+};
+
 struct probe_verdict {
 	bool boot_changed;    /* boot id after the gap differs from before */
 	bool release_ok;      /* release after the gap is the expected one (or none expected) */
@@ -59,6 +78,17 @@ struct probe;
  */
 struct probe *probe_start(int fd, int64_t interval_ns, const char *csv_path, int rep,
 			  struct tb_err *err);
+
+/*
+ * The probe's schedule (DESIGN.md, "Time and measurement"): slot k is due at
+ * @start_ns + k * @interval_ns (@interval_ns > 0), so deadlines never drift
+ * however late each send is.  Slot *@n has just been sent at @now_ns: set *@n
+ * to the next slot to send and return its deadline.  That is slot *@n + 1
+ * unless its deadline is already at or before @now_ns (the thread fell more
+ * than one interval behind); then it is the first slot due after @now_ns, and
+ * the slots in between are never sent.
+ */
+int64_t probe_next_deadline(int64_t start_ns, int64_t interval_ns, int64_t now_ns, uint64_t *n);
 
 /* Stop the thread, flush and fsync the CSV, close the socket; the trace stays. */
 void probe_stop(struct probe *p);
@@ -84,6 +114,37 @@ struct probe_record *probe_snapshot(struct probe *p, size_t *n);
  */
 int probe_analyse(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
 		  struct probe_result *res);
+
+/*
+ * Every silence longer than @min_gap_ns (normally PROBE_GAP_INTERVALS probe
+ * intervals) among the replies received in [@from_ns, @to_ns], anchored as
+ * probe_analyse() anchors: in arrival order, from the last reply received at
+ * or before @from_ns, so the first gap may start before the window does.  A
+ * silence still open at @to_ns ends there and is flagged open.  The longest
+ * gap is what probe_analyse() found on the same window (if longer than
+ * @min_gap_ns): the downtime, from before to after, when it returns 0; the
+ * open silence from before when it returns -ETIMEDOUT.
+ *
+ * *@gaps: a malloc'd array of the *@ngaps gaps in time order (NULL if none;
+ * the caller frees it); *@unavailable_ns: the sum of their lengths.  Returns
+ * 0, -ENOENT if no reply came at or before @from_ns, -EINVAL if @min_gap_ns
+ * < 0, or -ENOMEM; on error *@gaps is NULL and the others 0.
+ */
+int probe_gaps(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
+	       int64_t min_gap_ns, struct probe_gap **gaps, size_t *ngaps, int64_t *unavailable_ns);
+
+/*
+ * The interval the probe achieved, recorded beside the one it was asked for
+ * (DESIGN.md, "Time and measurement"): the median and the 99th percentile
+ * (stats.h: type 7, here rounded to the nanosecond) of the spacings between
+ * consecutive sends of @r, ordered by seq as probe_snapshot() gives it (the
+ * order they were sent).  Only spacings whose two sends are both in
+ * [@from_ns, @to_ns] count; INT64_MIN, INT64_MAX for the whole trace.
+ * Returns 0, -ENOENT if fewer than two requests were sent in the window, or
+ * -ENOMEM; on error *@median_ns and *@p99_ns are 0.
+ */
+int probe_send_interval(const struct probe_record *r, size_t n, int64_t from_ns, int64_t to_ns,
+			int64_t *median_ns, int64_t *p99_ns);
 
 /*
  * The two replies an upgrade is judged on: across the boot change if there

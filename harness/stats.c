@@ -57,6 +57,7 @@ int stats_summarise(const double *values, size_t n, struct stats_summary *out)
 	out->mean = sum / (double)n;
 	stats_quantile(s, n, 0.5, &out->median);
 	stats_quantile(s, n, 0.9, &out->p90);
+	stats_quantile(s, n, 0.99, &out->p99);
 	free(s);
 	return 0;
 }

@@ -25,13 +25,13 @@
 
 struct stats_summary {
 	size_t n;
-	double min, max, median, p90, mean;
+	double min, max, median, p90, p99, mean;
 };
 
 /* Q(@p) of @sorted (ascending, @n >= 1), type 7; -EINVAL for n == 0 or p outside [0, 1]. */
 int stats_quantile(const double *sorted, size_t n, double p, double *out);
 
-/* n, min, max, median, p90 and mean of @values (any order); -EINVAL if @n == 0. */
+/* n, min, max, median, p90, p99 and mean of @values (any order); -EINVAL if @n == 0, -ENOMEM. */
 int stats_summarise(const double *values, size_t n, struct stats_summary *out);
 
 enum stats_alternative {

@@ -124,6 +124,43 @@ static struct probe_record *reboot_trace(void **state, size_t *n)
 	return r;
 }
 
+/* PROBE_GAP_INTERVALS of the synthetic traces' 1 ms probe. */
+#define MIN_GAP_NS (PROBE_GAP_INTERVALS * NS_PER_MS)
+
+/*
+ * The longest gap of probe_gaps() is probe_analyse()'s downtime on the same
+ * window: closed between the same two replies when the service came back,
+ * else the open silence from the same last reply.  Returns the gap count.
+ */
+static size_t assert_longest_gap_is_downtime(const struct probe_record *r, size_t n,
+					     int64_t from_ns, int64_t to_ns)
+{
+	struct probe_result res;
+	struct probe_gap *gaps, longest = {0};
+	int64_t unavailable;
+	size_t ngaps;
+	int rc = probe_analyse(r, n, from_ns, to_ns, &res);
+
+	assert_true(rc == 0 || rc == -ETIMEDOUT);
+	assert_int_equal(probe_gaps(r, n, from_ns, to_ns, MIN_GAP_NS, &gaps, &ngaps, &unavailable),
+			 0);
+	assert_true(ngaps > 0);
+	for (size_t i = 0; i < ngaps; i++)
+		if (gaps[i].end_ns - gaps[i].start_ns > longest.end_ns - longest.start_ns)
+			longest = gaps[i];
+	free(gaps);
+	assert_int_equal(longest.start_ns, res.before.t_recv_ns);
+	if (rc == 0) {
+		assert_false(longest.open);
+		assert_int_equal(longest.end_ns, res.after.t_recv_ns);
+		assert_int_equal(longest.end_ns - longest.start_ns, res.downtime_ns);
+	} else {
+		assert_true(longest.open);
+		assert_int_equal(longest.end_ns, to_ns);
+	}
+	return ngaps;
+}
+
 static void test_probe_gap_spans_reboot(void **state)
 {
 	size_t n;
@@ -165,6 +202,8 @@ static void test_probe_longest_of_several_gaps_wins(void **state)
 	assert_int_equal(res.after.seq, 4000);
 	assert_int_equal(res.downtime_ns, r[4000].t_recv_ns - r[2000].t_recv_ns);
 	assert_int_equal(res.lost, 29 + 1999 + 49);
+	assert_int_equal(
+	    assert_longest_gap_is_downtime(r, 6000, T0 + 500 * NS_PER_MS, T0 + 6 * NS_PER_S), 3);
 }
 
 /*
@@ -194,6 +233,9 @@ static void test_probe_stall_after_the_boot_change_is_downtime_but_not_the_proof
 	probe_verify(&res, REL_B, &v);
 	assert_true(v.verified);
 	assert_int_equal(res.first_new.counter, res.last_old.counter + 1);
+	/* Two gaps: the handoff, and the stall that is the downtime. */
+	assert_int_equal(
+	    assert_longest_gap_is_downtime(r, 3000, T0 + 900 * NS_PER_MS, T0 + 3 * NS_PER_S), 2);
 }
 
 static void test_probe_gap_uses_arrival_order_not_seq_order(void **state)
@@ -214,6 +256,8 @@ static void test_probe_gap_uses_arrival_order_not_seq_order(void **state)
 	assert_int_equal(res.before.seq, 5);
 	assert_int_equal(res.after.seq, 4);
 	assert_int_equal(res.downtime_ns, 34900 * NS_PER_US);
+	assert_int_equal(
+	    assert_longest_gap_is_downtime(r, 100, T0 + 2 * NS_PER_MS, T0 + 100 * NS_PER_MS), 1);
 }
 
 static void test_probe_no_reply_before_window_is_enoent(void **state)
@@ -291,6 +335,320 @@ static void test_probe_anchor_is_last_reply_at_or_before_start(void **state)
 	assert_int_equal(probe_analyse(r, 5000, r[0].t_recv_ns, T0 + 5 * NS_PER_S, &res), 0);
 	assert_int_equal(res.before.seq, 0);
 	assert_int_equal(res.after.seq, 4000);
+	/* The gap starts before the window, at the anchor, like the downtime. */
+	assert_int_equal(
+	    assert_longest_gap_is_downtime(r, 5000, T0 + 3 * NS_PER_S, T0 + 5 * NS_PER_S), 1);
+}
+
+/*
+ * 6 s of probes with three outages (30 ms, 2 s, 50 ms) and losses too short
+ * to be gaps: single requests, and three in a row (a 4.08 ms silence).
+ */
+static void test_probe_gaps_lists_every_silence_longer_than_the_threshold(void **state)
+{
+	struct probe_record *r = trace_new(state, 6000);
+	struct probe_gap *gaps;
+	int64_t unavailable;
+	uint64_t counter = 0;
+	size_t ngaps;
+
+	trace_answer(r, 0, 6000, REL_A, BOOT_A, &counter);
+	for (size_t i = 1001; i < 1030; i++)
+		trace_lose(r, i);
+	for (size_t i = 2001; i < 4000; i++)
+		trace_lose(r, i);
+	for (size_t i = 5001; i < 5050; i++)
+		trace_lose(r, i);
+	trace_lose(r, 700);
+	trace_lose(r, 4500);
+	for (size_t i = 4700; i < 4703; i++)
+		trace_lose(r, i);
+
+	assert_int_equal(probe_gaps(r, 6000, T0 + 500 * NS_PER_MS, T0 + 6 * NS_PER_S, MIN_GAP_NS,
+				    &gaps, &ngaps, &unavailable),
+			 0);
+	assert_int_equal(ngaps, 3);
+	assert_int_equal(gaps[0].start_ns, r[1000].t_recv_ns);
+	assert_int_equal(gaps[0].end_ns, r[1030].t_recv_ns);
+	assert_int_equal(gaps[1].start_ns, r[2000].t_recv_ns);
+	assert_int_equal(gaps[1].end_ns, r[4000].t_recv_ns);
+	assert_int_equal(gaps[2].start_ns, r[5000].t_recv_ns);
+	assert_int_equal(gaps[2].end_ns, r[5050].t_recv_ns);
+	for (size_t i = 0; i < ngaps; i++)
+		assert_false(gaps[i].open);
+	/*
+	 * Latencies (150 + 20 * (seq % 7) us): 30 ms - (270 - 170) us, 2 s -
+	 * (250 - 210) us, 50 ms + (210 - 190) us.
+	 */
+	assert_int_equal(unavailable, (29900 + 1999960 + 50020) * NS_PER_US);
+	free(gaps);
+}
+
+/* "Longer than": a silence of exactly the threshold is not a gap, 1 ns more is. */
+static void test_probe_gaps_at_the_threshold_are_ignored(void **state)
+{
+	struct probe_record *r = trace_new(state, 100);
+	struct probe_gap *gaps;
+	int64_t unavailable, silence;
+	uint64_t counter = 0;
+	size_t ngaps;
+
+	trace_answer(r, 0, 100, REL_A, BOOT_A, &counter);
+	for (size_t i = 40; i < 45; i++)
+		trace_lose(r, i);
+	silence = r[45].t_recv_ns - r[39].t_recv_ns;
+
+	assert_int_equal(probe_gaps(r, 100, T0 + 10 * NS_PER_MS, T0 + 100 * NS_PER_MS, silence,
+				    &gaps, &ngaps, &unavailable),
+			 0);
+	assert_int_equal(ngaps, 0);
+	assert_null(gaps);
+	assert_int_equal(unavailable, 0);
+
+	assert_int_equal(probe_gaps(r, 100, T0 + 10 * NS_PER_MS, T0 + 100 * NS_PER_MS, silence - 1,
+				    &gaps, &ngaps, &unavailable),
+			 0);
+	assert_int_equal(ngaps, 1);
+	assert_int_equal(gaps[0].start_ns, r[39].t_recv_ns);
+	assert_int_equal(gaps[0].end_ns, r[45].t_recv_ns);
+	assert_int_equal(unavailable, silence);
+	free(gaps);
+}
+
+/*
+ * The reboot trace up to 14 s: boot B has not answered yet, so the outage is
+ * still open at the window's end and counts up to it; the 2 ms jitter gap
+ * before it does not count at all.
+ */
+static void test_probe_gap_still_open_at_the_window_end_is_flagged_open(void **state)
+{
+	size_t n, ngaps;
+	struct probe_record *r = reboot_trace(state, &n);
+	struct probe_gap *gaps;
+	int64_t unavailable;
+
+	assert_int_equal(probe_gaps(r, n, T0 + 9 * NS_PER_S, T0 + 14 * NS_PER_S, MIN_GAP_NS, &gaps,
+				    &ngaps, &unavailable),
+			 0);
+	assert_int_equal(ngaps, 1);
+	assert_true(gaps[0].open);
+	assert_int_equal(gaps[0].start_ns, r[10000].t_recv_ns);
+	assert_int_equal(gaps[0].end_ns, T0 + 14 * NS_PER_S);
+	/* Reply 10000 came 230 us after its send at 10 s. */
+	assert_int_equal(unavailable, 4000 * NS_PER_MS - 230 * NS_PER_US);
+	free(gaps);
+	assert_longest_gap_is_downtime(r, n, T0 + 9 * NS_PER_S, T0 + 14 * NS_PER_S);
+
+	/* To 16 s boot B has answered: the same gap, closed by its first reply. */
+	assert_int_equal(probe_gaps(r, n, T0 + 9 * NS_PER_S, T0 + 16 * NS_PER_S, MIN_GAP_NS, &gaps,
+				    &ngaps, &unavailable),
+			 0);
+	assert_int_equal(ngaps, 1);
+	assert_false(gaps[0].open);
+	assert_int_equal(gaps[0].end_ns, r[14500].t_recv_ns);
+	assert_int_equal(unavailable, 4500 * NS_PER_MS - 20 * NS_PER_US);
+	free(gaps);
+	assert_longest_gap_is_downtime(r, n, T0 + 9 * NS_PER_S, T0 + 16 * NS_PER_S);
+}
+
+static void test_probe_gaps_need_a_reply_before_the_window(void **state)
+{
+	size_t n, ngaps = 42;
+	struct probe_record *r = reboot_trace(state, &n);
+	struct probe_gap untouched, *gaps = &untouched;
+	int64_t unavailable = 42;
+
+	assert_int_equal(
+	    probe_gaps(r, n, T0, T0 + 16 * NS_PER_S, MIN_GAP_NS, &gaps, &ngaps, &unavailable),
+	    -ENOENT);
+	assert_null(gaps);
+	assert_int_equal(ngaps, 0);
+	assert_int_equal(unavailable, 0);
+	assert_int_equal(
+	    probe_gaps(r, 0, T0, T0 + 16 * NS_PER_S, MIN_GAP_NS, &gaps, &ngaps, &unavailable),
+	    -ENOENT);
+	assert_int_equal(probe_gaps(r, n, T0 + 9 * NS_PER_S, T0 + 16 * NS_PER_S, -1, &gaps, &ngaps,
+				    &unavailable),
+			 -EINVAL);
+	assert_null(gaps);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The send schedule                                                         */
+
+/* Not a whole number of microseconds, so that any rounding would show. */
+#define ODD_INTERVAL_NS 999983LL
+
+/*
+ * A fake clock: each send goes out late by a different amount under one
+ * interval, as a thread woken by a timer does.  Slot n is still due at exactly
+ * start + n * interval; sleeping one interval from each send instead would be
+ * late by the sum of the delays, about 5000 intervals by the end.
+ */
+static void test_probe_deadlines_do_not_drift_over_10000_sends(void **state)
+{
+	const int64_t start = T0 + 123;
+	int64_t deadline = start;
+	uint64_t slot = 0;
+
+	(void)state;
+	for (uint64_t i = 0; i < 10000; i++) {
+		/* 0 .. 99 hundredths of an interval late, in a scrambled order (7919 is prime). */
+		int64_t now = deadline + (int64_t)(i * 7919 % 100) * ODD_INTERVAL_NS / 100;
+
+		deadline = probe_next_deadline(start, ODD_INTERVAL_NS, now, &slot);
+		assert_int_equal(slot, i + 1);
+		assert_int_equal(deadline, start + (int64_t)(i + 1) * ODD_INTERVAL_NS);
+	}
+	assert_int_equal(deadline, start + 10000 * ODD_INTERVAL_NS);
+}
+
+/*
+ * The thread wakes 10 us after each deadline, but the host stalls it for
+ * 37.5 intervals when slot 100 is due.  Slot 100 goes out when it runs again,
+ * the 37 slots whose deadlines passed meanwhile (101 .. 137) are never sent,
+ * and the next send is slot 138, on its own deadline: one send per wake-up,
+ * no burst, and the grid is kept.
+ */
+static void test_probe_stall_skips_missed_slots_without_a_burst(void **state)
+{
+	const int64_t start = T0, iv = ODD_INTERVAL_NS, late = 10 * NS_PER_US;
+	int64_t deadline = start, sent[200] = {0}, stall_end = start + 100 * iv + 75 * iv / 2;
+	uint64_t slot = 0, slots[200] = {0};
+	size_t n = 0;
+
+	(void)state;
+	while (deadline < start + 200 * iv) {
+		int64_t now = slot == 100 ? stall_end : deadline + late;
+
+		slots[n] = slot;
+		sent[n++] = now;
+		deadline = probe_next_deadline(start, iv, now, &slot);
+		assert_true(deadline > now);
+	}
+	/* Slots 0 .. 199 but for the 37 skipped. */
+	assert_int_equal(n, 200 - 37);
+	assert_int_equal(slots[100], 100);
+	assert_int_equal(sent[100], stall_end);
+	assert_int_equal(slots[101], 138);
+	assert_int_equal(sent[101], start + 138 * iv + late);
+	for (size_t i = 1; i < n; i++) {
+		if (i == 100 || i == 101)
+			continue;
+		/* Everywhere else one interval apart, to the nanosecond. */
+		assert_int_equal(sent[i] - sent[i - 1], (int64_t)(slots[i] - slots[i - 1]) * iv);
+	}
+	/* Around the stall: 38.5 intervals (less 10 us) to the late send, 0.5 (+ 10 us) after. */
+	assert_int_equal(sent[100] - sent[99], 77 * iv / 2 - late);
+	assert_int_equal(sent[101] - sent[100], iv - iv / 2 + late);
+}
+
+/*
+ * Late by less than one interval, nothing is skipped; late by one interval
+ * or more, the slot whose deadline is already past (even exactly now) is.
+ */
+static void test_probe_deadline_skips_only_slots_already_due(void **state)
+{
+	const int64_t start = T0, iv = ODD_INTERVAL_NS;
+	uint64_t slot;
+
+	(void)state;
+	slot = 5;
+	assert_int_equal(probe_next_deadline(start, iv, start + 6 * iv - 1, &slot), start + 6 * iv);
+	assert_int_equal(slot, 6);
+	slot = 5;
+	assert_int_equal(probe_next_deadline(start, iv, start + 6 * iv, &slot), start + 7 * iv);
+	assert_int_equal(slot, 7);
+	slot = 5;
+	assert_int_equal(probe_next_deadline(start, iv, start + 9 * iv + 1, &slot),
+			 start + 10 * iv);
+	assert_int_equal(slot, 10);
+	/* A clock before the start (it cannot be, but) keeps the next slot. */
+	slot = 0;
+	assert_int_equal(probe_next_deadline(start, iv, start - 5 * iv, &slot), start + iv);
+	assert_int_equal(slot, 1);
+}
+
+/* A trace of @n sends spaced @spacing_ns[0 .. n-2] apart from T0; owned by *state. */
+static struct probe_record *trace_spaced(void **state, const int64_t *spacing_ns, size_t n)
+{
+	struct probe_record *r = trace_new(state, n);
+
+	for (size_t i = 1; i < n; i++)
+		r[i].t_send_ns = r[i - 1].t_send_ns + spacing_ns[i - 1];
+	return r;
+}
+
+/*
+ * Spacings 1.0, 1.3, 1.1 and 2.0 ms: sorted 1.0 1.1 1.3 2.0, the median is
+ * (1.1 + 1.3) / 2 = 1.2 ms and p99 (h = 3 * 0.99 = 2.97) is
+ * 1.3 + 0.97 * 0.7 = 1.979 ms.  Neither is a spacing that occurred.
+ */
+static void test_probe_send_interval_interpolates_median_and_p99(void **state)
+{
+	const int64_t spacing[] = {1000 * NS_PER_US, 1300 * NS_PER_US, 1100 * NS_PER_US,
+				   2000 * NS_PER_US};
+	struct probe_record *r = trace_spaced(state, spacing, 5);
+	int64_t median, p99;
+
+	assert_int_equal(probe_send_interval(r, 5, INT64_MIN, INT64_MAX, &median, &p99), 0);
+	assert_int_equal(median, 1200 * NS_PER_US);
+	assert_int_equal(p99, 1979 * NS_PER_US);
+}
+
+/*
+ * 100 spacings: 90 of 1 ms, 9 of 1.2 ms and one of 5 ms (a stall), mixed.
+ * The median is 1 ms; p99 (h = 99 * 0.99 = 98.01) is 1.2 + 0.01 * 3.8 =
+ * 1.238 ms.  A window without both sends of the stall leaves it out: before
+ * it, 60 spacings (55 of 1 ms, 5 of 1.2 ms; with the stall's, p99 would be
+ * 2.72 ms), after it 39 (35 and 4): p99 1.2 ms either way.
+ */
+static void test_probe_send_interval_counts_spacings_inside_the_window(void **state)
+{
+	int64_t spacing[100], median, p99, stall_start, stall_end;
+	const size_t slow[] = {5, 16, 27, 38, 49, 71, 82, 93, 99}; /* the 1.2 ms spacings */
+	struct probe_record *r;
+
+	for (size_t i = 0; i < 100; i++)
+		spacing[i] = NS_PER_MS;
+	for (size_t i = 0; i < sizeof(slow) / sizeof(slow[0]); i++)
+		spacing[slow[i]] = 1200 * NS_PER_US;
+	spacing[60] = 5 * NS_PER_MS;
+	r = trace_spaced(state, spacing, 101);
+	stall_start = r[60].t_send_ns;
+	stall_end = r[61].t_send_ns;
+
+	assert_int_equal(probe_send_interval(r, 101, INT64_MIN, INT64_MAX, &median, &p99), 0);
+	assert_int_equal(median, NS_PER_MS);
+	assert_int_equal(p99, 1238 * NS_PER_US);
+	/* The window is inclusive: the trace's own ends give the same. */
+	assert_int_equal(
+	    probe_send_interval(r, 101, r[0].t_send_ns, r[100].t_send_ns, &median, &p99), 0);
+	assert_int_equal(p99, 1238 * NS_PER_US);
+
+	assert_int_equal(probe_send_interval(r, 101, INT64_MIN, stall_end - 1, &median, &p99), 0);
+	assert_int_equal(median, NS_PER_MS);
+	assert_int_equal(p99, 1200 * NS_PER_US);
+	assert_int_equal(probe_send_interval(r, 101, stall_start + 1, INT64_MAX, &median, &p99), 0);
+	assert_int_equal(median, NS_PER_MS);
+	assert_int_equal(p99, 1200 * NS_PER_US);
+}
+
+static void test_probe_send_interval_needs_two_sends_in_the_window(void **state)
+{
+	const int64_t spacing[] = {NS_PER_MS, NS_PER_MS};
+	struct probe_record *r = trace_spaced(state, spacing, 3);
+	int64_t median = 42, p99 = 42;
+
+	assert_int_equal(probe_send_interval(r, 0, INT64_MIN, INT64_MAX, &median, &p99), -ENOENT);
+	assert_int_equal(median, 0);
+	assert_int_equal(p99, 0);
+	/* One send inside: no spacing. */
+	assert_int_equal(probe_send_interval(r, 3, T0 + 1, T0 + NS_PER_MS, &median, &p99), -ENOENT);
+	/* Two: one spacing, which is both the median and p99. */
+	assert_int_equal(probe_send_interval(r, 3, T0, T0 + NS_PER_MS, &median, &p99), 0);
+	assert_int_equal(median, NS_PER_MS);
+	assert_int_equal(p99, NS_PER_MS);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -927,7 +1285,7 @@ static void test_probe_live_silence_is_downtime_and_new_boot_is_verified(void **
 	struct probe_record last_before, first_after, r;
 	struct probe_result res;
 	struct probe_verdict v;
-	int64_t t_told, t_end, agent_silence;
+	int64_t t_told, t_end, agent_silence, median, p99;
 	size_t sent = 0, lost = 0, unanswered = 0, replies_a = 0;
 
 	l->fa = fake_agent_start(REL_A, BOOT_A);
@@ -974,6 +1332,16 @@ static void test_probe_live_silence_is_downtime_and_new_boot_is_verified(void **
 	}
 	/* Loopback loses nothing: every reply of the first boot reached the probe. */
 	assert_int_equal(replies_a, l->fa->answered_before);
+
+	/*
+	 * The interval achieved is the one asked for (1 ms): sleeping a
+	 * rounded-up millisecond from each send gave a median of 1.13 ms.
+	 */
+	assert_int_equal(
+	    probe_send_interval(l->snap, l->nsnap, INT64_MIN, INT64_MAX, &median, &p99), 0);
+	assert_ge(median, NS_PER_MS - NS_PER_MS / 20);
+	assert_lt(median, NS_PER_MS + NS_PER_MS / 20);
+	assert_ge(p99, median);
 
 	assert_int_equal(probe_analyse(l->snap, l->nsnap, t_told, t_end, &res), 0);
 	assert_int_equal(res.before.seq, last_before.seq);
@@ -1392,6 +1760,22 @@ int main(void)
 	    cmocka_unit_test_teardown(test_probe_replies_after_window_end_are_ignored,
 				      trace_teardown),
 	    cmocka_unit_test_teardown(test_probe_anchor_is_last_reply_at_or_before_start,
+				      trace_teardown),
+	    cmocka_unit_test_teardown(test_probe_gaps_lists_every_silence_longer_than_the_threshold,
+				      trace_teardown),
+	    cmocka_unit_test_teardown(test_probe_gaps_at_the_threshold_are_ignored, trace_teardown),
+	    cmocka_unit_test_teardown(test_probe_gap_still_open_at_the_window_end_is_flagged_open,
+				      trace_teardown),
+	    cmocka_unit_test_teardown(test_probe_gaps_need_a_reply_before_the_window,
+				      trace_teardown),
+	    cmocka_unit_test(test_probe_deadlines_do_not_drift_over_10000_sends),
+	    cmocka_unit_test(test_probe_stall_skips_missed_slots_without_a_burst),
+	    cmocka_unit_test(test_probe_deadline_skips_only_slots_already_due),
+	    cmocka_unit_test_teardown(test_probe_send_interval_interpolates_median_and_p99,
+				      trace_teardown),
+	    cmocka_unit_test_teardown(test_probe_send_interval_counts_spacings_inside_the_window,
+				      trace_teardown),
+	    cmocka_unit_test_teardown(test_probe_send_interval_needs_two_sends_in_the_window,
 				      trace_teardown),
 	    cmocka_unit_test(test_verify_good_upgrade_is_verified),
 	    cmocka_unit_test(test_verify_same_boot_id_is_not_verified),

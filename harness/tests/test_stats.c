@@ -95,7 +95,26 @@ static void test_summary_of_one_value(void **state)
 	assert_int_equal(stats_summarise(x, 1, &s), 0);
 	assert_close(s.median, 17002569388.0, 0);
 	assert_close(s.p90, 17002569388.0, 0);
+	assert_close(s.p99, 17002569388.0, 0);
 	assert_close(s.min, s.max, 0);
+}
+
+/*
+ * 1..100 shuffled: p99 h = 99 * 0.99 = 98.01 -> 99 + 0.01 = 99.01 (R:
+ * quantile(1:100, .99)); nearest rank would say 99 or 100.
+ */
+static void test_summary_p99_interpolates(void **state)
+{
+	double x[100];
+	struct stats_summary s;
+
+	(void)state;
+	for (int i = 0; i < 100; i++)
+		x[i] = (i * 37) % 100 + 1; /* 37 is prime to 100: each of 1..100 once */
+	assert_int_equal(stats_summarise(x, 100, &s), 0);
+	assert_close(s.p99, 99.01, EPS);
+	assert_close(s.median, 50.5, EPS);
+	assert_close(s.p90, 90.1, EPS);
 }
 
 /*
@@ -285,6 +304,7 @@ int main(void)
 	    cmocka_unit_test(test_quantile_rejects_empty_and_bad_p),
 	    cmocka_unit_test(test_summary_sorts_a_copy),
 	    cmocka_unit_test(test_summary_of_one_value),
+	    cmocka_unit_test(test_summary_p99_interpolates),
 	    cmocka_unit_test(test_mwu_exact_complete_separation),
 	    cmocka_unit_test(test_mwu_exact_matches_table_for_five_and_five),
 	    cmocka_unit_test(test_mwu_exact_unequal_sizes),
