@@ -20,12 +20,57 @@
 
 #include "error.h"
 
-/* Which capture, and which of its packets are the probe's. */
+/* What to capture, and where: for capture_start() and capture_analyse() alike. */
 struct capture_spec {
-	const char *host; /* the agent's IPv4 address; NULL: any host */
-	int port;	  /* the agent's UDP port */
-	const char *path; /* the capture file (pcapng or pcap) */
+	const char *netns; /* network namespace (/run/netns/NAME) to capture in; NULL: ours */
+	const char *iface; /* interface the probe's packets cross (the lab: LAB_BRIDGE) */
+	const char *host;  /* the agent's IPv4 address; NULL: any host */
+	int port;	   /* the agent's UDP port */
+	const char *path;  /* the file dumpcap writes (pcapng), the analysis reads */
 };
+
+/* dumpcap's command line; argv points into filter and into the spec's strings. */
+struct capture_cmd {
+	char *argv[16];
+	char filter[64];
+};
+
+/*
+ * Build dumpcap's arguments for @spec: -i IFACE -p -n -q -f FILTER -w PATH,
+ * argv[0] "dumpcap".  0, or -1 with TB_EXIT_USAGE if the spec is not one
+ * (no interface, a port out of range, a host that is not an IPv4 address).
+ */
+int capture_command(const struct capture_spec *spec, struct capture_cmd *cmd, struct tb_err *err);
+
+struct capture;
+
+/*
+ * Start dumpcap as @spec says and return once it is capturing (the file
+ * exists with its header, written after the interface is open and the
+ * filter set): tens of milliseconds.  An existing file at spec->path is
+ * replaced.  NULL with @err set on failure (TB_EXIT_USAGE for a bad spec,
+ * else TB_EXIT_ENV), with no child and no file left.  dumpcap gets SIGTERM
+ * when the thread that started it ends (PR_SET_PDEATHSIG): start and stop
+ * it from the same thread.
+ */
+struct capture *capture_start(const struct capture_spec *spec, struct tb_err *err);
+
+/* What dumpcap said it saw when it stopped; -1: it did not say. */
+struct capture_stats {
+	long long received; /* packets the filter let through */
+	long long dropped;  /* of those, lost before dumpcap wrote them */
+};
+
+/*
+ * Let dumpcap write what it still holds (half a second), stop it (SIGTERM,
+ * SIGKILL if it does not exit) and free @c; NULL is a no-op.  @stats (may
+ * be NULL) gets its counts.  0, or -1 with @err holding dumpcap's stderr
+ * if it failed or had stopped by itself; the file stays either way.
+ */
+int capture_stop(struct capture *c, struct capture_stats *stats, struct tb_err *err);
+
+/* Read dumpcap's closing "received/dropped" line out of @text; 0, or -1 if absent. */
+int capture_parse_stats(const char *text, struct capture_stats *stats);
 
 /* The capture's view of one window (capture_analyse). */
 struct capture_result {

@@ -1,11 +1,14 @@
 /*
  * test_capture.c - the capture's downtime on captures written here by hand
  * (libpcap's pcap_open_dead + pcap_dump, every frame built byte by byte),
- * so that no test needs a network, an interface or the lab.
+ * dumpcap's command line, and starting and stopping a fake dumpcap (a
+ * shell script), so that no test needs a network, an interface or the lab.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -195,7 +199,7 @@ static void put_trace(struct writer *w, uint64_t n, uint64_t lo, uint64_t hi)
 
 static struct capture_spec spec_of(const char *path)
 {
-	return (struct capture_spec){.host = AGENT, .port = PORT, .path = path};
+	return (struct capture_spec){.iface = "tbbr0", .host = AGENT, .port = PORT, .path = path};
 }
 
 /* A capture of @n requests with the replies in [@lo, @hi) missing, at tmpdir/@name. */
@@ -617,6 +621,266 @@ static void test_capture_agreement_is_within_one_probe_interval(void **state)
 	assert_true(capture_agrees(0, 0, 0));
 }
 
+/* ------------------------------------------------------------------------ */
+/* dumpcap's command line and its output                                     */
+
+static void test_capture_command_is_dumpcap_on_iface_with_port_filter(void **state)
+{
+	struct capture_spec spec = {
+	    .netns = "twinbench",
+	    .iface = "tbbr0",
+	    .host = AGENT,
+	    .port = PORT,
+	    .path = "/results/capture-3.pcapng",
+	};
+	const char *want[] = {"dumpcap", "-i",
+			      "tbbr0",	 "-p",
+			      "-n",	 "-q",
+			      "-f",	 "udp port 7777 and host 10.213.0.10",
+			      "-w",	 "/results/capture-3.pcapng",
+			      NULL};
+	struct capture_cmd cmd;
+	struct tb_err err;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(capture_command(&spec, &cmd, &err), 0);
+	for (i = 0; want[i]; i++)
+		assert_string_equal(cmd.argv[i], want[i]);
+	assert_null(cmd.argv[i]);
+
+	spec.host = NULL;
+	assert_int_equal(capture_command(&spec, &cmd, &err), 0);
+	assert_string_equal(cmd.argv[7], "udp port 7777");
+}
+
+static void test_capture_command_refuses_what_is_not_a_spec(void **state)
+{
+	struct capture_spec good = {
+	    .iface = "tbbr0", .host = AGENT, .port = PORT, .path = "/r/c.pcapng"};
+	struct capture_spec bad[] = {
+	    {.iface = NULL, .port = PORT, .path = "/r/c"},
+	    {.iface = "", .port = PORT, .path = "/r/c"},
+	    {.iface = "a/b", .port = PORT, .path = "/r/c"},
+	    {.iface = "abcdefghijklmnop", .port = PORT, .path = "/r/c"}, /* 16 > IFNAMSIZ-1 */
+	    {.iface = "tbbr0", .port = 0, .path = "/r/c"},
+	    {.iface = "tbbr0", .port = 65536, .path = "/r/c"},
+	    {.iface = "tbbr0", .port = PORT, .path = NULL},
+	    {.iface = "tbbr0", .port = PORT, .path = "/r/c", .host = "10.0.0.1 or tcp"},
+	    {.iface = "tbbr0", .port = PORT, .path = "/r/c", .host = "guest"},
+	    {.iface = "tbbr0", .port = PORT, .path = "/r/c", .netns = "../twinbench"},
+	};
+	struct capture_cmd cmd;
+	struct tb_err err;
+
+	(void)state;
+	assert_int_equal(capture_command(&good, &cmd, &err), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err.exit = TB_EXIT_OK;
+		if (capture_command(&bad[i], &cmd, &err) != -1)
+			fail_msg("spec %zu accepted", i);
+		assert_int_equal(err.exit, TB_EXIT_USAGE);
+	}
+}
+
+static void test_capture_stats_read_from_dumpcap_output(void **state)
+{
+	struct capture_stats st;
+
+	(void)state;
+	assert_int_equal(capture_parse_stats("Capturing on 'tbbr0'\nFile: /r/c.pcapng\n"
+					     "\rPackets captured: 982\n"
+					     "Packets received/dropped on interface 'tbbr0': 982/7 "
+					     "(pcap:0/dumpcap:0/flushed:0/ps_ifdrop:0) (100.0%)\n",
+					     &st),
+			 0);
+	assert_int_equal(st.received, 982);
+	assert_int_equal(st.dropped, 7);
+	assert_int_equal(capture_parse_stats("Capturing on 'tbbr0'\n", &st), -1);
+	assert_int_equal(st.received, -1);
+	assert_int_equal(st.dropped, -1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Starting and stopping a fake dumpcap                                      */
+
+/*
+ * A dumpcap that writes its arguments to @dir/args, says @hello on stderr,
+ * then does @body: a shell script in @dir, which the test puts first in PATH.
+ */
+static void fake_dumpcap(const char *dir, const char *body)
+{
+	char script[2048], *path = tl_path(dir, "dumpcap");
+
+	snprintf(script, sizeof(script),
+		 "#!/bin/sh\n"
+		 "PATH=/usr/bin:/bin\n"
+		 "printf '%%s\\n' \"$@\" > \"$(dirname \"$0\")/args\"\n"
+		 "while [ $# -gt 0 ]; do [ \"$1\" = -w ] && out=$2; shift; done\n"
+		 "echo \"Capturing on 'tbbr0'\" >&2\n"
+		 "%s\n",
+		 body);
+	assert_int_equal(tl_write_file(path, script), 0);
+	assert_int_equal(chmod(path, 0755), 0);
+}
+
+/* A dumpcap that captures until SIGTERM, then says what it saw. */
+#define FAKE_CAPTURING                                                                             \
+	"trap 'echo \"Packets received/dropped on interface '\"'\"'tbbr0'\"'\"': 12/3 "            \
+	"(pcap:0/dumpcap:0/flushed:0/ps_ifdrop:0) (100.0%)\" >&2; exit 0' TERM\n"                  \
+	"printf 'pcapng header' > \"$out\"\n"                                                      \
+	"while :; do sleep 0.01; done"
+
+struct path_env {
+	char saved[4096];
+	char dir[128];
+};
+
+/* Run with PATH = a fresh directory of fakes only; restore with path_restore(). */
+static void path_fake(struct path_env *pe, const char *name)
+{
+	const char *path = getenv("PATH");
+
+	snprintf(pe->saved, sizeof(pe->saved), "%s", path ? path : "/usr/bin:/bin");
+	snprintf(pe->dir, sizeof(pe->dir), "%s", tl_path(tmpdir, name));
+	assert_int_equal(mkdir(pe->dir, 0755), 0);
+	setenv("PATH", pe->dir, 1);
+}
+
+static void path_restore(struct path_env *pe)
+{
+	setenv("PATH", pe->saved, 1);
+}
+
+/* No child of ours is left, running or a zombie. */
+static void assert_no_child(void)
+{
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+static void test_capture_start_without_dumpcap_says_make_deps(void **state)
+{
+	struct capture_spec spec = spec_of(tl_path(tmpdir, "never.pcapng"));
+	struct path_env pe = {"", ""};
+	struct tb_err err;
+
+	(void)state;
+	path_fake(&pe, "no-dumpcap");
+	assert_null(capture_start(&spec, &err));
+	path_restore(&pe);
+	assert_int_equal(err.exit, TB_EXIT_ENV);
+	assert_non_null(strstr(err.msg, "make deps"));
+	assert_int_not_equal(access(spec.path, F_OK), 0);
+	assert_no_child();
+}
+
+static void test_capture_start_outside_a_missing_namespace_fails(void **state)
+{
+	struct capture_spec spec = spec_of(tl_path(tmpdir, "never.pcapng"));
+	struct path_env pe = {"", ""};
+	struct tb_err err;
+
+	(void)state;
+	path_fake(&pe, "fake-ns");
+	fake_dumpcap(pe.dir, FAKE_CAPTURING);
+	spec.netns = "twinbench-test-absent";
+	assert_null(capture_start(&spec, &err));
+	path_restore(&pe);
+	assert_int_equal(err.exit, TB_EXIT_ENV);
+	assert_non_null(strstr(err.msg, "/run/netns/twinbench-test-absent"));
+	assert_int_not_equal(access(tl_path(pe.dir, "args"), F_OK), 0); /* never ran */
+	assert_int_not_equal(access(spec.path, F_OK), 0);
+	assert_no_child();
+}
+
+static void test_capture_start_reports_dumpcap_failing(void **state)
+{
+	char path[256];
+	struct capture_spec spec;
+	struct path_env pe = {"", ""};
+	struct tb_err err;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s", tl_path(tmpdir, "failed.pcapng"));
+	spec = spec_of(path);
+	/* An old file at the path does not count as dumpcap's. */
+	assert_int_equal(tl_write_file(path, "old capture"), 0);
+	path_fake(&pe, "fake-fail");
+	fake_dumpcap(pe.dir, "echo 'dumpcap: There is no device named \"tbbr0\".' >&2; exit 1");
+	assert_null(capture_start(&spec, &err));
+	path_restore(&pe);
+	assert_int_equal(err.exit, TB_EXIT_ENV);
+	assert_non_null(strstr(err.msg, "exited with status 1"));
+	assert_non_null(strstr(err.msg, "There is no device named"));
+	assert_int_not_equal(access(path, F_OK), 0);
+	assert_no_child();
+}
+
+static void test_capture_start_and_stop_a_dumpcap(void **state)
+{
+	char path[256], *args;
+	struct capture_spec spec;
+	struct capture_stats st;
+	struct capture *c;
+	struct path_env pe = {"", ""};
+	struct tb_err err;
+	sigset_t block, old;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s", tl_path(tmpdir, "capture-1.pcapng"));
+	spec = spec_of(path);
+	path_fake(&pe, "fake-ok");
+	fake_dumpcap(pe.dir, FAKE_CAPTURING);
+	/* As in `twinbench run`: SIGTERM is blocked for the signal thread, SIGPIPE ignored. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	signal(SIGPIPE, SIG_IGN);
+	c = capture_start(&spec, &err);
+	path_restore(&pe);
+	if (!c)
+		fail_msg("%s", err.msg);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(capture_stop(c, &st, &err), 0);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	assert_int_equal(st.received, 12);
+	assert_int_equal(st.dropped, 3);
+	assert_no_child();
+	args = tl_read_file(tl_path(pe.dir, "args"));
+	assert_non_null(args);
+	assert_non_null(strstr(args, "-i\ntbbr0\n"));
+	assert_non_null(strstr(args, "-f\nudp port 7777 and host 10.213.0.10\n"));
+	free(args);
+	assert_int_equal(capture_stop(NULL, &st, &err), 0);
+}
+
+static void test_capture_stop_reports_dumpcap_failing_meanwhile(void **state)
+{
+	struct capture_spec spec = spec_of(tl_path(tmpdir, "capture-2.pcapng"));
+	struct capture *c;
+	struct path_env pe = {"", ""};
+	struct tb_err err;
+
+	(void)state;
+	path_fake(&pe, "fake-dies");
+	fake_dumpcap(pe.dir, "printf 'pcapng header' > \"$out\"\n"
+			     "sleep 0.1\n"
+			     "echo 'dumpcap: Error while capturing packets: Network is down' >&2\n"
+			     "exit 2");
+	c = capture_start(&spec, &err);
+	path_restore(&pe);
+	if (!c)
+		fail_msg("%s", err.msg);
+	assert_int_equal(capture_stop(c, NULL, &err), -1);
+	assert_int_equal(err.exit, TB_EXIT_ENV);
+	assert_non_null(strstr(err.msg, "exited with status 2"));
+	assert_non_null(strstr(err.msg, "Network is down"));
+	assert_no_child();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -633,6 +897,14 @@ int main(void)
 	    cmocka_unit_test(test_capture_unsupported_link_type_is_an_error),
 	    cmocka_unit_test(test_capture_file_cut_inside_a_packet_is_read_up_to_the_cut),
 	    cmocka_unit_test(test_capture_agreement_is_within_one_probe_interval),
+	    cmocka_unit_test(test_capture_command_is_dumpcap_on_iface_with_port_filter),
+	    cmocka_unit_test(test_capture_command_refuses_what_is_not_a_spec),
+	    cmocka_unit_test(test_capture_stats_read_from_dumpcap_output),
+	    cmocka_unit_test(test_capture_start_without_dumpcap_says_make_deps),
+	    cmocka_unit_test(test_capture_start_outside_a_missing_namespace_fails),
+	    cmocka_unit_test(test_capture_start_reports_dumpcap_failing),
+	    cmocka_unit_test(test_capture_start_and_stop_a_dumpcap),
+	    cmocka_unit_test(test_capture_stop_reports_dumpcap_failing_meanwhile),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
