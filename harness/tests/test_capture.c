@@ -1,8 +1,9 @@
 /*
  * test_capture.c - the capture's downtime on captures written here by hand
  * (libpcap's pcap_open_dead + pcap_dump, every frame built byte by byte),
- * dumpcap's command line, and starting and stopping a fake dumpcap (a
- * shell script), so that no test needs a network, an interface or the lab.
+ * on one real dumpcap capture (fixtures/capture), dumpcap's command line,
+ * and starting and stopping a fake dumpcap (a shell script), so that no
+ * test needs a network, an interface or the lab.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -611,6 +612,38 @@ static void test_capture_file_cut_inside_a_packet_is_read_up_to_the_cut(void **s
 	assert_int_equal(res.after_seq, 60);
 }
 
+/*
+ * A real capture: dumpcap 4.0.17 on a bridge in a namespace pair, the
+ * probe and the agent both the harness's, the agent stopped for 50 ms
+ * (fixtures/capture/README).  libpcap reads dumpcap's pcapng, and the
+ * capture agrees with what the probe measured on that run.
+ */
+static void test_capture_reads_dumpcap_pcapng(void **state)
+{
+	struct capture_spec spec = {
+	    .iface = "tbcbr0",
+	    .host = "10.250.0.2",
+	    .port = 7777,
+	    .path = "harness/tests/fixtures/capture/stall-50ms.pcapng",
+	};
+	struct capture_result res;
+	struct tb_err err;
+
+	(void)state;
+	if (capture_analyse(&spec, 21, UINT64_MAX, &res, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(res.gap_ns, 50565745);
+	assert_int_equal(res.before_seq, 41);
+	assert_int_equal(res.after_seq, 42);
+	assert_int_equal(res.packets, 256);
+	assert_int_equal(res.sent, 107);
+	assert_int_equal(res.lost, 0);
+	assert_int_equal(res.other + res.malformed, 0);
+	assert_false(res.truncated);
+	/* The probe's downtime on that run. */
+	assert_true(capture_agrees(res.gap_ns, 50678489, NS_PER_MS));
+}
+
 static void test_capture_agreement_is_within_one_probe_interval(void **state)
 {
 	(void)state;
@@ -896,6 +929,7 @@ int main(void)
 	    cmocka_unit_test(test_capture_not_a_pcap_is_an_error),
 	    cmocka_unit_test(test_capture_unsupported_link_type_is_an_error),
 	    cmocka_unit_test(test_capture_file_cut_inside_a_packet_is_read_up_to_the_cut),
+	    cmocka_unit_test(test_capture_reads_dumpcap_pcapng),
 	    cmocka_unit_test(test_capture_agreement_is_within_one_probe_interval),
 	    cmocka_unit_test(test_capture_command_is_dumpcap_on_iface_with_port_filter),
 	    cmocka_unit_test(test_capture_command_refuses_what_is_not_a_spec),
