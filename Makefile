@@ -12,7 +12,7 @@
 #   make gate       compare the latest results with $(BASELINE) (exit 1 on a regression)
 
 CC       ?= cc
-PKGS     := libvirt libvirt-qemu libtelnet yaml-0.1 jansson libxml-2.0
+PKGS     := libvirt libvirt-qemu libtelnet yaml-0.1 jansson libxml-2.0 libpcap
 CFLAGS   ?= -O2 -g
 # snprintf truncation is deliberate everywhere (bounded buffers), so that warning is off.
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -pthread

@@ -5,7 +5,9 @@ set -euo pipefail
 packages=(
 	# build the harness and its tests
 	build-essential pkg-config libvirt-dev libtelnet-dev libyaml-dev libjansson-dev
-	libxml2-dev libcmocka-dev valgrind
+	libxml2-dev libcmocka-dev valgrind libpcap-dev
+	# the capture beside the probe: dumpcap (its package, wireshark-common, comes with tshark)
+	tshark
 	# the lab: QEMU, a private libvirtd + virtlogd, network namespaces
 	qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu
 	libvirt-daemon-system libvirt-clients iproute2
