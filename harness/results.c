@@ -226,6 +226,28 @@ static json_t *rounds_to_json(const struct repetition *rep)
 	return a;
 }
 
+/* Every gap of the repetition and their sum; NULL only when out of memory. */
+static json_t *gaps_to_json(const struct repetition *rep)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; list && i < rep->ngaps && i < RESULTS_MAX_GAPS; i++) {
+		const struct rep_gap *g = &rep->gaps[i];
+
+		if (json_array_append_new(list, json_pack("{s:I, s:I, s:I, s:b, s:o}", "start_ns",
+							  (json_int_t)g->start_ns, "end_ns",
+							  (json_int_t)g->end_ns, "length_ns",
+							  (json_int_t)(g->end_ns - g->start_ns),
+							  "open", g->open, "phase",
+							  JSON_STR(g->phase)))) {
+			json_decref(list);
+			return NULL;
+		}
+	}
+	return json_pack("{s:I, s:i, s:o}", "unavailable_ns", (json_int_t)rep->unavailable_ns,
+			 "found", rep->gaps_found, "list", list);
+}
+
 /* One repetition; NULL only when out of memory. */
 static json_t *rep_to_json(const struct repetition *rep)
 {
@@ -253,6 +275,26 @@ static json_t *rep_to_json(const struct repetition *rep)
 	    JSON_STR(rep->console_release[1]), "takeover", "cpus", rep->takeover_cpus,
 	    "memtotal_kb", (json_int_t)rep->takeover_memtotal_kb);
 	if (o && rep->nrounds && json_object_set_new(o, "rounds", rounds_to_json(rep))) {
+		json_decref(o);
+		return NULL;
+	}
+	if (o && json_object_set_new(o, "gaps", gaps_to_json(rep))) {
+		json_decref(o);
+		return NULL;
+	}
+	if (o && (json_object_set_new(json_object_get(o, "probe"), "interval_median_ns",
+				      json_integer(rep->interval_median_ns)) ||
+		  json_object_set_new(json_object_get(o, "probe"), "interval_p99_ns",
+				      json_integer(rep->interval_p99_ns)))) {
+		json_decref(o);
+		return NULL;
+	}
+	if (o && (rep->captured || rep->capture_note[0]) &&
+	    json_object_set_new(o, "capture",
+				json_pack("{s:b, s:I, s:b, s:o}", "analysed", rep->captured,
+					  "downtime_ns", (json_int_t)rep->capture_downtime_ns,
+					  "agrees", rep->capture_agrees, "note",
+					  JSON_STR(rep->capture_note)))) {
 		json_decref(o);
 		return NULL;
 	}
@@ -959,6 +1001,69 @@ static int load_rounds(struct loader *ld, json_t *jrep, const char *where, struc
 	return 0;
 }
 
+static int load_gaps(struct loader *ld, json_t *jrep, const char *where, struct repetition *rep)
+{
+	json_t *g = member(ld, jrep, where, "gaps", K_OBJECT), *list, *item;
+	char gwhere[96], iwhere[128];
+	json_int_t v;
+	size_t i;
+
+	if (!g)
+		return -1;
+	snprintf(gwhere, sizeof(gwhere), "%s.gaps", where);
+	if (get_int(ld, g, gwhere, "unavailable_ns", 0, INT64_MAX, &v))
+		return -1;
+	rep->unavailable_ns = v;
+	if (get_int(ld, g, gwhere, "found", 0, INT_MAX, &v))
+		return -1;
+	rep->gaps_found = (int)v;
+	list = member(ld, g, gwhere, "list", K_ARRAY);
+	if (!list)
+		return -1;
+	if (json_array_size(list) > RESULTS_MAX_GAPS)
+		return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s.list: more than %d gaps",
+				  ld->path, gwhere, RESULTS_MAX_GAPS);
+	json_array_foreach(list, i, item)
+	{
+		struct rep_gap *gap = &rep->gaps[i];
+		json_int_t s, e;
+
+		snprintf(iwhere, sizeof(iwhere), "%s.list[%zu]", gwhere, i);
+		if (!json_is_object(item))
+			return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s: expected %s, got %s",
+					  ld->path, iwhere, kind_name(K_OBJECT),
+					  json_kind_name(item));
+		if (get_int(ld, item, iwhere, "start_ns", INT64_MIN, INT64_MAX, &s) ||
+		    get_int(ld, item, iwhere, "end_ns", s, INT64_MAX, &e) ||
+		    get_bool(ld, item, iwhere, "open", &gap->open) ||
+		    get_str(ld, item, iwhere, "phase", gap->phase, sizeof(gap->phase)))
+			return -1;
+		gap->start_ns = s;
+		gap->end_ns = e;
+		rep->ngaps = (int)i + 1;
+	}
+	return 0;
+}
+
+static int load_capture(struct loader *ld, json_t *jrep, const char *where,
+			struct repetition *rep)
+{
+	json_t *c = member(ld, jrep, where, "capture", K_OBJECT);
+	char cwhere[96];
+	json_int_t v;
+
+	if (!c)
+		return -1;
+	snprintf(cwhere, sizeof(cwhere), "%s.capture", where);
+	if (get_bool(ld, c, cwhere, "analysed", &rep->captured) ||
+	    get_int(ld, c, cwhere, "downtime_ns", INT64_MIN, INT64_MAX, &v) ||
+	    get_bool(ld, c, cwhere, "agrees", &rep->capture_agrees) ||
+	    get_str(ld, c, cwhere, "note", rep->capture_note, sizeof(rep->capture_note)))
+		return -1;
+	rep->capture_downtime_ns = v;
+	return 0;
+}
+
 static int load_rep(struct loader *ld, json_t *jrep, const char *where, struct repetition *rep)
 {
 	char pwhere[96];
@@ -1024,6 +1129,19 @@ static int load_rep(struct loader *ld, json_t *jrep, const char *where, struct r
 			return -1;
 	}
 	if (json_object_get(jrep, "takeover") && load_takeover(ld, jrep, where, rep))
+		return -1;
+	if (json_object_get(probe, "interval_median_ns")) {
+		snprintf(pwhere, sizeof(pwhere), "%s.probe", where);
+		if (get_int(ld, probe, pwhere, "interval_median_ns", 0, INT64_MAX, &v))
+			return -1;
+		rep->interval_median_ns = v;
+		if (get_int(ld, probe, pwhere, "interval_p99_ns", 0, INT64_MAX, &v))
+			return -1;
+		rep->interval_p99_ns = v;
+	}
+	if (json_object_get(jrep, "gaps") && load_gaps(ld, jrep, where, rep))
+		return -1;
+	if (json_object_get(jrep, "capture") && load_capture(ld, jrep, where, rep))
 		return -1;
 	return json_object_get(jrep, "rounds") ? load_rounds(ld, jrep, where, rep) : 0;
 }

@@ -44,6 +44,16 @@ struct handoff_round {
 
 #define RESULTS_MAX_ROUNDS 2
 
+/* Gaps listed per repetition; more are counted (and summed) but not listed. */
+#define RESULTS_MAX_GAPS 32
+
+/* One silence of the service longer than PROBE_GAP_INTERVALS probe intervals. */
+struct rep_gap {
+	int64_t start_ns, end_ns; /* last reply before, first reply after (open: the end) */
+	bool open;		  /* the service had not answered again when the repetition ended */
+	char phase[40];		  /* the last phase recorded at or before its start */
+};
+
 struct repetition {
 	int index; /* 1-based */
 	bool ok;   /* every step passed and the upgrade was verified */
@@ -72,6 +82,22 @@ struct repetition {
 	 */
 	struct handoff_round rounds[RESULTS_MAX_ROUNDS];
 	int nrounds;
+	/*
+	 * Every gap from the upgrade's start (the method's maintenance window,
+	 * else its downtime window) to the end of the repetition: the first
+	 * RESULTS_MAX_GAPS listed, all of them counted in gaps_found and summed
+	 * in unavailable_ns.
+	 */
+	struct rep_gap gaps[RESULTS_MAX_GAPS];
+	int ngaps, gaps_found;
+	int64_t unavailable_ns;
+	/* The probe's achieved send interval over the repetition; 0 if unknown. */
+	int64_t interval_median_ns, interval_p99_ns;
+	/* run --capture: the downtime a packet capture on the lab bridge shows. */
+	bool captured;		     /* the capture was analysed: the two below hold */
+	int64_t capture_downtime_ns;
+	bool capture_agrees;	     /* within one probe interval of downtime_ns */
+	char capture_note[256];	     /* why there is no figure, or what it warns of; "" */
 };
 
 /*

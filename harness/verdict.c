@@ -3,6 +3,8 @@
  * from the probe's trace as the method file says (verdict.h).
  */
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,11 +68,55 @@ static void judge_rounds(const struct scenario *sc, const struct probe_record *t
 	rep->verified = rep->ok;
 }
 
+/* The last phase @rep recorded at or before @t, for a gap's "phase"; "" if none. */
+static const char *phase_at(const struct repetition *rep, int64_t t)
+{
+	const char *name = "";
+	int64_t best = INT64_MIN;
+
+	for (int i = 0; i < rep->nphases && i < RESULTS_MAX_PHASES; i++)
+		if (rep->phases[i].t_ns <= t && rep->phases[i].t_ns >= best) {
+			best = rep->phases[i].t_ns;
+			name = rep->phases[i].name;
+		}
+	return name;
+}
+
+/*
+ * Every gap longer than PROBE_GAP_INTERVALS intervals from @from_ns to the
+ * end, listed with the phase it fell in, and their sum: what the service
+ * lost in all, not only in its longest silence.
+ */
+static void list_gaps(const struct scenario *sc, const struct probe_record *trace, size_t n,
+		      int64_t from_ns, int64_t end_ns, struct repetition *rep)
+{
+	struct probe_gap *gaps = NULL;
+	size_t ngaps = 0;
+	int64_t sum = 0;
+
+	if (probe_gaps(trace, n, from_ns, end_ns, PROBE_GAP_INTERVALS * sc->service.interval_ns,
+		       &gaps, &ngaps, &sum) != 0)
+		return;
+	rep->gaps_found = (int)ngaps;
+	rep->unavailable_ns = sum;
+	for (size_t i = 0; i < ngaps && i < RESULTS_MAX_GAPS; i++) {
+		struct rep_gap *g = &rep->gaps[i];
+
+		g->start_ns = gaps[i].start_ns;
+		g->end_ns = gaps[i].end_ns;
+		g->open = gaps[i].open;
+		snprintf(g->phase, sizeof(g->phase), "%s", phase_at(rep, gaps[i].start_ns));
+		rep->ngaps = (int)i + 1;
+	}
+	free(gaps);
+}
+
 void verdict_judge(const struct scenario *sc, const struct probe_record *trace, size_t n,
 		   int64_t end_ns, struct repetition *rep)
 {
 	const struct method *m = &sc->method;
-	bool chain = m->next_after && sc->upgrade.next.kernel;	bool unbroken = m->verify == VERIFY_UNBROKEN;
+	bool chain = m->next_after && sc->upgrade.next.kernel;
+	bool unbroken = m->verify == VERIFY_UNBROKEN;
 	int64_t start = m->downtime_from ? repetition_phase(rep, m->downtime_from) : -1;
 	int64_t second = -1, from, to;
 	const struct probe_record *b, *a;
@@ -79,12 +125,16 @@ void verdict_judge(const struct scenario *sc, const struct probe_record *trace, 
 	char name[64];
 	int rc;
 
+	/* What the probe achieved, beside what it was asked (DESIGN.md). */
+	probe_send_interval(trace, n, INT64_MIN, INT64_MAX, &rep->interval_median_ns,
+			    &rep->interval_p99_ns);
 	if (start < 0 || m->verify == VERIFY_NONE)
 		return;
 	if (chain) {
 		snprintf(name, sizeof(name), ROUND2_PREFIX "%s", m->downtime_from);
 		second = repetition_phase(rep, name);
 	}
+	from = m->maintenance_from ? repetition_phase(rep, m->maintenance_from) : -1;
 	/* A chain's first handoff ends where the second begins. */
 	rc = probe_analyse(trace, n, start, second < 0 ? end_ns : second, &res);
 	if (rc != 0) {
@@ -93,6 +143,8 @@ void verdict_judge(const struct scenario *sc, const struct probe_record *trace, 
 				 rc == -ENOENT ? "the service never answered before the upgrade"
 					       : "the service did not answer after the upgrade");
 		rep->ok = false;
+		/* The gaps say where the service went, even when it never came back. */
+		list_gaps(sc, trace, n, from >= 0 ? from : start, end_ns, rep);
 		return;
 	}
 	if (unbroken)
@@ -127,7 +179,6 @@ void verdict_judge(const struct scenario *sc, const struct probe_record *trace, 
 	if (chain)
 		judge_rounds(sc, trace, n, end_ns, &res, second, rep);
 	/* From the upgrade's real start to back in full: the last round's end. */
-	from = m->maintenance_from ? repetition_phase(rep, m->maintenance_from) : -1;
 	to = -1;
 	if (m->maintenance_to && chain) {
 		snprintf(name, sizeof(name), ROUND2_PREFIX "%s", m->maintenance_to);
@@ -137,5 +188,7 @@ void verdict_judge(const struct scenario *sc, const struct probe_record *trace, 
 	}
 	if (from >= 0 && to >= from)
 		rep->maintenance_ns = to - from;
+	/* From the upgrade's real start (else the downtime window's) to the end. */
+	list_gaps(sc, trace, n, from >= 0 ? from : start, end_ns, rep);
 }
 

@@ -160,6 +160,18 @@ static void full_reps(struct repetition reps[3])
 			}
 		}
 	}
+	/* Two gaps, the achieved interval and a capture on rep 1; a note only on rep 2. */
+	reps[0].ngaps = reps[0].gaps_found = 2;
+	reps[0].gaps[0] = (struct rep_gap){ .start_ns = 1000, .end_ns = 26001000, .phase = "trigger" };
+	reps[0].gaps[1] = (struct rep_gap){ .start_ns = 5000000000, .end_ns = 5400000000,
+					    .open = true, .phase = "handoff_start" };
+	reps[0].unavailable_ns = 426000000;
+	reps[0].interval_median_ns = 1000012;
+	reps[0].interval_p99_ns = 1400000;
+	reps[0].captured = true;
+	reps[0].capture_downtime_ns = 400100000;
+	reps[0].capture_agrees = true;
+	snprintf(reps[2].capture_note, sizeof(reps[2].capture_note), "dumpcap dropped 3 packets");
 	reps[1].ok = false;
 	reps[1].verified = false;
 	reps[1].state_continued = false;
@@ -229,6 +241,21 @@ static void assert_rep_equal(const struct repetition *a, const struct repetition
 	assert_string_equal(a->console_release[1], b->console_release[1]);
 	assert_int_equal(a->takeover_cpus, b->takeover_cpus);
 	assert_int_equal(a->takeover_memtotal_kb, b->takeover_memtotal_kb);
+	assert_int_equal(a->ngaps, b->ngaps);
+	assert_int_equal(a->gaps_found, b->gaps_found);
+	for (i = 0; i < a->ngaps; i++) {
+		assert_true(a->gaps[i].start_ns == b->gaps[i].start_ns);
+		assert_true(a->gaps[i].end_ns == b->gaps[i].end_ns);
+		assert_int_equal(a->gaps[i].open, b->gaps[i].open);
+		assert_string_equal(a->gaps[i].phase, b->gaps[i].phase);
+	}
+	assert_true(a->unavailable_ns == b->unavailable_ns);
+	assert_true(a->interval_median_ns == b->interval_median_ns);
+	assert_true(a->interval_p99_ns == b->interval_p99_ns);
+	assert_int_equal(a->captured, b->captured);
+	assert_true(a->capture_downtime_ns == b->capture_downtime_ns);
+	assert_int_equal(a->capture_agrees, b->capture_agrees);
+	assert_string_equal(a->capture_note, b->capture_note);
 	assert_int_equal(a->nrounds, b->nrounds);
 	for (i = 0; i < a->nrounds; i++) {
 		const struct handoff_round *x = &a->rounds[i], *y = &b->rounds[i];

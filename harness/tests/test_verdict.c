@@ -212,6 +212,80 @@ static void test_second_round_judges_each_handoff(void **state)
 	assert_int_equal(repetition_phase(&rep, "r2_service_back"), 2250 * MS + MS / 4);
 }
 
+/*
+ * Every gap from the upgrade's start to the end counts toward unavailable:
+ * the handoff's and the takeover's, not a stall shorter than 5 intervals,
+ * nor one before the upgrade started.
+ */
+static void test_every_gap_from_the_upgrade_start_is_listed_and_summed(void **state)
+{
+	struct scenario sc = upgrade_scenario();
+	struct repetition rep;
+	uint64_t counter = 0;
+	size_t n;
+
+	(void)state;
+	sc.service.interval_ns = MS;
+	sc.method.downtime_from = "handoff_start";
+	sc.method.maintenance_from = "trigger";
+	sc.method.maintenance_to = "takeover_done";
+	n = replies(trace, 0, 0, 500, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 500, 540); /* before the trigger: not counted */
+	n = replies(trace, n, 540, 1000, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 1000, 1025); /* while B boots */
+	n = replies(trace, n, 1025, 1003 + 1000, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 2003, 2006); /* 4 intervals: noise */
+	n = replies(trace, n, 2006, 3000, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 3000, 3100); /* the handoff */
+	n = replies(trace, n, 3100, 3300, "boot-b", "6.1-b", &counter);
+	n = silence(trace, n, 3300, 3380); /* the takeover */
+	n = replies(trace, n, 3380, 4000, "boot-b", "6.1-b", &counter);
+	rep_init(&rep);
+	repetition_mark(&rep, "trigger", 800 * MS);
+	repetition_mark(&rep, "b_ready", 2500 * MS);
+	repetition_mark(&rep, "handoff_start", 2999 * MS);
+	repetition_mark(&rep, "service_back", 3100 * MS);
+	repetition_mark(&rep, "takeover_done", 3500 * MS);
+	verdict_judge(&sc, trace, n, 4000 * MS, &rep);
+	assert_true(rep.verified);
+	assert_int_equal(rep.downtime_ns, 101 * MS);
+	assert_int_equal(rep.gaps_found, 3);
+	assert_int_equal(rep.ngaps, 3);
+	assert_int_equal(rep.gaps[0].end_ns - rep.gaps[0].start_ns, 26 * MS);
+	assert_string_equal(rep.gaps[0].phase, "trigger");
+	assert_int_equal(rep.gaps[1].end_ns - rep.gaps[1].start_ns, 101 * MS);
+	assert_string_equal(rep.gaps[1].phase, "handoff_start");
+	assert_int_equal(rep.gaps[2].end_ns - rep.gaps[2].start_ns, 81 * MS);
+	/* The judge moved service_back to the first reply of the new boot. */
+	assert_string_equal(rep.gaps[2].phase, "service_back");
+	assert_false(rep.gaps[2].open);
+	assert_int_equal(rep.unavailable_ns, (26 + 101 + 81) * MS);
+	assert_int_equal(rep.interval_median_ns, MS);
+}
+
+/* A service that never came back: the open gap still says where it went. */
+static void test_a_service_that_never_came_back_has_an_open_gap(void **state)
+{
+	struct scenario sc = upgrade_scenario();
+	struct repetition rep;
+	uint64_t counter = 0;
+	size_t n;
+
+	(void)state;
+	sc.service.interval_ns = MS;
+	n = replies(trace, 0, 0, 1000, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 1000, 2000);
+	rep_init(&rep);
+	repetition_mark(&rep, "upgrade_start", 900 * MS);
+	verdict_judge(&sc, trace, n, 2000 * MS, &rep);
+	assert_false(rep.ok);
+	assert_non_null(strstr(rep.error, "did not answer after the upgrade"));
+	assert_int_equal(rep.ngaps, 1);
+	assert_true(rep.gaps[0].open);
+	assert_int_equal(rep.gaps[0].end_ns, 2000 * MS);
+	assert_int_equal(rep.unavailable_ns, 2000 * MS - (999 * MS + MS / 4));
+}
+
 /* verify: none, and a repetition that never reached the window: left as they are. */
 static void test_nothing_to_judge_leaves_the_repetition_alone(void **state)
 {
@@ -242,6 +316,8 @@ int main(void)
 		cmocka_unit_test(test_maintenance_window_runs_between_the_method_phases),
 		cmocka_unit_test(test_second_round_judges_each_handoff),
 		cmocka_unit_test(test_nothing_to_judge_leaves_the_repetition_alone),
+		cmocka_unit_test(test_every_gap_from_the_upgrade_start_is_listed_and_summed),
+		cmocka_unit_test(test_a_service_that_never_came_back_has_an_open_gap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
