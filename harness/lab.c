@@ -19,6 +19,7 @@
  * and the owner file change only under that lock; lab status reads them
  * without it, and removes nothing.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -439,6 +440,7 @@ static int acquire(struct lab *lab, const char *uri, const char *network, bool j
 	lock = lab_lock(LAB_STATE_DIR, monotime_now() + LOCK_TIMEOUT_NS, err);
 	if (lock < 0)
 		return -1;
+	lab_reap_dead_runs();
 	if (join) {
 		rc = lab_users_join(LAB_STATE_DIR, getpid(), err);
 		if (rc != 0)
@@ -496,6 +498,7 @@ int lab_up(struct tb_err *err)
 	lock = lab_lock(LAB_STATE_DIR, monotime_now() + LOCK_TIMEOUT_NS, err);
 	if (lock < 0)
 		return -1;
+	lab_reap_dead_runs();
 	rc = bring_up(err);
 	/* Asked for by hand: it stays up until asked down by hand. */
 	if (rc == 0)
@@ -527,6 +530,7 @@ static int down(bool force, struct tb_err *err)
 	rc = take_down(err);
 	if (rc == 0)
 		rc = lab_set_owner(LAB_STATE_DIR, 0, err);
+	lab_reap_dead_runs();
 out:
 	lab_unlock(lock);
 	return rc;
@@ -871,4 +875,111 @@ pid_t lab_owner(const char *dir)
 		run = 0;
 	fclose(f);
 	return (pid_t)run;
+}
+
+/*
+ * The PID of the run that named @name "PREFIX<pid>-REST" (REST: @rest_len
+ * letters and digits, any length if 0); 0 if @name is not such a name.
+ */
+static pid_t run_of(const char *name, const char *prefix, size_t rest_len)
+{
+	size_t plen = strlen(prefix), i;
+	const char *rest;
+	char *end;
+	long pid;
+
+	if (strncmp(name, prefix, plen) || !isdigit((unsigned char)name[plen]))
+		return 0;
+	pid = strtol(name + plen, &end, 10);
+	if (pid <= 0 || pid > INT_MAX || *end != '-')
+		return 0;
+	rest = end + 1;
+	if (!rest_len)
+		return (pid_t)pid;
+	for (i = 0; i < rest_len; i++)
+		if (!isalnum((unsigned char)rest[i]))
+			return 0;
+	return rest[i] ? 0 : (pid_t)pid;
+}
+
+/* Relay sockets tb-PID-… in @dir of runs that died; how many were removed. */
+static int reap_relays(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	int n = 0;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d))) {
+		pid_t pid = run_of(de->d_name, "tb-", 0);
+
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (pid && !process_live(pid, NULL) && lstat(path, &st) == 0 &&
+		    S_ISSOCK(st.st_mode) && unlink(path) == 0)
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * Work directories twinbench-PID-XXXXXX (mkdtemp's six letters) in @parent
+ * of runs that died, ours only; how many were removed.  A directory of a
+ * PID that lives again, in another process, waits for that one to die.
+ */
+static int reap_work_dirs(const char *parent)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	int n = 0;
+	DIR *d = opendir(parent);
+
+	while (d && (de = readdir(d))) {
+		pid_t pid = run_of(de->d_name, "twinbench-", 6);
+
+		snprintf(path, sizeof(path), "%s/%s", parent, de->d_name);
+		if (!pid || process_live(pid, NULL) || lstat(path, &st) != 0 ||
+		    !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		dirtree_remove(path);
+		if (access(path, F_OK) == 0) {
+			fprintf(stderr, "twinbench: cannot remove %s, left by run %d that died\n", path,
+				(int)pid);
+			continue;
+		}
+		fprintf(stderr, "twinbench: removed %s, left by run %d that died\n", path, (int)pid);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+int lab_reap_dead_runs_in(const char *dir, const char *const work_parents[])
+{
+	char relays[PATH_MAX];
+	int n;
+
+	users_scan(dir, NULL, 0, true);
+	snprintf(relays, sizeof(relays), "%s/consoles", dir);
+	n = reap_relays(relays);
+	for (size_t i = 0; work_parents && work_parents[i]; i++)
+		n += reap_work_dirs(work_parents[i]);
+	return n;
+}
+
+void lab_reap_dead_runs(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	/* Where the runner makes them: $TMPDIR, else /var/tmp. */
+	const char *parents[] = {
+		"/var/tmp",
+		tmp && tmp[0] && strcmp(tmp, "/var/tmp") ? tmp : NULL,
+		NULL,
+	};
+
+	lab_reap_dead_runs_in(LAB_STATE_DIR, parents);
 }

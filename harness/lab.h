@@ -25,7 +25,8 @@
  *   - `twinbench lab down` refuses while live runs use the lab, since it
  *     would kill their guests (--force takes it down all the same).
  * A run that dies leaves its record behind; it is recognised as dead by its
- * PID and start time, and ignored.
+ * PID and start time, and ignored.  What else it left (console relay
+ * sockets, its work directory) is removed by lab_reap_dead_runs().
  */
 #ifndef TB_LAB_H
 #define TB_LAB_H
@@ -71,15 +72,15 @@ struct lab {
 enum lab_state lab_state(void);
 
 /*
- * `twinbench lab up`: bring the embedded lab up (cleaning a stale one
- * first); idempotent.  The lab is then the user's: no
+ * `twinbench lab up`: bring the embedded lab up (cleaning a stale one and
+ * what dead runs left first); idempotent.  The lab is then the user's: no
  * run takes it down.
  */
 int lab_up(struct tb_err *err);
 
 /*
  * `twinbench lab down`: remove everything (domains, daemons, taps, the
- * namespace, LAB_DIR).  Refuses, with TB_EXIT_ENV
+ * namespace, LAB_DIR) and what dead runs left.  Refuses, with TB_EXIT_ENV
  * and a message naming their PIDs, while live runs use the lab.
  */
 int lab_down(struct tb_err *err);
@@ -92,7 +93,8 @@ enum lab_state lab_status(FILE *out);
 
 /*
  * For `run`, at its start: with @uri NULL use the embedded lab, counting this
- * process among its users and bringing the lab up when it is absent or stale;
+ * process among its users, removing what dead runs left
+ * (lab_reap_dead_runs()) and bringing the lab up when it is absent or stale;
  * else use the external libvirt at @uri, guests on the libvirt network
  * @network (no bookkeeping).  On failure too, call lab_release(): a lab
  * half brought up is taken down there.
@@ -116,6 +118,15 @@ int lab_release(struct lab *lab, bool keep, struct tb_err *err);
  * lab_down() if lab->started_now.
  */
 int lab_ensure(struct lab *lab, const char *uri, const char *network, struct tb_err *err);
+
+/*
+ * Remove what runs that died left, which nobody else removes: their console
+ * relay sockets (CONSOLE_RELAY_DIR/tb-PID-*), their work directories
+ * ($TMPDIR or /var/tmp, named twinbench-PID-XXXXXX) and their user records.
+ * Their domains are virt_reap_orphans()' job.  Called by lab_acquire(),
+ * lab_up() and lab_down(), under the lab lock; needs no lab.
+ */
+void lab_reap_dead_runs(void);
 
 /* A socket(2) made inside the lab's network namespace (or here, if external). */
 int lab_socket(const struct lab *lab, int domain, int type, struct tb_err *err);
@@ -178,5 +189,13 @@ int lab_set_owner(const char *dir, pid_t run, struct tb_err *err);
 
 /* The run that brought the lab up, or 0: the user's, or unknown. */
 pid_t lab_owner(const char *dir);
+
+/*
+ * lab_reap_dead_runs() on @dir (its users/ and consoles/) and on the
+ * directories @work_parents (NULL-terminated) where runs make their work
+ * directories.  Returns how many relay sockets and work directories it
+ * removed.
+ */
+int lab_reap_dead_runs_in(const char *dir, const char *const work_parents[]);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * test_lab.c - the lab's bookkeeping, on a scratch state directory: who
  * counts as a user, who takes the lab down, the lock that serialises lab up
- * and down.  Nothing here touches the real lab: "dead" and "live" runs are
- * child processes of the test.
+ * and down, and what a dead run's leftovers are.  Nothing here touches the
+ * real lab: "dead" and "live" runs are child processes of the test.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -330,6 +332,88 @@ static void test_a_held_lock_times_out_naming_its_holder(void **state)
 	lab_unlock(lock);
 }
 
+/* A unix socket at @path, as console_serve() makes one, left behind (not unlinked). */
+static void make_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_true(strlen(path) < sizeof(sa.sun_path));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+}
+
+/*
+ * A dead run's relay sockets, work directory and user record go; a live
+ * run's stay, and so does what is not a run's (other names, old-style work
+ * directories without a PID, a file where a socket should be).
+ */
+static void test_reaping_removes_what_dead_runs_left_and_nothing_else(void **state)
+{
+	struct scratch *s = *state;
+	struct tb_err err = { 0 };
+	char work[128], consoles[128], path[256];
+	const char *parents[] = { work, NULL };
+	pid_t live;
+	const char *const kept[] = {
+		"consoles/tb-%d-reboot-a.sock",	   /* live run's */
+		"work/twinbench-%d-Ab3dE9",	   /* live run's */
+		"work/twinbench-Xy12Zq",	   /* today's runner: no PID, cannot tell */
+		"work/twinbench-%d-short",	   /* not mkdtemp's six letters */
+		"consoles/other-%d.sock",	   /* not a run's */
+	};
+	const char *const gone[] = {
+		"consoles/tb-%d-reboot-a.sock",
+		"consoles/tb-%d-reboot-b.sock",
+		"work/twinbench-%d-Qw7rT1",
+		"users/%d",
+	};
+
+	snprintf(work, sizeof(work), "%s/work", s->dir);
+	snprintf(consoles, sizeof(consoles), "%s/consoles", s->dir);
+	assert_int_equal(mkdir(work, 0755), 0);
+	assert_int_equal(mkdir(consoles, 0700), 0);
+
+	make_socket(named(s->dir, kept[0], s->live));
+	assert_int_equal(mkdir(named(s->dir, kept[1], s->live), 0700), 0);
+	assert_int_equal(mkdir(named(s->dir, kept[2], 0), 0700), 0);
+	assert_int_equal(mkdir(named(s->dir, kept[3], s->dead), 0700), 0);
+	make_socket(named(s->dir, kept[4], s->dead));
+	assert_int_equal(lab_users_join(s->dir, s->live, &err), 0);
+
+	make_socket(named(s->dir, gone[0], s->dead));
+	make_socket(named(s->dir, gone[1], s->dead));
+	snprintf(path, sizeof(path), "%s", named(s->dir, gone[2], s->dead));
+	assert_int_equal(mkdir(path, 0700), 0);
+	/* A work directory has a disk image and more in it. */
+	assert_int_equal(mkdir(tl_path(path, "sub"), 0700), 0);
+	assert_int_equal(tl_write_file(tl_path(path, "sub/disk.qcow2"), "x"), 0);
+	assert_int_equal(tl_write_file(named(s->dir, gone[3], s->dead), "0 0\n"), 0);
+	/* A file named like a dead run's socket is not one: not ours to remove. */
+	assert_int_equal(tl_write_file(named(s->dir, "consoles/tb-%d-x-a.txt", s->dead), ""), 0);
+
+	assert_int_equal(lab_reap_dead_runs_in(s->dir, parents), 3);
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+		assert_false(exists(named(s->dir, gone[i], s->dead)));
+	assert_true(exists(named(s->dir, kept[0], s->live)));
+	assert_true(exists(named(s->dir, kept[1], s->live)));
+	assert_true(exists(named(s->dir, kept[2], 0)));
+	assert_true(exists(named(s->dir, kept[3], s->dead)));
+	assert_true(exists(named(s->dir, kept[4], s->dead)));
+	assert_true(exists(named(s->dir, "consoles/tb-%d-x-a.txt", s->dead)));
+	assert_true(exists(named(s->dir, "users/%d", s->live)));
+
+	/* Once the live run dies, its leftovers go too. */
+	live = s->live;
+	end_live(s);
+	assert_int_equal(lab_reap_dead_runs_in(s->dir, parents), 2);
+	assert_false(exists(named(s->dir, kept[0], live)));
+	assert_false(exists(named(s->dir, kept[1], live)));
+	assert_false(exists(named(s->dir, "users/%d", live)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +432,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_a_held_lock_times_out_naming_its_holder, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_reaping_removes_what_dead_runs_left_and_nothing_else, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
