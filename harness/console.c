@@ -8,16 +8,23 @@
  * measured from these stamps, so the read loop does nothing slow: no
  * per-line fsync, no allocation beyond the line itself.
  *
- * Locking: tn_lock serialises the telnet state and writes to the socket,
- * which come both from the reader (negotiation replies) and from
- * console_send() in the step program's thread.  lock protects the lines,
- * the unfinished line, the log and the connection flag; it is never held
- * across a socket write, so a guest that stops reading its UART cannot stall
- * console_expect().  Order: tn_lock, then lock.
+ * Writes never block: what the telnet state wants sent (negotiation
+ * replies from the reader, text from console_send() in the step program's
+ * thread) is queued and written without waiting.  A sender that finds the
+ * socket full waits for room with tn_lock released and gives up at its
+ * deadline, so a guest that stops reading its UART stalls neither the reader
+ * (and the stamping of what the guest prints) nor, for ever, the step.
+ *
+ * Locking: tn_lock serialises the telnet state, the send queue and writes to
+ * the socket; it is held only for what cannot block.  lock protects the
+ * lines, the unfinished line, the log and the connection flag; it is never
+ * held across a socket write, so a guest that stops reading its UART cannot
+ * stall console_expect().  Order: tn_lock, then lock.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <regex.h>
@@ -52,6 +59,16 @@
 #define READ_BYTES 4096
 
 /*
+ * Bytes queued for a guest that does not read them yet.  Typed commands
+ * are tens of bytes; a queue this full means the guest has stopped reading,
+ * and a send then waits for room rather than grow it.
+ */
+#define OUT_MAX_BYTES (64 * 1024)
+
+/* How long a viewer's keystrokes may wait: console_close() joins the relay. */
+#define RELAY_SEND_NS (1 * NS_PER_S)
+
+/*
  * Both a kernel and the programs above it write to a serial console.  The
  * kernel prints each log record whole, but it may print one in the middle of
  * a program's line: "twinbench[    1.79] tsc: ...\n-b: ready\n".  The
@@ -82,9 +99,14 @@ struct console {
 
 	pthread_mutex_t tn_lock;
 	telnet_t *tn;
-	int fd;		   /* -1 when not connected */
-	int send_err;	   /* first write error since it was last cleared */
-	int64_t feed_t_ns; /* @t_ns of the console_feed() in progress */
+	int fd;	       /* -1 when not connected */
+	unsigned conn; /* counts (dis)connections: a sender sees its queue dropped */
+	char *out;     /* telnet bytes the socket has not taken yet */
+	size_t out_len, out_cap;
+	uint64_t out_queued; /* bytes ever queued ... */
+	uint64_t out_sent;   /* ... and written or dropped: a sender's are out when >= its mark */
+	int out_err;	     /* first write error on this connection */
+	int64_t feed_t_ns;   /* @t_ns of the console_feed() in progress */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -290,47 +312,101 @@ static void console_data(struct console *c, const char *buf, size_t len)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Wait until @c->fd takes more bytes; -ECANCELED if the console is closing. */
-static int wait_writable(struct console *c)
-{
-	struct pollfd pfd[2] = {
-	    {.fd = c->fd, .events = POLLOUT},
-	    {.fd = c->wake[0], .events = POLLIN},
-	};
-
-	while (poll(pfd, 2, -1) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return pfd[1].revents ? -ECANCELED : 0;
-}
-
 /*
- * Write all of @buf to the socket.  Called with tn_lock held.  A failure is
- * kept in send_err for console_send(); the reader notices the dead
- * connection on its own.
+ * Write what the socket takes now of the queue, without waiting.  A failure
+ * is kept in out_err for console_send(); the reader notices the dead
+ * connection on its own.  tn_lock held.
  */
-static void console_write(struct console *c, const char *buf, size_t len)
+static void out_flush(struct console *c)
 {
 	ssize_t n;
 
-	if (c->fd < 0 || c->send_err)
-		return;
-	while (len) {
-		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	while (c->out_len && c->fd >= 0 && !c->out_err) {
+		n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
-			buf += n;
-			len -= n;
+			memmove(c->out, c->out + n, c->out_len - (size_t)n);
+			c->out_len -= (size_t)n;
+			c->out_sent += (uint64_t)n;
 		} else if (n < 0 && errno == EINTR) {
 			continue;
 		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			c->send_err = wait_writable(c);
-			if (c->send_err)
-				return;
-		} else {
-			c->send_err = n < 0 ? -errno : -EIO;
 			return;
+		} else {
+			c->out_err = n < 0 ? -errno : -EIO;
 		}
 	}
+}
+
+/* Forget the queue: a new connection owes nothing of the old one's.  tn_lock held. */
+static void out_drop(struct console *c)
+{
+	c->out_len = 0;
+	c->out_sent = c->out_queued;
+	c->out_err = 0;
+	c->conn++;
+}
+
+/*
+ * Queue @buf for the socket and write what it takes now.  Called with
+ * tn_lock held, by libtelnet, for text and negotiation replies alike; with
+ * no connection the bytes are dropped (console_feed() in tests).
+ */
+static void console_write(struct console *c, const char *buf, size_t len)
+{
+	if (c->fd < 0 || c->out_err)
+		return;
+	if (c->out_len + len > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 256;
+		char *grown;
+
+		while (cap < c->out_len + len)
+			cap *= 2;
+		grown = realloc(c->out, cap);
+		if (!grown) {
+			c->out_err = -ENOMEM;
+			return;
+		}
+		c->out = grown;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, buf, len);
+	c->out_len += len;
+	c->out_queued += len;
+	out_flush(c);
+}
+
+/*
+ * Wait, with tn_lock released, until the socket may take more bytes, the
+ * console is closing (-ECANCELED) or @deadline_ns.  The socket is polled
+ * through a duplicate: the reader may close the connection meanwhile.
+ * tn_lock held on entry and on return.
+ */
+static int wait_writable(struct console *c, int64_t deadline_ns)
+{
+	struct pollfd pfd[2] = {
+	    {.fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0), .events = POLLOUT},
+	    {.fd = c->wake[0], .events = POLLIN},
+	};
+	int64_t left = deadline_ns - monotime_now();
+	int rc = 0, ms;
+
+	if (pfd[0].fd < 0)
+		return -errno;
+	/* Rounded up, so that a wait does not end just short of the deadline. */
+	if (left <= 0)
+		ms = 0;
+	else if (left / NS_PER_MS >= INT_MAX)
+		ms = INT_MAX;
+	else
+		ms = (int)((left + NS_PER_MS - 1) / NS_PER_MS);
+	pthread_mutex_unlock(&c->tn_lock);
+	if (poll(pfd, 2, ms) < 0 && errno != EINTR)
+		rc = -errno;
+	else if (pfd[1].revents)
+		rc = -ECANCELED;
+	close(pfd[0].fd);
+	pthread_mutex_lock(&c->tn_lock);
+	return rc;
 }
 
 static void telnet_event(telnet_t *tn, telnet_event_t *ev, void *user)
@@ -406,7 +482,7 @@ static int console_attach(struct console *c, int fd)
 	telnet_free(c->tn);
 	c->tn = tn;
 	c->fd = fd;
-	c->send_err = 0;
+	out_drop(c);
 	pthread_mutex_unlock(&c->tn_lock);
 	console_set_connected(c, true);
 	return 0;
@@ -417,11 +493,16 @@ static void console_detach(struct console *c)
 	pthread_mutex_lock(&c->tn_lock);
 	close(c->fd);
 	c->fd = -1;
+	out_drop(c);
 	pthread_mutex_unlock(&c->tn_lock);
 	console_set_connected(c, false);
 }
 
-/* Read and feed until the connection drops or the console is closing. */
+/*
+ * Read and feed until the connection drops or the console is closing.  While
+ * bytes are queued for the guest, write them as it takes them: a send that
+ * gave up left them there.
+ */
 static void console_pump(struct console *c, int fd)
 {
 	struct pollfd pfd[2] = {
@@ -432,6 +513,9 @@ static void console_pump(struct console *c, int fd)
 	ssize_t n;
 
 	for (;;) {
+		pthread_mutex_lock(&c->tn_lock);
+		pfd[0].events = POLLIN | (c->out_len && !c->out_err ? POLLOUT : 0);
+		pthread_mutex_unlock(&c->tn_lock);
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -439,7 +523,12 @@ static void console_pump(struct console *c, int fd)
 		}
 		if (pfd[1].revents)
 			return;
-		if (!pfd[0].revents)
+		if (pfd[0].revents & POLLOUT) {
+			pthread_mutex_lock(&c->tn_lock);
+			out_flush(c);
+			pthread_mutex_unlock(&c->tn_lock);
+		}
+		if (!(pfd[0].revents & ~POLLOUT))
 			continue;
 		n = read(fd, buf, sizeof(buf));
 		if (n > 0)
@@ -482,6 +571,7 @@ static void console_free(struct console *c)
 		close(c->wake[1]);
 	if (c->tn)
 		telnet_free(c->tn);
+	free(c->out);
 	if (c->log) {
 		/* What arrived of an unfinished last line (a prompt, a cut-off message) is evidence too. */
 		frag_finish(c);
@@ -750,9 +840,14 @@ int console_expect_line(struct console *c, const char *pattern, size_t *cursor,
 	return expect(c, pattern, cursor, deadline_ns, out, err, false);
 }
 
-int console_send(struct console *c, const char *text, size_t len, struct tb_err *err)
+int console_send_until(struct console *c, const char *text, size_t len, int64_t deadline_ns,
+		       struct tb_err *err)
 {
-	int rc;
+	int64_t start = monotime_now();
+	uint64_t mark, unsent;
+	size_t left = len;
+	unsigned conn;
+	int rc = 0;
 
 	pthread_mutex_lock(&c->tn_lock);
 	if (c->fd < 0) {
@@ -760,15 +855,69 @@ int console_send(struct console *c, const char *text, size_t len, struct tb_err 
 		tb_err_set(err, TB_EXIT_ENV, "console %s: not connected", c->name);
 		return -ENOTCONN;
 	}
-	c->send_err = 0;
-	telnet_send(c->tn, text, len);
-	rc = c->send_err;
+	conn = c->conn;
+	mark = c->out_queued;
+	for (;;) {
+		/* Escaping (IAC IAC) at most doubles the text: queue what fits. */
+		size_t room = c->out_len < OUT_MAX_BYTES ? (OUT_MAX_BYTES - c->out_len) / 2 : 0;
+		size_t n = left < room ? left : room;
+
+		if (n) {
+			telnet_send(c->tn, text, n);
+			text += n;
+			left -= n;
+			mark = c->out_queued;
+		}
+		out_flush(c);
+		if (c->conn != conn) {
+			rc = -ECONNRESET;
+			break;
+		}
+		if (c->out_err) {
+			rc = c->out_err;
+			break;
+		}
+		if (!left && c->out_sent >= mark)
+			break;
+		if (monotime_now() >= deadline_ns) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		rc = wait_writable(c, deadline_ns);
+		if (rc)
+			break;
+	}
+	/* What of the text has not reached the socket (escaping counted as text). */
+	unsent = left + (c->conn == conn && mark > c->out_sent ? mark - c->out_sent : 0);
 	pthread_mutex_unlock(&c->tn_lock);
-	if (rc) {
+
+	switch (rc) {
+	case 0:
+		return 0;
+	case -ETIMEDOUT:
+		tb_err_set(err, TB_EXIT_CHECK,
+			   "console %s: gave up after %.1f s waiting for the guest to read its serial "
+			   "console (%llu of %zu bytes typed not taken): is the guest hung or paused?",
+			   c->name, (double)(monotime_now() - start) / NS_PER_S,
+			   (unsigned long long)(unsent < len ? unsent : len), len);
+		return rc;
+	case -ECONNRESET:
+		tb_err_set(err, TB_EXIT_ENV,
+			   "console %s: the connection dropped before the guest took what was typed",
+			   c->name);
+		return rc;
+	case -ECANCELED:
+		tb_err_set(err, TB_EXIT_ENV, "console %s: closed while sending", c->name);
+		return rc;
+	default:
 		tb_err_set(err, TB_EXIT_ENV, "console %s: send: %s", c->name, strerror(-rc));
 		return rc;
 	}
-	return 0;
+}
+
+int console_send(struct console *c, const char *text, size_t len, struct tb_err *err)
+{
+	return console_send_until(c, text, len, monotime_now() + CONSOLE_SEND_TIMEOUT_NS, err);
 }
 
 int console_wait_connected(struct console *c, int64_t deadline_ns)
@@ -872,7 +1021,8 @@ static void *relay_thread(void *arg)
 				continue;
 			len = read(pfd[k].fd, buf, sizeof(buf));
 			if (len > 0) {
-				console_send(c, buf, (size_t)len, NULL);
+				console_send_until(c, buf, (size_t)len,
+						   monotime_now() + RELAY_SEND_NS, NULL);
 				continue;
 			}
 			pthread_mutex_lock(&c->viewers_lock);

@@ -83,7 +83,26 @@ typedef const char *(*console_watch_fn)(void *ctx);
 /* Install (or with @fn NULL remove) the watch; call before any expect. */
 void console_set_watch(struct console *c, console_watch_fn fn, void *ctx);
 
-/* Send @text to the guest (telnet-escaped); -ENOTCONN if not connected. */
+/*
+ * Send @text to the guest (telnet-escaped), waiting at most until
+ * @deadline_ns (CLOCK_MONOTONIC) for it to be taken; the wait holds up
+ * neither the reader nor expect().  Returns 0 once all of it is written to
+ * the connection; -ENOTCONN if not connected; -ETIMEDOUT (@err says what it
+ * waited for, exit TB_EXIT_CHECK) when the guest has not read its serial
+ * console by then: what was queued stays queued and goes out, in order,
+ * if the guest reads again on this connection; -ECONNRESET if the
+ * connection dropped meanwhile; another negative errno if a write failed.
+ */
+int console_send_until(struct console *c, const char *text, size_t len, int64_t deadline_ns,
+		       struct tb_err *err);
+
+/*
+ * A typed command is tens of bytes, and the socket and QEMU hold far more
+ * than that: a guest that has not taken it in 5 s has stopped reading.
+ */
+#define CONSOLE_SEND_TIMEOUT_NS (5 * 1000000000LL)
+
+/* console_send_until() with a deadline CONSOLE_SEND_TIMEOUT_NS from now. */
 int console_send(struct console *c, const char *text, size_t len, struct tb_err *err);
 
 /*

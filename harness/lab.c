@@ -11,10 +11,19 @@
  * Tear-down does not trust pid files: it kills every process whose network
  * namespace is the lab's (daemons, QEMU, anything a killed run left), then
  * deletes the namespace, which takes the bridge and the taps with it.
+ *
+ * Who may bring the lab up or take it down, and when, is decided under a
+ * flock(2) on LAB_STATE_DIR/lab.lock, which dies with its holder: two runs
+ * that find no lab do not both build one, and a run that leaves does not
+ * tear the lab down under another that just joined.  The users' records
+ * and the owner file change only under that lock; lab status reads them
+ * without it, and removes nothing.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <libvirt/libvirt.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -35,10 +44,22 @@
 #include "program.h"
 
 #define NETNS_PATH "/run/netns/" LAB_NETNS
-#define SLOT_DIR   "/run/twinbench/slots"
+#define SLOT_DIR   LAB_STATE_DIR "/slots"
 
 /* libvirtd answers within a second or two; a minute means it will not. */
 #define DAEMON_START_TIMEOUT_NS (60 * NS_PER_S)
+
+/*
+ * The lab lock is held for a lab up at most: libvirtd's minute, plus a
+ * tear-down of a stale lab and one of a failed bring-up (10 s each).
+ */
+#define LOCK_TIMEOUT_NS (120 * NS_PER_S)
+
+/* Between attempts at a lock someone holds. */
+#define LOCK_RETRY_NS (50 * NS_PER_MS)
+
+/* PIDs an error message names; more are counted. */
+#define NAMED_PIDS 16
 
 static const struct {
 	const char *private; /* under LAB_DIR */
@@ -214,18 +235,28 @@ static int prepare_dirs(struct tb_err *err)
 	return 0;
 }
 
-int lab_up(struct tb_err *err)
+static int need_root(struct tb_err *err)
+{
+	if (geteuid() == 0)
+		return 0;
+	return tb_err_set(err, TB_EXIT_ENV,
+			  "the lab needs root (network namespaces, bridges, libvirtd): run as root");
+}
+
+static int take_down(struct tb_err *err);
+
+/* Bring the lab up, cleaning a stale one first; idempotent.  Lab lock held. */
+static int bring_up(struct tb_err *err)
 {
 	enum lab_state st = lab_state();
 
-	if (geteuid() != 0)
-		return tb_err_set(err, TB_EXIT_ENV,
-				  "the lab needs root (network namespaces, bridges, libvirtd): run as root");
+	if (need_root(err) != 0)
+		return -1;
 	if (st == LAB_UP)
 		return 0;
 	if (st == LAB_STALE) {
 		fprintf(stderr, "twinbench: cleaning a lab left behind by an earlier run\n");
-		if (lab_down(err) != 0)
+		if (take_down(err) != 0)
 			return -1;
 	}
 	{
@@ -243,7 +274,7 @@ int lab_up(struct tb_err *err)
 		struct tb_err ignored;
 
 		tb_err_prefix(err, "lab up");
-		lab_down(&ignored);
+		take_down(&ignored);
 		return -1;
 	}
 	return 0;
@@ -299,7 +330,8 @@ static int signal_lab_processes(int sig)
 	return count;
 }
 
-int lab_down(struct tb_err *err)
+/* Remove everything: domains, daemons, taps, the namespace, LAB_DIR.  Lab lock held. */
+static int take_down(struct tb_err *err)
 {
 	int64_t deadline;
 
@@ -325,6 +357,18 @@ int lab_down(struct tb_err *err)
 	return 0;
 }
 
+/* "1, 2 and 3 more" for @n PIDs of which @pids holds the first NAMED_PIDS. */
+static void format_pids(const pid_t *pids, int n, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n && i < NAMED_PIDS && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%d", i ? ", " : "", (int)pids[i]);
+	if (n > NAMED_PIDS && used < len)
+		snprintf(buf + used, len - used, " and %d more", n - NAMED_PIDS);
+}
+
 enum lab_state lab_status(FILE *out)
 {
 	enum lab_state st = lab_state();
@@ -338,6 +382,19 @@ enum lab_state lab_status(FILE *out)
 	fprintf(out, "  libvirtd: %s\n", pid_alive(LAB_DIR "/libvirtd.pid") ? "running" : "dead");
 	fprintf(out, "  virtlogd: %s\n", pid_alive(LAB_DIR "/virtlogd.pid") ? "running" : "dead");
 	fprintf(out, "  uri: %s\n", LAB_URI);
+	{
+		pid_t pids[NAMED_PIDS], owner = lab_owner(LAB_STATE_DIR);
+		int n = lab_users_alive(LAB_STATE_DIR, pids, NAMED_PIDS);
+		char list[256];
+
+		format_pids(pids, n, list, sizeof(list));
+		fprintf(out, "  runs using it: %s\n", n ? list : "none");
+		if (owner)
+			fprintf(out, "  taken down by: the last run to leave it (run %d brought it up)\n",
+				(int)owner);
+		else
+			fprintf(out, "  taken down by: 'twinbench lab down' only\n");
+	}
 	if (st == LAB_UP) {
 		virConnectPtr conn = virConnectOpen(LAB_URI);
 		virDomainPtr *doms = NULL;
@@ -355,23 +412,138 @@ enum lab_state lab_status(FILE *out)
 	return st;
 }
 
-int lab_ensure(struct lab *lab, const char *uri, const char *network, struct tb_err *err)
+/* Fill @lab for @uri; true if that is all there is to do (an external libvirt). */
+static bool lab_describe(struct lab *lab, const char *uri, const char *network)
 {
 	memset(lab, 0, sizeof(*lab));
 	if (uri) {
 		lab->external = true;
 		snprintf(lab->uri, sizeof(lab->uri), "%s", uri);
 		snprintf(lab->network, sizeof(lab->network), "%s", network ? network : "default");
-		return 0;
+		return true;
 	}
 	snprintf(lab->uri, sizeof(lab->uri), "%s", LAB_URI);
 	snprintf(lab->bridge, sizeof(lab->bridge), "%s", LAB_BRIDGE);
-	if (lab_state() == LAB_UP)
+	return false;
+}
+
+/* lab_acquire(), and lab_ensure() with @join false. */
+static int acquire(struct lab *lab, const char *uri, const char *network, bool join,
+		   struct tb_err *err)
+{
+	int lock, rc = 0;
+
+	if (lab_describe(lab, uri, network))
 		return 0;
-	fprintf(stderr, "twinbench: bringing the lab up (twinbench lab up)\n");
-	/* Set first: an interrupt during lab_up() must still take the lab down. */
-	lab->started_now = true;
-	return lab_up(err);
+	if (need_root(err) != 0)
+		return -1;
+	lock = lab_lock(LAB_STATE_DIR, monotime_now() + LOCK_TIMEOUT_NS, err);
+	if (lock < 0)
+		return -1;
+	lab_reap_dead_runs();
+	if (join) {
+		rc = lab_users_join(LAB_STATE_DIR, getpid(), err);
+		if (rc != 0)
+			goto out;
+		lab->registered = true;
+	}
+	if (lab_state() != LAB_UP) {
+		fprintf(stderr, "twinbench: bringing the lab up (twinbench lab up)\n");
+		lab->started_now = true;
+		rc = bring_up(err);
+		/* The runs' lab, even half built: the last to leave takes down what there is. */
+		if (lab_set_owner(LAB_STATE_DIR, getpid(), rc == 0 ? err : NULL) != 0)
+			rc = -1;
+	}
+out:
+	lab_unlock(lock);
+	return rc;
+}
+
+int lab_acquire(struct lab *lab, const char *uri, const char *network, struct tb_err *err)
+{
+	return acquire(lab, uri, network, true, err);
+}
+
+int lab_ensure(struct lab *lab, const char *uri, const char *network, struct tb_err *err)
+{
+	return acquire(lab, uri, network, false, err);
+}
+
+int lab_release(struct lab *lab, bool keep, struct tb_err *err)
+{
+	int lock, rc = 0;
+
+	if (lab->external || !lab->registered)
+		return 0;
+	lock = lab_lock(LAB_STATE_DIR, monotime_now() + LOCK_TIMEOUT_NS, err);
+	if (lock < 0)
+		return -1;
+	lab->registered = false;
+	if (lab_users_leave(LAB_STATE_DIR, getpid(), keep)) {
+		rc = take_down(err);
+		if (rc == 0)
+			rc = lab_set_owner(LAB_STATE_DIR, 0, err);
+	}
+	lab_unlock(lock);
+	return rc;
+}
+
+int lab_up(struct tb_err *err)
+{
+	int lock, rc;
+
+	if (need_root(err) != 0)
+		return -1;
+	lock = lab_lock(LAB_STATE_DIR, monotime_now() + LOCK_TIMEOUT_NS, err);
+	if (lock < 0)
+		return -1;
+	lab_reap_dead_runs();
+	rc = bring_up(err);
+	/* Asked for by hand: it stays up until asked down by hand. */
+	if (rc == 0)
+		rc = lab_set_owner(LAB_STATE_DIR, 0, err);
+	lab_unlock(lock);
+	return rc;
+}
+
+static int down(bool force, struct tb_err *err)
+{
+	pid_t pids[NAMED_PIDS];
+	char list[256];
+	int lock, rc, n;
+
+	lock = lab_lock(LAB_STATE_DIR, monotime_now() + LOCK_TIMEOUT_NS, err);
+	if (lock < 0)
+		return -1;
+	n = lab_users_alive(LAB_STATE_DIR, pids, NAMED_PIDS);
+	format_pids(pids, n, list, sizeof(list));
+	if (n && !force) {
+		rc = tb_err_set(err, TB_EXIT_ENV,
+				"%s %s %s using the lab: taking it down would kill their guests; wait "
+				"for them to end, stop them, or use 'twinbench lab down --force'",
+				n > 1 ? "runs" : "run", list, n > 1 ? "are" : "is");
+		goto out;
+	}
+	if (n)
+		fprintf(stderr, "twinbench: taking the lab down under run(s) %s\n", list);
+	rc = take_down(err);
+	if (rc == 0)
+		rc = lab_set_owner(LAB_STATE_DIR, 0, err);
+	lab_reap_dead_runs();
+out:
+	lab_unlock(lock);
+	return rc;
+}
+
+int lab_down(struct tb_err *err)
+{
+	return down(false, err);
+}
+
+int lab_down_force(struct tb_err *err)
+{
+	return down(true, err);
 }
 
 int lab_socket(const struct lab *lab, int domain, int type, struct tb_err *err)
@@ -481,4 +653,333 @@ void lab_release_slot(int lease)
 {
 	if (lease >= 0)
 		close(lease);
+}
+
+/* ---- bookkeeping on a state directory --------------------------------- */
+
+/*
+ * Is @pid a live process, and when did it start (clock ticks after boot,
+ * field 22 of /proc/PID/stat; @start may be NULL)?  A zombie is not live:
+ * it is a run that died, whose parent has not reaped it yet.
+ */
+static bool process_live(pid_t pid, unsigned long long *start)
+{
+	char path[64], buf[1024], state = 0, *p;
+	unsigned long long st = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* The command name (field 2) may hold spaces and ')': fields go on after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1,
+			 " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s"
+			 " %llu",
+			 &state, &st) != 2)
+		return false;
+	if (start)
+		*start = st;
+	return state != 'Z' && state != 'X';
+}
+
+/*
+ * Is the user recorded at @path (PID @pid) alive: the same process, not
+ * another one that was given its PID?  A record cut short (no start time)
+ * trusts the PID alone.
+ */
+static bool user_live(const char *path, pid_t pid)
+{
+	unsigned long long recorded = 0, start = 0;
+	FILE *f = fopen(path, "re");
+	int id;
+
+	if (f) {
+		if (fscanf(f, "%d %llu", &id, &recorded) != 2)
+			recorded = 0;
+		fclose(f);
+	}
+	return process_live(pid, &start) && (recorded == 0 || recorded == start);
+}
+
+/*
+ * Count the live users under @dir, the first @max of their PIDs into @pids;
+ * with @prune remove the records of the others (lab lock held).
+ */
+static int users_scan(const char *dir, pid_t *pids, int max, bool prune)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/users", dir);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		bool record = *end == '\0', temp = !strcmp(end, ".tmp");
+
+		if (pid <= 0 || pid > INT_MAX || (!record && !temp))
+			continue;
+		snprintf(path, sizeof(path), "%s/users/%s", dir, de->d_name);
+		if (record && user_live(path, (pid_t)pid)) {
+			if (n < max)
+				pids[n] = (pid_t)pid;
+			n++;
+		} else if (prune && (record || !process_live((pid_t)pid, NULL))) {
+			unlink(path);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+int lab_lock(const char *dir, int64_t deadline_ns, struct tb_err *err)
+{
+	char path[PATH_MAX], holder[32];
+	bool said = false;
+	ssize_t n;
+	int fd;
+
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return tb_err_set(err, TB_EXIT_ENV, "cannot create %s: %s (the lab needs root)", dir,
+				  strerror(errno));
+	snprintf(path, sizeof(path), "%s/lab.lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return tb_err_set(err, TB_EXIT_ENV, "cannot open %s: %s (the lab needs root)", path,
+				  strerror(errno));
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
+			tb_err_set(err, TB_EXIT_ENV, "cannot lock %s: %s", path, strerror(errno));
+			goto err;
+		}
+		/* The holder wrote its PID in the file when it took the lock. */
+		n = pread(fd, holder, sizeof(holder) - 1, 0);
+		holder[n > 0 ? n : 0] = '\0';
+		holder[strcspn(holder, "\n")] = '\0';
+		if (!holder[0])
+			snprintf(holder, sizeof(holder), "unknown");
+		if (monotime_now() >= deadline_ns) {
+			tb_err_set(err, TB_EXIT_ENV,
+				   "the lab is locked by process %s (twinbench lab up or down, or a run "
+				   "bringing the lab up), longer than a lab up takes: if it is stuck, "
+				   "stop it and try again",
+				   holder);
+			goto err;
+		}
+		if (!said)
+			fprintf(stderr, "twinbench: waiting for process %s, which is bringing the lab "
+					"up or down\n",
+				holder);
+		said = true;
+		monotime_sleep_until(monotime_now() + LOCK_RETRY_NS < deadline_ns
+					     ? monotime_now() + LOCK_RETRY_NS
+					     : deadline_ns);
+	}
+	n = snprintf(holder, sizeof(holder), "%d\n", (int)getpid());
+	/* Only for the message of whoever waits: no failure matters. */
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, holder, (size_t)n, 0) != n)
+		holder[0] = '\0';
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
+void lab_unlock(int lock)
+{
+	/* flock(2) locks go with the last descriptor of the open file. */
+	if (lock >= 0)
+		close(lock);
+}
+
+int lab_users_join(const char *dir, pid_t pid, struct tb_err *err)
+{
+	char path[PATH_MAX], temp[PATH_MAX], record[64];
+	unsigned long long start;
+
+	if (!process_live(pid, &start))
+		return tb_err_set(err, TB_EXIT_ENV, "no live process %d to count among the lab's users",
+				  (int)pid);
+	snprintf(path, sizeof(path), "%s/users", dir);
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		return tb_err_set(err, TB_EXIT_ENV, "cannot create %s: %s", path, strerror(errno));
+	snprintf(record, sizeof(record), "%d %llu\n", (int)pid, start);
+	snprintf(temp, sizeof(temp), "%s/users/%d.tmp", dir, (int)pid);
+	snprintf(path, sizeof(path), "%s/users/%d", dir, (int)pid);
+	/* Whole or absent: lab status reads records without the lock. */
+	if (write_file(temp, record, err) != 0)
+		return -1;
+	if (rename(temp, path) != 0) {
+		unlink(temp);
+		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
+bool lab_users_leave(const char *dir, pid_t pid, bool keep)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/users/%d", dir, (int)pid);
+	unlink(path);
+	if (keep)
+		lab_set_owner(dir, 0, NULL);
+	return users_scan(dir, NULL, 0, true) == 0 && lab_owner(dir) > 0;
+}
+
+int lab_users_alive(const char *dir, pid_t *pids, int max)
+{
+	return users_scan(dir, pids, max, false);
+}
+
+int lab_set_owner(const char *dir, pid_t run, struct tb_err *err)
+{
+	char path[PATH_MAX], text[32];
+
+	snprintf(path, sizeof(path), "%s/lab.owner", dir);
+	if (run <= 0) {
+		if (unlink(path) != 0 && errno != ENOENT)
+			return tb_err_set(err, TB_EXIT_ENV, "cannot remove %s: %s", path,
+					  strerror(errno));
+		return 0;
+	}
+	snprintf(text, sizeof(text), "%d\n", (int)run);
+	return write_file(path, text, err);
+}
+
+pid_t lab_owner(const char *dir)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int run = 0;
+
+	snprintf(path, sizeof(path), "%s/lab.owner", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &run) != 1 || run < 0)
+		run = 0;
+	fclose(f);
+	return (pid_t)run;
+}
+
+/*
+ * The PID of the run that named @name "PREFIX<pid>-REST" (REST: @rest_len
+ * letters and digits, any length if 0); 0 if @name is not such a name.
+ */
+static pid_t run_of(const char *name, const char *prefix, size_t rest_len)
+{
+	size_t plen = strlen(prefix), i;
+	const char *rest;
+	char *end;
+	long pid;
+
+	if (strncmp(name, prefix, plen) || !isdigit((unsigned char)name[plen]))
+		return 0;
+	pid = strtol(name + plen, &end, 10);
+	if (pid <= 0 || pid > INT_MAX || *end != '-')
+		return 0;
+	rest = end + 1;
+	if (!rest_len)
+		return (pid_t)pid;
+	for (i = 0; i < rest_len; i++)
+		if (!isalnum((unsigned char)rest[i]))
+			return 0;
+	return rest[i] ? 0 : (pid_t)pid;
+}
+
+/* Relay sockets tb-PID-… in @dir of runs that died; how many were removed. */
+static int reap_relays(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	int n = 0;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d))) {
+		pid_t pid = run_of(de->d_name, "tb-", 0);
+
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (pid && !process_live(pid, NULL) && lstat(path, &st) == 0 &&
+		    S_ISSOCK(st.st_mode) && unlink(path) == 0)
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * Work directories twinbench-PID-XXXXXX (mkdtemp's six letters) in @parent
+ * of runs that died, ours only; how many were removed.  A directory of a
+ * PID that lives again, in another process, waits for that one to die.
+ */
+static int reap_work_dirs(const char *parent)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	int n = 0;
+	DIR *d = opendir(parent);
+
+	while (d && (de = readdir(d))) {
+		pid_t pid = run_of(de->d_name, "twinbench-", 6);
+
+		snprintf(path, sizeof(path), "%s/%s", parent, de->d_name);
+		if (!pid || process_live(pid, NULL) || lstat(path, &st) != 0 ||
+		    !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		dirtree_remove(path);
+		if (access(path, F_OK) == 0) {
+			fprintf(stderr, "twinbench: cannot remove %s, left by run %d that died\n", path,
+				(int)pid);
+			continue;
+		}
+		fprintf(stderr, "twinbench: removed %s, left by run %d that died\n", path, (int)pid);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+int lab_reap_dead_runs_in(const char *dir, const char *const work_parents[])
+{
+	char relays[PATH_MAX];
+	int n;
+
+	users_scan(dir, NULL, 0, true);
+	snprintf(relays, sizeof(relays), "%s/consoles", dir);
+	n = reap_relays(relays);
+	for (size_t i = 0; work_parents && work_parents[i]; i++)
+		n += reap_work_dirs(work_parents[i]);
+	return n;
+}
+
+void lab_reap_dead_runs(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	/* Where the runner makes them: $TMPDIR, else /var/tmp. */
+	const char *parents[] = {
+		"/var/tmp",
+		tmp && tmp[0] && strcmp(tmp, "/var/tmp") ? tmp : NULL,
+		NULL,
+	};
+
+	lab_reap_dead_runs_in(LAB_STATE_DIR, parents);
 }

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -754,6 +755,131 @@ static void test_negotiation_accepts_echo_sga_and_refuses_the_rest(void **state)
 	console_close(c);
 }
 
+/* A send that a guest never reads, made on another thread (the step program's). */
+struct stuck_send {
+	struct console *c;
+	const char *text;
+	size_t len;
+	int64_t deadline_ns;
+	int rc;
+	int64_t returned_ns;
+	bool done;
+	struct tb_err err;
+};
+
+static void *send_stuck(void *arg)
+{
+	struct stuck_send *s = arg;
+
+	s->rc = console_send_until(s->c, s->text, s->len, s->deadline_ns, &s->err);
+	s->returned_ns = monotime_now();
+	__atomic_store_n(&s->done, true, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* Read and drop what the console sends until @want is seen at the end of it. */
+struct drain {
+	int fd;
+	const char *want;
+	bool seen;
+};
+
+static void *drain_until(void *arg)
+{
+	struct drain *d = arg;
+	size_t want_len = strlen(d->want), kept = 0;
+	char tail[64] = "", buf[4096];
+	int64_t deadline = monotime_now() + WAIT_NS;
+
+	while (!d->seen && monotime_now() < deadline) {
+		struct pollfd pfd = {.fd = d->fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		n = read(d->fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		/* Keep the last bytes seen, enough to find @want across reads. */
+		for (ssize_t i = 0; i < n; i++) {
+			if (kept == sizeof(tail) - 1) {
+				memmove(tail, tail + 1, kept - 1);
+				kept--;
+			}
+			tail[kept++] = buf[i];
+		}
+		tail[kept] = '\0';
+		d->seen = kept >= want_len && !strcmp(tail + kept - want_len, d->want);
+	}
+	return NULL;
+}
+
+/*
+ * A guest that stops reading its UART fills the socket: a send must give up
+ * at its deadline, saying what it waited for, and meanwhile the reader must
+ * go on stamping what the guest prints (it shares the telnet lock with the
+ * sender).  When the guest reads again, what was queued goes out whole and
+ * in order, before what is typed next.
+ */
+static void test_send_to_a_guest_that_never_reads_gives_up_and_lines_keep_coming(void **state)
+{
+	size_t big = 4 << 20; /* far more than any socket buffer holds */
+	struct stuck_send s = {0};
+	struct console_match m;
+	struct tb_err err = {0};
+	struct pair_dial pd;
+	struct drain d;
+	struct console *c;
+	size_t cursor;
+	pthread_t t;
+	char *text;
+	int sv[2];
+
+	(void)state;
+	text = malloc(big);
+	assert_non_null(text);
+	memset(text, 'x', big);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pd.fd = sv[1];
+	pd.dials = 0;
+	c = console_open("a", NULL, dial_pair, &pd, &err);
+	assert_non_null(c);
+	assert_int_equal(console_wait_connected(c, monotime_now() + WAIT_NS), 0);
+	cursor = console_cursor(c);
+
+	s = (struct stuck_send){
+	    .c = c, .text = text, .len = big, .deadline_ns = monotime_now() + 1 * NS_PER_S};
+	assert_int_equal(pthread_create(&t, NULL, send_stuck, &s), 0);
+	/* The sender is stuck by now; the guest prints while it is. */
+	monotime_sleep_until(monotime_now() + 200 * NS_PER_MS);
+	assert_int_equal(write(sv[0], "still here\r\n", 12), 12);
+	assert_int_equal(
+	    console_expect(c, "^still here$", &cursor, monotime_now() + 500 * NS_PER_MS, &m, &err),
+	    0);
+	assert_false(__atomic_load_n(&s.done, __ATOMIC_SEQ_CST));
+	assert_true(m.t_ns < s.deadline_ns);
+
+	pthread_join(t, NULL);
+	assert_int_equal(s.rc, -ETIMEDOUT);
+	assert_true(s.returned_ns >= s.deadline_ns);
+	assert_true(s.returned_ns < s.deadline_ns + 500 * NS_PER_MS);
+	assert_int_equal(s.err.exit, TB_EXIT_CHECK);
+	assert_non_null(strstr(s.err.msg, "console a"));
+	assert_non_null(strstr(s.err.msg, "waiting for the guest to read its serial console"));
+
+	/* The guest reads again: the rest of the queue, then the next command, arrive. */
+	d = (struct drain){.fd = sv[0], .want = "x\r\nuname -r\r\n"};
+	assert_int_equal(pthread_create(&t, NULL, drain_until, &d), 0);
+	assert_int_equal(
+	    console_send_until(c, "\r\nuname -r\r\n", 12, monotime_now() + WAIT_NS, &err), 0);
+	pthread_join(t, NULL);
+	assert_true(d.seen);
+
+	console_close(c);
+	close(sv[0]);
+	free(text);
+}
+
 static int dial_refused(void *ctx)
 {
 	(void)ctx;
@@ -923,6 +1049,7 @@ int main(void)
 	    cmocka_unit_test(test_open_fails_on_unwritable_log),
 	    cmocka_unit_test(test_send_without_connection_is_enotconn),
 	    cmocka_unit_test(test_negotiation_accepts_echo_sga_and_refuses_the_rest),
+	    cmocka_unit_test(test_send_to_a_guest_that_never_reads_gives_up_and_lines_keep_coming),
 	    cmocka_unit_test(test_close_stops_redialling_reader_promptly),
 	    cmocka_unit_test(test_reconnect_keeps_unfinished_line_and_send_escapes_iac),
 	};
