@@ -58,6 +58,7 @@ static struct {
 	pthread_mutex_t lock;
 	struct virt *virt;
 	struct lab *lab;
+	bool keep_lab;
 	char workdir[PATH_MAX];
 } cleanup = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -112,7 +113,9 @@ static void *signal_thread(void *arg)
 		virt_destroy_owned(cleanup.virt, getpid());
 	dirtree_remove(cleanup.workdir);
 	remove_relays(getpid());
-	if (cleanup.lab && cleanup.lab->started_now && lab_down(&err) != 0)
+	/* What was measured so far reaches the disk: console logs, probe.csv. */
+	fflush(NULL);
+	if (cleanup.lab && lab_release(cleanup.lab, cleanup.keep_lab, &err) != 0)
 		fprintf(stderr, "twinbench: %s\n", err.msg);
 	_exit(128 + sig);
 	return NULL;
@@ -503,7 +506,9 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 
 	snprintf(row->name, sizeof(row->name), "%s", sc->name);
 	snprintf(row->method, sizeof(row->method), "%s", scenario_method_label(sc));
-	snprintf(workdir, sizeof(workdir), "%s/twinbench-XXXXXX", tmp ? tmp : "/var/tmp");
+	/* Named by our PID, so that a run that finds it after we died removes it. */
+	snprintf(workdir, sizeof(workdir), "%s/twinbench-%d-XXXXXX", tmp ? tmp : "/var/tmp",
+		 getpid());
 	pthread_mutex_lock(&cleanup.lock);
 	if (!mkdtemp(workdir)) {
 		pthread_mutex_unlock(&cleanup.lock);
@@ -786,8 +791,9 @@ int cmd_run(int argc, char **argv)
 
 	pthread_mutex_lock(&cleanup.lock);
 	cleanup.lab = &lab;
+	cleanup.keep_lab = o.keep_lab;
 	pthread_mutex_unlock(&cleanup.lock);
-	if (lab_ensure(&lab, o.connect, o.network, &err) != 0)
+	if (lab_acquire(&lab, o.connect, o.network, &err) != 0)
 		goto fail;
 	virt = virt_open(lab.uri, &err);
 	if (!virt)
@@ -809,13 +815,14 @@ fail:
 	fprintf(stderr, "twinbench run: %s\n", err.msg);
 	exit_code = err.exit ? err.exit : TB_EXIT_ENV;
 out:
+	/* The lab goes (if we are its last user) before the signal thread may act again. */
 	pthread_mutex_lock(&cleanup.lock);
 	cleanup.virt = NULL;
+	virt_close(virt);
+	if (cleanup.lab && lab_release(&lab, o.keep_lab, &err) != 0)
+		fprintf(stderr, "twinbench run: %s\n", err.msg);
 	cleanup.lab = NULL;
 	pthread_mutex_unlock(&cleanup.lock);
-	virt_close(virt);
-	if (lab.started_now && !o.keep_lab && lab_down(&err) != 0)
-		fprintf(stderr, "twinbench run: %s\n", err.msg);
 	for (int i = 0; i < nsc; i++)
 		scenario_free(&scs[i]);
 	free(scs);

@@ -427,9 +427,7 @@ static bool lab_describe(struct lab *lab, const char *uri, const char *network)
 	return false;
 }
 
-/* lab_acquire(), and lab_ensure() with @join false. */
-static int acquire(struct lab *lab, const char *uri, const char *network, bool join,
-		   struct tb_err *err)
+int lab_acquire(struct lab *lab, const char *uri, const char *network, struct tb_err *err)
 {
 	int lock, rc = 0;
 
@@ -441,12 +439,10 @@ static int acquire(struct lab *lab, const char *uri, const char *network, bool j
 	if (lock < 0)
 		return -1;
 	lab_reap_dead_runs();
-	if (join) {
-		rc = lab_users_join(LAB_STATE_DIR, getpid(), err);
-		if (rc != 0)
-			goto out;
-		lab->registered = true;
-	}
+	rc = lab_users_join(LAB_STATE_DIR, getpid(), err);
+	if (rc != 0)
+		goto out;
+	lab->registered = true;
 	if (lab_state() != LAB_UP) {
 		fprintf(stderr, "twinbench: bringing the lab up (twinbench lab up)\n");
 		lab->started_now = true;
@@ -458,16 +454,6 @@ static int acquire(struct lab *lab, const char *uri, const char *network, bool j
 out:
 	lab_unlock(lock);
 	return rc;
-}
-
-int lab_acquire(struct lab *lab, const char *uri, const char *network, struct tb_err *err)
-{
-	return acquire(lab, uri, network, true, err);
-}
-
-int lab_ensure(struct lab *lab, const char *uri, const char *network, struct tb_err *err)
-{
-	return acquire(lab, uri, network, false, err);
 }
 
 int lab_release(struct lab *lab, bool keep, struct tb_err *err)

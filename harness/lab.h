@@ -65,7 +65,7 @@ struct lab {
 	char uri[512];	  /* libvirt connection URI */
 	char bridge[64];  /* embedded lab: bridge the guests' NICs attach to */
 	char network[64]; /* external: libvirt network the guests' NICs attach to */
-	bool started_now; /* lab_ensure() or lab_acquire() brought it up */
+	bool started_now; /* lab_acquire() brought it up */
 	bool registered;  /* lab_acquire() counted this process among the lab's users */
 };
 
@@ -111,13 +111,6 @@ int lab_acquire(struct lab *lab, const char *uri, const char *network, struct tb
  * at once.
  */
 int lab_release(struct lab *lab, bool keep, struct tb_err *err);
-
-/*
- * The old entry point, until cmd_run.c calls lab_acquire(): like it, but
- * without counting the run as a user; the caller takes the lab down with
- * lab_down() if lab->started_now.
- */
-int lab_ensure(struct lab *lab, const char *uri, const char *network, struct tb_err *err);
 
 /*
  * Remove what runs that died left, which nobody else removes: their console
