@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "commands.h"
 #include "dirtree.h"
 #include "console.h"
@@ -51,6 +52,7 @@ struct run_opts {
 	const char *network;
 	const char *results;
 	bool keep_lab;
+	bool capture; /* --capture: dumpcap beside the probe, on the lab bridge */
 };
 
 /* What the signal thread must undo; guarded by lock. */
@@ -80,6 +82,7 @@ struct runner {
 	struct virt_domain *dom;
 
 	struct progress *progress;
+	bool capture;
 };
 
 /* The console relay sockets of run @pid (console_close() removes them otherwise). */
@@ -314,6 +317,71 @@ static void keep_qemu_log(struct runner *r, int index, const char *path, off_t f
 		fprintf(stderr, "twinbench: %s\n", err.msg);
 }
 
+/* Stop the capture; what dumpcap said went wrong becomes the capture's note. */
+static void stop_capture(struct capture *cap, struct repetition *rep)
+{
+	struct capture_stats st;
+	struct tb_err e = { 0 };
+
+	if (capture_stop(cap, &st, &e) != 0)
+		snprintf(rep->capture_note, sizeof(rep->capture_note), "%s", e.msg);
+	else if (st.dropped > 0)
+		snprintf(rep->capture_note, sizeof(rep->capture_note),
+			 "dumpcap dropped %lld of %lld packets: the capture may miss replies",
+			 st.dropped, st.received);
+}
+
+/* The first request sent at or after @t_ns; UINT64_MAX if none. */
+static uint64_t seq_at(const struct probe_record *trace, size_t n, int64_t t_ns)
+{
+	for (size_t i = 0; i < n; i++)
+		if (trace[i].t_send_ns >= t_ns)
+			return trace[i].seq;
+	return UINT64_MAX;
+}
+
+/*
+ * The capture's downtime over the probe's window, given as sequence
+ * numbers (the capture's clock is not ours): each round of a chain on its
+ * own, the longer gap kept, as the probe's downtime is.
+ */
+static void judge_capture(struct runner *r, const struct capture_spec *cs,
+			  const struct probe_record *trace, size_t n, struct repetition *rep)
+{
+	const struct method *m = &r->sc->method;
+	int64_t start = m->downtime_from ? repetition_phase(rep, m->downtime_from) : -1;
+	int64_t second = -1, longest = 0;
+	struct capture_result res;
+	struct tb_err e = { 0 };
+	char name[64];
+
+	if (!rep->measured || start < 0) {
+		if (!rep->capture_note[0])
+			snprintf(rep->capture_note, sizeof(rep->capture_note),
+				 "no downtime to compare with");
+		return;
+	}
+	if (rep->nrounds > 1) {
+		snprintf(name, sizeof(name), ROUND2_PREFIX "%s", m->downtime_from);
+		second = repetition_phase(rep, name);
+	}
+	for (int round = 0; round < (second >= 0 ? 2 : 1); round++) {
+		uint64_t from = seq_at(trace, n, round ? second : start);
+		uint64_t to = !round && second >= 0 ? seq_at(trace, n, second) - 1 : UINT64_MAX;
+
+		if (capture_analyse(cs, from, to, &res, &e) != 0) {
+			snprintf(rep->capture_note, sizeof(rep->capture_note), "%s", e.msg);
+			return;
+		}
+		if (res.gap_ns > longest)
+			longest = res.gap_ns;
+	}
+	rep->captured = true;
+	rep->capture_downtime_ns = longest;
+	rep->capture_agrees =
+	    capture_agrees(longest, rep->downtime_ns, r->sc->service.interval_ns);
+}
+
 static int run_repetition(struct runner *r, const char *workdir, int index,
 			  struct repetition *rep, struct tb_err *err)
 {
@@ -321,8 +389,12 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	void *dial_ctx[2][2] = { { r, (void *)0 }, { r, (void *)1 } };
 	struct console *con[2] = { NULL, NULL };
 	struct probe *probe = NULL;
+	struct capture *cap = NULL;
+	struct capture_spec cs;
+	char pcap[PATH_MAX];
 	struct probe_record *trace;
 	size_t ntrace;
+	int64_t stopped;
 	struct tb_err step_err = { 0 };
 	off_t qemu_log_from;
 	int rc = -1;
@@ -353,6 +425,15 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	if (guest_start(r, false, err) != 0)
 		goto out;
 	repetition_mark(rep, "guest_start", monotime_now());
+	if (r->capture) {
+		snprintf(pcap, sizeof(pcap), "%s/capture-%d.pcapng", results_dir(r->res), index);
+		cs = (struct capture_spec){ .netns = LAB_NETNS, .iface = r->lab->bridge,
+					    .host = r->ip, .port = r->sc->service.port,
+					    .path = pcap };
+		cap = capture_start(&cs, err);
+		if (!cap)
+			goto out;
+	}
 	probe = probe_connect(r, index, err);
 	if (!probe)
 		goto out;
@@ -381,14 +462,24 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	rep->alive_at_end = probe_wait_reply(probe, monotime_now(),
 					     monotime_now() + ALIVE_CHECK_NS, NULL) == 0;
 	probe_stop(probe);
+	/* The trace ends here: the capture's wind-down is no silence of the service. */
+	stopped = monotime_now();
+	if (cap)
+		stop_capture(cap, rep);
+	cap = NULL;
 	trace = probe_snapshot(probe, &ntrace);
-	if (trace)
-		verdict_judge(r->sc, trace, ntrace, monotime_now(), rep);
-	else
+	if (trace) {
+		verdict_judge(r->sc, trace, ntrace, stopped, rep);
+		if (r->capture)
+			judge_capture(r, &cs, trace, ntrace, rep);
+	} else {
 		fail_with_consoles(rep, con, "out of memory for the probe's trace");
+	}
 	free(trace);
 	rc = 0;
 out:
+	if (cap)
+		stop_capture(cap, rep);
 	guest_destroy(r);
 	if (!rep->ok)
 		keep_qemu_log(r, index, qemu_log, qemu_log_from);
@@ -495,7 +586,7 @@ struct summary_row {
 static int run_scenario(struct scenario *sc, const struct run_opts *o, struct lab *lab,
 			struct virt *virt, struct summary_row *row, struct tb_err *err)
 {
-	struct runner r = { .sc = sc, .lab = lab, .virt = virt };
+	struct runner r = { .sc = sc, .lab = lab, .virt = virt, .capture = o->capture };
 	/* Nothing upgraded: the new kernel is the one that answered on console b. */
 	bool twin = sc->method.verify == VERIFY_UNBROKEN;
 	struct repetition *reps = NULL;
@@ -637,6 +728,14 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		else
 			fprintf(stderr, "[%s] rep %d/%d: FAILED: %s\n", sc->name, i + 1,
 				sc->repetitions, reps[i].error);
+		if (reps[i].captured)
+			fprintf(stderr, "[%s] rep %d/%d: capture: downtime %.1f ms, %s\n", sc->name,
+				i + 1, sc->repetitions, (double)reps[i].capture_downtime_ns / NS_PER_MS,
+				reps[i].capture_agrees ? "agrees with the probe"
+						       : "DISAGREES with the probe");
+		else if (reps[i].capture_note[0])
+			fprintf(stderr, "[%s] rep %d/%d: capture: %s\n", sc->name, i + 1,
+				sc->repetitions, reps[i].capture_note);
 		if (reps[i].ok && reps[i].takeover_cpus)
 			fprintf(stderr, "[%s] rep %d/%d: kernel B took over %d vCPUs and %lld MiB\n",
 				sc->name, i + 1, sc->repetitions, reps[i].takeover_cpus,
@@ -685,6 +784,8 @@ static int usage(FILE *out)
 		"      --accel MODE      kvm, tcg or auto (default: auto, KVM only if it boots)\n"
 		"      --results DIR     where result directories go (default: results)\n"
 		"      --keep-lab        leave the lab up if this run brought it up\n"
+		"      --capture         record the probe's packets on the lab bridge (dumpcap)\n"
+		"                        and check the downtime against them\n"
 		"      --connect URI     use this libvirt instead of the embedded lab\n"
 		"      --network NAME    with --connect: the libvirt network for the guests\n"
 		"exit: 0 all verified, 1 a repetition failed, 2 bad input, 3 environment\n");
@@ -698,6 +799,7 @@ int cmd_run(int argc, char **argv)
 		{ "accel", required_argument, NULL, 'A' },
 		{ "results", required_argument, NULL, 'R' },
 		{ "keep-lab", no_argument, NULL, 'K' },
+		{ "capture", no_argument, NULL, 'P' },
 		{ "connect", required_argument, NULL, 'C' },
 		{ "network", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
@@ -745,6 +847,9 @@ int cmd_run(int argc, char **argv)
 		case 'K':
 			o.keep_lab = true;
 			break;
+		case 'P':
+			o.capture = true;
+			break;
 		case 'C':
 			o.connect = optarg;
 			break;
@@ -760,6 +865,11 @@ int cmd_run(int argc, char **argv)
 	nsc = argc - optind;
 	if (nsc < 1)
 		return usage(stderr);
+	/* The capture runs on the lab's bridge; another libvirt's network is not ours to tap. */
+	if (o.capture && o.connect) {
+		fprintf(stderr, "twinbench run: --capture needs the embedded lab, not --connect\n");
+		return TB_EXIT_USAGE;
+	}
 
 	/* Every file is checked before anything starts. */
 	scs = calloc((size_t)nsc, sizeof(*scs));

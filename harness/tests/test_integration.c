@@ -311,10 +311,12 @@ struct twin_run {
 	char *log_a, *log_b;
 };
 
-static void run_twin(const char *scenario, const char *name, struct twin_run *t)
+/* @extra: one more option for `run` (e.g. --capture), or NULL. */
+static void run_twin_with(const char *scenario, const char *name, const char *extra,
+			  struct twin_run *t)
 {
 	char results[300], path[600];
-	const char *args[] = { "run", "--results", results, scenario, NULL };
+	const char *args[] = { "run", "--results", results, scenario, extra, NULL };
 
 	memset(t, 0, sizeof(*t));
 	snprintf(results, sizeof(results), "%s/%s", tmpdir, name);
@@ -329,6 +331,11 @@ static void run_twin(const char *scenario, const char *name, struct twin_run *t)
 	t->log_b = tl_read_file(path);
 	assert_non_null(t->log_a);
 	assert_non_null(t->log_b);
+}
+
+static void run_twin(const char *scenario, const char *name, struct twin_run *t)
+{
+	run_twin_with(scenario, name, NULL, t);
 }
 
 static void twin_run_free(struct twin_run *t)
@@ -532,8 +539,26 @@ static void test_twin_dual_moves_only_the_address(void **state)
 	char own[32] = "";
 
 	(void)state;
-	run_twin("scenarios/twin-dual.yaml", "twin-dual", &t);
+	/* With the packet capture: an independent view of the same downtime. */
+	run_twin_with("scenarios/twin-dual.yaml", "twin-dual", "--capture", &t);
 	reps = t.reps;
+	if (!reps[0].captured)
+		fail_msg("no capture verdict: %s", reps[0].capture_note);
+	if (!reps[0].capture_agrees)
+		fail_msg("the capture's downtime %lld ns disagrees with the probe's %lld ns",
+			 (long long)reps[0].capture_downtime_ns, (long long)reps[0].downtime_ns);
+	{
+		char pcap[700];
+		struct stat st;
+
+		snprintf(pcap, sizeof(pcap), "%s/capture-1.pcapng", t.dir);
+		assert_int_equal(stat(pcap, &st), 0);
+		assert_true(st.st_size > 1000);
+	}
+	/* Every gap counted from the trigger on, the downtime's among them. */
+	assert_true(reps[0].gaps_found >= 1);
+	assert_true(reps[0].unavailable_ns >= reps[0].downtime_ns);
+	assert_true(reps[0].interval_median_ns > 0);
 	log_a = t.log_a;
 	log_b = t.log_b;
 	assert_string_equal(t.info.method, "twin-dual");
