@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 
 #include "jsonkind.h"
 #include "results.h"
+#include "stats.h"
 
 #define RESULTS_FORMAT "twinbench-run/1"
 
@@ -137,17 +139,12 @@ static json_t *json_u64(uint64_t v)
 	return json_integer((json_int_t)v);
 }
 
-static int cmp_int64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 int results_summarise(const struct repetition *reps, size_t n, struct results_summary *out)
 {
-	int64_t *d;
+	struct stats_summary s;
+	double *d;
 	size_t i, m = 0;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->repetitions = (int)n;
@@ -164,14 +161,16 @@ int results_summarise(const struct repetition *reps, size_t n, struct results_su
 	m = 0;
 	for (i = 0; i < n; i++)
 		if (reps[i].measured)
-			d[m++] = reps[i].downtime_ns;
-	qsort(d, m, sizeof(*d), cmp_int64);
-	out->measured = (int)m;
-	/* d is sorted, so the difference cannot overflow for non-negative times. */
-	out->median_ns = m % 2 ? d[m / 2] : d[m / 2 - 1] + (d[m / 2] - d[m / 2 - 1]) / 2;
-	out->min_ns = d[0];
-	out->max_ns = d[m - 1];
+			d[m++] = (double)reps[i].downtime_ns;
+	/* The one median of the tree (stats.h), rounded to the nanosecond. */
+	rc = stats_summarise(d, m, &s);
 	free(d);
+	if (rc != 0)
+		return rc;
+	out->measured = (int)m;
+	out->median_ns = llround(s.median);
+	out->min_ns = llround(s.min);
+	out->max_ns = llround(s.max);
 	return 0;
 }
 

@@ -147,7 +147,7 @@ struct run_info {
 struct results_summary {
 	int repetitions, ok, verified;
 	int measured;			/* repetitions with a downtime; the rest below is over them */
-	int64_t median_ns, min_ns, max_ns; /* median of an even count: mean of the middle two */
+	int64_t median_ns, min_ns, max_ns; /* stats.h's, rounded to the nanosecond */
 };
 
 /* Compute @out from scratch over @reps[0..@n); 0, or -ENOMEM. */
