@@ -114,23 +114,60 @@ static void probe_send(struct probe *p, int64_t now)
 	csv_send(p, seq, now);
 }
 
+/*
+ * When the reply reached this host: the kernel's receive stamp
+ * (SO_TIMESTAMPNS, CLOCK_REALTIME) moved onto CLOCK_MONOTONIC, else @now.
+ * A probe thread that the host scheduled late must not make the service
+ * look late: the kernel stamps the packet as a packet capture does.
+ */
+static int64_t received_at(struct msghdr *msg, int64_t now)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		struct timespec ts, real;
+		int64_t t;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+		clock_gettime(CLOCK_REALTIME, &real);
+		/* The same instant on both clocks, give or take the two reads. */
+		t = now - ((int64_t)real.tv_sec * NS_PER_S + real.tv_nsec) +
+		    ((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
+		return t <= now ? t : now;
+	}
+	return now;
+}
+
 static void probe_receive(struct probe *p)
 {
 	char buf[256];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
-	while ((n = recv(p->fd, buf, sizeof(buf), MSG_DONTWAIT)) >= 0 || errno == ECONNREFUSED) {
+	for (;;) {
 		struct probe_record r = { 0 };
-		int64_t now = monotime_now();
+		int64_t now;
 
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof(control.buf);
+		n = recvmsg(p->fd, &msg, MSG_DONTWAIT);
+		if (n < 0 && errno != ECONNREFUSED)
+			break;
+		now = monotime_now();
 		if (n < 0 || probe_parse_reply(buf, (size_t)n, &r) != 0)
 			continue;
-		r.t_recv_ns = now;
+		r.t_recv_ns = received_at(&msg, now);
 		pthread_mutex_lock(&p->lock);
 		if (r.seq < p->nrec && p->rec[r.seq].t_recv_ns == 0) {
 			r.t_send_ns = p->rec[r.seq].t_send_ns;
 			p->rec[r.seq] = r;
-			p->last_reply_ns = now;
+			if (r.t_recv_ns > p->last_reply_ns)
+				p->last_reply_ns = r.t_recv_ns;
 			pthread_cond_broadcast(&p->changed);
 		} else {
 			r.t_recv_ns = 0; /* a duplicate or a stranger: not part of the trace */
@@ -223,6 +260,8 @@ struct probe *probe_start(int fd, int64_t interval_ns, const char *csv_path, int
 	}
 	p->fd = fd;
 	p->rep = rep;
+	/* Kernel receive stamps; without them (an old kernel) replies are stamped on arrival. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){ 1 }, sizeof(int));
 	p->interval_ns = interval_ns;
 	p->stop_pipe[0] = p->stop_pipe[1] = -1;
 	p->timer_fd = -1;

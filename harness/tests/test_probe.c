@@ -1328,6 +1328,14 @@ static void test_probe_live_silence_is_downtime_and_new_boot_is_verified(void **
 			lost += !l->snap[i].t_recv_ns;
 		}
 		unanswered += !l->snap[i].t_recv_ns;
+		/*
+		 * The kernel's receive stamp, moved from CLOCK_REALTIME onto the
+		 * probe's clock: after the request left, and not in the future.
+		 */
+		if (l->snap[i].t_recv_ns) {
+			assert_ge(l->snap[i].t_recv_ns, l->snap[i].t_send_ns);
+			assert_ge(t_end, l->snap[i].t_recv_ns);
+		}
 		replies_a += l->snap[i].t_recv_ns && !strcmp(l->snap[i].boot_id, BOOT_A);
 	}
 	/* Loopback loses nothing: every reply of the first boot reached the probe. */
