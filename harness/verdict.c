@@ -8,7 +8,37 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "methodfile.h"
 #include "verdict.h"
+
+/*
+ * The service is back with the new kernel's first reply, to the probe's
+ * stamp: move phase @name there from where its wait_probe step put it (the
+ * first reply after that step started, which can be later).  Only between
+ * the phase before it (the new kernel's evidence on its console, which
+ * precedes any reply of it) and itself: with more than one boot change in
+ * a repetition, the proof's reply can belong to an earlier one.
+ */
+static void refine_service_back(const struct scenario *sc, struct repetition *rep,
+				const char *name, int64_t t)
+{
+	int64_t at = repetition_phase(rep, name), floor = INT64_MIN;
+	const char **order;
+
+	if (at < 0) {
+		repetition_mark(rep, name, t);
+		return;
+	}
+	order = method_phase_list(&sc->method, rep->nrounds > 1);
+	for (size_t i = 1; order && order[i]; i++)
+		if (!strcmp(order[i], name)) {
+			floor = repetition_phase(rep, order[i - 1]);
+			break;
+		}
+	free(order);
+	if (t >= floor && t < at)
+		repetition_set(rep, name, t);
+}
 
 /* One handoff of a twin chain as @res (analysed already) shows it. */
 static void round_from(const struct probe_result *res, const char *release,
@@ -52,7 +82,7 @@ static void judge_rounds(const struct scenario *sc, const struct probe_record *t
 		const struct probe_record *b, *a;
 
 		probe_proof(&res, &b, &a);
-		repetition_set(rep, ROUND2_PREFIX "service_back", a->t_recv_ns);
+		refine_service_back(sc, rep, ROUND2_PREFIX "service_back", a->t_recv_ns);
 		if (h->downtime_ns > rep->downtime_ns)
 			rep->downtime_ns = h->downtime_ns;
 		rep->counter_after = h->counter_after;
@@ -169,7 +199,7 @@ void verdict_judge(const struct scenario *sc, const struct probe_record *trace, 
 	rep->counter_after = a->counter;
 	/* The service is back with the new kernel's first reply, to the probe's stamp. */
 	if (!unbroken)
-		repetition_set(rep, "service_back", a->t_recv_ns);
+		refine_service_back(sc, rep, "service_back", a->t_recv_ns);
 	if (rep->ok && !v.verified) {
 		rep->ok = false;
 		snprintf(rep->error, sizeof(rep->error), "%s: %s",

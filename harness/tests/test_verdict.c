@@ -286,6 +286,52 @@ static void test_a_service_that_never_came_back_has_an_open_gap(void **state)
 	assert_int_equal(rep.unavailable_ns, 2000 * MS - (999 * MS + MS / 4));
 }
 
+/*
+ * Two boot changes in one repetition (kexec twice): the proof's first
+ * reply belongs to the first, so it must not pull service_back, which the
+ * program recorded after the second, back before the second's phases.
+ */
+static void test_service_back_stays_after_the_phase_before_it(void **state)
+{
+	static struct step steps[3] = {
+		{ .op = OP_MARK, .mark = "upgrade_start" },
+		{ .op = OP_EXPECT, .mark = "second_first_line" },
+		{ .op = OP_WAIT_PROBE, .mark = "service_back", .probe_up = true },
+	};
+	struct scenario sc = upgrade_scenario();
+	struct repetition rep;
+	uint64_t counter = 0;
+	size_t n;
+
+	(void)state;
+	sc.method.steps = steps;
+	sc.method.nsteps = 3;
+	n = replies(trace, 0, 0, 1000, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 1000, 1300);
+	n = replies(trace, n, 1300, 2000, "boot-b", "6.1-b", &counter);
+	n = silence(trace, n, 2000, 2200);
+	n = replies(trace, n, 2200, 3000, "boot-c", "6.1-b", &counter);
+	rep_init(&rep);
+	repetition_mark(&rep, "upgrade_start", 900 * MS);
+	repetition_mark(&rep, "second_first_line", 2150 * MS);
+	repetition_mark(&rep, "service_back", 2210 * MS);
+	verdict_judge(&sc, trace, n, 3000 * MS, &rep);
+	assert_true(rep.verified);
+	assert_int_equal(repetition_phase(&rep, "service_back"), 2210 * MS);
+
+	/* One boot change: the first reply of the new boot is where it is back. */
+	n = replies(trace, 0, 0, 1000, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 1000, 1300);
+	n = replies(trace, n, 1300, 2000, "boot-b", "6.1-b", &counter);
+	rep_init(&rep);
+	repetition_mark(&rep, "upgrade_start", 900 * MS);
+	repetition_mark(&rep, "second_first_line", 1250 * MS);
+	repetition_mark(&rep, "service_back", 1320 * MS);
+	verdict_judge(&sc, trace, n, 2000 * MS, &rep);
+	assert_int_equal(repetition_phase(&rep, "service_back"), 1300 * MS + MS / 4);
+	assert_int_equal(rep.maintenance_ns, 400 * MS + MS / 4);
+}
+
 /* verify: none, and a repetition that never reached the window: left as they are. */
 static void test_nothing_to_judge_leaves_the_repetition_alone(void **state)
 {
@@ -318,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_nothing_to_judge_leaves_the_repetition_alone),
 		cmocka_unit_test(test_every_gap_from_the_upgrade_start_is_listed_and_summed),
 		cmocka_unit_test(test_a_service_that_never_came_back_has_an_open_gap),
+		cmocka_unit_test(test_service_back_stays_after_the_phase_before_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
