@@ -47,6 +47,27 @@ static int parse_nic(struct yf_loader *ld, const struct yf_field *f, const char 
 	return 0;
 }
 
+/*
+ * A kernel command line: x86 keeps 2048 bytes of it (COMMAND_LINE_SIZE,
+ * with its NUL) and drops the rest silently; the harness appends its own
+ * settings (SCENARIO_CMDLINE_RESERVE bytes at most), so the scenario's
+ * part must leave room for them.
+ */
+static int parse_cmdline(struct yf_loader *ld, const struct yf_field *f, const char *what,
+			 yaml_node_t *v, char *base)
+{
+	const char *s = yf_want_scalar(ld, what, "a kernel command line", v);
+
+	if (!s)
+		return -1;
+	if (strlen(s) > SCENARIO_CMDLINE_MAX)
+		return yf_fail_node(ld, v,
+				    "%s: %zu bytes, more than the %d a kernel command line may have "
+				    "here (x86 keeps 2047, and the harness appends up to %d)",
+				    what, strlen(s), SCENARIO_CMDLINE_MAX, SCENARIO_CMDLINE_RESERVE);
+	return yf_string(ld, f, what, v, base);
+}
+
 /* upgrade.next: a mapping like upgrade's, remembered with its place for later checks. */
 static int parse_next(struct yf_loader *ld, const struct yf_field *f, const char *what, yaml_node_t *v,
 		      char *base)
@@ -73,7 +94,7 @@ static const struct yf_field guest_fields[] = {
     REQUIRED("kernel", yf_path, struct guest_spec, kernel),
     FIELD("initrd", yf_path, struct guest_spec, initrd),
     FIELD("rootfs", yf_path, struct guest_spec, rootfs),
-    FIELD("cmdline", yf_string, struct guest_spec, cmdline),
+    FIELD("cmdline", parse_cmdline, struct guest_spec, cmdline),
     FIELD("memory", yf_size, struct guest_spec, memory_mib),
     /* 64: well above what the lab's hosts give a guest; catches typos like 200. */
     INT_FIELD("vcpus", struct guest_spec, vcpus, 1, 64),
@@ -84,14 +105,14 @@ static const struct yf_field next_fields[] = {
     REQUIRED("kernel", yf_path, struct upgrade_next, kernel),
     FIELD("initrd", yf_path, struct upgrade_next, initrd),
     /* Required: the next kernel boots beside B, on the other console. */
-    REQUIRED("cmdline", yf_string, struct upgrade_next, cmdline),
+    REQUIRED("cmdline", parse_cmdline, struct upgrade_next, cmdline),
     FIELD("release", yf_nonempty_string, struct upgrade_next, release),
 };
 
 static const struct yf_field upgrade_fields[] = {
     REQUIRED("kernel", yf_path, struct upgrade_spec, kernel),
     FIELD("initrd", yf_path, struct upgrade_spec, initrd),
-    FIELD("cmdline", yf_string, struct upgrade_spec, cmdline),
+    FIELD("cmdline", parse_cmdline, struct upgrade_spec, cmdline),
     FIELD("release", yf_nonempty_string, struct upgrade_spec, release),
     { .key = "next", .parse = parse_next, .off = offsetof(struct upgrade_spec, next),
       .sub = next_fields, .nsub = ARRAY_SIZE(next_fields) },

@@ -25,6 +25,14 @@ enum nic_mode {
 	NIC_DUAL,    /* two: B brings up the second while it boots; only the address moves */
 };
 
+/*
+ * What the harness may append to a kernel command line (twinbench.ip=,
+ * twinbench.port=, maxcpus=1, twinbench.nic_b=), and so what is left of
+ * x86's 2047 bytes for the scenario's own.
+ */
+#define SCENARIO_CMDLINE_RESERVE 256
+#define SCENARIO_CMDLINE_MAX	 (2047 - SCENARIO_CMDLINE_RESERVE)
+
 struct guest_spec {
 	char *kernel;	/* absolute path of kernel A */
 	char *initrd;	/* absolute path, or NULL */

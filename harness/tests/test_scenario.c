@@ -812,6 +812,23 @@ static void test_parse_size_rejects_bare_numbers_other_units_and_zero(void **sta
 	assert_int_equal(scenario_parse_size_mib(NULL, &mib), -1);
 }
 
+/* x86 drops what is past 2047 bytes of a command line: say so instead. */
+static void test_too_long_cmdline_is_refused_at_its_value(void **state)
+{
+	const char *path = scratch("long-cmdline.yaml");
+	char text[4096], arg[1800];
+
+	(void)state;
+	memset(arg, 'x', sizeof(arg) - 1);
+	arg[sizeof(arg) - 1] = '\0';
+	snprintf(text, sizeof(text),
+		 "name: x\nmethod: custom\nguest:\n  kernel: images/vmlinuz\n"
+		 "  cmdline: \"%s\"\n",
+		 arg);
+	assert_int_equal(tl_write_file(path, text), 0);
+	assert_load_fails_at(path, 5, 12, "guest.cmdline: 1799 bytes, more than the 1791");
+}
+
 /* method: names a method file; an unknown name lists the methods there are. */
 static void test_unknown_method_names_the_known_ones(void **state)
 {
@@ -890,6 +907,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_size_accepts_mib_and_gib_forms),
 	    cmocka_unit_test(test_parse_size_rejects_bare_numbers_other_units_and_zero),
 	    cmocka_unit_test(test_unknown_method_names_the_known_ones),
+	    cmocka_unit_test(test_too_long_cmdline_is_refused_at_its_value),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tree, teardown_tree);
