@@ -1240,11 +1240,12 @@ static const char css[] =
     "th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
     "table.env td{text-align:left}figure{margin:1em 0 2em}"
     "figcaption{color:#555;font-size:0.9em}svg{width:100%;height:auto}"
-    "p.note{color:#444;font-size:0.9em;max-width:60em}";
+    "p.note{color:#444;font-size:0.9em;max-width:60em}"
+    "table.gaps caption{color:#555;font-size:0.9em;text-align:left}";
 
-/* One figure in the body: the SVG at @svg inlined, and its caption. */
+/* One figure in the body: the SVG at @svg inlined, and its caption; *@node it, if asked. */
 static int figure(struct html *h, const char *svg, const char *title, const char *caption,
-		  const char *id, struct tb_err *err)
+		  const char *id, xmlNodePtr *node, struct tb_err *err)
 {
 	xmlNodePtr fig = el(h, h->body, "figure", NULL);
 
@@ -1252,6 +1253,8 @@ static int figure(struct html *h, const char *svg, const char *title, const char
 	if (inline_svg(h, fig, svg, title, err))
 		return -1;
 	el(h, fig, "figcaption", caption);
+	if (node)
+		*node = fig;
 	return 0;
 }
 
@@ -1332,10 +1335,26 @@ static int html_summary(struct html *h, const struct report_set *set,
 	return 0;
 }
 
+/* What the capture said of one repetition: "agrees (29.3 ms)", its note, or an em dash. */
+static void rep_capture_cell(const struct repetition *rep, char *buf, size_t len)
+{
+	char d[32];
+
+	if (!rep->captured) {
+		snprintf(buf, len, "%s", rep->capture_note[0] ? rep->capture_note : "\xe2\x80\x94");
+		return;
+	}
+	report_duration((double)rep->capture_downtime_ns, d, sizeof(d));
+	snprintf(buf, len, "%s (%s)%s%s", rep->capture_agrees ? "agrees" : "DISAGREES", d,
+		 rep->capture_note[0] ? ": " : "", rep->capture_note);
+}
+
 static void html_repetitions(struct html *h, const struct report_set *set)
 {
-	static const char *const head[] = {"scenario",	  "rep",	 "verified", "downtime",
-					   "maintenance", "probes sent", "lost",     "error"};
+	static const char *const head[] = {
+	    "scenario",	   "rep",	  "verified", "downtime",
+	    "maintenance", "unavailable", "gaps",     "probe interval (median, p99)",
+	    "capture",	   "probes sent", "lost",     "error"};
 	xmlNodePtr table;
 	size_t i, k;
 
@@ -1346,12 +1365,18 @@ static void html_repetitions(struct html *h, const struct report_set *set)
 	for (i = 0; i < set->nruns; i++)
 		for (k = 0; k < set->runs[i].nreps; k++) {
 			const struct repetition *rep = &set->runs[i].reps[k];
-			char idx[16], down[32], maint[32], sent[24], lost[24];
+			bool known = report_gaps_known(rep);
+			char idx[16], down[32], maint[32], unav[32], gaps[16], interval[80],
+			    capture[320], sent[24], lost[24];
 			const char *cells[] = {set->runs[i].info.scenario,
 					       idx,
 					       rep->verified ? "yes" : "no",
 					       down,
 					       maint,
+					       unav,
+					       gaps,
+					       interval,
+					       capture,
 					       sent,
 					       lost,
 					       rep->error[0] ? rep->error : ""};
@@ -1360,10 +1385,130 @@ static void html_repetitions(struct html *h, const struct report_set *set)
 			stat_cell(down, sizeof(down), rep->measured, (double)rep->downtime_ns);
 			stat_cell(maint, sizeof(maint), rep->maintenance_ns > 0,
 				  (double)rep->maintenance_ns);
+			stat_cell(unav, sizeof(unav), known, (double)rep->unavailable_ns);
+			if (known)
+				snprintf(gaps, sizeof(gaps), "%d", rep->gaps_found);
+			else
+				snprintf(gaps, sizeof(gaps), "\xe2\x80\x94");
+			interval_cell(rep->interval_median_ns, rep->interval_p99_ns, interval,
+				      sizeof(interval));
+			rep_capture_cell(rep, capture, sizeof(capture));
 			snprintf(sent, sizeof(sent), "%" PRIu64, rep->sent);
 			snprintf(lost, sizeof(lost), "%" PRIu64, rep->lost);
 			table_row(h, table, cells, sizeof(cells) / sizeof(cells[0]), false);
 		}
+}
+
+/* A gap as a timeline shades it and lists it. */
+struct shown_gap {
+	int64_t start_ns, end_ns;
+	bool open;	   /* no reply came again before the repetition ended */
+	const char *phase; /* the phase it fell in; "" if not known */
+};
+
+/*
+ * The gaps of @rep to show: run.json's list when it has one (from the
+ * upgrade's real start, with their phases), else, for a run.json written
+ * before the list, those found in its probe replies @rp.  *@listed says
+ * which.  A malloc'd array in *@out, of *@n; 0, or -1 when out of memory.
+ */
+static int rep_gaps(const struct repetition *rep, const struct trace_stamps *rp,
+		    int64_t interval_ns, struct shown_gap **out, size_t *n, bool *listed)
+{
+	struct trace_gap *found = NULL;
+	size_t i, count = 0;
+
+	*out = NULL;
+	*n = 0;
+	*listed = report_gaps_known(rep);
+	if (*listed)
+		count = rep->ngaps > 0 ? (size_t)rep->ngaps : 0;
+	else if (trace_find_gaps(rp, interval_ns, &found, &count))
+		return -1;
+	/* results_load() lists at most RESULTS_MAX_GAPS. */
+	if (*listed && count > RESULTS_MAX_GAPS)
+		count = RESULTS_MAX_GAPS;
+	*out = calloc(count ? count : 1, sizeof(**out));
+	if (!*out) {
+		free(found);
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		struct shown_gap *g = &(*out)[i];
+
+		if (*listed)
+			*g = (struct shown_gap){rep->gaps[i].start_ns, rep->gaps[i].end_ns,
+						rep->gaps[i].open, rep->gaps[i].phase};
+		else
+			*g = (struct shown_gap){found[i].start_ns, found[i].end_ns, false, ""};
+	}
+	free(found);
+	*n = count;
+	return 0;
+}
+
+/*
+ * Under a repetition's timeline, in @parent: every gap it shades, with its
+ * start (t from the timeline's origin), length and phase, which is the
+ * downtime's (@tl's gap) and which never closed.
+ */
+static void html_gap_list(struct html *h, xmlNodePtr parent, const struct repetition *rep,
+			  const struct shown_gap *g, size_t n, bool listed,
+			  const struct plot_timeline *tl)
+{
+	static const char *const head[] = {"gap", "start", "length", "phase", ""};
+	const char *origin = tl->origin_name ? tl->origin_name : "the first phase";
+	char text[512], unav[32], more[96] = "";
+	xmlNodePtr table, p;
+	size_t i;
+
+	if (!n) {
+		snprintf(text, sizeof(text),
+			 listed ? "No silence longer than %d probe intervals from the upgrade's "
+				  "real start to the end of the repetition."
+				: "No silence longer than %d probe intervals in probe.csv.",
+			 PROBE_GAP_INTERVALS);
+		p = el(h, parent, "p", text);
+		attr(p, "class", "note");
+		return;
+	}
+	if (listed) {
+		report_duration((double)rep->unavailable_ns, unav, sizeof(unav));
+		if ((size_t)rep->gaps_found > n)
+			snprintf(more, sizeof(more), "; the first %zu of %d listed", n,
+				 rep->gaps_found);
+		snprintf(text, sizeof(text),
+			 "Unavailable %s in %d gap%s: every silence longer than %d probe intervals "
+			 "from the upgrade's real start to the end of the repetition%s. Start: t "
+			 "from %s.",
+			 unav, rep->gaps_found, rep->gaps_found == 1 ? "" : "s",
+			 PROBE_GAP_INTERVALS, more, origin);
+	} else {
+		snprintf(text, sizeof(text),
+			 "Silences longer than %d probe intervals, found in probe.csv: this "
+			 "run.json predates the list of gaps (no phases, no unavailable time). "
+			 "Start: t from %s.",
+			 PROBE_GAP_INTERVALS, origin);
+	}
+	table = el(h, parent, "table", NULL);
+	attr(table, "class", "gaps");
+	el(h, table, "caption", text);
+	table_row(h, table, head, sizeof(head) / sizeof(head[0]), true);
+	for (i = 0; i < n; i++) {
+		char idx[16], start[32], len[32];
+		const char *cells[] = {idx, start, len, g[i].phase[0] ? g[i].phase : "?", ""};
+
+		snprintf(idx, sizeof(idx), "%zu", i + 1);
+		snprintf(start, sizeof(start), "%+.3f s",
+			 (double)(g[i].start_ns - tl->origin_ns) / NS_PER_S);
+		report_duration((double)(g[i].end_ns - g[i].start_ns), len, sizeof(len));
+		if (g[i].open)
+			cells[4] = "open: no reply before the repetition ended";
+		else if (tl->has_gap && g[i].start_ns == tl->gap_start_ns &&
+			 g[i].end_ns == tl->gap_end_ns)
+			cells[4] = "the downtime";
+		table_row(h, table, cells, sizeof(cells) / sizeof(cells[0]), false);
+	}
 }
 
 /* The timelines of one run's repetitions: a figure each. */
@@ -1382,10 +1527,12 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 		    id[64], down[32];
 		struct plot_timeline tl = {0};
 		const struct trace_stamps *rp = &tr->reps[k].replies;
-		struct trace_gap *gaps;
+		struct shown_gap *gaps;
 		struct plot_gap *pgaps;
 		struct plot_out po;
+		xmlNodePtr fig;
 		size_t c, lo, hi, ngaps;
+		bool listed;
 		int i, rc;
 
 		/* A repetition's console lines: from its first phase to the next's. */
@@ -1415,17 +1562,23 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 		tl.nreplies = rp->n;
 		tl.probe_interval_ns = r->info.probe_interval_ns;
 		tl.has_gap = trace_find_gap(rep, rp, origin, &tl.gap_start_ns, &tl.gap_end_ns);
-		if (trace_find_gaps(rp, r->info.probe_interval_ns, &gaps, &ngaps))
+		if (rep_gaps(rep, rp, r->info.probe_interval_ns, &gaps, &ngaps, &listed))
 			return tb_err_set(err, TB_EXIT_ENV, "out of memory");
-		/* struct trace_gap and struct plot_gap are both a start and an end. */
 		pgaps = calloc(ngaps ? ngaps : 1, sizeof(*pgaps));
 		if (!pgaps) {
 			free(gaps);
 			return tb_err_set(err, TB_EXIT_ENV, "out of memory");
 		}
-		for (c = 0; c < ngaps; c++)
+		for (c = 0; c < ngaps; c++) {
 			pgaps[c] = (struct plot_gap){gaps[c].start_ns, gaps[c].end_ns};
-		free(gaps);
+			/* Without probe.csv, run.json's list still says which was the downtime. */
+			if (!tl.has_gap && listed && rep->measured && !gaps[c].open &&
+			    gaps[c].end_ns - gaps[c].start_ns == rep->downtime_ns) {
+				tl.has_gap = true;
+				tl.gap_start_ns = gaps[c].start_ns;
+				tl.gap_end_ns = gaps[c].end_ns;
+			}
+		}
 		tl.gaps = pgaps;
 		tl.ngaps = ngaps;
 
@@ -1438,17 +1591,25 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 		plot_paths(out, stem, opts, png_term, svg, png, sizeof(svg), &po, title);
 		rc = plot_timeline(&tl, &po, err);
 		free(pgaps);
-		if (rc)
+		if (rc) {
+			free(gaps);
 			return -1;
+		}
 		snprintf(caption, sizeof(caption),
 			 "Phases on the lane of the console they belong to (phases named b_* are "
 			 "kernel B's), console lines as ticks, probe replies as the green bar; the "
 			 "red interval is the probe's gap (the downtime), orange ones every other "
-			 "time without a reply for more than %d probe intervals. t = 0 is %s. %s%s",
-			 TRACE_GAP_INTERVALS, origin_name ? origin_name : "the first phase",
+			 "time without a reply for more than %d probe intervals%s. t = 0 is %s. "
+			 "%s%s",
+			 PROBE_GAP_INTERVALS, listed ? " from the upgrade's real start" : "",
+			 origin_name ? origin_name : "the first phase",
 			 rep->error[0] ? "Error: " : "", rep->error);
 		snprintf(id, sizeof(id), "timeline-%zu-%d", run_no, rep->index);
-		if (figure(h, svg, title, caption, id, err))
+		rc = figure(h, svg, title, caption, id, &fig, err);
+		if (!rc)
+			html_gap_list(h, fig, rep, gaps, ngaps, listed, &tl);
+		free(gaps);
+		if (rc)
 			return -1;
 	}
 	return 0;
@@ -1519,7 +1680,7 @@ static int write_html(const struct report_set *set, const struct scenario_stats 
 		   "Bar: median over the repetitions; whisker: min to max; dots: each repetition. "
 		   "Downtime: longest interval without a probe reply. Maintenance window: the "
 		   "method's window, from the upgrade's real start to back in full.",
-		   "plot-downtime", err))
+		   "plot-downtime", NULL, err))
 		goto out;
 
 	/* Round trips per scenario, pooled over its runs and repetitions. */
@@ -1553,7 +1714,7 @@ static int write_html(const struct report_set *set, const struct scenario_stats 
 		   "For each scenario, the fraction of probe replies that came back within a given "
 		   "round-trip time (request sent to reply received, host clock), over all its "
 		   "repetitions.",
-		   "plot-rtt", err))
+		   "plot-rtt", NULL, err))
 		goto out;
 
 	el(&h, h.body, "h2", "Timeline of each repetition");

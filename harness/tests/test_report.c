@@ -698,6 +698,186 @@ static void test_csv_has_unavailable_interval_and_capture(void **state)
 		free(dirs[i]);
 }
 
+/* The element with id @id under @n, or NULL. */
+static xmlNodePtr find_id(xmlNodePtr n, const char *id)
+{
+	for (; n; n = n->next) {
+		xmlChar *v;
+		xmlNodePtr hit;
+		bool match;
+
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		v = xmlGetProp(n, BAD_CAST "id");
+		match = v && !strcmp((const char *)v, id);
+		xmlFree(v);
+		if (match)
+			return n;
+		hit = find_id(n->children, id);
+		if (hit)
+			return hit;
+	}
+	return NULL;
+}
+
+/* The first element named @name under @n (depth first), or NULL. */
+static xmlNodePtr find_element(xmlNodePtr n, const char *name)
+{
+	for (; n; n = n->next) {
+		xmlNodePtr hit;
+
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		if (!strcmp((const char *)n->name, name))
+			return n;
+		hit = find_element(n->children, name);
+		if (hit)
+			return hit;
+	}
+	return NULL;
+}
+
+/*
+ * The gap list under the timeline with id @id in report.html: its caption,
+ * then a line per row, cells joined by '|'.  NULL if it has no table.
+ */
+static char *gap_list(const char *id)
+{
+	xmlDocPtr doc = xmlReadFile(at("out/report.html"), NULL, XML_PARSE_NONET);
+	xmlNodePtr fig, table, row, cell;
+	char *text = NULL;
+	size_t len = 0;
+	bool first;
+	FILE *f;
+
+	assert_non_null(doc);
+	fig = find_id(xmlDocGetRootElement(doc), id);
+	assert_non_null(fig);
+	table = find_element(fig->children, "table");
+	if (!table) {
+		xmlFreeDoc(doc);
+		return NULL;
+	}
+	f = open_memstream(&text, &len);
+	for (row = table->children; row; row = row->next) {
+		xmlChar *c;
+
+		if (row->type != XML_ELEMENT_NODE)
+			continue;
+		if (!strcmp((const char *)row->name, "caption")) {
+			c = xmlNodeGetContent(row);
+			fprintf(f, "%s\n", (const char *)c);
+			xmlFree(c);
+			continue;
+		}
+		if (!find_element(row->children, "td"))
+			continue; /* the head */
+		for (cell = row->children, first = true; cell; cell = cell->next) {
+			if (cell->type != XML_ELEMENT_NODE)
+				continue;
+			c = xmlNodeGetContent(cell);
+			fprintf(f, "%s%s", first ? "" : "|", (const char *)c);
+			first = false;
+			xmlFree(c);
+		}
+		fputc('\n', f);
+	}
+	fclose(f);
+	xmlFreeDoc(doc);
+	return text;
+}
+
+/*
+ * Each gap under its timeline: start from t = 0 (upgrade_start), length,
+ * phase, and which is the downtime; run.json's list where it has one (the
+ * 50 ms stall 500 ms after the downtime is its second), else what
+ * probe.csv shows (no phase).
+ */
+static void test_timeline_lists_every_gap_with_its_phase(void **state)
+{
+	char *dirs[2], *list, *svg;
+
+	(void)state;
+	make_unavailable_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	list = gap_list("timeline-1-2");
+	assert_non_null(list);
+	assert_non_null(strstr(list, "Unavailable 350 ms in 2 gaps: every silence longer than 5 "
+				     "probe intervals from the upgrade's real start"));
+	assert_non_null(strstr(list, "\n1|+0.500 s|300 ms|upgrade_start|the downtime\n"
+				     "2|+1.300 s|50.0 ms|service_back|\n"));
+	free(list);
+	list = gap_list("timeline-2-1");
+	assert_non_null(list);
+	assert_non_null(strstr(list, "this run.json predates the list of gaps"));
+	assert_non_null(strstr(list, "\n1|+0.500 s|200 ms|?|the downtime\n"));
+	free(list);
+	/* The stall is shaded orange (and keyed), the downtime red. */
+	svg = tl_read_file(at("out/plots/timeline-1-reboot-rep2.svg"));
+	assert_non_null(svg);
+	assert_int_equal(svg_fills(svg, 255, 127, 14), 2);
+	free(svg);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/*
+ * run.json's list is what is shown when there is one: a silence in
+ * probe.csv it does not list (here the stall, taken out of it) is neither
+ * listed nor shaded, and a gap it says is open is said to be open.
+ */
+static void test_timeline_prefers_the_gaps_run_json_lists(void **state)
+{
+	const struct synth_rep reps[] = {{1000 * NS_PER_S, 100, false, "", 40, 0}};
+	char *dir = strdup(at("20261122-020000-kexec")), *list, *svg, path[PATH_MAX];
+	json_t *root, *gaps;
+	json_error_t jerr;
+
+	(void)state;
+	make_run(dir, "kexec", "kexec", reps, 1);
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	root = json_load_file(path, 0, &jerr);
+	assert_non_null(root);
+	gaps = json_object_get(json_array_get(json_object_get(root, "repetitions"), 0), "gaps");
+	assert_int_equal(json_array_size(json_object_get(gaps, "list")), 2);
+	assert_int_equal(json_array_remove(json_object_get(gaps, "list"), 1), 0);
+	json_object_set_new(json_array_get(json_object_get(gaps, "list"), 0), "open", json_true());
+	json_object_set_new(gaps, "found", json_integer(1));
+	assert_int_equal(json_dump_file(root, path, JSON_INDENT(2)), 0);
+	json_decref(root);
+	write_report(&dir, 1, at("out"));
+	list = gap_list("timeline-1-1");
+	assert_non_null(list);
+	assert_non_null(strstr(list, "\n1|+0.500 s|100 ms|upgrade_start|open: no reply before "
+				     "the repetition ended\n"));
+	assert_null(strstr(list, "\n2|"));
+	free(list);
+	svg = tl_read_file(at("out/plots/timeline-1-kexec-rep1.svg"));
+	assert_non_null(svg);
+	assert_int_equal(svg_fills(svg, 255, 127, 14), 0);
+	free(svg);
+	free(dir);
+}
+
+/* The repetitions table: each one's unavailable time, gaps, interval and capture. */
+static void test_repetitions_table_has_unavailable_and_capture(void **state)
+{
+	char *dirs[2], *html;
+
+	(void)state;
+	make_unavailable_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	html = tl_read_file(at("out/report.html"));
+	assert_non_null(html);
+	assert_non_null(strstr(html, "<td>300 ms</td>\n        <td>800 ms</td>\n        "
+				     "<td>350 ms</td>\n        <td>2</td>\n        "
+				     "<td>1.0 ms (p99 1.2 ms)</td>\n        "
+				     "<td>DISAGREES (250 ms)</td>"));
+	free(html);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
 /* A method name with Markdown and XML syntax in it comes out as text in both. */
 static void test_odd_names_are_escaped(void **state)
 {
@@ -1159,6 +1339,12 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_csv_has_unavailable_interval_and_capture, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_timeline_lists_every_gap_with_its_phase, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_timeline_prefers_the_gaps_run_json_lists, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_repetitions_table_has_unavailable_and_capture,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_odd_names_are_escaped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_scenario_twice_is_pooled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unlike_runs_of_a_method_get_rows_of_their_own,
