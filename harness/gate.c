@@ -40,6 +40,8 @@ const char *gate_metric_name(enum gate_metric m)
 		return "downtime_ns";
 	case GATE_MAINTENANCE:
 		return "maintenance_ns";
+	case GATE_UNAVAILABLE:
+		return "unavailable_ns";
 	case GATE_VERIFIED:
 		return "verified";
 	}
@@ -54,6 +56,8 @@ static const char *metric_label(enum gate_metric m)
 		return "downtime";
 	case GATE_MAINTENANCE:
 		return "maintenance window";
+	case GATE_UNAVAILABLE:
+		return "unavailable";
 	case GATE_VERIFIED:
 		return "verified";
 	}
@@ -456,8 +460,9 @@ static int load_entry(struct loader *ld, int version, const char *name, json_t *
 	static const char *const keys_v1[] = {"repetitions",	"verified", "downtime_ns",
 					      "maintenance_ns", "comment",  NULL};
 	static const char *const keys_v2[] = {
-	    "method", "kernel_old",	 "kernel_new",	   "memory_mib", "vcpus", "accel",
-	    "repetitions", "verified", "downtime_ns", "maintenance_ns", "comment", NULL};
+	    "method",	      "kernel_old",  "kernel_new", "memory_mib",  "vcpus",
+	    "accel",	      "repetitions", "verified",   "downtime_ns", "maintenance_ns",
+	    "unavailable_ns", "comment",     NULL};
 	static const char *const vkeys[] = {"ratio", "min_ratio", NULL};
 	const char *const *keys = version == 1 ? keys_v1 : keys_v2;
 	double reps = 0;
@@ -496,7 +501,7 @@ static int load_entry(struct loader *ld, int version, const char *name, json_t *
 		       &m->min_verified_ratio))
 		return -1;
 	pop(ld);
-	for (k = GATE_DOWNTIME; k <= GATE_MAINTENANCE; k++) {
+	for (k = 0; k < GATE_TIMINGS; k++) {
 		const char *key = gate_metric_name((enum gate_metric)k);
 		json_t *t = member(ld, obj, key, false, JSON_OBJECT, "an object", &failed);
 
@@ -516,10 +521,9 @@ void gate_baseline_free(struct gate_baseline *b)
 {
 	size_t i;
 
-	for (i = 0; b->entries && i < b->n; i++) {
-		free(b->entries[i].timing[0].values);
-		free(b->entries[i].timing[1].values);
-	}
+	for (i = 0; b->entries && i < b->n; i++)
+		for (int k = 0; k < GATE_TIMINGS; k++)
+			free(b->entries[i].timing[k].values);
 	free(b->entries);
 	memset(b, 0, sizeof(*b));
 }
@@ -767,6 +771,12 @@ int gate_baseline_save(const char *path, const struct report_set *set,
 			jm, "maintenance_ns",
 			timing_json(m[i].maintenance_ns, m[i].nmaintenance, d->relative, abs_ns)))
 			goto nomem;
+		/* Only when the runs recorded it: a baseline of old runs does not gate it. */
+		if (m[i].nunavailable &&
+		    json_object_set_new(
+			jm, "unavailable_ns",
+			timing_json(m[i].unavailable_ns, m[i].nunavailable, d->relative, abs_ns)))
+			goto nomem;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) ||
@@ -960,9 +970,27 @@ static void not_comparable(struct gate_check *c, const char *summary, const char
 /* Why an entry has no row to be compared with. */
 enum no_row { HAS_ROW, ROW_MISSING, ROW_MISSING_ALLOWED, ROW_UNLIKE, ROW_AMBIGUOUS };
 
+/* Row @cm's values of the time @metric, *@n of them. */
+static const double *row_values(const struct scenario_stats *cm, enum gate_metric metric, size_t *n)
+{
+	switch (metric) {
+	case GATE_DOWNTIME:
+		*n = cm->ndowntime;
+		return cm->downtime_ns;
+	case GATE_MAINTENANCE:
+		*n = cm->nmaintenance;
+		return cm->maintenance_ns;
+	case GATE_UNAVAILABLE:
+		*n = cm->nunavailable;
+		return cm->unavailable_ns;
+	default:
+		abort();
+	}
+}
+
 /*
- * The three checks of one entry against its alike row @cm, or, when it has
- * none, as @no says, @why in full.
+ * The checks of one entry (one per metric) against its alike row @cm, or,
+ * when it has none, as @no says, @why in full.
  */
 static void check_entry(const struct gate_baseline *b, const struct gate_baseline_entry *e,
 			const struct scenario_stats *cm, enum no_row no, const char *why,
@@ -975,25 +1003,30 @@ static void check_entry(const struct gate_baseline *b, const struct gate_baselin
 	};
 	int metric;
 
-	for (metric = GATE_DOWNTIME; metric <= GATE_VERIFIED; metric++) {
+	for (metric = 0; metric < GATE_METRICS; metric++) {
 		struct gate_check *c = &r->checks[r->n++];
+		const double *v;
+		size_t nv;
 
 		snprintf(c->scenario, sizeof(c->scenario), "%s", entry_name(e));
 		describe_key(cm ? &cm->key : &e->key, c->ran, sizeof(c->ran));
 		c->metric = (enum gate_metric)metric;
-		if (no == ROW_MISSING_ALLOWED)
+		if (no == ROW_MISSING_ALLOWED) {
 			skip(c, why);
-		else if (no != HAS_ROW)
+		} else if (no != HAS_ROW) {
 			not_comparable(c, summaries[no], why);
-		else if (metric == GATE_VERIFIED)
+		} else if (metric == GATE_VERIFIED) {
 			check_verified(e, cm, c);
-		else if (!e->timing[metric].present)
+		} else if (!e->timing[metric].present) {
 			skip(c, "not in the baseline");
-		else if (metric == GATE_DOWNTIME)
-			check_timing(&e->timing[metric], cm->downtime_ns, cm->ndowntime, b->alpha, c);
-		else
-			check_timing(&e->timing[metric], cm->maintenance_ns, cm->nmaintenance,
-				     b->alpha, c);
+		} else {
+			v = row_values(cm, c->metric, &nv);
+			check_timing(&e->timing[metric], v, nv, b->alpha, c);
+			if (!nv && metric == GATE_UNAVAILABLE)
+				snprintf(c->detail + strlen(c->detail),
+					 sizeof(c->detail) - strlen(c->detail),
+					 "; a run.json written before gaps were recorded has none");
+		}
 	}
 }
 
@@ -1008,7 +1041,7 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, un
 	memset(r, 0, sizeof(*r));
 	if (report_scenarios(set, &m, &nm, err))
 		return -1;
-	r->checks = calloc(3 * (b->n + nm) + 1, sizeof(*r->checks));
+	r->checks = calloc(GATE_METRICS * (b->n + nm) + 1, sizeof(*r->checks));
 	named = calloc(nm + 1, sizeof(*named));
 	if (!r->checks || !named) {
 		report_scenarios_free(m, nm);
@@ -1068,7 +1101,7 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, un
 	for (k = 0; k < nm; k++) {
 		if (named[k])
 			continue;
-		for (metric = GATE_DOWNTIME; metric <= GATE_VERIFIED; metric++) {
+		for (metric = 0; metric < GATE_METRICS; metric++) {
 			struct gate_check *c = &r->checks[r->n++];
 
 			snprintf(c->scenario, sizeof(c->scenario), "%s", m[k].key.scenario);
@@ -1216,7 +1249,7 @@ int gate_print_markdown(const struct gate_result *r, const char *baseline_path,
 		free(scenario);
 		free(summary);
 	}
-	/* What each scenario ran (its checks come together, three to a scenario). */
+	/* What each scenario ran (its checks come together, GATE_METRICS to a scenario). */
 	fputs("\nScenarios (method, kernels, guest, accelerator):\n\n", f);
 	for (i = 0; i < r->n; i++) {
 		char *scenario, *ran;

@@ -4,8 +4,9 @@
  * A baseline (results/baselines/NAME.json, written by `twinbench gate
  * --save`) holds, per scenario, what the scenario ran (method, kernels,
  * guest size, accelerator: the report's struct scenario_key), the
- * verified ratio and, for downtime_ns and maintenance_ns, the median,
- * every repetition's value and the thresholds:
+ * verified ratio and, for downtime_ns, maintenance_ns and unavailable_ns
+ * (each when the runs measured it), the median, every repetition's value
+ * and the thresholds:
  *
  *   { "format": "twinbench-baseline/2", "alpha": 0.05,
  *     "scenarios": { "kexec": {
@@ -15,7 +16,10 @@
  *         "verified": { "ratio": 1.0, "min_ratio": 1.0 },
  *         "downtime_ns": { "median": 29274700000, "values": [ ... ],
  *                          "thresholds": { "relative": 0.10, "absolute_ns": 10000000 } },
- *         "maintenance_ns": { ... } } } }
+ *         "maintenance_ns": { ... }, "unavailable_ns": { ... } } } }
+ *
+ * A metric the entry does not have (unavailable_ns in a baseline saved
+ * before runs recorded it) is not gated.
  *
  * A twinbench-baseline/1 file (keyed by method under "methods", written
  * before runs recorded their guest) still loads: each entry stands for
@@ -46,7 +50,11 @@
 #define GATE_FORMAT_V1	   "twinbench-baseline/1" /* still read: keyed by method */
 #define GATE_ALPHA_DEFAULT 0.05
 
-enum gate_metric { GATE_DOWNTIME, GATE_MAINTENANCE, GATE_VERIFIED };
+/* The times come first: a baseline entry has a struct gate_timing for each. */
+enum gate_metric { GATE_DOWNTIME, GATE_MAINTENANCE, GATE_UNAVAILABLE, GATE_VERIFIED };
+
+#define GATE_TIMINGS 3 /* GATE_DOWNTIME .. GATE_UNAVAILABLE */
+#define GATE_METRICS 4 /* checks per scenario: one test case each in junit.xml */
 
 /* The metric's key in the baseline and its test case's name in junit.xml. */
 const char *gate_metric_name(enum gate_metric m);
@@ -71,7 +79,7 @@ struct gate_baseline_entry {
 	struct scenario_key key;
 	int repetitions;
 	double verified_ratio, min_verified_ratio;
-	struct gate_timing timing[2]; /* GATE_DOWNTIME, GATE_MAINTENANCE */
+	struct gate_timing timing[GATE_TIMINGS]; /* by enum gate_metric */
 };
 
 struct gate_baseline {
