@@ -44,6 +44,8 @@ const char *gate_metric_name(enum gate_metric m)
 		return "unavailable_ns";
 	case GATE_VERIFIED:
 		return "verified";
+	case GATE_CAPTURE:
+		return "capture";
 	}
 	abort();
 }
@@ -60,6 +62,8 @@ static const char *metric_label(enum gate_metric m)
 		return "unavailable";
 	case GATE_VERIFIED:
 		return "verified";
+	case GATE_CAPTURE:
+		return "capture";
 	}
 	abort();
 }
@@ -904,6 +908,79 @@ static void skip(struct gate_check *c, const char *why)
 	snprintf(c->detail, sizeof(c->detail), "%s", why);
 }
 
+/*
+ * Whether the packet captures of row @key's repetitions agree with the
+ * probe.  It needs no baseline: the capture measured the same repetition
+ * again.  A disagreement fails the scenario, naming each repetition (as
+ * many as fit) with both values, since its times cannot be trusted.
+ */
+static void check_capture(const struct report_set *set, const struct scenario_key *key,
+			  struct gate_check *c)
+{
+	size_t i, k, captured = 0, agree = 0, unlisted = 0, used = 0;
+	char list[512] = "", rest[48] = "";
+
+	for (i = 0; i < set->nruns; i++) {
+		const struct report_run *run = &set->runs[i];
+		const char *slash = strrchr(run->dir, '/');
+
+		if (!report_run_in(run, key))
+			continue;
+		for (k = 0; k < run->nreps; k++) {
+			const struct repetition *rep = &run->reps[k];
+			char probe[32] = "no downtime", cap[32], one[384];
+			int len;
+
+			if (!rep->captured)
+				continue;
+			captured++;
+			if (rep->capture_agrees) {
+				agree++;
+				continue;
+			}
+			if (rep->measured)
+				report_duration((double)rep->downtime_ns, probe, sizeof(probe));
+			report_duration((double)rep->capture_downtime_ns, cap, sizeof(cap));
+			len = snprintf(
+			    one, sizeof(one),
+			    "%srepetition %d of %s: the probe measured %s, the capture %s%s%s",
+			    used ? "; " : "", rep->index, slash ? slash + 1 : run->dir, probe, cap,
+			    rep->capture_note[0] ? " (" : "",
+			    rep->capture_note[0] ? rep->capture_note : "");
+			/* Whole repetitions only; the rest are counted. */
+			if (len > 0 && used + (size_t)len + 2 < sizeof(list)) {
+				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+							 one, rep->capture_note[0] ? ")" : "");
+			} else {
+				unlisted++;
+			}
+		}
+	}
+	c->base = 1;
+	c->nbase = c->ncur = captured;
+	c->cur = captured ? (double)agree / (double)captured : 0;
+	if (!captured) {
+		skip(c, "no repetition had a packet capture: nothing to check the probe against");
+		return;
+	}
+	snprintf(c->summary, sizeof(c->summary), "%zu/%zu captures agree", agree, captured);
+	if (agree == captured) {
+		c->outcome = GATE_PASS;
+		snprintf(c->detail, sizeof(c->detail),
+			 "%zu of %zu captured repetitions agree with the probe's downtime (within "
+			 "one probe interval)",
+			 agree, captured);
+		return;
+	}
+	c->outcome = GATE_REGRESSION;
+	if (unlisted)
+		snprintf(rest, sizeof(rest), "; and %zu more", unlisted);
+	snprintf(c->detail, sizeof(c->detail),
+		 "the packet capture contradicts the probe in %zu of %zu captured repetitions, "
+		 "so this scenario's times cannot be trusted: %s%s",
+		 captured - agree, captured, list, rest);
+}
+
 void gate_result_free(struct gate_result *r)
 {
 	free(r->checks);
@@ -993,8 +1070,8 @@ static const double *row_values(const struct scenario_stats *cm, enum gate_metri
  * when it has none, as @no says, @why in full.
  */
 static void check_entry(const struct gate_baseline *b, const struct gate_baseline_entry *e,
-			const struct scenario_stats *cm, enum no_row no, const char *why,
-			struct gate_result *r)
+			const struct report_set *set, const struct scenario_stats *cm,
+			enum no_row no, const char *why, struct gate_result *r)
 {
 	static const char *const summaries[] = {
 	    [ROW_MISSING] = "no current results",
@@ -1017,6 +1094,8 @@ static void check_entry(const struct gate_baseline *b, const struct gate_baselin
 			not_comparable(c, summaries[no], why);
 		} else if (metric == GATE_VERIFIED) {
 			check_verified(e, cm, c);
+		} else if (metric == GATE_CAPTURE) {
+			check_capture(set, &cm->key, c);
 		} else if (!e->timing[metric].present) {
 			skip(c, "not in the baseline");
 		} else {
@@ -1096,7 +1175,7 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, un
 		} else if (!nalike) {
 			no = ROW_UNLIKE;
 		}
-		check_entry(b, e, cm, no, why, r);
+		check_entry(b, e, set, cm, no, why, r);
 	}
 	for (k = 0; k < nm; k++) {
 		if (named[k])
@@ -1107,8 +1186,12 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, un
 			snprintf(c->scenario, sizeof(c->scenario), "%s", m[k].key.scenario);
 			describe_key(&m[k].key, c->ran, sizeof(c->ran));
 			c->metric = (enum gate_metric)metric;
-			skip(c, "scenario not in the baseline: nothing to compare with (save a new "
-				"baseline to gate it)");
+			if (metric == GATE_CAPTURE)
+				check_capture(set, &m[k].key, c);
+			else
+				skip(c,
+				     "scenario not in the baseline: nothing to compare with (save "
+				     "a new baseline to gate it)");
 		}
 	}
 	for (i = 0; i < r->n; i++) {
@@ -1174,7 +1257,9 @@ int gate_write_junit(const struct gate_result *r, const char *path, struct tb_er
 		xmlNewProp(tc, BAD_CAST "time", BAD_CAST "0");
 		if (c->outcome == GATE_REGRESSION) {
 			f = xmlNewTextChild(tc, NULL, BAD_CAST "failure", BAD_CAST c->detail);
-			xmlNewProp(f, BAD_CAST "type", BAD_CAST "regression");
+			xmlNewProp(
+			    f, BAD_CAST "type",
+			    BAD_CAST(c->metric == GATE_CAPTURE ? "untrusted" : "regression"));
 			xmlNewProp(f, BAD_CAST "message", BAD_CAST c->summary);
 		} else if (c->outcome == GATE_SKIPPED) {
 			f = xmlNewChild(tc, NULL, BAD_CAST "skipped", NULL);
@@ -1193,13 +1278,14 @@ int gate_write_junit(const struct gate_result *r, const char *path, struct tb_er
 	return 0;
 }
 
-static const char *outcome_word(enum gate_outcome o)
+static const char *outcome_word(const struct gate_check *c)
 {
-	switch (o) {
+	switch (c->outcome) {
 	case GATE_PASS:
 		return "pass";
 	case GATE_REGRESSION:
-		return "**REGRESSION**";
+		/* A capture that disagrees is no slower kernel: the measurement is in doubt. */
+		return c->metric == GATE_CAPTURE ? "**UNTRUSTED**" : "**REGRESSION**";
 	case GATE_SKIPPED:
 		return "skipped";
 	}
@@ -1230,7 +1316,8 @@ int gate_print_markdown(const struct gate_result *r, const char *baseline_path,
 	fprintf(f,
 		"Baseline `%s`%s%s%s; a metric regresses when its median grows by more than both "
 		"thresholds and the growth is significant (one-sided Mann-Whitney U, "
-		"alpha %.3g).\n\n",
+		"alpha %.3g); a scenario whose packet capture contradicts the probe in any "
+		"repetition fails (capture).\n\n",
 		baseline_path, b->accel[0] ? " (measured under " : "", b->accel,
 		b->accel[0] ? ")" : "", b->alpha);
 	fputs("| scenario | metric | baseline \xe2\x86\x92 current | p | verdict |\n"
@@ -1244,8 +1331,7 @@ int gate_print_markdown(const struct gate_result *r, const char *baseline_path,
 		if (c->tested)
 			snprintf(p, sizeof(p), "%.3g", c->p);
 		fprintf(f, "| %s | %s | %s | %s | %s |\n", scenario ? scenario : "",
-			metric_label(c->metric), summary ? summary : "", p,
-			outcome_word(c->outcome));
+			metric_label(c->metric), summary ? summary : "", p, outcome_word(c));
 		free(scenario);
 		free(summary);
 	}

@@ -102,6 +102,8 @@ struct spec {
 struct spec_since {
 	/* Each repetition's unavailable time, in one gap, with a 1 ms achieved interval. */
 	const double *unav_ms;
+	/* Each one's packet capture: 1 agrees, -1 says half the downtime (and why), 0 none. */
+	const int *capture;
 };
 
 /*
@@ -152,6 +154,15 @@ static void make_run_since(const char *dir, const struct spec *s, const struct s
 			    (struct rep_gap){1000 * NS_PER_S, 1000 * NS_PER_S + r->unavailable_ns,
 					     false, "upgrade_start"};
 			r->ngaps = r->gaps_found = 1;
+		}
+		if (x && x->capture && x->capture[i]) {
+			r->captured = true;
+			r->capture_agrees = x->capture[i] > 0;
+			r->capture_downtime_ns =
+			    r->capture_agrees ? r->downtime_ns : r->downtime_ns / 2;
+			if (!r->capture_agrees)
+				snprintf(r->capture_note, sizeof(r->capture_note),
+					 "3 frames dropped");
 		}
 	}
 	snprintf(path, sizeof(path), "%s/run.json", dir);
@@ -266,7 +277,7 @@ static void test_equal_results_pass(void **state)
 	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 0);
 	junit = tl_read_file(at(state, "out/junit.xml"));
 	assert_non_null(junit);
-	assert_non_null(strstr(junit, "tests=\"4\" failures=\"0\""));
+	assert_non_null(strstr(junit, "tests=\"5\" failures=\"0\""));
 	free(junit);
 }
 
@@ -434,8 +445,11 @@ static void test_missing_entry_fails_unless_allowed(void **state)
 	compare_with(good, dirs, 2, 0, &r);
 	assert_int_equal(r.n, 3 * GATE_METRICS);
 	assert_int_equal(r.regressions, GATE_METRICS); /* reboot: every metric */
-	/* twin-boot: no baseline; kexec's unavailable: not in it (good.json predates it) */
-	assert_int_equal(r.skipped, GATE_METRICS + 1);
+	/*
+	 * twin-boot: no baseline, and no capture; kexec's unavailable: not in it
+	 * (good.json predates it), and no capture either.
+	 */
+	assert_int_equal(r.skipped, GATE_METRICS + 2);
 	assert_int_equal(check_of(&r, "kexec", GATE_UNAVAILABLE)->outcome, GATE_SKIPPED);
 	c = check_of(&r, "reboot", GATE_VERIFIED);
 	assert_int_equal(c->outcome, GATE_REGRESSION);
@@ -447,7 +461,7 @@ static void test_missing_entry_fails_unless_allowed(void **state)
 
 	compare_with(good, dirs, 2, GATE_ALLOW_MISSING, &r);
 	assert_int_equal(r.regressions, 0);
-	assert_int_equal(r.skipped, 2 * GATE_METRICS + 1);
+	assert_int_equal(r.skipped, 2 * GATE_METRICS + 2);
 	assert_int_equal(check_of(&r, "reboot", GATE_DOWNTIME)->outcome, GATE_SKIPPED);
 	assert_non_null(strstr(r.notes, "1 baseline scenario had no current results"));
 	gate_result_free(&r);
@@ -455,13 +469,13 @@ static void test_missing_entry_fails_unless_allowed(void **state)
 	assert_int_equal(run_cmd(cmd_gate, strict, err, sizeof(err)), 1);
 	assert_int_equal(junit_schema_errors(at(state, "out/junit.xml")), 0);
 	md = tl_read_file(at(state, "out/gate.md"));
-	assert_non_null(strstr(md, "FAIL, 4 regressions"));
+	assert_non_null(strstr(md, "FAIL, 5 regressions"));
 	assert_non_null(strstr(md, "**reboot downtime**: no current results for this scenario"));
 	free(md);
 	assert_int_equal(run_cmd(cmd_gate, lenient, err, sizeof(err)), 0);
 	assert_int_equal(junit_schema_errors(at(state, "out/junit.xml")), 0);
 	junit = tl_read_file(at(state, "out/junit.xml"));
-	assert_non_null(strstr(junit, "skipped=\"9\""));
+	assert_non_null(strstr(junit, "skipped=\"12\""));
 	free(junit);
 	free(out);
 	free(good);
@@ -762,7 +776,7 @@ static void test_junit_has_the_schema_shape(void **state)
 	assert_string_equal((const char *)v, "2");
 	xmlFree(v);
 	v = xmlGetProp(suite, BAD_CAST "tests");
-	assert_string_equal((const char *)v, "4");
+	assert_string_equal((const char *)v, "5");
 	xmlFree(v);
 	xmlFreeDoc(doc);
 }
@@ -970,6 +984,100 @@ static void test_old_baselines_and_old_runs_still_compare(void **state)
 	free(old);
 }
 
+/*
+ * Repetition 2's capture saw half the probe's downtime: the scenario fails
+ * on its capture, naming the repetition and both values, though every time
+ * is the baseline's; the repetition without a capture is not counted.
+ */
+static void test_disagreeing_capture_fails_the_scenario(void **state)
+{
+	static const int capture[] = {1, -1, 1, 1, 0};
+	const char *bl = save_baseline(state, base5, 5);
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	const struct spec_since x = {.capture = capture};
+	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048], *text;
+	const char *args[] = {"gate", "--baseline", bl, "--out", out, cur, NULL};
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run_since(cur, &s, &x);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 1);
+	compare(bl, cur, &r);
+	assert_int_equal(r.regressions, 1);
+	c = check_of(&r, "kexec", GATE_CAPTURE);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_string_equal(c->summary, "3/4 captures agree");
+	assert_string_equal(c->detail,
+			    "the packet capture contradicts the probe in 1 of 4 captured "
+			    "repetitions, so this scenario's times cannot be trusted: repetition 2 "
+			    "of cur: the probe measured 100 ms, the capture 50.0 ms (3 frames "
+			    "dropped)");
+	assert_int_equal(check_of(&r, "kexec", GATE_DOWNTIME)->outcome, GATE_PASS);
+	gate_result_free(&r);
+	text = tl_read_file(at(state, "out/junit.xml"));
+	assert_non_null(text);
+	assert_non_null(strstr(text, "tests=\"5\" failures=\"1\""));
+	assert_non_null(strstr(text, "<failure type=\"untrusted\" message=\"3/4 captures agree\""));
+	free(text);
+	assert_int_equal(junit_schema_errors(at(state, "out/junit.xml")), 0);
+	text = tl_read_file(at(state, "out/gate.md"));
+	assert_non_null(text);
+	assert_non_null(
+	    strstr(text, "| kexec | capture | 3/4 captures agree |  | **UNTRUSTED** |"));
+	assert_non_null(
+	    strstr(text, "**kexec capture**: the packet capture contradicts the probe"));
+	free(text);
+}
+
+/* Captures that all agree pass; none at all is a skip, not a pass. */
+static void test_agreeing_captures_pass(void **state)
+{
+	static const int capture[] = {1, 1, 1, 1, 1};
+	const char *bl = save_baseline(state, base5, 5);
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	const struct spec_since x = {.capture = capture};
+	char *cur = at(state, "cur"), *none = at(state, "none");
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run_since(cur, &s, &x);
+	compare(bl, cur, &r);
+	c = check_of(&r, "kexec", GATE_CAPTURE);
+	assert_int_equal(c->outcome, GATE_PASS);
+	assert_string_equal(c->summary, "5/5 captures agree");
+	assert_int_equal(r.regressions, 0);
+	gate_result_free(&r);
+	make_run(none, &s);
+	compare(bl, none, &r);
+	c = check_of(&r, "kexec", GATE_CAPTURE);
+	assert_int_equal(c->outcome, GATE_SKIPPED);
+	assert_non_null(strstr(c->detail, "no repetition had a packet capture"));
+	gate_result_free(&r);
+}
+
+/* A capture needs no baseline: a scenario the baseline lacks still fails on one. */
+static void test_disagreeing_capture_fails_a_scenario_not_in_the_baseline(void **state)
+{
+	static const int capture[] = {-1};
+	static const double tb[] = {5};
+	const struct spec t = {"twin-boot", NULL, tb, NULL, NULL, 1, NULL, 0, NULL};
+	const struct spec_since x = {.capture = capture};
+	char *cur = strdup(at(state, "twin"));
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run_since(cur, &t, &x);
+	compare_with(fixture("good_v2.json"), &cur, 1, GATE_ALLOW_MISSING, &r);
+	assert_int_equal(check_of(&r, "twin-boot", GATE_DOWNTIME)->outcome, GATE_SKIPPED);
+	c = check_of(&r, "twin-boot", GATE_CAPTURE);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_non_null(strstr(c->detail, "repetition 1 of twin: the probe measured 5.0 ms, the "
+					  "capture 2.5 ms"));
+	assert_int_equal(r.regressions, 1);
+	gate_result_free(&r);
+	free(cur);
+}
+
 /* --allow-missing is for comparing; with --save it is a usage error. */
 static void test_allow_missing_with_save_is_bad_usage(void **state)
 {
@@ -1021,6 +1129,11 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_old_baselines_and_old_runs_still_compare, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_disagreeing_capture_fails_the_scenario, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_agreeing_captures_pass, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_disagreeing_capture_fails_a_scenario_not_in_the_baseline, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
