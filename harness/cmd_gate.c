@@ -22,10 +22,11 @@ static void usage(FILE *out)
 		"       twinbench gate --save FILE [--relative R] [--absolute DURATION]\n"
 		"                      [--alpha A] RESULTS...\n"
 		"Compare result directories with a baseline, per scenario and metric (downtime,\n"
-		"maintenance window, verified), and write junit.xml and gate.md; or save a\n"
-		"baseline (results/baselines/NAME.json) from result directories.  A baseline\n"
-		"entry is compared only with results that ran the same method, kernels, guest\n"
-		"size and accelerator.\n\n"
+		"maintenance window, unavailable, verified, capture), and write junit.xml and\n"
+		"gate.md; or save a baseline (results/baselines/NAME.json) from result\n"
+		"directories.  A baseline entry is compared only with results that ran the\n"
+		"same method, kernels, guest size and accelerator.  A repetition whose packet\n"
+		"capture disagrees with the probe fails its scenario.\n\n"
 		"  -b, --baseline FILE  the baseline to compare with\n"
 		"      --allow-missing  skip, rather than fail, a baseline scenario the results\n"
 		"                       do not have (results that ran other kernels, another\n"
@@ -41,9 +42,9 @@ static void usage(FILE *out)
 		"      --comment TEXT   with --save: how the baseline was made (kept in the file)\n"
 		"      --latest BASE    the latest result directory of each scenario under BASE\n"
 		"                       instead of RESULTS\n"
-		"Exit: 0 pass, 1 a regression, a scenario no longer verified, a baseline\n"
-		"scenario without results or with results of other kernels, accelerator or\n"
-		"guest, 2 bad input, 3 environment.\n");
+		"Exit: 0 pass, 1 a regression, a scenario no longer verified or whose capture\n"
+		"disagrees with the probe, a baseline scenario without results or with\n"
+		"results of other kernels, accelerator or guest, 2 bad input, 3 environment.\n");
 }
 
 /* A number from the command line, within [@min, @max]. */

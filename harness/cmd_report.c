@@ -27,31 +27,18 @@ static void usage(FILE *out)
 		"                     (by name order, i.e. start time) instead of RESULTS\n");
 }
 
-/* One line per row of the summary: what it is, its downtime median and its ratio to twin. */
+/* One line per row of the summary (report_row_line()). */
 static int print_summary(const struct report_set *set, struct tb_err *err)
 {
 	struct scenario_stats *rows;
+	char line[2048];
 	size_t n, i;
 
 	if (report_scenarios(set, &rows, &n, err))
 		return -1;
 	for (i = 0; i < n; i++) {
-		char kernels[160], guest[64], median[32] = "not measured";
-		struct twin_ratio tr;
-
-		report_key_kernels(&rows[i].key, kernels, sizeof(kernels));
-		report_key_guest(&rows[i].key, guest, sizeof(guest));
-		if (rows[i].ndowntime)
-			report_duration(rows[i].downtime.median, median, sizeof(median));
-		report_twin_ratio(rows, n, i, &tr);
-		printf("%s (%s, %s, %s, %s): downtime median %s, ", rows[i].key.scenario,
-		       rows[i].key.method, kernels, guest,
-		       rows[i].key.accel[0] ? rows[i].key.accel : "?", median);
-		if (tr.has)
-			printf("%.3g\xc3\x97 %s%s%s\n", tr.ratio, REPORT_YARDSTICK,
-			       tr.note[0] ? " - " : "", tr.note);
-		else
-			printf("\xc3\x97 %s: - (%s)\n", REPORT_YARDSTICK, tr.note);
+		report_row_line(rows, n, i, line, sizeof(line));
+		printf("%s\n", line);
 	}
 	report_scenarios_free(rows, n);
 	return 0;

@@ -40,8 +40,12 @@ const char *gate_metric_name(enum gate_metric m)
 		return "downtime_ns";
 	case GATE_MAINTENANCE:
 		return "maintenance_ns";
+	case GATE_UNAVAILABLE:
+		return "unavailable_ns";
 	case GATE_VERIFIED:
 		return "verified";
+	case GATE_CAPTURE:
+		return "capture";
 	}
 	abort();
 }
@@ -54,8 +58,12 @@ static const char *metric_label(enum gate_metric m)
 		return "downtime";
 	case GATE_MAINTENANCE:
 		return "maintenance window";
+	case GATE_UNAVAILABLE:
+		return "unavailable";
 	case GATE_VERIFIED:
 		return "verified";
+	case GATE_CAPTURE:
+		return "capture";
 	}
 	abort();
 }
@@ -456,8 +464,9 @@ static int load_entry(struct loader *ld, int version, const char *name, json_t *
 	static const char *const keys_v1[] = {"repetitions",	"verified", "downtime_ns",
 					      "maintenance_ns", "comment",  NULL};
 	static const char *const keys_v2[] = {
-	    "method", "kernel_old",	 "kernel_new",	   "memory_mib", "vcpus", "accel",
-	    "repetitions", "verified", "downtime_ns", "maintenance_ns", "comment", NULL};
+	    "method",	      "kernel_old",  "kernel_new", "memory_mib",  "vcpus",
+	    "accel",	      "repetitions", "verified",   "downtime_ns", "maintenance_ns",
+	    "unavailable_ns", "comment",     NULL};
 	static const char *const vkeys[] = {"ratio", "min_ratio", NULL};
 	const char *const *keys = version == 1 ? keys_v1 : keys_v2;
 	double reps = 0;
@@ -496,7 +505,7 @@ static int load_entry(struct loader *ld, int version, const char *name, json_t *
 		       &m->min_verified_ratio))
 		return -1;
 	pop(ld);
-	for (k = GATE_DOWNTIME; k <= GATE_MAINTENANCE; k++) {
+	for (k = 0; k < GATE_TIMINGS; k++) {
 		const char *key = gate_metric_name((enum gate_metric)k);
 		json_t *t = member(ld, obj, key, false, JSON_OBJECT, "an object", &failed);
 
@@ -516,10 +525,9 @@ void gate_baseline_free(struct gate_baseline *b)
 {
 	size_t i;
 
-	for (i = 0; b->entries && i < b->n; i++) {
-		free(b->entries[i].timing[0].values);
-		free(b->entries[i].timing[1].values);
-	}
+	for (i = 0; b->entries && i < b->n; i++)
+		for (int k = 0; k < GATE_TIMINGS; k++)
+			free(b->entries[i].timing[k].values);
 	free(b->entries);
 	memset(b, 0, sizeof(*b));
 }
@@ -767,6 +775,12 @@ int gate_baseline_save(const char *path, const struct report_set *set,
 			jm, "maintenance_ns",
 			timing_json(m[i].maintenance_ns, m[i].nmaintenance, d->relative, abs_ns)))
 			goto nomem;
+		/* Only when the runs recorded it: a baseline of old runs does not gate it. */
+		if (m[i].nunavailable &&
+		    json_object_set_new(
+			jm, "unavailable_ns",
+			timing_json(m[i].unavailable_ns, m[i].nunavailable, d->relative, abs_ns)))
+			goto nomem;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) ||
@@ -894,6 +908,79 @@ static void skip(struct gate_check *c, const char *why)
 	snprintf(c->detail, sizeof(c->detail), "%s", why);
 }
 
+/*
+ * Whether the packet captures of row @key's repetitions agree with the
+ * probe.  It needs no baseline: the capture measured the same repetition
+ * again.  A disagreement fails the scenario, naming each repetition (as
+ * many as fit) with both values, since its times cannot be trusted.
+ */
+static void check_capture(const struct report_set *set, const struct scenario_key *key,
+			  struct gate_check *c)
+{
+	size_t i, k, captured = 0, agree = 0, unlisted = 0, used = 0;
+	char list[512] = "", rest[48] = "";
+
+	for (i = 0; i < set->nruns; i++) {
+		const struct report_run *run = &set->runs[i];
+		const char *slash = strrchr(run->dir, '/');
+
+		if (!report_run_in(run, key))
+			continue;
+		for (k = 0; k < run->nreps; k++) {
+			const struct repetition *rep = &run->reps[k];
+			char probe[32] = "no downtime", cap[32], one[384];
+			int len;
+
+			if (!rep->captured)
+				continue;
+			captured++;
+			if (rep->capture_agrees) {
+				agree++;
+				continue;
+			}
+			if (rep->measured)
+				report_duration((double)rep->downtime_ns, probe, sizeof(probe));
+			report_duration((double)rep->capture_downtime_ns, cap, sizeof(cap));
+			len = snprintf(
+			    one, sizeof(one),
+			    "%srepetition %d of %s: the probe measured %s, the capture %s%s%s",
+			    used ? "; " : "", rep->index, slash ? slash + 1 : run->dir, probe, cap,
+			    rep->capture_note[0] ? " (" : "",
+			    rep->capture_note[0] ? rep->capture_note : "");
+			/* Whole repetitions only; the rest are counted. */
+			if (len > 0 && used + (size_t)len + 2 < sizeof(list)) {
+				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+							 one, rep->capture_note[0] ? ")" : "");
+			} else {
+				unlisted++;
+			}
+		}
+	}
+	c->base = 1;
+	c->nbase = c->ncur = captured;
+	c->cur = captured ? (double)agree / (double)captured : 0;
+	if (!captured) {
+		skip(c, "no repetition had a packet capture: nothing to check the probe against");
+		return;
+	}
+	snprintf(c->summary, sizeof(c->summary), "%zu/%zu captures agree", agree, captured);
+	if (agree == captured) {
+		c->outcome = GATE_PASS;
+		snprintf(c->detail, sizeof(c->detail),
+			 "%zu of %zu captured repetitions agree with the probe's downtime (within "
+			 "one probe interval)",
+			 agree, captured);
+		return;
+	}
+	c->outcome = GATE_REGRESSION;
+	if (unlisted)
+		snprintf(rest, sizeof(rest), "; and %zu more", unlisted);
+	snprintf(c->detail, sizeof(c->detail),
+		 "the packet capture contradicts the probe in %zu of %zu captured repetitions, "
+		 "so this scenario's times cannot be trusted: %s%s",
+		 captured - agree, captured, list, rest);
+}
+
 void gate_result_free(struct gate_result *r)
 {
 	free(r->checks);
@@ -960,13 +1047,31 @@ static void not_comparable(struct gate_check *c, const char *summary, const char
 /* Why an entry has no row to be compared with. */
 enum no_row { HAS_ROW, ROW_MISSING, ROW_MISSING_ALLOWED, ROW_UNLIKE, ROW_AMBIGUOUS };
 
+/* Row @cm's values of the time @metric, *@n of them. */
+static const double *row_values(const struct scenario_stats *cm, enum gate_metric metric, size_t *n)
+{
+	switch (metric) {
+	case GATE_DOWNTIME:
+		*n = cm->ndowntime;
+		return cm->downtime_ns;
+	case GATE_MAINTENANCE:
+		*n = cm->nmaintenance;
+		return cm->maintenance_ns;
+	case GATE_UNAVAILABLE:
+		*n = cm->nunavailable;
+		return cm->unavailable_ns;
+	default:
+		abort();
+	}
+}
+
 /*
- * The three checks of one entry against its alike row @cm, or, when it has
- * none, as @no says, @why in full.
+ * The checks of one entry (one per metric) against its alike row @cm, or,
+ * when it has none, as @no says, @why in full.
  */
 static void check_entry(const struct gate_baseline *b, const struct gate_baseline_entry *e,
-			const struct scenario_stats *cm, enum no_row no, const char *why,
-			struct gate_result *r)
+			const struct report_set *set, const struct scenario_stats *cm,
+			enum no_row no, const char *why, struct gate_result *r)
 {
 	static const char *const summaries[] = {
 	    [ROW_MISSING] = "no current results",
@@ -975,25 +1080,32 @@ static void check_entry(const struct gate_baseline *b, const struct gate_baselin
 	};
 	int metric;
 
-	for (metric = GATE_DOWNTIME; metric <= GATE_VERIFIED; metric++) {
+	for (metric = 0; metric < GATE_METRICS; metric++) {
 		struct gate_check *c = &r->checks[r->n++];
+		const double *v;
+		size_t nv;
 
 		snprintf(c->scenario, sizeof(c->scenario), "%s", entry_name(e));
 		describe_key(cm ? &cm->key : &e->key, c->ran, sizeof(c->ran));
 		c->metric = (enum gate_metric)metric;
-		if (no == ROW_MISSING_ALLOWED)
+		if (no == ROW_MISSING_ALLOWED) {
 			skip(c, why);
-		else if (no != HAS_ROW)
+		} else if (no != HAS_ROW) {
 			not_comparable(c, summaries[no], why);
-		else if (metric == GATE_VERIFIED)
+		} else if (metric == GATE_VERIFIED) {
 			check_verified(e, cm, c);
-		else if (!e->timing[metric].present)
+		} else if (metric == GATE_CAPTURE) {
+			check_capture(set, &cm->key, c);
+		} else if (!e->timing[metric].present) {
 			skip(c, "not in the baseline");
-		else if (metric == GATE_DOWNTIME)
-			check_timing(&e->timing[metric], cm->downtime_ns, cm->ndowntime, b->alpha, c);
-		else
-			check_timing(&e->timing[metric], cm->maintenance_ns, cm->nmaintenance,
-				     b->alpha, c);
+		} else {
+			v = row_values(cm, c->metric, &nv);
+			check_timing(&e->timing[metric], v, nv, b->alpha, c);
+			if (!nv && metric == GATE_UNAVAILABLE)
+				snprintf(c->detail + strlen(c->detail),
+					 sizeof(c->detail) - strlen(c->detail),
+					 "; a run.json written before gaps were recorded has none");
+		}
 	}
 }
 
@@ -1008,7 +1120,7 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, un
 	memset(r, 0, sizeof(*r));
 	if (report_scenarios(set, &m, &nm, err))
 		return -1;
-	r->checks = calloc(3 * (b->n + nm) + 1, sizeof(*r->checks));
+	r->checks = calloc(GATE_METRICS * (b->n + nm) + 1, sizeof(*r->checks));
 	named = calloc(nm + 1, sizeof(*named));
 	if (!r->checks || !named) {
 		report_scenarios_free(m, nm);
@@ -1063,19 +1175,23 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, un
 		} else if (!nalike) {
 			no = ROW_UNLIKE;
 		}
-		check_entry(b, e, cm, no, why, r);
+		check_entry(b, e, set, cm, no, why, r);
 	}
 	for (k = 0; k < nm; k++) {
 		if (named[k])
 			continue;
-		for (metric = GATE_DOWNTIME; metric <= GATE_VERIFIED; metric++) {
+		for (metric = 0; metric < GATE_METRICS; metric++) {
 			struct gate_check *c = &r->checks[r->n++];
 
 			snprintf(c->scenario, sizeof(c->scenario), "%s", m[k].key.scenario);
 			describe_key(&m[k].key, c->ran, sizeof(c->ran));
 			c->metric = (enum gate_metric)metric;
-			skip(c, "scenario not in the baseline: nothing to compare with (save a new "
-				"baseline to gate it)");
+			if (metric == GATE_CAPTURE)
+				check_capture(set, &m[k].key, c);
+			else
+				skip(c,
+				     "scenario not in the baseline: nothing to compare with (save "
+				     "a new baseline to gate it)");
 		}
 	}
 	for (i = 0; i < r->n; i++) {
@@ -1141,7 +1257,9 @@ int gate_write_junit(const struct gate_result *r, const char *path, struct tb_er
 		xmlNewProp(tc, BAD_CAST "time", BAD_CAST "0");
 		if (c->outcome == GATE_REGRESSION) {
 			f = xmlNewTextChild(tc, NULL, BAD_CAST "failure", BAD_CAST c->detail);
-			xmlNewProp(f, BAD_CAST "type", BAD_CAST "regression");
+			xmlNewProp(
+			    f, BAD_CAST "type",
+			    BAD_CAST(c->metric == GATE_CAPTURE ? "untrusted" : "regression"));
 			xmlNewProp(f, BAD_CAST "message", BAD_CAST c->summary);
 		} else if (c->outcome == GATE_SKIPPED) {
 			f = xmlNewChild(tc, NULL, BAD_CAST "skipped", NULL);
@@ -1160,13 +1278,14 @@ int gate_write_junit(const struct gate_result *r, const char *path, struct tb_er
 	return 0;
 }
 
-static const char *outcome_word(enum gate_outcome o)
+static const char *outcome_word(const struct gate_check *c)
 {
-	switch (o) {
+	switch (c->outcome) {
 	case GATE_PASS:
 		return "pass";
 	case GATE_REGRESSION:
-		return "**REGRESSION**";
+		/* A capture that disagrees is no slower kernel: the measurement is in doubt. */
+		return c->metric == GATE_CAPTURE ? "**UNTRUSTED**" : "**REGRESSION**";
 	case GATE_SKIPPED:
 		return "skipped";
 	}
@@ -1197,7 +1316,8 @@ int gate_print_markdown(const struct gate_result *r, const char *baseline_path,
 	fprintf(f,
 		"Baseline `%s`%s%s%s; a metric regresses when its median grows by more than both "
 		"thresholds and the growth is significant (one-sided Mann-Whitney U, "
-		"alpha %.3g).\n\n",
+		"alpha %.3g); a scenario whose packet capture contradicts the probe in any "
+		"repetition fails (capture).\n\n",
 		baseline_path, b->accel[0] ? " (measured under " : "", b->accel,
 		b->accel[0] ? ")" : "", b->alpha);
 	fputs("| scenario | metric | baseline \xe2\x86\x92 current | p | verdict |\n"
@@ -1211,12 +1331,11 @@ int gate_print_markdown(const struct gate_result *r, const char *baseline_path,
 		if (c->tested)
 			snprintf(p, sizeof(p), "%.3g", c->p);
 		fprintf(f, "| %s | %s | %s | %s | %s |\n", scenario ? scenario : "",
-			metric_label(c->metric), summary ? summary : "", p,
-			outcome_word(c->outcome));
+			metric_label(c->metric), summary ? summary : "", p, outcome_word(c));
 		free(scenario);
 		free(summary);
 	}
-	/* What each scenario ran (its checks come together, three to a scenario). */
+	/* What each scenario ran (its checks come together, GATE_METRICS to a scenario). */
 	fputs("\nScenarios (method, kernels, guest, accelerator):\n\n", f);
 	for (i = 0; i < r->n; i++) {
 		char *scenario, *ran;

@@ -4,8 +4,9 @@
  * A baseline (results/baselines/NAME.json, written by `twinbench gate
  * --save`) holds, per scenario, what the scenario ran (method, kernels,
  * guest size, accelerator: the report's struct scenario_key), the
- * verified ratio and, for downtime_ns and maintenance_ns, the median,
- * every repetition's value and the thresholds:
+ * verified ratio and, for downtime_ns, maintenance_ns and unavailable_ns
+ * (each when the runs measured it), the median, every repetition's value
+ * and the thresholds:
  *
  *   { "format": "twinbench-baseline/2", "alpha": 0.05,
  *     "scenarios": { "kexec": {
@@ -15,7 +16,10 @@
  *         "verified": { "ratio": 1.0, "min_ratio": 1.0 },
  *         "downtime_ns": { "median": 29274700000, "values": [ ... ],
  *                          "thresholds": { "relative": 0.10, "absolute_ns": 10000000 } },
- *         "maintenance_ns": { ... } } } }
+ *         "maintenance_ns": { ... }, "unavailable_ns": { ... } } } }
+ *
+ * A metric the entry does not have (unavailable_ns in a baseline saved
+ * before runs recorded it) is not gated.
  *
  * A twinbench-baseline/1 file (keyed by method under "methods", written
  * before runs recorded their guest) still loads: each entry stands for
@@ -29,7 +33,11 @@
  * at all (1 vs 1 repetitions; 3 vs 3 at alpha 0.05) the test is skipped and
  * the thresholds alone decide; the verdict says so.  "verified" regresses
  * when the current ratio of verified repetitions is below min_ratio: a
- * scenario that stopped verifying fails whatever its times.
+ * scenario that stopped verifying fails whatever its times.  "capture"
+ * fails when a repetition's packet capture (run.json's "capture")
+ * disagrees with its probe's downtime: a measurement the capture
+ * contradicts cannot be trusted, so the scenario fails whether or not the
+ * baseline has it; with no repetition captured it is skipped.
  */
 #ifndef TB_GATE_H
 #define TB_GATE_H
@@ -46,7 +54,21 @@
 #define GATE_FORMAT_V1	   "twinbench-baseline/1" /* still read: keyed by method */
 #define GATE_ALPHA_DEFAULT 0.05
 
-enum gate_metric { GATE_DOWNTIME, GATE_MAINTENANCE, GATE_VERIFIED };
+/*
+ * The times come first: a baseline entry has a struct gate_timing for each.
+ * GATE_CAPTURE needs no baseline: it fails a scenario when a packet capture
+ * contradicted the probe's downtime in any of its repetitions.
+ */
+enum gate_metric {
+	GATE_DOWNTIME,
+	GATE_MAINTENANCE,
+	GATE_UNAVAILABLE,
+	GATE_VERIFIED,
+	GATE_CAPTURE,
+};
+
+#define GATE_TIMINGS 3 /* GATE_DOWNTIME .. GATE_UNAVAILABLE */
+#define GATE_METRICS 5 /* checks per scenario: one test case each in junit.xml */
 
 /* The metric's key in the baseline and its test case's name in junit.xml. */
 const char *gate_metric_name(enum gate_metric m);
@@ -71,7 +93,7 @@ struct gate_baseline_entry {
 	struct scenario_key key;
 	int repetitions;
 	double verified_ratio, min_verified_ratio;
-	struct gate_timing timing[2]; /* GATE_DOWNTIME, GATE_MAINTENANCE */
+	struct gate_timing timing[GATE_TIMINGS]; /* by enum gate_metric */
 };
 
 struct gate_baseline {
@@ -114,7 +136,7 @@ struct gate_check {
 	char scenario[128]; /* the baseline entry's name (a /1 entry's: its method), or the row's */
 	enum gate_metric metric;
 	enum gate_outcome outcome;
-	double base, cur; /* medians (ns) or verified ratios */
+	double base, cur; /* medians (ns), verified ratios; capture: 1, the share agreeing */
 	size_t nbase, ncur;
 	bool tested;	   /* the significance test ran */
 	double p;	   /* its p-value, when tested */
@@ -136,12 +158,13 @@ enum gate_flags {
 /*
  * Compare @set with @b: one check per metric of each baseline entry, and of
  * each current row whose scenario (for a /1 baseline: method) no entry
- * names (skipped: nothing to compare with).  An entry is compared with the
- * row that ran the same method, kernels, guest size and accelerator.  An
- * entry without such a row fails, each check saying why: no current
- * results of its scenario (skipped instead with GATE_ALLOW_MISSING), rows
- * that ran something else (which kernels, accelerator...), or, for a /1
- * entry, several rows it could mean.  @flags: enum gate_flags.
+ * names (skipped: nothing to compare with; but its capture is checked, as
+ * it needs no baseline).  An entry is compared with the row that ran the
+ * same method, kernels, guest size and accelerator.  An entry without such
+ * a row fails, each check saying why: no current results of its scenario
+ * (skipped instead with GATE_ALLOW_MISSING), rows that ran something else
+ * (which kernels, accelerator...), or, for a /1 entry, several rows it
+ * could mean.  @flags: enum gate_flags.
  */
 int gate_compare(const struct gate_baseline *b, const struct report_set *set, unsigned flags,
 		 struct gate_result *r, struct tb_err *err);

@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 
 #include "monotime.h"
 #include "plot.h"
+#include "probe.h"
 #include "report.h"
 #include "trace.h"
 
@@ -295,8 +297,39 @@ void report_scenarios_free(struct scenario_stats *s, size_t n)
 	for (i = 0; s && i < n; i++) {
 		free(s[i].downtime_ns);
 		free(s[i].maintenance_ns);
+		free(s[i].unavailable_ns);
 	}
 	free(s);
+}
+
+bool report_gaps_known(const struct repetition *rep)
+{
+	return rep->gaps_found > 0 || (rep->measured && rep->interval_median_ns > 0);
+}
+
+/*
+ * The probe's achieved interval over row @row's repetitions: the median of
+ * their medians (in @scratch, room for every repetition) and the worst p99.
+ */
+static void row_interval(const struct report_set *set, struct scenario_stats *row, double *scratch)
+{
+	struct stats_summary sum;
+	size_t i, k, n = 0;
+
+	for (i = 0; i < set->nruns; i++) {
+		if (!report_run_in(&set->runs[i], &row->key))
+			continue;
+		for (k = 0; k < set->runs[i].nreps; k++) {
+			const struct repetition *rep = &set->runs[i].reps[k];
+
+			if (rep->interval_median_ns > 0)
+				scratch[n++] = (double)rep->interval_median_ns;
+			if (rep->interval_p99_ns > row->interval_p99_ns)
+				row->interval_p99_ns = rep->interval_p99_ns;
+		}
+	}
+	if (n && !stats_summarise(scratch, n, &sum))
+		row->interval_median_ns = llround(sum.median);
 }
 
 int report_scenarios(const struct report_set *set, struct scenario_stats **out, size_t *n,
@@ -304,6 +337,7 @@ int report_scenarios(const struct report_set *set, struct scenario_stats **out, 
 {
 	size_t total = 0, i, k, ns = 0;
 	struct scenario_stats *s;
+	double *scratch;
 
 	*out = NULL;
 	*n = 0;
@@ -327,7 +361,8 @@ int report_scenarios(const struct report_set *set, struct scenario_stats **out, 
 			/* Room for every repetition of the set: a few dozen values. */
 			row->downtime_ns = calloc(total ? total : 1, sizeof(double));
 			row->maintenance_ns = calloc(total ? total : 1, sizeof(double));
-			if (!row->downtime_ns || !row->maintenance_ns) {
+			row->unavailable_ns = calloc(total ? total : 1, sizeof(double));
+			if (!row->downtime_ns || !row->maintenance_ns || !row->unavailable_ns) {
 				report_scenarios_free(s, ns);
 				return tb_err_set(err, TB_EXIT_ENV, "out of memory");
 			}
@@ -345,14 +380,34 @@ int report_scenarios(const struct report_set *set, struct scenario_stats **out, 
 			if (rep->maintenance_ns > 0)
 				row->maintenance_ns[row->nmaintenance++] =
 				    (double)rep->maintenance_ns;
+			/* Over the same repetitions as the downtime, so the two compare. */
+			if (rep->measured && report_gaps_known(rep)) {
+				if (!row->nunavailable || rep->gaps_found < row->gaps_min)
+					row->gaps_min = rep->gaps_found;
+				if (!row->nunavailable || rep->gaps_found > row->gaps_max)
+					row->gaps_max = rep->gaps_found;
+				row->unavailable_ns[row->nunavailable++] =
+				    (double)rep->unavailable_ns;
+			}
+			row->captured += rep->captured;
+			row->capture_agrees += rep->captured && rep->capture_agrees;
 		}
+	}
+	scratch = calloc(total ? total : 1, sizeof(*scratch));
+	if (!scratch) {
+		report_scenarios_free(s, ns);
+		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
 	}
 	for (k = 0; k < ns; k++) {
 		if (s[k].ndowntime)
 			stats_summarise(s[k].downtime_ns, s[k].ndowntime, &s[k].downtime);
 		if (s[k].nmaintenance)
 			stats_summarise(s[k].maintenance_ns, s[k].nmaintenance, &s[k].maintenance);
+		if (s[k].nunavailable)
+			stats_summarise(s[k].unavailable_ns, s[k].nunavailable, &s[k].unavailable);
+		row_interval(set, &s[k], scratch);
 	}
+	free(scratch);
 	*out = s;
 	*n = ns;
 	return 0;
@@ -541,8 +596,9 @@ static int write_csv(const struct report_set *set, const char *out, struct tb_er
 	if (!f)
 		return -1;
 	fputs("results,scenario,method,rep,ok,verified,measured,downtime_ns,maintenance_ns,"
-	      "sent,lost,boot_changed,state_continued,release_before,release_after,accel,"
-	      "kernel_old,kernel_new,memory_mib,vcpus,error\n",
+	      "unavailable_ns,gaps,interval_median_ns,interval_p99_ns,capture_downtime_ns,"
+	      "capture_agrees,sent,lost,boot_changed,state_continued,release_before,"
+	      "release_after,accel,kernel_old,kernel_new,memory_mib,vcpus,error\n",
 	      f);
 	for (i = 0; i < set->nruns; i++) {
 		const struct report_run *r = &set->runs[i];
@@ -560,6 +616,24 @@ static int write_csv(const struct report_set *set, const char *out, struct tb_er
 			fputc(',', f);
 			if (rep->maintenance_ns > 0)
 				fprintf(f, "%" PRId64, rep->maintenance_ns);
+			fputc(',', f);
+			/* Empty where run.json does not say: unknown is not zero. */
+			if (report_gaps_known(rep))
+				fprintf(f, "%" PRId64 ",%d", rep->unavailable_ns, rep->gaps_found);
+			else
+				fputc(',', f);
+			fputc(',', f);
+			if (rep->interval_median_ns > 0)
+				fprintf(f, "%" PRId64, rep->interval_median_ns);
+			fputc(',', f);
+			if (rep->interval_p99_ns > 0)
+				fprintf(f, "%" PRId64, rep->interval_p99_ns);
+			fputc(',', f);
+			if (rep->captured)
+				fprintf(f, "%" PRId64 ",%d", rep->capture_downtime_ns,
+					rep->capture_agrees);
+			else
+				fputc(',', f);
 			fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%d,%d,", rep->sent, rep->lost,
 				rep->boot_changed, rep->state_continued);
 			put_csv(f, rep->release_before, ",");
@@ -584,14 +658,31 @@ static void stat_cell(char *buf, size_t len, size_t n, double v)
 }
 
 /* Every cell of one row of the summary, in the column order of summary_head. */
-#define SUMMARY_COLS 14
-#define SUMMARY_NUMERIC 10 /* the columns before this one are right-aligned in Markdown */
-#define SUMMARY_CELL 192
+#define SUMMARY_COLS	21
+#define SUMMARY_NUMERIC 17 /* the columns before this one are right-aligned in Markdown */
+#define SUMMARY_CELL	192
 static const char *const summary_head[SUMMARY_COLS] = {
-    "scenario",		  "repetitions",     "verified",     "downtime median",
-    "\xc3\x97 " REPORT_YARDSTICK, "downtime p90", "downtime min", "downtime max",
-    "maintenance median", "maintenance max", "method",	     "kernel (old \xe2\x86\x92 new)",
-    "guest",		  "accelerator",
+    "scenario",
+    "repetitions",
+    "verified",
+    "downtime median",
+    ("\xc3\x97 " REPORT_YARDSTICK), /* one cell: "× twin" */
+    "downtime p90",
+    "downtime min",
+    "downtime max",
+    "maintenance median",
+    "maintenance max",
+    "unavailable median",
+    "unavailable p90",
+    "unavailable min",
+    "unavailable max",
+    "gaps per repetition",
+    "probe interval (median, p99)",
+    "capture",
+    "method",
+    "kernel (old \xe2\x86\x92 new)",
+    "guest",
+    "accelerator",
 };
 
 /* Footnotes of the summary's ratio column: each text once, numbered in order of first use. */
@@ -627,6 +718,44 @@ static void ratio_cell(const struct scenario_stats *m, size_t n, size_t i, struc
 	snprintf(buf + used, len - used, " [%zu]", k + 1);
 }
 
+/* Gaps per repetition: "2", or the range "1-3" (an en dash); an em dash when unknown. */
+static void gaps_cell(const struct scenario_stats *m, char *buf, size_t len)
+{
+	if (!m->nunavailable)
+		snprintf(buf, len, "\xe2\x80\x94");
+	else if (m->gaps_min == m->gaps_max)
+		snprintf(buf, len, "%d", m->gaps_min);
+	else
+		snprintf(buf, len, "%d\xe2\x80\x93%d", m->gaps_min, m->gaps_max);
+}
+
+/* The probe's achieved interval: "1.0 ms (p99 1.3 ms)"; an em dash when not recorded. */
+static void interval_cell(int64_t median_ns, int64_t p99_ns, char *buf, size_t len)
+{
+	char med[32], p99[32];
+
+	if (median_ns <= 0) {
+		snprintf(buf, len, "\xe2\x80\x94");
+		return;
+	}
+	report_duration((double)median_ns, med, sizeof(med));
+	if (p99_ns <= 0) {
+		snprintf(buf, len, "%s", med);
+		return;
+	}
+	report_duration((double)p99_ns, p99, sizeof(p99));
+	snprintf(buf, len, "%s (p99 %s)", med, p99);
+}
+
+/* "agrees 3/3": the captures that agreed with the probe, of those analysed. */
+static void capture_cell(const struct scenario_stats *m, char *buf, size_t len)
+{
+	if (m->captured)
+		snprintf(buf, len, "agrees %zu/%zu", m->capture_agrees, m->captured);
+	else
+		snprintf(buf, len, "\xe2\x80\x94");
+}
+
 static void summary_row(const struct scenario_stats *rows, size_t n, size_t i,
 			struct footnotes *fn, char cells[SUMMARY_COLS][SUMMARY_CELL])
 {
@@ -642,10 +771,68 @@ static void summary_row(const struct scenario_stats *rows, size_t n, size_t i,
 	stat_cell(cells[7], SUMMARY_CELL, m->ndowntime, m->downtime.max);
 	stat_cell(cells[8], SUMMARY_CELL, m->nmaintenance, m->maintenance.median);
 	stat_cell(cells[9], SUMMARY_CELL, m->nmaintenance, m->maintenance.max);
-	snprintf(cells[10], SUMMARY_CELL, "%s", m->key.method);
-	report_key_kernels(&m->key, cells[11], SUMMARY_CELL);
-	report_key_guest(&m->key, cells[12], SUMMARY_CELL);
-	snprintf(cells[13], SUMMARY_CELL, "%s", m->key.accel[0] ? m->key.accel : "?");
+	stat_cell(cells[10], SUMMARY_CELL, m->nunavailable, m->unavailable.median);
+	stat_cell(cells[11], SUMMARY_CELL, m->nunavailable, m->unavailable.p90);
+	stat_cell(cells[12], SUMMARY_CELL, m->nunavailable, m->unavailable.min);
+	stat_cell(cells[13], SUMMARY_CELL, m->nunavailable, m->unavailable.max);
+	gaps_cell(m, cells[14], SUMMARY_CELL);
+	interval_cell(m->interval_median_ns, m->interval_p99_ns, cells[15], SUMMARY_CELL);
+	capture_cell(m, cells[16], SUMMARY_CELL);
+	snprintf(cells[17], SUMMARY_CELL, "%s", m->key.method);
+	report_key_kernels(&m->key, cells[18], SUMMARY_CELL);
+	report_key_guest(&m->key, cells[19], SUMMARY_CELL);
+	snprintf(cells[20], SUMMARY_CELL, "%s", m->key.accel[0] ? m->key.accel : "?");
+}
+
+/* Append printf(@fmt, ...) to @buf. */
+static void __attribute__((format(printf, 3, 4)))
+append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(buf);
+	va_list ap;
+
+	if (used >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+void report_row_line(const struct scenario_stats *rows, size_t n, size_t i, char *buf, size_t len)
+{
+	const struct scenario_stats *m = &rows[i];
+	char kernels[160], guest[64], v[SUMMARY_CELL];
+	struct twin_ratio tr;
+
+	report_key_kernels(&m->key, kernels, sizeof(kernels));
+	report_key_guest(&m->key, guest, sizeof(guest));
+	snprintf(buf, len, "%s (%s, %s, %s, %s): downtime median ", m->key.scenario, m->key.method,
+		 kernels, guest, m->key.accel[0] ? m->key.accel : "?");
+	if (m->ndowntime)
+		report_duration(m->downtime.median, v, sizeof(v));
+	append(buf, len, "%s", m->ndowntime ? v : "not measured");
+	if (m->nmaintenance) {
+		report_duration(m->maintenance.median, v, sizeof(v));
+		append(buf, len, ", maintenance median %s", v);
+	}
+	if (m->nunavailable) {
+		report_duration(m->unavailable.median, v, sizeof(v));
+		append(buf, len, ", unavailable median %s", v);
+		gaps_cell(m, v, sizeof(v));
+		append(buf, len, " (gaps per repetition %s)", v);
+	}
+	if (m->interval_median_ns > 0) {
+		interval_cell(m->interval_median_ns, m->interval_p99_ns, v, sizeof(v));
+		append(buf, len, ", probe interval %s", v);
+	}
+	if (m->captured)
+		append(buf, len, ", capture agrees %zu/%zu", m->capture_agrees, m->captured);
+	report_twin_ratio(rows, n, i, &tr);
+	if (tr.has)
+		append(buf, len, ", %.3g\xc3\x97 %s%s%s", tr.ratio, REPORT_YARDSTICK,
+		       tr.note[0] ? " - " : "", tr.note);
+	else
+		append(buf, len, ", \xc3\x97 %s: - (%s)", REPORT_YARDSTICK, tr.note);
 }
 
 /* Append ", @part" to the label in @buf, or " (@part" if it is the first part. */
@@ -791,25 +978,45 @@ static void env_row(const struct report_run *r, char cells[ENV_COLS][ENV_CELL])
 /* What the summary's numbers mean: said under the table in both formats. */
 static void resolution_note(const struct scenario_stats *m, size_t n, char *buf, size_t len)
 {
-	int64_t interval = 0;
-	char res[32];
+	int64_t asked = 0, achieved = 0;
+	char res[320], a[32], b[32];
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (m[i].probe_interval_ns > interval)
-			interval = m[i].probe_interval_ns;
-	report_duration((double)interval, res, sizeof(res));
+	for (i = 0; i < n; i++) {
+		if (m[i].probe_interval_ns > asked)
+			asked = m[i].probe_interval_ns;
+		if (m[i].interval_median_ns > achieved)
+			achieved = m[i].interval_median_ns;
+	}
+	report_duration((double)asked, a, sizeof(a));
+	report_duration((double)achieved, b, sizeof(b));
+	/* A run.json from before the achieved interval was recorded has only the asked one. */
+	if (achieved)
+		snprintf(res, sizeof(res),
+			 "the interval the probe achieved (probe interval: the median of the "
+			 "repetitions' median send intervals, up to %s here, and the worst "
+			 "repetition's p99; asked: %s)",
+			 b, a);
+	else
+		snprintf(res, sizeof(res),
+			 "the probe interval (%s; the achieved one was not recorded)", a);
 	snprintf(buf, len,
 		 "One row per scenario, method, kernel pair, guest size and accelerator: only "
 		 "runs that agree on all of them are pooled. \xc3\x97 %s: the downtime median "
 		 "over that of the %s row with the same kernels and accelerator. "
 		 "Downtime is the longest interval without a probe reply after the upgrade "
-		 "started; its resolution is the probe interval (%s). Maintenance window: upgrade "
-		 "start to the service answering on the new kernel. Medians and p90 are "
-		 "quantiles by linear interpolation (type 7); min and max are over the "
-		 "measured repetitions; verified counts repetitions whose replies came from a "
-		 "new boot with the service's state kept.",
-		 REPORT_YARDSTICK, REPORT_YARDSTICK, res);
+		 "started; its resolution is %s. Maintenance window: the method's window, from "
+		 "the upgrade's real start to back in full (for %s: from the trigger, kernel "
+		 "B's boot, to takeover_done). Unavailable: the sum of every silence longer "
+		 "than %d probe intervals from the upgrade's real start to the end of the "
+		 "repetition, over the measured repetitions whose run.json lists them; gaps "
+		 "per repetition: how many silences that is. Capture: the repetitions whose "
+		 "packet capture agreed with the probe's downtime (within one probe interval), "
+		 "of those captured. Medians and p90 are quantiles by linear interpolation "
+		 "(type 7); min and max are over the measured repetitions; verified counts "
+		 "repetitions whose replies came from a new boot with the service's state "
+		 "kept.",
+		 REPORT_YARDSTICK, REPORT_YARDSTICK, res, REPORT_YARDSTICK, PROBE_GAP_INTERVALS);
 }
 
 static void md_row(FILE *f, const char *const *cells, size_t n)
@@ -829,7 +1036,7 @@ static void md_row(FILE *f, const char *const *cells, size_t n)
 static int write_md(const struct report_set *set, const struct scenario_stats *m, size_t nm,
 		    const char *out, struct tb_err *err)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8], note[1024];
+	char path[PATH_MAX], tmp[PATH_MAX + 8], note[2048];
 	struct footnotes fn = {calloc(nm ? nm : 1, sizeof(*fn.text)), 0};
 	size_t i, c;
 	FILE *f;
@@ -1033,11 +1240,12 @@ static const char css[] =
     "th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
     "table.env td{text-align:left}figure{margin:1em 0 2em}"
     "figcaption{color:#555;font-size:0.9em}svg{width:100%;height:auto}"
-    "p.note{color:#444;font-size:0.9em;max-width:60em}";
+    "p.note{color:#444;font-size:0.9em;max-width:60em}"
+    "table.gaps caption{color:#555;font-size:0.9em;text-align:left}";
 
-/* One figure in the body: the SVG at @svg inlined, and its caption. */
+/* One figure in the body: the SVG at @svg inlined, and its caption; *@node it, if asked. */
 static int figure(struct html *h, const char *svg, const char *title, const char *caption,
-		  const char *id, struct tb_err *err)
+		  const char *id, xmlNodePtr *node, struct tb_err *err)
 {
 	xmlNodePtr fig = el(h, h->body, "figure", NULL);
 
@@ -1045,6 +1253,8 @@ static int figure(struct html *h, const char *svg, const char *title, const char
 	if (inline_svg(h, fig, svg, title, err))
 		return -1;
 	el(h, fig, "figcaption", caption);
+	if (node)
+		*node = fig;
 	return 0;
 }
 
@@ -1078,7 +1288,7 @@ static int html_summary(struct html *h, const struct report_set *set,
 {
 	struct footnotes fn = {calloc(nm ? nm : 1, sizeof(*fn.text)), 0};
 	xmlNodePtr table, p;
-	char note[1024];
+	char note[2048];
 	size_t i, c;
 
 	if (!fn.text)
@@ -1125,10 +1335,26 @@ static int html_summary(struct html *h, const struct report_set *set,
 	return 0;
 }
 
+/* What the capture said of one repetition: "agrees (29.3 ms)", its note, or an em dash. */
+static void rep_capture_cell(const struct repetition *rep, char *buf, size_t len)
+{
+	char d[32];
+
+	if (!rep->captured) {
+		snprintf(buf, len, "%s", rep->capture_note[0] ? rep->capture_note : "\xe2\x80\x94");
+		return;
+	}
+	report_duration((double)rep->capture_downtime_ns, d, sizeof(d));
+	snprintf(buf, len, "%s (%s)%s%s", rep->capture_agrees ? "agrees" : "DISAGREES", d,
+		 rep->capture_note[0] ? ": " : "", rep->capture_note);
+}
+
 static void html_repetitions(struct html *h, const struct report_set *set)
 {
-	static const char *const head[] = {"scenario",	  "rep",	 "verified", "downtime",
-					   "maintenance", "probes sent", "lost",     "error"};
+	static const char *const head[] = {
+	    "scenario",	   "rep",	  "verified", "downtime",
+	    "maintenance", "unavailable", "gaps",     "probe interval (median, p99)",
+	    "capture",	   "probes sent", "lost",     "error"};
 	xmlNodePtr table;
 	size_t i, k;
 
@@ -1139,12 +1365,18 @@ static void html_repetitions(struct html *h, const struct report_set *set)
 	for (i = 0; i < set->nruns; i++)
 		for (k = 0; k < set->runs[i].nreps; k++) {
 			const struct repetition *rep = &set->runs[i].reps[k];
-			char idx[16], down[32], maint[32], sent[24], lost[24];
+			bool known = report_gaps_known(rep);
+			char idx[16], down[32], maint[32], unav[32], gaps[16], interval[80],
+			    capture[320], sent[24], lost[24];
 			const char *cells[] = {set->runs[i].info.scenario,
 					       idx,
 					       rep->verified ? "yes" : "no",
 					       down,
 					       maint,
+					       unav,
+					       gaps,
+					       interval,
+					       capture,
 					       sent,
 					       lost,
 					       rep->error[0] ? rep->error : ""};
@@ -1153,10 +1385,130 @@ static void html_repetitions(struct html *h, const struct report_set *set)
 			stat_cell(down, sizeof(down), rep->measured, (double)rep->downtime_ns);
 			stat_cell(maint, sizeof(maint), rep->maintenance_ns > 0,
 				  (double)rep->maintenance_ns);
+			stat_cell(unav, sizeof(unav), known, (double)rep->unavailable_ns);
+			if (known)
+				snprintf(gaps, sizeof(gaps), "%d", rep->gaps_found);
+			else
+				snprintf(gaps, sizeof(gaps), "\xe2\x80\x94");
+			interval_cell(rep->interval_median_ns, rep->interval_p99_ns, interval,
+				      sizeof(interval));
+			rep_capture_cell(rep, capture, sizeof(capture));
 			snprintf(sent, sizeof(sent), "%" PRIu64, rep->sent);
 			snprintf(lost, sizeof(lost), "%" PRIu64, rep->lost);
 			table_row(h, table, cells, sizeof(cells) / sizeof(cells[0]), false);
 		}
+}
+
+/* A gap as a timeline shades it and lists it. */
+struct shown_gap {
+	int64_t start_ns, end_ns;
+	bool open;	   /* no reply came again before the repetition ended */
+	const char *phase; /* the phase it fell in; "" if not known */
+};
+
+/*
+ * The gaps of @rep to show: run.json's list when it has one (from the
+ * upgrade's real start, with their phases), else, for a run.json written
+ * before the list, those found in its probe replies @rp.  *@listed says
+ * which.  A malloc'd array in *@out, of *@n; 0, or -1 when out of memory.
+ */
+static int rep_gaps(const struct repetition *rep, const struct trace_stamps *rp,
+		    int64_t interval_ns, struct shown_gap **out, size_t *n, bool *listed)
+{
+	struct trace_gap *found = NULL;
+	size_t i, count = 0;
+
+	*out = NULL;
+	*n = 0;
+	*listed = report_gaps_known(rep);
+	if (*listed)
+		count = rep->ngaps > 0 ? (size_t)rep->ngaps : 0;
+	else if (trace_find_gaps(rp, interval_ns, &found, &count))
+		return -1;
+	/* results_load() lists at most RESULTS_MAX_GAPS. */
+	if (*listed && count > RESULTS_MAX_GAPS)
+		count = RESULTS_MAX_GAPS;
+	*out = calloc(count ? count : 1, sizeof(**out));
+	if (!*out) {
+		free(found);
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		struct shown_gap *g = &(*out)[i];
+
+		if (*listed)
+			*g = (struct shown_gap){rep->gaps[i].start_ns, rep->gaps[i].end_ns,
+						rep->gaps[i].open, rep->gaps[i].phase};
+		else
+			*g = (struct shown_gap){found[i].start_ns, found[i].end_ns, false, ""};
+	}
+	free(found);
+	*n = count;
+	return 0;
+}
+
+/*
+ * Under a repetition's timeline, in @parent: every gap it shades, with its
+ * start (t from the timeline's origin), length and phase, which is the
+ * downtime's (@tl's gap) and which never closed.
+ */
+static void html_gap_list(struct html *h, xmlNodePtr parent, const struct repetition *rep,
+			  const struct shown_gap *g, size_t n, bool listed,
+			  const struct plot_timeline *tl)
+{
+	static const char *const head[] = {"gap", "start", "length", "phase", ""};
+	const char *origin = tl->origin_name ? tl->origin_name : "the first phase";
+	char text[512], unav[32], more[96] = "";
+	xmlNodePtr table, p;
+	size_t i;
+
+	if (!n) {
+		snprintf(text, sizeof(text),
+			 listed ? "No silence longer than %d probe intervals from the upgrade's "
+				  "real start to the end of the repetition."
+				: "No silence longer than %d probe intervals in probe.csv.",
+			 PROBE_GAP_INTERVALS);
+		p = el(h, parent, "p", text);
+		attr(p, "class", "note");
+		return;
+	}
+	if (listed) {
+		report_duration((double)rep->unavailable_ns, unav, sizeof(unav));
+		if ((size_t)rep->gaps_found > n)
+			snprintf(more, sizeof(more), "; the first %zu of %d listed", n,
+				 rep->gaps_found);
+		snprintf(text, sizeof(text),
+			 "Unavailable %s in %d gap%s: every silence longer than %d probe intervals "
+			 "from the upgrade's real start to the end of the repetition%s. Start: t "
+			 "from %s.",
+			 unav, rep->gaps_found, rep->gaps_found == 1 ? "" : "s",
+			 PROBE_GAP_INTERVALS, more, origin);
+	} else {
+		snprintf(text, sizeof(text),
+			 "Silences longer than %d probe intervals, found in probe.csv: this "
+			 "run.json predates the list of gaps (no phases, no unavailable time). "
+			 "Start: t from %s.",
+			 PROBE_GAP_INTERVALS, origin);
+	}
+	table = el(h, parent, "table", NULL);
+	attr(table, "class", "gaps");
+	el(h, table, "caption", text);
+	table_row(h, table, head, sizeof(head) / sizeof(head[0]), true);
+	for (i = 0; i < n; i++) {
+		char idx[16], start[32], len[32];
+		const char *cells[] = {idx, start, len, g[i].phase[0] ? g[i].phase : "?", ""};
+
+		snprintf(idx, sizeof(idx), "%zu", i + 1);
+		snprintf(start, sizeof(start), "%+.3f s",
+			 (double)(g[i].start_ns - tl->origin_ns) / NS_PER_S);
+		report_duration((double)(g[i].end_ns - g[i].start_ns), len, sizeof(len));
+		if (g[i].open)
+			cells[4] = "open: no reply before the repetition ended";
+		else if (tl->has_gap && g[i].start_ns == tl->gap_start_ns &&
+			 g[i].end_ns == tl->gap_end_ns)
+			cells[4] = "the downtime";
+		table_row(h, table, cells, sizeof(cells) / sizeof(cells[0]), false);
+	}
 }
 
 /* The timelines of one run's repetitions: a figure each. */
@@ -1175,10 +1527,12 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 		    id[64], down[32];
 		struct plot_timeline tl = {0};
 		const struct trace_stamps *rp = &tr->reps[k].replies;
-		struct trace_gap *gaps;
+		struct shown_gap *gaps;
 		struct plot_gap *pgaps;
 		struct plot_out po;
+		xmlNodePtr fig;
 		size_t c, lo, hi, ngaps;
+		bool listed;
 		int i, rc;
 
 		/* A repetition's console lines: from its first phase to the next's. */
@@ -1208,17 +1562,23 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 		tl.nreplies = rp->n;
 		tl.probe_interval_ns = r->info.probe_interval_ns;
 		tl.has_gap = trace_find_gap(rep, rp, origin, &tl.gap_start_ns, &tl.gap_end_ns);
-		if (trace_find_gaps(rp, r->info.probe_interval_ns, &gaps, &ngaps))
+		if (rep_gaps(rep, rp, r->info.probe_interval_ns, &gaps, &ngaps, &listed))
 			return tb_err_set(err, TB_EXIT_ENV, "out of memory");
-		/* struct trace_gap and struct plot_gap are both a start and an end. */
 		pgaps = calloc(ngaps ? ngaps : 1, sizeof(*pgaps));
 		if (!pgaps) {
 			free(gaps);
 			return tb_err_set(err, TB_EXIT_ENV, "out of memory");
 		}
-		for (c = 0; c < ngaps; c++)
+		for (c = 0; c < ngaps; c++) {
 			pgaps[c] = (struct plot_gap){gaps[c].start_ns, gaps[c].end_ns};
-		free(gaps);
+			/* Without probe.csv, run.json's list still says which was the downtime. */
+			if (!tl.has_gap && listed && rep->measured && !gaps[c].open &&
+			    gaps[c].end_ns - gaps[c].start_ns == rep->downtime_ns) {
+				tl.has_gap = true;
+				tl.gap_start_ns = gaps[c].start_ns;
+				tl.gap_end_ns = gaps[c].end_ns;
+			}
+		}
 		tl.gaps = pgaps;
 		tl.ngaps = ngaps;
 
@@ -1231,17 +1591,25 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 		plot_paths(out, stem, opts, png_term, svg, png, sizeof(svg), &po, title);
 		rc = plot_timeline(&tl, &po, err);
 		free(pgaps);
-		if (rc)
+		if (rc) {
+			free(gaps);
 			return -1;
+		}
 		snprintf(caption, sizeof(caption),
 			 "Phases on the lane of the console they belong to (phases named b_* are "
 			 "kernel B's), console lines as ticks, probe replies as the green bar; the "
 			 "red interval is the probe's gap (the downtime), orange ones every other "
-			 "time without a reply for more than %d probe intervals. t = 0 is %s. %s%s",
-			 TRACE_GAP_INTERVALS, origin_name ? origin_name : "the first phase",
+			 "time without a reply for more than %d probe intervals%s. t = 0 is %s. "
+			 "%s%s",
+			 PROBE_GAP_INTERVALS, listed ? " from the upgrade's real start" : "",
+			 origin_name ? origin_name : "the first phase",
 			 rep->error[0] ? "Error: " : "", rep->error);
 		snprintf(id, sizeof(id), "timeline-%zu-%d", run_no, rep->index);
-		if (figure(h, svg, title, caption, id, err))
+		rc = figure(h, svg, title, caption, id, &fig, err);
+		if (!rc)
+			html_gap_list(h, fig, rep, gaps, ngaps, listed, &tl);
+		free(gaps);
+		if (rc)
 			return -1;
 	}
 	return 0;
@@ -1310,9 +1678,9 @@ static int write_html(const struct report_set *set, const struct scenario_stats 
 	if (plot_downtime(bars, nm, &po, err) ||
 	    figure(&h, svg, po.title,
 		   "Bar: median over the repetitions; whisker: min to max; dots: each repetition. "
-		   "Downtime: longest interval without a probe reply. Maintenance window: upgrade "
-		   "start to the service answering on the new kernel.",
-		   "plot-downtime", err))
+		   "Downtime: longest interval without a probe reply. Maintenance window: the "
+		   "method's window, from the upgrade's real start to back in full.",
+		   "plot-downtime", NULL, err))
 		goto out;
 
 	/* Round trips per scenario, pooled over its runs and repetitions. */
@@ -1346,7 +1714,7 @@ static int write_html(const struct report_set *set, const struct scenario_stats 
 		   "For each scenario, the fraction of probe replies that came back within a given "
 		   "round-trip time (request sent to reply received, host clock), over all its "
 		   "repetitions.",
-		   "plot-rtt", err))
+		   "plot-rtt", NULL, err))
 		goto out;
 
 	el(&h, h.body, "h2", "Timeline of each repetition");

@@ -91,9 +91,33 @@ struct scenario_stats {
 	size_t ndowntime;
 	double *maintenance_ns; /* the repetitions with a known maintenance window */
 	size_t nmaintenance;
-	struct stats_summary downtime, maintenance; /* meaningful when n > 0 */
-	int64_t probe_interval_ns; /* the coarsest of its runs: the downtime's resolution */
+	/*
+	 * The measured repetitions whose run.json lists their gaps (see
+	 * report_gaps_known()): the sum of every silence from the upgrade's
+	 * real start to the end of the repetition, and how many there were.
+	 */
+	double *unavailable_ns;
+	size_t nunavailable;
+	int gaps_min, gaps_max; /* gaps per repetition over those, when nunavailable > 0 */
+	struct stats_summary downtime, maintenance, unavailable; /* meaningful when n > 0 */
+	int64_t probe_interval_ns; /* the coarsest asked of its runs */
+	/*
+	 * The interval the probe achieved, the downtime's real resolution: the
+	 * median of the repetitions' median send intervals and the worst
+	 * repetition's p99; 0 when no repetition recorded it.
+	 */
+	int64_t interval_median_ns, interval_p99_ns;
+	size_t captured;       /* repetitions a packet capture was analysed for */
+	size_t capture_agrees; /* of those, the ones whose downtime agreed with the probe's */
 };
+
+/*
+ * Whether @rep's run.json says what its gaps were (gaps, unavailable_ns):
+ * a repetition whose gaps were looked for has either found some or, if
+ * measured, recorded the probe's achieved interval with them; a run.json
+ * written before either has neither.
+ */
+bool report_gaps_known(const struct repetition *rep);
 
 int report_scenarios(const struct report_set *set, struct scenario_stats **out, size_t *n,
 		     struct tb_err *err);
@@ -129,6 +153,15 @@ void report_twin_ratio(const struct scenario_stats *rows, size_t n, size_t i,
 
 /* A duration for people: "17.00 s", "812.4 ms", "950 us" (with the micro sign). */
 void report_duration(double ns, char *buf, size_t len);
+
+/*
+ * Row @i of @rows as one line for the terminal: what it ran, its downtime,
+ * maintenance and unavailable medians, gaps per repetition, the probe's
+ * achieved interval, the captures that agreed and the ratio to twin
+ * ("kexec (kexec, A -> B, 512 MiB, 2 vCPUs, tcg): downtime median 29.3 ms,
+ * ...").  What was not recorded is left out.
+ */
+void report_row_line(const struct scenario_stats *rows, size_t n, size_t i, char *buf, size_t len);
 
 struct report_opts {
 	const char *out; /* output directory (created if missing) */

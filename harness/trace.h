@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "probe.h"
 #include "results.h"
 
 /* A growing array of stamps (ns). */
@@ -68,10 +69,10 @@ bool trace_find_gap(const struct repetition *rep, const struct trace_stamps *r, 
 
 /*
  * A gap is shaded when no reply came for more than this many probe
- * intervals: one or two lost replies are noise, five in a row are the
- * service (or the path to it) stalling.
+ * intervals: the verdict's threshold for a gap (probe.h), so that a run.json
+ * written before its list of gaps is shaded as a newer one lists them.
  */
-#define TRACE_GAP_INTERVALS 5
+#define TRACE_GAP_INTERVALS PROBE_GAP_INTERVALS
 
 /* No reply from @start_ns (a reply) to @end_ns (the next reply). */
 struct trace_gap {

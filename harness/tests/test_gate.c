@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlschemas.h>
@@ -97,8 +98,19 @@ struct spec {
 	const char *scenario;	/* NULL: the method's name */
 };
 
-/* A result directory @dir/run.json as `twinbench run` would write it. */
-static void make_run(const char *dir, const struct spec *s)
+/* What runs record since run.json lists gaps; none of it in one written before. */
+struct spec_since {
+	/* Each repetition's unavailable time, in one gap, with a 1 ms achieved interval. */
+	const double *unav_ms;
+	/* Each one's packet capture: 1 agrees, -1 says half the downtime (and why), 0 none. */
+	const int *capture;
+};
+
+/*
+ * A result directory @dir/run.json as `twinbench run` would write it, with
+ * what @x says (NULL: as written before gaps were recorded).
+ */
+static void make_run_since(const char *dir, const struct spec *s, const struct spec_since *x)
 {
 	struct repetition *reps = calloc(s->n ? s->n : 1, sizeof(*reps));
 	struct run_info info = {0};
@@ -134,11 +146,34 @@ static void make_run(const char *dir, const struct spec *s)
 		r->maintenance_ns = s->maint_ms ? (int64_t)(s->maint_ms[i] * NS_PER_MS) : 0;
 		r->sent = 1000;
 		repetition_mark(r, "upgrade_start", 1000 * NS_PER_S);
+		if (x && x->unav_ms) {
+			r->interval_median_ns = NS_PER_MS;
+			r->interval_p99_ns = NS_PER_MS;
+			r->unavailable_ns = (int64_t)(x->unav_ms[i] * NS_PER_MS);
+			r->gaps[0] =
+			    (struct rep_gap){1000 * NS_PER_S, 1000 * NS_PER_S + r->unavailable_ns,
+					     false, "upgrade_start"};
+			r->ngaps = r->gaps_found = 1;
+		}
+		if (x && x->capture && x->capture[i]) {
+			r->captured = true;
+			r->capture_agrees = x->capture[i] > 0;
+			r->capture_downtime_ns =
+			    r->capture_agrees ? r->downtime_ns : r->downtime_ns / 2;
+			if (!r->capture_agrees)
+				snprintf(r->capture_note, sizeof(r->capture_note),
+					 "3 frames dropped");
+		}
 	}
 	snprintf(path, sizeof(path), "%s/run.json", dir);
 	if (results_write_json(path, &info, reps, s->n, &err))
 		fail_msg("%s", err.msg);
 	free(reps);
+}
+
+static void make_run(const char *dir, const struct spec *s)
+{
+	make_run_since(dir, s, NULL);
 }
 
 /* Run a subcommand with stdout silenced and stderr captured into @errbuf. */
@@ -242,7 +277,7 @@ static void test_equal_results_pass(void **state)
 	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 0);
 	junit = tl_read_file(at(state, "out/junit.xml"));
 	assert_non_null(junit);
-	assert_non_null(strstr(junit, "tests=\"3\" failures=\"0\""));
+	assert_non_null(strstr(junit, "tests=\"5\" failures=\"0\""));
 	free(junit);
 }
 
@@ -408,9 +443,14 @@ static void test_missing_entry_fails_unless_allowed(void **state)
 	make_run(dirs[0], &k);
 	make_run(dirs[1], &t);
 	compare_with(good, dirs, 2, 0, &r);
-	assert_int_equal(r.n, 9);
-	assert_int_equal(r.regressions, 3); /* reboot: every metric */
-	assert_int_equal(r.skipped, 3);	    /* twin-boot: no baseline */
+	assert_int_equal(r.n, 3 * GATE_METRICS);
+	assert_int_equal(r.regressions, GATE_METRICS); /* reboot: every metric */
+	/*
+	 * twin-boot: no baseline, and no capture; kexec's unavailable: not in it
+	 * (good.json predates it), and no capture either.
+	 */
+	assert_int_equal(r.skipped, GATE_METRICS + 2);
+	assert_int_equal(check_of(&r, "kexec", GATE_UNAVAILABLE)->outcome, GATE_SKIPPED);
 	c = check_of(&r, "reboot", GATE_VERIFIED);
 	assert_int_equal(c->outcome, GATE_REGRESSION);
 	assert_string_equal(c->summary, "no current results");
@@ -421,7 +461,7 @@ static void test_missing_entry_fails_unless_allowed(void **state)
 
 	compare_with(good, dirs, 2, GATE_ALLOW_MISSING, &r);
 	assert_int_equal(r.regressions, 0);
-	assert_int_equal(r.skipped, 6);
+	assert_int_equal(r.skipped, 2 * GATE_METRICS + 2);
 	assert_int_equal(check_of(&r, "reboot", GATE_DOWNTIME)->outcome, GATE_SKIPPED);
 	assert_non_null(strstr(r.notes, "1 baseline scenario had no current results"));
 	gate_result_free(&r);
@@ -429,13 +469,13 @@ static void test_missing_entry_fails_unless_allowed(void **state)
 	assert_int_equal(run_cmd(cmd_gate, strict, err, sizeof(err)), 1);
 	assert_int_equal(junit_schema_errors(at(state, "out/junit.xml")), 0);
 	md = tl_read_file(at(state, "out/gate.md"));
-	assert_non_null(strstr(md, "FAIL, 3 regressions"));
+	assert_non_null(strstr(md, "FAIL, 5 regressions"));
 	assert_non_null(strstr(md, "**reboot downtime**: no current results for this scenario"));
 	free(md);
 	assert_int_equal(run_cmd(cmd_gate, lenient, err, sizeof(err)), 0);
 	assert_int_equal(junit_schema_errors(at(state, "out/junit.xml")), 0);
 	junit = tl_read_file(at(state, "out/junit.xml"));
-	assert_non_null(strstr(junit, "skipped=\"6\""));
+	assert_non_null(strstr(junit, "skipped=\"12\""));
 	free(junit);
 	free(out);
 	free(good);
@@ -673,7 +713,7 @@ static void test_entry_is_compared_with_its_alike_row(void **state)
 	if (gate_baseline_load(fixture("good_v2.json"), &b, &e) || report_load(&set, dirs, 2, &e) ||
 	    gate_compare(&b, &set, 0, &r, &e))
 		fail_msg("%s", e.msg);
-	assert_int_equal(r.n, 6);
+	assert_int_equal(r.n, 2 * GATE_METRICS);
 	assert_int_equal(check_of(&r, "kexec", GATE_DOWNTIME)->outcome, GATE_PASS);
 	/* kexec-big's baseline median is 90 ms: 205 ms is its regression, not kexec's. */
 	assert_int_equal(check_of(&r, "kexec-big", GATE_DOWNTIME)->outcome, GATE_REGRESSION);
@@ -730,13 +770,13 @@ static void test_junit_has_the_schema_shape(void **state)
 			assert_non_null(xmlHasProp(child, BAD_CAST "message"));
 		}
 	}
-	assert_int_equal(cases, 3);
+	assert_int_equal(cases, GATE_METRICS);
 	assert_int_equal(failures, 2); /* downtime and verified */
 	v = xmlGetProp(suite, BAD_CAST "failures");
 	assert_string_equal((const char *)v, "2");
 	xmlFree(v);
 	v = xmlGetProp(suite, BAD_CAST "tests");
-	assert_string_equal((const char *)v, "3");
+	assert_string_equal((const char *)v, "5");
 	xmlFree(v);
 	xmlFreeDoc(doc);
 }
@@ -753,7 +793,7 @@ static void test_other_accelerator_fails(void **state)
 
 	make_run(cur, &s);
 	compare(bl, cur, &r);
-	assert_int_equal(r.regressions, 3);
+	assert_int_equal(r.regressions, GATE_METRICS);
 	c = check_of(&r, "kexec", GATE_DOWNTIME);
 	assert_int_equal(c->outcome, GATE_REGRESSION);
 	assert_string_equal(c->summary, "not comparable");
@@ -778,7 +818,7 @@ static void test_other_kernels_fail(void **state)
 
 	make_run(cur, &s);
 	compare(bl, cur, &r);
-	assert_int_equal(r.regressions, 3);
+	assert_int_equal(r.regressions, GATE_METRICS);
 	c = check_of(&r, "kexec", GATE_VERIFIED);
 	assert_int_equal(c->outcome, GATE_REGRESSION);
 	assert_non_null(strstr(c->detail, "kernels 6.1.0-a \xe2\x86\x92 6.1.0-c (baseline: "
@@ -792,9 +832,250 @@ static void test_other_kernels_fail(void **state)
 	assert_int_equal(c->outcome, GATE_REGRESSION);
 	assert_non_null(strstr(c->detail, "(baseline: 6.1.0-50-amd64 \xe2\x86\x92 6.1.0-50-amd64)"));
 	/* reboot, twin and twin-dual have no results: skipped, as asked. */
-	assert_int_equal(r.regressions, 3);
-	assert_int_equal(r.skipped, 9);
+	assert_int_equal(r.regressions, GATE_METRICS);
+	assert_int_equal(r.skipped, 3 * GATE_METRICS);
 	gate_result_free(&r);
+}
+
+/* Save a baseline of kexec runs that recorded @unav_ms (5 repetitions); returns its path. */
+static const char *save_unavailable_baseline(void **state, const double *unav_ms)
+{
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	const struct spec_since x = {.unav_ms = unav_ms};
+	char *dir = at(state, "base-kexec"), *file = at(state, "baseline.json"), err[2048];
+	const char *args[] = {"gate", "--save", file, dir, NULL};
+
+	make_run_since(dir, &s, &x);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 0);
+	return file;
+}
+
+/*
+ * The same downtimes, but twice as long unavailable (the service stalled
+ * again after it came back): unavailable regresses, naming both medians,
+ * while the downtime passes.
+ */
+static void test_unavailable_regression_fails(void **state)
+{
+	static const double twice[] = {190, 200, 205, 210, 220};
+	const char *bl = save_unavailable_baseline(state, base5);
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	const struct spec_since x = {.unav_ms = twice};
+	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048], *md;
+	const char *args[] = {"gate", "--baseline", bl, "--out", out, cur, NULL};
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run_since(cur, &s, &x);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 1);
+	compare(bl, cur, &r);
+	assert_int_equal(r.regressions, 1);
+	c = check_of(&r, "kexec", GATE_UNAVAILABLE);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_true(fabs(c->base - 102e6) < 1);
+	assert_true(fabs(c->cur - 205e6) < 1);
+	assert_true(c->tested);
+	assert_true(fabs(c->p - 1.0 / 252) < 1e-12);
+	assert_int_equal(check_of(&r, "kexec", GATE_DOWNTIME)->outcome, GATE_PASS);
+	gate_result_free(&r);
+	md = tl_read_file(at(state, "out/gate.md"));
+	assert_non_null(md);
+	assert_non_null(
+	    strstr(md, "**kexec unavailable**: median 205 ms against the baseline's 102 ms"));
+	free(md);
+	md = tl_read_file(at(state, "out/junit.xml"));
+	assert_non_null(md);
+	assert_non_null(strstr(md, "name=\"unavailable_ns\""));
+	free(md);
+}
+
+/* --save writes unavailable_ns when the runs recorded it, with the same thresholds. */
+static void test_saved_baseline_has_unavailable_when_the_runs_do(void **state)
+{
+	const char *bl = save_unavailable_baseline(state, base5);
+	struct gate_baseline b;
+	struct tb_err err;
+
+	if (gate_baseline_load(bl, &b, &err))
+		fail_msg("%s", err.msg);
+	assert_true(b.entries[0].timing[GATE_UNAVAILABLE].present);
+	assert_int_equal(b.entries[0].timing[GATE_UNAVAILABLE].nvalues, 5);
+	assert_true(fabs(b.entries[0].timing[GATE_UNAVAILABLE].median - 102e6) < 1);
+	assert_true(fabs(b.entries[0].timing[GATE_UNAVAILABLE].values[0] - 95e6) < 1);
+	assert_int_equal(b.entries[0].timing[GATE_UNAVAILABLE].absolute_ns, 10 * NS_PER_MS);
+	gate_baseline_free(&b);
+}
+
+/* Runs whose run.json lists no gaps make a baseline without unavailable_ns. */
+static void test_saved_baseline_of_old_runs_has_no_unavailable(void **state)
+{
+	const char *bl = save_baseline(state, base5, 5);
+	struct gate_baseline b;
+	struct tb_err err;
+	char *text;
+
+	if (gate_baseline_load(bl, &b, &err))
+		fail_msg("%s", err.msg);
+	assert_false(b.entries[0].timing[GATE_UNAVAILABLE].present);
+	assert_true(b.entries[0].timing[GATE_DOWNTIME].present);
+	gate_baseline_free(&b);
+	text = tl_read_file(bl);
+	assert_null(strstr(text, "unavailable_ns"));
+	free(text);
+}
+
+/* Strip @dir's run.json of what runs record since gaps were listed: none of their keys. */
+static void make_legacy(const char *dir)
+{
+	char path[PATH_MAX];
+	json_error_t jerr;
+	json_t *root, *rep;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	root = json_load_file(path, 0, &jerr);
+	assert_non_null(root);
+	json_array_foreach(json_object_get(root, "repetitions"), i, rep)
+	{
+		json_object_del(rep, "gaps");
+		json_object_del(rep, "capture");
+		json_object_del(json_object_get(rep, "probe"), "interval_median_ns");
+		json_object_del(json_object_get(rep, "probe"), "interval_p99_ns");
+	}
+	assert_int_equal(json_dump_file(root, path, JSON_INDENT(2)), 0);
+	json_decref(root);
+}
+
+/*
+ * Old meets new: a baseline without unavailable_ns (good_v2.json) against
+ * runs that record it does not gate it; a run.json without gaps loads, and
+ * against a baseline that has unavailable_ns fails that metric, saying why.
+ */
+static void test_old_baselines_and_old_runs_still_compare(void **state)
+{
+	const struct spec k = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	const struct spec_since x = {.unav_ms = base5};
+	char *cur = strdup(at(state, "cur")), *old = strdup(at(state, "old"));
+	const char *bl;
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run_since(cur, &k, &x);
+	compare_with(fixture("good_v2.json"), &cur, 1, GATE_ALLOW_MISSING, &r);
+	c = check_of(&r, "kexec", GATE_UNAVAILABLE);
+	assert_int_equal(c->outcome, GATE_SKIPPED);
+	assert_string_equal(c->detail, "not in the baseline");
+	assert_int_equal(check_of(&r, "kexec", GATE_DOWNTIME)->outcome, GATE_PASS);
+	assert_int_equal(r.regressions, 0);
+	gate_result_free(&r);
+
+	bl = save_unavailable_baseline(state, base5);
+	make_run_since(old, &k, &x);
+	make_legacy(old);
+	compare(bl, old, &r);
+	assert_int_equal(check_of(&r, "kexec", GATE_DOWNTIME)->outcome, GATE_PASS);
+	c = check_of(&r, "kexec", GATE_UNAVAILABLE);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_non_null(strstr(c->detail, "no repetition measured it in the current results"));
+	assert_non_null(strstr(c->detail, "a run.json written before gaps were recorded"));
+	assert_int_equal(r.regressions, 1);
+	gate_result_free(&r);
+	free(cur);
+	free(old);
+}
+
+/*
+ * Repetition 2's capture saw half the probe's downtime: the scenario fails
+ * on its capture, naming the repetition and both values, though every time
+ * is the baseline's; the repetition without a capture is not counted.
+ */
+static void test_disagreeing_capture_fails_the_scenario(void **state)
+{
+	static const int capture[] = {1, -1, 1, 1, 0};
+	const char *bl = save_baseline(state, base5, 5);
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	const struct spec_since x = {.capture = capture};
+	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048], *text;
+	const char *args[] = {"gate", "--baseline", bl, "--out", out, cur, NULL};
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run_since(cur, &s, &x);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 1);
+	compare(bl, cur, &r);
+	assert_int_equal(r.regressions, 1);
+	c = check_of(&r, "kexec", GATE_CAPTURE);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_string_equal(c->summary, "3/4 captures agree");
+	assert_string_equal(c->detail,
+			    "the packet capture contradicts the probe in 1 of 4 captured "
+			    "repetitions, so this scenario's times cannot be trusted: repetition 2 "
+			    "of cur: the probe measured 100 ms, the capture 50.0 ms (3 frames "
+			    "dropped)");
+	assert_int_equal(check_of(&r, "kexec", GATE_DOWNTIME)->outcome, GATE_PASS);
+	gate_result_free(&r);
+	text = tl_read_file(at(state, "out/junit.xml"));
+	assert_non_null(text);
+	assert_non_null(strstr(text, "tests=\"5\" failures=\"1\""));
+	assert_non_null(strstr(text, "<failure type=\"untrusted\" message=\"3/4 captures agree\""));
+	free(text);
+	assert_int_equal(junit_schema_errors(at(state, "out/junit.xml")), 0);
+	text = tl_read_file(at(state, "out/gate.md"));
+	assert_non_null(text);
+	assert_non_null(
+	    strstr(text, "| kexec | capture | 3/4 captures agree |  | **UNTRUSTED** |"));
+	assert_non_null(
+	    strstr(text, "**kexec capture**: the packet capture contradicts the probe"));
+	free(text);
+}
+
+/* Captures that all agree pass; none at all is a skip, not a pass. */
+static void test_agreeing_captures_pass(void **state)
+{
+	static const int capture[] = {1, 1, 1, 1, 1};
+	const char *bl = save_baseline(state, base5, 5);
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	const struct spec_since x = {.capture = capture};
+	char *cur = at(state, "cur"), *none = at(state, "none");
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run_since(cur, &s, &x);
+	compare(bl, cur, &r);
+	c = check_of(&r, "kexec", GATE_CAPTURE);
+	assert_int_equal(c->outcome, GATE_PASS);
+	assert_string_equal(c->summary, "5/5 captures agree");
+	assert_int_equal(r.regressions, 0);
+	gate_result_free(&r);
+	make_run(none, &s);
+	compare(bl, none, &r);
+	c = check_of(&r, "kexec", GATE_CAPTURE);
+	assert_int_equal(c->outcome, GATE_SKIPPED);
+	assert_non_null(strstr(c->detail, "no repetition had a packet capture"));
+	gate_result_free(&r);
+}
+
+/* A capture needs no baseline: a scenario the baseline lacks still fails on one. */
+static void test_disagreeing_capture_fails_a_scenario_not_in_the_baseline(void **state)
+{
+	static const int capture[] = {-1};
+	static const double tb[] = {5};
+	const struct spec t = {"twin-boot", NULL, tb, NULL, NULL, 1, NULL, 0, NULL};
+	const struct spec_since x = {.capture = capture};
+	char *cur = strdup(at(state, "twin"));
+	const struct gate_check *c;
+	struct gate_result r;
+
+	make_run_since(cur, &t, &x);
+	compare_with(fixture("good_v2.json"), &cur, 1, GATE_ALLOW_MISSING, &r);
+	assert_int_equal(check_of(&r, "twin-boot", GATE_DOWNTIME)->outcome, GATE_SKIPPED);
+	c = check_of(&r, "twin-boot", GATE_CAPTURE);
+	assert_int_equal(c->outcome, GATE_REGRESSION);
+	assert_non_null(strstr(c->detail, "repetition 1 of twin: the probe measured 5.0 ms, the "
+					  "capture 2.5 ms"));
+	assert_int_equal(r.regressions, 1);
+	gate_result_free(&r);
+	free(cur);
 }
 
 /* --allow-missing is for comparing; with --save it is a usage error. */
@@ -841,6 +1122,18 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_other_kernels_fail, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_allow_missing_with_save_is_bad_usage, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_unavailable_regression_fails, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_saved_baseline_has_unavailable_when_the_runs_do,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_saved_baseline_of_old_runs_has_no_unavailable,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_old_baselines_and_old_runs_still_compare, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_disagreeing_capture_fails_the_scenario, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_agreeing_captures_pass, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_disagreeing_capture_fails_a_scenario_not_in_the_baseline, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

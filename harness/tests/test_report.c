@@ -26,18 +26,23 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
 #include "commands.h"
 #include "monotime.h"
 #include "plot.h"
+#include "probe.h"
 #include "report.h"
 #include "results.h"
 #include "testlib.h"
 #include "trace.h"
 
 static char tmpdir[64];
+
+/* Ranges in the summary ("1-2") are written with an en dash. */
+#define EN_DASH "\xe2\x80\x93"
 
 static int setup(void **state)
 {
@@ -67,6 +72,8 @@ struct synth_rep {
 	int64_t gap_ms;	   /* no reply for this long from t0 + 500.4 ms; 0: no gap */
 	bool twin;	   /* twin-boot phases (b_*) and console b lines */
 	const char *error; /* "" if ok */
+	int64_t stall_ms;  /* no reply for this long again, 500 ms after the gap; 0: none */
+	int capture;	   /* a capture that agrees (1), disagrees by -50 ms (-1); 0: none */
 };
 
 /* What a run booted, in which guest: what tells its scenario's rows apart. */
@@ -78,10 +85,25 @@ struct synth_env {
 
 static const struct synth_env default_env = {"6.1.0-old", "6.1.0-new", 512, 2, "tcg"};
 
+/* A run.json's gap list as the verdict makes it: every silence over PROBE_GAP_INTERVALS ms. */
+static void synth_gap(struct repetition *r, int64_t start, int64_t end)
+{
+	if (end - start <= PROBE_GAP_INTERVALS * NS_PER_MS)
+		return;
+	r->gaps[r->ngaps] = (struct rep_gap){.start_ns = start, .end_ns = end};
+	snprintf(r->gaps[r->ngaps].phase, sizeof(r->gaps[0].phase), "%s",
+		 r->ngaps ? "service_back" : "upgrade_start");
+	r->ngaps++;
+	r->gaps_found++;
+	r->unavailable_ns += end - start;
+}
+
 /*
  * A result directory: run.json for @reps, probe.csv with a request every
- * millisecond from t0 - 1 s to t0 + 1 s + gap (replies 400 us later, none
- * inside the gap), console-a.log (and console-b.log for twin) lines.
+ * millisecond from t0 - 1 s to 1 s after the gap (or the stall) (replies
+ * 400 us later, none inside the gap or the stall), console-a.log (and
+ * console-b.log for twin) lines.  Every repetition's probe achieved a 1 ms
+ * interval, with a p99 of 1.1 ms for the first, 1.2 ms for the second...
  */
 static void make_run_in(const char *dir, const char *scenario, const char *method,
 			const struct synth_env *env, const struct synth_rep *s, size_t n)
@@ -107,7 +129,9 @@ static void make_run_in(const char *dir, const char *scenario, const char *metho
 		/* The gap runs from one reply (gs) to another (ge): downtime = gap_ms exactly. */
 		int64_t t0 = s[i].t0, gs = t0 + 500 * NS_PER_MS + 400 * NS_PER_US;
 		int64_t ge = gs + s[i].gap_ms * NS_PER_MS;
-		int64_t end = ge + NS_PER_S, last_before = 0, first_after = 0;
+		int64_t ss = ge + 500 * NS_PER_MS, se = ss + s[i].stall_ms * NS_PER_MS;
+		int64_t end = (s[i].stall_ms ? se : ge) + NS_PER_S, last_before = 0,
+			first_after = 0;
 		uint64_t seq = 0;
 
 		r->index = (int)i + 1;
@@ -120,6 +144,8 @@ static void make_run_in(const char *dir, const char *scenario, const char *metho
 		for (int64_t t = t0 - NS_PER_S; t < end; t += NS_PER_MS, seq++) {
 			fprintf(probe, "send,%d,%" PRIu64 ",%" PRId64 ",,,\n", r->index, seq, t);
 			if (s[i].gap_ms && t + 400 * NS_PER_US > gs && t + 400 * NS_PER_US < ge)
+				continue;
+			if (s[i].stall_ms && t + 400 * NS_PER_US > ss && t + 400 * NS_PER_US < se)
 				continue;
 			fprintf(probe, "recv,%d,%" PRIu64 ",%" PRId64 ",%" PRIu64 ",6.1.0,id\n",
 				r->index, seq, (int64_t)(t + 400 * NS_PER_US), seq);
@@ -135,6 +161,17 @@ static void make_run_in(const char *dir, const char *scenario, const char *metho
 			repetition_mark(r, "old_last_line", gs - 50 * NS_PER_MS);
 			repetition_mark(r, "new_first_line", gs + 100 * NS_PER_MS);
 			repetition_mark(r, "service_back", first_after);
+			synth_gap(r, last_before, first_after);
+		}
+		if (s[i].stall_ms)
+			synth_gap(r, ss, se);
+		r->interval_median_ns = NS_PER_MS;
+		r->interval_p99_ns = NS_PER_MS + (int64_t)(i + 1) * 100 * NS_PER_US;
+		if (s[i].capture) {
+			r->captured = true;
+			r->capture_agrees = s[i].capture > 0;
+			r->capture_downtime_ns =
+			    r->downtime_ns - (s[i].capture > 0 ? 0 : 50 * NS_PER_MS);
 		}
 		if (s[i].twin) {
 			repetition_mark(r, "cpu_handed", t0 + 50 * NS_PER_MS);
@@ -193,15 +230,40 @@ static void make_run(const char *dir, const char *scenario, const char *method,
 	make_run_in(dir, scenario, method, &default_env, s, n);
 }
 
+/*
+ * Make @dir's run.json one written before gaps, the achieved interval and
+ * captures were recorded: none of their keys.
+ */
+static void make_legacy(const char *dir)
+{
+	char path[PATH_MAX];
+	json_error_t jerr;
+	json_t *root, *rep;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	root = json_load_file(path, 0, &jerr);
+	assert_non_null(root);
+	json_array_foreach(json_object_get(root, "repetitions"), i, rep)
+	{
+		json_object_del(rep, "gaps");
+		json_object_del(rep, "capture");
+		json_object_del(json_object_get(rep, "probe"), "interval_median_ns");
+		json_object_del(json_object_get(rep, "probe"), "interval_p99_ns");
+	}
+	assert_int_equal(json_dump_file(root, path, JSON_INDENT(2)), 0);
+	json_decref(root);
+}
+
 /* Two reboot repetitions (gaps of 100 and 300 ms) and one twin-boot repetition. */
 static void make_two_runs(char *dirs[2])
 {
 	const struct synth_rep reboot[] = {
-	    {1000 * NS_PER_S, 100, false, ""},
-	    {1010 * NS_PER_S, 300, false, ""},
+	    {1000 * NS_PER_S, 100, false, "", 0, 0},
+	    {1010 * NS_PER_S, 300, false, "", 0, 0},
 	};
 	const struct synth_rep twin[] = {
-	    {2000 * NS_PER_S, 5, true, "probe: \"late\", then lost"},
+	    {2000 * NS_PER_S, 5, true, "probe: \"late\", then lost", 0, 0},
 	};
 
 	dirs[0] = strdup(at("20261122-020000-reboot"));
@@ -464,7 +526,12 @@ static void test_markdown_table_has_the_numbers(void **state)
 	    strstr(md, "| reboot | 2 | 2/2 | 200 ms | - [1] | 280 ms | 100 ms | 300 ms |"));
 	assert_non_null(strstr(md, "\n[1] No twin run in this report: no ratio."));
 	assert_non_null(strstr(md, "| twin-boot | 1 | 0/1 | 5.0 ms |"));
-	assert_non_null(strstr(md, "resolution is the probe interval (1.0 ms)"));
+	/* 5 ms is not longer than 5 intervals: no gap, nothing unavailable. */
+	assert_non_null(strstr(md, "| 0 ns | 0 ns | 0 ns | 0 ns | 0 | 1.0 ms (p99 1.1 ms) | "
+				   "\xe2\x80\x94 | twin-boot |"));
+	assert_non_null(strstr(md, "its resolution is the interval the probe achieved"));
+	assert_non_null(strstr(md, "up to 1.0 ms here"));
+	assert_non_null(strstr(md, "asked: 1.0 ms"));
 	free(md);
 	for (int i = 0; i < 2; i++)
 		free(dirs[i]);
@@ -488,10 +555,333 @@ static void test_csv_has_one_row_per_repetition(void **state)
 		free(dirs[i]);
 }
 
+static void load_rows(char **dirs, size_t n, struct report_set *set,
+		      struct scenario_stats **rows, size_t *nrows)
+{
+	struct tb_err err;
+
+	if (report_load(set, dirs, n, &err) || report_scenarios(set, rows, nrows, &err))
+		fail_msg("%s", err.msg);
+}
+
+/*
+ * reboot, pooled from a run that lists its gaps and one from before that
+ * (no gaps, no achieved interval): downtimes 100, 300 (then a 50 ms stall)
+ * and 200 ms.  Unavailable is over the two that say: 100 and 350 ms, so
+ * median 225, p90 = 100 + 0.9 * 250 = 325; one gap, then two.  Of the two
+ * captures, one agreed.
+ */
+static void make_unavailable_runs(char *dirs[2])
+{
+	const struct synth_rep listed[] = {
+	    {1000 * NS_PER_S, 100, false, "", 0, 1},
+	    {1010 * NS_PER_S, 300, false, "", 50, -1},
+	};
+	const struct synth_rep legacy[] = {{1100 * NS_PER_S, 200, false, "", 0, 0}};
+
+	dirs[0] = strdup(at("20261122-020000-reboot"));
+	dirs[1] = strdup(at("20261121-020000-reboot"));
+	make_run(dirs[0], "reboot", "reboot", listed, 2);
+	make_run(dirs[1], "reboot", "reboot", legacy, 1);
+	make_legacy(dirs[1]);
+}
+
+static void test_unavailable_is_pooled_over_the_repetitions_that_list_gaps(void **state)
+{
+	struct scenario_stats *rows;
+	struct report_set set;
+	char *dirs[2], line[2048];
+	size_t n;
+
+	(void)state;
+	make_unavailable_runs(dirs);
+	load_rows(dirs, 2, &set, &rows, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].ndowntime, 3);
+	assert_true(fabs(rows[0].downtime.median - 200e6) < 1);
+	assert_int_equal(rows[0].nunavailable, 2);
+	assert_true(fabs(rows[0].unavailable.median - 225e6) < 1);
+	assert_true(fabs(rows[0].unavailable.p90 - 325e6) < 1);
+	assert_true(fabs(rows[0].unavailable.min - 100e6) < 1);
+	assert_true(fabs(rows[0].unavailable.max - 350e6) < 1);
+	assert_int_equal(rows[0].gaps_min, 1);
+	assert_int_equal(rows[0].gaps_max, 2);
+	/* The legacy run recorded no interval: the median is over the other two. */
+	assert_int_equal(rows[0].interval_median_ns, NS_PER_MS);
+	assert_int_equal(rows[0].interval_p99_ns, NS_PER_MS + 200 * NS_PER_US);
+	assert_int_equal(rows[0].captured, 2);
+	assert_int_equal(rows[0].capture_agrees, 1);
+	report_row_line(rows, n, 0, line, sizeof(line));
+	assert_string_equal(line, "reboot (reboot, 6.1.0-old \xe2\x86\x92 6.1.0-new, 512 MiB, "
+				  "2 vCPUs, tcg): downtime median 200 ms, maintenance median "
+				  "700 ms, unavailable median 225 ms (gaps per repetition "
+				  "1" EN_DASH "2), probe interval 1.0 ms (p99 1.2 ms), capture "
+				  "agrees 1/2, \xc3\x97 twin: - (No twin run in this report: no "
+				  "ratio.)");
+	report_scenarios_free(rows, n);
+	report_free(&set);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/* The same row in both tables: unavailable beside downtime and maintenance. */
+static void test_summary_shows_unavailable_gaps_interval_and_capture(void **state)
+{
+	char *dirs[2], *md, *html;
+
+	(void)state;
+	make_unavailable_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	md = tl_read_file(at("out/report.md"));
+	assert_non_null(md);
+	assert_non_null(strstr(md, "| maintenance max | unavailable median | unavailable p90 | "
+				   "unavailable min | unavailable max | gaps per repetition | "
+				   "probe interval (median, p99) | capture | method |"));
+	assert_non_null(strstr(md, "| reboot | 3 | 3/3 | 200 ms | - [1] | 280 ms | 100 ms | "
+				   "300 ms | 700 ms | 800 ms | 225 ms | 325 ms | 100 ms | 350 ms | "
+				   "1" EN_DASH "2 | 1.0 ms (p99 1.2 ms) | agrees 1/2 | reboot |"));
+	free(md);
+	html = tl_read_file(at("out/report.html"));
+	assert_non_null(html);
+	assert_non_null(strstr(html, "<td>225 ms</td>"));
+	assert_non_null(strstr(html, "<td>agrees 1/2</td>"));
+	free(html);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/* A run.json without gaps: its row says nothing of unavailable, rather than 0. */
+static void test_legacy_run_json_has_no_unavailable(void **state)
+{
+	const struct synth_rep legacy[] = {{1100 * NS_PER_S, 200, false, "", 0, 0}};
+	char *dir = strdup(at("20261121-020000-kexec")), *md, *csv;
+
+	(void)state;
+	make_run(dir, "kexec", "kexec", legacy, 1);
+	make_legacy(dir);
+	write_report(&dir, 1, at("out"));
+	md = tl_read_file(at("out/report.md"));
+	assert_non_null(md);
+	assert_non_null(strstr(md, "| 700 ms | 700 ms | \xe2\x80\x94 | \xe2\x80\x94 | "
+				   "\xe2\x80\x94 | \xe2\x80\x94 | \xe2\x80\x94 | "
+				   "\xe2\x80\x94 | \xe2\x80\x94 | kexec |"));
+	assert_non_null(strstr(md, "its resolution is the probe interval (1.0 ms; the achieved "
+				   "one was not recorded)"));
+	free(md);
+	csv = tl_read_file(at("out/summary.csv"));
+	assert_non_null(strstr(csv, ",200000000,700400000,,,,,,,"));
+	free(csv);
+	free(dir);
+}
+
+/* The new columns, where they go, empty where run.json does not say. */
+static void test_csv_has_unavailable_interval_and_capture(void **state)
+{
+	char *dirs[2], *csv;
+
+	(void)state;
+	make_unavailable_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	csv = tl_read_file(at("out/summary.csv"));
+	assert_non_null(csv);
+	assert_non_null(strstr(csv, "downtime_ns,maintenance_ns,unavailable_ns,gaps,"
+				    "interval_median_ns,interval_p99_ns,capture_downtime_ns,"
+				    "capture_agrees,sent,"));
+	assert_non_null(strstr(csv, ",1,1,1,1,100000000,600400000,100000000,1,1000000,1100000,"
+				    "100000000,1,"));
+	/* 300 ms, then a stall of 50: 350 ms in two gaps; the capture saw 250. */
+	assert_non_null(strstr(csv, ",2,1,1,1,300000000,800400000,350000000,2,1000000,1200000,"
+				    "250000000,0,"));
+	assert_non_null(strstr(csv, ",1,1,1,1,200000000,700400000,,,,,,,"));
+	free(csv);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/* The element with id @id under @n, or NULL. */
+static xmlNodePtr find_id(xmlNodePtr n, const char *id)
+{
+	for (; n; n = n->next) {
+		xmlChar *v;
+		xmlNodePtr hit;
+		bool match;
+
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		v = xmlGetProp(n, BAD_CAST "id");
+		match = v && !strcmp((const char *)v, id);
+		xmlFree(v);
+		if (match)
+			return n;
+		hit = find_id(n->children, id);
+		if (hit)
+			return hit;
+	}
+	return NULL;
+}
+
+/* The first element named @name under @n (depth first), or NULL. */
+static xmlNodePtr find_element(xmlNodePtr n, const char *name)
+{
+	for (; n; n = n->next) {
+		xmlNodePtr hit;
+
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		if (!strcmp((const char *)n->name, name))
+			return n;
+		hit = find_element(n->children, name);
+		if (hit)
+			return hit;
+	}
+	return NULL;
+}
+
+/*
+ * The gap list under the timeline with id @id in report.html: its caption,
+ * then a line per row, cells joined by '|'.  NULL if it has no table.
+ */
+static char *gap_list(const char *id)
+{
+	xmlDocPtr doc = xmlReadFile(at("out/report.html"), NULL, XML_PARSE_NONET);
+	xmlNodePtr fig, table, row, cell;
+	char *text = NULL;
+	size_t len = 0;
+	bool first;
+	FILE *f;
+
+	assert_non_null(doc);
+	fig = find_id(xmlDocGetRootElement(doc), id);
+	assert_non_null(fig);
+	table = find_element(fig->children, "table");
+	if (!table) {
+		xmlFreeDoc(doc);
+		return NULL;
+	}
+	f = open_memstream(&text, &len);
+	for (row = table->children; row; row = row->next) {
+		xmlChar *c;
+
+		if (row->type != XML_ELEMENT_NODE)
+			continue;
+		if (!strcmp((const char *)row->name, "caption")) {
+			c = xmlNodeGetContent(row);
+			fprintf(f, "%s\n", (const char *)c);
+			xmlFree(c);
+			continue;
+		}
+		if (!find_element(row->children, "td"))
+			continue; /* the head */
+		for (cell = row->children, first = true; cell; cell = cell->next) {
+			if (cell->type != XML_ELEMENT_NODE)
+				continue;
+			c = xmlNodeGetContent(cell);
+			fprintf(f, "%s%s", first ? "" : "|", (const char *)c);
+			first = false;
+			xmlFree(c);
+		}
+		fputc('\n', f);
+	}
+	fclose(f);
+	xmlFreeDoc(doc);
+	return text;
+}
+
+/*
+ * Each gap under its timeline: start from t = 0 (upgrade_start), length,
+ * phase, and which is the downtime; run.json's list where it has one (the
+ * 50 ms stall 500 ms after the downtime is its second), else what
+ * probe.csv shows (no phase).
+ */
+static void test_timeline_lists_every_gap_with_its_phase(void **state)
+{
+	char *dirs[2], *list, *svg;
+
+	(void)state;
+	make_unavailable_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	list = gap_list("timeline-1-2");
+	assert_non_null(list);
+	assert_non_null(strstr(list, "Unavailable 350 ms in 2 gaps: every silence longer than 5 "
+				     "probe intervals from the upgrade's real start"));
+	assert_non_null(strstr(list, "\n1|+0.500 s|300 ms|upgrade_start|the downtime\n"
+				     "2|+1.300 s|50.0 ms|service_back|\n"));
+	free(list);
+	list = gap_list("timeline-2-1");
+	assert_non_null(list);
+	assert_non_null(strstr(list, "this run.json predates the list of gaps"));
+	assert_non_null(strstr(list, "\n1|+0.500 s|200 ms|?|the downtime\n"));
+	free(list);
+	/* The stall is shaded orange (and keyed), the downtime red. */
+	svg = tl_read_file(at("out/plots/timeline-1-reboot-rep2.svg"));
+	assert_non_null(svg);
+	assert_int_equal(svg_fills(svg, 255, 127, 14), 2);
+	free(svg);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/*
+ * run.json's list is what is shown when there is one: a silence in
+ * probe.csv it does not list (here the stall, taken out of it) is neither
+ * listed nor shaded, and a gap it says is open is said to be open.
+ */
+static void test_timeline_prefers_the_gaps_run_json_lists(void **state)
+{
+	const struct synth_rep reps[] = {{1000 * NS_PER_S, 100, false, "", 40, 0}};
+	char *dir = strdup(at("20261122-020000-kexec")), *list, *svg, path[PATH_MAX];
+	json_t *root, *gaps;
+	json_error_t jerr;
+
+	(void)state;
+	make_run(dir, "kexec", "kexec", reps, 1);
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	root = json_load_file(path, 0, &jerr);
+	assert_non_null(root);
+	gaps = json_object_get(json_array_get(json_object_get(root, "repetitions"), 0), "gaps");
+	assert_int_equal(json_array_size(json_object_get(gaps, "list")), 2);
+	assert_int_equal(json_array_remove(json_object_get(gaps, "list"), 1), 0);
+	json_object_set_new(json_array_get(json_object_get(gaps, "list"), 0), "open", json_true());
+	json_object_set_new(gaps, "found", json_integer(1));
+	assert_int_equal(json_dump_file(root, path, JSON_INDENT(2)), 0);
+	json_decref(root);
+	write_report(&dir, 1, at("out"));
+	list = gap_list("timeline-1-1");
+	assert_non_null(list);
+	assert_non_null(strstr(list, "\n1|+0.500 s|100 ms|upgrade_start|open: no reply before "
+				     "the repetition ended\n"));
+	assert_null(strstr(list, "\n2|"));
+	free(list);
+	svg = tl_read_file(at("out/plots/timeline-1-kexec-rep1.svg"));
+	assert_non_null(svg);
+	assert_int_equal(svg_fills(svg, 255, 127, 14), 0);
+	free(svg);
+	free(dir);
+}
+
+/* The repetitions table: each one's unavailable time, gaps, interval and capture. */
+static void test_repetitions_table_has_unavailable_and_capture(void **state)
+{
+	char *dirs[2], *html;
+
+	(void)state;
+	make_unavailable_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	html = tl_read_file(at("out/report.html"));
+	assert_non_null(html);
+	assert_non_null(strstr(html, "<td>300 ms</td>\n        <td>800 ms</td>\n        "
+				     "<td>350 ms</td>\n        <td>2</td>\n        "
+				     "<td>1.0 ms (p99 1.2 ms)</td>\n        "
+				     "<td>DISAGREES (250 ms)</td>"));
+	free(html);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
 /* A method name with Markdown and XML syntax in it comes out as text in both. */
 static void test_odd_names_are_escaped(void **state)
 {
-	const struct synth_rep r[] = {{100 * NS_PER_S, 20, false, ""}};
+	const struct synth_rep r[] = {{100 * NS_PER_S, 20, false, "", 0, 0}};
 	char *dir = strdup(at("20261122-030000-odd")), *md, *html;
 	xmlDocPtr doc;
 
@@ -511,20 +901,11 @@ static void test_odd_names_are_escaped(void **state)
 }
 
 /* The repetitions of the unlike runs below: one each, downtimes easy to tell apart. */
-static const struct synth_rep gap20[] = {{100 * NS_PER_S, 20, false, ""}};
-static const struct synth_rep gap40[] = {{100 * NS_PER_S, 40, false, ""}};
-static const struct synth_rep gap60[] = {{100 * NS_PER_S, 60, false, ""}};
-static const struct synth_rep gap80[] = {{100 * NS_PER_S, 80, false, ""}};
-static const struct synth_rep gap100[] = {{100 * NS_PER_S, 100, false, ""}};
-
-static void load_rows(char **dirs, size_t n, struct report_set *set,
-		      struct scenario_stats **rows, size_t *nrows)
-{
-	struct tb_err err;
-
-	if (report_load(set, dirs, n, &err) || report_scenarios(set, rows, nrows, &err))
-		fail_msg("%s", err.msg);
-}
+static const struct synth_rep gap20[] = {{100 * NS_PER_S, 20, false, "", 0, 0}};
+static const struct synth_rep gap40[] = {{100 * NS_PER_S, 40, false, "", 0, 0}};
+static const struct synth_rep gap60[] = {{100 * NS_PER_S, 60, false, "", 0, 0}};
+static const struct synth_rep gap80[] = {{100 * NS_PER_S, 80, false, "", 0, 0}};
+static const struct synth_rep gap100[] = {{100 * NS_PER_S, 100, false, "", 0, 0}};
 
 /* Two runs of one scenario with the same kernels, guest and accelerator: one row. */
 static void test_same_scenario_twice_is_pooled(void **state)
@@ -737,7 +1118,7 @@ static void test_no_ratio_without_a_measured_twin(void **state)
 /* In the files: a ratio column beside the median, and the footnotes under the table. */
 static void test_summary_shows_the_ratio_to_twin(void **state)
 {
-	static const struct synth_rep twin[] = {{100 * NS_PER_S, 20, true, ""}};
+	static const struct synth_rep twin[] = {{100 * NS_PER_S, 20, true, "", 0, 0}};
 	static const struct synth_env newer = {"6.1.0-old", "6.1.0-newer", 512, 2, "tcg"};
 	char *dirs[] = {strdup(at("twin")), strdup(at("kexec")), strdup(at("kexec-newer"))};
 	char *md, *html;
@@ -784,7 +1165,7 @@ static void test_unrecorded_guest_shows_as_unknown(void **state)
 
 static void make_plain_run(const char *name, const char *scenario)
 {
-	const struct synth_rep r[] = {{100 * NS_PER_S, 20, false, ""}};
+	const struct synth_rep r[] = {{100 * NS_PER_S, 20, false, "", 0, 0}};
 
 	make_run(at(name), scenario, "kexec", r, 1);
 }
@@ -950,6 +1331,20 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_timeline_shades_every_gap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_markdown_table_has_the_numbers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_csv_has_one_row_per_repetition, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_unavailable_is_pooled_over_the_repetitions_that_list_gaps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_summary_shows_unavailable_gaps_interval_and_capture, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_legacy_run_json_has_no_unavailable, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_csv_has_unavailable_interval_and_capture, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_timeline_lists_every_gap_with_its_phase, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_timeline_prefers_the_gaps_run_json_lists, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_repetitions_table_has_unavailable_and_capture,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_odd_names_are_escaped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_scenario_twice_is_pooled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unlike_runs_of_a_method_get_rows_of_their_own,
