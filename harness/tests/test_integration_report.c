@@ -227,7 +227,7 @@ static void test_gate_passes_the_run_against_its_own_baseline(void **state)
 	assert_int_equal(tl_run_twinbench(save, tmp("gate.log"), TL_LOG_APPEND_ALL), 0);
 	assert_int_equal(tl_run_twinbench(gate, tmp("gate.log"), TL_LOG_APPEND_ALL), 0);
 	/* reboot and kexec, each downtime, maintenance and verified. */
-	check_junit(tmp("gate/junit.xml"), 6, 0);
+	check_junit(tmp("gate/junit.xml"), 10, 0);
 	md = tl_read_file(tmp("gate/gate.md"));
 	assert_non_null(strstr(md, "### twinbench gate: PASS"));
 	free(md);
@@ -267,7 +267,7 @@ static void test_gate_fails_against_a_much_faster_baseline(void **state)
 	assert_int_equal(json_dump_file(root, tmp("fast.json"), JSON_INDENT(2)), 0);
 	json_decref(root);
 	assert_int_equal(tl_run_twinbench(gate, tmp("gate.log"), TL_LOG_APPEND_ALL), 1);
-	check_junit(tmp("fast/junit.xml"), 6, 4);
+	check_junit(tmp("fast/junit.xml"), 10, 4);
 	md = tl_read_file(tmp("fast/gate.md"));
 	assert_non_null(strstr(md, "FAIL, 4 regressions"));
 	assert_non_null(strstr(md, "**kexec downtime**: median "));
@@ -278,19 +278,23 @@ static void test_gate_fails_against_a_much_faster_baseline(void **state)
 /* The committed baseline is a valid file (whatever this machine's timing says). */
 /*
  * Test cases the gate writes for reboot and kexec results against the
- * committed baseline: three metrics for each method in either.
+ * committed baseline: five checks (downtime, maintenance, unavailable,
+ * verified, capture) for each entry in either, keyed by scenario
+ * (twinbench-baseline/2) or by method (/1).
  */
 static int committed_cases(void)
 {
 	json_t *root = json_load_file("results/baselines/tcg.json", 0, NULL);
-	json_t *methods = json_object_get(root, "methods");
+	json_t *entries = json_object_get(root, "scenarios");
 	int n;
 
-	assert_non_null(methods);
-	n = (int)json_object_size(methods);
-	n += !json_object_get(methods, "reboot") + !json_object_get(methods, "kexec");
+	if (!entries)
+		entries = json_object_get(root, "methods");
+	assert_non_null(entries);
+	n = (int)json_object_size(entries);
+	n += !json_object_get(entries, "reboot") + !json_object_get(entries, "kexec");
 	json_decref(root);
-	return 3 * n;
+	return 5 * n;
 }
 
 static void test_committed_baseline_loads(void **state)
