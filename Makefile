@@ -7,7 +7,8 @@
 #   make run        the main job: reboot, kexec and twin upgrades in the embedded lab
 #   make unit       fast unit tests (cmocka)
 #   make test       unit tests, then integration tests booting real guests
-#   make bench      5 repetitions of reboot, kexec, twin and twin-dual, results under results/
+#   make bench      5 repetitions of reboot, kexec, twin and twin-dual (twin-a -> twin-b),
+#                   each checked against a packet capture; results under results/
 #   make report     report.html/.md of the latest results of each scenario
 #   make gate       compare the latest results with $(BASELINE) (exit 1 on a regression)
 
@@ -93,8 +94,9 @@ METHODS  := scenarios/reboot.yaml scenarios/kexec.yaml scenarios/twin.yaml scena
 run: all image
 	$(B)/twinbench run $(METHODS)
 
+# With --capture: every repetition's downtime checked against a packet capture.
 bench: all image
-	$(B)/twinbench run --repetitions 5 $(METHODS)
+	$(B)/twinbench run --capture --repetitions 5 $(METHODS)
 
 # Report and gate the latest result directory of each scenario under $(RESULTS)
 # (by name order, i.e. start time) into $(REPORT); the gate compares them with $(BASELINE).
