@@ -450,7 +450,7 @@ int yf_probe_state(struct yf_loader *ld, const struct yf_field *f, const char *w
 		return -1;
 	if (strcmp(s, "up") && strcmp(s, "down"))
 		return yf_fail_node(ld, v, "%s: expected 'up' or 'down', got '%s'", what, s);
-	*(int *)(base + f->off) = !strcmp(s, "up");
+	*(bool *)(base + f->off) = !strcmp(s, "up");
 	return 0;
 }
 

@@ -127,7 +127,7 @@ int yf_path(struct yf_loader *ld, const struct yf_field *f, const char *what, ya
 int yf_console(struct yf_loader *ld, const struct yf_field *f, const char *what, yaml_node_t *v,
 	       char *base); /* char, 'a' or 'b' */
 int yf_probe_state(struct yf_loader *ld, const struct yf_field *f, const char *what,
-		   yaml_node_t *v, char *base); /* int, 1 = up */
+		   yaml_node_t *v, char *base); /* bool, true = up */
 int yf_pattern(struct yf_loader *ld, const struct yf_field *f, const char *what, yaml_node_t *v,
 	       char *base); /* char *, a valid POSIX ERE */
 int yf_send_text(struct yf_loader *ld, const struct yf_field *f, const char *what, yaml_node_t *v,

@@ -17,6 +17,7 @@
 #include "methodfile.h"
 #include "scenario.h"
 #include "testlib.h"
+#include "yamlfile.h"
 
 static char tmpdir[256];
 
@@ -221,6 +222,34 @@ static void test_before_an_unknown_phase_names_position_and_phases(void **state)
 	scenario_free(&sc);
 }
 
+/*
+ * wait_probe's "state" is struct step's bool probe_up: parsing it writes that
+ * byte and no other (it used to store an int over the fields after it).
+ */
+static void test_probe_state_writes_only_its_bool(void **state)
+{
+	static const struct yf_field f = FIELD("state", yf_probe_state, struct step, probe_up);
+	unsigned char want[sizeof(struct step)];
+	struct tb_err err = { 0 };
+	struct yf_loader ld;
+	yaml_node_t *root;
+	struct step st;
+	const char *path;
+
+	(void)state;
+	path = tl_path(tmpdir, "state.yaml");
+	assert_int_equal(tl_write_file(path, "up\n"), 0);
+	root = yf_open(&ld, path, "test", &err);
+	if (!root)
+		fail_msg("%s", err.msg);
+	memset(&st, 0xa5, sizeof(st));
+	memcpy(want, &st, sizeof(want));
+	want[offsetof(struct step, probe_up)] = 1;
+	assert_int_equal(yf_probe_state(&ld, &f, "state", root, (char *)&st), 0);
+	assert_memory_equal(&st, want, sizeof(want));
+	yf_close(&ld);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_a_new_method_is_a_file),
 		cmocka_unit_test(test_method_file_errors_name_line_and_column),
 		cmocka_unit_test(test_before_an_unknown_phase_names_position_and_phases),
+		cmocka_unit_test(test_probe_state_writes_only_its_bool),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
