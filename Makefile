@@ -53,8 +53,8 @@ $(B)/twinbench-agent: guest/agent/agent.c guest/agent/handoff.c guest/agent/hand
 # The agent's handoff block is guest code: its test compiles it in.
 $(B)/tests/test_handoff: harness/tests/test_handoff.c guest/agent/handoff.c guest/agent/handoff.h \
 		$(B)/libtwinbench.a $(B)/twinbench-agent | $(B)/tests
-	$(CC) $(CFLAGS) -Iharness -Iguest/agent -o $@ $< guest/agent/handoff.c $(B)/libtwinbench.a \
-		$(LDLIBS) $(TEST_LIBS)
+	$(CC) $(CFLAGS) -Iharness -Iguest/agent -DTB_AGENT='"$(B)/twinbench-agent"' -o $@ $< \
+		guest/agent/handoff.c $(B)/libtwinbench.a $(LDLIBS) $(TEST_LIBS)
 
 # Helpers the tests share; not a test itself (UNIT_SRCS is test_*.c).
 $(B)/tests/testlib.o: harness/tests/testlib.c harness/tests/testlib.h | $(B)/tests
