@@ -6,6 +6,7 @@
 #   make kernel     only the twin kernels
 #   make run        the main job: reboot, kexec and twin upgrades in the embedded lab
 #   make unit       fast unit tests (cmocka)
+#   make check      the unit tests under valgrind, then built with ASan and UBSan (build-asan/)
 #   make test       unit tests, then integration tests booting real guests
 #   make bench      5 repetitions of reboot, kexec, twin and twin-dual, results under results/
 #   make report     report.html/.md of the latest results of each scenario
@@ -21,6 +22,14 @@ CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS   += -DTB_METHODS_DIR='"$(CURDIR)/methods"'
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
 TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+# A sanitized build (make check, make fuzz) is this Makefile again with B set to
+# a directory of its own and SANITIZE to the sanitizers: every object and
+# test of that build is compiled and linked with them.
+SANITIZE ?=
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
 
 # Downloads and builds that survive a fresh clone (debootstrap, kernels).
 CACHE    ?= /var/cache/twinbench
@@ -87,6 +96,23 @@ integration: all image $(B)/tests/test_integration $(B)/tests/test_integration_r
 
 test: unit integration
 
+# The unit tests under valgrind, then under ASan and UBSan in build-asan/ (the
+# agent there is built as in build/: it runs in guests, not under a sanitizer).
+# One after the other, never in parallel: some tests bind fixed ports.
+VALGRIND := valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
+	--error-exitcode=1
+ASAN_B   := build-asan
+
+check:
+	$(MAKE) check-valgrind
+	$(MAKE) check-asan
+
+check-valgrind: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; $(VALGRIND) $$t; done
+
+check-asan:
+	UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) B=$(ASAN_B) SANITIZE=address,undefined unit
+
 # The methods side by side, in one run: their downtimes compare as ratios.
 METHODS  := scenarios/reboot.yaml scenarios/kexec.yaml scenarios/twin.yaml scenarios/twin-dual.yaml
 
@@ -128,6 +154,7 @@ lint:
 	exit $$rc
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) $(ASAN_B)
 
-.PHONY: all deps image kernel unit integration test run bench report gate format lint clean
+.PHONY: all deps image kernel unit integration test check check-valgrind check-asan run bench \
+	report gate format lint clean
