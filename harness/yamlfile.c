@@ -684,23 +684,17 @@ int yf_mapping(struct yf_loader *ld, const struct yf_field *f, const char *what,
 	return yf_walk_mapping(ld, v, what, f->sub, f->nsub, base + f->off);
 }
 
-yaml_node_t *yf_open(struct yf_loader *ld, const char *path, const char *what,
-		     struct tb_err *err)
+/* Compose ld->text (ld->path's, by yf_open or yf_open_text) into ld->doc; its root or NULL. */
+static yaml_node_t *yf_compose(struct yf_loader *ld, const char *what)
 {
+	const char *path = ld->path;
+	struct tb_err *err = ld->err;
 	yaml_parser_t parser;
 	yaml_document_t extra;
 	yaml_node_t *root = NULL, *next;
 	yaml_mark_t first = { 0 };
-	char *text = NULL, *dircopy;
-	size_t len = 0;
+	char *dircopy;
 
-	memset(ld, 0, sizeof(*ld));
-	ld->path = path;
-	ld->err = err;
-	if (yf_read_file(path, &text, &len, err))
-		return NULL;
-	ld->text = text;
-	ld->len = len;
 	dircopy = strdup(path);
 	if (!dircopy) {
 		tb_err_set(err, TB_EXIT_USAGE, "%s: out of memory", path);
@@ -717,7 +711,7 @@ yaml_node_t *yf_open(struct yf_loader *ld, const char *path, const char *what,
 		tb_err_set(err, TB_EXIT_USAGE, "%s: out of memory", path);
 		return NULL;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)ld->text, ld->len);
 	/* On failure yaml_parser_load() frees the document itself. */
 	if (!yaml_parser_load(&parser, &ld->doc)) {
 		yf_syntax_error(ld, &parser);
@@ -744,6 +738,49 @@ yaml_node_t *yf_open(struct yf_loader *ld, const char *path, const char *what,
 out:
 	yaml_parser_delete(&parser);
 	return root;
+}
+
+yaml_node_t *yf_open(struct yf_loader *ld, const char *path, const char *what,
+		     struct tb_err *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	memset(ld, 0, sizeof(*ld));
+	ld->path = path;
+	ld->err = err;
+	if (yf_read_file(path, &text, &len, err))
+		return NULL;
+	ld->text = text;
+	ld->len = len;
+	return yf_compose(ld, what);
+}
+
+yaml_node_t *yf_open_text(struct yf_loader *ld, const char *path, const char *text, size_t len,
+			  const char *what, struct tb_err *err)
+{
+	char *copy;
+
+	memset(ld, 0, sizeof(*ld));
+	ld->path = path;
+	ld->err = err;
+	/* What yf_read_file() refuses, refused here too. */
+	if (len > YF_MAX_FILE_SIZE) {
+		tb_err_set(err, TB_EXIT_USAGE, "%s: larger than %d KiB: not an input file", path,
+			   YF_MAX_FILE_SIZE / 1024);
+		return NULL;
+	}
+	/* One more byte: malloc(0) may return NULL, and that is no error. */
+	copy = malloc(len + 1);
+	if (!copy) {
+		tb_err_set(err, TB_EXIT_USAGE, "%s: out of memory", path);
+		return NULL;
+	}
+	if (len)
+		memcpy(copy, text, len);
+	ld->text = copy;
+	ld->len = len;
+	return yf_compose(ld, what);
 }
 
 void yf_close(struct yf_loader *ld)

@@ -222,6 +222,39 @@ static void test_before_an_unknown_phase_names_position_and_phases(void **state)
 	scenario_free(&sc);
 }
 
+/* method_load_text() reads a method's text as method_load() reads its file. */
+static void test_method_text_loads_as_its_file_does(void **state)
+{
+	struct method from_file, from_text;
+	struct tb_err err = { 0 };
+	char absent[PATH_MAX];
+	char *text;
+
+	(void)state;
+	snprintf(absent, sizeof(absent), "%s", tl_path(tmpdir, "not-on-disk.yaml"));
+	load_ok("twin", &from_file);
+	text = tl_read_file(from_file.path);
+	assert_non_null(text);
+	if (method_load_text(absent, text, strlen(text), &from_text, &err))
+		fail_msg("%s", err.msg);
+	assert_string_equal(from_text.path, absent);
+	assert_string_equal(from_text.name, from_file.name);
+	assert_int_equal(from_text.nsteps, from_file.nsteps);
+	assert_int_equal(from_text.steps[3].line, from_file.steps[3].line);
+	assert_string_equal(from_text.steps[3].file, absent);
+	assert_string_equal(from_text.next_after, from_file.next_after);
+	method_free(&from_text);
+	method_free(&from_file);
+
+	/* An error names the path given, as for a file: here, its first line alone. */
+	assert_int_equal(method_load_text(absent, text, strcspn(text, "\n"), &from_text, &err), -1);
+	free(text);
+	assert_int_equal(err.exit, TB_EXIT_USAGE);
+	assert_int_equal(strncmp(err.msg, absent, strlen(absent)), 0);
+	assert_non_null(strstr(err.msg, ":1:1: empty method"));
+	assert_null(from_text.path);
+}
+
 /*
  * wait_probe's "state" is struct step's bool probe_up: parsing it writes that
  * byte and no other (it used to store an int over the fields after it).
@@ -257,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_a_new_method_is_a_file),
 		cmocka_unit_test(test_method_file_errors_name_line_and_column),
 		cmocka_unit_test(test_before_an_unknown_phase_names_position_and_phases),
+		cmocka_unit_test(test_method_text_loads_as_its_file_does),
 		cmocka_unit_test(test_probe_state_writes_only_its_bool),
 	};
 
