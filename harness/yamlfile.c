@@ -454,6 +454,148 @@ int yf_probe_state(struct yf_loader *ld, const struct yf_field *f, const char *w
 	return 0;
 }
 
+/*
+ * What a pattern may cost glibc's regcomp(), in copies of its atoms
+ * (pattern_cost()).  A thousand compile in 25 ms at most, and are more
+ * than a console line needs; ten thousand optional ones ("a{0,10000}")
+ * take seconds, and the cost of a short pattern can run to 2^40.
+ */
+#define PATTERN_MAX_COST  1000
+#define PATTERN_MAX_DEPTH 32 /* nested groups; the methods' patterns use a few */
+#define COST_OVER	  (PATTERN_MAX_COST + 1)
+
+/* @a * @b, or COST_OVER if that is more (so that sums cannot wrap either). */
+static size_t cost_mul(size_t a, size_t b)
+{
+	return b && a > COST_OVER / b ? COST_OVER : a * b;
+}
+
+static size_t cost_add(size_t a, size_t b)
+{
+	return a + b > PATTERN_MAX_COST ? COST_OVER : a + b;
+}
+
+/* The number at @s if it starts with a digit, @end past it; else -1. */
+static long interval_bound(const char *s, char **end)
+{
+	unsigned long n;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	n = strtoul(s, end, 10);
+	return n > COST_OVER ? COST_OVER : (long)n;
+}
+
+/* The last atom (or group) of a group repeated to @n copies: @n - 1 more of it. */
+static void cost_repeat(size_t *total, size_t *last, long n)
+{
+	*total = cost_add(*total, cost_mul(*last, n ? (size_t)n - 1 : 0));
+	*last = cost_mul(*last, (size_t)n);
+}
+
+/*
+ * How many copies of its atoms regcomp() builds for the ERE @s: glibc
+ * expands a counted repetition into copies of what it repeats ("x+" is
+ * "xx*", "x{2,5}" five x's), so repetitions of repetitions multiply, nested
+ * ("((a+)+)+") or stacked ("a+++"), and each level doubles the time it
+ * takes.  An estimate, enough to refuse what would take seconds or
+ * forever; anything over PATTERN_MAX_COST is COST_OVER.  Bad syntax is
+ * regcomp()'s to report, but it copies as it parses: what comes before an
+ * error counts.
+ */
+static size_t pattern_cost(const char *s)
+{
+	/* Per open group: its cost so far and that of its last atom or group. */
+	size_t total[PATTERN_MAX_DEPTH + 1] = {0}, last[PATTERN_MAX_DEPTH + 1] = {0};
+	const char *rbracket;
+	long n, m;
+	char *end;
+	int depth = 0;
+	size_t g;
+
+	for (; *s; s++) {
+		switch (*s) {
+		case '(':
+			if (depth == PATTERN_MAX_DEPTH)
+				return COST_OVER;
+			depth++;
+			total[depth] = last[depth] = 0;
+			continue;
+		case ')':
+			if (!depth)
+				break;
+			g = cost_add(total[depth], 1);
+			depth--;
+			total[depth] = cost_add(total[depth], g);
+			last[depth] = g;
+			continue;
+		case '|':
+			last[depth] = 0;
+			continue;
+		case '*':
+		case '?':
+			continue; /* one copy, looped or skipped */
+		case '+':
+			cost_repeat(&total[depth], &last[depth], 2);
+			continue;
+		case '{':
+			/* {n}, {n,}, {,m} and {n,m}: n, n + 1, m and m copies; else an atom. */
+			n = interval_bound(s + 1, &end);
+			if (n < 0)
+				end = (char *)s + 1;
+			m = n;
+			if (*end == ',') {
+				m = interval_bound(end + 1, &end);
+				if (m < 0) {
+					if (n < 0)
+						break;
+					m = n + 1;
+					end++;
+				}
+			}
+			if (m < 0 || *end != '}')
+				break;
+			s = end;
+			cost_repeat(&total[depth], &last[depth], m > n ? m : n);
+			continue;
+		case '[':
+			/* One atom: skip to its ']' ("[]a]", "[^]a]", "[[:digit:]x]"). */
+			rbracket = s + 1;
+			if (*rbracket == '^')
+				rbracket++;
+			if (*rbracket == ']')
+				rbracket++;
+			while (*rbracket && *rbracket != ']') {
+				if (*rbracket == '[' && rbracket[1] && strchr(":=.", rbracket[1])) {
+					end = strchr(rbracket + 2, rbracket[1]);
+					while (end && end[1] != ']')
+						end = strchr(end + 1, rbracket[1]);
+					if (!end)
+						break;
+					rbracket = end + 1;
+				}
+				rbracket++;
+			}
+			if (*rbracket != ']')
+				goto out; /* unterminated: regcomp() stops there */
+			s = rbracket;
+			break;
+		case '\\':
+			if (s[1])
+				s++;
+			break;
+		}
+		/* One atom. */
+		total[depth] = cost_add(total[depth], 1);
+		last[depth] = 1;
+	}
+out:
+	/* Groups left open were copied all the same. */
+	for (; depth > 0; depth--)
+		total[depth - 1] = cost_add(total[depth - 1], total[depth]);
+	return total[0];
+}
+
 /* Compiled once here only to reject it early; the console module compiles its own. */
 int yf_pattern(struct yf_loader *ld, const struct yf_field *f, const char *what, yaml_node_t *v,
 			 char *base)
@@ -468,6 +610,13 @@ int yf_pattern(struct yf_loader *ld, const struct yf_field *f, const char *what,
 		return -1;
 	if (!*s)
 		return yf_fail_node(ld, v, "%s: empty pattern (it would match any line)", what);
+	/* Before regcomp(), which would take minutes or all the memory on such a pattern. */
+	if (pattern_cost(s) > PATTERN_MAX_COST)
+		return yf_fail_node(ld, v,
+				    "%s: pattern '%s' costs too much to compile: more than %d "
+				    "copies of its parts (repetitions of repetitions multiply) or "
+				    "groups nested deeper than %d",
+				    what, s, PATTERN_MAX_COST, PATTERN_MAX_DEPTH);
 	rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
 	if (rc) {
 		regerror(rc, &re, msg, sizeof(msg));

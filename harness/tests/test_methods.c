@@ -184,6 +184,49 @@ static void test_method_file_errors_name_line_and_column(void **state)
 			       "bad regular expression");
 }
 
+/*
+ * glibc's regcomp() copies what a repetition repeats, so repetitions of
+ * repetitions multiply: "a" and forty '+' (what fuzz_method found) took it
+ * longer than anyone waits.  Such patterns are refused before regcomp()
+ * sees them; patterns a console line needs still load.
+ */
+static void test_pattern_too_costly_to_compile_is_refused(void **state)
+{
+	static const char *const costly[] = {
+		"agent+++++++++++++++: ready",		       /* stacked: 2^15 copies */
+		"((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+", /* nested */
+		"x{0,5000}",				       /* optional copies */
+		"(ab){10}{10}{10}",
+		"((((((((((((((((((((((((((((((((((x))))))))))))))))))))))))))))))))", /* 34 deep */
+	};
+	static const char *const fine[] = {
+		"twinbench-agent: ready release=[^ ]+",
+		"sha256=[0-9a-f]{64}$",
+		"x{0,1000}",
+		"(a|b|[[:digit:]]){1,30}( [a-z]+)*",
+	};
+	char text[512], *path = tl_path(tmpdir, "pattern.yaml");
+	struct tb_err err = { 0 };
+	struct method m;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(costly) / sizeof(costly[0]); i++) {
+		snprintf(text, sizeof(text), "verify: none\nsteps:\n  - expect: {pattern: '%s'}\n",
+			 costly[i]);
+		assert_method_fails_at(text, 3, 23, "costs too much to compile");
+	}
+	for (i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+		snprintf(text, sizeof(text), "verify: none\nsteps:\n  - expect: {pattern: '%s'}\n",
+			 fine[i]);
+		assert_int_equal(tl_write_file(path, text), 0);
+		if (method_load(path, tmpdir, &m, &err))
+			fail_msg("%s", err.msg);
+		assert_string_equal(m.steps[0].text, fine[i]);
+		method_free(&m);
+	}
+}
+
 /* A scenario's step placed before a phase must name one its method records. */
 static void test_before_an_unknown_phase_names_position_and_phases(void **state)
 {
@@ -289,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_shipped_methods_record_their_phases_in_order),
 		cmocka_unit_test(test_a_new_method_is_a_file),
 		cmocka_unit_test(test_method_file_errors_name_line_and_column),
+		cmocka_unit_test(test_pattern_too_costly_to_compile_is_refused),
 		cmocka_unit_test(test_before_an_unknown_phase_names_position_and_phases),
 		cmocka_unit_test(test_method_text_loads_as_its_file_does),
 		cmocka_unit_test(test_probe_state_writes_only_its_bool),
