@@ -469,12 +469,25 @@ static int finish_method(struct yf_loader *ld, yaml_node_t *root, struct method 
 	return 0;
 }
 
+/* The method at @root of @ld (from yf_open or yf_open_text) into @m; closes @ld. */
+static int method_parse(struct yf_loader *ld, yaml_node_t *root, struct method *m)
+{
+	int rc = -1;
+
+	if (root && yf_walk_mapping(ld, root, "", method_fields, ARRAY_SIZE(method_fields),
+				    (char *)m) == 0)
+		rc = finish_method(ld, root, m);
+	yf_close(ld);
+	if (rc != 0)
+		method_free(m);
+	return rc;
+}
+
 int method_load(const char *ref, const char *base_dir, struct method *m, struct tb_err *err)
 {
 	const char *dir = getenv("TWINBENCH_METHODS");
 	size_t len = strlen(ref);
 	struct yf_loader ld;
-	yaml_node_t *root;
 	char *path = NULL;
 	int rc;
 
@@ -499,15 +512,19 @@ int method_load(const char *ref, const char *base_dir, struct method *m, struct 
 		return -1;
 	}
 	m->path = path;
-	root = yf_open(&ld, path, "method", err);
-	rc = -1;
-	if (root && yf_walk_mapping(&ld, root, "", method_fields, ARRAY_SIZE(method_fields),
-				    (char *)m) == 0)
-		rc = finish_method(&ld, root, m);
-	yf_close(&ld);
-	if (rc != 0)
-		method_free(m);
-	return rc;
+	return method_parse(&ld, yf_open(&ld, path, "method", err), m);
+}
+
+int method_load_text(const char *path, const char *text, size_t len, struct method *m,
+		     struct tb_err *err)
+{
+	struct yf_loader ld;
+
+	memset(m, 0, sizeof(*m));
+	m->path = strdup(path);
+	if (!m->path)
+		return tb_err_set(err, TB_EXIT_USAGE, "out of memory");
+	return method_parse(&ld, yf_open_text(&ld, m->path, text, len, "method", err), m);
 }
 
 void method_free(struct method *m)

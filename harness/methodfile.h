@@ -97,6 +97,14 @@ struct method {
  */
 int method_load(const char *ref, const char *base_dir, struct method *m, struct tb_err *err);
 
+/*
+ * method_load() on the @len bytes at @text instead of a file's content:
+ * @path names them in messages but is not read (its directory must
+ * exist).  For the fuzz target.
+ */
+int method_load_text(const char *path, const char *text, size_t len, struct method *m,
+		     struct tb_err *err);
+
 void method_free(struct method *m);
 
 /*

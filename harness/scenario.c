@@ -230,19 +230,17 @@ static int finish_scenario(struct yf_loader *ld, yaml_node_t *root, struct scena
 	return 0;
 }
 
-int scenario_load(const char *path, struct scenario *sc, struct tb_err *err)
+/* The scenario at @root of @ld (from yf_open or yf_open_text) into @sc; closes @ld. */
+static int scenario_parse(struct yf_loader *ld, yaml_node_t *root, const char *path,
+			  struct scenario *sc)
 {
-	struct yf_loader ld;
-	yaml_node_t *root;
 	int rc = -1;
 
-	memset(sc, 0, sizeof(*sc));
-	root = yf_open(&ld, path, "scenario", err);
 	if (!root)
 		goto out;
 	sc->path = strdup(path);
 	if (!sc->path) {
-		yf_fail_node(&ld, root, "out of memory");
+		yf_fail_node(ld, root, "out of memory");
 		goto out;
 	}
 	sc->repetitions = 1;
@@ -253,14 +251,31 @@ int scenario_load(const char *path, struct scenario *sc, struct tb_err *err)
 	sc->timeouts.boot_ns = 120 * NS_PER_S;
 	sc->timeouts.upgrade_ns = 120 * NS_PER_S;
 	sc->timeouts.step_ns = 30 * NS_PER_S;
-	if (yf_walk_mapping(&ld, root, "", top_fields, ARRAY_SIZE(top_fields), (char *)sc) == 0 &&
-	    finish_scenario(&ld, root, sc) == 0)
+	if (yf_walk_mapping(ld, root, "", top_fields, ARRAY_SIZE(top_fields), (char *)sc) == 0 &&
+	    finish_scenario(ld, root, sc) == 0)
 		rc = 0;
 out:
-	yf_close(&ld);
+	yf_close(ld);
 	if (rc != 0)
 		scenario_free(sc);
 	return rc;
+}
+
+int scenario_load(const char *path, struct scenario *sc, struct tb_err *err)
+{
+	struct yf_loader ld;
+
+	memset(sc, 0, sizeof(*sc));
+	return scenario_parse(&ld, yf_open(&ld, path, "scenario", err), path, sc);
+}
+
+int scenario_load_text(const char *path, const char *text, size_t len, struct scenario *sc,
+		       struct tb_err *err)
+{
+	struct yf_loader ld;
+
+	memset(sc, 0, sizeof(*sc));
+	return scenario_parse(&ld, yf_open_text(&ld, path, text, len, "scenario", err), path, sc);
 }
 
 void scenario_free(struct scenario *sc)

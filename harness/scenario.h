@@ -96,6 +96,15 @@ struct scenario {
  */
 int scenario_load(const char *path, struct scenario *sc, struct tb_err *err);
 
+/*
+ * scenario_load() on the @len bytes at @text instead of the file's content:
+ * @path names them in messages and its directory (which must exist) is
+ * where their relative paths start, but @path is not read (the method file
+ * they name is).  For the fuzz target.
+ */
+int scenario_load_text(const char *path, const char *text, size_t len, struct scenario *sc,
+		       struct tb_err *err);
+
 void scenario_free(struct scenario *sc);
 
 /*

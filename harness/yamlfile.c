@@ -450,8 +450,182 @@ int yf_probe_state(struct yf_loader *ld, const struct yf_field *f, const char *w
 		return -1;
 	if (strcmp(s, "up") && strcmp(s, "down"))
 		return yf_fail_node(ld, v, "%s: expected 'up' or 'down', got '%s'", what, s);
-	*(int *)(base + f->off) = !strcmp(s, "up");
+	*(bool *)(base + f->off) = !strcmp(s, "up");
 	return 0;
+}
+
+/*
+ * What a pattern may cost glibc's regcomp() (pattern_cost()).  A thousand
+ * compile in 25 ms at most, and are more than a console line needs; ten
+ * thousand optional copies ("a{0,10000}") take seconds, and the cost of a
+ * short pattern can run to 2^40.
+ */
+#define PATTERN_MAX_COST  1000
+#define PATTERN_MAX_DEPTH 32 /* nested groups; the methods' patterns use a few */
+#define COST_OVER	  (PATTERN_MAX_COST + 1)
+/*
+ * A loop over what can match nothing ("(x?)+", "a*+") costs regcomp()'s
+ * epsilon closures about eight times more per level than its copies
+ * alone (measured: seven levels of "a?+" take 0.5 s, eight 5 s).
+ */
+#define NULLABLE_LOOP_COST 8
+
+/* @a * @b, or COST_OVER if that is more (so that sums cannot wrap either). */
+static size_t cost_mul(size_t a, size_t b)
+{
+	return b && a > COST_OVER / b ? COST_OVER : a * b;
+}
+
+static size_t cost_add(size_t a, size_t b)
+{
+	return a + b > PATTERN_MAX_COST ? COST_OVER : a + b;
+}
+
+/* The number at @s if it starts with a digit, @end past it; else -1. */
+static long interval_bound(const char *s, char **end)
+{
+	unsigned long n;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	n = strtoul(s, end, 10);
+	return n > COST_OVER ? COST_OVER : (long)n;
+}
+
+/* A group of a pattern, as pattern_cost() reads it. */
+struct pattern_group {
+	size_t cost;	   /* of what it holds so far */
+	size_t last;	   /* of its last atom or group (with its repetitions) */
+	bool last_empty;   /* that last can match the empty string */
+	bool before_empty; /* so can everything of this branch before it */
+	bool any_empty;	   /* so can a branch before this one ('|') */
+};
+
+static void cost_atom(struct pattern_group *g, size_t cost, bool empty)
+{
+	g->before_empty = g->before_empty && g->last_empty;
+	g->cost = cost_add(g->cost, cost);
+	g->last = cost;
+	g->last_empty = empty;
+}
+
+/* The last atom (or group) of @g repeated: @n copies, @loop if unbounded. */
+static void cost_repeat(struct pattern_group *g, long n, bool loop)
+{
+	size_t copies = cost_mul(g->last, (size_t)n);
+
+	if (loop && g->last_empty)
+		copies = cost_mul(copies, NULLABLE_LOOP_COST);
+	g->cost = cost_add(g->cost, copies > g->last ? copies - g->last : 0);
+	g->last = copies;
+}
+
+/*
+ * How many copies of its atoms regcomp() builds for the ERE @s: glibc
+ * expands a counted repetition into copies of what it repeats ("x+" is
+ * "xx*", "x{2,5}" five x's), so repetitions of repetitions multiply, nested
+ * ("((a+)+)+") or stacked ("a+++"), and each level doubles the time it
+ * takes, or more for loops over what can match nothing.  An estimate,
+ * enough to refuse what would take seconds or forever; anything over
+ * PATTERN_MAX_COST is COST_OVER.  Bad syntax is regcomp()'s to report, but
+ * it copies as it parses: what comes before an error counts.
+ */
+static size_t pattern_cost(const char *s)
+{
+	struct pattern_group groups[PATTERN_MAX_DEPTH + 1], *g = groups;
+	const char *rbracket;
+	bool empty, loop;
+	long n, m;
+	char *end;
+	size_t c;
+
+	*g = (struct pattern_group){.before_empty = true, .last_empty = true};
+	for (; *s; s++) {
+		switch (*s) {
+		case '(':
+			if (g == groups + PATTERN_MAX_DEPTH)
+				return COST_OVER;
+			*++g = (struct pattern_group){.before_empty = true, .last_empty = true};
+			continue;
+		case ')':
+			if (g == groups)
+				break;
+			c = cost_add(g->cost, 1);
+			empty = g->any_empty || (g->before_empty && g->last_empty);
+			g--;
+			cost_atom(g, c, empty);
+			continue;
+		case '|':
+			g->any_empty = g->any_empty || (g->before_empty && g->last_empty);
+			g->before_empty = g->last_empty = true;
+			g->last = 0;
+			continue;
+		case '*':
+			/* One copy, looped: no cost of its own. */
+			g->last_empty = true;
+			continue;
+		case '?':
+			g->last_empty = true;
+			continue;
+		case '+':
+			cost_repeat(g, 2, true);
+			continue;
+		case '{':
+			/* {n}, {n,}, {,m} and {n,m}: n, n + 1, m and m copies; else an atom. */
+			n = interval_bound(s + 1, &end);
+			if (n < 0)
+				end = (char *)s + 1;
+			m = n;
+			loop = false;
+			if (*end == ',') {
+				m = interval_bound(end + 1, &end);
+				if (m < 0 && n >= 0) {
+					m = n + 1;
+					loop = true;
+					end++;
+				}
+			}
+			if (m < 0 || *end != '}')
+				break;
+			s = end;
+			cost_repeat(g, m > n ? m : n, loop);
+			if (n <= 0)
+				g->last_empty = true;
+			continue;
+		case '[':
+			/* One atom: skip to its ']' ("[]a]", "[^]a]", "[[:digit:]x]"). */
+			rbracket = s + 1;
+			if (*rbracket == '^')
+				rbracket++;
+			if (*rbracket == ']')
+				rbracket++;
+			while (*rbracket && *rbracket != ']') {
+				if (*rbracket == '[' && rbracket[1] && strchr(":=.", rbracket[1])) {
+					end = strchr(rbracket + 2, rbracket[1]);
+					while (end && end[1] != ']')
+						end = strchr(end + 1, rbracket[1]);
+					if (!end)
+						break;
+					rbracket = end + 1;
+				}
+				rbracket++;
+			}
+			if (*rbracket != ']')
+				goto out; /* unterminated: regcomp() stops there */
+			s = rbracket;
+			break;
+		case '\\':
+			if (s[1])
+				s++;
+			break;
+		}
+		cost_atom(g, 1, false);
+	}
+out:
+	/* Groups left open were copied all the same. */
+	for (; g > groups; g--)
+		g[-1].cost = cost_add(g[-1].cost, g->cost);
+	return groups[0].cost;
 }
 
 /* Compiled once here only to reject it early; the console module compiles its own. */
@@ -468,6 +642,13 @@ int yf_pattern(struct yf_loader *ld, const struct yf_field *f, const char *what,
 		return -1;
 	if (!*s)
 		return yf_fail_node(ld, v, "%s: empty pattern (it would match any line)", what);
+	/* Before regcomp(), which would take minutes or all the memory on such a pattern. */
+	if (pattern_cost(s) > PATTERN_MAX_COST)
+		return yf_fail_node(ld, v,
+				    "%s: pattern '%s' costs too much to compile: more than %d "
+				    "copies of its parts (repetitions of repetitions multiply) or "
+				    "groups nested deeper than %d",
+				    what, s, PATTERN_MAX_COST, PATTERN_MAX_DEPTH);
 	rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
 	if (rc) {
 		regerror(rc, &re, msg, sizeof(msg));
@@ -684,23 +865,17 @@ int yf_mapping(struct yf_loader *ld, const struct yf_field *f, const char *what,
 	return yf_walk_mapping(ld, v, what, f->sub, f->nsub, base + f->off);
 }
 
-yaml_node_t *yf_open(struct yf_loader *ld, const char *path, const char *what,
-		     struct tb_err *err)
+/* Compose ld->text (ld->path's, by yf_open or yf_open_text) into ld->doc; its root or NULL. */
+static yaml_node_t *yf_compose(struct yf_loader *ld, const char *what)
 {
+	const char *path = ld->path;
+	struct tb_err *err = ld->err;
 	yaml_parser_t parser;
 	yaml_document_t extra;
 	yaml_node_t *root = NULL, *next;
 	yaml_mark_t first = { 0 };
-	char *text = NULL, *dircopy;
-	size_t len = 0;
+	char *dircopy;
 
-	memset(ld, 0, sizeof(*ld));
-	ld->path = path;
-	ld->err = err;
-	if (yf_read_file(path, &text, &len, err))
-		return NULL;
-	ld->text = text;
-	ld->len = len;
 	dircopy = strdup(path);
 	if (!dircopy) {
 		tb_err_set(err, TB_EXIT_USAGE, "%s: out of memory", path);
@@ -717,7 +892,7 @@ yaml_node_t *yf_open(struct yf_loader *ld, const char *path, const char *what,
 		tb_err_set(err, TB_EXIT_USAGE, "%s: out of memory", path);
 		return NULL;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)ld->text, ld->len);
 	/* On failure yaml_parser_load() frees the document itself. */
 	if (!yaml_parser_load(&parser, &ld->doc)) {
 		yf_syntax_error(ld, &parser);
@@ -744,6 +919,49 @@ yaml_node_t *yf_open(struct yf_loader *ld, const char *path, const char *what,
 out:
 	yaml_parser_delete(&parser);
 	return root;
+}
+
+yaml_node_t *yf_open(struct yf_loader *ld, const char *path, const char *what,
+		     struct tb_err *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	memset(ld, 0, sizeof(*ld));
+	ld->path = path;
+	ld->err = err;
+	if (yf_read_file(path, &text, &len, err))
+		return NULL;
+	ld->text = text;
+	ld->len = len;
+	return yf_compose(ld, what);
+}
+
+yaml_node_t *yf_open_text(struct yf_loader *ld, const char *path, const char *text, size_t len,
+			  const char *what, struct tb_err *err)
+{
+	char *copy;
+
+	memset(ld, 0, sizeof(*ld));
+	ld->path = path;
+	ld->err = err;
+	/* What yf_read_file() refuses, refused here too. */
+	if (len > YF_MAX_FILE_SIZE) {
+		tb_err_set(err, TB_EXIT_USAGE, "%s: larger than %d KiB: not an input file", path,
+			   YF_MAX_FILE_SIZE / 1024);
+		return NULL;
+	}
+	/* One more byte: malloc(0) may return NULL, and that is no error. */
+	copy = malloc(len + 1);
+	if (!copy) {
+		tb_err_set(err, TB_EXIT_USAGE, "%s: out of memory", path);
+		return NULL;
+	}
+	if (len)
+		memcpy(copy, text, len);
+	ld->text = copy;
+	ld->len = len;
+	return yf_compose(ld, what);
 }
 
 void yf_close(struct yf_loader *ld)

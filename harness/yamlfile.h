@@ -79,6 +79,15 @@ struct yf_field {
 yaml_node_t *yf_open(struct yf_loader *ld, const char *path, const char *what,
 		     struct tb_err *err);
 
+/*
+ * yf_open() on the @len bytes at @text (copied) instead of the file's
+ * content: @path names them in messages and its directory (which must
+ * exist) is the base of their relative paths, but @path itself is not read.
+ * The fuzz targets' way in.
+ */
+yaml_node_t *yf_open_text(struct yf_loader *ld, const char *path, const char *text, size_t len,
+			  const char *what, struct tb_err *err);
+
 void yf_close(struct yf_loader *ld);
 
 int yf_fail_at(struct yf_loader *ld, yaml_mark_t mark, const char *fmt, ...)
@@ -127,7 +136,7 @@ int yf_path(struct yf_loader *ld, const struct yf_field *f, const char *what, ya
 int yf_console(struct yf_loader *ld, const struct yf_field *f, const char *what, yaml_node_t *v,
 	       char *base); /* char, 'a' or 'b' */
 int yf_probe_state(struct yf_loader *ld, const struct yf_field *f, const char *what,
-		   yaml_node_t *v, char *base); /* int, 1 = up */
+		   yaml_node_t *v, char *base); /* bool, true = up */
 int yf_pattern(struct yf_loader *ld, const struct yf_field *f, const char *what, yaml_node_t *v,
 	       char *base); /* char *, a valid POSIX ERE */
 int yf_send_text(struct yf_loader *ld, const struct yf_field *f, const char *what, yaml_node_t *v,

@@ -24,7 +24,12 @@
 #include "monotime.h"
 #include "probe.h"
 
+/* The agent of the build this test belongs to (the Makefile says which). */
+#ifdef TB_AGENT
+#define AGENT TB_AGENT
+#else
 #define AGENT "build/twinbench-agent"
+#endif
 #define BOOT_A "11111111-2222-3333-4444-555555555555"
 #define BOOT_X "99999999-8888-7777-6666-555555555555"
 

@@ -17,6 +17,7 @@
 #include "methodfile.h"
 #include "scenario.h"
 #include "testlib.h"
+#include "yamlfile.h"
 
 static char tmpdir[256];
 
@@ -183,6 +184,54 @@ static void test_method_file_errors_name_line_and_column(void **state)
 			       "bad regular expression");
 }
 
+/*
+ * glibc's regcomp() copies what a repetition repeats, so repetitions of
+ * repetitions multiply: "a" and forty '+' (what fuzz_method found) took it
+ * longer than anyone waits, and loops over what can match nothing cost it
+ * more again.  Such patterns are refused before regcomp() sees them;
+ * patterns a console line needs still load.
+ */
+static void test_pattern_too_costly_to_compile_is_refused(void **state)
+{
+	static const char *const costly[] = {
+		"agent+++++++++++++++: ready",		       /* stacked: 2^15 copies */
+		"((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+", /* nested */
+		"x{0,5000}",				       /* optional copies */
+		"(ab){10}{10}{10}",
+		"((((((((((((((((((((((((((((((((((x))))))))))))))))))))))))))))))))", /* 34 deep */
+		/* loops over what can match nothing: few copies, slow epsilon closures */
+		"a?+?+?+?+?+?+?+",
+		"(((((((a?)+?)+?)+?)+?)+?)+?)+",
+	};
+	static const char *const fine[] = {
+		"twinbench-agent: ready release=[^ ]+",
+		"sha256=[0-9a-f]{64}$",
+		"x{0,1000}",
+		"(a|b|[[:digit:]]){1,30}( [a-z]+)*",
+		"(x*|y)+ done",
+	};
+	char text[512], *path = tl_path(tmpdir, "pattern.yaml");
+	struct tb_err err = { 0 };
+	struct method m;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(costly) / sizeof(costly[0]); i++) {
+		snprintf(text, sizeof(text), "verify: none\nsteps:\n  - expect: {pattern: '%s'}\n",
+			 costly[i]);
+		assert_method_fails_at(text, 3, 23, "costs too much to compile");
+	}
+	for (i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+		snprintf(text, sizeof(text), "verify: none\nsteps:\n  - expect: {pattern: '%s'}\n",
+			 fine[i]);
+		assert_int_equal(tl_write_file(path, text), 0);
+		if (method_load(path, tmpdir, &m, &err))
+			fail_msg("%s", err.msg);
+		assert_string_equal(m.steps[0].text, fine[i]);
+		method_free(&m);
+	}
+}
+
 /* A scenario's step placed before a phase must name one its method records. */
 static void test_before_an_unknown_phase_names_position_and_phases(void **state)
 {
@@ -221,13 +270,77 @@ static void test_before_an_unknown_phase_names_position_and_phases(void **state)
 	scenario_free(&sc);
 }
 
+/* method_load_text() reads a method's text as method_load() reads its file. */
+static void test_method_text_loads_as_its_file_does(void **state)
+{
+	struct method from_file, from_text;
+	struct tb_err err = { 0 };
+	char absent[PATH_MAX];
+	char *text;
+
+	(void)state;
+	snprintf(absent, sizeof(absent), "%s", tl_path(tmpdir, "not-on-disk.yaml"));
+	load_ok("twin", &from_file);
+	text = tl_read_file(from_file.path);
+	assert_non_null(text);
+	if (method_load_text(absent, text, strlen(text), &from_text, &err))
+		fail_msg("%s", err.msg);
+	assert_string_equal(from_text.path, absent);
+	assert_string_equal(from_text.name, from_file.name);
+	assert_int_equal(from_text.nsteps, from_file.nsteps);
+	assert_int_equal(from_text.steps[3].line, from_file.steps[3].line);
+	assert_string_equal(from_text.steps[3].file, absent);
+	assert_string_equal(from_text.next_after, from_file.next_after);
+	method_free(&from_text);
+	method_free(&from_file);
+
+	/* An error names the path given, as for a file: here, its first line alone. */
+	assert_int_equal(method_load_text(absent, text, strcspn(text, "\n"), &from_text, &err), -1);
+	free(text);
+	assert_int_equal(err.exit, TB_EXIT_USAGE);
+	assert_int_equal(strncmp(err.msg, absent, strlen(absent)), 0);
+	assert_non_null(strstr(err.msg, ":1:1: empty method"));
+	assert_null(from_text.path);
+}
+
+/*
+ * wait_probe's "state" is struct step's bool probe_up: parsing it writes that
+ * byte and no other (it used to store an int over the fields after it).
+ */
+static void test_probe_state_writes_only_its_bool(void **state)
+{
+	static const struct yf_field f = FIELD("state", yf_probe_state, struct step, probe_up);
+	unsigned char want[sizeof(struct step)];
+	struct tb_err err = { 0 };
+	struct yf_loader ld;
+	yaml_node_t *root;
+	struct step st;
+	const char *path;
+
+	(void)state;
+	path = tl_path(tmpdir, "state.yaml");
+	assert_int_equal(tl_write_file(path, "up\n"), 0);
+	root = yf_open(&ld, path, "test", &err);
+	if (!root)
+		fail_msg("%s", err.msg);
+	memset(&st, 0xa5, sizeof(st));
+	memcpy(want, &st, sizeof(want));
+	want[offsetof(struct step, probe_up)] = 1;
+	assert_int_equal(yf_probe_state(&ld, &f, "state", root, (char *)&st), 0);
+	assert_memory_equal(&st, want, sizeof(want));
+	yf_close(&ld);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_methods_record_their_phases_in_order),
 		cmocka_unit_test(test_a_new_method_is_a_file),
 		cmocka_unit_test(test_method_file_errors_name_line_and_column),
+		cmocka_unit_test(test_pattern_too_costly_to_compile_is_refused),
 		cmocka_unit_test(test_before_an_unknown_phase_names_position_and_phases),
+		cmocka_unit_test(test_method_text_loads_as_its_file_does),
+		cmocka_unit_test(test_probe_state_writes_only_its_bool),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

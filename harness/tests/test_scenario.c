@@ -848,10 +848,56 @@ static void test_unknown_method_names_the_known_ones(void **state)
 	assert_non_null(strstr(err.msg, "twin"));
 }
 
+/*
+ * scenario_load_text() (the fuzz target's way in) reads the text as the file
+ * at its path would be read: relative paths from that path's directory,
+ * errors naming it.  The path itself is never opened.
+ */
+static void test_text_loads_as_its_file_does(void **state)
+{
+	struct scenario from_file, from_text;
+	struct tb_err err = {0};
+	char full[PATH_MAX], absent[PATH_MAX], prefix[PATH_MAX + 16];
+	char *text;
+
+	(void)state;
+	snprintf(full, sizeof(full), "%s", scenario_path("full.yaml"));
+	snprintf(absent, sizeof(absent), "%s", scenario_path("not-on-disk.yaml"));
+	text = tl_read_file(full);
+	assert_non_null(text);
+	load_ok(full, &from_file);
+	if (scenario_load_text(absent, text, strlen(text), &from_text, &err))
+		fail_msg("%s", err.msg);
+	free(text);
+	assert_string_equal(from_text.path, absent);
+	assert_string_equal(from_text.name, from_file.name);
+	assert_string_equal(from_text.method.path, from_file.method.path);
+	assert_string_equal(from_text.guest.kernel, scratch("images/vmlinuz"));
+	assert_string_equal(from_text.upgrade.cmdline, from_file.upgrade.cmdline);
+	assert_int_equal(from_text.timeouts.boot_ns, from_file.timeouts.boot_ns);
+	assert_int_equal(from_text.nsteps, from_file.nsteps);
+	assert_int_equal(from_text.steps[6].line, from_file.steps[6].line);
+	assert_string_equal(from_text.steps[6].file, absent);
+	scenario_free(&from_file);
+	scenario_free(&from_text);
+
+	text = tl_read_file(scenario_path("unknown_top_key.yaml"));
+	assert_non_null(text);
+	memset(&from_text, 0xa5, sizeof(from_text));
+	assert_int_equal(scenario_load_text(absent, text, strlen(text), &from_text, &err), -1);
+	free(text);
+	assert_int_equal(err.exit, TB_EXIT_USAGE);
+	snprintf(prefix, sizeof(prefix), "%s:5:1: ", absent);
+	if (strncmp(err.msg, prefix, strlen(prefix)))
+		fail_msg("expected prefix \"%s\", got \"%s\"", prefix, err.msg);
+	assert_scenario_empty(&from_text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_full_file_sets_every_field),
+	    cmocka_unit_test(test_text_loads_as_its_file_does),
 	    cmocka_unit_test(test_steps_keep_order_fields_and_line_numbers),
 	    cmocka_unit_test(test_send_text_escapes_decoded_once),
 	    cmocka_unit_test(test_minimal_file_gets_defaults),
