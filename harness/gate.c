@@ -23,8 +23,10 @@
 #include <jansson.h>
 #include <libxml/tree.h>
 
+#include "duration.h"
 #include "gate.h"
 #include "jsonkind.h"
+#include "markdown.h"
 #include "stats.h"
 
 /* Baselines are a few kilobytes; anything this big is not one. */
@@ -839,7 +841,7 @@ static void check_timing(const struct gate_timing *t, const double *cur, size_t 
 	c->base = t->median;
 	c->nbase = t->nvalues;
 	c->ncur = ncur;
-	report_duration(t->median, b, sizeof(b));
+	duration_format(t->median, b, sizeof(b));
 	if (!ncur) {
 		c->outcome = GATE_REGRESSION;
 		snprintf(c->summary, sizeof(c->summary), "%s -> not measured", b);
@@ -853,10 +855,10 @@ static void check_timing(const struct gate_timing *t, const double *cur, size_t 
 	diff = s.median - t->median;
 	pct = t->median > 0 ? 100 * diff / t->median : 0;
 	rel_lim = t->median * t->relative;
-	report_duration(s.median, n, sizeof(n));
-	report_duration(diff, d, sizeof(d));
-	report_duration(rel_lim, rl, sizeof(rl));
-	report_duration((double)t->absolute_ns, al, sizeof(al));
+	duration_format(s.median, n, sizeof(n));
+	duration_format(diff, d, sizeof(d));
+	duration_format(rel_lim, rl, sizeof(rl));
+	duration_format((double)t->absolute_ns, al, sizeof(al));
 	snprintf(c->summary, sizeof(c->summary), "%s -> %s (%s%s, %+.1f%%)", b, n,
 		 diff >= 0 ? "+" : "", d, pct);
 	exceeds = diff > rel_lim && diff > (double)t->absolute_ns;
@@ -939,8 +941,8 @@ static void check_capture(const struct report_set *set, const struct scenario_ke
 				continue;
 			}
 			if (rep->measured)
-				report_duration((double)rep->downtime_ns, probe, sizeof(probe));
-			report_duration((double)rep->capture_downtime_ns, cap, sizeof(cap));
+				duration_format((double)rep->downtime_ns, probe, sizeof(probe));
+			duration_format((double)rep->capture_downtime_ns, cap, sizeof(cap));
 			len = snprintf(
 			    one, sizeof(one),
 			    "%srepetition %d of %s: the probe measured %s, the capture %s%s%s",
@@ -1295,7 +1297,7 @@ static const char *outcome_word(const struct gate_check *c)
 /* "- **scenario metric**: why." */
 static void md_item(FILE *f, const struct gate_check *c, bool bold)
 {
-	char *scenario = report_md_cell(c->scenario), *detail = report_md_cell(c->detail);
+	char *scenario = markdown_cell(c->scenario), *detail = markdown_cell(c->detail);
 
 	fprintf(f, "- %s%s %s%s: %s.\n", bold ? "**" : "", scenario ? scenario : "",
 		metric_label(c->metric), bold ? "**" : "", detail ? detail : "");
@@ -1325,7 +1327,7 @@ int gate_print_markdown(const struct gate_result *r, const char *baseline_path,
 	      f);
 	for (i = 0; i < r->n; i++) {
 		const struct gate_check *c = &r->checks[i];
-		char *scenario = report_md_cell(c->scenario), *summary = report_md_cell(c->summary);
+		char *scenario = markdown_cell(c->scenario), *summary = markdown_cell(c->summary);
 		char p[32] = "";
 
 		if (c->tested)
@@ -1342,8 +1344,8 @@ int gate_print_markdown(const struct gate_result *r, const char *baseline_path,
 
 		if (i && !strcmp(r->checks[i].scenario, r->checks[i - 1].scenario))
 			continue;
-		scenario = report_md_cell(r->checks[i].scenario);
-		ran = report_md_cell(r->checks[i].ran);
+		scenario = markdown_cell(r->checks[i].scenario);
+		ran = markdown_cell(r->checks[i].ran);
 		fprintf(f, "- %s: %s\n", scenario ? scenario : "", ran ? ran : "");
 		free(scenario);
 		free(ran);

@@ -28,6 +28,8 @@
 #include <libxml/tree.h>
 #include <libxml/xmlsave.h>
 
+#include "duration.h"
+#include "markdown.h"
 #include "monotime.h"
 #include "plot.h"
 #include "probe.h"
@@ -483,24 +485,6 @@ void report_twin_ratio(const struct scenario_stats *rows, size_t n, size_t i,
 	}
 }
 
-void report_duration(double ns, char *buf, size_t len)
-{
-	double a = fabs(ns);
-
-	if (a >= 100 * NS_PER_S)
-		snprintf(buf, len, "%.1f s", ns / NS_PER_S);
-	else if (a >= NS_PER_S)
-		snprintf(buf, len, "%.2f s", ns / NS_PER_S);
-	else if (a >= 100 * NS_PER_MS)
-		snprintf(buf, len, "%.0f ms", ns / NS_PER_MS);
-	else if (a >= NS_PER_MS)
-		snprintf(buf, len, "%.1f ms", ns / NS_PER_MS);
-	else if (a >= NS_PER_US)
-		snprintf(buf, len, "%.0f \xc2\xb5s", ns / NS_PER_US);
-	else
-		snprintf(buf, len, "%.0f ns", ns);
-}
-
 /* ---- output files ------------------------------------------------------ */
 
 /* Open @path.tmp for writing; finish with commit_file(). */
@@ -548,30 +532,6 @@ char *report_csv_field(const char *s)
 		q[o++] = s[i];
 	}
 	q[o++] = '"';
-	q[o] = '\0';
-	return q;
-}
-
-char *report_md_cell(const char *s)
-{
-	size_t len = strlen(s), i, o = 0;
-	char *q = malloc(5 * len + 1);
-
-	if (!q)
-		return NULL;
-	for (i = 0; i < len; i++) {
-		if (s[i] == '|' || s[i] == '\\' || s[i] == '`' || s[i] == '*' || s[i] == '_') {
-			q[o++] = '\\';
-			q[o++] = s[i];
-		} else if (s[i] == '<') {
-			memcpy(q + o, "&lt;", 4);
-			o += 4;
-		} else if (s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
-			q[o++] = ' ';
-		} else {
-			q[o++] = s[i];
-		}
-	}
 	q[o] = '\0';
 	return q;
 }
@@ -652,7 +612,7 @@ static int write_csv(const struct report_set *set, const char *out, struct tb_er
 static void stat_cell(char *buf, size_t len, size_t n, double v)
 {
 	if (n)
-		report_duration(v, buf, len);
+		duration_format(v, buf, len);
 	else
 		snprintf(buf, len, "\xe2\x80\x94");
 }
@@ -738,12 +698,12 @@ static void interval_cell(int64_t median_ns, int64_t p99_ns, char *buf, size_t l
 		snprintf(buf, len, "\xe2\x80\x94");
 		return;
 	}
-	report_duration((double)median_ns, med, sizeof(med));
+	duration_format((double)median_ns, med, sizeof(med));
 	if (p99_ns <= 0) {
 		snprintf(buf, len, "%s", med);
 		return;
 	}
-	report_duration((double)p99_ns, p99, sizeof(p99));
+	duration_format((double)p99_ns, p99, sizeof(p99));
 	snprintf(buf, len, "%s (p99 %s)", med, p99);
 }
 
@@ -809,14 +769,14 @@ void report_row_line(const struct scenario_stats *rows, size_t n, size_t i, char
 	snprintf(buf, len, "%s (%s, %s, %s, %s): downtime median ", m->key.scenario, m->key.method,
 		 kernels, guest, m->key.accel[0] ? m->key.accel : "?");
 	if (m->ndowntime)
-		report_duration(m->downtime.median, v, sizeof(v));
+		duration_format(m->downtime.median, v, sizeof(v));
 	append(buf, len, "%s", m->ndowntime ? v : "not measured");
 	if (m->nmaintenance) {
-		report_duration(m->maintenance.median, v, sizeof(v));
+		duration_format(m->maintenance.median, v, sizeof(v));
 		append(buf, len, ", maintenance median %s", v);
 	}
 	if (m->nunavailable) {
-		report_duration(m->unavailable.median, v, sizeof(v));
+		duration_format(m->unavailable.median, v, sizeof(v));
 		append(buf, len, ", unavailable median %s", v);
 		gaps_cell(m, v, sizeof(v));
 		append(buf, len, " (gaps per repetition %s)", v);
@@ -972,7 +932,7 @@ static void env_row(const struct report_run *r, char cells[ENV_COLS][ENV_CELL])
 	report_key_guest(&key, cells[8], ENV_CELL);
 	booted_cell(&r->info, cells[9], ENV_CELL);
 	snprintf(cells[10], ENV_CELL, "%s", r->info.host_kernel);
-	report_duration((double)r->info.probe_interval_ns, cells[11], ENV_CELL);
+	duration_format((double)r->info.probe_interval_ns, cells[11], ENV_CELL);
 }
 
 /* What the summary's numbers mean: said under the table in both formats. */
@@ -988,8 +948,8 @@ static void resolution_note(const struct scenario_stats *m, size_t n, char *buf,
 		if (m[i].interval_median_ns > achieved)
 			achieved = m[i].interval_median_ns;
 	}
-	report_duration((double)asked, a, sizeof(a));
-	report_duration((double)achieved, b, sizeof(b));
+	duration_format((double)asked, a, sizeof(a));
+	duration_format((double)achieved, b, sizeof(b));
 	/* A run.json from before the achieved interval was recorded has only the asked one. */
 	if (achieved)
 		snprintf(res, sizeof(res),
@@ -1025,7 +985,7 @@ static void md_row(FILE *f, const char *const *cells, size_t n)
 
 	fputs("|", f);
 	for (i = 0; i < n; i++) {
-		char *c = report_md_cell(cells[i]);
+		char *c = markdown_cell(cells[i]);
 
 		fprintf(f, " %s |", c ? c : "");
 		free(c);
@@ -1066,7 +1026,7 @@ static int write_md(const struct report_set *set, const struct scenario_stats *m
 	}
 	fputs("\n", f);
 	for (i = 0; i < fn.n; i++) {
-		char *text = report_md_cell(fn.text[i]);
+		char *text = markdown_cell(fn.text[i]);
 
 		fprintf(f, "[%zu] %s  \n", i + 1, text ? text : "");
 		free(text);
@@ -1344,7 +1304,7 @@ static void rep_capture_cell(const struct repetition *rep, char *buf, size_t len
 		snprintf(buf, len, "%s", rep->capture_note[0] ? rep->capture_note : "\xe2\x80\x94");
 		return;
 	}
-	report_duration((double)rep->capture_downtime_ns, d, sizeof(d));
+	duration_format((double)rep->capture_downtime_ns, d, sizeof(d));
 	snprintf(buf, len, "%s (%s)%s%s", rep->capture_agrees ? "agrees" : "DISAGREES", d,
 		 rep->capture_note[0] ? ": " : "", rep->capture_note);
 }
@@ -1473,7 +1433,7 @@ static void html_gap_list(struct html *h, xmlNodePtr parent, const struct repeti
 		return;
 	}
 	if (listed) {
-		report_duration((double)rep->unavailable_ns, unav, sizeof(unav));
+		duration_format((double)rep->unavailable_ns, unav, sizeof(unav));
 		if ((size_t)rep->gaps_found > n)
 			snprintf(more, sizeof(more), "; the first %zu of %d listed", n,
 				 rep->gaps_found);
@@ -1501,7 +1461,7 @@ static void html_gap_list(struct html *h, xmlNodePtr parent, const struct repeti
 		snprintf(idx, sizeof(idx), "%zu", i + 1);
 		snprintf(start, sizeof(start), "%+.3f s",
 			 (double)(g[i].start_ns - tl->origin_ns) / NS_PER_S);
-		report_duration((double)(g[i].end_ns - g[i].start_ns), len, sizeof(len));
+		duration_format((double)(g[i].end_ns - g[i].start_ns), len, sizeof(len));
 		if (g[i].open)
 			cells[4] = "open: no reply before the repetition ended";
 		else if (tl->has_gap && g[i].start_ns == tl->gap_start_ns &&

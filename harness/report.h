@@ -151,9 +151,6 @@ struct twin_ratio {
 void report_twin_ratio(const struct scenario_stats *rows, size_t n, size_t i,
 		       struct twin_ratio *out);
 
-/* A duration for people: "17.00 s", "812.4 ms", "950 us" (with the micro sign). */
-void report_duration(double ns, char *buf, size_t len);
-
 /*
  * Row @i of @rows as one line for the terminal: what it ran, its downtime,
  * maintenance and unavailable medians, gaps per repetition, the probe's
@@ -176,11 +173,9 @@ struct report_opts {
 int report_write(const struct report_set *set, const struct report_opts *opts, struct tb_err *err);
 
 /*
- * Escapers, exposed for their tests: @s as one Markdown table cell
- * (| and newlines neutralised, < as &lt;) and as one CSV field (RFC 4180).
- * Both return a malloc'd string or NULL when out of memory.
+ * The CSV escaper, exposed for its test: @s as one CSV field (RFC 4180).
+ * A malloc'd string, or NULL when out of memory.
  */
-char *report_md_cell(const char *s);
 char *report_csv_field(const char *s);
 
 #endif

@@ -1215,30 +1215,6 @@ static void test_default_out(void **state)
 	free(o);
 }
 
-static void test_duration_format(void **state)
-{
-	static const struct {
-		double ns;
-		const char *want;
-	} cases[] = {
-	    {17002569388.0, "17.00 s"},
-	    {123.4e9, "123.4 s"},
-	    {812.4e6, "812 ms"},
-	    {29.26e6, "29.3 ms"},
-	    {1e6, "1.0 ms"},
-	    {950e3, "950 \xc2\xb5s"},
-	    {12, "12 ns"},
-	    {-5.83e9, "-5.83 s"},
-	};
-	char buf[32];
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		report_duration(cases[i].ns, buf, sizeof(buf));
-		assert_string_equal(buf, cases[i].want);
-	}
-}
-
 static void test_escapers(void **state)
 {
 	char *s;
@@ -1249,9 +1225,6 @@ static void test_escapers(void **state)
 	free(s);
 	s = report_csv_field("a,\"b\"\nc");
 	assert_string_equal(s, "\"a,\"\"b\"\"\nc\"");
-	free(s);
-	s = report_md_cell("a|b\nc<d>*e*");
-	assert_string_equal(s, "a\\|b c&lt;d>\\*e\\*");
 	free(s);
 	s = plot_quote("it's\na \"label\"");
 	assert_string_equal(s, "'it''sa \"label\"'");
@@ -1357,7 +1330,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_latest_picks_the_last_run_of_each_scenario, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_default_out, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_duration_format, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_escapers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_png_on_request, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_results_exit_2, setup, teardown),
