@@ -12,7 +12,7 @@
 
 #include "commands.h"
 #include "gate.h"
-#include "report.h"
+#include "resultset.h"
 #include "scenario.h"
 
 static void usage(FILE *out)
@@ -98,7 +98,7 @@ int cmd_gate(int argc, char **argv)
 	const char *baseline = NULL, *save = NULL, *latest = NULL, *outopt = NULL;
 	struct gate_baseline b = {0};
 	struct gate_result r = {0};
-	struct report_set set = {0};
+	struct resultset set = {0};
 	struct tb_err err = {0};
 	char **dirs = NULL, *out = NULL, path[4096];
 	bool save_opts = false, compare_opts = false;
@@ -165,13 +165,13 @@ int cmd_gate(int argc, char **argv)
 		usage(stderr);
 		return TB_EXIT_USAGE;
 	}
-	if (latest && report_latest(latest, &dirs, &ndirs, &err))
+	if (latest && resultset_latest(latest, &dirs, &ndirs, &err))
 		goto fail;
 	if (!latest) {
 		dirs = argv + optind;
 		ndirs = (size_t)(argc - optind);
 	}
-	if (report_load(&set, dirs, ndirs, &err))
+	if (resultset_load(&set, dirs, ndirs, &err))
 		goto fail;
 	if (save) {
 		if (gate_baseline_save(save, &set, &d, &err))
@@ -182,7 +182,7 @@ int cmd_gate(int argc, char **argv)
 	}
 	if (gate_baseline_load(baseline, &b, &err) || gate_compare(&b, &set, flags, &r, &err))
 		goto fail;
-	out = outopt ? strdup(outopt) : report_default_out(dirs, ndirs);
+	out = outopt ? strdup(outopt) : resultset_default_out(dirs, ndirs);
 	if (!out) {
 		tb_err_set(&err, TB_EXIT_ENV, "out of memory");
 		goto fail;
@@ -204,9 +204,9 @@ fail:
 out:
 	gate_result_free(&r);
 	gate_baseline_free(&b);
-	report_free(&set);
+	resultset_free(&set);
 	if (latest)
-		report_free_dirs(dirs, ndirs);
+		resultset_free_dirs(dirs, ndirs);
 	free(out);
 	return rc;
 }

@@ -690,8 +690,8 @@ static void describe_key(const struct scenario_key *k, char *buf, size_t len)
 {
 	char kernels[160], guest[64];
 
-	report_key_kernels(k, kernels, sizeof(kernels));
-	report_key_guest(k, guest, sizeof(guest));
+	resultset_key_kernels(k, kernels, sizeof(kernels));
+	resultset_key_guest(k, guest, sizeof(guest));
 	snprintf(buf, len, "%s, %s, %s, %s", k->method, kernels, guest,
 		 k->accel[0] ? k->accel : "?");
 }
@@ -713,8 +713,8 @@ static json_t *timing_json(const double *v, size_t n, double relative, int64_t a
 			 (json_int_t)absolute_ns);
 }
 
-int gate_baseline_save(const char *path, const struct report_set *set,
-		       const struct gate_defaults *d, struct tb_err *err)
+int gate_baseline_save(const char *path, const struct resultset *set, const struct gate_defaults *d,
+		       struct tb_err *err)
 {
 	const struct run_info *info = &set->runs[0].info;
 	struct scenario_stats *m = NULL;
@@ -725,7 +725,7 @@ int gate_baseline_save(const char *path, const struct report_set *set,
 	struct tm tm;
 	int ret = -1;
 
-	if (report_scenarios(set, &m, &nm, err))
+	if (resultset_scenarios(set, &m, &nm, err))
 		return -1;
 	for (i = 0; i < nm; i++)
 		for (j = i + 1; j < nm; j++)
@@ -797,7 +797,7 @@ nomem:
 	tb_err_set(err, TB_EXIT_ENV, "out of memory building the baseline");
 out:
 	json_decref(root);
-	report_scenarios_free(m, nm);
+	resultset_scenarios_free(m, nm);
 	return ret;
 }
 
@@ -916,17 +916,17 @@ static void skip(struct gate_check *c, const char *why)
  * again.  A disagreement fails the scenario, naming each repetition (as
  * many as fit) with both values, since its times cannot be trusted.
  */
-static void check_capture(const struct report_set *set, const struct scenario_key *key,
+static void check_capture(const struct resultset *set, const struct scenario_key *key,
 			  struct gate_check *c)
 {
 	size_t i, k, captured = 0, agree = 0, unlisted = 0, used = 0;
 	char list[512] = "", rest[48] = "";
 
 	for (i = 0; i < set->nruns; i++) {
-		const struct report_run *run = &set->runs[i];
+		const struct resultset_run *run = &set->runs[i];
 		const char *slash = strrchr(run->dir, '/');
 
-		if (!report_run_in(run, key))
+		if (!resultset_run_in(run, key))
 			continue;
 		for (k = 0; k < run->nreps; k++) {
 			const struct repetition *rep = &run->reps[k];
@@ -1025,13 +1025,13 @@ static void key_difference(const struct scenario_key *e, const struct scenario_k
 		add_difference(buf, len, "method", k->method, e->method);
 	if ((e->kernel_old[0] && strcmp(e->kernel_old, k->kernel_old)) ||
 	    (e->kernel_new[0] && strcmp(e->kernel_new, k->kernel_new))) {
-		report_key_kernels(k, cur, sizeof(cur));
-		report_key_kernels(e, base, sizeof(base));
+		resultset_key_kernels(k, cur, sizeof(cur));
+		resultset_key_kernels(e, base, sizeof(base));
 		add_difference(buf, len, "kernels", cur, base);
 	}
 	if ((e->memory_mib && e->memory_mib != k->memory_mib) || (e->vcpus && e->vcpus != k->vcpus)) {
-		report_key_guest(k, cur, sizeof(cur));
-		report_key_guest(e, base, sizeof(base));
+		resultset_key_guest(k, cur, sizeof(cur));
+		resultset_key_guest(e, base, sizeof(base));
 		add_difference(buf, len, "guest", cur, base);
 	}
 	if (e->accel[0] && strcmp(e->accel, k->accel))
@@ -1072,7 +1072,7 @@ static const double *row_values(const struct scenario_stats *cm, enum gate_metri
  * when it has none, as @no says, @why in full.
  */
 static void check_entry(const struct gate_baseline *b, const struct gate_baseline_entry *e,
-			const struct report_set *set, const struct scenario_stats *cm,
+			const struct resultset *set, const struct scenario_stats *cm,
 			enum no_row no, const char *why, struct gate_result *r)
 {
 	static const char *const summaries[] = {
@@ -1111,7 +1111,7 @@ static void check_entry(const struct gate_baseline *b, const struct gate_baselin
 	}
 }
 
-int gate_compare(const struct gate_baseline *b, const struct report_set *set, unsigned flags,
+int gate_compare(const struct gate_baseline *b, const struct resultset *set, unsigned flags,
 		 struct gate_result *r, struct tb_err *err)
 {
 	struct scenario_stats *m = NULL;
@@ -1120,12 +1120,12 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, un
 	int metric;
 
 	memset(r, 0, sizeof(*r));
-	if (report_scenarios(set, &m, &nm, err))
+	if (resultset_scenarios(set, &m, &nm, err))
 		return -1;
 	r->checks = calloc(GATE_METRICS * (b->n + nm) + 1, sizeof(*r->checks));
 	named = calloc(nm + 1, sizeof(*named));
 	if (!r->checks || !named) {
-		report_scenarios_free(m, nm);
+		resultset_scenarios_free(m, nm);
 		free(named);
 		gate_result_free(r);
 		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
@@ -1206,7 +1206,7 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, un
 			 "(--allow-missing).",
 			 allowed, allowed == 1 ? "" : "s", allowed == 1 ? "was" : "were");
 	free(named);
-	report_scenarios_free(m, nm);
+	resultset_scenarios_free(m, nm);
 	return 0;
 }
 

@@ -1,8 +1,8 @@
 /*
- * report.c - result directories summarised per scenario, written as
- * report.html, report.md and summary.csv, with the plots of plot.c.
+ * report.c - a result set written as report.html, report.md and
+ * summary.csv, with the plots of plot.c.
  *
- * run.json (through results_load) gives the numbers; probe.csv and the
+ * run.json (through resultset.c) gives the numbers; probe.csv and the
  * console logs (through trace_load) give what only the plots need: reply
  * times, round-trip times, and the stamps of console lines.  The HTML is
  * built as an XHTML tree with libxml2, which escapes every text and
@@ -10,11 +10,9 @@
  * file is well-formed XML by construction and needs nothing from the
  * network.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlsave.h>
@@ -37,453 +34,6 @@
 #include "trace.h"
 
 #define XHTML_NS "http://www.w3.org/1999/xhtml"
-
-/* ---- loading ----------------------------------------------------------- */
-
-void report_free(struct report_set *set)
-{
-	size_t i;
-
-	for (i = 0; i < set->nruns; i++) {
-		free(set->runs[i].dir);
-		free(set->runs[i].reps);
-	}
-	free(set->runs);
-	set->runs = NULL;
-	set->nruns = 0;
-}
-
-/* @dir without trailing slashes (but "/" stays), malloc'd. */
-static char *trim_dir(const char *dir)
-{
-	size_t len = strlen(dir);
-
-	while (len > 1 && dir[len - 1] == '/')
-		len--;
-	return strndup(dir, len);
-}
-
-int report_load(struct report_set *set, char *const dirs[], size_t n, struct tb_err *err)
-{
-	size_t i;
-
-	set->runs = NULL;
-	set->nruns = 0;
-	if (!n)
-		return tb_err_set(err, TB_EXIT_USAGE, "no result directory given");
-	set->runs = calloc(n, sizeof(*set->runs));
-	if (!set->runs)
-		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
-	for (i = 0; i < n; i++) {
-		struct report_run *r = &set->runs[i];
-		char path[PATH_MAX];
-		struct stat st;
-
-		r->dir = trim_dir(dirs[i]);
-		set->nruns = i + 1;
-		if (!r->dir) {
-			tb_err_set(err, TB_EXIT_ENV, "out of memory");
-			goto err;
-		}
-		if (stat(r->dir, &st)) {
-			tb_err_set(err, TB_EXIT_USAGE, "%s: %s", r->dir, strerror(errno));
-			goto err;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			tb_err_set(err, TB_EXIT_USAGE, "%s: not a result directory", r->dir);
-			goto err;
-		}
-		snprintf(path, sizeof(path), "%s/run.json", r->dir);
-		if (results_load(path, &r->info, &r->reps, &r->nreps, err))
-			goto err;
-	}
-	return 0;
-err:
-	report_free(set);
-	return -1;
-}
-
-void report_free_dirs(char **dirs, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(dirs[i]);
-	free(dirs);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * The scenario a result directory belongs to: run.json's scenario.name, or
- * (when run.json cannot be read) the directory name after its
- * "YYYYmmdd-HHMMSS-" stamp, so that a broken latest run is still chosen
- * and then reported as broken rather than silently passed over.
- */
-static void scenario_of(const char *dir, const char *name, char *out, size_t len)
-{
-	char path[PATH_MAX];
-	json_error_t jerr;
-	json_t *root;
-	const char *s = NULL;
-
-	snprintf(path, sizeof(path), "%s/run.json", dir);
-	root = json_load_file(path, 0, &jerr);
-	if (root)
-		s = json_string_value(json_object_get(json_object_get(root, "scenario"), "name"));
-	if (s)
-		snprintf(out, len, "%s", s);
-	else
-		snprintf(out, len, "%s", strlen(name) > 16 ? name + 16 : name);
-	json_decref(root);
-}
-
-int report_latest(const char *base, char ***dirs, size_t *n, struct tb_err *err)
-{
-	char **names = NULL, **out = NULL, (*scen)[128] = NULL;
-	size_t count = 0, cap = 0, i, j, nout = 0;
-	struct dirent *de;
-	DIR *d;
-
-	*dirs = NULL;
-	*n = 0;
-	d = opendir(base);
-	if (!d)
-		return tb_err_set(err, TB_EXIT_USAGE, "%s: %s", base, strerror(errno));
-	while ((de = readdir(d))) {
-		char path[PATH_MAX];
-		struct stat st;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/run.json", base, de->d_name);
-		if (stat(path, &st) || !S_ISREG(st.st_mode))
-			continue;
-		if (count == cap) {
-			char **more = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof(*names));
-
-			if (!more)
-				goto nomem;
-			names = more;
-		}
-		names[count] = strdup(de->d_name);
-		if (!names[count])
-			goto nomem;
-		count++;
-	}
-	closedir(d);
-	d = NULL;
-	if (!count) {
-		tb_err_set(err, TB_EXIT_USAGE, "%s: no result directory (none holds a run.json)",
-			   base);
-		goto err;
-	}
-	qsort(names, count, sizeof(*names), cmp_str);
-	scen = calloc(count, sizeof(*scen));
-	out = calloc(count, sizeof(*out));
-	if (!scen || !out)
-		goto nomem;
-	for (i = 0; i < count; i++) {
-		char dir[PATH_MAX];
-
-		snprintf(dir, sizeof(dir), "%s/%s", base, names[i]);
-		scenario_of(dir, names[i], scen[i], sizeof(scen[i]));
-	}
-	/* Keep a directory when no later one (by name) has its scenario. */
-	for (i = 0; i < count; i++) {
-		for (j = i + 1; j < count && strcmp(scen[i], scen[j]); j++)
-			;
-		if (j < count)
-			continue;
-		if (asprintf(&out[nout], "%s/%s", base, names[i]) < 0) {
-			out[nout] = NULL;
-			goto nomem;
-		}
-		nout++;
-	}
-	report_free_dirs(names, count);
-	free(scen);
-	*dirs = out;
-	*n = nout;
-	return 0;
-nomem:
-	tb_err_set(err, TB_EXIT_ENV, "out of memory");
-err:
-	if (d)
-		closedir(d);
-	report_free_dirs(names, count);
-	report_free_dirs(out, nout);
-	free(scen);
-	return -1;
-}
-
-char *report_default_out(char *const dirs[], size_t n)
-{
-	char *first, *slash, *out = NULL;
-
-	if (!n)
-		return NULL;
-	first = trim_dir(dirs[0]);
-	if (!first || n == 1)
-		return first;
-	slash = strrchr(first, '/');
-	if (!slash)
-		out = strdup("report");
-	else if (slash == first)
-		out = strdup("/report");
-	else if (asprintf(&out, "%.*s/report", (int)(slash - first), first) < 0)
-		out = NULL;
-	free(first);
-	return out;
-}
-
-/* ---- per-scenario numbers ---------------------------------------------- */
-
-void report_key_of(const struct run_info *info, struct scenario_key *key)
-{
-	memset(key, 0, sizeof(*key));
-	snprintf(key->scenario, sizeof(key->scenario), "%s", info->scenario);
-	snprintf(key->method, sizeof(key->method), "%s", info->method);
-	snprintf(key->kernel_old, sizeof(key->kernel_old), "%s", info->kernel_old);
-	snprintf(key->kernel_new, sizeof(key->kernel_new), "%s", info->kernel_new);
-	key->memory_mib = info->guest_memory_mib;
-	key->vcpus = info->guest_vcpus;
-	snprintf(key->accel, sizeof(key->accel), "%s", info->accel);
-}
-
-bool report_key_equal(const struct scenario_key *a, const struct scenario_key *b)
-{
-	return !strcmp(a->scenario, b->scenario) && !strcmp(a->method, b->method) &&
-	       !strcmp(a->kernel_old, b->kernel_old) && !strcmp(a->kernel_new, b->kernel_new) &&
-	       a->memory_mib == b->memory_mib && a->vcpus == b->vcpus &&
-	       !strcmp(a->accel, b->accel);
-}
-
-void report_key_kernels(const struct scenario_key *k, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s \xe2\x86\x92 %s", k->kernel_old[0] ? k->kernel_old : "?",
-		 k->kernel_new[0] ? k->kernel_new : "?");
-}
-
-void report_key_guest(const struct scenario_key *k, char *buf, size_t len)
-{
-	char mem[32] = "? MiB", cpus[32] = "? vCPUs";
-
-	if (k->memory_mib > 0 && k->memory_mib % 1024 == 0)
-		snprintf(mem, sizeof(mem), "%d GiB", k->memory_mib / 1024);
-	else if (k->memory_mib > 0)
-		snprintf(mem, sizeof(mem), "%d MiB", k->memory_mib);
-	if (k->vcpus > 0)
-		snprintf(cpus, sizeof(cpus), "%d vCPU%s", k->vcpus, k->vcpus == 1 ? "" : "s");
-	if (k->memory_mib <= 0 && k->vcpus <= 0)
-		snprintf(buf, len, "?");
-	else
-		snprintf(buf, len, "%s, %s", mem, cpus);
-}
-
-bool report_run_in(const struct report_run *r, const struct scenario_key *key)
-{
-	struct scenario_key k;
-
-	report_key_of(&r->info, &k);
-	return report_key_equal(&k, key);
-}
-
-void report_scenarios_free(struct scenario_stats *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; s && i < n; i++) {
-		free(s[i].downtime_ns);
-		free(s[i].maintenance_ns);
-		free(s[i].unavailable_ns);
-	}
-	free(s);
-}
-
-bool report_gaps_known(const struct repetition *rep)
-{
-	return rep->gaps_found > 0 || (rep->measured && rep->interval_median_ns > 0);
-}
-
-/*
- * The probe's achieved interval over row @row's repetitions: the median of
- * their medians (in @scratch, room for every repetition) and the worst p99.
- */
-static void row_interval(const struct report_set *set, struct scenario_stats *row, double *scratch)
-{
-	struct stats_summary sum;
-	size_t i, k, n = 0;
-
-	for (i = 0; i < set->nruns; i++) {
-		if (!report_run_in(&set->runs[i], &row->key))
-			continue;
-		for (k = 0; k < set->runs[i].nreps; k++) {
-			const struct repetition *rep = &set->runs[i].reps[k];
-
-			if (rep->interval_median_ns > 0)
-				scratch[n++] = (double)rep->interval_median_ns;
-			if (rep->interval_p99_ns > row->interval_p99_ns)
-				row->interval_p99_ns = rep->interval_p99_ns;
-		}
-	}
-	if (n && !stats_summarise(scratch, n, &sum))
-		row->interval_median_ns = llround(sum.median);
-}
-
-int report_scenarios(const struct report_set *set, struct scenario_stats **out, size_t *n,
-		     struct tb_err *err)
-{
-	size_t total = 0, i, k, ns = 0;
-	struct scenario_stats *s;
-	double *scratch;
-
-	*out = NULL;
-	*n = 0;
-	for (i = 0; i < set->nruns; i++)
-		total += set->runs[i].nreps;
-	s = calloc(set->nruns ? set->nruns : 1, sizeof(*s));
-	if (!s)
-		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
-	for (i = 0; i < set->nruns; i++) {
-		const struct report_run *r = &set->runs[i];
-		struct scenario_stats *row = NULL;
-		struct scenario_key key;
-
-		report_key_of(&r->info, &key);
-		for (k = 0; k < ns && !row; k++)
-			if (report_key_equal(&s[k].key, &key))
-				row = &s[k];
-		if (!row) {
-			row = &s[ns++];
-			row->key = key;
-			/* Room for every repetition of the set: a few dozen values. */
-			row->downtime_ns = calloc(total ? total : 1, sizeof(double));
-			row->maintenance_ns = calloc(total ? total : 1, sizeof(double));
-			row->unavailable_ns = calloc(total ? total : 1, sizeof(double));
-			if (!row->downtime_ns || !row->maintenance_ns || !row->unavailable_ns) {
-				report_scenarios_free(s, ns);
-				return tb_err_set(err, TB_EXIT_ENV, "out of memory");
-			}
-		}
-		row->runs++;
-		if (r->info.probe_interval_ns > row->probe_interval_ns)
-			row->probe_interval_ns = r->info.probe_interval_ns;
-		for (k = 0; k < r->nreps; k++) {
-			const struct repetition *rep = &r->reps[k];
-
-			row->reps++;
-			row->verified += rep->verified;
-			if (rep->measured)
-				row->downtime_ns[row->ndowntime++] = (double)rep->downtime_ns;
-			if (rep->maintenance_ns > 0)
-				row->maintenance_ns[row->nmaintenance++] =
-				    (double)rep->maintenance_ns;
-			/* Over the same repetitions as the downtime, so the two compare. */
-			if (rep->measured && report_gaps_known(rep)) {
-				if (!row->nunavailable || rep->gaps_found < row->gaps_min)
-					row->gaps_min = rep->gaps_found;
-				if (!row->nunavailable || rep->gaps_found > row->gaps_max)
-					row->gaps_max = rep->gaps_found;
-				row->unavailable_ns[row->nunavailable++] =
-				    (double)rep->unavailable_ns;
-			}
-			row->captured += rep->captured;
-			row->capture_agrees += rep->captured && rep->capture_agrees;
-		}
-	}
-	scratch = calloc(total ? total : 1, sizeof(*scratch));
-	if (!scratch) {
-		report_scenarios_free(s, ns);
-		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
-	}
-	for (k = 0; k < ns; k++) {
-		if (s[k].ndowntime)
-			stats_summarise(s[k].downtime_ns, s[k].ndowntime, &s[k].downtime);
-		if (s[k].nmaintenance)
-			stats_summarise(s[k].maintenance_ns, s[k].nmaintenance, &s[k].maintenance);
-		if (s[k].nunavailable)
-			stats_summarise(s[k].unavailable_ns, s[k].nunavailable, &s[k].unavailable);
-		row_interval(set, &s[k], scratch);
-	}
-	free(scratch);
-	*out = s;
-	*n = ns;
-	return 0;
-}
-
-static bool same_guest(const struct scenario_key *a, const struct scenario_key *b)
-{
-	return a->memory_mib == b->memory_mib && a->vcpus == b->vcpus;
-}
-
-void report_twin_ratio(const struct scenario_stats *rows, size_t n, size_t i,
-		       struct twin_ratio *out)
-{
-	const struct scenario_key *k = &rows[i].key;
-	const struct scenario_stats *t = NULL;
-	char kernels[160], guest[64], tguest[64], others[256] = "";
-	size_t j, ntwin = 0;
-
-	memset(out, 0, sizeof(*out));
-	for (j = 0; j < n; j++) {
-		const struct scenario_key *tk = &rows[j].key;
-
-		if (strcmp(tk->method, REPORT_YARDSTICK))
-			continue;
-		ntwin++;
-		if (strcmp(tk->kernel_old, k->kernel_old) || strcmp(tk->kernel_new, k->kernel_new) ||
-		    strcmp(tk->accel, k->accel)) {
-			size_t used = strlen(others);
-
-			report_key_kernels(tk, kernels, sizeof(kernels));
-			snprintf(others + used, sizeof(others) - used, "%s%s under %s",
-				 used ? "; " : "", kernels, tk->accel[0] ? tk->accel : "?");
-			continue;
-		}
-		/* The first alike twin row, unless a later one also has the same guest. */
-		if (!t || (!same_guest(&t->key, k) && same_guest(tk, k))) {
-			t = &rows[j];
-			out->twin = j;
-		}
-	}
-	report_key_kernels(k, kernels, sizeof(kernels));
-	if (!ntwin) {
-		snprintf(out->note, sizeof(out->note), "No %s run in this report: no ratio.",
-			 REPORT_YARDSTICK);
-		return;
-	}
-	if (!t) {
-		snprintf(out->note, sizeof(out->note),
-			 "No %s run with kernels %s under %s in this report (%s ran %s): no "
-			 "ratio.",
-			 REPORT_YARDSTICK, kernels, k->accel[0] ? k->accel : "?", REPORT_YARDSTICK,
-			 others);
-		return;
-	}
-	if (!rows[i].ndowntime) {
-		snprintf(out->note, sizeof(out->note), "No downtime measured: no ratio.");
-		return;
-	}
-	if (!t->ndowntime || !(t->downtime.median > 0)) {
-		snprintf(out->note, sizeof(out->note),
-			 "%s (scenario %s, kernels %s) measured no downtime: no ratio.",
-			 REPORT_YARDSTICK, t->key.scenario, kernels);
-		return;
-	}
-	out->has = true;
-	out->ratio = rows[i].downtime.median / t->downtime.median;
-	if (!same_guest(&t->key, k)) {
-		report_key_guest(&t->key, tguest, sizeof(tguest));
-		report_key_guest(k, guest, sizeof(guest));
-		snprintf(out->note, sizeof(out->note),
-			 "Against %s (scenario %s) in a guest of %s; this row's guest: %s.",
-			 REPORT_YARDSTICK, t->key.scenario, tguest, guest);
-	}
-}
 
 /* ---- output files ------------------------------------------------------ */
 
@@ -545,7 +95,7 @@ static void put_csv(FILE *f, const char *s, const char *sep)
 	free(q);
 }
 
-static int write_csv(const struct report_set *set, const char *out, struct tb_err *err)
+static int write_csv(const struct resultset *set, const char *out, struct tb_err *err)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	size_t i, k;
@@ -561,7 +111,7 @@ static int write_csv(const struct report_set *set, const char *out, struct tb_er
 	      "release_after,accel,kernel_old,kernel_new,memory_mib,vcpus,error\n",
 	      f);
 	for (i = 0; i < set->nruns; i++) {
-		const struct report_run *r = &set->runs[i];
+		const struct resultset_run *r = &set->runs[i];
 
 		for (k = 0; k < r->nreps; k++) {
 			const struct repetition *rep = &r->reps[k];
@@ -578,7 +128,7 @@ static int write_csv(const struct report_set *set, const char *out, struct tb_er
 				fprintf(f, "%" PRId64, rep->maintenance_ns);
 			fputc(',', f);
 			/* Empty where run.json does not say: unknown is not zero. */
-			if (report_gaps_known(rep))
+			if (resultset_gaps_known(rep))
 				fprintf(f, "%" PRId64 ",%d", rep->unavailable_ns, rep->gaps_found);
 			else
 				fputc(',', f);
@@ -626,7 +176,7 @@ static const char *const summary_head[SUMMARY_COLS] = {
     "repetitions",
     "verified",
     "downtime median",
-    ("\xc3\x97 " REPORT_YARDSTICK), /* one cell: "× twin" */
+    ("\xc3\x97 " RESULTSET_YARDSTICK), /* one cell: "× twin" */
     "downtime p90",
     "downtime min",
     "downtime max",
@@ -658,7 +208,7 @@ static void ratio_cell(const struct scenario_stats *m, size_t n, size_t i, struc
 	struct twin_ratio tr;
 	size_t k, used;
 
-	report_twin_ratio(m, n, i, &tr);
+	resultset_twin_ratio(m, n, i, &tr);
 	if (!tr.has)
 		snprintf(buf, len, "-");
 	else if (tr.ratio >= 100)
@@ -739,8 +289,8 @@ static void summary_row(const struct scenario_stats *rows, size_t n, size_t i,
 	interval_cell(m->interval_median_ns, m->interval_p99_ns, cells[15], SUMMARY_CELL);
 	capture_cell(m, cells[16], SUMMARY_CELL);
 	snprintf(cells[17], SUMMARY_CELL, "%s", m->key.method);
-	report_key_kernels(&m->key, cells[18], SUMMARY_CELL);
-	report_key_guest(&m->key, cells[19], SUMMARY_CELL);
+	resultset_key_kernels(&m->key, cells[18], SUMMARY_CELL);
+	resultset_key_guest(&m->key, cells[19], SUMMARY_CELL);
 	snprintf(cells[20], SUMMARY_CELL, "%s", m->key.accel[0] ? m->key.accel : "?");
 }
 
@@ -764,8 +314,8 @@ void report_row_line(const struct scenario_stats *rows, size_t n, size_t i, char
 	char kernels[160], guest[64], v[SUMMARY_CELL];
 	struct twin_ratio tr;
 
-	report_key_kernels(&m->key, kernels, sizeof(kernels));
-	report_key_guest(&m->key, guest, sizeof(guest));
+	resultset_key_kernels(&m->key, kernels, sizeof(kernels));
+	resultset_key_guest(&m->key, guest, sizeof(guest));
 	snprintf(buf, len, "%s (%s, %s, %s, %s): downtime median ", m->key.scenario, m->key.method,
 		 kernels, guest, m->key.accel[0] ? m->key.accel : "?");
 	if (m->ndowntime)
@@ -787,12 +337,12 @@ void report_row_line(const struct scenario_stats *rows, size_t n, size_t i, char
 	}
 	if (m->captured)
 		append(buf, len, ", capture agrees %zu/%zu", m->capture_agrees, m->captured);
-	report_twin_ratio(rows, n, i, &tr);
+	resultset_twin_ratio(rows, n, i, &tr);
 	if (tr.has)
-		append(buf, len, ", %.3g\xc3\x97 %s%s%s", tr.ratio, REPORT_YARDSTICK,
+		append(buf, len, ", %.3g\xc3\x97 %s%s%s", tr.ratio, RESULTSET_YARDSTICK,
 		       tr.note[0] ? " - " : "", tr.note);
 	else
-		append(buf, len, ", \xc3\x97 %s: - (%s)", REPORT_YARDSTICK, tr.note);
+		append(buf, len, ", \xc3\x97 %s: - (%s)", RESULTSET_YARDSTICK, tr.note);
 }
 
 /* Append ", @part" to the label in @buf, or " (@part" if it is the first part. */
@@ -829,11 +379,11 @@ static void row_label(const struct scenario_stats *m, size_t n, size_t i, char *
 	if (method)
 		label_part(buf, len, &first, k->method);
 	if (kernels) {
-		report_key_kernels(k, part, sizeof(part));
+		resultset_key_kernels(k, part, sizeof(part));
 		label_part(buf, len, &first, part);
 	}
 	if (guest) {
-		report_key_guest(k, part, sizeof(part));
+		resultset_key_guest(k, part, sizeof(part));
 		label_part(buf, len, &first, part);
 	}
 	if (accel)
@@ -915,12 +465,12 @@ static void booted_cell(const struct run_info *info, char *buf, size_t len)
 	snprintf(buf, len, "%s; %s; rootfs: %s", old, new, rootfs);
 }
 
-static void env_row(const struct report_run *r, char cells[ENV_COLS][ENV_CELL])
+static void env_row(const struct resultset_run *r, char cells[ENV_COLS][ENV_CELL])
 {
 	const char *slash = strrchr(r->dir, '/');
 	struct scenario_key key;
 
-	report_key_of(&r->info, &key);
+	resultset_key_of(&r->info, &key);
 	snprintf(cells[0], ENV_CELL, "%s", slash ? slash + 1 : r->dir);
 	snprintf(cells[1], ENV_CELL, "%s", r->info.scenario);
 	snprintf(cells[2], ENV_CELL, "%s", r->info.method);
@@ -928,8 +478,8 @@ static void env_row(const struct report_run *r, char cells[ENV_COLS][ENV_CELL])
 	snprintf(cells[4], ENV_CELL, "%s", r->info.accel);
 	snprintf(cells[5], ENV_CELL, "%s", r->info.qemu_version);
 	snprintf(cells[6], ENV_CELL, "%s", r->info.libvirt_version);
-	report_key_kernels(&key, cells[7], ENV_CELL);
-	report_key_guest(&key, cells[8], ENV_CELL);
+	resultset_key_kernels(&key, cells[7], ENV_CELL);
+	resultset_key_guest(&key, cells[8], ENV_CELL);
 	booted_cell(&r->info, cells[9], ENV_CELL);
 	snprintf(cells[10], ENV_CELL, "%s", r->info.host_kernel);
 	duration_format((double)r->info.probe_interval_ns, cells[11], ENV_CELL);
@@ -976,7 +526,8 @@ static void resolution_note(const struct scenario_stats *m, size_t n, char *buf,
 		 "(type 7); min and max are over the measured repetitions; verified counts "
 		 "repetitions whose replies came from a new boot with the service's state "
 		 "kept.",
-		 REPORT_YARDSTICK, REPORT_YARDSTICK, res, REPORT_YARDSTICK, PROBE_GAP_INTERVALS);
+		 RESULTSET_YARDSTICK, RESULTSET_YARDSTICK, res, RESULTSET_YARDSTICK,
+		 PROBE_GAP_INTERVALS);
 }
 
 static void md_row(FILE *f, const char *const *cells, size_t n)
@@ -993,7 +544,7 @@ static void md_row(FILE *f, const char *const *cells, size_t n)
 	fputs("\n", f);
 }
 
-static int write_md(const struct report_set *set, const struct scenario_stats *m, size_t nm,
+static int write_md(const struct resultset *set, const struct scenario_stats *m, size_t nm,
 		    const char *out, struct tb_err *err)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8], note[2048];
@@ -1243,8 +794,8 @@ static void plot_paths(const char *out, const char *stem, const struct report_op
 }
 
 /* The summary table per scenario, its note, and the environment of every run. */
-static int html_summary(struct html *h, const struct report_set *set,
-			const struct scenario_stats *m, size_t nm, struct tb_err *err)
+static int html_summary(struct html *h, const struct resultset *set, const struct scenario_stats *m,
+			size_t nm, struct tb_err *err)
 {
 	struct footnotes fn = {calloc(nm ? nm : 1, sizeof(*fn.text)), 0};
 	xmlNodePtr table, p;
@@ -1309,7 +860,7 @@ static void rep_capture_cell(const struct repetition *rep, char *buf, size_t len
 		 rep->capture_note[0] ? ": " : "", rep->capture_note);
 }
 
-static void html_repetitions(struct html *h, const struct report_set *set)
+static void html_repetitions(struct html *h, const struct resultset *set)
 {
 	static const char *const head[] = {
 	    "scenario",	   "rep",	  "verified", "downtime",
@@ -1325,7 +876,7 @@ static void html_repetitions(struct html *h, const struct report_set *set)
 	for (i = 0; i < set->nruns; i++)
 		for (k = 0; k < set->runs[i].nreps; k++) {
 			const struct repetition *rep = &set->runs[i].reps[k];
-			bool known = report_gaps_known(rep);
+			bool known = resultset_gaps_known(rep);
 			char idx[16], down[32], maint[32], unav[32], gaps[16], interval[80],
 			    capture[320], sent[24], lost[24];
 			const char *cells[] = {set->runs[i].info.scenario,
@@ -1380,7 +931,7 @@ static int rep_gaps(const struct repetition *rep, const struct trace_stamps *rp,
 
 	*out = NULL;
 	*n = 0;
-	*listed = report_gaps_known(rep);
+	*listed = resultset_gaps_known(rep);
 	if (*listed)
 		count = rep->ngaps > 0 ? (size_t)rep->ngaps : 0;
 	else if (trace_find_gaps(rp, interval_ns, &found, &count))
@@ -1472,7 +1023,7 @@ static void html_gap_list(struct html *h, xmlNodePtr parent, const struct repeti
 }
 
 /* The timelines of one run's repetitions: a figure each. */
-static int html_timelines(struct html *h, const struct report_run *r, size_t run_no,
+static int html_timelines(struct html *h, const struct resultset_run *r, size_t run_no,
 			  const struct run_trace *tr, const char *out,
 			  const struct report_opts *opts, const char *png_term, struct tb_err *err)
 {
@@ -1575,7 +1126,7 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 	return 0;
 }
 
-static int write_html(const struct report_set *set, const struct scenario_stats *m, size_t nm,
+static int write_html(const struct resultset *set, const struct scenario_stats *m, size_t nm,
 		      struct run_trace *traces, const char *out, const struct report_opts *opts,
 		      const char *png_term, struct tb_err *err)
 {
@@ -1648,7 +1199,7 @@ static int write_html(const struct report_set *set, const struct scenario_stats 
 		size_t total = 0, j;
 
 		for (j = 0; j < set->nruns; j++)
-			if (report_run_in(&set->runs[j], &m[i].key))
+			if (resultset_run_in(&set->runs[j], &m[i].key))
 				for (k = 0; k < set->runs[j].nreps; k++)
 					total += traces[j].reps[k].nrtt;
 		cdf[i].label = labels[i];
@@ -1658,7 +1209,7 @@ static int write_html(const struct report_set *set, const struct scenario_stats 
 			goto out;
 		}
 		for (j = 0; j < set->nruns; j++)
-			if (report_run_in(&set->runs[j], &m[i].key))
+			if (resultset_run_in(&set->runs[j], &m[i].key))
 				for (k = 0; k < set->runs[j].nreps; k++) {
 					memcpy((double *)cdf[i].rtt_ns + cdf[i].n,
 					       traces[j].reps[k].rtt,
@@ -1718,7 +1269,7 @@ static int make_dir(const char *path, struct tb_err *err)
 	return 0;
 }
 
-int report_write(const struct report_set *set, const struct report_opts *opts, struct tb_err *err)
+int report_write(const struct resultset *set, const struct report_opts *opts, struct tb_err *err)
 {
 	struct run_trace *traces = NULL;
 	struct scenario_stats *m = NULL;
@@ -1731,7 +1282,7 @@ int report_write(const struct report_set *set, const struct report_opts *opts, s
 	snprintf(plots, sizeof(plots), "%s/plots", opts->out);
 	if (make_dir(opts->out, err) || make_dir(plots, err))
 		return -1;
-	if (report_scenarios(set, &m, &nm, err))
+	if (resultset_scenarios(set, &m, &nm, err))
 		return -1;
 	traces = calloc(set->nruns ? set->nruns : 1, sizeof(*traces));
 	if (!traces) {
@@ -1739,7 +1290,7 @@ int report_write(const struct report_set *set, const struct report_opts *opts, s
 		goto out;
 	}
 	for (loaded = 0; loaded < set->nruns; loaded++) {
-		const struct report_run *r = &set->runs[loaded];
+		const struct resultset_run *r = &set->runs[loaded];
 
 		if (trace_load(r->dir, r->reps, r->nreps, &traces[loaded], err))
 			goto out;
@@ -1752,6 +1303,6 @@ out:
 	for (i = 0; traces && i < loaded; i++)
 		trace_free(&traces[i], set->runs[i].nreps);
 	free(traces);
-	report_scenarios_free(m, nm);
+	resultset_scenarios_free(m, nm);
 	return ret;
 }
