@@ -25,6 +25,7 @@
 
 #include "duration.h"
 #include "gate.h"
+#include "jsonfile.h"
 #include "jsonkind.h"
 #include "markdown.h"
 #include "stats.h"
@@ -534,55 +535,6 @@ void gate_baseline_free(struct gate_baseline *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* The whole file in memory (NUL-terminated); TB_EXIT_USAGE if unreadable. */
-static char *read_text(const char *path, size_t *len, struct tb_err *err)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-
-	if (!f) {
-		tb_err_set(err, TB_EXIT_USAGE, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	for (;;) {
-		size_t got;
-
-		if (n + 4096 + 1 > cap) {
-			char *more;
-
-			cap = cap ? 2 * cap : 8192;
-			if (cap > BASELINE_MAX_BYTES + 8192) {
-				tb_err_set(err, TB_EXIT_USAGE, "%s: too large for a baseline",
-					   path);
-				goto err;
-			}
-			more = realloc(buf, cap);
-			if (!more) {
-				tb_err_set(err, TB_EXIT_ENV, "out of memory");
-				goto err;
-			}
-			buf = more;
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		tb_err_set(err, TB_EXIT_USAGE, "%s: read error", path);
-		goto err;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-err:
-	fclose(f);
-	free(buf);
-	return NULL;
-}
-
 int gate_baseline_load(const char *path, struct gate_baseline *b, struct tb_err *err)
 {
 	static const char *const keys_v1[] = {"format",  "created", "alpha",   "environment",
@@ -590,24 +542,20 @@ int gate_baseline_load(const char *path, struct gate_baseline *b, struct tb_err 
 	static const char *const keys_v2[] = {"format",	   "created",	"alpha",   "environment",
 					      "sources", "scenarios", "comment", NULL};
 	struct loader ld = {.path = path, .err = err};
-	json_t *root = NULL, *entries, *env, *v;
 	struct scenario_key env_key = {0};
 	const char *key, *container;
-	json_error_t jerr;
+	json_t *root, *entries, *env, *v;
+	struct jsonfile jf;
 	bool failed;
 	size_t i = 0;
 
 	memset(b, 0, sizeof(*b));
 	b->alpha = GATE_ALPHA_DEFAULT;
-	ld.text = read_text(path, &ld.len, err);
-	if (!ld.text)
+	if (jsonfile_load(path, BASELINE_MAX_BYTES, "a baseline", &jf, err))
 		return -1;
-	root = json_loadb(ld.text, ld.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		tb_err_set(err, TB_EXIT_USAGE, "%s:%d:%d: %s", path, jerr.line, jerr.column,
-			   jerr.text);
-		goto err;
-	}
+	root = jf.root;
+	ld.text = jf.text;
+	ld.len = jf.len;
 	if (!json_is_object(root)) {
 		bad(&ld, "expected an object, got %s", json_kind_name(root));
 		goto err;
@@ -673,12 +621,10 @@ int gate_baseline_load(const char *path, struct gate_baseline *b, struct tb_err 
 			goto err;
 		pop(&ld);
 	}
-	json_decref(root);
-	free((char *)ld.text);
+	jsonfile_free(&jf);
 	return 0;
 err:
-	json_decref(root);
-	free((char *)ld.text);
+	jsonfile_free(&jf);
 	gate_baseline_free(b);
 	return -1;
 }

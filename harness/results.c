@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "jsonfile.h"
 #include "jsonkind.h"
 #include "results.h"
 #include "stats.h"
@@ -1152,19 +1153,14 @@ int results_load(const char *run_json, struct run_info *info, struct repetition 
 	struct repetition *out = NULL;
 	struct run_info in = {0};
 	json_t *root, *format, *a;
+	struct jsonfile jf;
 	size_t i, nreps;
-	json_error_t jerr;
 
 	*reps = NULL;
 	*n = 0;
-	root = json_load_file(run_json, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		/* jansson reports line -1 when it never got to parse (open failed). */
-		if (jerr.line > 0)
-			return tb_err_set(err, TB_EXIT_USAGE, "%s:%d:%d: %s", run_json, jerr.line,
-					  jerr.column, jerr.text);
-		return tb_err_set(err, TB_EXIT_USAGE, "%s: %s", run_json, jerr.text);
-	}
+	if (jsonfile_load(run_json, RESULTS_JSON_MAX_BYTES, "a run.json", &jf, err))
+		return -1;
+	root = jf.root;
 	if (!json_is_object(root)) {
 		tb_err_set(err, TB_EXIT_USAGE, "%s: expected an object, got %s", run_json,
 			   json_kind_name(root));
@@ -1202,10 +1198,10 @@ int results_load(const char *run_json, struct run_info *info, struct repetition 
 	*info = in;
 	*reps = out;
 	*n = nreps;
-	json_decref(root);
+	jsonfile_free(&jf);
 	return 0;
 err:
 	free(out);
-	json_decref(root);
+	jsonfile_free(&jf);
 	return -1;
 }

@@ -11,8 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <jansson.h>
-
+#include "jsonfile.h"
 #include "resultset.h"
 
 /* ---- loading ----------------------------------------------------------- */
@@ -103,19 +102,18 @@ static int cmp_str(const void *a, const void *b)
 static void scenario_of(const char *dir, const char *name, char *out, size_t len)
 {
 	char path[PATH_MAX];
-	json_error_t jerr;
-	json_t *root;
+	struct jsonfile jf;
+	struct tb_err ignored;
 	const char *s = NULL;
 
 	snprintf(path, sizeof(path), "%s/run.json", dir);
-	root = json_load_file(path, 0, &jerr);
-	if (root)
-		s = json_string_value(json_object_get(json_object_get(root, "scenario"), "name"));
+	if (!jsonfile_load(path, RESULTS_JSON_MAX_BYTES, "a run.json", &jf, &ignored))
+		s = json_string_value(json_object_get(json_object_get(jf.root, "scenario"), "name"));
 	if (s)
 		snprintf(out, len, "%s", s);
 	else
 		snprintf(out, len, "%s", strlen(name) > 16 ? name + 16 : name);
-	json_decref(root);
+	jsonfile_free(&jf);
 }
 
 int resultset_latest(const char *base, char ***dirs, size_t *n, struct tb_err *err)
