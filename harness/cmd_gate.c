@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "atomicfile.h"
 #include "commands.h"
 #include "gate.h"
 #include "resultset.h"
@@ -65,23 +65,13 @@ static int parse_fraction(const char *opt, const char *s, double min, double max
 static int write_verdict(const struct gate_result *r, const char *baseline,
 			 const struct gate_baseline *b, const char *out, struct tb_err *err)
 {
-	char path[4096], tmp[4200];
-	bool bad;
-	FILE *f;
+	struct atomic_file af;
+	char path[4096];
 
 	snprintf(path, sizeof(path), "%s/gate.md", out);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "we");
-	if (!f)
-		return tb_err_set(err, TB_EXIT_ENV, "%s: %s", tmp, strerror(errno));
-	/* Both, always: fclose() reports a write that failed late. */
-	bad = gate_print_markdown(r, baseline, b, f) != 0;
-	bad |= fclose(f) != 0;
-	if (bad || rename(tmp, path)) {
-		unlink(tmp);
-		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s", path);
-	}
-	return 0;
+	if (atomic_open(&af, path, err))
+		return -1;
+	return atomic_commit(&af, gate_print_markdown(r, baseline, b, af.f) != 0, err);
 }
 
 int cmd_gate(int argc, char **argv)

@@ -9,7 +9,6 @@
  * where the value starts (locate()).  The text is known to be valid JSON
  * by then, which keeps that walk small.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -18,11 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <libxml/tree.h>
+#include <libxml/xmlsave.h>
 
+#include "atomicfile.h"
 #include "duration.h"
 #include "gate.h"
 #include "jsonfile.h"
@@ -665,10 +665,12 @@ int gate_baseline_save(const char *path, const struct resultset *set, const stru
 	const struct run_info *info = &set->runs[0].info;
 	struct scenario_stats *m = NULL;
 	json_t *root = NULL, *scenarios, *sources;
-	char created[32], tmp[4096];
+	struct atomic_file af;
+	char created[32];
 	size_t nm = 0, i, j;
 	time_t now = time(NULL);
 	struct tm tm;
+	bool failed;
 	int ret = -1;
 
 	if (resultset_scenarios(set, &m, &nm, err))
@@ -730,14 +732,10 @@ int gate_baseline_save(const char *path, const struct resultset *set, const stru
 			timing_json(m[i].unavailable_ns, m[i].nunavailable, d->relative, abs_ns)))
 			goto nomem;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) ||
-	    rename(tmp, path)) {
-		tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
+	if (atomic_open(&af, path, err))
 		goto out;
-	}
-	ret = 0;
+	failed = json_dumpf(root, af.f, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0;
+	ret = atomic_commit(&af, failed, err);
 	goto out;
 nomem:
 	tb_err_set(err, TB_EXIT_ENV, "out of memory building the baseline");
@@ -1170,7 +1168,10 @@ int gate_write_junit(const struct gate_result *r, const char *path, struct tb_er
 {
 	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
 	xmlNodePtr suites, suite;
-	char tmp[4096], stamp[32];
+	struct atomic_file af;
+	xmlSaveCtxtPtr save;
+	char stamp[32];
+	bool failed;
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t i;
@@ -1216,14 +1217,17 @@ int gate_write_junit(const struct gate_result *r, const char *path, struct tb_er
 			xmlNewTextChild(tc, NULL, BAD_CAST "system-out", BAD_CAST c->detail);
 		}
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (xmlSaveFormatFileEnc(tmp, doc, "UTF-8", 1) < 0 || rename(tmp, path)) {
-		unlink(tmp);
+	if (atomic_open(&af, path, err)) {
 		xmlFreeDoc(doc);
-		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s", path);
+		return -1;
 	}
+	/* Straight to the descriptor: nothing is buffered in af.f yet. */
+	save = xmlSaveToFd(fileno(af.f), "UTF-8", XML_SAVE_FORMAT);
+	failed = !save || xmlSaveDoc(save, doc) < 0;
+	if (save && xmlSaveClose(save) < 0)
+		failed = true;
 	xmlFreeDoc(doc);
-	return 0;
+	return atomic_commit(&af, failed, err);
 }
 
 static const char *outcome_word(const struct gate_check *c)

@@ -19,12 +19,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlsave.h>
 
+#include "atomicfile.h"
 #include "duration.h"
 #include "markdown.h"
 #include "monotime.h"
@@ -36,34 +36,6 @@
 #define XHTML_NS "http://www.w3.org/1999/xhtml"
 
 /* ---- output files ------------------------------------------------------ */
-
-/* Open @path.tmp for writing; finish with commit_file(). */
-static FILE *open_tmp(const char *path, char *tmp, size_t len, struct tb_err *err)
-{
-	FILE *f;
-
-	snprintf(tmp, len, "%s.tmp", path);
-	f = fopen(tmp, "we");
-	if (!f)
-		tb_err_set(err, TB_EXIT_ENV, "%s: %s", tmp, strerror(errno));
-	return f;
-}
-
-static int commit_file(FILE *f, const char *tmp, const char *path, struct tb_err *err)
-{
-	int bad = ferror(f);
-
-	if (fclose(f) || bad) {
-		unlink(tmp);
-		return tb_err_set(err, TB_EXIT_ENV, "%s: write failed", tmp);
-	}
-	if (rename(tmp, path)) {
-		unlink(tmp);
-		return tb_err_set(err, TB_EXIT_ENV, "rename %s to %s: %s", tmp, path,
-				  strerror(errno));
-	}
-	return 0;
-}
 
 char *report_csv_field(const char *s)
 {
@@ -97,14 +69,15 @@ static void put_csv(FILE *f, const char *s, const char *sep)
 
 static int write_csv(const struct resultset *set, const char *out, struct tb_err *err)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	struct atomic_file af;
+	char path[PATH_MAX];
 	size_t i, k;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/summary.csv", out);
-	f = open_tmp(path, tmp, sizeof(tmp), err);
-	if (!f)
+	if (atomic_open(&af, path, err))
 		return -1;
+	f = af.f;
 	fputs("results,scenario,method,rep,ok,verified,measured,downtime_ns,maintenance_ns,"
 	      "unavailable_ns,gaps,interval_median_ns,interval_p99_ns,capture_downtime_ns,"
 	      "capture_agrees,sent,lost,boot_changed,state_continued,release_before,"
@@ -155,7 +128,7 @@ static int write_csv(const struct resultset *set, const char *out, struct tb_err
 			put_csv(f, rep->error, "\n");
 		}
 	}
-	return commit_file(f, tmp, path, err);
+	return atomic_commit(&af, ferror(f) != 0, err);
 }
 
 /* A summary cell: the statistic if there are values, else an em dash. */
@@ -547,19 +520,20 @@ static void md_row(FILE *f, const char *const *cells, size_t n)
 static int write_md(const struct resultset *set, const struct scenario_stats *m, size_t nm,
 		    const char *out, struct tb_err *err)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8], note[2048];
 	struct footnotes fn = {calloc(nm ? nm : 1, sizeof(*fn.text)), 0};
+	char path[PATH_MAX], note[2048];
+	struct atomic_file af;
 	size_t i, c;
 	FILE *f;
 
 	if (!fn.text)
 		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
 	snprintf(path, sizeof(path), "%s/report.md", out);
-	f = open_tmp(path, tmp, sizeof(tmp), err);
-	if (!f) {
+	if (atomic_open(&af, path, err)) {
 		free(fn.text);
 		return -1;
 	}
+	f = af.f;
 	fputs("### twinbench: downtime per scenario\n\n", f);
 	md_row(f, summary_head, SUMMARY_COLS);
 	fputs("|---|", f);
@@ -601,7 +575,7 @@ static int write_md(const struct resultset *set, const struct scenario_stats *m,
 	fputs("\nPlots (downtime, probe round trips, a timeline per repetition): "
 	      "`report.html`; every repetition: `summary.csv`.\n",
 	      f);
-	return commit_file(f, tmp, path, err);
+	return atomic_commit(&af, ferror(f) != 0, err);
 }
 
 /* ---- HTML -------------------------------------------------------------- */
@@ -1131,16 +1105,18 @@ static int write_html(const struct resultset *set, const struct scenario_stats *
 		      const char *png_term, struct tb_err *err)
 {
 	struct html h = {0};
-	char path[PATH_MAX], tmp[PATH_MAX + 8], svg[PATH_MAX], png[PATH_MAX], stamp[64];
+	char path[PATH_MAX], svg[PATH_MAX], png[PATH_MAX], stamp[64];
 	struct plot_method *bars = NULL;
 	struct plot_cdf *cdf = NULL;
 	char (*labels)[256] = NULL;
 	xmlNodePtr html, head, n;
+	struct atomic_file af;
 	struct plot_out po;
 	xmlSaveCtxtPtr save;
 	size_t i, k;
 	time_t now = time(NULL);
 	struct tm tm;
+	bool failed;
 	int ret = -1;
 
 	h.doc = xmlNewDoc(BAD_CAST "1.0");
@@ -1235,23 +1211,19 @@ static int write_html(const struct resultset *set, const struct scenario_stats *
 	html_repetitions(&h, set);
 
 	snprintf(path, sizeof(path), "%s/report.html", out);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (atomic_open(&af, path, err))
+		goto out;
 	/*
 	 * XHTML rules: no XML declaration, and non-void elements never written
-	 * as <x/>, which an HTML parser would read as an open tag.
+	 * as <x/>, which an HTML parser would read as an open tag.  Straight to
+	 * the descriptor: nothing is buffered in af.f yet.
 	 */
-	save = xmlSaveToFilename(tmp, "UTF-8", XML_SAVE_FORMAT | XML_SAVE_NO_DECL | XML_SAVE_XHTML);
-	if (!save || xmlSaveDoc(save, h.doc) < 0 || xmlSaveClose(save) < 0) {
-		unlink(tmp);
-		tb_err_set(err, TB_EXIT_ENV, "%s: cannot write", tmp);
-		goto out;
-	}
-	if (rename(tmp, path)) {
-		unlink(tmp);
-		tb_err_set(err, TB_EXIT_ENV, "rename %s to %s: %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	ret = 0;
+	save = xmlSaveToFd(fileno(af.f), "UTF-8",
+			   XML_SAVE_FORMAT | XML_SAVE_NO_DECL | XML_SAVE_XHTML);
+	failed = !save || xmlSaveDoc(save, h.doc) < 0;
+	if (save && xmlSaveClose(save) < 0)
+		failed = true;
+	ret = atomic_commit(&af, failed, err);
 out:
 	for (i = 0; cdf && i < nm; i++)
 		free((double *)cdf[i].rtt_ns);

@@ -281,6 +281,32 @@ static void test_equal_results_pass(void **state)
 	free(junit);
 }
 
+/* A second verdict into the same directory replaces both files whole: no temporary stays. */
+static void test_verdict_files_are_replaced_whole(void **state)
+{
+	const char *bl = save_baseline(state, base5, 5);
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048];
+	const char *args[] = {"gate", "--baseline", bl, "--out", out, cur, NULL};
+
+	make_run(cur, &s);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 0);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 0);
+	assert_string_equal(tl_list_dir(out), "gate.md junit.xml");
+}
+
+/* A baseline that cannot be written is an environment problem (exit 3), named. */
+static void test_save_into_a_missing_directory_exits_3(void **state)
+{
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	char *cur = at(state, "cur"), *file = at(state, "no/such/base.json"), err[2048];
+	const char *args[] = {"gate", "--save", file, cur, NULL};
+
+	make_run(cur, &s);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 3);
+	assert_non_null(strstr(err, "no/such/base.json"));
+}
+
 /* Twice as slow, every repetition: over the thresholds and significant. */
 static void test_clearly_slower_fails_naming_both_values(void **state)
 {
@@ -1093,6 +1119,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_equal_results_pass, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verdict_files_are_replaced_whole, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_save_into_a_missing_directory_exits_3, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_clearly_slower_fails_naming_both_values, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_noisy_but_equal_passes, setup, teardown),

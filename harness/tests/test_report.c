@@ -296,6 +296,20 @@ static void count_svgs(xmlNodePtr n, int *svgs, int *figures)
 	}
 }
 
+/* A second report into the same directory replaces each file whole: no temporary stays. */
+static void test_outputs_are_replaced_whole(void **state)
+{
+	char *dirs[2];
+
+	(void)state;
+	make_two_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	write_report(dirs, 2, at("out"));
+	assert_string_equal(tl_list_dir(at("out")), "plots report.html report.md summary.csv");
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
 static void test_html_is_wellformed_with_one_svg_per_plot(void **state)
 {
 	char *dirs[2], *html;
@@ -1114,6 +1128,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_summary_shows_the_ratio_to_twin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_escapers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_png_on_request, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_outputs_are_replaced_whole, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_results_exit_2, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
