@@ -20,7 +20,6 @@
 
 #include <jansson.h>
 #include <libxml/tree.h>
-#include <libxml/xmlsave.h>
 
 #include "atomicfile.h"
 #include "duration.h"
@@ -29,6 +28,7 @@
 #include "jsonkind.h"
 #include "markdown.h"
 #include "stats.h"
+#include "xmlfile.h"
 
 /* Baselines are a few kilobytes; anything this big is not one. */
 #define BASELINE_MAX_BYTES (16 << 20)
@@ -1168,13 +1168,11 @@ int gate_write_junit(const struct gate_result *r, const char *path, struct tb_er
 {
 	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
 	xmlNodePtr suites, suite;
-	struct atomic_file af;
-	xmlSaveCtxtPtr save;
 	char stamp[32];
-	bool failed;
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t i;
+	int rc;
 
 	if (!doc)
 		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
@@ -1217,17 +1215,9 @@ int gate_write_junit(const struct gate_result *r, const char *path, struct tb_er
 			xmlNewTextChild(tc, NULL, BAD_CAST "system-out", BAD_CAST c->detail);
 		}
 	}
-	if (atomic_open(&af, path, err)) {
-		xmlFreeDoc(doc);
-		return -1;
-	}
-	/* Straight to the descriptor: nothing is buffered in af.f yet. */
-	save = xmlSaveToFd(fileno(af.f), "UTF-8", XML_SAVE_FORMAT);
-	failed = !save || xmlSaveDoc(save, doc) < 0;
-	if (save && xmlSaveClose(save) < 0)
-		failed = true;
+	rc = xmlfile_save(doc, path, XML_SAVE_FORMAT, err);
 	xmlFreeDoc(doc);
-	return atomic_commit(&af, failed, err);
+	return rc;
 }
 
 static const char *outcome_word(const struct gate_check *c)

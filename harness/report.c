@@ -32,6 +32,7 @@
 #include "probe.h"
 #include "report.h"
 #include "trace.h"
+#include "xmlfile.h"
 
 #define XHTML_NS "http://www.w3.org/1999/xhtml"
 
@@ -1110,13 +1111,10 @@ static int write_html(const struct resultset *set, const struct scenario_stats *
 	struct plot_cdf *cdf = NULL;
 	char (*labels)[256] = NULL;
 	xmlNodePtr html, head, n;
-	struct atomic_file af;
 	struct plot_out po;
-	xmlSaveCtxtPtr save;
 	size_t i, k;
 	time_t now = time(NULL);
 	struct tm tm;
-	bool failed;
 	int ret = -1;
 
 	h.doc = xmlNewDoc(BAD_CAST "1.0");
@@ -1211,19 +1209,11 @@ static int write_html(const struct resultset *set, const struct scenario_stats *
 	html_repetitions(&h, set);
 
 	snprintf(path, sizeof(path), "%s/report.html", out);
-	if (atomic_open(&af, path, err))
-		goto out;
 	/*
 	 * XHTML rules: no XML declaration, and non-void elements never written
-	 * as <x/>, which an HTML parser would read as an open tag.  Straight to
-	 * the descriptor: nothing is buffered in af.f yet.
+	 * as <x/>, which an HTML parser would read as an open tag.
 	 */
-	save = xmlSaveToFd(fileno(af.f), "UTF-8",
-			   XML_SAVE_FORMAT | XML_SAVE_NO_DECL | XML_SAVE_XHTML);
-	failed = !save || xmlSaveDoc(save, h.doc) < 0;
-	if (save && xmlSaveClose(save) < 0)
-		failed = true;
-	ret = atomic_commit(&af, failed, err);
+	ret = xmlfile_save(h.doc, path, XML_SAVE_FORMAT | XML_SAVE_NO_DECL | XML_SAVE_XHTML, err);
 out:
 	for (i = 0; cdf && i < nm; i++)
 		free((double *)cdf[i].rtt_ns);
