@@ -21,8 +21,12 @@ int atomic_open(struct atomic_file *af, const char *path, struct tb_err *err)
 	/* A unique name: two writers of one file never share a temporary. */
 	snprintf(af->tmp, sizeof(af->tmp), "%s.tmp.XXXXXX", path);
 	fd = mkostemp(af->tmp, O_CLOEXEC);
-	if (fd < 0)
-		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
+	if (fd < 0) {
+		/* Named by its template: what mkostemp left in af->tmp is no file. */
+		af->tmp[0] = '\0';
+		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s (create %s.tmp.XXXXXX: %s)", path,
+				  path, strerror(errno));
+	}
 	/* mkstemp makes it 0600; the files it replaces are for everyone to read. */
 	fchmod(fd, 0644);
 	af->f = fdopen(fd, "w");

@@ -19,7 +19,10 @@ struct atomic_file {
 	char tmp[PATH_MAX + 16];   /* the temporary file beside it */
 };
 
-/* Open a new temporary file beside @path; 0, or -1 with @err set (TB_EXIT_ENV). */
+/*
+ * Open a new temporary file beside @path, @path.tmp.XXXXXX; 0, or -1 with
+ * @err set (TB_EXIT_ENV), naming both.
+ */
 int atomic_open(struct atomic_file *af, const char *path, struct tb_err *err);
 
 /*

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "atomicfile.h"
 #include "commands.h"
 #include "gate.h"
-#include "report.h"
+#include "resultset.h"
 #include "scenario.h"
 
 static void usage(FILE *out)
@@ -65,23 +65,13 @@ static int parse_fraction(const char *opt, const char *s, double min, double max
 static int write_verdict(const struct gate_result *r, const char *baseline,
 			 const struct gate_baseline *b, const char *out, struct tb_err *err)
 {
-	char path[4096], tmp[4200];
-	bool bad;
-	FILE *f;
+	struct atomic_file af;
+	char path[4096];
 
 	snprintf(path, sizeof(path), "%s/gate.md", out);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "we");
-	if (!f)
-		return tb_err_set(err, TB_EXIT_ENV, "%s: %s", tmp, strerror(errno));
-	/* Both, always: fclose() reports a write that failed late. */
-	bad = gate_print_markdown(r, baseline, b, f) != 0;
-	bad |= fclose(f) != 0;
-	if (bad || rename(tmp, path)) {
-		unlink(tmp);
-		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s", path);
-	}
-	return 0;
+	if (atomic_open(&af, path, err))
+		return -1;
+	return atomic_commit(&af, gate_print_markdown(r, baseline, b, af.f) != 0, err);
 }
 
 int cmd_gate(int argc, char **argv)
@@ -98,7 +88,7 @@ int cmd_gate(int argc, char **argv)
 	const char *baseline = NULL, *save = NULL, *latest = NULL, *outopt = NULL;
 	struct gate_baseline b = {0};
 	struct gate_result r = {0};
-	struct report_set set = {0};
+	struct resultset set = {0};
 	struct tb_err err = {0};
 	char **dirs = NULL, *out = NULL, path[4096];
 	bool save_opts = false, compare_opts = false;
@@ -165,13 +155,13 @@ int cmd_gate(int argc, char **argv)
 		usage(stderr);
 		return TB_EXIT_USAGE;
 	}
-	if (latest && report_latest(latest, &dirs, &ndirs, &err))
+	if (latest && resultset_latest(latest, &dirs, &ndirs, &err))
 		goto fail;
 	if (!latest) {
 		dirs = argv + optind;
 		ndirs = (size_t)(argc - optind);
 	}
-	if (report_load(&set, dirs, ndirs, &err))
+	if (resultset_load(&set, dirs, ndirs, &err))
 		goto fail;
 	if (save) {
 		if (gate_baseline_save(save, &set, &d, &err))
@@ -182,7 +172,7 @@ int cmd_gate(int argc, char **argv)
 	}
 	if (gate_baseline_load(baseline, &b, &err) || gate_compare(&b, &set, flags, &r, &err))
 		goto fail;
-	out = outopt ? strdup(outopt) : report_default_out(dirs, ndirs);
+	out = outopt ? strdup(outopt) : resultset_default_out(dirs, ndirs);
 	if (!out) {
 		tb_err_set(&err, TB_EXIT_ENV, "out of memory");
 		goto fail;
@@ -204,9 +194,9 @@ fail:
 out:
 	gate_result_free(&r);
 	gate_baseline_free(&b);
-	report_free(&set);
+	resultset_free(&set);
 	if (latest)
-		report_free_dirs(dirs, ndirs);
+		resultset_free_dirs(dirs, ndirs);
 	free(out);
 	return rc;
 }

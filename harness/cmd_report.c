@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "report.h"
+#include "resultset.h"
 
 static void usage(FILE *out)
 {
@@ -28,19 +29,19 @@ static void usage(FILE *out)
 }
 
 /* One line per row of the summary (report_row_line()). */
-static int print_summary(const struct report_set *set, struct tb_err *err)
+static int print_summary(const struct resultset *set, struct tb_err *err)
 {
 	struct scenario_stats *rows;
 	char line[2048];
 	size_t n, i;
 
-	if (report_scenarios(set, &rows, &n, err))
+	if (resultset_scenarios(set, &rows, &n, err))
 		return -1;
 	for (i = 0; i < n; i++) {
 		report_row_line(rows, n, i, line, sizeof(line));
 		printf("%s\n", line);
 	}
-	report_scenarios_free(rows, n);
+	resultset_scenarios_free(rows, n);
 	return 0;
 }
 
@@ -54,7 +55,7 @@ int cmd_report(int argc, char **argv)
 	    {0},
 	};
 	struct report_opts opts = {0};
-	struct report_set set = {0};
+	struct resultset set = {0};
 	struct tb_err err = {0};
 	const char *latest = NULL;
 	char **dirs = NULL, *out = NULL;
@@ -87,15 +88,15 @@ int cmd_report(int argc, char **argv)
 		return TB_EXIT_USAGE;
 	}
 	if (latest) {
-		if (report_latest(latest, &dirs, &ndirs, &err))
+		if (resultset_latest(latest, &dirs, &ndirs, &err))
 			goto fail;
 	}
-	if (report_load(&set, latest ? dirs : argv + optind,
-			latest ? ndirs : (size_t)(argc - optind), &err))
+	if (resultset_load(&set, latest ? dirs : argv + optind,
+			   latest ? ndirs : (size_t)(argc - optind), &err))
 		goto fail;
 	if (!opts.out) {
-		out = report_default_out(latest ? dirs : argv + optind,
-					 latest ? ndirs : (size_t)(argc - optind));
+		out = resultset_default_out(latest ? dirs : argv + optind,
+					    latest ? ndirs : (size_t)(argc - optind));
 		if (!out) {
 			tb_err_set(&err, TB_EXIT_ENV, "out of memory");
 			goto fail;
@@ -113,8 +114,8 @@ fail:
 	fprintf(stderr, "twinbench report: %s\n", err.msg);
 	rc = err.exit ? (int)err.exit : TB_EXIT_ENV;
 out:
-	report_free(&set);
-	report_free_dirs(dirs, ndirs);
+	resultset_free(&set);
+	resultset_free_dirs(dirs, ndirs);
 	free(out);
 	return rc;
 }

@@ -9,7 +9,6 @@
  * where the value starts (locate()).  The text is known to be valid JSON
  * by then, which keeps that walk small.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -18,14 +17,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <libxml/tree.h>
 
+#include "atomicfile.h"
+#include "duration.h"
 #include "gate.h"
+#include "jsonfile.h"
 #include "jsonkind.h"
+#include "markdown.h"
 #include "stats.h"
+#include "xmlfile.h"
 
 /* Baselines are a few kilobytes; anything this big is not one. */
 #define BASELINE_MAX_BYTES (16 << 20)
@@ -532,55 +535,6 @@ void gate_baseline_free(struct gate_baseline *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* The whole file in memory (NUL-terminated); TB_EXIT_USAGE if unreadable. */
-static char *read_text(const char *path, size_t *len, struct tb_err *err)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-
-	if (!f) {
-		tb_err_set(err, TB_EXIT_USAGE, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	for (;;) {
-		size_t got;
-
-		if (n + 4096 + 1 > cap) {
-			char *more;
-
-			cap = cap ? 2 * cap : 8192;
-			if (cap > BASELINE_MAX_BYTES + 8192) {
-				tb_err_set(err, TB_EXIT_USAGE, "%s: too large for a baseline",
-					   path);
-				goto err;
-			}
-			more = realloc(buf, cap);
-			if (!more) {
-				tb_err_set(err, TB_EXIT_ENV, "out of memory");
-				goto err;
-			}
-			buf = more;
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		tb_err_set(err, TB_EXIT_USAGE, "%s: read error", path);
-		goto err;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-err:
-	fclose(f);
-	free(buf);
-	return NULL;
-}
-
 int gate_baseline_load(const char *path, struct gate_baseline *b, struct tb_err *err)
 {
 	static const char *const keys_v1[] = {"format",  "created", "alpha",   "environment",
@@ -588,24 +542,20 @@ int gate_baseline_load(const char *path, struct gate_baseline *b, struct tb_err 
 	static const char *const keys_v2[] = {"format",	   "created",	"alpha",   "environment",
 					      "sources", "scenarios", "comment", NULL};
 	struct loader ld = {.path = path, .err = err};
-	json_t *root = NULL, *entries, *env, *v;
 	struct scenario_key env_key = {0};
 	const char *key, *container;
-	json_error_t jerr;
+	json_t *root, *entries, *env, *v;
+	struct jsonfile jf;
 	bool failed;
 	size_t i = 0;
 
 	memset(b, 0, sizeof(*b));
 	b->alpha = GATE_ALPHA_DEFAULT;
-	ld.text = read_text(path, &ld.len, err);
-	if (!ld.text)
+	if (jsonfile_load(path, BASELINE_MAX_BYTES, "a baseline", &jf, err))
 		return -1;
-	root = json_loadb(ld.text, ld.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		tb_err_set(err, TB_EXIT_USAGE, "%s:%d:%d: %s", path, jerr.line, jerr.column,
-			   jerr.text);
-		goto err;
-	}
+	root = jf.root;
+	ld.text = jf.text;
+	ld.len = jf.len;
 	if (!json_is_object(root)) {
 		bad(&ld, "expected an object, got %s", json_kind_name(root));
 		goto err;
@@ -671,12 +621,10 @@ int gate_baseline_load(const char *path, struct gate_baseline *b, struct tb_err 
 			goto err;
 		pop(&ld);
 	}
-	json_decref(root);
-	free((char *)ld.text);
+	jsonfile_free(&jf);
 	return 0;
 err:
-	json_decref(root);
-	free((char *)ld.text);
+	jsonfile_free(&jf);
 	gate_baseline_free(b);
 	return -1;
 }
@@ -688,8 +636,8 @@ static void describe_key(const struct scenario_key *k, char *buf, size_t len)
 {
 	char kernels[160], guest[64];
 
-	report_key_kernels(k, kernels, sizeof(kernels));
-	report_key_guest(k, guest, sizeof(guest));
+	resultset_key_kernels(k, kernels, sizeof(kernels));
+	resultset_key_guest(k, guest, sizeof(guest));
 	snprintf(buf, len, "%s, %s, %s, %s", k->method, kernels, guest,
 		 k->accel[0] ? k->accel : "?");
 }
@@ -711,19 +659,21 @@ static json_t *timing_json(const double *v, size_t n, double relative, int64_t a
 			 (json_int_t)absolute_ns);
 }
 
-int gate_baseline_save(const char *path, const struct report_set *set,
-		       const struct gate_defaults *d, struct tb_err *err)
+int gate_baseline_save(const char *path, const struct resultset *set, const struct gate_defaults *d,
+		       struct tb_err *err)
 {
 	const struct run_info *info = &set->runs[0].info;
 	struct scenario_stats *m = NULL;
 	json_t *root = NULL, *scenarios, *sources;
-	char created[32], tmp[4096];
+	struct atomic_file af;
+	char created[32];
 	size_t nm = 0, i, j;
 	time_t now = time(NULL);
 	struct tm tm;
+	bool failed;
 	int ret = -1;
 
-	if (report_scenarios(set, &m, &nm, err))
+	if (resultset_scenarios(set, &m, &nm, err))
 		return -1;
 	for (i = 0; i < nm; i++)
 		for (j = i + 1; j < nm; j++)
@@ -782,20 +732,16 @@ int gate_baseline_save(const char *path, const struct report_set *set,
 			timing_json(m[i].unavailable_ns, m[i].nunavailable, d->relative, abs_ns)))
 			goto nomem;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) ||
-	    rename(tmp, path)) {
-		tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
+	if (atomic_open(&af, path, err))
 		goto out;
-	}
-	ret = 0;
+	failed = json_dumpf(root, af.f, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0;
+	ret = atomic_commit(&af, failed, err);
 	goto out;
 nomem:
 	tb_err_set(err, TB_EXIT_ENV, "out of memory building the baseline");
 out:
 	json_decref(root);
-	report_scenarios_free(m, nm);
+	resultset_scenarios_free(m, nm);
 	return ret;
 }
 
@@ -839,7 +785,7 @@ static void check_timing(const struct gate_timing *t, const double *cur, size_t 
 	c->base = t->median;
 	c->nbase = t->nvalues;
 	c->ncur = ncur;
-	report_duration(t->median, b, sizeof(b));
+	duration_format(t->median, b, sizeof(b));
 	if (!ncur) {
 		c->outcome = GATE_REGRESSION;
 		snprintf(c->summary, sizeof(c->summary), "%s -> not measured", b);
@@ -853,10 +799,10 @@ static void check_timing(const struct gate_timing *t, const double *cur, size_t 
 	diff = s.median - t->median;
 	pct = t->median > 0 ? 100 * diff / t->median : 0;
 	rel_lim = t->median * t->relative;
-	report_duration(s.median, n, sizeof(n));
-	report_duration(diff, d, sizeof(d));
-	report_duration(rel_lim, rl, sizeof(rl));
-	report_duration((double)t->absolute_ns, al, sizeof(al));
+	duration_format(s.median, n, sizeof(n));
+	duration_format(diff, d, sizeof(d));
+	duration_format(rel_lim, rl, sizeof(rl));
+	duration_format((double)t->absolute_ns, al, sizeof(al));
 	snprintf(c->summary, sizeof(c->summary), "%s -> %s (%s%s, %+.1f%%)", b, n,
 		 diff >= 0 ? "+" : "", d, pct);
 	exceeds = diff > rel_lim && diff > (double)t->absolute_ns;
@@ -914,17 +860,17 @@ static void skip(struct gate_check *c, const char *why)
  * again.  A disagreement fails the scenario, naming each repetition (as
  * many as fit) with both values, since its times cannot be trusted.
  */
-static void check_capture(const struct report_set *set, const struct scenario_key *key,
+static void check_capture(const struct resultset *set, const struct scenario_key *key,
 			  struct gate_check *c)
 {
 	size_t i, k, captured = 0, agree = 0, unlisted = 0, used = 0;
 	char list[512] = "", rest[48] = "";
 
 	for (i = 0; i < set->nruns; i++) {
-		const struct report_run *run = &set->runs[i];
+		const struct resultset_run *run = &set->runs[i];
 		const char *slash = strrchr(run->dir, '/');
 
-		if (!report_run_in(run, key))
+		if (!resultset_run_in(run, key))
 			continue;
 		for (k = 0; k < run->nreps; k++) {
 			const struct repetition *rep = &run->reps[k];
@@ -939,8 +885,8 @@ static void check_capture(const struct report_set *set, const struct scenario_ke
 				continue;
 			}
 			if (rep->measured)
-				report_duration((double)rep->downtime_ns, probe, sizeof(probe));
-			report_duration((double)rep->capture_downtime_ns, cap, sizeof(cap));
+				duration_format((double)rep->downtime_ns, probe, sizeof(probe));
+			duration_format((double)rep->capture_downtime_ns, cap, sizeof(cap));
 			len = snprintf(
 			    one, sizeof(one),
 			    "%srepetition %d of %s: the probe measured %s, the capture %s%s%s",
@@ -1023,13 +969,13 @@ static void key_difference(const struct scenario_key *e, const struct scenario_k
 		add_difference(buf, len, "method", k->method, e->method);
 	if ((e->kernel_old[0] && strcmp(e->kernel_old, k->kernel_old)) ||
 	    (e->kernel_new[0] && strcmp(e->kernel_new, k->kernel_new))) {
-		report_key_kernels(k, cur, sizeof(cur));
-		report_key_kernels(e, base, sizeof(base));
+		resultset_key_kernels(k, cur, sizeof(cur));
+		resultset_key_kernels(e, base, sizeof(base));
 		add_difference(buf, len, "kernels", cur, base);
 	}
 	if ((e->memory_mib && e->memory_mib != k->memory_mib) || (e->vcpus && e->vcpus != k->vcpus)) {
-		report_key_guest(k, cur, sizeof(cur));
-		report_key_guest(e, base, sizeof(base));
+		resultset_key_guest(k, cur, sizeof(cur));
+		resultset_key_guest(e, base, sizeof(base));
 		add_difference(buf, len, "guest", cur, base);
 	}
 	if (e->accel[0] && strcmp(e->accel, k->accel))
@@ -1070,7 +1016,7 @@ static const double *row_values(const struct scenario_stats *cm, enum gate_metri
  * when it has none, as @no says, @why in full.
  */
 static void check_entry(const struct gate_baseline *b, const struct gate_baseline_entry *e,
-			const struct report_set *set, const struct scenario_stats *cm,
+			const struct resultset *set, const struct scenario_stats *cm,
 			enum no_row no, const char *why, struct gate_result *r)
 {
 	static const char *const summaries[] = {
@@ -1109,7 +1055,7 @@ static void check_entry(const struct gate_baseline *b, const struct gate_baselin
 	}
 }
 
-int gate_compare(const struct gate_baseline *b, const struct report_set *set, unsigned flags,
+int gate_compare(const struct gate_baseline *b, const struct resultset *set, unsigned flags,
 		 struct gate_result *r, struct tb_err *err)
 {
 	struct scenario_stats *m = NULL;
@@ -1118,12 +1064,12 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, un
 	int metric;
 
 	memset(r, 0, sizeof(*r));
-	if (report_scenarios(set, &m, &nm, err))
+	if (resultset_scenarios(set, &m, &nm, err))
 		return -1;
 	r->checks = calloc(GATE_METRICS * (b->n + nm) + 1, sizeof(*r->checks));
 	named = calloc(nm + 1, sizeof(*named));
 	if (!r->checks || !named) {
-		report_scenarios_free(m, nm);
+		resultset_scenarios_free(m, nm);
 		free(named);
 		gate_result_free(r);
 		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
@@ -1204,7 +1150,7 @@ int gate_compare(const struct gate_baseline *b, const struct report_set *set, un
 			 "(--allow-missing).",
 			 allowed, allowed == 1 ? "" : "s", allowed == 1 ? "was" : "were");
 	free(named);
-	report_scenarios_free(m, nm);
+	resultset_scenarios_free(m, nm);
 	return 0;
 }
 
@@ -1222,10 +1168,11 @@ int gate_write_junit(const struct gate_result *r, const char *path, struct tb_er
 {
 	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
 	xmlNodePtr suites, suite;
-	char tmp[4096], stamp[32];
+	char stamp[32];
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t i;
+	int rc;
 
 	if (!doc)
 		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
@@ -1268,14 +1215,9 @@ int gate_write_junit(const struct gate_result *r, const char *path, struct tb_er
 			xmlNewTextChild(tc, NULL, BAD_CAST "system-out", BAD_CAST c->detail);
 		}
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (xmlSaveFormatFileEnc(tmp, doc, "UTF-8", 1) < 0 || rename(tmp, path)) {
-		unlink(tmp);
-		xmlFreeDoc(doc);
-		return tb_err_set(err, TB_EXIT_ENV, "cannot write %s", path);
-	}
+	rc = xmlfile_save(doc, path, XML_SAVE_FORMAT, err);
 	xmlFreeDoc(doc);
-	return 0;
+	return rc;
 }
 
 static const char *outcome_word(const struct gate_check *c)
@@ -1295,7 +1237,7 @@ static const char *outcome_word(const struct gate_check *c)
 /* "- **scenario metric**: why." */
 static void md_item(FILE *f, const struct gate_check *c, bool bold)
 {
-	char *scenario = report_md_cell(c->scenario), *detail = report_md_cell(c->detail);
+	char *scenario = markdown_cell(c->scenario), *detail = markdown_cell(c->detail);
 
 	fprintf(f, "- %s%s %s%s: %s.\n", bold ? "**" : "", scenario ? scenario : "",
 		metric_label(c->metric), bold ? "**" : "", detail ? detail : "");
@@ -1325,7 +1267,7 @@ int gate_print_markdown(const struct gate_result *r, const char *baseline_path,
 	      f);
 	for (i = 0; i < r->n; i++) {
 		const struct gate_check *c = &r->checks[i];
-		char *scenario = report_md_cell(c->scenario), *summary = report_md_cell(c->summary);
+		char *scenario = markdown_cell(c->scenario), *summary = markdown_cell(c->summary);
 		char p[32] = "";
 
 		if (c->tested)
@@ -1342,8 +1284,8 @@ int gate_print_markdown(const struct gate_result *r, const char *baseline_path,
 
 		if (i && !strcmp(r->checks[i].scenario, r->checks[i - 1].scenario))
 			continue;
-		scenario = report_md_cell(r->checks[i].scenario);
-		ran = report_md_cell(r->checks[i].ran);
+		scenario = markdown_cell(r->checks[i].scenario);
+		ran = markdown_cell(r->checks[i].ran);
 		fprintf(f, "- %s: %s\n", scenario ? scenario : "", ran ? ran : "");
 		free(scenario);
 		free(ran);

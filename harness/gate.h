@@ -3,7 +3,7 @@
  *
  * A baseline (results/baselines/NAME.json, written by `twinbench gate
  * --save`) holds, per scenario, what the scenario ran (method, kernels,
- * guest size, accelerator: the report's struct scenario_key), the
+ * guest size, accelerator: resultset.h's struct scenario_key), the
  * verified ratio and, for downtime_ns, maintenance_ns and unavailable_ns
  * (each when the runs measured it), the median, every repetition's value
  * and the thresholds:
@@ -48,7 +48,7 @@
 #include <stdio.h>
 
 #include "error.h"
-#include "report.h"
+#include "resultset.h"
 
 #define GATE_FORMAT	   "twinbench-baseline/2"
 #define GATE_FORMAT_V1	   "twinbench-baseline/1" /* still read: keyed by method */
@@ -123,12 +123,12 @@ struct gate_defaults {
 
 /*
  * Write a baseline made from @set's results to @path (atomically), an entry
- * per row of report_scenarios().  Two rows of one scenario (other kernels,
+ * per row of resultset_scenarios().  Two rows of one scenario (other kernels,
  * guest or accelerator) cannot both be the scenario's baseline: that is
  * TB_EXIT_USAGE, naming them.
  */
-int gate_baseline_save(const char *path, const struct report_set *set,
-		       const struct gate_defaults *d, struct tb_err *err);
+int gate_baseline_save(const char *path, const struct resultset *set, const struct gate_defaults *d,
+		       struct tb_err *err);
 
 enum gate_outcome { GATE_PASS, GATE_REGRESSION, GATE_SKIPPED };
 
@@ -166,7 +166,7 @@ enum gate_flags {
  * (which kernels, accelerator...), or, for a /1 entry, several rows it
  * could mean.  @flags: enum gate_flags.
  */
-int gate_compare(const struct gate_baseline *b, const struct report_set *set, unsigned flags,
+int gate_compare(const struct gate_baseline *b, const struct resultset *set, unsigned flags,
 		 struct gate_result *r, struct tb_err *err);
 
 void gate_result_free(struct gate_result *r);

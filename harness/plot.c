@@ -117,6 +117,12 @@ int plot_png_terminal(char *term, size_t len, struct tb_err *err)
 	    "gnuplot-nox or gnuplot-qt, or leave out --png (the SVG plots need none)");
 }
 
+/*
+ * Put gnuplot's finished output in place.  No atomicfile.h here: the file
+ * is already whole, so rename(2) alone replaces the old one at once; across
+ * file systems (/tmp is often tmpfs) file_copy() writes it through its own
+ * temporary file.
+ */
 static int move_file(const char *from, const char *to, struct tb_err *err)
 {
 	if (!rename(from, to))

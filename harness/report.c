@@ -1,8 +1,8 @@
 /*
- * report.c - result directories summarised per scenario, written as
- * report.html, report.md and summary.csv, with the plots of plot.c.
+ * report.c - a result set written as report.html, report.md and
+ * summary.csv, with the plots of plot.c.
  *
- * run.json (through results_load) gives the numbers; probe.csv and the
+ * run.json (through resultset.c) gives the numbers; probe.csv and the
  * console logs (through trace_load) give what only the plots need: reply
  * times, round-trip times, and the stamps of console lines.  The HTML is
  * built as an XHTML tree with libxml2, which escapes every text and
@@ -10,526 +10,33 @@
  * file is well-formed XML by construction and needs nothing from the
  * network.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <jansson.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlsave.h>
 
+#include "atomicfile.h"
+#include "duration.h"
+#include "markdown.h"
 #include "monotime.h"
 #include "plot.h"
 #include "probe.h"
 #include "report.h"
 #include "trace.h"
+#include "xmlfile.h"
 
 #define XHTML_NS "http://www.w3.org/1999/xhtml"
 
-/* ---- loading ----------------------------------------------------------- */
-
-void report_free(struct report_set *set)
-{
-	size_t i;
-
-	for (i = 0; i < set->nruns; i++) {
-		free(set->runs[i].dir);
-		free(set->runs[i].reps);
-	}
-	free(set->runs);
-	set->runs = NULL;
-	set->nruns = 0;
-}
-
-/* @dir without trailing slashes (but "/" stays), malloc'd. */
-static char *trim_dir(const char *dir)
-{
-	size_t len = strlen(dir);
-
-	while (len > 1 && dir[len - 1] == '/')
-		len--;
-	return strndup(dir, len);
-}
-
-int report_load(struct report_set *set, char *const dirs[], size_t n, struct tb_err *err)
-{
-	size_t i;
-
-	set->runs = NULL;
-	set->nruns = 0;
-	if (!n)
-		return tb_err_set(err, TB_EXIT_USAGE, "no result directory given");
-	set->runs = calloc(n, sizeof(*set->runs));
-	if (!set->runs)
-		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
-	for (i = 0; i < n; i++) {
-		struct report_run *r = &set->runs[i];
-		char path[PATH_MAX];
-		struct stat st;
-
-		r->dir = trim_dir(dirs[i]);
-		set->nruns = i + 1;
-		if (!r->dir) {
-			tb_err_set(err, TB_EXIT_ENV, "out of memory");
-			goto err;
-		}
-		if (stat(r->dir, &st)) {
-			tb_err_set(err, TB_EXIT_USAGE, "%s: %s", r->dir, strerror(errno));
-			goto err;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			tb_err_set(err, TB_EXIT_USAGE, "%s: not a result directory", r->dir);
-			goto err;
-		}
-		snprintf(path, sizeof(path), "%s/run.json", r->dir);
-		if (results_load(path, &r->info, &r->reps, &r->nreps, err))
-			goto err;
-	}
-	return 0;
-err:
-	report_free(set);
-	return -1;
-}
-
-void report_free_dirs(char **dirs, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(dirs[i]);
-	free(dirs);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * The scenario a result directory belongs to: run.json's scenario.name, or
- * (when run.json cannot be read) the directory name after its
- * "YYYYmmdd-HHMMSS-" stamp, so that a broken latest run is still chosen
- * and then reported as broken rather than silently passed over.
- */
-static void scenario_of(const char *dir, const char *name, char *out, size_t len)
-{
-	char path[PATH_MAX];
-	json_error_t jerr;
-	json_t *root;
-	const char *s = NULL;
-
-	snprintf(path, sizeof(path), "%s/run.json", dir);
-	root = json_load_file(path, 0, &jerr);
-	if (root)
-		s = json_string_value(json_object_get(json_object_get(root, "scenario"), "name"));
-	if (s)
-		snprintf(out, len, "%s", s);
-	else
-		snprintf(out, len, "%s", strlen(name) > 16 ? name + 16 : name);
-	json_decref(root);
-}
-
-int report_latest(const char *base, char ***dirs, size_t *n, struct tb_err *err)
-{
-	char **names = NULL, **out = NULL, (*scen)[128] = NULL;
-	size_t count = 0, cap = 0, i, j, nout = 0;
-	struct dirent *de;
-	DIR *d;
-
-	*dirs = NULL;
-	*n = 0;
-	d = opendir(base);
-	if (!d)
-		return tb_err_set(err, TB_EXIT_USAGE, "%s: %s", base, strerror(errno));
-	while ((de = readdir(d))) {
-		char path[PATH_MAX];
-		struct stat st;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/run.json", base, de->d_name);
-		if (stat(path, &st) || !S_ISREG(st.st_mode))
-			continue;
-		if (count == cap) {
-			char **more = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof(*names));
-
-			if (!more)
-				goto nomem;
-			names = more;
-		}
-		names[count] = strdup(de->d_name);
-		if (!names[count])
-			goto nomem;
-		count++;
-	}
-	closedir(d);
-	d = NULL;
-	if (!count) {
-		tb_err_set(err, TB_EXIT_USAGE, "%s: no result directory (none holds a run.json)",
-			   base);
-		goto err;
-	}
-	qsort(names, count, sizeof(*names), cmp_str);
-	scen = calloc(count, sizeof(*scen));
-	out = calloc(count, sizeof(*out));
-	if (!scen || !out)
-		goto nomem;
-	for (i = 0; i < count; i++) {
-		char dir[PATH_MAX];
-
-		snprintf(dir, sizeof(dir), "%s/%s", base, names[i]);
-		scenario_of(dir, names[i], scen[i], sizeof(scen[i]));
-	}
-	/* Keep a directory when no later one (by name) has its scenario. */
-	for (i = 0; i < count; i++) {
-		for (j = i + 1; j < count && strcmp(scen[i], scen[j]); j++)
-			;
-		if (j < count)
-			continue;
-		if (asprintf(&out[nout], "%s/%s", base, names[i]) < 0) {
-			out[nout] = NULL;
-			goto nomem;
-		}
-		nout++;
-	}
-	report_free_dirs(names, count);
-	free(scen);
-	*dirs = out;
-	*n = nout;
-	return 0;
-nomem:
-	tb_err_set(err, TB_EXIT_ENV, "out of memory");
-err:
-	if (d)
-		closedir(d);
-	report_free_dirs(names, count);
-	report_free_dirs(out, nout);
-	free(scen);
-	return -1;
-}
-
-char *report_default_out(char *const dirs[], size_t n)
-{
-	char *first, *slash, *out = NULL;
-
-	if (!n)
-		return NULL;
-	first = trim_dir(dirs[0]);
-	if (!first || n == 1)
-		return first;
-	slash = strrchr(first, '/');
-	if (!slash)
-		out = strdup("report");
-	else if (slash == first)
-		out = strdup("/report");
-	else if (asprintf(&out, "%.*s/report", (int)(slash - first), first) < 0)
-		out = NULL;
-	free(first);
-	return out;
-}
-
-/* ---- per-scenario numbers ---------------------------------------------- */
-
-void report_key_of(const struct run_info *info, struct scenario_key *key)
-{
-	memset(key, 0, sizeof(*key));
-	snprintf(key->scenario, sizeof(key->scenario), "%s", info->scenario);
-	snprintf(key->method, sizeof(key->method), "%s", info->method);
-	snprintf(key->kernel_old, sizeof(key->kernel_old), "%s", info->kernel_old);
-	snprintf(key->kernel_new, sizeof(key->kernel_new), "%s", info->kernel_new);
-	key->memory_mib = info->guest_memory_mib;
-	key->vcpus = info->guest_vcpus;
-	snprintf(key->accel, sizeof(key->accel), "%s", info->accel);
-}
-
-bool report_key_equal(const struct scenario_key *a, const struct scenario_key *b)
-{
-	return !strcmp(a->scenario, b->scenario) && !strcmp(a->method, b->method) &&
-	       !strcmp(a->kernel_old, b->kernel_old) && !strcmp(a->kernel_new, b->kernel_new) &&
-	       a->memory_mib == b->memory_mib && a->vcpus == b->vcpus &&
-	       !strcmp(a->accel, b->accel);
-}
-
-void report_key_kernels(const struct scenario_key *k, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s \xe2\x86\x92 %s", k->kernel_old[0] ? k->kernel_old : "?",
-		 k->kernel_new[0] ? k->kernel_new : "?");
-}
-
-void report_key_guest(const struct scenario_key *k, char *buf, size_t len)
-{
-	char mem[32] = "? MiB", cpus[32] = "? vCPUs";
-
-	if (k->memory_mib > 0 && k->memory_mib % 1024 == 0)
-		snprintf(mem, sizeof(mem), "%d GiB", k->memory_mib / 1024);
-	else if (k->memory_mib > 0)
-		snprintf(mem, sizeof(mem), "%d MiB", k->memory_mib);
-	if (k->vcpus > 0)
-		snprintf(cpus, sizeof(cpus), "%d vCPU%s", k->vcpus, k->vcpus == 1 ? "" : "s");
-	if (k->memory_mib <= 0 && k->vcpus <= 0)
-		snprintf(buf, len, "?");
-	else
-		snprintf(buf, len, "%s, %s", mem, cpus);
-}
-
-bool report_run_in(const struct report_run *r, const struct scenario_key *key)
-{
-	struct scenario_key k;
-
-	report_key_of(&r->info, &k);
-	return report_key_equal(&k, key);
-}
-
-void report_scenarios_free(struct scenario_stats *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; s && i < n; i++) {
-		free(s[i].downtime_ns);
-		free(s[i].maintenance_ns);
-		free(s[i].unavailable_ns);
-	}
-	free(s);
-}
-
-bool report_gaps_known(const struct repetition *rep)
-{
-	return rep->gaps_found > 0 || (rep->measured && rep->interval_median_ns > 0);
-}
-
-/*
- * The probe's achieved interval over row @row's repetitions: the median of
- * their medians (in @scratch, room for every repetition) and the worst p99.
- */
-static void row_interval(const struct report_set *set, struct scenario_stats *row, double *scratch)
-{
-	struct stats_summary sum;
-	size_t i, k, n = 0;
-
-	for (i = 0; i < set->nruns; i++) {
-		if (!report_run_in(&set->runs[i], &row->key))
-			continue;
-		for (k = 0; k < set->runs[i].nreps; k++) {
-			const struct repetition *rep = &set->runs[i].reps[k];
-
-			if (rep->interval_median_ns > 0)
-				scratch[n++] = (double)rep->interval_median_ns;
-			if (rep->interval_p99_ns > row->interval_p99_ns)
-				row->interval_p99_ns = rep->interval_p99_ns;
-		}
-	}
-	if (n && !stats_summarise(scratch, n, &sum))
-		row->interval_median_ns = llround(sum.median);
-}
-
-int report_scenarios(const struct report_set *set, struct scenario_stats **out, size_t *n,
-		     struct tb_err *err)
-{
-	size_t total = 0, i, k, ns = 0;
-	struct scenario_stats *s;
-	double *scratch;
-
-	*out = NULL;
-	*n = 0;
-	for (i = 0; i < set->nruns; i++)
-		total += set->runs[i].nreps;
-	s = calloc(set->nruns ? set->nruns : 1, sizeof(*s));
-	if (!s)
-		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
-	for (i = 0; i < set->nruns; i++) {
-		const struct report_run *r = &set->runs[i];
-		struct scenario_stats *row = NULL;
-		struct scenario_key key;
-
-		report_key_of(&r->info, &key);
-		for (k = 0; k < ns && !row; k++)
-			if (report_key_equal(&s[k].key, &key))
-				row = &s[k];
-		if (!row) {
-			row = &s[ns++];
-			row->key = key;
-			/* Room for every repetition of the set: a few dozen values. */
-			row->downtime_ns = calloc(total ? total : 1, sizeof(double));
-			row->maintenance_ns = calloc(total ? total : 1, sizeof(double));
-			row->unavailable_ns = calloc(total ? total : 1, sizeof(double));
-			if (!row->downtime_ns || !row->maintenance_ns || !row->unavailable_ns) {
-				report_scenarios_free(s, ns);
-				return tb_err_set(err, TB_EXIT_ENV, "out of memory");
-			}
-		}
-		row->runs++;
-		if (r->info.probe_interval_ns > row->probe_interval_ns)
-			row->probe_interval_ns = r->info.probe_interval_ns;
-		for (k = 0; k < r->nreps; k++) {
-			const struct repetition *rep = &r->reps[k];
-
-			row->reps++;
-			row->verified += rep->verified;
-			if (rep->measured)
-				row->downtime_ns[row->ndowntime++] = (double)rep->downtime_ns;
-			if (rep->maintenance_ns > 0)
-				row->maintenance_ns[row->nmaintenance++] =
-				    (double)rep->maintenance_ns;
-			/* Over the same repetitions as the downtime, so the two compare. */
-			if (rep->measured && report_gaps_known(rep)) {
-				if (!row->nunavailable || rep->gaps_found < row->gaps_min)
-					row->gaps_min = rep->gaps_found;
-				if (!row->nunavailable || rep->gaps_found > row->gaps_max)
-					row->gaps_max = rep->gaps_found;
-				row->unavailable_ns[row->nunavailable++] =
-				    (double)rep->unavailable_ns;
-			}
-			row->captured += rep->captured;
-			row->capture_agrees += rep->captured && rep->capture_agrees;
-		}
-	}
-	scratch = calloc(total ? total : 1, sizeof(*scratch));
-	if (!scratch) {
-		report_scenarios_free(s, ns);
-		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
-	}
-	for (k = 0; k < ns; k++) {
-		if (s[k].ndowntime)
-			stats_summarise(s[k].downtime_ns, s[k].ndowntime, &s[k].downtime);
-		if (s[k].nmaintenance)
-			stats_summarise(s[k].maintenance_ns, s[k].nmaintenance, &s[k].maintenance);
-		if (s[k].nunavailable)
-			stats_summarise(s[k].unavailable_ns, s[k].nunavailable, &s[k].unavailable);
-		row_interval(set, &s[k], scratch);
-	}
-	free(scratch);
-	*out = s;
-	*n = ns;
-	return 0;
-}
-
-static bool same_guest(const struct scenario_key *a, const struct scenario_key *b)
-{
-	return a->memory_mib == b->memory_mib && a->vcpus == b->vcpus;
-}
-
-void report_twin_ratio(const struct scenario_stats *rows, size_t n, size_t i,
-		       struct twin_ratio *out)
-{
-	const struct scenario_key *k = &rows[i].key;
-	const struct scenario_stats *t = NULL;
-	char kernels[160], guest[64], tguest[64], others[256] = "";
-	size_t j, ntwin = 0;
-
-	memset(out, 0, sizeof(*out));
-	for (j = 0; j < n; j++) {
-		const struct scenario_key *tk = &rows[j].key;
-
-		if (strcmp(tk->method, REPORT_YARDSTICK))
-			continue;
-		ntwin++;
-		if (strcmp(tk->kernel_old, k->kernel_old) || strcmp(tk->kernel_new, k->kernel_new) ||
-		    strcmp(tk->accel, k->accel)) {
-			size_t used = strlen(others);
-
-			report_key_kernels(tk, kernels, sizeof(kernels));
-			snprintf(others + used, sizeof(others) - used, "%s%s under %s",
-				 used ? "; " : "", kernels, tk->accel[0] ? tk->accel : "?");
-			continue;
-		}
-		/* The first alike twin row, unless a later one also has the same guest. */
-		if (!t || (!same_guest(&t->key, k) && same_guest(tk, k))) {
-			t = &rows[j];
-			out->twin = j;
-		}
-	}
-	report_key_kernels(k, kernels, sizeof(kernels));
-	if (!ntwin) {
-		snprintf(out->note, sizeof(out->note), "No %s run in this report: no ratio.",
-			 REPORT_YARDSTICK);
-		return;
-	}
-	if (!t) {
-		snprintf(out->note, sizeof(out->note),
-			 "No %s run with kernels %s under %s in this report (%s ran %s): no "
-			 "ratio.",
-			 REPORT_YARDSTICK, kernels, k->accel[0] ? k->accel : "?", REPORT_YARDSTICK,
-			 others);
-		return;
-	}
-	if (!rows[i].ndowntime) {
-		snprintf(out->note, sizeof(out->note), "No downtime measured: no ratio.");
-		return;
-	}
-	if (!t->ndowntime || !(t->downtime.median > 0)) {
-		snprintf(out->note, sizeof(out->note),
-			 "%s (scenario %s, kernels %s) measured no downtime: no ratio.",
-			 REPORT_YARDSTICK, t->key.scenario, kernels);
-		return;
-	}
-	out->has = true;
-	out->ratio = rows[i].downtime.median / t->downtime.median;
-	if (!same_guest(&t->key, k)) {
-		report_key_guest(&t->key, tguest, sizeof(tguest));
-		report_key_guest(k, guest, sizeof(guest));
-		snprintf(out->note, sizeof(out->note),
-			 "Against %s (scenario %s) in a guest of %s; this row's guest: %s.",
-			 REPORT_YARDSTICK, t->key.scenario, tguest, guest);
-	}
-}
-
-void report_duration(double ns, char *buf, size_t len)
-{
-	double a = fabs(ns);
-
-	if (a >= 100 * NS_PER_S)
-		snprintf(buf, len, "%.1f s", ns / NS_PER_S);
-	else if (a >= NS_PER_S)
-		snprintf(buf, len, "%.2f s", ns / NS_PER_S);
-	else if (a >= 100 * NS_PER_MS)
-		snprintf(buf, len, "%.0f ms", ns / NS_PER_MS);
-	else if (a >= NS_PER_MS)
-		snprintf(buf, len, "%.1f ms", ns / NS_PER_MS);
-	else if (a >= NS_PER_US)
-		snprintf(buf, len, "%.0f \xc2\xb5s", ns / NS_PER_US);
-	else
-		snprintf(buf, len, "%.0f ns", ns);
-}
-
 /* ---- output files ------------------------------------------------------ */
-
-/* Open @path.tmp for writing; finish with commit_file(). */
-static FILE *open_tmp(const char *path, char *tmp, size_t len, struct tb_err *err)
-{
-	FILE *f;
-
-	snprintf(tmp, len, "%s.tmp", path);
-	f = fopen(tmp, "we");
-	if (!f)
-		tb_err_set(err, TB_EXIT_ENV, "%s: %s", tmp, strerror(errno));
-	return f;
-}
-
-static int commit_file(FILE *f, const char *tmp, const char *path, struct tb_err *err)
-{
-	int bad = ferror(f);
-
-	if (fclose(f) || bad) {
-		unlink(tmp);
-		return tb_err_set(err, TB_EXIT_ENV, "%s: write failed", tmp);
-	}
-	if (rename(tmp, path)) {
-		unlink(tmp);
-		return tb_err_set(err, TB_EXIT_ENV, "rename %s to %s: %s", tmp, path,
-				  strerror(errno));
-	}
-	return 0;
-}
 
 char *report_csv_field(const char *s)
 {
@@ -552,30 +59,6 @@ char *report_csv_field(const char *s)
 	return q;
 }
 
-char *report_md_cell(const char *s)
-{
-	size_t len = strlen(s), i, o = 0;
-	char *q = malloc(5 * len + 1);
-
-	if (!q)
-		return NULL;
-	for (i = 0; i < len; i++) {
-		if (s[i] == '|' || s[i] == '\\' || s[i] == '`' || s[i] == '*' || s[i] == '_') {
-			q[o++] = '\\';
-			q[o++] = s[i];
-		} else if (s[i] == '<') {
-			memcpy(q + o, "&lt;", 4);
-			o += 4;
-		} else if (s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
-			q[o++] = ' ';
-		} else {
-			q[o++] = s[i];
-		}
-	}
-	q[o] = '\0';
-	return q;
-}
-
 static void put_csv(FILE *f, const char *s, const char *sep)
 {
 	char *q = report_csv_field(s);
@@ -585,23 +68,24 @@ static void put_csv(FILE *f, const char *s, const char *sep)
 	free(q);
 }
 
-static int write_csv(const struct report_set *set, const char *out, struct tb_err *err)
+static int write_csv(const struct resultset *set, const char *out, struct tb_err *err)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	struct atomic_file af;
+	char path[PATH_MAX];
 	size_t i, k;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/summary.csv", out);
-	f = open_tmp(path, tmp, sizeof(tmp), err);
-	if (!f)
+	if (atomic_open(&af, path, err))
 		return -1;
+	f = af.f;
 	fputs("results,scenario,method,rep,ok,verified,measured,downtime_ns,maintenance_ns,"
 	      "unavailable_ns,gaps,interval_median_ns,interval_p99_ns,capture_downtime_ns,"
 	      "capture_agrees,sent,lost,boot_changed,state_continued,release_before,"
 	      "release_after,accel,kernel_old,kernel_new,memory_mib,vcpus,error\n",
 	      f);
 	for (i = 0; i < set->nruns; i++) {
-		const struct report_run *r = &set->runs[i];
+		const struct resultset_run *r = &set->runs[i];
 
 		for (k = 0; k < r->nreps; k++) {
 			const struct repetition *rep = &r->reps[k];
@@ -618,7 +102,7 @@ static int write_csv(const struct report_set *set, const char *out, struct tb_er
 				fprintf(f, "%" PRId64, rep->maintenance_ns);
 			fputc(',', f);
 			/* Empty where run.json does not say: unknown is not zero. */
-			if (report_gaps_known(rep))
+			if (resultset_gaps_known(rep))
 				fprintf(f, "%" PRId64 ",%d", rep->unavailable_ns, rep->gaps_found);
 			else
 				fputc(',', f);
@@ -645,14 +129,14 @@ static int write_csv(const struct report_set *set, const char *out, struct tb_er
 			put_csv(f, rep->error, "\n");
 		}
 	}
-	return commit_file(f, tmp, path, err);
+	return atomic_commit(&af, ferror(f) != 0, err);
 }
 
 /* A summary cell: the statistic if there are values, else an em dash. */
 static void stat_cell(char *buf, size_t len, size_t n, double v)
 {
 	if (n)
-		report_duration(v, buf, len);
+		duration_format(v, buf, len);
 	else
 		snprintf(buf, len, "\xe2\x80\x94");
 }
@@ -666,7 +150,7 @@ static const char *const summary_head[SUMMARY_COLS] = {
     "repetitions",
     "verified",
     "downtime median",
-    ("\xc3\x97 " REPORT_YARDSTICK), /* one cell: "× twin" */
+    ("\xc3\x97 " RESULTSET_YARDSTICK), /* one cell: "× twin" */
     "downtime p90",
     "downtime min",
     "downtime max",
@@ -698,7 +182,7 @@ static void ratio_cell(const struct scenario_stats *m, size_t n, size_t i, struc
 	struct twin_ratio tr;
 	size_t k, used;
 
-	report_twin_ratio(m, n, i, &tr);
+	resultset_twin_ratio(m, n, i, &tr);
 	if (!tr.has)
 		snprintf(buf, len, "-");
 	else if (tr.ratio >= 100)
@@ -738,12 +222,12 @@ static void interval_cell(int64_t median_ns, int64_t p99_ns, char *buf, size_t l
 		snprintf(buf, len, "\xe2\x80\x94");
 		return;
 	}
-	report_duration((double)median_ns, med, sizeof(med));
+	duration_format((double)median_ns, med, sizeof(med));
 	if (p99_ns <= 0) {
 		snprintf(buf, len, "%s", med);
 		return;
 	}
-	report_duration((double)p99_ns, p99, sizeof(p99));
+	duration_format((double)p99_ns, p99, sizeof(p99));
 	snprintf(buf, len, "%s (p99 %s)", med, p99);
 }
 
@@ -779,8 +263,8 @@ static void summary_row(const struct scenario_stats *rows, size_t n, size_t i,
 	interval_cell(m->interval_median_ns, m->interval_p99_ns, cells[15], SUMMARY_CELL);
 	capture_cell(m, cells[16], SUMMARY_CELL);
 	snprintf(cells[17], SUMMARY_CELL, "%s", m->key.method);
-	report_key_kernels(&m->key, cells[18], SUMMARY_CELL);
-	report_key_guest(&m->key, cells[19], SUMMARY_CELL);
+	resultset_key_kernels(&m->key, cells[18], SUMMARY_CELL);
+	resultset_key_guest(&m->key, cells[19], SUMMARY_CELL);
 	snprintf(cells[20], SUMMARY_CELL, "%s", m->key.accel[0] ? m->key.accel : "?");
 }
 
@@ -804,19 +288,19 @@ void report_row_line(const struct scenario_stats *rows, size_t n, size_t i, char
 	char kernels[160], guest[64], v[SUMMARY_CELL];
 	struct twin_ratio tr;
 
-	report_key_kernels(&m->key, kernels, sizeof(kernels));
-	report_key_guest(&m->key, guest, sizeof(guest));
+	resultset_key_kernels(&m->key, kernels, sizeof(kernels));
+	resultset_key_guest(&m->key, guest, sizeof(guest));
 	snprintf(buf, len, "%s (%s, %s, %s, %s): downtime median ", m->key.scenario, m->key.method,
 		 kernels, guest, m->key.accel[0] ? m->key.accel : "?");
 	if (m->ndowntime)
-		report_duration(m->downtime.median, v, sizeof(v));
+		duration_format(m->downtime.median, v, sizeof(v));
 	append(buf, len, "%s", m->ndowntime ? v : "not measured");
 	if (m->nmaintenance) {
-		report_duration(m->maintenance.median, v, sizeof(v));
+		duration_format(m->maintenance.median, v, sizeof(v));
 		append(buf, len, ", maintenance median %s", v);
 	}
 	if (m->nunavailable) {
-		report_duration(m->unavailable.median, v, sizeof(v));
+		duration_format(m->unavailable.median, v, sizeof(v));
 		append(buf, len, ", unavailable median %s", v);
 		gaps_cell(m, v, sizeof(v));
 		append(buf, len, " (gaps per repetition %s)", v);
@@ -827,12 +311,12 @@ void report_row_line(const struct scenario_stats *rows, size_t n, size_t i, char
 	}
 	if (m->captured)
 		append(buf, len, ", capture agrees %zu/%zu", m->capture_agrees, m->captured);
-	report_twin_ratio(rows, n, i, &tr);
+	resultset_twin_ratio(rows, n, i, &tr);
 	if (tr.has)
-		append(buf, len, ", %.3g\xc3\x97 %s%s%s", tr.ratio, REPORT_YARDSTICK,
+		append(buf, len, ", %.3g\xc3\x97 %s%s%s", tr.ratio, RESULTSET_YARDSTICK,
 		       tr.note[0] ? " - " : "", tr.note);
 	else
-		append(buf, len, ", \xc3\x97 %s: - (%s)", REPORT_YARDSTICK, tr.note);
+		append(buf, len, ", \xc3\x97 %s: - (%s)", RESULTSET_YARDSTICK, tr.note);
 }
 
 /* Append ", @part" to the label in @buf, or " (@part" if it is the first part. */
@@ -869,11 +353,11 @@ static void row_label(const struct scenario_stats *m, size_t n, size_t i, char *
 	if (method)
 		label_part(buf, len, &first, k->method);
 	if (kernels) {
-		report_key_kernels(k, part, sizeof(part));
+		resultset_key_kernels(k, part, sizeof(part));
 		label_part(buf, len, &first, part);
 	}
 	if (guest) {
-		report_key_guest(k, part, sizeof(part));
+		resultset_key_guest(k, part, sizeof(part));
 		label_part(buf, len, &first, part);
 	}
 	if (accel)
@@ -955,12 +439,12 @@ static void booted_cell(const struct run_info *info, char *buf, size_t len)
 	snprintf(buf, len, "%s; %s; rootfs: %s", old, new, rootfs);
 }
 
-static void env_row(const struct report_run *r, char cells[ENV_COLS][ENV_CELL])
+static void env_row(const struct resultset_run *r, char cells[ENV_COLS][ENV_CELL])
 {
 	const char *slash = strrchr(r->dir, '/');
 	struct scenario_key key;
 
-	report_key_of(&r->info, &key);
+	resultset_key_of(&r->info, &key);
 	snprintf(cells[0], ENV_CELL, "%s", slash ? slash + 1 : r->dir);
 	snprintf(cells[1], ENV_CELL, "%s", r->info.scenario);
 	snprintf(cells[2], ENV_CELL, "%s", r->info.method);
@@ -968,11 +452,11 @@ static void env_row(const struct report_run *r, char cells[ENV_COLS][ENV_CELL])
 	snprintf(cells[4], ENV_CELL, "%s", r->info.accel);
 	snprintf(cells[5], ENV_CELL, "%s", r->info.qemu_version);
 	snprintf(cells[6], ENV_CELL, "%s", r->info.libvirt_version);
-	report_key_kernels(&key, cells[7], ENV_CELL);
-	report_key_guest(&key, cells[8], ENV_CELL);
+	resultset_key_kernels(&key, cells[7], ENV_CELL);
+	resultset_key_guest(&key, cells[8], ENV_CELL);
 	booted_cell(&r->info, cells[9], ENV_CELL);
 	snprintf(cells[10], ENV_CELL, "%s", r->info.host_kernel);
-	report_duration((double)r->info.probe_interval_ns, cells[11], ENV_CELL);
+	duration_format((double)r->info.probe_interval_ns, cells[11], ENV_CELL);
 }
 
 /* What the summary's numbers mean: said under the table in both formats. */
@@ -988,8 +472,8 @@ static void resolution_note(const struct scenario_stats *m, size_t n, char *buf,
 		if (m[i].interval_median_ns > achieved)
 			achieved = m[i].interval_median_ns;
 	}
-	report_duration((double)asked, a, sizeof(a));
-	report_duration((double)achieved, b, sizeof(b));
+	duration_format((double)asked, a, sizeof(a));
+	duration_format((double)achieved, b, sizeof(b));
 	/* A run.json from before the achieved interval was recorded has only the asked one. */
 	if (achieved)
 		snprintf(res, sizeof(res),
@@ -1016,7 +500,8 @@ static void resolution_note(const struct scenario_stats *m, size_t n, char *buf,
 		 "(type 7); min and max are over the measured repetitions; verified counts "
 		 "repetitions whose replies came from a new boot with the service's state "
 		 "kept.",
-		 REPORT_YARDSTICK, REPORT_YARDSTICK, res, REPORT_YARDSTICK, PROBE_GAP_INTERVALS);
+		 RESULTSET_YARDSTICK, RESULTSET_YARDSTICK, res, RESULTSET_YARDSTICK,
+		 PROBE_GAP_INTERVALS);
 }
 
 static void md_row(FILE *f, const char *const *cells, size_t n)
@@ -1025,7 +510,7 @@ static void md_row(FILE *f, const char *const *cells, size_t n)
 
 	fputs("|", f);
 	for (i = 0; i < n; i++) {
-		char *c = report_md_cell(cells[i]);
+		char *c = markdown_cell(cells[i]);
 
 		fprintf(f, " %s |", c ? c : "");
 		free(c);
@@ -1033,22 +518,23 @@ static void md_row(FILE *f, const char *const *cells, size_t n)
 	fputs("\n", f);
 }
 
-static int write_md(const struct report_set *set, const struct scenario_stats *m, size_t nm,
+static int write_md(const struct resultset *set, const struct scenario_stats *m, size_t nm,
 		    const char *out, struct tb_err *err)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8], note[2048];
 	struct footnotes fn = {calloc(nm ? nm : 1, sizeof(*fn.text)), 0};
+	char path[PATH_MAX], note[2048];
+	struct atomic_file af;
 	size_t i, c;
 	FILE *f;
 
 	if (!fn.text)
 		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
 	snprintf(path, sizeof(path), "%s/report.md", out);
-	f = open_tmp(path, tmp, sizeof(tmp), err);
-	if (!f) {
+	if (atomic_open(&af, path, err)) {
 		free(fn.text);
 		return -1;
 	}
+	f = af.f;
 	fputs("### twinbench: downtime per scenario\n\n", f);
 	md_row(f, summary_head, SUMMARY_COLS);
 	fputs("|---|", f);
@@ -1066,7 +552,7 @@ static int write_md(const struct report_set *set, const struct scenario_stats *m
 	}
 	fputs("\n", f);
 	for (i = 0; i < fn.n; i++) {
-		char *text = report_md_cell(fn.text[i]);
+		char *text = markdown_cell(fn.text[i]);
 
 		fprintf(f, "[%zu] %s  \n", i + 1, text ? text : "");
 		free(text);
@@ -1090,7 +576,7 @@ static int write_md(const struct report_set *set, const struct scenario_stats *m
 	fputs("\nPlots (downtime, probe round trips, a timeline per repetition): "
 	      "`report.html`; every repetition: `summary.csv`.\n",
 	      f);
-	return commit_file(f, tmp, path, err);
+	return atomic_commit(&af, ferror(f) != 0, err);
 }
 
 /* ---- HTML -------------------------------------------------------------- */
@@ -1283,8 +769,8 @@ static void plot_paths(const char *out, const char *stem, const struct report_op
 }
 
 /* The summary table per scenario, its note, and the environment of every run. */
-static int html_summary(struct html *h, const struct report_set *set,
-			const struct scenario_stats *m, size_t nm, struct tb_err *err)
+static int html_summary(struct html *h, const struct resultset *set, const struct scenario_stats *m,
+			size_t nm, struct tb_err *err)
 {
 	struct footnotes fn = {calloc(nm ? nm : 1, sizeof(*fn.text)), 0};
 	xmlNodePtr table, p;
@@ -1344,12 +830,12 @@ static void rep_capture_cell(const struct repetition *rep, char *buf, size_t len
 		snprintf(buf, len, "%s", rep->capture_note[0] ? rep->capture_note : "\xe2\x80\x94");
 		return;
 	}
-	report_duration((double)rep->capture_downtime_ns, d, sizeof(d));
+	duration_format((double)rep->capture_downtime_ns, d, sizeof(d));
 	snprintf(buf, len, "%s (%s)%s%s", rep->capture_agrees ? "agrees" : "DISAGREES", d,
 		 rep->capture_note[0] ? ": " : "", rep->capture_note);
 }
 
-static void html_repetitions(struct html *h, const struct report_set *set)
+static void html_repetitions(struct html *h, const struct resultset *set)
 {
 	static const char *const head[] = {
 	    "scenario",	   "rep",	  "verified", "downtime",
@@ -1365,7 +851,7 @@ static void html_repetitions(struct html *h, const struct report_set *set)
 	for (i = 0; i < set->nruns; i++)
 		for (k = 0; k < set->runs[i].nreps; k++) {
 			const struct repetition *rep = &set->runs[i].reps[k];
-			bool known = report_gaps_known(rep);
+			bool known = resultset_gaps_known(rep);
 			char idx[16], down[32], maint[32], unav[32], gaps[16], interval[80],
 			    capture[320], sent[24], lost[24];
 			const char *cells[] = {set->runs[i].info.scenario,
@@ -1420,7 +906,7 @@ static int rep_gaps(const struct repetition *rep, const struct trace_stamps *rp,
 
 	*out = NULL;
 	*n = 0;
-	*listed = report_gaps_known(rep);
+	*listed = resultset_gaps_known(rep);
 	if (*listed)
 		count = rep->ngaps > 0 ? (size_t)rep->ngaps : 0;
 	else if (trace_find_gaps(rp, interval_ns, &found, &count))
@@ -1473,7 +959,7 @@ static void html_gap_list(struct html *h, xmlNodePtr parent, const struct repeti
 		return;
 	}
 	if (listed) {
-		report_duration((double)rep->unavailable_ns, unav, sizeof(unav));
+		duration_format((double)rep->unavailable_ns, unav, sizeof(unav));
 		if ((size_t)rep->gaps_found > n)
 			snprintf(more, sizeof(more), "; the first %zu of %d listed", n,
 				 rep->gaps_found);
@@ -1501,7 +987,7 @@ static void html_gap_list(struct html *h, xmlNodePtr parent, const struct repeti
 		snprintf(idx, sizeof(idx), "%zu", i + 1);
 		snprintf(start, sizeof(start), "%+.3f s",
 			 (double)(g[i].start_ns - tl->origin_ns) / NS_PER_S);
-		report_duration((double)(g[i].end_ns - g[i].start_ns), len, sizeof(len));
+		duration_format((double)(g[i].end_ns - g[i].start_ns), len, sizeof(len));
 		if (g[i].open)
 			cells[4] = "open: no reply before the repetition ended";
 		else if (tl->has_gap && g[i].start_ns == tl->gap_start_ns &&
@@ -1512,7 +998,7 @@ static void html_gap_list(struct html *h, xmlNodePtr parent, const struct repeti
 }
 
 /* The timelines of one run's repetitions: a figure each. */
-static int html_timelines(struct html *h, const struct report_run *r, size_t run_no,
+static int html_timelines(struct html *h, const struct resultset_run *r, size_t run_no,
 			  const struct run_trace *tr, const char *out,
 			  const struct report_opts *opts, const char *png_term, struct tb_err *err)
 {
@@ -1615,18 +1101,17 @@ static int html_timelines(struct html *h, const struct report_run *r, size_t run
 	return 0;
 }
 
-static int write_html(const struct report_set *set, const struct scenario_stats *m, size_t nm,
+static int write_html(const struct resultset *set, const struct scenario_stats *m, size_t nm,
 		      struct run_trace *traces, const char *out, const struct report_opts *opts,
 		      const char *png_term, struct tb_err *err)
 {
 	struct html h = {0};
-	char path[PATH_MAX], tmp[PATH_MAX + 8], svg[PATH_MAX], png[PATH_MAX], stamp[64];
+	char path[PATH_MAX], svg[PATH_MAX], png[PATH_MAX], stamp[64];
 	struct plot_method *bars = NULL;
 	struct plot_cdf *cdf = NULL;
 	char (*labels)[256] = NULL;
 	xmlNodePtr html, head, n;
 	struct plot_out po;
-	xmlSaveCtxtPtr save;
 	size_t i, k;
 	time_t now = time(NULL);
 	struct tm tm;
@@ -1688,7 +1173,7 @@ static int write_html(const struct report_set *set, const struct scenario_stats 
 		size_t total = 0, j;
 
 		for (j = 0; j < set->nruns; j++)
-			if (report_run_in(&set->runs[j], &m[i].key))
+			if (resultset_run_in(&set->runs[j], &m[i].key))
 				for (k = 0; k < set->runs[j].nreps; k++)
 					total += traces[j].reps[k].nrtt;
 		cdf[i].label = labels[i];
@@ -1698,7 +1183,7 @@ static int write_html(const struct report_set *set, const struct scenario_stats 
 			goto out;
 		}
 		for (j = 0; j < set->nruns; j++)
-			if (report_run_in(&set->runs[j], &m[i].key))
+			if (resultset_run_in(&set->runs[j], &m[i].key))
 				for (k = 0; k < set->runs[j].nreps; k++) {
 					memcpy((double *)cdf[i].rtt_ns + cdf[i].n,
 					       traces[j].reps[k].rtt,
@@ -1724,23 +1209,11 @@ static int write_html(const struct report_set *set, const struct scenario_stats 
 	html_repetitions(&h, set);
 
 	snprintf(path, sizeof(path), "%s/report.html", out);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	/*
 	 * XHTML rules: no XML declaration, and non-void elements never written
 	 * as <x/>, which an HTML parser would read as an open tag.
 	 */
-	save = xmlSaveToFilename(tmp, "UTF-8", XML_SAVE_FORMAT | XML_SAVE_NO_DECL | XML_SAVE_XHTML);
-	if (!save || xmlSaveDoc(save, h.doc) < 0 || xmlSaveClose(save) < 0) {
-		unlink(tmp);
-		tb_err_set(err, TB_EXIT_ENV, "%s: cannot write", tmp);
-		goto out;
-	}
-	if (rename(tmp, path)) {
-		unlink(tmp);
-		tb_err_set(err, TB_EXIT_ENV, "rename %s to %s: %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	ret = 0;
+	ret = xmlfile_save(h.doc, path, XML_SAVE_FORMAT | XML_SAVE_NO_DECL | XML_SAVE_XHTML, err);
 out:
 	for (i = 0; cdf && i < nm; i++)
 		free((double *)cdf[i].rtt_ns);
@@ -1758,7 +1231,7 @@ static int make_dir(const char *path, struct tb_err *err)
 	return 0;
 }
 
-int report_write(const struct report_set *set, const struct report_opts *opts, struct tb_err *err)
+int report_write(const struct resultset *set, const struct report_opts *opts, struct tb_err *err)
 {
 	struct run_trace *traces = NULL;
 	struct scenario_stats *m = NULL;
@@ -1771,7 +1244,7 @@ int report_write(const struct report_set *set, const struct report_opts *opts, s
 	snprintf(plots, sizeof(plots), "%s/plots", opts->out);
 	if (make_dir(opts->out, err) || make_dir(plots, err))
 		return -1;
-	if (report_scenarios(set, &m, &nm, err))
+	if (resultset_scenarios(set, &m, &nm, err))
 		return -1;
 	traces = calloc(set->nruns ? set->nruns : 1, sizeof(*traces));
 	if (!traces) {
@@ -1779,7 +1252,7 @@ int report_write(const struct report_set *set, const struct report_opts *opts, s
 		goto out;
 	}
 	for (loaded = 0; loaded < set->nruns; loaded++) {
-		const struct report_run *r = &set->runs[loaded];
+		const struct resultset_run *r = &set->runs[loaded];
 
 		if (trace_load(r->dir, r->reps, r->nreps, &traces[loaded], err))
 			goto out;
@@ -1792,6 +1265,6 @@ out:
 	for (i = 0; traces && i < loaded; i++)
 		trace_free(&traces[i], set->runs[i].nreps);
 	free(traces);
-	report_scenarios_free(m, nm);
+	resultset_scenarios_free(m, nm);
 	return ret;
 }

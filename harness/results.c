@@ -3,15 +3,14 @@
  *
  * The whole run (info, every repetition so far, a summary) is kept in memory
  * and run.json is rewritten from it after every change: the file is small,
- * and a full rewrite through a temporary file plus rename means a reader (or
- * a crash) only ever sees a complete document.  The summary is derived data;
+ * and a full rewrite through a temporary file plus rename (atomicfile.h)
+ * means a reader (or a crash) only ever sees a complete document.  The summary is derived data;
  * results_load() ignores it and callers recompute what they need.
  *
  * The layout written here is read by reports, the gate and the integration
  * tests: change it only together with "format".
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,10 +18,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
+#include "atomicfile.h"
+#include "jsonfile.h"
 #include "jsonkind.h"
 #include "results.h"
 #include "stats.h"
@@ -403,6 +403,35 @@ nomem:
 	return NULL;
 }
 
+int results_write_json(const char *path, const struct run_info *info, const struct repetition *reps,
+		       size_t n, struct tb_err *err)
+{
+	struct atomic_file af;
+	bool failed;
+	json_t *root;
+	int rc;
+
+	root = run_to_json(info, reps, n, err);
+	if (!root)
+		return -1;
+	if (atomic_open(&af, path, err)) {
+		json_decref(root);
+		return -1;
+	}
+	failed = json_dumpf(root, af.f, JSON_INDENT(2)) != 0 || fputc('\n', af.f) == EOF;
+	rc = atomic_commit(&af, failed, err);
+	json_decref(root);
+	return rc;
+}
+
+/* mkdir that treats an existing directory as success. */
+static int mkdir_exist_ok(const char *path)
+{
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 /* The directory part of @path ("." if none), malloc'd. */
 static char *dir_of(const char *path)
 {
@@ -413,100 +442,6 @@ static char *dir_of(const char *path)
 	if (slash == path)
 		return strdup("/");
 	return strndup(path, (size_t)(slash - path));
-}
-
-/* fsync the directory so that the rename itself survives a power cut. */
-static int sync_dir(const char *path, struct tb_err *err)
-{
-	char *dir = dir_of(path);
-	int fd, ret = -1;
-
-	if (!dir)
-		return tb_err_set(err, TB_EXIT_ENV, "out of memory");
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		tb_err_set(err, TB_EXIT_ENV, "%s: %s", dir, strerror(errno));
-		goto out;
-	}
-	if (fsync(fd)) {
-		tb_err_set(err, TB_EXIT_ENV, "%s: fsync: %s", dir, strerror(errno));
-		close(fd);
-		goto out;
-	}
-	close(fd);
-	ret = 0;
-out:
-	free(dir);
-	return ret;
-}
-
-int results_write_json(const char *path, const struct run_info *info, const struct repetition *reps,
-		       size_t n, struct tb_err *err)
-{
-	json_t *root;
-	char *tmp = NULL;
-	FILE *f = NULL;
-	int fd;
-
-	root = run_to_json(info, reps, n, err);
-	if (!root)
-		return -1;
-	if (asprintf(&tmp, "%s.tmp", path) < 0) {
-		tmp = NULL;
-		tb_err_set(err, TB_EXIT_ENV, "out of memory");
-		goto err;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		tb_err_set(err, TB_EXIT_ENV, "%s: %s", tmp, strerror(errno));
-		goto err;
-	}
-	f = fdopen(fd, "w");
-	if (!f) {
-		tb_err_set(err, TB_EXIT_ENV, "%s: %s", tmp, strerror(errno));
-		close(fd);
-		goto err_unlink;
-	}
-	if (json_dumpf(root, f, JSON_INDENT(2)) || fputc('\n', f) == EOF || fflush(f)) {
-		tb_err_set(err, TB_EXIT_ENV, "%s: write: %s", tmp, strerror(errno));
-		goto err_unlink;
-	}
-	if (fsync(fileno(f))) {
-		tb_err_set(err, TB_EXIT_ENV, "%s: fsync: %s", tmp, strerror(errno));
-		goto err_unlink;
-	}
-	/* fclose can still report a deferred write error (NFS): check it. */
-	if (fclose(f)) {
-		f = NULL;
-		tb_err_set(err, TB_EXIT_ENV, "%s: close: %s", tmp, strerror(errno));
-		goto err_unlink;
-	}
-	f = NULL;
-	if (rename(tmp, path)) {
-		tb_err_set(err, TB_EXIT_ENV, "rename %s to %s: %s", tmp, path, strerror(errno));
-		goto err_unlink;
-	}
-	if (sync_dir(path, err))
-		goto err;
-	free(tmp);
-	json_decref(root);
-	return 0;
-err_unlink:
-	if (f)
-		fclose(f);
-	unlink(tmp);
-err:
-	free(tmp);
-	json_decref(root);
-	return -1;
-}
-
-/* mkdir that treats an existing directory as success. */
-static int mkdir_exist_ok(const char *path)
-{
-	if (mkdir(path, 0755) && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 /* Create @base, and its parent if that is missing too. */
@@ -1152,19 +1087,14 @@ int results_load(const char *run_json, struct run_info *info, struct repetition 
 	struct repetition *out = NULL;
 	struct run_info in = {0};
 	json_t *root, *format, *a;
+	struct jsonfile jf;
 	size_t i, nreps;
-	json_error_t jerr;
 
 	*reps = NULL;
 	*n = 0;
-	root = json_load_file(run_json, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		/* jansson reports line -1 when it never got to parse (open failed). */
-		if (jerr.line > 0)
-			return tb_err_set(err, TB_EXIT_USAGE, "%s:%d:%d: %s", run_json, jerr.line,
-					  jerr.column, jerr.text);
-		return tb_err_set(err, TB_EXIT_USAGE, "%s: %s", run_json, jerr.text);
-	}
+	if (jsonfile_load(run_json, RESULTS_JSON_MAX_BYTES, "a run.json", &jf, err))
+		return -1;
+	root = jf.root;
 	if (!json_is_object(root)) {
 		tb_err_set(err, TB_EXIT_USAGE, "%s: expected an object, got %s", run_json,
 			   json_kind_name(root));
@@ -1202,10 +1132,10 @@ int results_load(const char *run_json, struct run_info *info, struct repetition 
 	*info = in;
 	*reps = out;
 	*n = nreps;
-	json_decref(root);
+	jsonfile_free(&jf);
 	return 0;
 err:
 	free(out);
-	json_decref(root);
+	jsonfile_free(&jf);
 	return -1;
 }

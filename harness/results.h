@@ -182,6 +182,12 @@ int repetition_set(struct repetition *rep, const char *name, int64_t t_ns);
 int64_t repetition_phase(const struct repetition *rep, const char *name);
 
 /*
+ * The largest run.json that is read: one takes a few kilobytes per
+ * repetition, so this is thousands of them; anything bigger is not one.
+ */
+#define RESULTS_JSON_MAX_BYTES (64 << 20)
+
+/*
  * Read a run.json back.  *@reps is malloc'd (caller frees).  Errors name the
  * file (and line:column for malformed JSON) with TB_EXIT_USAGE.
  */

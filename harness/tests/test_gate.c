@@ -31,7 +31,7 @@
 #include "commands.h"
 #include "gate.h"
 #include "monotime.h"
-#include "report.h"
+#include "resultset.h"
 #include "results.h"
 #include "testlib.h"
 
@@ -231,28 +231,28 @@ static const char *save_baseline(void **state, const double *down_ms, size_t n)
 static void compare_with(const char *baseline, char **dirs, size_t n, unsigned flags,
 			 struct gate_result *r)
 {
-	struct report_set set;
+	struct resultset set;
 	struct gate_baseline b;
 	struct tb_err err;
 
-	if (gate_baseline_load(baseline, &b, &err) || report_load(&set, dirs, n, &err) ||
+	if (gate_baseline_load(baseline, &b, &err) || resultset_load(&set, dirs, n, &err) ||
 	    gate_compare(&b, &set, flags, r, &err))
 		fail_msg("%s", err.msg);
-	report_free(&set);
+	resultset_free(&set);
 	gate_baseline_free(&b);
 }
 
 /* Load @dir and compare with @baseline through the library. */
 static void compare(const char *baseline, char *dir, struct gate_result *r)
 {
-	struct report_set set;
+	struct resultset set;
 	struct gate_baseline b;
 	struct tb_err err;
 
-	if (gate_baseline_load(baseline, &b, &err) || report_load(&set, &dir, 1, &err) ||
+	if (gate_baseline_load(baseline, &b, &err) || resultset_load(&set, &dir, 1, &err) ||
 	    gate_compare(&b, &set, 0, r, &err))
 		fail_msg("%s", err.msg);
-	report_free(&set);
+	resultset_free(&set);
 	gate_baseline_free(&b);
 }
 
@@ -279,6 +279,32 @@ static void test_equal_results_pass(void **state)
 	assert_non_null(junit);
 	assert_non_null(strstr(junit, "tests=\"5\" failures=\"0\""));
 	free(junit);
+}
+
+/* A second verdict into the same directory replaces both files whole: no temporary stays. */
+static void test_verdict_files_are_replaced_whole(void **state)
+{
+	const char *bl = save_baseline(state, base5, 5);
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	char *cur = at(state, "cur"), *out = at(state, "out"), err[2048];
+	const char *args[] = {"gate", "--baseline", bl, "--out", out, cur, NULL};
+
+	make_run(cur, &s);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 0);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 0);
+	assert_string_equal(tl_list_dir(out), "gate.md junit.xml");
+}
+
+/* A baseline that cannot be written is an environment problem (exit 3), named. */
+static void test_save_into_a_missing_directory_exits_3(void **state)
+{
+	const struct spec s = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
+	char *cur = at(state, "cur"), *file = at(state, "no/such/base.json"), err[2048];
+	const char *args[] = {"gate", "--save", file, cur, NULL};
+
+	make_run(cur, &s);
+	assert_int_equal(run_cmd(cmd_gate, args, err, sizeof(err)), 3);
+	assert_non_null(strstr(err, "no/such/base.json"));
 }
 
 /* Twice as slow, every repetition: over the thresholds and significant. */
@@ -700,7 +726,7 @@ static void test_entry_is_compared_with_its_alike_row(void **state)
 	const struct spec k = {"kexec", NULL, base5, maint5, NULL, 5, NULL, 0, NULL};
 	const struct spec big = {"kexec", NULL, slow, maint5, NULL, 5, NULL, 2048, "kexec-big"};
 	char *dirs[] = {at(state, "kexec"), at(state, "big")};
-	struct report_set set;
+	struct resultset set;
 	struct gate_baseline b;
 	struct gate_result r;
 	struct tb_err e;
@@ -710,8 +736,8 @@ static void test_entry_is_compared_with_its_alike_row(void **state)
 
 	make_run(dirs[0], &k);
 	make_run(dirs[1], &big);
-	if (gate_baseline_load(fixture("good_v2.json"), &b, &e) || report_load(&set, dirs, 2, &e) ||
-	    gate_compare(&b, &set, 0, &r, &e))
+	if (gate_baseline_load(fixture("good_v2.json"), &b, &e) ||
+	    resultset_load(&set, dirs, 2, &e) || gate_compare(&b, &set, 0, &r, &e))
 		fail_msg("%s", e.msg);
 	assert_int_equal(r.n, 2 * GATE_METRICS);
 	assert_int_equal(check_of(&r, "kexec", GATE_DOWNTIME)->outcome, GATE_PASS);
@@ -727,7 +753,7 @@ static void test_entry_is_compared_with_its_alike_row(void **state)
 	assert_non_null(strstr(md, "- kexec-big: kexec, 6.1.0-a \xe2\x86\x92 6.1.0-b, 2 GiB, 2 vCPUs, tcg\n"));
 	free(md);
 	gate_result_free(&r);
-	report_free(&set);
+	resultset_free(&set);
 	gate_baseline_free(&b);
 }
 
@@ -1093,6 +1119,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_equal_results_pass, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verdict_files_are_replaced_whole, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_save_into_a_missing_directory_exits_3, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_clearly_slower_fails_naming_both_values, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_noisy_but_equal_passes, setup, teardown),

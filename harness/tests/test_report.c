@@ -275,12 +275,12 @@ static void make_two_runs(char *dirs[2])
 static void write_report(char **dirs, size_t n, const char *out)
 {
 	struct report_opts opts = {.out = out};
-	struct report_set set;
+	struct resultset set;
 	struct tb_err err;
 
-	if (report_load(&set, dirs, n, &err) || report_write(&set, &opts, &err))
+	if (resultset_load(&set, dirs, n, &err) || report_write(&set, &opts, &err))
 		fail_msg("%s", err.msg);
-	report_free(&set);
+	resultset_free(&set);
 }
 
 static void count_svgs(xmlNodePtr n, int *svgs, int *figures)
@@ -294,6 +294,20 @@ static void count_svgs(xmlNodePtr n, int *svgs, int *figures)
 			(*figures)++;
 		count_svgs(n->children, svgs, figures);
 	}
+}
+
+/* A second report into the same directory replaces each file whole: no temporary stays. */
+static void test_outputs_are_replaced_whole(void **state)
+{
+	char *dirs[2];
+
+	(void)state;
+	make_two_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	write_report(dirs, 2, at("out"));
+	assert_string_equal(tl_list_dir(at("out")), "plots report.html report.md summary.csv");
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
 }
 
 static void test_html_is_wellformed_with_one_svg_per_plot(void **state)
@@ -555,12 +569,12 @@ static void test_csv_has_one_row_per_repetition(void **state)
 		free(dirs[i]);
 }
 
-static void load_rows(char **dirs, size_t n, struct report_set *set,
-		      struct scenario_stats **rows, size_t *nrows)
+static void load_rows(char **dirs, size_t n, struct resultset *set, struct scenario_stats **rows,
+		      size_t *nrows)
 {
 	struct tb_err err;
 
-	if (report_load(set, dirs, n, &err) || report_scenarios(set, rows, nrows, &err))
+	if (resultset_load(set, dirs, n, &err) || resultset_scenarios(set, rows, nrows, &err))
 		fail_msg("%s", err.msg);
 }
 
@@ -589,7 +603,7 @@ static void make_unavailable_runs(char *dirs[2])
 static void test_unavailable_is_pooled_over_the_repetitions_that_list_gaps(void **state)
 {
 	struct scenario_stats *rows;
-	struct report_set set;
+	struct resultset set;
 	char *dirs[2], line[2048];
 	size_t n;
 
@@ -618,8 +632,8 @@ static void test_unavailable_is_pooled_over_the_repetitions_that_list_gaps(void 
 				  "1" EN_DASH "2), probe interval 1.0 ms (p99 1.2 ms), capture "
 				  "agrees 1/2, \xc3\x97 twin: - (No twin run in this report: no "
 				  "ratio.)");
-	report_scenarios_free(rows, n);
-	report_free(&set);
+	resultset_scenarios_free(rows, n);
+	resultset_free(&set);
 	for (int i = 0; i < 2; i++)
 		free(dirs[i]);
 }
@@ -907,32 +921,6 @@ static const struct synth_rep gap60[] = {{100 * NS_PER_S, 60, false, "", 0, 0}};
 static const struct synth_rep gap80[] = {{100 * NS_PER_S, 80, false, "", 0, 0}};
 static const struct synth_rep gap100[] = {{100 * NS_PER_S, 100, false, "", 0, 0}};
 
-/* Two runs of one scenario with the same kernels, guest and accelerator: one row. */
-static void test_same_scenario_twice_is_pooled(void **state)
-{
-	char *dirs[] = {strdup(at("20261122-010000-kexec")), strdup(at("20261122-020000-kexec"))};
-	struct scenario_stats *rows;
-	struct report_set set;
-	size_t n;
-
-	(void)state;
-	make_run(dirs[0], "kexec", "kexec", gap20, 1);
-	make_run(dirs[1], "kexec", "kexec", gap60, 1);
-	load_rows(dirs, 2, &set, &rows, &n);
-	assert_int_equal(n, 1);
-	assert_int_equal(rows[0].runs, 2);
-	assert_int_equal(rows[0].reps, 2);
-	assert_int_equal(rows[0].ndowntime, 2);
-	/* Median of 20 and 60 ms. */
-	assert_true(fabs(rows[0].downtime.median - 40e6) < 1);
-	assert_int_equal(rows[0].key.memory_mib, 512);
-	assert_string_equal(rows[0].key.kernel_new, "6.1.0-new");
-	report_scenarios_free(rows, n);
-	report_free(&set);
-	for (int i = 0; i < 2; i++)
-		free(dirs[i]);
-}
-
 /*
  * kexec against other kernels, in a bigger guest, under another
  * accelerator: each a row of its own, its own downtime; the rows say
@@ -946,7 +934,7 @@ static void test_unlike_runs_of_a_method_get_rows_of_their_own(void **state)
 	char *dirs[] = {strdup(at("r1")), strdup(at("r2")), strdup(at("r3")), strdup(at("r4")),
 			strdup(at("r5"))};
 	struct scenario_stats *rows;
-	struct report_set set;
+	struct resultset set;
 	char *md, *svg;
 	size_t n;
 
@@ -969,8 +957,8 @@ static void test_unlike_runs_of_a_method_get_rows_of_their_own(void **state)
 	assert_true(fabs(rows[2].downtime.median - 60e6) < 1);
 	assert_string_equal(rows[3].key.accel, "kvm");
 	assert_true(fabs(rows[3].downtime.median - 80e6) < 1);
-	report_scenarios_free(rows, n);
-	report_free(&set);
+	resultset_scenarios_free(rows, n);
+	resultset_free(&set);
 
 	write_report(dirs, 5, at("out"));
 	md = tl_read_file(at("out/report.md"));
@@ -998,121 +986,6 @@ static void test_unlike_runs_of_a_method_get_rows_of_their_own(void **state)
 	free(svg);
 	for (int i = 0; i < 5; i++)
 		free(dirs[i]);
-}
-
-/* A row of the summary as report_scenarios() gives it: what report_twin_ratio() reads. */
-static struct scenario_stats row(const char *scenario, const char *method, const char *kernel_new,
-				 int memory_mib, const char *accel, double median_ms)
-{
-	struct scenario_stats r = {0};
-
-	snprintf(r.key.scenario, sizeof(r.key.scenario), "%s", scenario);
-	snprintf(r.key.method, sizeof(r.key.method), "%s", method);
-	snprintf(r.key.kernel_old, sizeof(r.key.kernel_old), "6.1.0-a");
-	snprintf(r.key.kernel_new, sizeof(r.key.kernel_new), "%s", kernel_new);
-	r.key.memory_mib = memory_mib;
-	r.key.vcpus = 2;
-	snprintf(r.key.accel, sizeof(r.key.accel), "%s", accel);
-	if (median_ms >= 0) {
-		r.ndowntime = 1;
-		r.downtime.median = median_ms * NS_PER_MS;
-	}
-	return r;
-}
-
-/*
- * Each row against the twin row of its kernels and accelerator; another
- * guest is said in a note; other kernels or another accelerator is no
- * ratio, with the reason.
- */
-static void test_ratio_is_against_twin_of_the_same_kernels(void **state)
-{
-	const struct scenario_stats rows[] = {
-	    row("twin", "twin", "6.1.0-b", 2048, "tcg", 20),
-	    row("twin", "twin", "6.1.0-c", 2048, "tcg", 50),
-	    row("kexec", "kexec", "6.1.0-c", 2048, "tcg", 200),
-	    row("kexec", "kexec", "6.1.0-b", 512, "tcg", 100),
-	    row("reboot", "reboot", "6.1.0-d", 512, "tcg", 1000),
-	    row("kexec", "kexec", "6.1.0-b", 2048, "kvm", 30),
-	    row("twin-dual", "twin-dual", "6.1.0-b", 2048, "tcg", 25),
-	};
-	struct twin_ratio tr;
-
-	(void)state;
-	report_twin_ratio(rows, 7, 0, &tr);
-	assert_true(tr.has);
-	assert_true(tr.ratio == 1.0);
-	assert_string_equal(tr.note, "");
-
-	/* 200 / 50, not 200 / 20: the twin row of 6.1.0-c. */
-	report_twin_ratio(rows, 7, 2, &tr);
-	assert_true(tr.has);
-	assert_int_equal(tr.twin, 1);
-	assert_true(fabs(tr.ratio - 4.0) < 1e-12);
-	assert_string_equal(tr.note, "");
-
-	report_twin_ratio(rows, 7, 3, &tr);
-	assert_true(tr.has);
-	assert_int_equal(tr.twin, 0);
-	assert_true(fabs(tr.ratio - 5.0) < 1e-12);
-	assert_string_equal(tr.note, "Against twin (scenario twin) in a guest of 2 GiB, 2 vCPUs; "
-				     "this row's guest: 512 MiB, 2 vCPUs.");
-
-	report_twin_ratio(rows, 7, 4, &tr);
-	assert_false(tr.has);
-	assert_string_equal(tr.note,
-			    "No twin run with kernels 6.1.0-a \xe2\x86\x92 6.1.0-d under tcg in this "
-			    "report (twin ran 6.1.0-a \xe2\x86\x92 6.1.0-b under tcg; "
-			    "6.1.0-a \xe2\x86\x92 6.1.0-c under tcg): no ratio.");
-
-	report_twin_ratio(rows, 7, 5, &tr);
-	assert_false(tr.has);
-	assert_non_null(strstr(tr.note, "under kvm in this report"));
-
-	/* twin-dual is its own method, not the yardstick. */
-	report_twin_ratio(rows, 7, 6, &tr);
-	assert_true(tr.has);
-	assert_true(fabs(tr.ratio - 1.25) < 1e-12);
-}
-
-/* Of two alike twin rows, the one in the same guest, even if it comes second. */
-static void test_ratio_prefers_twin_in_the_same_guest(void **state)
-{
-	const struct scenario_stats rows[] = {
-	    row("twin", "twin", "6.1.0-b", 2048, "tcg", 10),
-	    row("twin-small", "twin", "6.1.0-b", 512, "tcg", 40),
-	    row("kexec", "kexec", "6.1.0-b", 512, "tcg", 80),
-	};
-	struct twin_ratio tr;
-
-	(void)state;
-	report_twin_ratio(rows, 3, 2, &tr);
-	assert_true(tr.has);
-	assert_int_equal(tr.twin, 1);
-	assert_true(fabs(tr.ratio - 2.0) < 1e-12);
-	assert_string_equal(tr.note, "");
-}
-
-static void test_no_ratio_without_a_measured_twin(void **state)
-{
-	const struct scenario_stats rows[] = {
-	    row("kexec", "kexec", "6.1.0-b", 512, "tcg", 80),
-	    row("twin", "twin", "6.1.0-b", 512, "tcg", -1),
-	    row("reboot", "reboot", "6.1.0-b", 512, "tcg", -1),
-	};
-	struct twin_ratio tr;
-
-	(void)state;
-	report_twin_ratio(rows, 1, 0, &tr);
-	assert_false(tr.has);
-	assert_string_equal(tr.note, "No twin run in this report: no ratio.");
-	report_twin_ratio(rows, 3, 0, &tr);
-	assert_false(tr.has);
-	assert_non_null(strstr(tr.note, "twin (scenario twin, kernels 6.1.0-a \xe2\x86\x92 6.1.0-b) "
-					"measured no downtime"));
-	report_twin_ratio(rows, 3, 2, &tr);
-	assert_false(tr.has);
-	assert_string_equal(tr.note, "No downtime measured: no ratio.");
 }
 
 /* In the files: a ratio column beside the median, and the footnotes under the table. */
@@ -1146,99 +1019,6 @@ static void test_summary_shows_the_ratio_to_twin(void **state)
 		free(dirs[i]);
 }
 
-/* A run.json from before guest sizes and images were recorded: "?" where they go. */
-static void test_unrecorded_guest_shows_as_unknown(void **state)
-{
-	struct scenario_key k = {.scenario = "kexec", .method = "kexec"};
-	char buf[128];
-
-	(void)state;
-	report_key_guest(&k, buf, sizeof(buf));
-	assert_string_equal(buf, "?");
-	report_key_kernels(&k, buf, sizeof(buf));
-	assert_string_equal(buf, "? \xe2\x86\x92 ?");
-	k.memory_mib = 1536;
-	k.vcpus = 1;
-	report_key_guest(&k, buf, sizeof(buf));
-	assert_string_equal(buf, "1536 MiB, 1 vCPU");
-}
-
-static void make_plain_run(const char *name, const char *scenario)
-{
-	const struct synth_rep r[] = {{100 * NS_PER_S, 20, false, "", 0, 0}};
-
-	make_run(at(name), scenario, "kexec", r, 1);
-}
-
-static void test_latest_picks_the_last_run_of_each_scenario(void **state)
-{
-	char **dirs = NULL;
-	size_t n = 0;
-	struct tb_err err;
-
-	(void)state;
-	make_plain_run("20260101-000000-kexec", "kexec");
-	make_plain_run("20260102-000000-kexec", "kexec");
-	/* Same second as another run: the suffix does not make it another scenario. */
-	make_plain_run("20260102-000000-kexec-2", "kexec");
-	make_plain_run("20260101-000000-reboot", "reboot");
-	assert_int_equal(mkdir(at("baselines"), 0755), 0); /* no run.json: not a result */
-	/* Broken run.json: still the latest of its scenario (by its name), to fail loudly. */
-	assert_int_equal(mkdir(at("20260105-000000-reboot"), 0755), 0);
-	fclose(fopen(at("20260105-000000-reboot/run.json"), "w"));
-	if (report_latest(tmpdir, &dirs, &n, &err))
-		fail_msg("%s", err.msg);
-	assert_int_equal(n, 2);
-	assert_string_equal(dirs[0], at("20260102-000000-kexec-2"));
-	assert_string_equal(dirs[1], at("20260105-000000-reboot"));
-	report_free_dirs(dirs, n);
-	assert_int_equal(report_latest(at("baselines"), &dirs, &n, &err), -1);
-	assert_int_equal(err.exit, TB_EXIT_USAGE);
-}
-
-static void test_default_out(void **state)
-{
-	char *one[] = {"results/20260101-000000-kexec/"};
-	char *two[] = {"results/a", "results/b"};
-	char *bare[] = {"a", "b"};
-	char *o;
-
-	(void)state;
-	o = report_default_out(one, 1);
-	assert_string_equal(o, "results/20260101-000000-kexec");
-	free(o);
-	o = report_default_out(two, 2);
-	assert_string_equal(o, "results/report");
-	free(o);
-	o = report_default_out(bare, 2);
-	assert_string_equal(o, "report");
-	free(o);
-}
-
-static void test_duration_format(void **state)
-{
-	static const struct {
-		double ns;
-		const char *want;
-	} cases[] = {
-	    {17002569388.0, "17.00 s"},
-	    {123.4e9, "123.4 s"},
-	    {812.4e6, "812 ms"},
-	    {29.26e6, "29.3 ms"},
-	    {1e6, "1.0 ms"},
-	    {950e3, "950 \xc2\xb5s"},
-	    {12, "12 ns"},
-	    {-5.83e9, "-5.83 s"},
-	};
-	char buf[32];
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		report_duration(cases[i].ns, buf, sizeof(buf));
-		assert_string_equal(buf, cases[i].want);
-	}
-}
-
 static void test_escapers(void **state)
 {
 	char *s;
@@ -1249,9 +1029,6 @@ static void test_escapers(void **state)
 	free(s);
 	s = report_csv_field("a,\"b\"\nc");
 	assert_string_equal(s, "\"a,\"\"b\"\"\nc\"");
-	free(s);
-	s = report_md_cell("a|b\nc<d>*e*");
-	assert_string_equal(s, "a\\|b c&lt;d>\\*e\\*");
 	free(s);
 	s = plot_quote("it's\na \"label\"");
 	assert_string_equal(s, "'it''sa \"label\"'");
@@ -1346,20 +1123,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_repetitions_table_has_unavailable_and_capture,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_odd_names_are_escaped, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_same_scenario_twice_is_pooled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unlike_runs_of_a_method_get_rows_of_their_own,
 					    setup, teardown),
-	    cmocka_unit_test(test_unrecorded_guest_shows_as_unknown),
-	    cmocka_unit_test(test_ratio_is_against_twin_of_the_same_kernels),
-	    cmocka_unit_test(test_ratio_prefers_twin_in_the_same_guest),
-	    cmocka_unit_test(test_no_ratio_without_a_measured_twin),
 	    cmocka_unit_test_setup_teardown(test_summary_shows_the_ratio_to_twin, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_latest_picks_the_last_run_of_each_scenario, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_default_out, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_duration_format, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_escapers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_png_on_request, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_outputs_are_replaced_whole, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_results_exit_2, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -133,6 +133,32 @@ int tl_write_file(const char *path, const char *text)
 	return fclose(f) ? -1 : 0;
 }
 
+/* scandir(3) filter: every entry but . and .. */
+static int not_dots(const struct dirent *de)
+{
+	return strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+}
+
+const char *tl_list_dir(const char *dir)
+{
+	static char buf[4096];
+	struct dirent **names;
+	size_t used = 0;
+	int n;
+
+	n = scandir(dir, &names, not_dots, alphasort);
+	assert_true(n >= 0);
+	buf[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (used < sizeof(buf))
+			used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s",
+						 i ? " " : "", names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+	return buf;
+}
+
 int tl_count(const char *hay, const char *needle)
 {
 	int n = 0;

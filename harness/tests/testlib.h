@@ -57,6 +57,13 @@ char *tl_read_file(const char *path);
 /* Create or truncate @path and write the string @text into it.  0, or -1. */
 int tl_write_file(const char *path, const char *text);
 
+/*
+ * The names in @dir but . and .., sorted and separated by spaces ("gate.md
+ * junit.xml"), in a static buffer valid until the next call; fails the
+ * test if @dir cannot be read.
+ */
+const char *tl_list_dir(const char *dir);
+
 /* How many times @needle occurs in @hay, not overlapping. */
 int tl_count(const char *hay, const char *needle);
 
