@@ -114,6 +114,37 @@ static void probe_send(struct probe *p, int64_t now)
 	csv_send(p, seq, now);
 }
 
+/* Nanoseconds of @clock. */
+static int64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+/*
+ * CLOCK_REALTIME @real_ns on CLOCK_MONOTONIC.  The offset between the two
+ * clocks is read with the monotonic read bracketed by two realtime reads,
+ * the tightest of three tries kept: a thread preempted between two reads
+ * would otherwise shift every stamp by as long as it waited.
+ */
+static int64_t realtime_to_monotonic(int64_t real_ns)
+{
+	int64_t best_width = INT64_MAX, offset = 0;
+
+	for (int i = 0; i < 3; i++) {
+		int64_t r1 = clock_ns(CLOCK_REALTIME), m = clock_ns(CLOCK_MONOTONIC);
+		int64_t r2 = clock_ns(CLOCK_REALTIME);
+
+		if (r2 - r1 < best_width) {
+			best_width = r2 - r1;
+			offset = m - (r1 + (r2 - r1) / 2);
+		}
+	}
+	return real_ns + offset;
+}
+
 /*
  * When the reply reached this host: the kernel's receive stamp
  * (SO_TIMESTAMPNS, CLOCK_REALTIME) moved onto CLOCK_MONOTONIC, else @now.
@@ -123,16 +154,13 @@ static void probe_send(struct probe *p, int64_t now)
 static int64_t received_at(struct msghdr *msg, int64_t now)
 {
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
-		struct timespec ts, real;
+		struct timespec ts;
 		int64_t t;
 
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS)
 			continue;
 		memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
-		clock_gettime(CLOCK_REALTIME, &real);
-		/* The same instant on both clocks, give or take the two reads. */
-		t = now - ((int64_t)real.tv_sec * NS_PER_S + real.tv_nsec) +
-		    ((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
+		t = realtime_to_monotonic((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
 		return t <= now ? t : now;
 	}
 	return now;
