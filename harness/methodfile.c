@@ -231,7 +231,6 @@ static int parse_step(struct yf_loader *ld, yaml_node_t *item, const char *what,
 	st->min_memory_pct = TAKEOVER_MEM_PCT_DEFAULT;
 	st->line = (int)item->start_mark.line + 1;
 	st->column = (int)item->start_mark.column + 1;
-	st->file = ld->path;
 	snprintf(path, sizeof(path), "%s.%s", what, step_kinds[i].name);
 	if (!step_kinds[i].fields)
 		return mark_field.parse(ld, &mark_field, path, v, (char *)st);

@@ -53,7 +53,6 @@ struct step {
 	enum step_budget budget;
 	int64_t timeout_ns;   /* 0: the budget's */
 	int line, column;     /* where the step starts in its file (1-based) */
-	const char *file;     /* that file (the method's or the scenario's path) */
 };
 
 /* What proves that a repetition did what the method promises. */
