@@ -44,8 +44,8 @@ struct handoff_round {
 
 #define RESULTS_MAX_ROUNDS 2
 
-/* Gaps listed per repetition; more are counted (and summed) but not listed. */
-#define RESULTS_MAX_GAPS 32
+/* Gaps listed per repetition (the longest); more are counted and summed, not listed. */
+#define RESULTS_MAX_GAPS 64
 
 /* One silence of the service longer than PROBE_GAP_INTERVALS probe intervals. */
 struct rep_gap {
@@ -84,9 +84,9 @@ struct repetition {
 	int nrounds;
 	/*
 	 * Every gap from the upgrade's start (the method's maintenance window,
-	 * else its downtime window) to the end of the repetition: the first
-	 * RESULTS_MAX_GAPS listed, all of them counted in gaps_found and summed
-	 * in unavailable_ns.
+	 * else its downtime window) to the end of the repetition: the
+	 * RESULTS_MAX_GAPS longest listed in time order, all of them counted in
+	 * gaps_found and summed in unavailable_ns.
 	 */
 	struct rep_gap gaps[RESULTS_MAX_GAPS];
 	int ngaps, gaps_found;

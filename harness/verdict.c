@@ -112,10 +112,28 @@ static const char *phase_at(const struct repetition *rep, int64_t t)
 	return name;
 }
 
+static int by_length_desc(const void *a, const void *b)
+{
+	const struct probe_gap *x = a, *y = b;
+	int64_t lx = x->end_ns - x->start_ns, ly = y->end_ns - y->start_ns;
+
+	return (lx < ly) - (lx > ly);
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct probe_gap *x = a, *y = b;
+
+	return (x->start_ns > y->start_ns) - (x->start_ns < y->start_ns);
+}
+
 /*
  * Every gap longer than PROBE_GAP_INTERVALS intervals from @from_ns to the
- * end, listed with the phase it fell in, and their sum: what the service
- * lost in all, not only in its longest silence.
+ * end, and their sum: what the service lost in all, not only in its
+ * longest silence.  All are counted and summed; the RESULTS_MAX_GAPS
+ * longest are listed, in time order, with the phase each fell in (a busy
+ * host makes hundreds of short ones, and the handoff's must not be the one
+ * left out).
  */
 static void list_gaps(const struct scenario *sc, const struct probe_record *trace, size_t n,
 		      int64_t from_ns, int64_t end_ns, struct repetition *rep)
@@ -129,6 +147,10 @@ static void list_gaps(const struct scenario *sc, const struct probe_record *trac
 		return;
 	rep->gaps_found = (int)ngaps;
 	rep->unavailable_ns = sum;
+	if (ngaps > RESULTS_MAX_GAPS) {
+		qsort(gaps, ngaps, sizeof(*gaps), by_length_desc);
+		qsort(gaps, RESULTS_MAX_GAPS, sizeof(*gaps), by_start);
+	}
 	for (size_t i = 0; i < ngaps && i < RESULTS_MAX_GAPS; i++) {
 		struct rep_gap *g = &rep->gaps[i];
 

@@ -263,6 +263,40 @@ static void test_every_gap_from_the_upgrade_start_is_listed_and_summed(void **st
 	assert_int_equal(rep.interval_median_ns, MS);
 }
 
+/* A busy host's hundred short stalls must not crowd the handoff's gap out of the list. */
+static void test_the_longest_gaps_are_listed_when_there_are_too_many(void **state)
+{
+	struct scenario sc = upgrade_scenario();
+	struct repetition rep;
+	uint64_t counter = 0;
+	size_t n = 0;
+	int t = 0;
+	bool found = false;
+
+	(void)state;
+	sc.service.interval_ns = MS;
+	for (int i = 0; i < RESULTS_MAX_GAPS + 6; i++, t += 20) {
+		n = replies(trace, n, t, t + 14, "boot-a", "6.1-a", &counter);
+		n = silence(trace, n, t + 14, t + 20); /* 7 ms between replies */
+	}
+	n = replies(trace, n, t, t + 10, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, t + 10, t + 110);
+	n = replies(trace, n, t + 110, t + 200, "boot-b", "6.1-b", &counter);
+	rep_init(&rep);
+	repetition_mark(&rep, "upgrade_start", 5 * MS);
+	verdict_judge(&sc, trace, n, (int64_t)(t + 200) * MS, &rep);
+	assert_true(rep.verified);
+	assert_int_equal(rep.gaps_found, RESULTS_MAX_GAPS + 7);
+	assert_int_equal(rep.ngaps, RESULTS_MAX_GAPS);
+	for (int i = 0; i < rep.ngaps; i++) {
+		if (i)
+			assert_true(rep.gaps[i].start_ns > rep.gaps[i - 1].start_ns);
+		found |= rep.gaps[i].end_ns - rep.gaps[i].start_ns == rep.downtime_ns;
+	}
+	assert_true(found);
+	assert_int_equal(rep.downtime_ns, 101 * MS);
+}
+
 /* A service that never came back: the open gap still says where it went. */
 static void test_a_service_that_never_came_back_has_an_open_gap(void **state)
 {
@@ -365,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_every_gap_from_the_upgrade_start_is_listed_and_summed),
 		cmocka_unit_test(test_a_service_that_never_came_back_has_an_open_gap),
 		cmocka_unit_test(test_service_back_stays_after_the_phase_before_it),
+		cmocka_unit_test(test_the_longest_gaps_are_listed_when_there_are_too_many),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
