@@ -226,61 +226,6 @@ static void test_reboot_and_kexec_upgrades_are_verified_and_leave_nothing(void *
 	assert_int_equal(work_dirs(), before);
 }
 
-/*
- * A method the harness has no code for, from its file alone
- * (fixtures/methods/kexec-twice.yaml): two kexecs in one repetition.
- */
-static void test_a_method_from_a_file_alone_runs_in_the_lab(void **state)
-{
-	char results[300], scenario[300], fixture[PATH_MAX], kernel_a[PATH_MAX], kernel_b[PATH_MAX];
-	char rootfs[PATH_MAX], dir[512], path[600], text[2048], *log;
-	const char *args[] = { "run", "--results", results, scenario, NULL };
-	struct repetition *reps = NULL;
-	struct run_info info;
-	struct tb_err err;
-	size_t n = 0;
-
-	(void)state;
-	assert_non_null(realpath("harness/tests/fixtures/methods/kexec-twice.yaml", fixture));
-	assert_non_null(realpath("images/vmlinuz-twin-a", kernel_a));
-	assert_non_null(realpath("images/vmlinuz-twin-b", kernel_b));
-	assert_non_null(realpath("images/rootfs.img", rootfs));
-	snprintf(results, sizeof(results), "%s/results", tmpdir);
-	snprintf(scenario, sizeof(scenario), "%s/kexec-twice.yaml", tmpdir);
-	snprintf(text, sizeof(text),
-		 "name: kexec-twice\nmethod: %s\n"
-		 "guest:\n  kernel: %s\n  rootfs: %s\n"
-		 "  cmdline: \"console=ttyS0,115200 root=/dev/vda rw init=/sbin/init\"\n"
-		 "  memory: 1G\nupgrade:\n  kernel: %s\n"
-		 "timeouts: {boot: 180s, upgrade: 180s}\n",
-		 fixture, kernel_a, rootfs, kernel_b);
-	assert_int_equal(tl_write_file(scenario, text), 0);
-	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
-
-	tl_find_result(results, "kexec-twice", dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/run.json", dir);
-	if (results_load(path, &info, &reps, &n, &err) != 0)
-		fail_msg("%s", err.msg);
-	assert_int_equal(n, 1);
-	if (!reps[0].ok)
-		fail_msg("kexec-twice failed: %s", reps[0].error);
-	assert_string_equal(info.method, "kexec-twice");
-	assert_true(reps[0].verified);
-	assert_method_phases_ordered(&reps[0], fixture, false);
-	/* Both kexecs happened: the second's phases come after the first's. */
-	assert_true(repetition_phase(&reps[0], "second_kexec_exec") >
-		    repetition_phase(&reps[0], "first_back"));
-	assert_true(reps[0].maintenance_ns >= reps[0].downtime_ns);
-	snprintf(path, sizeof(path), "%s/console-a.log", dir);
-	log = tl_read_file(path);
-	assert_non_null(log);
-	assert_int_equal(tl_count(log, "twinbench-agent: ready"), 3);
-	assert_int_equal(tl_count(log, "twinbench: kexec into the new kernel"), 2);
-	free(log);
-	free(reps);
-	assert_nothing_left();
-}
-
 static bool ends_with(const char *s, const char *suffix)
 {
 	size_t a = strlen(s), b = strlen(suffix);
@@ -301,6 +246,101 @@ static void load_one(const char *base, const char *scenario, char *dir, size_t d
 	if (results_load(path, info, reps, &n, &err) != 0)
 		fail_msg("%s", err.msg);
 	assert_int_equal(n, 1);
+}
+
+/*
+ * Run @text as scenario @name (written into the scratch directory) and
+ * load its single repetition, which must have passed; free *@reps after.
+ */
+static void run_own_scenario(const char *name, const char *text, char *dir, size_t dlen,
+			     struct run_info *info, struct repetition **reps)
+{
+	char results[300], scenario[300];
+	const char *args[] = { "run", "--results", results, scenario, NULL };
+
+	snprintf(results, sizeof(results), "%s/results", tmpdir);
+	snprintf(scenario, sizeof(scenario), "%s/%s.yaml", tmpdir, name);
+	assert_int_equal(tl_write_file(scenario, text), 0);
+	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
+	load_one(results, name, dir, dlen, info, reps);
+	if (!(*reps)[0].ok)
+		fail_msg("%s failed: %s", name, (*reps)[0].error);
+}
+
+/*
+ * A method the harness has no code for, from its file alone
+ * (fixtures/methods/kexec-twice.yaml): two kexecs in one repetition.
+ */
+static void test_a_method_from_a_file_alone_runs_in_the_lab(void **state)
+{
+	char fixture[PATH_MAX], kernel_a[PATH_MAX], kernel_b[PATH_MAX], rootfs[PATH_MAX];
+	char dir[512], path[600], text[2048], *log;
+	struct repetition *reps = NULL;
+	struct run_info info;
+
+	(void)state;
+	assert_non_null(realpath("harness/tests/fixtures/methods/kexec-twice.yaml", fixture));
+	assert_non_null(realpath("images/vmlinuz-twin-a", kernel_a));
+	assert_non_null(realpath("images/vmlinuz-twin-b", kernel_b));
+	assert_non_null(realpath("images/rootfs.img", rootfs));
+	snprintf(text, sizeof(text),
+		 "name: kexec-twice\nmethod: %s\n"
+		 "guest:\n  kernel: %s\n  rootfs: %s\n"
+		 "  cmdline: \"console=ttyS0,115200 root=/dev/vda rw init=/sbin/init\"\n"
+		 "  memory: 1G\nupgrade:\n  kernel: %s\n"
+		 "timeouts: {boot: 180s, upgrade: 180s}\n",
+		 fixture, kernel_a, rootfs, kernel_b);
+	run_own_scenario("kexec-twice", text, dir, sizeof(dir), &info, &reps);
+	assert_string_equal(info.method, "kexec-twice");
+	assert_true(reps[0].verified);
+	assert_method_phases_ordered(&reps[0], fixture, false);
+	/* Both kexecs happened: the second's phases come after the first's. */
+	assert_true(repetition_phase(&reps[0], "second_kexec_exec") >
+		    repetition_phase(&reps[0], "first_back"));
+	assert_true(reps[0].maintenance_ns >= reps[0].downtime_ns);
+	snprintf(path, sizeof(path), "%s/console-a.log", dir);
+	log = tl_read_file(path);
+	assert_non_null(log);
+	assert_int_equal(tl_count(log, "twinbench-agent: ready"), 3);
+	assert_int_equal(tl_count(log, "twinbench: kexec into the new kernel"), 2);
+	free(log);
+	free(reps);
+	assert_nothing_left();
+}
+
+/*
+ * methods/custom.yaml: no program of its own, the scenario's steps are all
+ * there is, every step kind available to them.
+ */
+static void test_custom_method_runs_only_the_scenario_steps(void **state)
+{
+	char kernel[PATH_MAX], rootfs[PATH_MAX], dir[512], text[2048];
+	struct repetition *reps = NULL;
+	struct run_info info;
+
+	(void)state;
+	assert_non_null(realpath("images/vmlinuz-twin-a", kernel));
+	assert_non_null(realpath("images/rootfs.img", rootfs));
+	snprintf(text, sizeof(text),
+		 "name: custom\nmethod: custom\n"
+		 "guest:\n  kernel: %s\n  rootfs: %s\n"
+		 "  cmdline: \"console=ttyS0,115200 root=/dev/vda rw init=/sbin/init\"\n"
+		 "timeouts: {boot: 180s}\n"
+		 "steps:\n"
+		 "  - expect: {console: a, pattern: \"twinbench-agent: ready \", whole_line: true,"
+		 " timeout: boot, mark: ready}\n"
+		 "  - wait_probe: {state: up, timeout: boot, mark: answered}\n"
+		 "  - uname: {console: a, kernel: old, mark: asked}\n",
+		 kernel, rootfs);
+	run_own_scenario("custom", text, dir, sizeof(dir), &info, &reps);
+	assert_string_equal(info.method, "custom");
+	/* Nothing upgraded: no downtime, the steps' phases in order, the release asked. */
+	assert_false(reps[0].measured);
+	assert_true(repetition_phase(&reps[0], "ready") > repetition_phase(&reps[0], "guest_start"));
+	assert_true(repetition_phase(&reps[0], "asked") >= repetition_phase(&reps[0], "answered"));
+	assert_true(ends_with(reps[0].console_release[0], "-twinbench-a"));
+	free(reps);
+	assert_nothing_left();
 }
 
 /* One repetition of a shipped twin scenario, run, loaded and with both consoles' logs. */
@@ -935,6 +975,7 @@ int main(void)
 		cmocka_unit_test(test_stale_lab_is_cleaned_by_next_up),
 		cmocka_unit_test(test_reboot_and_kexec_upgrades_are_verified_and_leave_nothing),
 		cmocka_unit_test(test_a_method_from_a_file_alone_runs_in_the_lab),
+		cmocka_unit_test(test_custom_method_runs_only_the_scenario_steps),
 		cmocka_unit_test(test_sigint_during_boot_leaves_nothing),
 		cmocka_unit_test(test_twin_boot_runs_kernel_b_beside_a),
 		cmocka_unit_test(test_twin_boot_with_broken_b_fails_and_a_keeps_running),
