@@ -74,6 +74,7 @@ struct runner {
 	char mac[32];
 	char mac2[32]; /* kernel B's own NIC (nic: dual) */
 	int port[2];
+	bool upgraded; /* guest_start(): the domain boots the new kernel */
 	char cmdline_old[4096];
 	char cmdline_new[4096];
 	char cmdline_next[4096]; /* upgrade.next's, "" without one */
@@ -183,21 +184,46 @@ static char *guest_xml(struct runner *r, bool upgraded, struct tb_err *err)
 	return virt_domain_xml(&g, err);
 }
 
-static int guest_start(struct runner *r, bool upgraded, struct tb_err *err)
+/* Two console ports nobody listens on now, into r->port. */
+static int pick_ports(void *arg, struct tb_err *err)
 {
-	char *xml = guest_xml(r, upgraded, err);
-	int rc = -1;
+	struct runner *r = arg;
+
+	for (int i = 0; i < 2; i++) {
+		r->port[i] = lab_free_port(r->lab, err);
+		if (r->port[i] < 0)
+			return -1;
+	}
+	if (r->port[0] == r->port[1]) {
+		r->port[1] = lab_free_port(r->lab, err);
+		if (r->port[1] < 0 || r->port[1] == r->port[0])
+			return tb_err_set(err, TB_EXIT_ENV,
+					  "cannot find two free console ports in the lab");
+	}
+	return 0;
+}
+
+static int guest_start_once(void *arg, struct tb_err *err)
+{
+	struct runner *r = arg;
+	char *xml = guest_xml(r, r->upgraded, err);
+	int rc;
 
 	if (!xml)
 		return -1;
 	pthread_mutex_lock(&cleanup.lock);
 	virt_destroy(r->dom);
-	r->dom = virt_start(r->virt, xml, err);
+	rc = virt_start(r->virt, xml, &r->dom, err);
 	pthread_mutex_unlock(&cleanup.lock);
-	if (r->dom)
-		rc = 0;
 	free(xml);
 	return rc;
+}
+
+/* Start the guest on the old or the new kernel; with new ports if its were taken. */
+static int guest_start(struct runner *r, bool upgraded, struct tb_err *err)
+{
+	r->upgraded = upgraded;
+	return lab_with_free_ports(guest_start_once, pick_ports, r, err);
 }
 
 /* The consoles' watch: a guest whose QEMU went away will say nothing more. */
@@ -623,18 +649,8 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 	snprintf(r.ip, sizeof(r.ip), "10.213.0.%d", 10 + slot);
 	snprintf(r.mac, sizeof(r.mac), "52:54:00:d5:00:%02x", slot);
 	snprintf(r.mac2, sizeof(r.mac2), "52:54:00:d5:01:%02x", slot);
-	for (int i = 0; i < 2; i++) {
-		r.port[i] = lab_free_port(lab, err);
-		if (r.port[i] < 0)
-			goto out;
-	}
-	if (r.port[0] == r.port[1]) {
-		r.port[1] = lab_free_port(lab, err);
-		if (r.port[1] < 0 || r.port[1] == r.port[0]) {
-			tb_err_set(err, TB_EXIT_ENV, "cannot find two free console ports in the lab");
-			goto out;
-		}
-	}
+	if (pick_ports(&r, err) != 0)
+		goto out;
 	/* The harness's own settings ride on the guest's command line (guest/rootfs/overlay). */
 	snprintf(r.cmdline_old, sizeof(r.cmdline_old), "%s twinbench.ip=%s/%d twinbench.port=%d",
 		 sc->guest.cmdline, r.ip, LAB_PREFIX, sc->service.port);

@@ -605,6 +605,26 @@ int lab_free_port(const struct lab *lab, struct tb_err *err)
 	return port;
 }
 
+int lab_with_free_ports(int (*start)(void *arg, struct tb_err *err),
+			int (*repick)(void *arg, struct tb_err *err), void *arg,
+			struct tb_err *err)
+{
+	int rc = -1;
+
+	for (int attempt = 1; attempt <= LAB_PORT_ATTEMPTS; attempt++) {
+		if (attempt > 1 && repick(arg, err) != 0)
+			return -1;
+		rc = start(arg, err);
+		if (rc != -EADDRINUSE)
+			return rc == 0 ? 0 : -1;
+		fprintf(stderr, "twinbench: %s%s\n", err->msg,
+			attempt < LAB_PORT_ATTEMPTS ? ": trying again with new ports" : "");
+	}
+	tb_err_prefix(err, "%d attempts, each with new ports, found a port taken, the last time",
+		      LAB_PORT_ATTEMPTS);
+	return -1;
+}
+
 int lab_claim_slot(int *slot, struct tb_err *err)
 {
 	char path[128], buf[32];

@@ -130,6 +130,21 @@ int lab_dial_loopback(const struct lab *lab, int port);
 /* A TCP port on the lab's loopback nobody listens on now; -1 on error. */
 int lab_free_port(const struct lab *lab, struct tb_err *err);
 
+/* How many times lab_with_free_ports() starts a thing whose ports were taken. */
+#define LAB_PORT_ATTEMPTS 3
+
+/*
+ * Start something that binds ports lab_free_port() chose (a guest's console
+ * servers): another process can take a port between the choice and the
+ * bind.  @start returns 0, another negative code on failure, or -EADDRINUSE
+ * when a port was taken: then @repick chooses new ports and @start runs
+ * again, up to LAB_PORT_ATTEMPTS times in all.  Returns 0 or -1 with @err
+ * set (by @start, or naming the attempts).
+ */
+int lab_with_free_ports(int (*start)(void *arg, struct tb_err *err),
+			int (*repick)(void *arg, struct tb_err *err), void *arg,
+			struct tb_err *err);
+
 /*
  * Reserve a guest slot (address 10.213.0.(10+slot), MAC 52:54:00:d5:00:slot)
  * for this process.  Returns the lease: a locked file descriptor whose

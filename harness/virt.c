@@ -247,24 +247,26 @@ out:
 	return xml;
 }
 
-struct virt_domain *virt_start(struct virt *v, const char *xml, struct tb_err *err)
+int virt_start(struct virt *v, const char *xml, struct virt_domain **dom, struct tb_err *err)
 {
 	struct virt_domain *d = calloc(1, sizeof(*d));
+	const char *msg;
+	bool taken;
 
+	*dom = NULL;
 	if (!d)
-		return NULL;
+		return tb_err_set(err, TB_EXIT_ENV, "cannot start the guest: out of memory");
 	d->dom = virDomainCreateXML(v->conn, xml, 0);
-	if (!d->dom) {
-		const char *msg = libvirt_message();
-
-		tb_err_set(err, TB_EXIT_ENV, "cannot start the guest: %s%s", msg,
-			   strstr(msg, "Address already in use")
-				   ? " (a console port is taken; run again to get new ports)"
-				   : "");
-		free(d);
-		return NULL;
+	if (d->dom) {
+		*dom = d;
+		return 0;
 	}
-	return d;
+	free(d);
+	msg = libvirt_message();
+	taken = strstr(msg, "Address already in use") != NULL;
+	tb_err_set(err, TB_EXIT_ENV, "cannot start the guest: %s%s", msg,
+		   taken ? " (a console port was taken between its choice and QEMU's bind)" : "");
+	return taken ? -EADDRINUSE : -1;
 }
 
 bool virt_is_running(struct virt_domain *d)
@@ -489,14 +491,15 @@ static bool kvm_boots(struct virt *v, const char *kernel, const char *workdir)
 	struct tb_err err;
 	bool booted = false;
 	int64_t deadline;
+	int rc;
 
 	snprintf(name, sizeof(name), "tb-%d-accel-probe", getpid());
 	snprintf(log, sizeof(log), "%s/accel-probe.log", workdir);
 	unlink(log);
 	xml = virt_domain_xml(&g, &err);
-	d = xml ? virt_start(v, xml, &err) : NULL;
+	rc = xml ? virt_start(v, xml, &d, &err) : -1;
 	free(xml);
-	if (!d)
+	if (rc != 0)
 		return false;
 	deadline = monotime_now() + ACCEL_PROBE_TIMEOUT_NS;
 	while (!booted && monotime_now() < deadline) {

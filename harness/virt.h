@@ -40,8 +40,12 @@ struct virt_domain;
 struct virt *virt_open(const char *uri, struct tb_err *err);
 void virt_close(struct virt *v);
 
-/* Start a transient domain from @xml. */
-struct virt_domain *virt_start(struct virt *v, const char *xml, struct tb_err *err);
+/*
+ * Start a transient domain from @xml into *@dom: 0, -EADDRINUSE when QEMU
+ * could not bind a port the XML names (another process took it: choose
+ * new ports and try again, lab_with_free_ports()), or -1.
+ */
+int virt_start(struct virt *v, const char *xml, struct virt_domain **dom, struct tb_err *err);
 
 /* Wait until the domain has stopped (guest reboot or power-off); 0 or -ETIMEDOUT. */
 int virt_wait_stopped(struct virt_domain *d, int64_t deadline_ns);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -414,6 +415,102 @@ static void test_reaping_removes_what_dead_runs_left_and_nothing_else(void **sta
 	assert_false(exists(named(s->dir, "users/%d", live)));
 }
 
+/* What a guest's start does with its console ports: bind them, as QEMU does. */
+struct starter {
+	struct lab lab;
+	int port;
+	int bound; /* the socket of a start that bound its port */
+	int starts, repicks;
+	int fail; /* 0: bind; else what start returns without binding */
+};
+
+static int start_binding(void *arg, struct tb_err *err)
+{
+	struct starter *st = arg;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)st->port) };
+	int fd;
+
+	st->starts++;
+	if (st->fail)
+		return st->fail == -EADDRINUSE
+			       ? (tb_err_set(err, TB_EXIT_ENV, "port %d: Address already in use",
+					     st->port),
+				  -EADDRINUSE)
+			       : tb_err_set(err, TB_EXIT_ENV, "the domain's XML is bad");
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 1) != 0) {
+		int e = errno;
+
+		close(fd);
+		tb_err_set(err, TB_EXIT_ENV, "port %d: %s", st->port, strerror(e));
+		return e == EADDRINUSE ? -EADDRINUSE : -1;
+	}
+	st->bound = fd;
+	return 0;
+}
+
+static int repick_port(void *arg, struct tb_err *err)
+{
+	struct starter *st = arg;
+
+	st->repicks++;
+	st->port = lab_free_port(&st->lab, err);
+	return st->port < 0 ? -1 : 0;
+}
+
+static void test_a_port_taken_before_the_bind_is_chosen_again(void **state)
+{
+	struct starter st = { .lab = { .external = true }, .bound = -1 };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct tb_err err = { 0 };
+	int other, taken;
+
+	(void)state;
+	st.port = taken = lab_free_port(&st.lab, &err);
+	assert_true(taken > 0);
+	/* Another process takes the port between the choice and the start. */
+	other = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sa.sin_port = htons((uint16_t)taken);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(other, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(other, 1), 0);
+
+	assert_int_equal(lab_with_free_ports(start_binding, repick_port, &st, &err), 0);
+	assert_int_equal(st.starts, 2);
+	assert_int_equal(st.repicks, 1);
+	assert_int_not_equal(st.port, taken);
+	assert_true(st.bound >= 0);
+	close(st.bound);
+	close(other);
+}
+
+static void test_ports_taken_every_time_give_up_naming_the_attempts(void **state)
+{
+	struct starter st = { .lab = { .external = true }, .fail = -EADDRINUSE };
+	struct tb_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(lab_with_free_ports(start_binding, repick_port, &st, &err), -1);
+	assert_int_equal(st.starts, LAB_PORT_ATTEMPTS);
+	assert_int_equal(st.repicks, LAB_PORT_ATTEMPTS - 1);
+	assert_non_null(strstr(err.msg, "3 attempts, each with new ports"));
+	assert_non_null(strstr(err.msg, "Address already in use"));
+}
+
+static void test_another_start_failure_is_not_retried(void **state)
+{
+	struct starter st = { .lab = { .external = true }, .fail = -1 };
+	struct tb_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(lab_with_free_ports(start_binding, repick_port, &st, &err), -1);
+	assert_int_equal(st.starts, 1);
+	assert_int_equal(st.repicks, 0);
+	assert_string_equal(err.msg, "the domain's XML is bad");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +531,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_reaping_removes_what_dead_runs_left_and_nothing_else, setup, teardown),
+		cmocka_unit_test(test_a_port_taken_before_the_bind_is_chosen_again),
+		cmocka_unit_test(test_ports_taken_every_time_give_up_naming_the_attempts),
+		cmocka_unit_test(test_another_start_failure_is_not_retried),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
