@@ -111,9 +111,18 @@ VALGRIND := valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,
 	--error-exitcode=1
 ASAN_B   := build-asan
 
+# The guest's shell scripts (they run under busybox sh): shellcheck.
+GUEST_SCRIPTS := guest/initramfs/init guest/initramfs/twinbench-takeover \
+	$(wildcard guest/rootfs/overlay/etc/twinbench/*) \
+	$(wildcard guest/rootfs/overlay/usr/local/sbin/*)
+
 check:
+	$(MAKE) check-sh
 	$(MAKE) check-valgrind
 	$(MAKE) check-asan
+
+check-sh:
+	shellcheck --shell=sh --severity=info $(GUEST_SCRIPTS)
 
 check-valgrind: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; $(VALGRIND) $$t; done
@@ -205,5 +214,5 @@ lint:
 clean:
 	rm -rf $(B) $(ASAN_B) $(FUZZ_B)
 
-.PHONY: all deps image kernel unit integration test check check-valgrind check-asan fuzz \
+.PHONY: all deps image kernel unit integration test check check-sh check-valgrind check-asan fuzz \
 	fuzz-build fuzz-targets run bench report gate format lint clean

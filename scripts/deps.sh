@@ -6,6 +6,8 @@ packages=(
 	# build the harness and its tests
 	build-essential pkg-config libvirt-dev libtelnet-dev libyaml-dev libjansson-dev
 	libxml2-dev libcmocka-dev valgrind libpcap-dev
+	# make check: the guest scripts are linted by shellcheck
+	shellcheck
 	# make fuzz: clang and its libFuzzer, which is in compiler-rt (only recommended by clang)
 	clang libclang-rt-dev
 	# the capture beside the probe: dumpcap (its package, wireshark-common, comes with tshark)
