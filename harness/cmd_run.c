@@ -64,6 +64,11 @@ static struct {
 	char workdir[PATH_MAX];
 } cleanup = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
+/* Why a run stops when libvirt's daemon went away (guest_watch(), run_repetition()). */
+#define LIBVIRT_LOST                                                                             \
+	"the lab's libvirt daemon went away during the run (killed or crashed): this run's "      \
+	"guest was killed; run again, the next run brings the lab up anew"
+
 struct runner {
 	const struct scenario *sc;
 	const struct lab *lab;
@@ -115,6 +120,8 @@ static void *signal_thread(void *arg)
 	fprintf(stderr, "\ntwinbench: %s: cleaning up\n", strsignal(sig));
 	if (cleanup.virt)
 		virt_destroy_owned(cleanup.virt, getpid());
+	if (cleanup.virt && cleanup.lab && virt_lost(cleanup.virt))
+		lab_kill_guests(cleanup.lab, getpid());
 	dirtree_remove(cleanup.workdir);
 	remove_relays(getpid());
 	/* What was measured so far reaches the disk: console logs, probe.csv. */
@@ -230,11 +237,15 @@ static int guest_start(struct runner *r, bool upgraded, struct tb_err *err)
 static const char *guest_watch(void *arg)
 {
 	struct runner *r = arg;
-	bool gone;
+	bool gone, lost;
 
 	pthread_mutex_lock(&cleanup.lock);
 	gone = r->dom && virt_is_gone(r->dom);
+	/* Asked after a call to it: a daemon that went away failed that call. */
+	lost = virt_lost(r->virt);
 	pthread_mutex_unlock(&cleanup.lock);
+	if (lost)
+		return LIBVIRT_LOST;
 	return gone ? "the guest is gone: its QEMU process exited (the lab's QEMU log says why)"
 		    : NULL;
 }
@@ -244,6 +255,9 @@ static void guest_destroy(struct runner *r)
 	pthread_mutex_lock(&cleanup.lock);
 	virt_destroy(r->dom);
 	r->dom = NULL;
+	/* Without its daemon, libvirt destroys nothing: the guest's QEMU goes by signal. */
+	if (virt_lost(r->virt) && lab_kill_guests(r->lab, getpid()) > 0)
+		fprintf(stderr, "twinbench: the guest's QEMU did not exit on SIGKILL\n");
 	pthread_mutex_unlock(&cleanup.lock);
 }
 
@@ -484,6 +498,13 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 			fprintf(stderr, "twinbench: %s\n", ignored.msg);
 		fail_with_consoles(rep, con, step_err.msg);
 	}
+	if (virt_lost(r->virt)) {
+		/* Not the method's failure: the environment's, and no later repetition would start. */
+		if (rep->ok)
+			fail_with_consoles(rep, con, LIBVIRT_LOST);
+		tb_err_set(err, TB_EXIT_ENV, "%s", LIBVIRT_LOST);
+		goto out;
+	}
 	progress_step(r->progress, "checking that the service is alive");
 	rep->alive_at_end = probe_wait_reply(probe, monotime_now(),
 					     monotime_now() + ALIVE_CHECK_NS, NULL) == 0;
@@ -510,8 +531,11 @@ out:
 	if (!rep->ok)
 		keep_qemu_log(r, index, qemu_log, qemu_log_from);
 	probe_free(probe);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
+		if (con[i])
+			rep->console_reconnects[i] = console_reconnects(con[i]);
 		console_close(con[i]);
+	}
 	if (r->disk[0])
 		unlink(r->disk);
 	return rc;
@@ -716,8 +740,14 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 	rc = 0;
 	for (int i = 0; i < sc->repetitions && rc == 0; i++) {
 		rc = run_repetition(&r, workdir, i + 1, &reps[i], err);
-		if (rc != 0)
+		if (rc != 0) {
+			struct tb_err ignored;
+
+			/* A repetition that ran and failed so is evidence too: it is kept. */
+			if (!reps[i].ok && results_add(r.res, &reps[i], &ignored) != 0)
+				fprintf(stderr, "twinbench: %s\n", ignored.msg);
 			break;
+		}
 		if (!info.kernel_old[0] && reps[i].ok) {
 			snprintf(info.kernel_old, sizeof(info.kernel_old), "%s", reps[i].release_before);
 			snprintf(info.kernel_new, sizeof(info.kernel_new), "%s",
@@ -752,6 +782,14 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		else if (reps[i].capture_note[0])
 			fprintf(stderr, "[%s] rep %d/%d: capture: %s\n", sc->name, i + 1,
 				sc->repetitions, reps[i].capture_note);
+		for (int c = 0; c < 2; c++)
+			if (reps[i].console_reconnects[c])
+				fprintf(stderr,
+					"[%s] rep %d/%d: console %c connected again %d time%s (what "
+					"the guest printed meanwhile is not in its log)\n",
+					sc->name, i + 1, sc->repetitions, 'a' + c,
+					reps[i].console_reconnects[c],
+					reps[i].console_reconnects[c] > 1 ? "s" : "");
 		if (reps[i].ok && reps[i].takeover_cpus)
 			fprintf(stderr, "[%s] rep %d/%d: kernel B took over %d vCPUs and %lld MiB\n",
 				sc->name, i + 1, sc->repetitions, reps[i].takeover_cpus,

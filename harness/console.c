@@ -123,6 +123,7 @@ struct console {
 	void *watch_ctx;
 	FILE *log;
 	bool connected;
+	int connects; /* connections made so far: all but the first are reconnects */
 	bool stopping;
 
 	bool has_reader;
@@ -447,6 +448,7 @@ static void console_set_connected(struct console *c, bool connected)
 {
 	pthread_mutex_lock(&c->lock);
 	c->connected = connected;
+	c->connects += connected;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -918,6 +920,16 @@ int console_send_until(struct console *c, const char *text, size_t len, int64_t 
 int console_send(struct console *c, const char *text, size_t len, struct tb_err *err)
 {
 	return console_send_until(c, text, len, monotime_now() + CONSOLE_SEND_TIMEOUT_NS, err);
+}
+
+int console_reconnects(struct console *c)
+{
+	int n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->connects > 1 ? c->connects - 1 : 0;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 int console_wait_connected(struct console *c, int64_t deadline_ns)

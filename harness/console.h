@@ -113,6 +113,13 @@ int console_send(struct console *c, const char *text, size_t len, struct tb_err 
  */
 int console_serve(struct console *c, const char *path, struct tb_err *err);
 
+/*
+ * Connections after the first: a dropped connection dialled again, or a
+ * new QEMU on the same port (a reboot).  What the guest printed while
+ * nobody was connected is lost; the lines before are kept.
+ */
+int console_reconnects(struct console *c);
+
 /* Wait until connected or @deadline_ns; 0 or -ETIMEDOUT. */
 int console_wait_connected(struct console *c, int64_t deadline_ns);
 

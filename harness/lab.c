@@ -301,27 +301,46 @@ static void destroy_lab_domains(void)
 	virConnectClose(conn);
 }
 
-/* Signal every process living in the lab's network namespace; returns how many. */
-static int signal_lab_processes(int sig)
+/*
+ * Signal the processes living in the lab's network namespace whose command
+ * line holds @needle (NULL: every one); returns how many.
+ */
+static int signal_lab(const char *needle, int sig)
 {
 	struct stat ns, st;
 	struct dirent *de;
-	char path[64];
 	int count = 0;
 	DIR *proc;
 
-	if (stat(NETNS_PATH, &ns) != 0)
-		return 0;
-	proc = opendir("/proc");
-	if (!proc)
+	if (stat(NETNS_PATH, &ns) != 0 || !(proc = opendir("/proc")))
 		return 0;
 	while ((de = readdir(proc))) {
 		int pid = atoi(de->d_name);
+		char path[64], cmd[4096];
+		size_t len;
+		FILE *f;
 
 		if (pid <= 0 || pid == getpid())
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
-		if (stat(path, &st) == 0 && st.st_ino == ns.st_ino && st.st_dev == ns.st_dev) {
+		if (stat(path, &st) != 0 || st.st_ino != ns.st_ino || st.st_dev != ns.st_dev)
+			continue;
+		if (!needle) {
+			kill(pid, sig);
+			count++;
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		len = fread(cmd, 1, sizeof(cmd) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i + 1 < len; i++)
+			if (!cmd[i])
+				cmd[i] = ' ';
+		cmd[len] = '\0';
+		if (strstr(cmd, needle)) {
 			kill(pid, sig);
 			count++;
 		}
@@ -330,20 +349,36 @@ static int signal_lab_processes(int sig)
 	return count;
 }
 
+int lab_kill_guests(const struct lab *lab, pid_t pid)
+{
+	int64_t deadline = monotime_now() + 5 * NS_PER_S;
+	char needle[48];
+	int left;
+
+	if (lab->external)
+		return 0;
+	/* QEMU's -name: "guest=tb-PID-SCENARIO,debug-threads=on". */
+	snprintf(needle, sizeof(needle), "guest=tb-%d-", (int)pid);
+	signal_lab(needle, SIGKILL);
+	while ((left = signal_lab(needle, 0)) > 0 && monotime_now() < deadline)
+		monotime_sleep_until(monotime_now() + 20 * NS_PER_MS);
+	return left;
+}
+
 /* Remove everything: domains, daemons, taps, the namespace, LAB_DIR.  Lab lock held. */
 static int take_down(struct tb_err *err)
 {
 	int64_t deadline;
 
 	destroy_lab_domains();
-	signal_lab_processes(SIGTERM);
+	signal_lab(NULL, SIGTERM);
 	/* Daemons exit within milliseconds of SIGTERM; give them 5 s, then SIGKILL. */
 	deadline = monotime_now() + 5 * NS_PER_S;
-	while (signal_lab_processes(0) > 0 && monotime_now() < deadline)
+	while (signal_lab(NULL, 0) > 0 && monotime_now() < deadline)
 		monotime_sleep_until(monotime_now() + 20 * NS_PER_MS);
-	signal_lab_processes(SIGKILL);
+	signal_lab(NULL, SIGKILL);
 	deadline = monotime_now() + 5 * NS_PER_S;
-	while (signal_lab_processes(0) > 0 && monotime_now() < deadline)
+	while (signal_lab(NULL, 0) > 0 && monotime_now() < deadline)
 		monotime_sleep_until(monotime_now() + 20 * NS_PER_MS);
 	if (access(NETNS_PATH, F_OK) == 0) {
 		char *del[] = { "ip", "netns", "delete", LAB_NETNS, NULL };

@@ -121,6 +121,13 @@ int lab_release(struct lab *lab, bool keep, struct tb_err *err);
  */
 void lab_reap_dead_runs(void);
 
+/*
+ * Kill the QEMUs of run @pid's guests (domains "tb-PID-…") in the embedded
+ * lab, without libvirt: for when its daemon went away and they run on
+ * alone.  Waits up to 5 s for them to go; returns how many are left.
+ */
+int lab_kill_guests(const struct lab *lab, pid_t pid);
+
 /* A socket(2) made inside the lab's network namespace (or here, if external). */
 int lab_socket(const struct lab *lab, int domain, int type, struct tb_err *err);
 

@@ -297,6 +297,13 @@ static json_t *rep_to_json(const struct repetition *rep)
 		json_decref(o);
 		return NULL;
 	}
+	if (o && (rep->console_reconnects[0] || rep->console_reconnects[1]) &&
+	    json_object_set_new(o, "console_reconnects",
+				json_pack("{s:i, s:i}", "a", rep->console_reconnects[0], "b",
+					  rep->console_reconnects[1]))) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -751,6 +758,23 @@ static int load_takeover(struct loader *ld, json_t *jrep, const char *where,
 	return 0;
 }
 
+static int load_reconnects(struct loader *ld, json_t *jrep, const char *where,
+			   struct repetition *rep)
+{
+	json_t *o = member(ld, jrep, where, "console_reconnects", K_OBJECT);
+	char cwhere[64];
+	json_int_t a, b;
+
+	if (!o)
+		return -1;
+	snprintf(cwhere, sizeof(cwhere), "%s.console_reconnects", where);
+	if (get_int(ld, o, cwhere, "a", 0, INT_MAX, &a) || get_int(ld, o, cwhere, "b", 0, INT_MAX, &b))
+		return -1;
+	rep->console_reconnects[0] = (int)a;
+	rep->console_reconnects[1] = (int)b;
+	return 0;
+}
+
 /* environment.images.kernel_old or kernel_new. */
 static int load_kernel(struct loader *ld, json_t *images, const char *key, struct run_kernel *k)
 {
@@ -1076,6 +1100,8 @@ static int load_rep(struct loader *ld, json_t *jrep, const char *where, struct r
 	if (json_object_get(jrep, "gaps") && load_gaps(ld, jrep, where, rep))
 		return -1;
 	if (json_object_get(jrep, "capture") && load_capture(ld, jrep, where, rep))
+		return -1;
+	if (json_object_get(jrep, "console_reconnects") && load_reconnects(ld, jrep, where, rep))
 		return -1;
 	return json_object_get(jrep, "rounds") ? load_rounds(ld, jrep, where, rep) : 0;
 }

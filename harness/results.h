@@ -98,6 +98,8 @@ struct repetition {
 	int64_t capture_downtime_ns;
 	bool capture_agrees;	     /* within one probe interval of downtime_ns */
 	char capture_note[256];	     /* why there is no figure, or what it warns of; "" */
+	/* Connections to console a and b after the first (console_reconnects()). */
+	int console_reconnects[2];
 };
 
 /*

@@ -269,6 +269,11 @@ int virt_start(struct virt *v, const char *xml, struct virt_domain **dom, struct
 	return taken ? -EADDRINUSE : -1;
 }
 
+bool virt_lost(struct virt *v)
+{
+	return virConnectIsAlive(v->conn) != 1;
+}
+
 bool virt_is_running(struct virt_domain *d)
 {
 	return d && virDomainIsActive(d->dom) == 1;

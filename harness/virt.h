@@ -47,6 +47,12 @@ void virt_close(struct virt *v);
  */
 int virt_start(struct virt *v, const char *xml, struct virt_domain **dom, struct tb_err *err);
 
+/*
+ * The connection to libvirt is closed: its daemon went away (a call to it
+ * failed so).  Domains then live on without it; see lab_kill_guests().
+ */
+bool virt_lost(struct virt *v);
+
 /* Wait until the domain has stopped (guest reboot or power-off); 0 or -ETIMEDOUT. */
 int virt_wait_stopped(struct virt_domain *d, int64_t deadline_ns);
 

@@ -1012,6 +1012,7 @@ static void test_reconnect_keeps_unfinished_line_and_send_escapes_iac(void **sta
 	pthread_join(t, NULL);
 
 	assert_int_equal(s.accepted, 2);
+	assert_int_equal(console_reconnects(c), 1);
 	assert_int_equal(s.first_reply_len, 6);
 	assert_memory_equal(s.first_reply, IAC DO OPT_ECHO IAC DO OPT_SGA, 6);
 	assert_non_null(memmem(s.got, s.got_len, wire, sizeof(wire) - 1));

@@ -172,6 +172,7 @@ static void full_reps(struct repetition reps[3])
 	reps[0].capture_downtime_ns = 400100000;
 	reps[0].capture_agrees = true;
 	snprintf(reps[2].capture_note, sizeof(reps[2].capture_note), "dumpcap dropped 3 packets");
+	reps[2].console_reconnects[1] = 2;
 	reps[1].ok = false;
 	reps[1].verified = false;
 	reps[1].state_continued = false;
@@ -256,6 +257,8 @@ static void assert_rep_equal(const struct repetition *a, const struct repetition
 	assert_true(a->capture_downtime_ns == b->capture_downtime_ns);
 	assert_int_equal(a->capture_agrees, b->capture_agrees);
 	assert_string_equal(a->capture_note, b->capture_note);
+	assert_int_equal(a->console_reconnects[0], b->console_reconnects[0]);
+	assert_int_equal(a->console_reconnects[1], b->console_reconnects[1]);
 	assert_int_equal(a->nrounds, b->nrounds);
 	for (i = 0; i < a->nrounds; i++) {
 		const struct handoff_round *x = &a->rounds[i], *y = &b->rounds[i];
