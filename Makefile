@@ -46,7 +46,8 @@ export CACHE
 B        := build
 LIB_SRCS := $(filter-out harness/main.c,$(wildcard harness/*.c))
 LIB_OBJS := $(LIB_SRCS:harness/%.c=$(B)/%.o)
-UNIT_SRCS := $(filter-out harness/tests/test_integration.c harness/tests/test_integration_report.c,\
+UNIT_SRCS := $(filter-out harness/tests/test_integration.c harness/tests/test_integration_report.c \
+		harness/tests/test_faults.c,\
 		$(wildcard harness/tests/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:harness/tests/%.c=$(B)/tests/%)
 
@@ -98,8 +99,10 @@ kernel:
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: all image $(B)/tests/test_integration $(B)/tests/test_integration_report
+integration: all image $(B)/tests/test_integration $(B)/tests/test_faults \
+		$(B)/tests/test_integration_report
 	$(B)/tests/test_integration
+	$(B)/tests/test_faults
 	$(B)/tests/test_integration_report
 
 test: unit integration
@@ -123,6 +126,11 @@ check:
 
 check-sh:
 	shellcheck --shell=sh --severity=info $(GUEST_SCRIPTS)
+	shellcheck --severity=warning scripts/*.sh guest/kernel/build.sh .ci/run
+
+# SOAK_RUNS runs of twin-dual back to back, leaks and lost results counted (scripts/soak.sh).
+soak: all image
+	bash scripts/soak.sh
 
 check-valgrind: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; $(VALGRIND) $$t; done
@@ -214,5 +222,5 @@ lint:
 clean:
 	rm -rf $(B) $(ASAN_B) $(FUZZ_B)
 
-.PHONY: all deps image kernel unit integration test check check-sh check-valgrind check-asan fuzz \
+.PHONY: all deps image kernel unit integration test soak check check-sh check-valgrind check-asan fuzz \
 	fuzz-build fuzz-targets run bench report gate format lint clean

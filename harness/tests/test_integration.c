@@ -33,69 +33,6 @@ extern char **environ;
 
 static char tmpdir[256];
 
-/* No process of ours anywhere: no QEMU, no lab daemon. */
-static int lab_processes(void)
-{
-	DIR *proc = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
-
-	while ((de = readdir(proc))) {
-		char path[64], cmd[4096] = "";
-		size_t len;
-		FILE *f;
-
-		if (atoi(de->d_name) <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		len = fread(cmd, 1, sizeof(cmd) - 1, f);
-		fclose(f);
-		for (size_t i = 0; i + 1 < len; i++)
-			if (!cmd[i])
-				cmd[i] = ' ';
-		if (strstr(cmd, "guest=tb-") || strstr(cmd, LAB_DIR))
-			n++;
-	}
-	closedir(proc);
-	return n;
-}
-
-/* Entries of @dir whose names start with @prefix: what runs leave there. */
-static int dir_entries(const char *dir, const char *prefix)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	while (d && (de = readdir(d)))
-		n += !strncmp(de->d_name, prefix, strlen(prefix));
-	if (d)
-		closedir(d);
-	return n;
-}
-
-static void assert_nothing_left(void)
-{
-	struct stat st;
-
-	/* Console relay sockets of runs (CONSOLE_RELAY_DIR/tb-PID-NAME-a.sock). */
-	assert_int_equal(dir_entries(CONSOLE_RELAY_DIR, "tb-"), 0);
-
-	assert_int_equal(lab_state(), LAB_ABSENT);
-	assert_int_not_equal(stat("/run/netns/" LAB_NETNS, &st), 0);
-	assert_int_not_equal(stat(LAB_DIR, &st), 0);
-	assert_int_equal(lab_processes(), 0);
-}
-
-/* Work directories of runs (/var/tmp/twinbench-XXXXXX) that still exist. */
-static int work_dirs(void)
-{
-	return dir_entries("/var/tmp", "twinbench-");
-}
-
 static int setup(void **state)
 {
 	const char *down[] = { "lab", "down", NULL };
@@ -214,7 +151,7 @@ static void test_reboot_and_kexec_upgrades_are_verified_and_leave_nothing(void *
 	char results[300];
 	const char *args[] = { "run", "--results", results, "scenarios/reboot.yaml",
 				"scenarios/kexec.yaml", NULL };
-	int before = work_dirs();
+	int before = tl_work_dirs();
 
 	(void)state;
 	snprintf(results, sizeof(results), "%s/results", tmpdir);
@@ -222,8 +159,8 @@ static void test_reboot_and_kexec_upgrades_are_verified_and_leave_nothing(void *
 	check_upgrade(results, "reboot", "reboot");
 	check_upgrade(results, "kexec", "kexec");
 	/* The run brought the lab up, so it took it down, with every guest and tap. */
-	assert_nothing_left();
-	assert_int_equal(work_dirs(), before);
+	tl_assert_nothing_left();
+	assert_int_equal(tl_work_dirs(), before);
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -305,7 +242,7 @@ static void test_a_method_from_a_file_alone_runs_in_the_lab(void **state)
 	assert_int_equal(tl_count(log, "twinbench: kexec into the new kernel"), 2);
 	free(log);
 	free(reps);
-	assert_nothing_left();
+	tl_assert_nothing_left();
 }
 
 /*
@@ -340,7 +277,7 @@ static void test_custom_method_runs_only_the_scenario_steps(void **state)
 	assert_true(repetition_phase(&reps[0], "asked") >= repetition_phase(&reps[0], "answered"));
 	assert_true(ends_with(reps[0].console_release[0], "-twinbench-a"));
 	free(reps);
-	assert_nothing_left();
+	tl_assert_nothing_left();
 }
 
 /* One repetition of a shipped twin scenario, run, loaded and with both consoles' logs. */
@@ -777,7 +714,7 @@ static void test_connect_uses_an_existing_libvirt(void **state)
 	assert_true(reps[0].verified);
 	assert_string_equal(info.accel, "tcg");
 	free(reps);
-	assert_nothing_left();
+	tl_assert_nothing_left();
 }
 
 static void test_lab_up_status_down(void **state)
@@ -792,7 +729,7 @@ static void test_lab_up_status_down(void **state)
 	assert_int_equal(tl_run_twinbench(status, NULL, TL_LOG_STDERR), 0);
 	assert_int_equal(tl_run_twinbench(down, NULL, TL_LOG_STDERR), 0);
 	assert_int_equal(tl_run_twinbench(status, NULL, TL_LOG_STDERR), 1);
-	assert_nothing_left();
+	tl_assert_nothing_left();
 }
 
 static void test_stale_lab_is_cleaned_by_next_up(void **state)
@@ -815,7 +752,7 @@ static void test_stale_lab_is_cleaned_by_next_up(void **state)
 	assert_int_equal(tl_run_twinbench(up, NULL, TL_LOG_STDERR), 0);
 	assert_int_equal(lab_state(), LAB_UP);
 	assert_int_equal(tl_run_twinbench(down, NULL, TL_LOG_STDERR), 0);
-	assert_nothing_left();
+	tl_assert_nothing_left();
 }
 
 static void test_sigint_during_boot_leaves_nothing(void **state)
@@ -823,7 +760,7 @@ static void test_sigint_during_boot_leaves_nothing(void **state)
 	char results[300], dir[512], log[600];
 	char *argv[] = { TL_TWINBENCH, "run", "--results", results, "scenarios/kexec.yaml", NULL };
 	int64_t deadline = monotime_now() + 300 * NS_PER_S;
-	int status, before = work_dirs();
+	int status, before = tl_work_dirs();
 	bool booting = false;
 	pid_t pid;
 
@@ -848,8 +785,8 @@ static void test_sigint_during_boot_leaves_nothing(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_not_equal(WEXITSTATUS(status), 0);
-	assert_nothing_left();
-	assert_int_equal(work_dirs(), before);
+	tl_assert_nothing_left();
+	assert_int_equal(tl_work_dirs(), before);
 }
 
 static void test_bad_scenario_exits_2_and_starts_nothing(void **state)
@@ -868,7 +805,7 @@ static void test_bad_scenario_exits_2_and_starts_nothing(void **state)
 	msg = tl_read_file(out);
 	assert_non_null(strstr(msg, "bad.yaml:3:14:"));
 	free(msg);
-	assert_nothing_left();
+	tl_assert_nothing_left();
 }
 
 /* Its reader gone (a pipe's other end closed), twinbench still says no and exits 2. */
@@ -906,7 +843,7 @@ static void test_bad_scenario_with_output_gone_exits_2(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 2);
-	assert_nothing_left();
+	tl_assert_nothing_left();
 }
 
 static void test_missing_image_says_make_image(void **state)

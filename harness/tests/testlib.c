@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lab.h"
+#include "monotime.h"
 #include "testlib.h"
 
 extern char **environ;
@@ -185,4 +187,84 @@ void tl_find_result(const char *base, const char *scenario, char *out, size_t le
 	}
 	closedir(d);
 	assert_true(out[0] != '\0');
+}
+
+int tl_lab_processes(void)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	int n = 0;
+
+	while (proc && (de = readdir(proc))) {
+		char path[64], cmd[4096] = "";
+		size_t len;
+		FILE *f;
+
+		if (atoi(de->d_name) <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		len = fread(cmd, 1, sizeof(cmd) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i + 1 < len; i++)
+			if (!cmd[i])
+				cmd[i] = ' ';
+		if (strstr(cmd, "guest=tb-") || strstr(cmd, LAB_DIR))
+			n++;
+	}
+	if (proc)
+		closedir(proc);
+	return n;
+}
+
+int tl_dir_entries(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += !strncmp(de->d_name, prefix, strlen(prefix));
+	if (d)
+		closedir(d);
+	return n;
+}
+
+int tl_work_dirs(void)
+{
+	return tl_dir_entries("/var/tmp", "twinbench-");
+}
+
+void tl_assert_nothing_left(void)
+{
+	struct stat st;
+
+	/* Console relay sockets of runs (CONSOLE_RELAY_DIR/tb-PID-NAME-a.sock). */
+	assert_int_equal(tl_dir_entries(CONSOLE_RELAY_DIR, "tb-"), 0);
+	assert_int_equal(lab_state(), LAB_ABSENT);
+	assert_int_not_equal(stat("/run/netns/" LAB_NETNS, &st), 0);
+	assert_int_not_equal(stat(LAB_DIR, &st), 0);
+	assert_int_equal(tl_lab_processes(), 0);
+}
+
+bool tl_wait_for_text(const char *path, const char *needle, int timeout_s)
+{
+	int64_t deadline = monotime_now() + (int64_t)timeout_s * NS_PER_S;
+
+	for (;;) {
+		char *text = tl_read_file(path);
+		bool found = text && strstr(text, needle);
+
+		free(text);
+		if (found)
+			return true;
+		if (monotime_now() >= deadline) {
+			fprintf(stderr, "gave up after %d s waiting for '%s' in %s\n", timeout_s,
+				needle, path);
+			return false;
+		}
+		monotime_sleep_until(monotime_now() + 50 * NS_PER_MS);
+	}
 }

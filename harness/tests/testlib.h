@@ -73,4 +73,25 @@ int tl_count(const char *hay, const char *needle);
  */
 void tl_find_result(const char *base, const char *scenario, char *out, size_t len);
 
+/* Processes of the lab: QEMUs of guests ("guest=tb-…") and the lab's daemons. */
+int tl_lab_processes(void);
+
+/* Entries of @dir whose names start with @prefix: what runs leave there. */
+int tl_dir_entries(const char *dir, const char *prefix);
+
+/* Work directories of runs (/var/tmp/twinbench-PID-XXXXXX) that still exist. */
+int tl_work_dirs(void);
+
+/*
+ * Nothing of any run or lab is left: no relay socket, no lab (namespace,
+ * directory, state), no process.  Fails the test otherwise.
+ */
+void tl_assert_nothing_left(void);
+
+/*
+ * Wait until the file at @path holds @needle, up to @timeout_s seconds;
+ * true if it does.  Says on stderr what it waited for when it gives up.
+ */
+bool tl_wait_for_text(const char *path, const char *needle, int timeout_s);
+
 #endif
