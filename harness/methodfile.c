@@ -106,6 +106,7 @@ static const struct yf_field send_fields[] = {
 static const struct yf_field wait_probe_fields[] = {
 	COMMON(struct step),
 	REQUIRED("state", yf_probe_state, struct step, probe_up),
+	FIELD("kernel", parse_kernel_role, struct step, new_kernel),
 	TIMEOUT,
 };
 

@@ -48,7 +48,8 @@ struct step {
 	bool peek;	      /* expect: leave the console's cursor where it was */
 	bool unordered;	      /* mark comes by another path than its neighbours: either order */
 	bool probe_up;	      /* wait_probe: 1 = a reply, 0 = silence */
-	bool new_kernel;      /* uname: the new kernel answers (else the old one) */
+	bool new_kernel;      /* uname: the new kernel answers (else the old one); wait_probe:
+			       * a reply from another boot than the last wait_probe's */
 	int min_memory_pct;   /* takeover: of the guest's RAM, default 85 */
 	enum step_budget budget;
 	int64_t timeout_ns;   /* 0: the budget's */
