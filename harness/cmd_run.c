@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "breakdown.h"
 #include "capture.h"
 #include "commands.h"
 #include "dirtree.h"
@@ -505,6 +506,8 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 		tb_err_set(err, TB_EXIT_ENV, "%s", LIBVIRT_LOST);
 		goto out;
 	}
+	/* What the agents of a twin handoff said of its steps, once the service was back. */
+	breakdown_collect(con, rep);
 	progress_step(r->progress, "checking that the service is alive");
 	rep->alive_at_end = probe_wait_reply(probe, monotime_now(),
 					     monotime_now() + ALIVE_CHECK_NS, NULL) == 0;
@@ -782,6 +785,19 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		else if (reps[i].capture_note[0])
 			fprintf(stderr, "[%s] rep %d/%d: capture: %s\n", sc->name, i + 1,
 				sc->repetitions, reps[i].capture_note);
+		for (int b = 0; b < reps[i].nbreakdowns; b++) {
+			const struct handoff_breakdown *bd = &reps[i].breakdowns[b];
+			char a_steps[256], b_steps[256];
+
+			breakdown_format(&bd->a, a_steps, sizeof(a_steps));
+			breakdown_format(&bd->b, b_steps, sizeof(b_steps));
+			fprintf(stderr,
+				"[%s] rep %d/%d: handoff %d: kernel A %.2f ms (%s); kernel B %.2f ms "
+				"(%s)\n",
+				sc->name, i + 1, sc->repetitions, b + 1,
+				(double)breakdown_total(&bd->a) / NS_PER_MS, a_steps,
+				(double)breakdown_total(&bd->b) / NS_PER_MS, b_steps);
+		}
 		for (int c = 0; c < 2; c++)
 			if (reps[i].console_reconnects[c])
 				fprintf(stderr,

@@ -25,6 +25,7 @@
 #include <libxml/xmlsave.h>
 
 #include "atomicfile.h"
+#include "breakdown.h"
 #include "duration.h"
 #include "markdown.h"
 #include "monotime.h"
@@ -518,6 +519,79 @@ static void md_row(FILE *f, const char *const *cells, size_t n)
 	fputs("\n", f);
 }
 
+/* The cells of one handoff breakdown row (BREAKDOWN_COLS of them). */
+#define BREAKDOWN_COLS 8
+static const char *const breakdown_head[BREAKDOWN_COLS] = {
+	"scenario",    "rep",	     "handoff",	    "kernel A: ms per step (A's clock)",
+	"A in all ms", "kernel B: ms per step (B's clock)", "B in all ms", "downtime (probe)",
+};
+
+static void breakdown_row(const struct resultset_run *r, const struct repetition *rep, int k,
+			  char cells[BREAKDOWN_COLS][256])
+{
+	const struct handoff_breakdown *bd = &rep->breakdowns[k];
+	int64_t down = k < rep->nrounds ? rep->rounds[k].downtime_ns : rep->downtime_ns;
+
+	snprintf(cells[0], 256, "%s", r->info.scenario);
+	snprintf(cells[1], 256, "%d", rep->index);
+	snprintf(cells[2], 256, "%d", k + 1);
+	breakdown_format(&bd->a, cells[3], 256);
+	snprintf(cells[4], 256, "%.2f", (double)breakdown_total(&bd->a) / 1e6);
+	breakdown_format(&bd->b, cells[5], 256);
+	snprintf(cells[6], 256, "%.2f", (double)breakdown_total(&bd->b) / 1e6);
+	stat_cell(cells[7], 256, rep->measured, (double)down);
+}
+
+/* Call @row for each handoff breakdown in @set, in run and repetition order; how many. */
+static int each_breakdown(const struct resultset *set,
+			  void (*row)(void *ctx, bool first, const char *const *cells), void *ctx)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < set->nruns; i++)
+		for (size_t k = 0; k < set->runs[i].nreps; k++) {
+			const struct repetition *rep = &set->runs[i].reps[k];
+
+			for (int b = 0; b < rep->nbreakdowns; b++) {
+				char cells[BREAKDOWN_COLS][256];
+				const char *ptr[BREAKDOWN_COLS];
+
+				breakdown_row(&set->runs[i], rep, b, cells);
+				for (int c = 0; c < BREAKDOWN_COLS; c++)
+					ptr[c] = cells[c];
+				row(ctx, n++ == 0, ptr);
+			}
+		}
+	return n;
+}
+
+/*
+ * Where each twin handoff's time went, from its agents' stamps: kernel A's
+ * steps on A's clock, B's on B's.  The probe's gap also holds the time
+ * between A's "ready" and B's "seen" (B's look at the region) and the
+ * network's: neither kernel can stamp those.
+ */
+static void md_breakdown_row(void *ctx, bool first, const char *const *cells)
+{
+	FILE *f = ctx;
+
+	if (first) {
+		fputs("#### Handoff breakdown\n\n"
+		      "Each kernel's steps on its own clock; the probe's downtime also holds B's "
+		      "look at the region and the network.\n\n",
+		      f);
+		md_row(f, breakdown_head, BREAKDOWN_COLS);
+		fputs("|---|---:|---:|---|---:|---|---:|---:|\n", f);
+	}
+	md_row(f, cells, BREAKDOWN_COLS);
+}
+
+static void md_breakdowns(FILE *f, const struct resultset *set)
+{
+	if (each_breakdown(set, md_breakdown_row, f))
+		fputs("\n", f);
+}
+
 static int write_md(const struct resultset *set, const struct scenario_stats *m, size_t nm,
 		    const char *out, struct tb_err *err)
 {
@@ -559,7 +633,9 @@ static int write_md(const struct resultset *set, const struct scenario_stats *m,
 	}
 	free(fn.text);
 	resolution_note(m, nm, note, sizeof(note));
-	fprintf(f, "%s%s\n\n#### Environment\n\n", fn.n ? "\n" : "", note);
+	fprintf(f, "%s%s\n\n", fn.n ? "\n" : "", note);
+	md_breakdowns(f, set);
+	fputs("#### Environment\n\n", f);
 	md_row(f, env_head, ENV_COLS);
 	for (c = 0; c < ENV_COLS; c++)
 		fputs(c ? "---|" : "|---|", f);
@@ -885,6 +961,34 @@ static void html_repetitions(struct html *h, const struct resultset *set)
 		}
 }
 
+struct html_breakdown {
+	struct html *h;
+	xmlNodePtr table;
+};
+
+static void html_breakdown_row(void *ctx, bool first, const char *const *cells)
+{
+	struct html_breakdown *hb = ctx;
+
+	if (first) {
+		el(hb->h, hb->h->body, "h2", "Handoff breakdown");
+		el(hb->h, hb->h->body, "p",
+		   "Each kernel's steps on its own clock, in ms since the step before; the "
+		   "probe's downtime also holds B's look at the region and the network.");
+		hb->table = el(hb->h, hb->h->body, "table", NULL);
+		attr(hb->table, "id", "breakdown");
+		table_row(hb->h, hb->table, breakdown_head, BREAKDOWN_COLS, true);
+	}
+	table_row(hb->h, hb->table, cells, BREAKDOWN_COLS, false);
+}
+
+static void html_breakdowns(struct html *h, const struct resultset *set)
+{
+	struct html_breakdown hb = { .h = h };
+
+	each_breakdown(set, html_breakdown_row, &hb);
+}
+
 /* A gap as a timeline shades it and lists it. */
 struct shown_gap {
 	int64_t start_ns, end_ns;
@@ -1207,6 +1311,7 @@ static int write_html(const struct resultset *set, const struct scenario_stats *
 		if (html_timelines(&h, &set->runs[i], i + 1, &traces[i], out, opts, png_term, err))
 			goto out;
 	html_repetitions(&h, set);
+	html_breakdowns(&h, set);
 
 	snprintf(path, sizeof(path), "%s/report.html", out);
 	/*

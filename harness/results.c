@@ -247,6 +247,34 @@ static json_t *gaps_to_json(const struct repetition *rep)
 			 "found", rep->gaps_found, "list", list);
 }
 
+/* One side of a breakdown: [{"step": "request", "ns": 0}, ...], in order. */
+static json_t *side_to_json(const struct breakdown_side *side)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; list && i < side->nsteps; i++)
+		if (json_array_append_new(list, json_pack("{s:s, s:I}", "step", side->name[i],
+							  "ns", (json_int_t)side->ns[i]))) {
+			json_decref(list);
+			return NULL;
+		}
+	return list;
+}
+
+static json_t *breakdowns_to_json(const struct repetition *rep)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; list && i < rep->nbreakdowns; i++)
+		if (json_array_append_new(list, json_pack("{s:o, s:o}", "a",
+							  side_to_json(&rep->breakdowns[i].a), "b",
+							  side_to_json(&rep->breakdowns[i].b)))) {
+			json_decref(list);
+			return NULL;
+		}
+	return list;
+}
+
 /* One repetition; NULL only when out of memory. */
 static json_t *rep_to_json(const struct repetition *rep)
 {
@@ -294,6 +322,11 @@ static json_t *rep_to_json(const struct repetition *rep)
 					  "downtime_ns", (json_int_t)rep->capture_downtime_ns,
 					  "agrees", rep->capture_agrees, "note",
 					  JSON_STR(rep->capture_note)))) {
+		json_decref(o);
+		return NULL;
+	}
+	if (o && rep->nbreakdowns &&
+	    json_object_set_new(o, "handoff_breakdowns", breakdowns_to_json(rep))) {
 		json_decref(o);
 		return NULL;
 	}
@@ -758,6 +791,63 @@ static int load_takeover(struct loader *ld, json_t *jrep, const char *where,
 	return 0;
 }
 
+static int load_side(struct loader *ld, json_t *obj, const char *where, const char *key,
+		     struct breakdown_side *side)
+{
+	json_t *list = member(ld, obj, where, key, K_ARRAY), *item;
+	char swhere[128], iwhere[160];
+	json_int_t ns;
+	size_t i;
+
+	if (!list)
+		return -1;
+	snprintf(swhere, sizeof(swhere), "%s.%s", where, key);
+	if (json_array_size(list) > BREAKDOWN_MAX_STEPS)
+		return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s: more than %d steps", ld->path,
+				  swhere, BREAKDOWN_MAX_STEPS);
+	json_array_foreach(list, i, item)
+	{
+		snprintf(iwhere, sizeof(iwhere), "%s[%zu]", swhere, i);
+		if (!json_is_object(item))
+			return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s: expected %s, got %s",
+					  ld->path, iwhere, kind_name(K_OBJECT),
+					  json_kind_name(item));
+		if (get_str(ld, item, iwhere, "step", side->name[i], sizeof(side->name[i])) ||
+		    get_int(ld, item, iwhere, "ns", 0, INT64_MAX, &ns))
+			return -1;
+		side->ns[i] = ns;
+		side->nsteps = (int)i + 1;
+	}
+	return 0;
+}
+
+static int load_breakdowns(struct loader *ld, json_t *jrep, const char *where,
+			   struct repetition *rep)
+{
+	json_t *list = member(ld, jrep, where, "handoff_breakdowns", K_ARRAY), *item;
+	char iwhere[128];
+	size_t i;
+
+	if (!list)
+		return -1;
+	if (json_array_size(list) > RESULTS_MAX_ROUNDS)
+		return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s.handoff_breakdowns: more than %d",
+				  ld->path, where, RESULTS_MAX_ROUNDS);
+	json_array_foreach(list, i, item)
+	{
+		snprintf(iwhere, sizeof(iwhere), "%s.handoff_breakdowns[%zu]", where, i);
+		if (!json_is_object(item))
+			return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s: expected %s, got %s",
+					  ld->path, iwhere, kind_name(K_OBJECT),
+					  json_kind_name(item));
+		if (load_side(ld, item, iwhere, "a", &rep->breakdowns[i].a) ||
+		    load_side(ld, item, iwhere, "b", &rep->breakdowns[i].b))
+			return -1;
+		rep->nbreakdowns = (int)i + 1;
+	}
+	return 0;
+}
+
 static int load_reconnects(struct loader *ld, json_t *jrep, const char *where,
 			   struct repetition *rep)
 {
@@ -1102,6 +1192,8 @@ static int load_rep(struct loader *ld, json_t *jrep, const char *where, struct r
 	if (json_object_get(jrep, "capture") && load_capture(ld, jrep, where, rep))
 		return -1;
 	if (json_object_get(jrep, "console_reconnects") && load_reconnects(ld, jrep, where, rep))
+		return -1;
+	if (json_object_get(jrep, "handoff_breakdowns") && load_breakdowns(ld, jrep, where, rep))
 		return -1;
 	return json_object_get(jrep, "rounds") ? load_rounds(ld, jrep, where, rep) : 0;
 }

@@ -44,6 +44,26 @@ struct handoff_round {
 
 #define RESULTS_MAX_ROUNDS 2
 
+/* Steps of one side of a handoff breakdown ("request", "stopped", ...). */
+#define BREAKDOWN_MAX_STEPS 8
+
+/* One kernel's steps of a twin handoff, stamped on its own clock. */
+struct breakdown_side {
+	int nsteps;
+	char name[BREAKDOWN_MAX_STEPS][16];
+	int64_t ns[BREAKDOWN_MAX_STEPS]; /* from the side's first step */
+};
+
+/*
+ * Where the time of a twin handoff went, as both agents stamped it
+ * (guest/agent/takeover.h): kernel A's steps on A's clock, kernel B's on
+ * B's.  The clocks are two kernels' CLOCK_MONOTONIC: only differences
+ * within one side mean anything.
+ */
+struct handoff_breakdown {
+	struct breakdown_side a, b;
+};
+
 /* Gaps listed per repetition (the longest); more are counted and summed, not listed. */
 #define RESULTS_MAX_GAPS 64
 
@@ -100,6 +120,9 @@ struct repetition {
 	char capture_note[256];	     /* why there is no figure, or what it warns of; "" */
 	/* Connections to console a and b after the first (console_reconnects()). */
 	int console_reconnects[2];
+	/* Each handoff's breakdown, in order (a chain has one per round). */
+	struct handoff_breakdown breakdowns[RESULTS_MAX_ROUNDS];
+	int nbreakdowns;
 };
 
 /*

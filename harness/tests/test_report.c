@@ -179,6 +179,15 @@ static void make_run_in(const char *dir, const char *scenario, const char *metho
 			repetition_mark(r, "b_ready", t0 + 700 * NS_PER_MS);
 			repetition_mark(r, "a_answered", t0 + 800 * NS_PER_MS);
 			repetition_mark(r, "b_answered", t0 + 900 * NS_PER_MS);
+			r->nbreakdowns = 1;
+			r->breakdowns[0].a = (struct breakdown_side){
+				.nsteps = 5,
+				.name = { "request", "stopped", "written", "released", "ready" },
+				.ns = { 0, 40000, 50000, 12050000, 12060000 } };
+			r->breakdowns[0].b = (struct breakdown_side){
+				.nsteps = 6,
+				.name = { "seen", "nic", "link", "addr", "arp", "reply" },
+				.ns = { 0, 18000000, 18500000, 18600000, 18700000, 25000000 } };
 			for (int k = 0; k < 40; k++) {
 				int64_t t = t0 + 150 * NS_PER_MS + k * 10 * NS_PER_MS;
 
@@ -547,6 +556,29 @@ static void test_markdown_table_has_the_numbers(void **state)
 	assert_non_null(strstr(md, "up to 1.0 ms here"));
 	assert_non_null(strstr(md, "asked: 1.0 ms"));
 	free(md);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/* Where a twin handoff's time went: each kernel's steps, in ms since the one before. */
+static void test_handoff_breakdown_is_tabled(void **state)
+{
+	char *dirs[2], *md, *html;
+
+	(void)state;
+	make_two_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	md = tl_read_file(at("out/report.md"));
+	assert_non_null(md);
+	assert_non_null(strstr(md, "#### Handoff breakdown"));
+	assert_non_null(strstr(md, "| twin-boot | 1 | 1 | stopped 0.04, written 0.01, released 12.00, "
+				   "ready 0.01 | 12.06 | nic 18.00, link 0.50, addr 0.10, arp 0.10, "
+				   "reply 6.30 | 25.00 | 5.0 ms |"));
+	html = tl_read_file(at("out/report.html"));
+	assert_non_null(html);
+	assert_non_null(strstr(html, "id=\"breakdown\""));
+	free(md);
+	free(html);
 	for (int i = 0; i < 2; i++)
 		free(dirs[i]);
 }
@@ -1108,6 +1140,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_timeline_shades_every_gap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_markdown_table_has_the_numbers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_csv_has_one_row_per_repetition, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_handoff_breakdown_is_tabled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_unavailable_is_pooled_over_the_repetitions_that_list_gaps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -173,6 +173,11 @@ static void full_reps(struct repetition reps[3])
 	reps[0].capture_agrees = true;
 	snprintf(reps[2].capture_note, sizeof(reps[2].capture_note), "dumpcap dropped 3 packets");
 	reps[2].console_reconnects[1] = 2;
+	reps[0].nbreakdowns = 1;
+	reps[0].breakdowns[0].a = (struct breakdown_side){
+		.nsteps = 2, .name = { "request", "ready" }, .ns = { 0, 61000 } };
+	reps[0].breakdowns[0].b = (struct breakdown_side){
+		.nsteps = 3, .name = { "seen", "nic", "reply" }, .ns = { 0, 18000000, 25000000 } };
 	reps[1].ok = false;
 	reps[1].verified = false;
 	reps[1].state_continued = false;
@@ -259,6 +264,9 @@ static void assert_rep_equal(const struct repetition *a, const struct repetition
 	assert_string_equal(a->capture_note, b->capture_note);
 	assert_int_equal(a->console_reconnects[0], b->console_reconnects[0]);
 	assert_int_equal(a->console_reconnects[1], b->console_reconnects[1]);
+	assert_int_equal(a->nbreakdowns, b->nbreakdowns);
+	assert_memory_equal(a->breakdowns, b->breakdowns,
+			    sizeof(a->breakdowns[0]) * (size_t)a->nbreakdowns);
 	assert_int_equal(a->nrounds, b->nrounds);
 	for (i = 0; i < a->nrounds; i++) {
 		const struct handoff_round *x = &a->rounds[i], *y = &b->rounds[i];

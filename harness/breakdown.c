@@ -1,0 +1,115 @@
+/* breakdown.c - a twin handoff's breakdown from its agents' lines (see breakdown.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "breakdown.h"
+#include "console.h"
+
+#define PREFIX "twinbench-agent: handoff "
+
+int breakdown_parse_line(const char *line, struct breakdown_side *side)
+{
+	const char *p = strstr(line, PREFIX);
+	char which;
+
+	if (!p)
+		return 0;
+	p += strlen(PREFIX);
+	which = *p;
+	if ((which != 'a' && which != 'b') || p[1] != ' ')
+		return 0;
+	memset(side, 0, sizeof(*side));
+	for (p += 2;;) {
+		const char *eq;
+		size_t name_len;
+		char *end;
+		long long v;
+
+		while (*p == ' ')
+			p++;
+		if (!*p || *p == '\r')
+			break;
+		eq = strchr(p, '=');
+		name_len = eq ? (size_t)(eq - p) : 0;
+		if (!name_len || name_len >= sizeof(side->name[0]) || memchr(p, ' ', name_len) ||
+		    side->nsteps == BREAKDOWN_MAX_STEPS)
+			return -1;
+		errno = 0;
+		v = strtoll(eq + 1, &end, 10);
+		if (end == eq + 1 || errno || v < 0 || (*end && *end != ' ' && *end != '\r'))
+			return -1;
+		memcpy(side->name[side->nsteps], p, name_len);
+		side->name[side->nsteps][name_len] = '\0';
+		side->ns[side->nsteps++] = v;
+		p = end;
+	}
+	return side->nsteps ? which : -1;
+}
+
+void breakdown_collect(struct console *const con[2], struct repetition *rep)
+{
+	struct {
+		int64_t t_ns;
+		struct handoff_breakdown bd;
+	} found[RESULTS_MAX_ROUNDS];
+	int n = 0;
+
+	for (int c = 0; c < 2; c++) {
+		struct breakdown_side a = { 0 };
+		bool have_a = false;
+		struct console_match m;
+
+		for (size_t i = 0; con[c] && console_line(con[c], i, &m) == 0; i++) {
+			struct breakdown_side side;
+			int which = breakdown_parse_line(m.text, &side);
+
+			if (which == 'a') {
+				a = side;
+				have_a = true;
+			} else if (which == 'b' && have_a && n < RESULTS_MAX_ROUNDS) {
+				found[n].t_ns = m.t_ns;
+				found[n].bd.a = a;
+				found[n].bd.b = side;
+				n++;
+				have_a = false;
+			}
+		}
+	}
+	/* In the order they came: a chain's second handoff prints on the other console. */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && found[j].t_ns < found[j - 1].t_ns; j--) {
+			__typeof__(found[0]) tmp = found[j];
+
+			found[j] = found[j - 1];
+			found[j - 1] = tmp;
+		}
+	for (int i = 0; i < n; i++)
+		rep->breakdowns[i] = found[i].bd;
+	rep->nbreakdowns = n;
+}
+
+int64_t breakdown_step(const struct breakdown_side *side, const char *name)
+{
+	for (int i = 0; i < side->nsteps; i++)
+		if (!strcmp(side->name[i], name))
+			return side->ns[i];
+	return -1;
+}
+
+void breakdown_format(const struct breakdown_side *side, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 1; i < side->nsteps && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s %.2f", i > 1 ? ", " : "",
+					 side->name[i],
+					 (double)(side->ns[i] - side->ns[i - 1]) / 1e6);
+}
+
+int64_t breakdown_total(const struct breakdown_side *side)
+{
+	return side->nsteps > 1 ? side->ns[side->nsteps - 1] - side->ns[0] : 0;
+}
