@@ -64,15 +64,25 @@ $(B)/twinbench: $(B)/main.o $(B)/libtwinbench.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # The guest agent is static so that it runs in any guest userspace.
-$(B)/twinbench-agent: guest/agent/agent.c guest/agent/handoff.c guest/agent/handoff.h | $(B)
-	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ \
-		guest/agent/agent.c guest/agent/handoff.c
+AGENT_SRCS := guest/agent/agent.c guest/agent/handoff.c guest/agent/takeover.c \
+	guest/agent/netif.c guest/agent/twinprep.c
+$(B)/twinbench-agent: $(AGENT_SRCS) $(wildcard guest/agent/*.h) | $(B)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -static \
+		-o $@ $(AGENT_SRCS)
 
 # The agent's handoff block is guest code: its test compiles it in.
 $(B)/tests/test_handoff: harness/tests/test_handoff.c guest/agent/handoff.c guest/agent/handoff.h \
 		$(B)/libtwinbench.a $(B)/twinbench-agent | $(B)/tests
 	$(CC) $(CFLAGS) -Iharness -Iguest/agent -DTB_AGENT='"$(B)/twinbench-agent"' -o $@ $< \
 		guest/agent/handoff.c $(B)/libtwinbench.a $(LDLIBS) $(TEST_LIBS)
+
+# So is the agents' handoff state machine, tested on a fake region and sysfs.
+$(B)/tests/test_takeover: harness/tests/test_takeover.c guest/agent/takeover.c \
+		guest/agent/handoff.c guest/agent/twinprep.c $(wildcard guest/agent/*.h) $(B)/tests/testlib.o \
+		$(B)/libtwinbench.a | $(B)/tests
+	$(CC) $(CFLAGS) -Iharness -Iguest/agent -o $@ $< guest/agent/takeover.c \
+		guest/agent/handoff.c guest/agent/twinprep.c $(B)/tests/testlib.o \
+		$(B)/libtwinbench.a $(LDLIBS) $(TEST_LIBS)
 
 # Helpers the tests share; not a test itself (UNIT_SRCS is test_*.c).
 $(B)/tests/testlib.o: harness/tests/testlib.c harness/tests/testlib.h | $(B)/tests

@@ -14,10 +14,15 @@
  * instead of silently starting from zero.
  *
  * Between twin kernels the state travels through memory instead
- * (handoff.h): --handoff-to makes SIGUSR1 write it to the shared region and
- * stop; --publish marks it released; --wait-ready and --take-from are kernel
- * B's side, which refuses a missing, corrupt or stale block; --wait-taken
- * tells kernel A when B serves from it.
+ * (handoff.h, takeover.h).  Kernel A's agent (--handoff-to) gives the
+ * service up on SIGUSR1 (sent by --request-handoff): it stops answering,
+ * writes the state, releases the NIC (--release-nic) and marks the block
+ * ready, then waits until B took it.  Kernel B's agent (--take-from) serves
+ * on loopback from boot and watches the region; once the block is ready it
+ * takes the NIC (--nic, or its own: --own-nic), sets the service address
+ * (--ip), announces it and answers from A's state, refusing a missing,
+ * corrupt or stale block.  Nothing is printed between A's last reply and
+ * B's first; B then prints both kernels' steps (the breakdown).
  *
  * Static, no dependencies: it runs in kernel A's Debian root and in kernel
  * B's busybox initramfs alike.
@@ -34,23 +39,33 @@
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "handoff.h"
+#include "netif.h"
+#include "takeover.h"
+#include "twinprep.h"
 
 #define STATE_MAGIC "TBSTATE"
 #define STATE_VERSION 1
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t handoff_requested;
+static volatile sig_atomic_t handoff_corrupt_requested;
 
-static void on_stop(int sig)
+static void on_stop(int sig, siginfo_t *info, void *uctx)
 {
-	if (sig == SIGUSR1)
+	(void)uctx;
+	if (sig == SIGUSR1) {
 		handoff_requested = 1;
+		/* --request-handoff --corrupt-state: the refusal test's damaged block. */
+		handoff_corrupt_requested = info->si_code == SI_QUEUE && info->si_value.sival_int;
+	}
 	stop_requested = 1;
 }
 
@@ -145,68 +160,159 @@ static int state_save(const char *path, uint64_t counter)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: twinbench-agent [--port N] [--state FILE] [--handoff-to REGION]\n"
-		"                       [--take-from REGION --from-boot ID]\n"
-		"       twinbench-agent --publish REGION | --corrupt REGION\n"
-		"       twinbench-agent --wait-ready REGION --from-boot ID [--timeout-ms N]\n"
-		"       twinbench-agent --wait-taken REGION [--timeout-ms N]\n");
+		"usage: twinbench-agent [--port N] [--state FILE]\n"
+		"           [--handoff-to REGION [--release-nic IFNAME | --drop-addr IFNAME]]\n"
+		"           [--take-from REGION --from-boot ID [--nic BDF | --own-nic IFNAME]\n"
+		"            [--ip ADDR/PREFIX] [--timeout-ms N]] [--sysfs DIR]\n"
+		"       twinbench-agent --request-handoff PIDFILE --handoff-to REGION\n"
+		"           [--corrupt-state] [--timeout-ms N]\n"
+		"       twinbench-agent --wait-taken REGION [--timeout-ms N] [--poll-ms N]\n"
+		"       twinbench-agent --wait-file FILE [--timeout-ms N]\n"
+		"       twinbench-agent --pci-skip [--keep BDF] | --mem-blocks   [--sysfs DIR]\n");
 	exit(2);
 }
 
-/* A corrupt read can be a torn one while A still writes: believe it after this long. */
-#define CORRUPT_SETTLE_NS 50000000LL
+/* Kernel B watches the region this often; faster once A has begun to write it. */
+#define TAKE_POLL_NS	   1000000LL
+#define TAKE_POLL_FAST_NS  50000LL
+/* Taken, and no request yet: B says what happened after this long all the same. */
+#define TAKEN_QUIET_NS	   100000000LL
+/* Each network step of a takeover (link up, ...) gives up after this long. */
+#define TAKE_STEP_NS	   10000000000LL
 
-static int64_t now_ns(void)
+struct options {
+	int port;
+	const char *state_path;
+	const char *handoff_to, *release_nic, *drop_addr;
+	const char *take_from, *from_boot, *nic, *own_nic, *ip;
+	const char *sysfs;
+	const char *request_pidfile, *taken_region;
+	const char *done_file; /* B: created once the takeover has been told on the console */
+	const char *wait_file;
+	bool pci_skip, mem_blocks; /* print B's pci_skip= or twinbench.mem= list */
+	const char *keep;
+	bool corrupt_state;
+	int64_t timeout_ms, poll_ms;
+};
+
+static void parse(int argc, char **argv, struct options *o)
 {
-	struct timespec ts;
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "state", required_argument, NULL, 's' },
+		{ "handoff-to", required_argument, NULL, 'H' },
+		{ "release-nic", required_argument, NULL, 'R' },
+		{ "drop-addr", required_argument, NULL, 'A' },
+		{ "take-from", required_argument, NULL, 'T' },
+		{ "from-boot", required_argument, NULL, 'B' },
+		{ "nic", required_argument, NULL, 'N' },
+		{ "own-nic", required_argument, NULL, 'O' },
+		{ "ip", required_argument, NULL, 'I' },
+		{ "sysfs", required_argument, NULL, 'S' },
+		{ "request-handoff", required_argument, NULL, 'Q' },
+		{ "corrupt-state", no_argument, NULL, 'C' },
+		{ "wait-taken", required_argument, NULL, 'K' },
+		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "poll-ms", required_argument, NULL, 'l' },
+		{ "done-file", required_argument, NULL, 'D' },
+		{ "wait-file", required_argument, NULL, 'F' },
+		{ "pci-skip", no_argument, NULL, 'X' },
+		{ "keep", required_argument, NULL, 'k' },
+		{ "mem-blocks", no_argument, NULL, 'M' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/*
- * Kernel B waits for kernel A to release the service: 0 when the block is
- * ready, 1 (after saying why) when it is corrupt, stale or never came.
- */
-static int wait_ready(const char *region, const char *from_boot, int64_t timeout_ms)
-{
-	int64_t start = now_ns(), corrupt_since = 0;
-	enum handoff_status s;
-	uint64_t counter;
-	char why[160];
-
-	for (;;) {
-		s = handoff_read(region, from_boot, &counter, why, sizeof(why));
-		if (s == HANDOFF_OK)
-			return 0;
-		if (s == HANDOFF_CORRUPT && !corrupt_since)
-			corrupt_since = now_ns();
-		if (s != HANDOFF_CORRUPT)
-			corrupt_since = 0;
-		/* A taken block is the previous handoff's: a new one is coming. */
-		if ((s == HANDOFF_STALE && !strstr(why, "taken")) || s == HANDOFF_IO ||
-		    (corrupt_since && now_ns() - corrupt_since > CORRUPT_SETTLE_NS) ||
-		    now_ns() - start > timeout_ms * 1000000LL)
-			break;
-		usleep(1000);
+	*o = (struct options){ .port = 7777, .state_path = "/var/lib/twinbench/agent.state",
+			       .sysfs = "/sys", .timeout_ms = -1, .poll_ms = 1 };
+	while ((opt = getopt_long(argc, argv, "p:s:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': o->port = atoi(optarg); break;
+		case 's': o->state_path = optarg; break;
+		case 'H': o->handoff_to = optarg; break;
+		case 'R': o->release_nic = optarg; break;
+		case 'A': o->drop_addr = optarg; break;
+		case 'T': o->take_from = optarg; break;
+		case 'B': o->from_boot = optarg; break;
+		case 'N': o->nic = optarg; break;
+		case 'O': o->own_nic = optarg; break;
+		case 'I': o->ip = optarg; break;
+		case 'S': o->sysfs = optarg; break;
+		case 'Q': o->request_pidfile = optarg; break;
+		case 'C': o->corrupt_state = true; break;
+		case 'K': o->taken_region = optarg; break;
+		case 't': o->timeout_ms = atoll(optarg); break;
+		case 'l': o->poll_ms = atoll(optarg); break;
+		case 'D': o->done_file = optarg; break;
+		case 'F': o->wait_file = optarg; break;
+		case 'X': o->pci_skip = true; break;
+		case 'k': o->keep = optarg; break;
+		case 'M': o->mem_blocks = true; break;
+		default: usage();
+		}
 	}
-	printf("twinbench-agent: refusing to take over: state block is %s: %s\n",
-	       handoff_status_name(s), why);
-	return 1;
+	if (o->port <= 0 || o->port > 65535 || (o->take_from && !o->from_boot) ||
+	    (o->nic && o->own_nic) || (o->request_pidfile && !o->handoff_to) || o->poll_ms < 1 ||
+	    (o->release_nic && o->drop_addr) || (o->drop_addr && !o->ip) ||
+	    optind != argc)
+		usage();
 }
 
 /*
- * Kernel A's side after publishing: wait until B's agent serves from the
- * block (TAKEN).  0 once it does; 1 (after saying so) on timeout or error.
+ * Kernel A's helper: ask the serving agent (PID in @pidfile) to hand over
+ * and wait until it has exited; 0 if kernel B took the block, said on the
+ * console and drained: this kernel parks next, and a parked kernel's UART
+ * sends nothing more.
  */
-static int wait_taken(const char *region, int64_t timeout_ms)
+static int request_handoff(const struct options *o)
 {
-	int64_t start = now_ns();
-	int taken;
+	int64_t timeout_ms = o->timeout_ms < 0 ? 120000 : o->timeout_ms;
+	union sigval v = { .sival_int = o->corrupt_state };
+	struct pollfd pfd = { .events = POLLIN };
+	FILE *f = fopen(o->request_pidfile, "re");
+	struct utsname uts;
+	int pid = 0, rc;
 
-	while ((taken = handoff_taken(region)) == 0 &&
-	       now_ns() - start <= timeout_ms * 1000000LL)
-		usleep(1000);
+	if (!f || fscanf(f, "%d", &pid) != 1 || pid <= 0) {
+		printf("twinbench-agent: no agent PID in %s\n", o->request_pidfile);
+		if (f)
+			fclose(f);
+		return 1;
+	}
+	fclose(f);
+	/* A descriptor for the agent: its exit is a poll() away, without a polling loop. */
+	pfd.fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd.fd < 0 || sigqueue(pid, SIGUSR1, v) != 0) {
+		printf("twinbench-agent: cannot ask the agent (pid %d) to hand over: %s\n", pid,
+		       strerror(errno));
+		return 1;
+	}
+	do
+		rc = poll(&pfd, 1, (int)timeout_ms);
+	while (rc < 0 && errno == EINTR);
+	close(pfd.fd);
+	if (rc == 0) {
+		printf("twinbench-agent: the agent (pid %d) did not finish its handoff within %" PRId64
+		       " ms\n",
+		       pid, timeout_ms);
+		return 1;
+	}
+	if (handoff_taken(o->handoff_to) != 1)
+		return 1;
+	uname(&uts);
+	printf("twinbench: kernel %s let go of the service\n", uts.release);
+	fflush(stdout);
+	if (isatty(STDOUT_FILENO))
+		tcdrain(STDOUT_FILENO);
+	return 0;
+}
+
+static int wait_taken(const struct options *o)
+{
+	int64_t timeout_ms = o->timeout_ms < 0 ? 60000 : o->timeout_ms;
+	int taken = give_wait_taken(o->taken_region, o->poll_ms * 1000000LL,
+				    takeover_now() + timeout_ms * 1000000LL);
+
 	if (taken == 1)
 		return 0;
 	printf("twinbench-agent: the state block was not taken over within %" PRId64 " ms\n",
@@ -214,86 +320,174 @@ static int wait_taken(const char *region, int64_t timeout_ms)
 	return 1;
 }
 
+/*
+ * Wait until @o->wait_file exists (inotify, no polling); 0, or 1 on timeout.
+ * Then, on a terminal, until what was written to it went out (tcdrain()).
+ */
+static int wait_file(const struct options *o)
+{
+	int64_t timeout_ms = o->timeout_ms < 0 ? 60000 : o->timeout_ms;
+	int64_t deadline = takeover_now() + timeout_ms * 1000000LL;
+	char dir[4096];
+	struct pollfd pfd = { .events = POLLIN };
+	char buf[4096];
+	int rc = 1;
+
+	snprintf(dir, sizeof(dir), "%s", o->wait_file);
+	/* A kernel without inotify (kernel B's) is asked every --poll-ms instead. */
+	pfd.fd = inotify_init1(IN_CLOEXEC);
+	if (pfd.fd >= 0 && inotify_add_watch(pfd.fd, dirname(dir), IN_CREATE | IN_MOVED_TO) < 0) {
+		printf("twinbench-agent: cannot watch for %s: %s\n", o->wait_file, strerror(errno));
+		close(pfd.fd);
+		return 1;
+	}
+	/* Watched first, looked for second: a file made in between is not missed. */
+	while (access(o->wait_file, F_OK) != 0) {
+		int64_t left = deadline - takeover_now();
+
+		if (left <= 0) {
+			printf("twinbench-agent: %s did not appear within %" PRId64 " ms\n",
+			       o->wait_file, timeout_ms);
+			goto out;
+		}
+		if (pfd.fd < 0) {
+			struct timespec ts = { .tv_sec = o->poll_ms / 1000,
+					       .tv_nsec = o->poll_ms % 1000 * 1000000 };
+
+			nanosleep(&ts, NULL);
+		} else if (poll(&pfd, 1, (int)(left / 1000000) + 1) > 0 &&
+			   read(pfd.fd, buf, sizeof(buf)) < 0) {
+			continue;
+		}
+	}
+	rc = 0;
+	if (isatty(STDOUT_FILENO))
+		tcdrain(STDOUT_FILENO);
+out:
+	if (pfd.fd >= 0)
+		close(pfd.fd);
+	return rc;
+}
+
+/* Kernel A: the service stopped (socket closed); hand it to kernel B. */
+static int hand_over(const struct options *o, const char *boot_id, uint64_t counter,
+		     int64_t requested, int64_t stopped, struct netif *net)
+{
+	int64_t timeout_ms = o->timeout_ms < 0 ? 120000 : o->timeout_ms;
+	struct giver g = { .region = o->handoff_to, .boot_id = boot_id, .sysfs = o->sysfs,
+			   .release_nic = o->release_nic ? o->release_nic : o->drop_addr,
+			   .unbind = o->release_nic != NULL, .cidr = o->ip, .net = &net->ops,
+			   .corrupt = handoff_corrupt_requested };
+	int taken;
+
+	g.a_ns[A_REQUEST] = requested;
+	g.a_ns[A_STOPPED] = stopped;
+	if (give(&g, counter) != 0) {
+		printf("twinbench-agent: handoff failed: %s\n", g.why);
+		return 1;
+	}
+	/* B is at work: nothing for the console until it took the block. */
+	taken = give_wait_taken(o->handoff_to, 1000000LL, takeover_now() + timeout_ms * 1000000LL);
+	if (taken != 1) {
+		printf("twinbench-agent: the state block was not taken over within %" PRId64
+		       " ms\n",
+		       timeout_ms);
+		return 1;
+	}
+	printf("twinbench-agent: state handed over counter=%" PRIu64 "\n", counter);
+	return 0;
+}
+
+/*
+ * Kernel B once it answered from A's state (or waited TAKEN_QUIET_NS for a
+ * request that did not come): what happened, on each kernel's clock, then
+ * @done_file.  No tcdrain() here: on a polled UART the lines take tens of
+ * ms to go out, and the service would stall meanwhile.  The takeover that
+ * waits for the file drains the console instead (--wait-file) before it
+ * lets the kernel print straight to the UART, which would cut the lines.
+ */
+static void say_taken(const struct taker *t, const struct utsname *uts, const char *boot_id,
+		      uint64_t counter, const char *done_file)
+{
+	char a[256], b[256];
+
+	takeover_format_stamps(t->a_ns, A_STEPS, handoff_a_step_name, a, sizeof(a));
+	takeover_format_stamps(t->b_ns, B_STEPS, take_step_name, b, sizeof(b));
+	printf("twinbench-agent: ready release=%s boot_id=%s counter=%" PRIu64
+	       " state=taken-over nic=%s\n",
+	       uts->release, boot_id, counter, t->ifname[0] ? t->ifname : "-");
+	printf("twinbench-agent: handoff a %s\n", a);
+	printf("twinbench-agent: handoff b %s\n", b);
+	fflush(stdout);
+	if (done_file) {
+		int fd = open(done_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd < 0)
+			printf("twinbench-agent: cannot create %s: %s\n", done_file,
+			       strerror(errno));
+		else
+			close(fd);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "port", required_argument, NULL, 'p' },
-		{ "state", required_argument, NULL, 's' },
-		{ "handoff-to", required_argument, NULL, 'H' },
-		{ "take-from", required_argument, NULL, 'T' },
-		{ "from-boot", required_argument, NULL, 'B' },
-		{ "publish", required_argument, NULL, 'P' },
-		{ "corrupt", required_argument, NULL, 'C' },
-		{ "wait-ready", required_argument, NULL, 'W' },
-		{ "wait-taken", required_argument, NULL, 'K' },
-		{ "timeout-ms", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *state_path = "/var/lib/twinbench/agent.state";
-	const char *handoff_to = NULL, *take_from = NULL, *from_boot = NULL;
-	const char *publish = NULL, *corrupt = NULL, *wait_region = NULL, *taken_region = NULL;
-	int64_t timeout_ms = 60000;
 	struct sockaddr_in addr = { .sin_family = AF_INET };
-	struct sigaction sa = { .sa_handler = on_stop };
-	sigset_t stops, waitmask;
+	struct sigaction sa = { .sa_sigaction = on_stop, .sa_flags = SA_SIGINFO };
 	struct pollfd pfd = { .events = POLLIN };
 	char boot_id[64], req[128], reply[256];
+	enum { IDLE, TAKING, TAKEN, ANSWERED } take = IDLE;
+	struct taker t = { 0 };
+	struct netif net = { .events = -1, .talk = -1 };
+	int64_t take_deadline = 0, requested = 0, next_look = 0;
+	struct options o;
+	sigset_t stops, waitmask;
 	uint64_t counter = 0;
 	struct utsname uts;
-	int port = 7777, fd, opt, restored;
+	int fd, restored;
 
-	while ((opt = getopt_long(argc, argv, "p:s:", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'p': port = atoi(optarg); break;
-		case 's': state_path = optarg; break;
-		case 'H': handoff_to = optarg; break;
-		case 'T': take_from = optarg; break;
-		case 'B': from_boot = optarg; break;
-		case 'P': publish = optarg; break;
-		case 'C': corrupt = optarg; break;
-		case 'W': wait_region = optarg; break;
-		case 'K': taken_region = optarg; break;
-		case 't': timeout_ms = atoll(optarg); break;
-		default: usage();
-		}
-	}
-	if (port <= 0 || port > 65535 || ((take_from || wait_region) && !from_boot))
-		usage();
+	parse(argc, argv, &o);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (o.request_pidfile)
+		return request_handoff(&o);
+	if (o.taken_region)
+		return wait_taken(&o);
+	if (o.wait_file)
+		return wait_file(&o);
+	if (o.pci_skip || o.mem_blocks) {
+		static char list[65536];
+		int rc = o.pci_skip ? twinprep_pci_skip(o.sysfs, o.keep, list, sizeof(list))
+				    : twinprep_mem_blocks(o.sysfs, "/proc/iomem", list, sizeof(list));
 
-	/* One-shot actions on the shared region. */
-	if (publish || corrupt) {
-		const char *region = publish ? publish : corrupt;
-
-		if ((publish ? handoff_mark(region, HANDOFF_READY) : handoff_corrupt(region)) != 0) {
-			printf("twinbench-agent: no valid state block in %s\n", region);
+		if (rc != 0) {
+			fprintf(stderr, "twinbench-agent: cannot list %s from %s\n",
+				o.pci_skip ? "the PCI devices" : "the memory blocks", o.sysfs);
 			return 1;
 		}
+		printf("%s\n", list);
 		return 0;
 	}
-	if (wait_region)
-		return wait_ready(wait_region, from_boot, timeout_ms);
-	if (taken_region)
-		return wait_taken(taken_region, timeout_ms);
 
 	uname(&uts);
 	read_boot_id(boot_id, sizeof(boot_id));
-	if (take_from) {
-		char why[160];
-		enum handoff_status hs = handoff_read(take_from, from_boot, &counter, why, sizeof(why));
-
-		if (hs != HANDOFF_OK) {
-			printf("twinbench-agent: refusing to take over: state block is %s: %s\n",
-			       handoff_status_name(hs), why);
+	restored = o.take_from ? 0 : state_restore(o.state_path, &counter);
+	if (restored < 0) {
+		printf("twinbench-agent: refusing to start: state file %s is corrupt\n",
+		       o.state_path);
+		return 1;
+	}
+	if (o.take_from || o.drop_addr) {
+		if (netif_open(&net, TAKE_STEP_NS) != 0) {
+			printf("twinbench-agent: cannot open rtnetlink: %s\n", strerror(errno));
 			return 1;
 		}
-		restored = 2;
-	} else {
-		restored = state_restore(state_path, &counter);
-	}
-	if (restored < 0) {
-		printf("twinbench-agent: refusing to start: state file %s is corrupt\n", state_path);
-		return 1;
+		t = (struct taker){ .region = o.take_from, .from_boot = o.from_boot,
+				    .sysfs = o.sysfs, .nic_bdf = o.nic, .own_nic = o.own_nic,
+				    .cidr = o.ip, .step_timeout_ns = TAKE_STEP_NS,
+				    .net = &net.ops };
+		take = TAKING;
+		take_deadline = takeover_now() +
+				(o.timeout_ms < 0 ? 3600000LL : o.timeout_ms) * 1000000LL;
 	}
 	/*
 	 * The stop signals stay blocked except inside ppoll(): a signal that
@@ -306,15 +500,15 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &stops, &waitmask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	if (handoff_to)
+	if (o.handoff_to)
 		sigaction(SIGUSR1, &sa, NULL);
 
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	addr.sin_port = htons((uint16_t)port);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	addr.sin_port = htons((uint16_t)o.port);
 	addr.sin_addr.s_addr = htonl(INADDR_ANY);
 	pfd.fd = fd;
 	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
-		printf("twinbench-agent: cannot bind UDP port %d: %s\n", port, strerror(errno));
+		printf("twinbench-agent: cannot bind UDP port %d: %s\n", o.port, strerror(errno));
 		return 1;
 	}
 	/*
@@ -323,31 +517,62 @@ int main(int argc, char **argv)
 	 * optarg, but -s has a required argument: getopt never leaves it NULL.
 	 */
 	if (restored == 1)
-		unlink(state_path); /* NOLINT(clang-analyzer-core.NonNullParamChecker) */
+		unlink(o.state_path); /* NOLINT(clang-analyzer-core.NonNullParamChecker) */
 	printf("twinbench-agent: ready release=%s boot_id=%s counter=%" PRIu64 " state=%s\n",
 	       uts.release, boot_id, counter,
-	       restored == 2 ? "taken-over" : restored ? "restored" : "fresh");
-	/*
-	 * A taken block lets the kernel before park, and then this kernel
-	 * wakes its CPUs, which its log announces on the same console: the
-	 * ready line must be out on the wire first, not interleaved with it.
-	 */
-	fflush(stdout);
-	if (restored == 2 && isatty(STDOUT_FILENO))
-		tcdrain(STDOUT_FILENO);
-	if (restored == 2 && handoff_mark(take_from, HANDOFF_TAKEN) != 0) {
-		printf("twinbench-agent: cannot mark the state block taken\n");
-		return 1;
-	}
+	       restored ? "restored" : take == TAKING ? "waiting-for-handoff" : "fresh");
 
 	while (!stop_requested) {
 		struct sockaddr_in peer;
 		socklen_t plen = sizeof(peer);
+		int64_t wait_ns = next_look - takeover_now();
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = wait_ns > 0 ? (long)wait_ns : 0 };
 		unsigned long long seq;
 		ssize_t n;
-		int len;
+		int len, ready;
 
-		if (ppoll(&pfd, 1, NULL, &waitmask) < 0)
+		if (take == TAKEN)
+			ts = (struct timespec){ .tv_sec = 0, .tv_nsec = (long)TAKEN_QUIET_NS };
+		ready = ppoll(&pfd, 1, take == TAKING || take == TAKEN ? &ts : NULL, &waitmask);
+		if (ready < 0 && errno == EINTR && handoff_requested)
+			requested = takeover_now();
+		/* A look at the region when it is due, whether or not a request came. */
+		if (take == TAKING && takeover_now() >= next_look) {
+			next_look = takeover_now() + (t.coming ? TAKE_POLL_FAST_NS : TAKE_POLL_NS);
+			switch (take_poll(&t)) {
+			case TAKE_WAITING:
+				if (takeover_now() < take_deadline)
+					break;
+				printf("twinbench-agent: refusing to take over: no state block was "
+				       "released within %" PRId64 " ms\n",
+				       o.timeout_ms < 0 ? 3600000 : o.timeout_ms);
+				take = IDLE;
+				break;
+			case TAKE_DONE:
+				counter = t.counter;
+				take = TAKEN;
+				break;
+			case TAKE_REFUSED:
+				printf("twinbench-agent: refusing to take over: %s\n", t.why);
+				take = IDLE;
+				break;
+			case TAKE_FAILED:
+				printf("twinbench-agent: takeover failed: %s\n", t.why);
+				take = IDLE;
+				break;
+			}
+			if (ready <= 0)
+				continue;
+		}
+		if (take == TAKEN && ready == 0) {
+			/* Taken, and nobody asks: say so all the same. */
+			take = ANSWERED;
+			if (net.ops.console_quiet)
+				net.ops.console_quiet(net.ops.ctx, false);
+			say_taken(&t, &uts, boot_id, counter, o.done_file);
+			continue;
+		}
+		if (ready <= 0)
 			continue;
 		n = recvfrom(fd, req, sizeof(req) - 1, MSG_DONTWAIT, (struct sockaddr *)&peer,
 			     &plen);
@@ -360,19 +585,26 @@ int main(int argc, char **argv)
 		len = snprintf(reply, sizeof(reply), "TB1 %llu %" PRIu64 " %s %s\n", seq, counter,
 			       uts.release, boot_id);
 		sendto(fd, reply, (size_t)len, 0, (struct sockaddr *)&peer, plen);
+		if (take == TAKEN) {
+			/* The service is back: now the console may hear about it. */
+			t.b_ns[B_REPLY] = takeover_now();
+			take = ANSWERED;
+			if (net.ops.console_quiet)
+				net.ops.console_quiet(net.ops.ctx, false);
+			say_taken(&t, &uts, boot_id, counter, o.done_file);
+		}
 	}
 	close(fd);
 	if (handoff_requested) {
-		if (handoff_write(handoff_to, HANDOFF_WRITTEN, counter, boot_id) != 0) {
-			printf("twinbench-agent: cannot write the state block to %s: %s\n", handoff_to,
-			       strerror(errno));
-			return 1;
-		}
-		printf("twinbench-agent: state handed over counter=%" PRIu64 "\n", counter);
-		return 0;
+		int rc = hand_over(&o, boot_id, counter, requested ? requested : takeover_now(),
+				   takeover_now(), &net);
+
+		netif_close(&net);
+		return rc;
 	}
-	if (state_save(state_path, counter) != 0) {
-		printf("twinbench-agent: cannot save state to %s: %s\n", state_path,
+	netif_close(&net);
+	if (state_save(o.state_path, counter) != 0) {
+		printf("twinbench-agent: cannot save state to %s: %s\n", o.state_path,
 		       strerror(errno));
 		return 1;
 	}

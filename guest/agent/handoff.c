@@ -9,7 +9,7 @@
 #include "handoff.h"
 
 #define HANDOFF_MAGIC	"TBHANDOF"
-#define HANDOFF_VERSION 1
+#define HANDOFF_VERSION 2
 
 /* Fixed layout, native endianness: both kernels run on the same machine. */
 struct handoff_block {
@@ -18,7 +18,8 @@ struct handoff_block {
 	uint32_t state;
 	uint64_t counter;
 	char boot_id[40];
-	uint32_t checksum; /* FNV-1a of every byte before it */
+	int64_t a_ns[A_STEPS]; /* A's steps on A's clock */
+	uint32_t checksum;     /* FNV-1a of every byte before it */
 	uint32_t reserved;
 };
 
@@ -45,7 +46,7 @@ static int block_io(const char *path, struct handoff_block *b, int write)
 }
 
 int handoff_write(const char *path, enum handoff_state state, uint64_t counter,
-		  const char *boot_id)
+		  const char *boot_id, const int64_t *a_ns)
 {
 	struct handoff_block b;
 
@@ -55,6 +56,8 @@ int handoff_write(const char *path, enum handoff_state state, uint64_t counter,
 	b.state = state;
 	b.counter = counter;
 	snprintf(b.boot_id, sizeof(b.boot_id), "%s", boot_id);
+	if (a_ns)
+		memcpy(b.a_ns, a_ns, sizeof(b.a_ns));
 	b.checksum = block_sum(&b);
 	return block_io(path, &b, 1);
 }
@@ -74,7 +77,7 @@ static enum handoff_status check(const struct handoff_block *b, char *why, size_
 }
 
 enum handoff_status handoff_read(const char *path, const char *from_boot, uint64_t *counter,
-				 char *why, size_t len)
+				 int64_t *a_ns, char *why, size_t len)
 {
 	struct handoff_block b;
 	enum handoff_status s;
@@ -99,6 +102,8 @@ enum handoff_status handoff_read(const char *path, const char *from_boot, uint64
 		return HANDOFF_NOT_READY;
 	}
 	*counter = b.counter;
+	if (a_ns)
+		memcpy(a_ns, b.a_ns, sizeof(b.a_ns));
 	return HANDOFF_OK;
 }
 
@@ -147,4 +152,14 @@ const char *handoff_status_name(enum handoff_status s)
 	};
 
 	return names[s];
+}
+
+const char *handoff_a_step_name(int i)
+{
+	static const char *names[A_STEPS] = {
+		[A_REQUEST] = "request", [A_STOPPED] = "stopped", [A_WRITTEN] = "written",
+		[A_RELEASED] = "released", [A_READY] = "ready",
+	};
+
+	return i >= 0 && i < A_STEPS ? names[i] : "?";
 }

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -59,7 +60,7 @@ static enum handoff_status read_status(const char *path, const char *boot, uint6
 {
 	char why[160];
 
-	return handoff_read(path, boot, counter, why, sizeof(why));
+	return handoff_read(path, boot, counter, NULL, why, sizeof(why));
 }
 
 static void test_fresh_region_is_missing(void **state)
@@ -73,7 +74,7 @@ static void test_block_is_taken_only_once_it_is_ready(void **state)
 {
 	uint64_t counter = 0;
 
-	assert_int_equal(handoff_write(*state, HANDOFF_WRITTEN, 4242, BOOT_A), 0);
+	assert_int_equal(handoff_write(*state, HANDOFF_WRITTEN, 4242, BOOT_A, NULL), 0);
 	assert_int_equal(read_status(*state, BOOT_A, &counter), HANDOFF_NOT_READY);
 	assert_int_equal(handoff_mark(*state, HANDOFF_READY), 0);
 	assert_int_equal(read_status(*state, BOOT_A, &counter), HANDOFF_OK);
@@ -88,7 +89,7 @@ static void test_block_of_another_boot_is_stale(void **state)
 {
 	uint64_t counter = 0;
 
-	assert_int_equal(handoff_write(*state, HANDOFF_READY, 7, BOOT_A), 0);
+	assert_int_equal(handoff_write(*state, HANDOFF_READY, 7, BOOT_A, NULL), 0);
 	assert_int_equal(read_status(*state, BOOT_X, &counter), HANDOFF_STALE);
 	assert_int_equal(counter, 0);
 }
@@ -97,7 +98,7 @@ static void test_flipped_bit_is_corrupt(void **state)
 {
 	uint64_t counter = 0;
 
-	assert_int_equal(handoff_write(*state, HANDOFF_WRITTEN, 1000, BOOT_A), 0);
+	assert_int_equal(handoff_write(*state, HANDOFF_WRITTEN, 1000, BOOT_A, NULL), 0);
 	assert_int_equal(handoff_corrupt(*state), 0);
 	assert_int_equal(read_status(*state, BOOT_A, &counter), HANDOFF_CORRUPT);
 	/* A corrupt block cannot be published or taken either. */
@@ -160,98 +161,154 @@ static char *slurp(const char *path)
 	return buf;
 }
 
+/* Wait up to 10 s for @text in the file at @path. */
+static bool wait_for(const char *path, const char *text)
+{
+	int64_t deadline = monotime_now() + 10 * NS_PER_S;
+
+	while (!strstr(slurp(path), text)) {
+		if (monotime_now() > deadline) {
+			fprintf(stderr, "gave up waiting for '%s' in %s\n", text, path);
+			return false;
+		}
+		monotime_sleep_until(monotime_now() + 10 * NS_PER_MS);
+	}
+	return true;
+}
+
+/* A file holding @pid: the agent's PID file as kernel A's init writes it. */
+static void write_pidfile(const char *path, pid_t pid)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f, "%d\n", (int)pid);
+	fclose(f);
+}
+
+static void read_boot(char *boot, size_t len)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+	assert_non_null(f);
+	assert_non_null(fgets(boot, (int)len, f));
+	fclose(f);
+	boot[strcspn(boot, "\n")] = '\0';
+}
+
+/*
+ * Both agents for real, on one machine: B serves on its port and watches
+ * the region; A, asked by --request-handoff, stops and publishes; B takes
+ * over and answers from A's count; the helper returns once B took it.
+ */
 static void test_agent_hands_over_and_is_taken_over(void **state)
 {
 	const char *region = *state;
-	char port_a[8] = "47391", port_b[8] = "47392", boot[64] = "", out[] = "/tmp/tbagent.out";
+	char port_a[8] = "47391", port_b[8] = "47392", boot[64] = "";
+	char out_a[] = "/tmp/tbagent-a.out", out_b[] = "/tmp/tbagent-b.out";
+	char pidfile[] = "/tmp/tbagent.pid";
 	char *a_argv[] = { AGENT, "--port", port_a, "--state", "/tmp/tbagent.unused",
-			   "--handoff-to", (char *)region, NULL };
+			   "--handoff-to", (char *)region, "--timeout-ms", "20000", NULL };
+	char *b_argv[] = { AGENT, "--port", port_b, "--state", "/tmp/tbagent-b.unused",
+			   "--take-from", (char *)region, "--from-boot", boot,
+			   "--done-file", "/tmp/tbagent.done", NULL };
+	char *req[] = { AGENT, "--request-handoff", pidfile, "--handoff-to", (char *)region,
+			"--timeout-ms", "20000", NULL };
+	char *wait[] = { AGENT, "--wait-file", "/tmp/tbagent.done", "--timeout-ms", "20000", NULL };
 	struct probe_record rec;
 	uint64_t served;
-	FILE *f;
+	pid_t a, b;
+	char *text;
+
+	if (access(AGENT, X_OK) != 0)
+		skip();
+	read_boot(boot, sizeof(boot));
+	unlink("/tmp/tbagent.done");
+	a = spawn(a_argv, out_a);
+	ask(atoi(port_a), &rec);
+	ask(atoi(port_a), &rec);
+	served = rec.counter;
+	b = spawn(b_argv, out_b);
+	write_pidfile(pidfile, a);
+
+	assert_int_equal(wait_exit(spawn(req, "/dev/null")), 0);
+	assert_int_equal(wait_exit(a), 0);
+	assert_non_null(strstr(slurp(out_a), "state handed over counter="));
+	ask(atoi(port_b), &rec);
+	/* The counter goes on from where A stopped: one more request served. */
+	assert_int_equal(rec.counter, served + 1);
+	/* B says so, and its steps and A's, once it has answered; then the file. */
+	assert_int_equal(wait_exit(spawn(wait, "/dev/null")), 0);
+	text = slurp(out_b);
+	assert_non_null(strstr(text, "state=waiting-for-handoff"));
+	assert_non_null(strstr(text, "state=taken-over"));
+	assert_non_null(strstr(text, "twinbench-agent: handoff a request=0 stopped="));
+	assert_non_null(strstr(text, " ready="));
+	assert_non_null(strstr(text, "twinbench-agent: handoff b seen=0 "));
+	assert_non_null(strstr(text, " reply="));
+	kill(b, SIGTERM);
+	wait_exit(b);
+	{
+		/* Taken once: a kernel waiting for a next handoff finds none and says so. */
+		char *t[] = { AGENT, "--port", port_b, "--state", "/tmp/tbagent-b.unused",
+			      "--take-from", (char *)region, "--from-boot", boot,
+			      "--timeout-ms", "100", NULL };
+
+		b = spawn(t, out_b);
+		assert_true(wait_for(out_b, "no state block was released within 100 ms"));
+		kill(b, SIGTERM);
+		wait_exit(b);
+	}
+	unlink(out_a);
+	unlink(out_b);
+	unlink(pidfile);
+	unlink("/tmp/tbagent.done");
+	unlink("/tmp/tbagent.unused");
+	unlink("/tmp/tbagent-b.unused");
+}
+
+/* A's helper asks for a damaged block: B refuses it, and A is told B did not take it. */
+static void test_agent_refuses_corrupt_block_quickly(void **state)
+{
+	const char *region = *state;
+	char port_a[8] = "47393", port_b[8] = "47394", boot[64] = "";
+	char out_a[] = "/tmp/tbagent2-a.out", out_b[] = "/tmp/tbagent2-b.out";
+	char pidfile[] = "/tmp/tbagent2.pid";
+	char *a_argv[] = { AGENT, "--port", port_a, "--state", "/tmp/tbagent2.unused",
+			   "--handoff-to", (char *)region, "--timeout-ms", "1000", NULL };
+	char *b_argv[] = { AGENT, "--port", port_b, "--state", "/tmp/tbagent2-b.unused",
+			   "--take-from", (char *)region, "--from-boot", boot,
+			   "--timeout-ms", "20000", NULL };
+	char *req[] = { AGENT, "--request-handoff", pidfile, "--handoff-to", (char *)region,
+			"--corrupt-state", NULL };
+	struct probe_record rec;
+	int64_t start;
 	pid_t a, b;
 
 	if (access(AGENT, X_OK) != 0)
 		skip();
-	f = fopen("/proc/sys/kernel/random/boot_id", "r");
-	assert_non_null(fgets(boot, sizeof(boot), f));
-	fclose(f);
-	boot[strcspn(boot, "\n")] = '\0';
-
-	a = spawn(a_argv, out);
+	read_boot(boot, sizeof(boot));
+	a = spawn(a_argv, out_a);
 	ask(atoi(port_a), &rec);
-	ask(atoi(port_a), &rec);
-	served = rec.counter;
-	assert_int_equal(kill(a, SIGUSR1), 0);
-	assert_int_equal(wait_exit(a), 0);
-	assert_non_null(strstr(slurp(out), "state handed over counter="));
-
-	/* Written, not yet released: B waits, then gives up saying so. */
-	{
-		char *w[] = { AGENT, "--wait-ready", (char *)region, "--from-boot", boot,
-			      "--timeout-ms", "100", NULL };
-
-		assert_int_equal(wait_exit(spawn(w, out)), 1);
-		assert_non_null(strstr(slurp(out), "refusing to take over: state block is not ready"));
-	}
-	{
-		char *p[] = { AGENT, "--publish", (char *)region, NULL };
-		char *w[] = { AGENT, "--wait-ready", (char *)region, "--from-boot", boot, NULL };
-
-		assert_int_equal(wait_exit(spawn(p, out)), 0);
-		assert_int_equal(wait_exit(spawn(w, out)), 0);
-	}
-	{
-		/* Released, not taken: kernel A would wait, and gives up saying so. */
-		char *k[] = { AGENT, "--wait-taken", (char *)region, "--timeout-ms", "50", NULL };
-
-		assert_int_equal(wait_exit(spawn(k, out)), 1);
-		assert_non_null(strstr(slurp(out), "was not taken over within 50 ms"));
-	}
-	{
-		char *t[] = { AGENT, "--port", port_b, "--take-from", (char *)region,
-			      "--from-boot", boot, NULL };
-		char *k[] = { AGENT, "--wait-taken", (char *)region, NULL };
-
-		b = spawn(t, out);
-		ask(atoi(port_b), &rec);
-		/* The counter goes on from where A stopped: one more request served. */
-		assert_int_equal(rec.counter, served + 1);
-		assert_int_equal(wait_exit(spawn(k, "/dev/null")), 0);
-		kill(b, SIGTERM);
-		wait_exit(b);
-		assert_non_null(strstr(slurp(out), "state=taken-over"));
-	}
-	{
-		/* Taken once: a second kernel may not start from it again. */
-		char *t[] = { AGENT, "--port", port_b, "--take-from", (char *)region,
-			      "--from-boot", boot, NULL };
-
-		assert_int_equal(wait_exit(spawn(t, out)), 1);
-		assert_non_null(strstr(slurp(out), "refusing to take over: state block is stale"));
-	}
-	unlink(out);
-	unlink("/tmp/tbagent.unused");
-}
-
-static void test_agent_refuses_corrupt_block_quickly(void **state)
-{
-	const char *region = *state;
-	char out[] = "/tmp/tbagent2.out";
-	char *w[] = { AGENT, "--wait-ready", (char *)region, "--from-boot", BOOT_A, "--timeout-ms",
-		      "20000", NULL };
-	int64_t start;
-
-	if (access(AGENT, X_OK) != 0)
-		skip();
-	assert_int_equal(handoff_write(region, HANDOFF_WRITTEN, 99, BOOT_A), 0);
-	assert_int_equal(handoff_corrupt(region), 0);
+	b = spawn(b_argv, out_b);
+	write_pidfile(pidfile, a);
 	start = monotime_now();
-	assert_int_equal(wait_exit(spawn(w, out)), 1);
-	/* Long before the 20 s timeout: a corrupt block is refused once it stays corrupt. */
+	assert_int_equal(wait_exit(spawn(req, "/dev/null")), 1);
+	assert_int_equal(wait_exit(a), 1);
+	assert_non_null(strstr(slurp(out_a), "was not taken over within 1000 ms"));
+	/* Long before B's 20 s: a corrupt block is refused once it stays corrupt. */
+	assert_true(wait_for(out_b, "refusing to take over: state block is corrupt"));
 	assert_true(monotime_now() - start < 10 * NS_PER_S);
-	assert_non_null(strstr(slurp(out), "refusing to take over: state block is corrupt"));
-	unlink(out);
+	/* Refused, B still serves on its own: nothing was taken. */
+	ask(atoi(port_b), &rec);
+	assert_int_equal(rec.counter, 1);
+	kill(b, SIGTERM);
+	wait_exit(b);
+	unlink(out_a);
+	unlink(out_b);
+	unlink(pidfile);
+	unlink("/tmp/tbagent2.unused");
+	unlink("/tmp/tbagent2-b.unused");
 }
 
 int main(void)

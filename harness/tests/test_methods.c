@@ -75,15 +75,15 @@ static void test_shipped_methods_record_their_phases_in_order(void **state)
 	};
 	static const char *const twin[] = {
 		"guest_start", "boot_ready", "service_up", "trigger", "cpu_handed", "b_first_line",
-		"b_ready", "handoff_start", "a_quiesced", "b_nic_up", "service_back",
+		"b_ready", "handoff_start", "b_service_ready", "service_back", "b_breakdown",
 		"takeover_done", "a_console_b", NULL,
 	};
 	static const char *const twin_repeat[] = {
 		"guest_start", "boot_ready", "service_up", "trigger", "cpu_handed", "b_first_line",
-		"b_ready", "handoff_start", "a_quiesced", "b_nic_up", "service_back",
+		"b_ready", "handoff_start", "b_service_ready", "service_back", "b_breakdown",
 		"takeover_done", "a_console_b", "r2_trigger", "r2_cpu_handed", "r2_b_first_line",
-		"r2_b_ready", "r2_handoff_start", "r2_a_quiesced", "r2_b_nic_up", "r2_service_back",
-		"r2_takeover_done", "r2_a_console_b", NULL,
+		"r2_b_ready", "r2_handoff_start", "r2_b_service_ready", "r2_service_back",
+		"r2_b_breakdown", "r2_takeover_done", "r2_a_console_b", NULL,
 	};
 	struct method m;
 

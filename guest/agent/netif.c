@@ -1,0 +1,296 @@
+/*
+ * netif.c - the network steps of kernel B's takeover (struct take_net) in
+ * the guest: rtnetlink for the link and the address, a packet socket for
+ * the gratuitous ARP, syslog(2) for the console log level.  No program is
+ * run: under TCG a fork and exec cost milliseconds each.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_packet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netif.h"
+
+/* syslog(2)'s "set the console log level" (SYSLOG_ACTION_CONSOLE_LEVEL). */
+#define CONSOLE_LEVEL_ACTION 8
+/* While B takes over: errors and worse only (console_loglevel 4). */
+#define QUIET_LEVEL 4
+
+struct nl_req {
+	struct nlmsghdr nh;
+	union {
+		struct ifinfomsg ifi;
+		struct ifaddrmsg ifa;
+	};
+	char attrs[64];
+};
+
+static int nl_open(unsigned groups)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = groups };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Send @req on @fd and read its acknowledgement; 0 or -errno. */
+static int nl_talk(int fd, struct nl_req *req)
+{
+	struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+	char buf[4096];
+	ssize_t n;
+
+	req->nh.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	req->nh.nlmsg_seq = 1;
+	if (sendto(fd, req, req->nh.nlmsg_len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		return -errno;
+	for (;;) {
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n);
+		     h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_ERROR && h->nlmsg_seq == 1)
+				return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+		}
+	}
+}
+
+static void nl_attr(struct nl_req *req, unsigned short type, const void *data, size_t len)
+{
+	struct rtattr *rta = (struct rtattr *)((char *)req + NLMSG_ALIGN(req->nh.nlmsg_len));
+
+	rta->rta_type = type;
+	rta->rta_len = (unsigned short)RTA_LENGTH(len);
+	memcpy(RTA_DATA(rta), data, len);
+	req->nh.nlmsg_len = NLMSG_ALIGN(req->nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+}
+
+/*
+ * Has @ifname carrier: 1, 0, or -1 when it cannot be told.  Not IFF_RUNNING:
+ * the operational state follows the carrier through the link watch, which
+ * may wait up to a second, while packets flow as soon as the carrier is on.
+ */
+static int link_carrier(const char *ifname)
+{
+	char path[64], c = 0;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", ifname);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = (int)read(fd, &c, 1);
+	close(fd);
+	return n == 1 ? c == '1' : 0;
+}
+
+static int wait_links(void *ctx, int64_t deadline_ns)
+{
+	struct netif *n = ctx;
+	struct pollfd pfd = { .fd = n->events, .events = POLLIN };
+	int64_t left = deadline_ns - takeover_now();
+	char buf[8192];
+
+	if (left <= 0)
+		return -1;
+	if (poll(&pfd, 1, (int)(left / 1000000) + 1) > 0)
+		while (recv(n->events, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			;
+	return 0;
+}
+
+static int link_up(void *ctx, const char *ifname, int64_t deadline_ns, char *why, size_t len)
+{
+	struct netif *n = ctx;
+	struct nl_req req = { .nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
+				      .nlmsg_type = RTM_NEWLINK } };
+	int index = (int)if_nametoindex(ifname), rc, carrier;
+
+	if (index <= 0) {
+		snprintf(why, len, "no network device %s", ifname);
+		return -1;
+	}
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = index;
+	req.ifi.ifi_flags = IFF_UP;
+	req.ifi.ifi_change = IFF_UP;
+	rc = nl_talk(n->talk, &req);
+	if (rc != 0) {
+		snprintf(why, len, "cannot bring %s up: %s", ifname, strerror(-rc));
+		return -1;
+	}
+	/* The kernel announces a carrier change by RTM_NEWLINK. */
+	while ((carrier = link_carrier(ifname)) != 1) {
+		if (carrier < 0 || wait_links(n, deadline_ns) != 0) {
+			snprintf(why, len, "%s has no carrier after %lld ms", ifname,
+				 (long long)(n->step_timeout_ns / 1000000));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* "10.213.0.10/24" into @addr and @prefix; 0 or -1. */
+static int parse_cidr(const char *cidr, struct in_addr *addr, int *prefix)
+{
+	char ip[32];
+	const char *slash = strchr(cidr, '/');
+
+	snprintf(ip, sizeof(ip), "%.*s", slash ? (int)(slash - cidr) : (int)strlen(cidr), cidr);
+	*prefix = slash ? atoi(slash + 1) : 32;
+	return inet_pton(AF_INET, ip, addr) == 1 && *prefix >= 0 && *prefix <= 32 ? 0 : -1;
+}
+
+static int change_addr(struct netif *n, bool add, const char *ifname, const char *cidr,
+		       char *why, size_t len)
+{
+	struct nl_req req = { .nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg)),
+				      .nlmsg_type = add ? RTM_NEWADDR : RTM_DELADDR,
+				      .nlmsg_flags = add ? NLM_F_CREATE | NLM_F_REPLACE : 0 } };
+	struct in_addr addr;
+	int prefix, rc;
+
+	if (parse_cidr(cidr, &addr, &prefix) != 0) {
+		snprintf(why, len, "not an address/prefix: %s", cidr);
+		return -1;
+	}
+	req.ifa.ifa_family = AF_INET;
+	req.ifa.ifa_prefixlen = (unsigned char)prefix;
+	req.ifa.ifa_index = if_nametoindex(ifname);
+	nl_attr(&req, IFA_LOCAL, &addr, sizeof(addr));
+	nl_attr(&req, IFA_ADDRESS, &addr, sizeof(addr));
+	rc = nl_talk(n->talk, &req);
+	if (rc != 0) {
+		snprintf(why, len, "cannot %s %s the address %s: %s", add ? "give" : "take from",
+			 ifname, cidr, strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+static int add_addr(void *ctx, const char *ifname, const char *cidr, char *why, size_t len)
+{
+	return change_addr(ctx, true, ifname, cidr, why, len);
+}
+
+static int del_addr(void *ctx, const char *ifname, const char *cidr, char *why, size_t len)
+{
+	return change_addr(ctx, false, ifname, cidr, why, len);
+}
+
+/* An ARP request for our own address, from it, to everyone: "this address is here now". */
+static int announce(void *ctx, const char *ifname, const char *cidr, char *why, size_t len)
+{
+	struct {
+		struct ether_header eth;
+		struct arphdr arp;
+		unsigned char sha[ETH_ALEN], spa[4], tha[ETH_ALEN], tpa[4];
+	} __attribute__((packed)) frame;
+	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
+				  .sll_halen = ETH_ALEN };
+	struct ifreq ifr = { 0 };
+	struct in_addr addr;
+	int fd, prefix, rc = -1;
+
+	(void)ctx;
+	if (parse_cidr(cidr, &addr, &prefix) != 0) {
+		snprintf(why, len, "not an address/prefix: %s", cidr);
+		return -1;
+	}
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (fd < 0 || ioctl(fd, SIOCGIFHWADDR, &ifr) != 0) {
+		snprintf(why, len, "cannot announce %s on %s: %s", cidr, ifname, strerror(errno));
+		goto out;
+	}
+	memset(&frame, 0, sizeof(frame));
+	memset(frame.eth.ether_dhost, 0xff, ETH_ALEN);
+	memcpy(frame.eth.ether_shost, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
+	frame.eth.ether_type = htons(ETHERTYPE_ARP);
+	frame.arp.ar_hrd = htons(ARPHRD_ETHER);
+	frame.arp.ar_pro = htons(ETHERTYPE_IP);
+	frame.arp.ar_hln = ETH_ALEN;
+	frame.arp.ar_pln = 4;
+	frame.arp.ar_op = htons(ARPOP_REQUEST);
+	memcpy(frame.sha, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
+	memcpy(frame.spa, &addr, 4);
+	memcpy(frame.tpa, &addr, 4);
+	to.sll_ifindex = (int)if_nametoindex(ifname);
+	memset(to.sll_addr, 0xff, ETH_ALEN);
+	if (sendto(fd, &frame, sizeof(frame), 0, (struct sockaddr *)&to, sizeof(to)) !=
+	    (ssize_t)sizeof(frame)) {
+		snprintf(why, len, "cannot announce %s on %s: %s", cidr, ifname, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static void console_quiet(void *ctx, bool quiet)
+{
+	struct netif *n = ctx;
+
+	if (quiet) {
+		FILE *f = fopen("/proc/sys/kernel/printk", "re");
+
+		n->console_level = 0;
+		if (f) {
+			if (fscanf(f, "%d", &n->console_level) != 1)
+				n->console_level = 0;
+			fclose(f);
+		}
+		if (n->console_level > QUIET_LEVEL)
+			klogctl(CONSOLE_LEVEL_ACTION, NULL, QUIET_LEVEL);
+	} else if (n->console_level > QUIET_LEVEL) {
+		klogctl(CONSOLE_LEVEL_ACTION, NULL, n->console_level);
+	}
+}
+
+int netif_open(struct netif *n, int64_t step_timeout_ns)
+{
+	memset(n, 0, sizeof(*n));
+	n->step_timeout_ns = step_timeout_ns;
+	/* Subscribed before the rescan: no link event can slip by. */
+	n->events = nl_open(RTMGRP_LINK);
+	n->talk = nl_open(0);
+	if (n->events < 0 || n->talk < 0) {
+		netif_close(n);
+		return -1;
+	}
+	n->ops = (struct take_net){ .ctx = n, .wait_links = wait_links, .link_up = link_up,
+				    .add_addr = add_addr, .del_addr = del_addr, .announce = announce,
+				    .console_quiet = console_quiet };
+	return 0;
+}
+
+void netif_close(struct netif *n)
+{
+	if (n->events >= 0)
+		close(n->events);
+	if (n->talk >= 0)
+		close(n->talk);
+	n->events = n->talk = -1;
+}

@@ -1,0 +1,24 @@
+/*
+ * netif.h - kernel B's network steps of a takeover, for real: rtnetlink,
+ * a packet socket and the console log level (struct take_net, takeover.h).
+ */
+#ifndef TB_NETIF_H
+#define TB_NETIF_H
+
+#include <stdint.h>
+
+#include "takeover.h"
+
+struct netif {
+	struct take_net ops; /* what take_poll() calls; ctx is this struct */
+	int events;	     /* rtnetlink, subscribed to link changes */
+	int talk;	     /* rtnetlink, for requests */
+	int console_level;   /* before console_quiet(true) */
+	int64_t step_timeout_ns;
+};
+
+/* Open the netlink sockets; 0 or -1 (errno set). */
+int netif_open(struct netif *n, int64_t step_timeout_ns);
+void netif_close(struct netif *n);
+
+#endif

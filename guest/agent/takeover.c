@@ -1,0 +1,307 @@
+/* takeover.c - the agents' side of a twin handoff (see takeover.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "takeover.h"
+
+int64_t takeover_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void sleep_ns(int64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000LL, .tv_nsec = ns % 1000000000LL };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Write @text to the sysfs attribute @path in one write(2); 0 or -1 with @why. */
+static int sysfs_write(const char *path, const char *text, char *why, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ssize_t n = -1;
+
+	if (fd >= 0) {
+		n = write(fd, text, strlen(text));
+		close(fd);
+	}
+	if (n == (ssize_t)strlen(text))
+		return 0;
+	snprintf(why, len, "cannot write '%.*s' to %s: %s", (int)strcspn(text, "\n"), text, path,
+		 strerror(errno));
+	return -1;
+}
+
+/*
+ * Expedited RCU grace periods on (or back off): unbinding a NIC and
+ * probing one wait for several grace periods, each a good many ms under
+ * TCG when not expedited.  Best effort: a kernel without the knob waits.
+ */
+static void rcu_expedite(const char *sysfs, bool on)
+{
+	char path[PATH_MAX], why[64];
+
+	snprintf(path, sizeof(path), "%s/kernel/rcu_expedited", sysfs);
+	if (access(path, W_OK) == 0)
+		sysfs_write(path, on ? "1\n" : "0\n", why, sizeof(why));
+}
+
+/* Take PCI device @bdf off the skip list (a comma-separated list of addresses). */
+static int pci_unskip(const char *sysfs, const char *bdf, char *why, size_t len)
+{
+	char path[PATH_MAX], list[4096], out[4096] = "";
+	size_t used = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/bus/pci/skip", sysfs);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, list, sizeof(list) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n < 0) {
+		snprintf(why, len, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	list[n] = '\0';
+	list[strcspn(list, "\n")] = '\0';
+	for (char *save = NULL, *e = strtok_r(list, ",", &save); e; e = strtok_r(NULL, ",", &save))
+		if (strcmp(e, bdf) != 0)
+			used += (size_t)snprintf(out + used, sizeof(out) - used, "%s%s",
+						 used ? "," : "", e);
+	snprintf(out + used, sizeof(out) - used, "\n");
+	return sysfs_write(path, out, why, len);
+}
+
+/* The netdev of PCI device @bdf (its own, or its virtio device's), into @ifname; 0 or -1. */
+static int pci_netdev(const char *sysfs, const char *bdf, char *ifname, size_t len)
+{
+	char dev[PATH_MAX], sub[PATH_MAX + 64];
+	struct dirent *de;
+	DIR *d;
+	int rc = -1;
+
+	snprintf(dev, sizeof(dev), "%s/bus/pci/devices/%s", sysfs, bdf);
+	d = opendir(dev);
+	while (d && rc != 0 && (de = readdir(d))) {
+		DIR *nd;
+		struct dirent *ne;
+
+		if (strcmp(de->d_name, "net") && strncmp(de->d_name, "virtio", 6))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s%s", dev, de->d_name,
+			 strcmp(de->d_name, "net") ? "/net" : "");
+		nd = opendir(sub);
+		while (nd && (ne = readdir(nd)))
+			if (ne->d_name[0] != '.') {
+				snprintf(ifname, len, "%s", ne->d_name);
+				rc = 0;
+				break;
+			}
+		if (nd)
+			closedir(nd);
+	}
+	if (d)
+		closedir(d);
+	return rc;
+}
+
+/* One NIC: take A's off the skip list, rescan, wait for its netdev. */
+static int take_nic(struct taker *t, int64_t deadline)
+{
+	char path[PATH_MAX];
+
+	if (pci_unskip(t->sysfs, t->nic_bdf, t->why, sizeof(t->why)) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/bus/pci/rescan", t->sysfs);
+	if (sysfs_write(path, "1\n", t->why, sizeof(t->why)) != 0)
+		return -1;
+	/* The probe runs within the rescan; a driver probing asynchronously says so by netlink. */
+	while (pci_netdev(t->sysfs, t->nic_bdf, t->ifname, sizeof(t->ifname)) != 0) {
+		if (takeover_now() >= deadline) {
+			snprintf(t->why, sizeof(t->why),
+				 "A's NIC %s has no network device %lld ms after the rescan",
+				 t->nic_bdf, (long long)(t->step_timeout_ns / 1000000));
+			return -1;
+		}
+		t->net->wait_links(t->net->ctx, deadline);
+	}
+	return 0;
+}
+
+static enum take_result take_now(struct taker *t)
+{
+	const struct take_net *net = t->net;
+	int64_t step = t->step_timeout_ns;
+
+	if (t->nic_bdf) {
+		int rc;
+
+		rcu_expedite(t->sysfs, true);
+		rc = take_nic(t, takeover_now() + step);
+		rcu_expedite(t->sysfs, false);
+		if (rc != 0)
+			return TAKE_FAILED;
+	} else {
+		snprintf(t->ifname, sizeof(t->ifname), "%s", t->own_nic ? t->own_nic : "");
+	}
+	t->b_ns[B_NIC] = takeover_now();
+	if (t->cidr) {
+		if (net->link_up(net->ctx, t->ifname, takeover_now() + step, t->why,
+				 sizeof(t->why)) != 0)
+			return TAKE_FAILED;
+		t->b_ns[B_LINK] = takeover_now();
+		if (net->add_addr(net->ctx, t->ifname, t->cidr, t->why, sizeof(t->why)) != 0)
+			return TAKE_FAILED;
+		t->b_ns[B_ADDR] = takeover_now();
+		if (net->announce(net->ctx, t->ifname, t->cidr, t->why, sizeof(t->why)) != 0)
+			return TAKE_FAILED;
+		t->b_ns[B_ARP] = takeover_now();
+	}
+	if (handoff_mark(t->region, HANDOFF_TAKEN) != 0) {
+		snprintf(t->why, sizeof(t->why), "cannot mark the state block in %s taken",
+			 t->region);
+		return TAKE_FAILED;
+	}
+	return TAKE_DONE;
+}
+
+enum take_result take_poll(struct taker *t)
+{
+	char why[200];
+	enum handoff_status s = handoff_read(t->region, t->from_boot, &t->counter, t->a_ns, why,
+					     sizeof(why));
+	enum take_result r;
+
+	if (s == HANDOFF_OK) {
+		t->b_ns[B_SEEN] = takeover_now();
+		if (t->net->console_quiet)
+			t->net->console_quiet(t->net->ctx, true);
+		r = take_now(t);
+		if (r != TAKE_DONE && t->net->console_quiet)
+			t->net->console_quiet(t->net->ctx, false);
+		return r;
+	}
+	t->coming = s == HANDOFF_NOT_READY;
+	if (s != HANDOFF_CORRUPT)
+		t->corrupt_since = 0;
+	else if (!t->corrupt_since)
+		t->corrupt_since = takeover_now();
+	/* A taken block is the previous handoff's: a new one is coming. */
+	if ((s == HANDOFF_STALE && !strstr(why, "taken")) || s == HANDOFF_IO ||
+	    (t->corrupt_since && takeover_now() - t->corrupt_since > TAKE_CORRUPT_SETTLE_NS)) {
+		snprintf(t->why, sizeof(t->why), "state block is %s: %s", handoff_status_name(s),
+			 why);
+		return TAKE_REFUSED;
+	}
+	return TAKE_WAITING;
+}
+
+/* The PCI address of the device behind netdev @ifname, into @bdf. */
+static int netdev_pci(const char *sysfs, const char *ifname, char *bdf, size_t len, char *why,
+		      size_t wlen)
+{
+	char link[PATH_MAX], real[PATH_MAX];
+	char *slash;
+
+	snprintf(link, sizeof(link), "%s/class/net/%s/device", sysfs, ifname);
+	if (!realpath(link, real)) {
+		snprintf(why, wlen, "%s: %s", link, strerror(errno));
+		return -1;
+	}
+	/* A virtio NIC's device is virtioN, below the PCI function; another NIC's is the function. */
+	slash = strrchr(real, '/');
+	if (slash && !strncmp(slash + 1, "virtio", 6))
+		*slash = '\0';
+	snprintf(bdf, len, "%s", basename(real));
+	return 0;
+}
+
+int give(struct giver *g, uint64_t counter)
+{
+	char bdf[64], path[PATH_MAX];
+
+	if (handoff_write(g->region, HANDOFF_WRITTEN, counter, g->boot_id, g->a_ns) != 0) {
+		snprintf(g->why, sizeof(g->why), "cannot write the state block to %s: %s",
+			 g->region, strerror(errno));
+		return -1;
+	}
+	g->a_ns[A_WRITTEN] = takeover_now();
+	if (g->release_nic && !g->unbind && g->cidr) {
+		int rc;
+
+		rcu_expedite(g->sysfs, true);
+		rc = g->net->del_addr(g->net->ctx, g->release_nic, g->cidr, g->why,
+				      sizeof(g->why));
+		rcu_expedite(g->sysfs, false);
+		if (rc != 0)
+			return -1;
+	}
+	if (g->release_nic && g->unbind) {
+		if (netdev_pci(g->sysfs, g->release_nic, bdf, sizeof(bdf), g->why,
+			       sizeof(g->why)) != 0)
+			return -1;
+		snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver/unbind", g->sysfs, bdf);
+		rcu_expedite(g->sysfs, true);
+		if (sysfs_write(path, bdf, g->why, sizeof(g->why)) != 0) {
+			rcu_expedite(g->sysfs, false);
+			return -1;
+		}
+		rcu_expedite(g->sysfs, false);
+	}
+	g->a_ns[A_RELEASED] = takeover_now();
+	g->a_ns[A_READY] = takeover_now();
+	if (handoff_write(g->region, HANDOFF_READY, counter, g->boot_id, g->a_ns) != 0 ||
+	    (g->corrupt && handoff_corrupt(g->region) != 0)) {
+		snprintf(g->why, sizeof(g->why), "cannot publish the state block in %s: %s",
+			 g->region, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int give_wait_taken(const char *region, int64_t poll_ns, int64_t deadline_ns)
+{
+	int taken;
+
+	while ((taken = handoff_taken(region)) == 0 && takeover_now() < deadline_ns)
+		sleep_ns(poll_ns);
+	return taken;
+}
+
+void takeover_format_stamps(const int64_t *ns, int n, const char *(*name)(int), char *buf,
+			    size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n && used < len; i++) {
+		if (!ns[i])
+			continue;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s=%lld", used ? " " : "",
+					 name(i), (long long)(ns[i] - ns[0]));
+	}
+}
+
+const char *take_step_name(int i)
+{
+	static const char *names[B_STEPS] = {
+		[B_SEEN] = "seen", [B_NIC] = "nic", [B_LINK] = "link",
+		[B_ADDR] = "addr", [B_ARP] = "arp", [B_REPLY] = "reply",
+	};
+
+	return i >= 0 && i < B_STEPS ? names[i] : "?";
+}

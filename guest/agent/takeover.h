@@ -1,0 +1,115 @@
+/*
+ * takeover.h - the agents' side of a twin handoff: kernel A's agent gives
+ * the service up, kernel B's agent takes it.  Everything between A's last
+ * reply and B's first happens here, in the two agents: no fork, no exec, no
+ * console output.  What the agents have to say (the breakdown of the
+ * handoff, stamped on each kernel's own clock) is printed once B answers.
+ *
+ * Kernel A (give()): the serving loop has stopped answering (socket
+ * closed); the state is written to the shared region, the NIC released
+ * (unbound through sysfs; with nic: dual only the address goes, B has a NIC
+ * of its own), and only then is the block marked ready: B must not probe a
+ * device A's driver still drives, nor add an address A still holds.
+ *
+ * Kernel B (take_poll(), called by the serving loop between requests): it
+ * reads the block; once ready it takes A's NIC off the PCI skip list and
+ * rescans (one NIC) or uses its own (dual), brings the link up, sets the
+ * service address, announces it, and marks the block taken.  The network
+ * steps go through struct take_net (netlink and a packet socket in the
+ * guest, fakes in the tests); the sysfs steps go through @sysfs ("/sys",
+ * a scratch directory in the tests).
+ */
+#ifndef TB_TAKEOVER_H
+#define TB_TAKEOVER_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "handoff.h"
+
+/* Kernel B's steps, stamped on B's CLOCK_MONOTONIC: seen, NIC found, link up, address, ARP, first reply. */
+enum take_step { B_SEEN, B_NIC, B_LINK, B_ADDR, B_ARP, B_REPLY, B_STEPS };
+
+/* A corrupt read can be a torn one while A still writes: believe it after this long. */
+#define TAKE_CORRUPT_SETTLE_NS 50000000LL
+
+/* The network steps of a takeover; each returns 0, or -1 with @why filled. */
+struct take_net {
+	void *ctx;
+	/* Block until something may have changed about the links, or @deadline_ns. */
+	int (*wait_links)(void *ctx, int64_t deadline_ns);
+	/* Bring @ifname up and wait until its link is (carrier), up to @deadline_ns. */
+	int (*link_up)(void *ctx, const char *ifname, int64_t deadline_ns, char *why, size_t len);
+	/* Give @ifname the address @cidr ("10.213.0.10/24"), or take it away. */
+	int (*add_addr)(void *ctx, const char *ifname, const char *cidr, char *why, size_t len);
+	int (*del_addr)(void *ctx, const char *ifname, const char *cidr, char *why, size_t len);
+	/* Say on @ifname's network that @cidr's address lives here now (gratuitous ARP). */
+	int (*announce)(void *ctx, const char *ifname, const char *cidr, char *why, size_t len);
+	/* Keep kernel messages off the console (@quiet) or let them back. */
+	void (*console_quiet)(void *ctx, bool quiet);
+};
+
+struct taker {
+	/* in */
+	const char *region;	 /* the state block */
+	const char *from_boot;	 /* A's boot id: a block from any other kernel is stale */
+	const char *sysfs;	 /* "/sys" */
+	const char *nic_bdf;	 /* one NIC: A's, to take over; NULL with own_nic */
+	const char *own_nic;	 /* nic: dual: B's own netdev, up since boot */
+	const char *cidr;	 /* the service address; NULL: none to set */
+	int64_t step_timeout_ns; /* for each network step */
+	const struct take_net *net;
+	/* out */
+	uint64_t counter;	 /* the service's state, from A */
+	int64_t a_ns[A_STEPS];	 /* A's stamps, from the block */
+	int64_t b_ns[B_STEPS];	 /* ours */
+	char ifname[IF_NAMESIZE];
+	char why[256];		 /* why refused or failed */
+	bool coming;		 /* A has begun: the block is written, not ready yet */
+	int64_t corrupt_since;
+};
+
+enum take_result {
+	TAKE_WAITING, /* no ready block (yet) */
+	TAKE_DONE,    /* taken: serve t->counter on t->ifname */
+	TAKE_REFUSED, /* the block is corrupt or stale: t->why */
+	TAKE_FAILED,  /* a step of the takeover failed: t->why */
+};
+
+/* One look at the block; on a ready block, the whole takeover. */
+enum take_result take_poll(struct taker *t);
+
+struct giver {
+	const char *region;
+	const char *boot_id;
+	const char *sysfs;	 /* "/sys" */
+	const char *release_nic; /* the netdev that served, released at the handoff ... */
+	bool unbind;		 /* ... by unbinding it (one NIC), else (dual) by ... */
+	const char *cidr;	 /* ... taking this address off it (NULL: neither) */
+	const struct take_net *net;
+	bool corrupt;		 /* publish a damaged block (the refusal test) */
+	int64_t a_ns[A_STEPS];	 /* A_REQUEST and A_STOPPED set by the caller */
+	char why[256];
+};
+
+/* Write the state, release the NIC, mark the block ready; 0 or -1 with g->why. */
+int give(struct giver *g, uint64_t counter);
+
+/*
+ * Wait until kernel B took the block, polling every @poll_ns: 1 once taken,
+ * 0 when @deadline_ns passed, -1 on I/O errors.
+ */
+int give_wait_taken(const char *region, int64_t poll_ns, int64_t deadline_ns);
+
+/* "request=0 stopped=N ..." (ns from the first stamp) for @n stamps named by @name. */
+void takeover_format_stamps(const int64_t *ns, int n, const char *(*name)(int), char *buf,
+			    size_t len);
+
+const char *take_step_name(int i);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t takeover_now(void);
+
+#endif

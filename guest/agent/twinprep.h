@@ -1,0 +1,28 @@
+/*
+ * twinprep.h - what kernel A computes for kernel B's command line before
+ * it starts B (twinbench-upgrade twin-boot): the PCI devices B must leave
+ * alone while it boots, and the memory blocks B may take once A is parked.
+ * @sysfs is "/sys" (a scratch tree in the tests).
+ */
+#ifndef TB_TWINPREP_H
+#define TB_TWINPREP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * B's pci_skip= list, sorted, one of each: every PCI device but host
+ * bridges, bridges with a device below them, and @keep (B's own NIC, NULL:
+ * none) with the bridges above it; plus this kernel's own skip list.
+ * 0, or -1 if sysfs cannot be read or @out is too small.
+ */
+int twinprep_pci_skip(const char *sysfs, const char *keep, char *out, size_t len);
+
+/*
+ * B's twinbench.mem= list ("0x8000000,0x10000000,..."): the memory blocks
+ * wholly System RAM in @iomem (/proc/iomem) holding nothing of the crash
+ * reservation, the state region or the park area.  0 or -1.
+ */
+int twinprep_mem_blocks(const char *sysfs, const char *iomem, char *out, size_t len);
+
+#endif

@@ -1,0 +1,424 @@
+/*
+ * test_takeover.c - the agents' handoff state machine (guest/agent/
+ * takeover.c) on a fake region (a plain file) and a fake sysfs (a scratch
+ * tree with the attributes the agents write), the network steps faked:
+ * A gives, B sees the block, takes the NIC and marks it taken; a damaged
+ * or stale block is refused; a failed step leaves the block untaken.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "takeover.h"
+#include "twinprep.h"
+#include "testlib.h"
+
+#define BOOT_A "11111111-2222-3333-4444-555555555555"
+#define BDF    "0000:00:03.0"
+#define CIDR   "10.213.0.10/24"
+
+struct fake {
+	char dir[64];	   /* the scratch tree: region, sys/ */
+	char region[128];
+	char sysfs[128];
+	char calls[512];   /* the network steps, in order */
+	bool fail_link;
+	bool quiet;	   /* the console is quiet now */
+	struct take_net net;
+};
+
+static void call(struct fake *f, const char *what)
+{
+	size_t used = strlen(f->calls);
+
+	snprintf(f->calls + used, sizeof(f->calls) - used, "%s%s", used ? " " : "", what);
+}
+
+static void mkdirs(const char *base, const char *rel)
+{
+	char path[256], *p;
+
+	snprintf(path, sizeof(path), "%s/%s", base, rel);
+	for (p = path + strlen(base) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	mkdir(path, 0755);
+}
+
+/* The NIC's driver probes "asynchronously": its netdev appears at the first wait. */
+static int fake_wait_links(void *ctx, int64_t deadline)
+{
+	struct fake *f = ctx;
+
+	(void)deadline;
+	call(f, "wait");
+	mkdirs(f->sysfs, "bus/pci/devices/" BDF "/virtio1/net/eth0");
+	return 0;
+}
+
+static int fake_link_up(void *ctx, const char *ifname, int64_t deadline, char *why, size_t len)
+{
+	struct fake *f = ctx;
+	char what[64];
+
+	(void)deadline;
+	snprintf(what, sizeof(what), "up:%s", ifname);
+	call(f, what);
+	if (f->fail_link) {
+		snprintf(why, len, "%s has no link", ifname);
+		return -1;
+	}
+	return 0;
+}
+
+static int fake_addr(struct fake *f, const char *verb, const char *ifname, const char *cidr)
+{
+	char what[96];
+
+	snprintf(what, sizeof(what), "%s:%s:%s", verb, ifname, cidr);
+	call(f, what);
+	return 0;
+}
+
+static int fake_add_addr(void *ctx, const char *ifname, const char *cidr, char *why, size_t len)
+{
+	(void)why;
+	(void)len;
+	return fake_addr(ctx, "add", ifname, cidr);
+}
+
+static int fake_del_addr(void *ctx, const char *ifname, const char *cidr, char *why, size_t len)
+{
+	(void)why;
+	(void)len;
+	return fake_addr(ctx, "del", ifname, cidr);
+}
+
+static int fake_announce(void *ctx, const char *ifname, const char *cidr, char *why, size_t len)
+{
+	(void)why;
+	(void)len;
+	return fake_addr(ctx, "arp", ifname, cidr);
+}
+
+static void fake_quiet(void *ctx, bool quiet)
+{
+	((struct fake *)ctx)->quiet = quiet;
+}
+
+/*
+ * The sysfs of kernel A's NIC BDF as eth0 (a virtio device below it), with
+ * its driver's unbind, and the PCI skip list and rescan of kernel B.
+ */
+static int setup(void **state)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	int fd;
+
+	if (!f || tl_mkdtemp("/tmp/tbtakeover.XXXXXX", f->dir, sizeof(f->dir)))
+		return -1;
+	snprintf(f->region, sizeof(f->region), "%s/state", f->dir);
+	snprintf(f->sysfs, sizeof(f->sysfs), "%s/sys", f->dir);
+	fd = open(f->region, O_RDWR | O_CREAT, 0600);
+	if (fd < 0 || ftruncate(fd, 65536) != 0)
+		return -1;
+	close(fd);
+	if (mkdir(f->sysfs, 0755) != 0)
+		return -1;
+	mkdirs(f->sysfs, "devices/pci0000:00/" BDF "/virtio1");
+	mkdirs(f->sysfs, "class/net/eth0");
+	if (symlink("../../../devices/pci0000:00/" BDF "/virtio1",
+		    tl_path(f->sysfs, "class/net/eth0/device")) != 0)
+		return -1;
+	mkdirs(f->sysfs, "bus/pci/devices/" BDF "/driver");
+	if (tl_write_file(tl_path(f->sysfs, "bus/pci/devices/" BDF "/driver/unbind"), "") ||
+	    tl_write_file(tl_path(f->sysfs, "bus/pci/skip"), "0000:00:02.0," BDF ",0000:00:05.0\n") ||
+	    tl_write_file(tl_path(f->sysfs, "bus/pci/rescan"), ""))
+		return -1;
+	f->net = (struct take_net){ .ctx = f, .wait_links = fake_wait_links,
+				    .link_up = fake_link_up, .add_addr = fake_add_addr,
+				    .del_addr = fake_del_addr, .announce = fake_announce,
+				    .console_quiet = fake_quiet };
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fake *f = *state;
+
+	tl_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct taker taker_of(struct fake *f, const char *nic, const char *own)
+{
+	return (struct taker){ .region = f->region, .from_boot = BOOT_A, .sysfs = f->sysfs,
+			       .nic_bdf = nic, .own_nic = own, .cidr = CIDR,
+			       .step_timeout_ns = 1000000000LL, .net = &f->net };
+}
+
+static struct giver giver_of(struct fake *f, bool unbind)
+{
+	struct giver g = { .region = f->region, .boot_id = BOOT_A, .sysfs = f->sysfs,
+			   .release_nic = "eth0", .unbind = unbind, .cidr = CIDR,
+			   .net = &f->net };
+
+	g.a_ns[A_REQUEST] = takeover_now();
+	g.a_ns[A_STOPPED] = takeover_now();
+	return g;
+}
+
+static void assert_ordered(const int64_t *ns, int n)
+{
+	for (int i = 1; i < n; i++)
+		assert_true(ns[i] >= ns[i - 1] && ns[i] > 0);
+}
+
+static void test_one_nic_is_given_then_seen_found_and_taken(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, true);
+	struct taker t = taker_of(f, BDF, NULL);
+	char *text;
+
+	/* Nothing released yet: B waits. */
+	assert_int_equal(take_poll(&t), TAKE_WAITING);
+	assert_false(t.coming);
+	assert_int_equal(give(&g, 4242), 0);
+	assert_ordered(g.a_ns, A_STEPS);
+	/* A's driver let go of its NIC before the block said ready. */
+	text = tl_read_file(tl_path(f->sysfs, "bus/pci/devices/" BDF "/driver/unbind"));
+	assert_string_equal(text, BDF);
+	free(text);
+	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
+
+	assert_int_equal(take_poll(&t), TAKE_DONE);
+	assert_true(t.counter == 4242);
+	assert_memory_equal(t.a_ns, g.a_ns, sizeof(g.a_ns));
+	assert_ordered(t.b_ns, B_ARP + 1);
+	assert_string_equal(t.ifname, "eth0");
+	/* Off the skip list (the rest kept), rescanned, found, configured, announced. */
+	text = tl_read_file(tl_path(f->sysfs, "bus/pci/skip"));
+	assert_string_equal(text, "0000:00:02.0,0000:00:05.0\n");
+	free(text);
+	text = tl_read_file(tl_path(f->sysfs, "bus/pci/rescan"));
+	assert_string_equal(text, "1\n");
+	free(text);
+	assert_string_equal(f->calls, "wait up:eth0 add:eth0:" CIDR " arp:eth0:" CIDR);
+	/* Quiet from the moment B saw the block: the agent lets the console speak after. */
+	assert_true(f->quiet);
+	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 1);
+	/* Taken once: a second look finds it stale, waiting for a next handoff. */
+	assert_int_equal(take_poll(&t), TAKE_WAITING);
+}
+
+static void test_dual_moves_only_the_address(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, false);
+	struct taker t = taker_of(f, NULL, "eth1");
+	char *text;
+
+	assert_int_equal(give(&g, 7), 0);
+	text = tl_read_file(tl_path(f->sysfs, "bus/pci/devices/" BDF "/driver/unbind"));
+	assert_string_equal(text, "");
+	free(text);
+	assert_int_equal(take_poll(&t), TAKE_DONE);
+	assert_string_equal(f->calls,
+			    "del:eth0:" CIDR " up:eth1 add:eth1:" CIDR " arp:eth1:" CIDR);
+	text = tl_read_file(tl_path(f->sysfs, "bus/pci/rescan"));
+	assert_string_equal(text, "");
+	free(text);
+}
+
+/* Poll as the agent does until the block is more than "waiting", for up to a second. */
+static enum take_result poll_until_decided(struct taker *t)
+{
+	int64_t deadline = takeover_now() + 1000000000LL;
+	enum take_result r;
+	struct timespec ms = { 0, 1000000 };
+
+	while ((r = take_poll(t)) == TAKE_WAITING && takeover_now() < deadline)
+		nanosleep(&ms, NULL);
+	return r;
+}
+
+static void test_a_damaged_block_is_refused_after_it_settles(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, true);
+	struct taker t = taker_of(f, BDF, NULL);
+	int64_t first;
+
+	g.corrupt = true;
+	assert_int_equal(give(&g, 99), 0);
+	first = takeover_now();
+	/* A torn read looks the same: believed only after it stayed so. */
+	assert_int_equal(take_poll(&t), TAKE_WAITING);
+	assert_int_equal(poll_until_decided(&t), TAKE_REFUSED);
+	assert_true(takeover_now() - first >= TAKE_CORRUPT_SETTLE_NS);
+	assert_non_null(strstr(t.why, "state block is corrupt"));
+	/* Nothing was touched: no rescan, no network step, the console as it was. */
+	assert_string_equal(f->calls, "");
+	assert_false(f->quiet);
+	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
+}
+
+static void test_a_block_from_another_kernel_is_refused(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, false);
+	struct taker t = taker_of(f, NULL, "eth1");
+
+	g.boot_id = "99999999-8888-7777-6666-555555555555";
+	assert_int_equal(give(&g, 1), 0);
+	assert_int_equal(take_poll(&t), TAKE_REFUSED);
+	assert_non_null(strstr(t.why, "stale"));
+	assert_non_null(strstr(t.why, "written by boot 99999999"));
+}
+
+static void test_a_written_block_is_coming_not_ready(void **state)
+{
+	struct fake *f = *state;
+	struct taker t = taker_of(f, BDF, NULL);
+
+	assert_int_equal(handoff_write(f->region, HANDOFF_WRITTEN, 5, BOOT_A, NULL), 0);
+	assert_int_equal(take_poll(&t), TAKE_WAITING);
+	/* The agent looks faster from here on. */
+	assert_true(t.coming);
+}
+
+static void test_a_failed_step_leaves_the_block_untaken(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, false);
+	struct taker t = taker_of(f, NULL, "eth1");
+
+	f->fail_link = true;
+	assert_int_equal(give(&g, 3), 0);
+	assert_int_equal(take_poll(&t), TAKE_FAILED);
+	assert_string_equal(t.why, "eth1 has no link");
+	assert_false(f->quiet);
+	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
+}
+
+static void pci_device(struct fake *f, const char *parent, const char *bdf, const char *cls)
+{
+	char rel[256], link[256];
+
+	snprintf(rel, sizeof(rel), "devices/pci0000:00/%s%s%s", parent ? parent : "",
+		 parent ? "/" : "", bdf);
+	mkdirs(f->sysfs, rel);
+	assert_int_equal(tl_write_file(tl_path(f->sysfs, tl_path(rel, "class")), cls), 0);
+	snprintf(link, sizeof(link), "../../../%s", rel);
+	snprintf(rel, sizeof(rel), "bus/pci/devices/%s", bdf);
+	rmdir(tl_path(f->sysfs, rel));
+	assert_int_equal(symlink(link, tl_path(f->sysfs, rel)), 0);
+}
+
+/*
+ * B leaves alone every device but host bridges, bridges with devices below
+ * (the kernel's rule), and its own NIC with the bridges above it; plus A's
+ * own skip list; sorted, once each.
+ */
+static void test_b_skips_all_but_bridges_and_its_own_nic(void **state)
+{
+	struct fake *f = *state;
+	char out[512];
+
+	tl_rmtree(tl_path(f->sysfs, "bus/pci/devices"));
+	mkdirs(f->sysfs, "bus/pci/devices");
+	pci_device(f, NULL, "0000:00:00.0", "0x060000\n");	    /* host bridge */
+	pci_device(f, NULL, "0000:00:01.0", "0x010601\n");	    /* SATA */
+	pci_device(f, NULL, "0000:00:1e.0", "0x060400\n");	    /* bridge, B's NIC below */
+	pci_device(f, "0000:00:1e.0", "0000:01:00.0", "0x020000\n"); /* B's own NIC */
+	pci_device(f, NULL, "0000:00:1f.0", "0x060400\n");	    /* an empty bridge */
+	pci_device(f, NULL, BDF, "0x020000\n");		    /* A's NIC */
+	assert_int_equal(tl_write_file(tl_path(f->sysfs, "bus/pci/skip"), "0000:00:07.0," BDF "\n"),
+			 0);
+
+	assert_int_equal(twinprep_pci_skip(f->sysfs, "0000:01:00.0", out, sizeof(out)), 0);
+	assert_string_equal(out, "0000:00:01.0,0000:00:03.0,0000:00:07.0,0000:00:1f.0");
+	/* Without a NIC of its own, that NIC is skipped, and the bridge above with it. */
+	assert_int_equal(twinprep_pci_skip(f->sysfs, NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "0000:00:01.0,0000:00:03.0,0000:00:07.0,0000:00:1f.0,"
+				 "0000:01:00.0");
+}
+
+/* B's memory blocks: whole blocks of System RAM, none holding a held range. */
+static void test_b_takes_whole_free_blocks_of_ram(void **state)
+{
+	struct fake *f = *state;
+	char iomem[128], out[512];
+
+	mkdirs(f->sysfs, "devices/system/memory");
+	mkdirs(f->sysfs, "kernel/twin_kernel");
+	/* 128 MiB blocks. */
+	assert_int_equal(tl_write_file(tl_path(f->sysfs, "devices/system/memory/block_size_bytes"),
+				       "8000000\n"),
+			 0);
+	/* The state region in the second block, no park area. */
+	assert_int_equal(tl_write_file(tl_path(f->sysfs, "kernel/twin_kernel/state_region"),
+				       "0x10000@0x9000000\n"),
+			 0);
+	assert_int_equal(tl_write_file(tl_path(f->sysfs, "kernel/twin_kernel/park_region"), "\n"), 0);
+	snprintf(iomem, sizeof(iomem), "%s/iomem", f->dir);
+	assert_int_equal(tl_write_file(iomem,
+				       "00000000-00000fff : Reserved\n"
+				       "00001000-0009fbff : System RAM\n"
+				       "00100000-3ffdffff : System RAM\n"
+				       "  01000000-01ffffff : Kernel code\n"
+				       "  30000000-37ffffff : Crash kernel\n"
+				       "100000000-13fffffff : System RAM\n"),
+			 0);
+	assert_int_equal(twinprep_mem_blocks(f->sysfs, iomem, out, sizeof(out)), 0);
+	/*
+	 * 0x100000.. starts mid-block: from 0x8000000; 0x8000000 holds the state
+	 * region, 0x30000000 the crash kernel; 0x38000000 ends past 0x3ffdffff.
+	 */
+	assert_string_equal(out, "0x10000000,0x18000000,0x20000000,0x28000000,0x100000000,"
+				 "0x108000000,0x110000000,0x118000000,0x120000000,0x128000000,"
+				 "0x130000000,0x138000000");
+}
+
+static void test_stamps_print_from_the_first(void **state)
+{
+	int64_t ns[A_STEPS] = { 1000, 1500, 0, 9000, 9100 };
+	char buf[128];
+
+	(void)state;
+	takeover_format_stamps(ns, A_STEPS, handoff_a_step_name, buf, sizeof(buf));
+	/* A step never reached (0) is left out. */
+	assert_string_equal(buf, "request=0 stopped=500 released=8000 ready=8100");
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_one_nic_is_given_then_seen_found_and_taken),
+		T(test_dual_moves_only_the_address),
+		T(test_a_damaged_block_is_refused_after_it_settles),
+		T(test_a_block_from_another_kernel_is_refused),
+		T(test_a_written_block_is_coming_not_ready),
+		T(test_a_failed_step_leaves_the_block_untaken),
+		T(test_b_skips_all_but_bridges_and_its_own_nic),
+		T(test_b_takes_whole_free_blocks_of_ram),
+		cmocka_unit_test(test_stamps_print_from_the_first),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
