@@ -79,7 +79,8 @@ struct runner {
 	char ip[32];
 	char mac[32];
 	char mac2[32]; /* kernel B's own NIC (nic: dual) */
-	int port[2];
+	int port[2];	       /* read by the consoles' readers: __atomic access */
+	struct console *con[2]; /* the repetition's, while it runs */
 	bool upgraded; /* guest_start(): the domain boots the new kernel */
 	char cmdline_old[4096];
 	char cmdline_new[4096];
@@ -146,7 +147,7 @@ static int dial_console(void *ctx)
 	struct runner *r = ((void **)ctx)[0];
 	int which = (int)(intptr_t)((void **)ctx)[1];
 
-	return lab_dial_loopback(r->lab, r->port[which]);
+	return lab_dial_loopback(r->lab, __atomic_load_n(&r->port[which], __ATOMIC_ACQUIRE));
 }
 
 /* printf @fmt to the end of command line @line (@size bytes in all). */
@@ -192,21 +193,31 @@ static char *guest_xml(struct runner *r, bool upgraded, struct tb_err *err)
 	return virt_domain_xml(&g, err);
 }
 
-/* Two console ports nobody listens on now, into r->port. */
+/*
+ * Two console ports nobody listens on now, into r->port.  Consoles already
+ * dialling drop what they are connected to and dial the new ones: a port
+ * that was taken is someone else's, maybe another run's guest.
+ */
 static int pick_ports(void *arg, struct tb_err *err)
 {
 	struct runner *r = arg;
+	int port[2];
 
 	for (int i = 0; i < 2; i++) {
-		r->port[i] = lab_free_port(r->lab, err);
-		if (r->port[i] < 0)
+		port[i] = lab_free_port(r->lab, err);
+		if (port[i] < 0)
 			return -1;
 	}
-	if (r->port[0] == r->port[1]) {
-		r->port[1] = lab_free_port(r->lab, err);
-		if (r->port[1] < 0 || r->port[1] == r->port[0])
+	if (port[0] == port[1]) {
+		port[1] = lab_free_port(r->lab, err);
+		if (port[1] < 0 || port[1] == port[0])
 			return tb_err_set(err, TB_EXIT_ENV,
 					  "cannot find two free console ports in the lab");
+	}
+	for (int i = 0; i < 2; i++) {
+		__atomic_store_n(&r->port[i], port[i], __ATOMIC_RELEASE);
+		if (r->con[i])
+			console_redial(r->con[i]);
 	}
 	return 0;
 }
@@ -463,6 +474,8 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 		if (console_serve(con[i], relay, err) != 0)
 			goto out;
 	}
+	r->con[0] = con[0];
+	r->con[1] = con[1];
 	if (guest_start(r, false, err) != 0)
 		goto out;
 	repetition_mark(rep, "guest_start", monotime_now());
@@ -537,6 +550,7 @@ out:
 	for (int i = 0; i < 2; i++) {
 		if (con[i])
 			rep->console_reconnects[i] = console_reconnects(con[i]);
+		r->con[i] = NULL;
 		console_close(con[i]);
 	}
 	if (r->disk[0])

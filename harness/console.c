@@ -922,6 +922,15 @@ int console_send(struct console *c, const char *text, size_t len, struct tb_err 
 	return console_send_until(c, text, len, monotime_now() + CONSOLE_SEND_TIMEOUT_NS, err);
 }
 
+void console_redial(struct console *c)
+{
+	/* The reader sees the end of the connection and dials again, asking @dial anew. */
+	pthread_mutex_lock(&c->tn_lock);
+	if (c->fd >= 0)
+		shutdown(c->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&c->tn_lock);
+}
+
 int console_reconnects(struct console *c)
 {
 	int n;

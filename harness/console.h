@@ -114,6 +114,13 @@ int console_send(struct console *c, const char *text, size_t len, struct tb_err 
 int console_serve(struct console *c, const char *path, struct tb_err *err);
 
 /*
+ * Drop the connection, if there is one: the reader dials again (the dial
+ * function may have another port to give by then).  For a port that turned
+ * out to be someone else's.
+ */
+void console_redial(struct console *c);
+
+/*
  * Connections after the first: a dropped connection dialled again, or a
  * new QEMU on the same port (a reboot).  What the guest printed while
  * nobody was connected is lost; the lines before are kept.

@@ -1023,6 +1023,84 @@ static void test_reconnect_keeps_unfinished_line_and_send_escapes_iac(void **sta
 	close(s.lfd);
 }
 
+struct redial_ctx {
+	int port; /* what the next dial connects to */
+};
+
+static int dial_port(void *ctx)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_port = htons(__atomic_load_n(&((struct redial_ctx *)ctx)->port,
+								    __ATOMIC_ACQUIRE)),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* A listening socket on a free loopback port, its port into *@port. */
+static int listener(int *port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t slen = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* Accept on @lfd within 5 s. */
+static int accept_within(int lfd)
+{
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	return accept(lfd, NULL, NULL);
+}
+
+/* A port that was someone else's: after a redial the console talks to the new one. */
+static void test_redial_leaves_a_wrong_port_for_the_new_one(void **state)
+{
+	struct redial_ctx ctx;
+	int wrong_l = listener(&ctx.port), right_port, right_l = listener(&right_port);
+	struct console_match m;
+	struct tb_err err = {0};
+	struct console *c;
+	size_t cursor = 0;
+	int wrong, right;
+	char buf[8];
+
+	(void)state;
+	c = console_open("a", NULL, dial_port, &ctx, &err);
+	assert_non_null(c);
+	wrong = accept_within(wrong_l);
+	send_all(wrong, "wrong\r\n", 7);
+	assert_int_equal(console_expect(c, "^wrong$", &cursor, monotime_now() + WAIT_NS, &m, &err), 0);
+
+	__atomic_store_n(&ctx.port, right_port, __ATOMIC_RELEASE);
+	console_redial(c);
+	/* The wrong one is hung up on... */
+	assert_int_equal(read_full(wrong, buf, sizeof(buf)), 0);
+	/* ... and the right one dialled. */
+	right = accept_within(right_l);
+	send_all(right, "right\r\n", 7);
+	assert_int_equal(console_expect(c, "^right$", &cursor, monotime_now() + WAIT_NS, &m, &err), 0);
+	assert_int_equal(console_reconnects(c), 1);
+	console_close(c);
+	close(wrong);
+	close(right);
+	close(wrong_l);
+	close(right_l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1053,6 +1131,7 @@ int main(void)
 	    cmocka_unit_test(test_send_to_a_guest_that_never_reads_gives_up_and_lines_keep_coming),
 	    cmocka_unit_test(test_close_stops_redialling_reader_promptly),
 	    cmocka_unit_test(test_reconnect_keeps_unfinished_line_and_send_escapes_iac),
+	    cmocka_unit_test(test_redial_leaves_a_wrong_port_for_the_new_one),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
