@@ -61,6 +61,13 @@ count_of() {
 was_up=0
 "$tb" lab status >/dev/null 2>&1 && was_up=1
 "$tb" lab up
+# The counts are the machine's: another run's guests and files would count too.
+others=$(entries "$state/users" '')
+if [ "$others" -gt 0 ]; then
+	echo "soak: $others other run(s) use the lab ($state/users): soak alone" >&2
+	[ "$was_up" -eq 1 ] || "$tb" lab down
+	exit 3
+fi
 before=$(counts)
 echo "soak: $runs runs of $scenario into $out"
 echo "soak: before:      $before"
