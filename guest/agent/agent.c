@@ -285,6 +285,8 @@ static int request_handoff(const struct options *o)
 	if (pfd.fd < 0 || sigqueue(pid, SIGUSR1, v) != 0) {
 		printf("twinbench-agent: cannot ask the agent (pid %d) to hand over: %s\n", pid,
 		       strerror(errno));
+		if (pfd.fd >= 0)
+			close(pfd.fd);
 		return 1;
 	}
 	do
@@ -297,8 +299,11 @@ static int request_handoff(const struct options *o)
 		       pid, timeout_ms);
 		return 1;
 	}
-	if (handoff_taken(o->handoff_to) != 1)
+	if (handoff_taken(o->handoff_to) != 1) {
+		printf("twinbench-agent: kernel B did not take the state block (its console says "
+		       "why)\n");
 		return 1;
+	}
 	uname(&uts);
 	printf("twinbench: kernel %s let go of the service\n", uts.release);
 	fflush(stdout);
@@ -399,18 +404,46 @@ static int hand_over(const struct options *o, const char *boot_id, uint64_t coun
 }
 
 /*
- * Kernel B once it answered from A's state (or waited TAKEN_QUIET_NS for a
- * request that did not come): what happened, on each kernel's clock, then
- * @done_file.  No tcdrain() here: on a polled UART the lines take tens of
- * ms to go out, and the service would stall meanwhile.  The takeover that
- * waits for the file drains the console instead (--wait-file) before it
- * lets the kernel print straight to the UART, which would cut the lines.
+ * Tell twinbench-takeover how the takeover ended: @done_file (NULL: no one
+ * asks) holds "taken", or "refused: ..." / "failed: ..." and why.
  */
-static void say_taken(const struct taker *t, const struct utsname *uts, const char *boot_id,
-		      uint64_t counter, const char *done_file)
+static void tell_done(const char *done_file, const char *verdict, const char *why)
+{
+	FILE *f;
+
+	if (!done_file)
+		return;
+	f = fopen(done_file, "we");
+	if (!f || fprintf(f, "%s%s%s\n", verdict, why ? ": " : "", why ? why : "") < 0 ||
+	    fclose(f) != 0)
+		printf("twinbench-agent: cannot write %s: %s\n", done_file, strerror(errno));
+}
+
+/*
+ * Kernel B once it answered from A's state (@answered), or waited
+ * TAKEN_QUIET_NS for a request that did not come: the block marked taken
+ * (A, waiting for that, speaks on its console and parks), then what
+ * happened on each kernel's clock, then @done_file.  No tcdrain() here:
+ * on a polled UART the lines take tens of ms to go out, and the service
+ * would stall meanwhile.  The takeover that waits for the file drains the
+ * console instead (--wait-file) before it lets the kernel print straight
+ * to the UART, which would cut the lines.
+ */
+static void end_take(struct taker *t, struct netif *net, bool answered,
+		     const struct utsname *uts, const char *boot_id, uint64_t counter,
+		     const char *done_file)
 {
 	char a[256], b[256];
 
+	if (answered)
+		t->b_ns[B_REPLY] = takeover_now();
+	if (net->ops.console_quiet)
+		net->ops.console_quiet(net->ops.ctx, false);
+	if (take_commit(t) != 0) {
+		printf("twinbench-agent: takeover failed: %s\n", t->why);
+		tell_done(done_file, "failed", t->why);
+		return;
+	}
 	takeover_format_stamps(t->a_ns, A_STEPS, handoff_a_step_name, a, sizeof(a));
 	takeover_format_stamps(t->b_ns, B_STEPS, take_step_name, b, sizeof(b));
 	printf("twinbench-agent: ready release=%s boot_id=%s counter=%" PRIu64
@@ -419,15 +452,7 @@ static void say_taken(const struct taker *t, const struct utsname *uts, const ch
 	printf("twinbench-agent: handoff a %s\n", a);
 	printf("twinbench-agent: handoff b %s\n", b);
 	fflush(stdout);
-	if (done_file) {
-		int fd = open(done_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-
-		if (fd < 0)
-			printf("twinbench-agent: cannot create %s: %s\n", done_file,
-			       strerror(errno));
-		else
-			close(fd);
-	}
+	tell_done(done_file, "taken", NULL);
 }
 
 int main(int argc, char **argv)
@@ -438,7 +463,7 @@ int main(int argc, char **argv)
 	char boot_id[64], req[128], reply[256];
 	enum { IDLE, TAKING, TAKEN, ANSWERED } take = IDLE;
 	struct taker t = { 0 };
-	struct netif net = { .events = -1, .talk = -1 };
+	struct netif net = { .events = -1, .talk = -1, .packet = -1 };
 	int64_t take_deadline = 0, requested = 0, next_look = 0;
 	struct options o;
 	sigset_t stops, waitmask;
@@ -459,6 +484,13 @@ int main(int argc, char **argv)
 		int rc = o.pci_skip ? twinprep_pci_skip(o.sysfs, o.keep, list, sizeof(list))
 				    : twinprep_mem_blocks(o.sysfs, "/proc/iomem", list, sizeof(list));
 
+		if (rc == -E2BIG) {
+			fprintf(stderr,
+				"twinbench-agent: more than %d PCI devices to skip: kernel B's "
+				"pci_skip= takes %d, and would size the others' BARs\n",
+				TWINPREP_PCI_SKIP_MAX, TWINPREP_PCI_SKIP_MAX);
+			return 1;
+		}
 		if (rc != 0) {
 			fprintf(stderr, "twinbench-agent: cannot list %s from %s\n",
 				o.pci_skip ? "the PCI devices" : "the memory blocks", o.sysfs);
@@ -476,11 +508,11 @@ int main(int argc, char **argv)
 		       o.state_path);
 		return 1;
 	}
-	if (o.take_from || o.drop_addr) {
-		if (netif_open(&net, TAKE_STEP_NS) != 0) {
-			printf("twinbench-agent: cannot open rtnetlink: %s\n", strerror(errno));
-			return 1;
-		}
+	if ((o.take_from || o.drop_addr) && netif_open(&net, TAKE_STEP_NS) != 0) {
+		printf("twinbench-agent: cannot open rtnetlink: %s\n", strerror(errno));
+		return 1;
+	}
+	if (o.take_from) {
 		t = (struct taker){ .region = o.take_from, .from_boot = o.from_boot,
 				    .sysfs = o.sysfs, .nic_bdf = o.nic, .own_nic = o.own_nic,
 				    .cidr = o.ip, .step_timeout_ns = TAKE_STEP_NS,
@@ -500,8 +532,11 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &stops, &waitmask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* Without --handoff-to, a stray SIGUSR1 must not end the service unsaved. */
 	if (o.handoff_to)
 		sigaction(SIGUSR1, &sa, NULL);
+	else
+		signal(SIGUSR1, SIG_IGN);
 
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	addr.sin_port = htons((uint16_t)o.port);
@@ -543,9 +578,11 @@ int main(int argc, char **argv)
 			case TAKE_WAITING:
 				if (takeover_now() < take_deadline)
 					break;
-				printf("twinbench-agent: refusing to take over: no state block was "
-				       "released within %" PRId64 " ms\n",
-				       o.timeout_ms < 0 ? 3600000 : o.timeout_ms);
+				snprintf(t.why, sizeof(t.why),
+					 "no state block was released within %" PRId64 " ms",
+					 o.timeout_ms < 0 ? 3600000 : o.timeout_ms);
+				printf("twinbench-agent: refusing to take over: %s\n", t.why);
+				tell_done(o.done_file, "refused", t.why);
 				take = IDLE;
 				break;
 			case TAKE_DONE:
@@ -554,10 +591,12 @@ int main(int argc, char **argv)
 				break;
 			case TAKE_REFUSED:
 				printf("twinbench-agent: refusing to take over: %s\n", t.why);
+				tell_done(o.done_file, "refused", t.why);
 				take = IDLE;
 				break;
 			case TAKE_FAILED:
 				printf("twinbench-agent: takeover failed: %s\n", t.why);
+				tell_done(o.done_file, "failed", t.why);
 				take = IDLE;
 				break;
 			}
@@ -567,9 +606,7 @@ int main(int argc, char **argv)
 		if (take == TAKEN && ready == 0) {
 			/* Taken, and nobody asks: say so all the same. */
 			take = ANSWERED;
-			if (net.ops.console_quiet)
-				net.ops.console_quiet(net.ops.ctx, false);
-			say_taken(&t, &uts, boot_id, counter, o.done_file);
+			end_take(&t, &net, false, &uts, boot_id, counter, o.done_file);
 			continue;
 		}
 		if (ready <= 0)
@@ -587,11 +624,8 @@ int main(int argc, char **argv)
 		sendto(fd, reply, (size_t)len, 0, (struct sockaddr *)&peer, plen);
 		if (take == TAKEN) {
 			/* The service is back: now the console may hear about it. */
-			t.b_ns[B_REPLY] = takeover_now();
 			take = ANSWERED;
-			if (net.ops.console_quiet)
-				net.ops.console_quiet(net.ops.ctx, false);
-			say_taken(&t, &uts, boot_id, counter, o.done_file);
+			end_take(&t, &net, true, &uts, boot_id, counter, o.done_file);
 		}
 	}
 	close(fd);

@@ -208,20 +208,19 @@ static int announce(void *ctx, const char *ifname, const char *cidr, char *why, 
 	} __attribute__((packed)) frame;
 	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
 				  .sll_halen = ETH_ALEN };
+	struct netif *n = ctx;
 	struct ifreq ifr = { 0 };
 	struct in_addr addr;
-	int fd, prefix, rc = -1;
+	int fd = n->packet, prefix;
 
-	(void)ctx;
 	if (parse_cidr(cidr, &addr, &prefix) != 0) {
 		snprintf(why, len, "not an address/prefix: %s", cidr);
 		return -1;
 	}
-	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (fd < 0 || ioctl(fd, SIOCGIFHWADDR, &ifr) != 0) {
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) != 0) {
 		snprintf(why, len, "cannot announce %s on %s: %s", cidr, ifname, strerror(errno));
-		goto out;
+		return -1;
 	}
 	memset(&frame, 0, sizeof(frame));
 	memset(frame.eth.ether_dhost, 0xff, ETH_ALEN);
@@ -240,13 +239,9 @@ static int announce(void *ctx, const char *ifname, const char *cidr, char *why, 
 	if (sendto(fd, &frame, sizeof(frame), 0, (struct sockaddr *)&to, sizeof(to)) !=
 	    (ssize_t)sizeof(frame)) {
 		snprintf(why, len, "cannot announce %s on %s: %s", cidr, ifname, strerror(errno));
-		goto out;
+		return -1;
 	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	return rc;
+	return 0;
 }
 
 static void console_quiet(void *ctx, bool quiet)
@@ -276,7 +271,9 @@ int netif_open(struct netif *n, int64_t step_timeout_ns)
 	/* Subscribed before the rescan: no link event can slip by. */
 	n->events = nl_open(RTMGRP_LINK);
 	n->talk = nl_open(0);
-	if (n->events < 0 || n->talk < 0) {
+	/* Opened now, not in the handoff: sending on it needs no binding. */
+	n->packet = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (n->events < 0 || n->talk < 0 || n->packet < 0) {
 		netif_close(n);
 		return -1;
 	}
@@ -292,5 +289,7 @@ void netif_close(struct netif *n)
 		close(n->events);
 	if (n->talk >= 0)
 		close(n->talk);
-	n->events = n->talk = -1;
+	if (n->packet >= 0)
+		close(n->packet);
+	n->events = n->talk = n->packet = -1;
 }

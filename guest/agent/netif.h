@@ -13,6 +13,7 @@ struct netif {
 	struct take_net ops; /* what take_poll() calls; ctx is this struct */
 	int events;	     /* rtnetlink, subscribed to link changes */
 	int talk;	     /* rtnetlink, for requests */
+	int packet;	     /* AF_PACKET, for the gratuitous ARP */
 	int console_level;   /* before console_quiet(true) */
 	int64_t step_timeout_ns;
 };

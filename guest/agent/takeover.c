@@ -52,10 +52,20 @@ static int sysfs_write(const char *path, const char *text, char *why, size_t len
  */
 static void rcu_expedite(const char *sysfs, bool on)
 {
-	char path[PATH_MAX], why[64];
+	/* What it was before: expedited already, it stays so. */
+	static char before = '0';
+	char path[PATH_MAX], why[64], now[2] = "";
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/kernel/rcu_expedited", sysfs);
-	if (access(path, W_OK) == 0)
+	if (on) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return;
+		before = read(fd, now, 1) == 1 ? now[0] : '0';
+		close(fd);
+	}
+	if (before != '1' && access(path, W_OK) == 0)
 		sysfs_write(path, on ? "1\n" : "0\n", why, sizeof(why));
 }
 
@@ -171,12 +181,15 @@ static enum take_result take_now(struct taker *t)
 			return TAKE_FAILED;
 		t->b_ns[B_ARP] = takeover_now();
 	}
-	if (handoff_mark(t->region, HANDOFF_TAKEN) != 0) {
-		snprintf(t->why, sizeof(t->why), "cannot mark the state block in %s taken",
-			 t->region);
-		return TAKE_FAILED;
-	}
 	return TAKE_DONE;
+}
+
+int take_commit(struct taker *t)
+{
+	if (handoff_mark(t->region, HANDOFF_TAKEN) == 0)
+		return 0;
+	snprintf(t->why, sizeof(t->why), "cannot mark the state block in %s taken", t->region);
+	return -1;
 }
 
 enum take_result take_poll(struct taker *t)
@@ -195,7 +208,15 @@ enum take_result take_poll(struct taker *t)
 			t->net->console_quiet(t->net->ctx, false);
 		return r;
 	}
+	if (s == HANDOFF_NOT_READY && !t->coming)
+		t->coming_since = takeover_now();
 	t->coming = s == HANDOFF_NOT_READY;
+	if (t->coming && takeover_now() - t->coming_since > TAKE_NOT_READY_NS) {
+		snprintf(t->why, sizeof(t->why),
+			 "the state block was written but not released within %lld s: %s",
+			 TAKE_NOT_READY_NS / 1000000000LL, why);
+		return TAKE_REFUSED;
+	}
 	if (s != HANDOFF_CORRUPT)
 		t->corrupt_since = 0;
 	else if (!t->corrupt_since)

@@ -14,7 +14,9 @@
  * Kernel B (take_poll(), called by the serving loop between requests): it
  * reads the block; once ready it takes A's NIC off the PCI skip list and
  * rescans (one NIC) or uses its own (dual), brings the link up, sets the
- * service address, announces it, and marks the block taken.  The network
+ * service address and announces it.  The block is marked taken
+ * (take_commit()) once B answered from it: A, waiting for that, speaks on
+ * its console and parks, and nothing of A runs in the window but B.  The network
  * steps go through struct take_net (netlink and a packet socket in the
  * guest, fakes in the tests); the sysfs steps go through @sysfs ("/sys",
  * a scratch directory in the tests).
@@ -34,6 +36,8 @@ enum take_step { B_SEEN, B_NIC, B_LINK, B_ADDR, B_ARP, B_REPLY, B_STEPS };
 
 /* A corrupt read can be a torn one while A still writes: believe it after this long. */
 #define TAKE_CORRUPT_SETTLE_NS 50000000LL
+/* A block written but not released for this long: A gave up half-way (it died, or a step failed). */
+#define TAKE_NOT_READY_NS 10000000000LL
 
 /* The network steps of a takeover; each returns 0, or -1 with @why filled. */
 struct take_net {
@@ -68,18 +72,22 @@ struct taker {
 	char ifname[IF_NAMESIZE];
 	char why[256];		 /* why refused or failed */
 	bool coming;		 /* A has begun: the block is written, not ready yet */
+	int64_t coming_since;
 	int64_t corrupt_since;
 };
 
 enum take_result {
 	TAKE_WAITING, /* no ready block (yet) */
-	TAKE_DONE,    /* taken: serve t->counter on t->ifname */
+	TAKE_DONE,    /* NIC and address taken: serve t->counter on t->ifname, then take_commit() */
 	TAKE_REFUSED, /* the block is corrupt or stale: t->why */
 	TAKE_FAILED,  /* a step of the takeover failed: t->why */
 };
 
 /* One look at the block; on a ready block, the whole takeover. */
 enum take_result take_poll(struct taker *t);
+
+/* Mark the block taken: B serves from it.  0, or -1 with t->why. */
+int take_commit(struct taker *t);
 
 struct giver {
 	const char *region;

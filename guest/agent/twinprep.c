@@ -4,6 +4,7 @@
  * arithmetic loops and a process per device took a good part of a second.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -59,7 +60,7 @@ int twinprep_pci_skip(const char *sysfs, const char *keep, char *out, size_t len
 {
 	char path[PATH_MAX], keep_path[PATH_MAX] = "", cls[32], list[4096] = "";
 	char *names[256];
-	size_t n = 0, used = 0;
+	size_t n = 0, used = 0, distinct = 0;
 	struct dirent *de;
 	DIR *d;
 
@@ -106,12 +107,17 @@ int twinprep_pci_skip(const char *sysfs, const char *keep, char *out, size_t len
 	out[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		if (names[i] && (i == 0 || !names[i - 1] || strcmp(names[i], names[i - 1])) &&
-		    used < len)
+		    used < len) {
 			used += (size_t)snprintf(out + used, len - used, "%s%s", used ? "," : "",
 						 names[i]);
+			distinct++;
+		}
 	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
+	/* The kernel keeps the first PCI_SKIP_MAX: B would size the rest's BARs. */
+	if (distinct > TWINPREP_PCI_SKIP_MAX)
+		return -E2BIG;
 	return used < len ? 0 : -1;
 }
 

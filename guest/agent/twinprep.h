@@ -10,11 +10,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* How many devices pci_skip= takes (the kernel's PCI_SKIP_MAX, patch 0002). */
+#define TWINPREP_PCI_SKIP_MAX 32
+
 /*
  * B's pci_skip= list, sorted, one of each: every PCI device but host
  * bridges, bridges with a device below them, and @keep (B's own NIC, NULL:
  * none) with the bridges above it; plus this kernel's own skip list.
- * 0, or -1 if sysfs cannot be read or @out is too small.
+ * 0, -E2BIG if there are more than TWINPREP_PCI_SKIP_MAX, or -1 if sysfs
+ * cannot be read or @out is too small.
  */
 int twinprep_pci_skip(const char *sysfs, const char *keep, char *out, size_t len);
 

@@ -574,7 +574,7 @@ static void test_twin_dual_moves_only_the_address(void **state)
 	assert_non_null(p);
 	assert_int_equal(sscanf(p, "twinbench-b: own NIC %31s", own), 1);
 	assert_true(p < strstr(log_b, "twinbench-b: the kernel before let go"));
-	/* B's own NIC took the address: no rescan, A's NIC stayed where it was. */
+	/* B's own NIC (eth0 since its boot) took the address. */
 	assert_breakdown_complete(&reps[0], 0);
 	assert_non_null(strstr(log_b, "state=taken-over nic=eth0"));
 	/* ... and it is not A's NIC (twinbench.nic= on B's command line). */

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,7 +200,7 @@ static void test_one_nic_is_given_then_seen_found_and_taken(void **state)
 	assert_false(t.coming);
 	assert_int_equal(give(&g, 4242), 0);
 	assert_ordered(g.a_ns, A_STEPS);
-	/* A's driver let go of its NIC before the block said ready. */
+	/* A's driver let go of its NIC when give() returned (then the block said ready). */
 	text = tl_read_file(tl_path(f->sysfs, "bus/pci/devices/" BDF "/driver/unbind"));
 	assert_string_equal(text, BDF);
 	free(text);
@@ -220,6 +221,9 @@ static void test_one_nic_is_given_then_seen_found_and_taken(void **state)
 	assert_string_equal(f->calls, "wait up:eth0 add:eth0:" CIDR " arp:eth0:" CIDR);
 	/* Quiet from the moment B saw the block: the agent lets the console speak after. */
 	assert_true(f->quiet);
+	/* Taken only once B answered from it (the agent commits): A waits till then. */
+	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
+	assert_int_equal(take_commit(&t), 0);
 	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 1);
 	/* Taken once: a second look finds it stale, waiting for a next handoff. */
 	assert_int_equal(take_poll(&t), TAKE_WAITING);
@@ -301,6 +305,21 @@ static void test_a_written_block_is_coming_not_ready(void **state)
 	assert_true(t.coming);
 }
 
+static void test_a_block_written_and_never_released_is_refused(void **state)
+{
+	struct fake *f = *state;
+	struct taker t = taker_of(f, BDF, NULL);
+
+	assert_int_equal(handoff_write(f->region, HANDOFF_WRITTEN, 5, BOOT_A, NULL), 0);
+	assert_int_equal(take_poll(&t), TAKE_WAITING);
+	assert_true(t.coming);
+	/* As if A had died half-way, longer ago than B waits for it. */
+	t.coming_since = takeover_now() - TAKE_NOT_READY_NS - 1;
+	assert_int_equal(take_poll(&t), TAKE_REFUSED);
+	assert_non_null(strstr(t.why, "written but not released within 10 s"));
+	assert_string_equal(f->calls, "");
+}
+
 static void test_a_failed_step_leaves_the_block_untaken(void **state)
 {
 	struct fake *f = *state;
@@ -356,6 +375,24 @@ static void test_b_skips_all_but_bridges_and_its_own_nic(void **state)
 	assert_int_equal(twinprep_pci_skip(f->sysfs, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "0000:00:01.0,0000:00:03.0,0000:00:07.0,0000:00:1f.0,"
 				 "0000:01:00.0");
+}
+
+/* The kernel takes 32 addresses in pci_skip=: B would size the 33rd's BARs. */
+static void test_more_devices_than_pci_skip_takes_is_an_error(void **state)
+{
+	struct fake *f = *state;
+	char out[2048], bdf[16];
+
+	tl_rmtree(tl_path(f->sysfs, "bus/pci/devices"));
+	mkdirs(f->sysfs, "bus/pci/devices");
+	assert_int_equal(tl_write_file(tl_path(f->sysfs, "bus/pci/skip"), "\n"), 0);
+	for (int i = 0; i < TWINPREP_PCI_SKIP_MAX; i++) {
+		snprintf(bdf, sizeof(bdf), "0000:%02x:00.0", i + 1);
+		pci_device(f, NULL, bdf, "0x010601\n");
+	}
+	assert_int_equal(twinprep_pci_skip(f->sysfs, NULL, out, sizeof(out)), 0);
+	pci_device(f, NULL, "0000:40:00.0", "0x010601\n");
+	assert_int_equal(twinprep_pci_skip(f->sysfs, NULL, out, sizeof(out)), -E2BIG);
 }
 
 /* B's memory blocks: whole blocks of System RAM, none holding a held range. */
@@ -415,6 +452,8 @@ int main(void)
 		T(test_a_block_from_another_kernel_is_refused),
 		T(test_a_written_block_is_coming_not_ready),
 		T(test_a_failed_step_leaves_the_block_untaken),
+		T(test_a_block_written_and_never_released_is_refused),
+		T(test_more_devices_than_pci_skip_takes_is_an_error),
 		T(test_b_skips_all_but_bridges_and_its_own_nic),
 		T(test_b_takes_whole_free_blocks_of_ram),
 		cmocka_unit_test(test_stamps_print_from_the_first),
