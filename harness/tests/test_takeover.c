@@ -33,6 +33,7 @@ struct fake {
 	char sysfs[128];
 	char calls[512];   /* the network steps, in order */
 	bool fail_link;
+	bool no_netdev;	   /* the NIC's driver never gives it a netdev */
 	bool quiet;	   /* the console is quiet now */
 	struct take_net net;
 };
@@ -62,8 +63,15 @@ static int fake_wait_links(void *ctx, int64_t deadline)
 {
 	struct fake *f = ctx;
 
-	(void)deadline;
 	call(f, "wait");
+	if (f->no_netdev) {
+		/* Nothing happens before the deadline: the wait ends there. */
+		struct timespec end = { deadline / 1000000000LL, deadline % 1000000000LL };
+
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL) != 0)
+			;
+		return -1;
+	}
 	mkdirs(f->sysfs, "bus/pci/devices/" BDF "/virtio1/net/eth0");
 	return 0;
 }
@@ -320,6 +328,21 @@ static void test_a_block_written_and_never_released_is_refused(void **state)
 	assert_string_equal(f->calls, "");
 }
 
+/* A NIC that never shows up as a network device: the wait has a bound and says so. */
+static void test_a_nic_that_never_appears_fails_at_its_bound(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, true);
+	struct taker t = taker_of(f, BDF, NULL);
+
+	f->no_netdev = true;
+	t.step_timeout_ns = 20000000LL;
+	assert_int_equal(give(&g, 8), 0);
+	assert_int_equal(take_poll(&t), TAKE_FAILED);
+	assert_string_equal(t.why, "A's NIC " BDF " has no network device 20 ms after the rescan");
+	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
+}
+
 static void test_a_failed_step_leaves_the_block_untaken(void **state)
 {
 	struct fake *f = *state;
@@ -453,6 +476,7 @@ int main(void)
 		T(test_a_written_block_is_coming_not_ready),
 		T(test_a_failed_step_leaves_the_block_untaken),
 		T(test_a_block_written_and_never_released_is_refused),
+		T(test_a_nic_that_never_appears_fails_at_its_bound),
 		T(test_more_devices_than_pci_skip_takes_is_an_error),
 		T(test_b_skips_all_but_bridges_and_its_own_nic),
 		T(test_b_takes_whole_free_blocks_of_ram),
