@@ -316,6 +316,8 @@ static void test_two_runs_at_once_both_complete(void **state)
 		 "timeouts: {boot: 300s}\n"
 		 "steps:\n"
 		 "  - wait_probe: {state: up, timeout: boot, mark: answered}\n"
+		 /* Typed before the shell prompts, the answer would share the prompt's line. */
+		 "  - expect: {console: a, pattern: \"twinbench-a# \", peek: true, timeout: boot}\n"
 		 "  - uname: {console: a, kernel: old, mark: asked}\n",
 		 kernel, rootfs);
 	snprintf(scenario, sizeof(scenario), "%s/short.yaml", tmpdir);

@@ -267,6 +267,8 @@ static void test_custom_method_runs_only_the_scenario_steps(void **state)
 		 "  - expect: {console: a, pattern: \"twinbench-agent: ready \", whole_line: true,"
 		 " timeout: boot, mark: ready}\n"
 		 "  - wait_probe: {state: up, timeout: boot, mark: answered}\n"
+		 /* Typed before the shell prompts, the answer would share the prompt's line. */
+		 "  - expect: {console: a, pattern: \"twinbench-a# \", peek: true, timeout: boot}\n"
 		 "  - uname: {console: a, kernel: old, mark: asked}\n",
 		 kernel, rootfs);
 	run_own_scenario("custom", text, dir, sizeof(dir), &info, &reps);
