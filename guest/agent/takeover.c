@@ -285,8 +285,12 @@ int give(struct giver *g, uint64_t counter)
 	}
 	g->a_ns[A_RELEASED] = takeover_now();
 	g->a_ns[A_READY] = takeover_now();
-	if (handoff_write(g->region, HANDOFF_READY, counter, g->boot_id, g->a_ns) != 0 ||
-	    (g->corrupt && handoff_corrupt(g->region) != 0)) {
+	/*
+	 * The damaged block (the refusal test) in one write: a good ready
+	 * block first, then the damage, and B could take the good one.
+	 */
+	if (g->corrupt ? handoff_corrupt(g->region) != 0
+		       : handoff_write(g->region, HANDOFF_READY, counter, g->boot_id, g->a_ns) != 0) {
 		snprintf(g->why, sizeof(g->why), "cannot publish the state block in %s: %s",
 			 g->region, strerror(errno));
 		return -1;
