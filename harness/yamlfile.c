@@ -529,18 +529,31 @@ static void cost_repeat(struct pattern_group *g, long n, bool loop)
  * enough to refuse what would take seconds or forever; anything over
  * PATTERN_MAX_COST is COST_OVER.  Bad syntax is regcomp()'s to report, but
  * it copies as it parses: what comes before an error counts.
+ *
+ * A repetition right after a repetition ("a??", "a*+", "a{2}?") is
+ * undefined in POSIX extended expressions, and glibc nests each in the one
+ * before, its compile time growing with every one ("x)??????..." took
+ * seconds, found by make fuzz): *@stacked is then its offset (else -1) and
+ * the cost COST_OVER.
  */
-static size_t pattern_cost(const char *s)
+static size_t pattern_cost(const char *s, long *stacked)
 {
 	struct pattern_group groups[PATTERN_MAX_DEPTH + 1], *g = groups;
-	const char *rbracket;
-	bool empty, loop;
+	const char *start = s, *rbracket;
+	bool empty, loop, rep = false, after_rep = false;
 	long n, m;
 	char *end;
 	size_t c;
 
+	*stacked = -1;
 	*g = (struct pattern_group){.before_empty = true, .last_empty = true};
-	for (; *s; s++) {
+	for (; *s; after_rep = rep, s++) {
+		rep = *s == '*' || *s == '?' || *s == '+' ||
+		      (*s == '{' && interval_bound(s + 1, &end) >= 0);
+		if (rep && after_rep) {
+			*stacked = s - start;
+			return COST_OVER;
+		}
 		switch (*s) {
 		case '(':
 			if (g == groups + PATTERN_MAX_DEPTH)
@@ -635,6 +648,8 @@ int yf_pattern(struct yf_loader *ld, const struct yf_field *f, const char *what,
 	const char *s;
 	char msg[256];
 	regex_t re;
+	long stacked;
+	size_t cost;
 	int rc;
 
 	s = yf_want_scalar(ld, what, "a regular expression", v);
@@ -643,7 +658,14 @@ int yf_pattern(struct yf_loader *ld, const struct yf_field *f, const char *what,
 	if (!*s)
 		return yf_fail_node(ld, v, "%s: empty pattern (it would match any line)", what);
 	/* Before regcomp(), which would take minutes or all the memory on such a pattern. */
-	if (pattern_cost(s) > PATTERN_MAX_COST)
+	cost = pattern_cost(s, &stacked);
+	if (stacked > 0)
+		return yf_fail_node(ld, v,
+				    "%s: pattern '%s' repeats a repetition at offset %ld ('%c' after "
+				    "'%c'): undefined in extended regular expressions; group what "
+				    "is repeated",
+				    what, s, stacked, s[stacked], s[stacked - 1]);
+	if (cost > PATTERN_MAX_COST)
 		return yf_fail_node(ld, v,
 				    "%s: pattern '%s' costs too much to compile: more than %d "
 				    "copies of its parts (repetitions of repetitions multiply) or "
