@@ -72,9 +72,9 @@ $(B)/twinbench-agent: $(AGENT_SRCS) $(wildcard guest/agent/*.h) | $(B)
 
 # The agent's handoff block is guest code: its test compiles it in.
 $(B)/tests/test_handoff: harness/tests/test_handoff.c guest/agent/handoff.c guest/agent/handoff.h \
-		$(B)/libtwinbench.a $(B)/twinbench-agent | $(B)/tests
+		$(B)/tests/testlib.o $(B)/libtwinbench.a $(B)/twinbench-agent | $(B)/tests
 	$(CC) $(CFLAGS) -Iharness -Iguest/agent -DTB_AGENT='"$(B)/twinbench-agent"' -o $@ $< \
-		guest/agent/handoff.c $(B)/libtwinbench.a $(LDLIBS) $(TEST_LIBS)
+		guest/agent/handoff.c $(B)/tests/testlib.o $(B)/libtwinbench.a $(LDLIBS) $(TEST_LIBS)
 
 # So is the agents' handoff state machine, tested on a fake region and sysfs.
 $(B)/tests/test_takeover: harness/tests/test_takeover.c guest/agent/takeover.c \

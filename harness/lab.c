@@ -301,6 +301,25 @@ static void destroy_lab_domains(void)
 	virConnectClose(conn);
 }
 
+int lab_process_cmdline(int pid, char *buf, size_t len)
+{
+	char path[64];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	for (size_t i = 0; i + 1 < n; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	buf[n] = '\0';
+	return 0;
+}
+
 /*
  * Signal the processes living in the lab's network namespace whose command
  * line holds @needle (NULL: every one); returns how many.
@@ -317,8 +336,6 @@ static int signal_lab(const char *needle, int sig)
 	while ((de = readdir(proc))) {
 		int pid = atoi(de->d_name);
 		char path[64], cmd[4096];
-		size_t len;
-		FILE *f;
 
 		if (pid <= 0 || pid == getpid())
 			continue;
@@ -330,17 +347,7 @@ static int signal_lab(const char *needle, int sig)
 			count++;
 			continue;
 		}
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		len = fread(cmd, 1, sizeof(cmd) - 1, f);
-		fclose(f);
-		for (size_t i = 0; i + 1 < len; i++)
-			if (!cmd[i])
-				cmd[i] = ' ';
-		cmd[len] = '\0';
-		if (strstr(cmd, needle)) {
+		if (lab_process_cmdline(pid, cmd, sizeof(cmd)) == 0 && strstr(cmd, needle)) {
 			kill(pid, sig);
 			count++;
 		}

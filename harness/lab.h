@@ -122,6 +122,13 @@ int lab_release(struct lab *lab, bool keep, struct tb_err *err);
 void lab_reap_dead_runs(void);
 
 /*
+ * Process @pid's command line, its arguments joined by spaces, into @buf
+ * (@len bytes, cut there); 0, or -1 if it cannot be read (gone).  A zombie's
+ * is empty.
+ */
+int lab_process_cmdline(int pid, char *buf, size_t len);
+
+/*
  * Kill the QEMUs of run @pid's guests (domains "tb-PID-…") in the embedded
  * lab, without libvirt: for when its daemon went away and they run on
  * alone.  Waits up to 5 s for them to go; returns how many are left.

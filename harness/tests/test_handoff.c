@@ -24,6 +24,7 @@
 #include "handoff.h"
 #include "monotime.h"
 #include "probe.h"
+#include "testlib.h"
 
 /* The agent of the build this test belongs to (the Makefile says which). */
 #ifdef TB_AGENT
@@ -161,21 +162,6 @@ static char *slurp(const char *path)
 	return buf;
 }
 
-/* Wait up to 10 s for @text in the file at @path. */
-static bool wait_for(const char *path, const char *text)
-{
-	int64_t deadline = monotime_now() + 10 * NS_PER_S;
-
-	while (!strstr(slurp(path), text)) {
-		if (monotime_now() > deadline) {
-			fprintf(stderr, "gave up waiting for '%s' in %s\n", text, path);
-			return false;
-		}
-		monotime_sleep_until(monotime_now() + 10 * NS_PER_MS);
-	}
-	return true;
-}
-
 /* A file holding @pid: the agent's PID file as kernel A's init writes it. */
 static void write_pidfile(const char *path, pid_t pid)
 {
@@ -256,7 +242,7 @@ static void test_agent_hands_over_and_is_taken_over(void **state)
 			      "--timeout-ms", "100", NULL };
 
 		b = spawn(t, out_b);
-		assert_true(wait_for(out_b, "no state block was released within 100 ms"));
+		assert_true(tl_wait_for_text(out_b, "no state block was released within 100 ms", 10));
 		kill(b, SIGTERM);
 		wait_exit(b);
 	}
@@ -298,7 +284,7 @@ static void test_agent_refuses_corrupt_block_quickly(void **state)
 	assert_int_equal(wait_exit(a), 1);
 	assert_non_null(strstr(slurp(out_a), "was not taken over within 1000 ms"));
 	/* Long before B's 20 s: a corrupt block is refused once it stays corrupt. */
-	assert_true(wait_for(out_b, "refusing to take over: state block is corrupt"));
+	assert_true(tl_wait_for_text(out_b, "refusing to take over: state block is corrupt", 10));
 	assert_true(monotime_now() - start < 10 * NS_PER_S);
 	/* Refused, B still serves on its own: nothing was taken. */
 	ask(atoi(port_b), &rec);

@@ -35,15 +35,8 @@ static char tmpdir[256];
 
 static int setup(void **state)
 {
-	const char *down[] = { "lab", "down", NULL };
-
 	(void)state;
-	if (!tl_integration_ready())
-		return -1;
-	if (tl_mkdtemp("/var/tmp/tbit.XXXXXX", tmpdir, sizeof(tmpdir)))
-		return -1;
-	/* Start from no lab at all, so that the run must make (and remove) its own. */
-	return tl_run_twinbench(down, NULL, TL_LOG_STDERR) == 0 ? 0 : -1;
+	return tl_lab_suite_setup("/var/tmp/tbit.XXXXXX", tmpdir, sizeof(tmpdir));
 }
 
 static int teardown(void **state)

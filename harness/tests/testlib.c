@@ -189,6 +189,16 @@ void tl_find_result(const char *base, const char *scenario, char *out, size_t le
 	assert_true(out[0] != '\0');
 }
 
+int tl_lab_suite_setup(const char *tmpl, char *dir, size_t size)
+{
+	const char *down[] = { "lab", "down", NULL };
+
+	if (!tl_integration_ready() || tl_mkdtemp(tmpl, dir, size))
+		return -1;
+	/* Start from no lab at all, so that the runs must make (and remove) their own. */
+	return tl_run_twinbench(down, NULL, TL_LOG_STDERR) == 0 ? 0 : -1;
+}
+
 int tl_lab_processes(void)
 {
 	DIR *proc = opendir("/proc");
@@ -196,22 +206,11 @@ int tl_lab_processes(void)
 	int n = 0;
 
 	while (proc && (de = readdir(proc))) {
-		char path[64], cmd[4096] = "";
-		size_t len;
-		FILE *f;
+		char cmd[4096];
 
-		if (atoi(de->d_name) <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		len = fread(cmd, 1, sizeof(cmd) - 1, f);
-		fclose(f);
-		for (size_t i = 0; i + 1 < len; i++)
-			if (!cmd[i])
-				cmd[i] = ' ';
-		if (strstr(cmd, "guest=tb-") || strstr(cmd, LAB_DIR))
+		if (atoi(de->d_name) > 0 &&
+		    lab_process_cmdline(atoi(de->d_name), cmd, sizeof(cmd)) == 0 &&
+		    (strstr(cmd, "guest=tb-") || strstr(cmd, LAB_DIR)))
 			n++;
 	}
 	if (proc)

@@ -1,7 +1,7 @@
 /*
  * testlib.h - helpers the harness's tests share: scratch directories and
  * the files in them, and running build/twinbench from the integration
- * tests.  Linked into every test binary but test_handoff.
+ * tests.  Linked into every test binary.
  *
  * Functions that can only fail through a broken test environment (spawn,
  * wait, a results directory that is not there) fail the running cmocka
@@ -72,6 +72,13 @@ int tl_count(const char *hay, const char *needle);
  * as "@base/NAME" in @out; fails the test if there is none.
  */
 void tl_find_result(const char *base, const char *scenario, char *out, size_t len);
+
+/*
+ * An integration suite's set-up: tl_integration_ready(), a scratch
+ * directory from @tmpl into @dir, and no lab (`twinbench lab down`).
+ * 0, or -1 for cmocka to report.
+ */
+int tl_lab_suite_setup(const char *tmpl, char *dir, size_t size);
 
 /* Processes of the lab: QEMUs of guests ("guest=tb-…") and the lab's daemons. */
 int tl_lab_processes(void);
