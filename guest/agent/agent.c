@@ -312,17 +312,20 @@ static int request_handoff(const struct options *o)
 	return 0;
 }
 
-static int wait_taken(const struct options *o)
+/* Wait until kernel B took the block in @region; 0, or 1 having said it did not. */
+static int await_taken(const char *region, int64_t poll_ms, int64_t timeout_ms)
 {
-	int64_t timeout_ms = o->timeout_ms < 0 ? 60000 : o->timeout_ms;
-	int taken = give_wait_taken(o->taken_region, o->poll_ms * 1000000LL,
-				    takeover_now() + timeout_ms * 1000000LL);
-
-	if (taken == 1)
+	if (give_wait_taken(region, poll_ms * 1000000LL,
+			    takeover_now() + timeout_ms * 1000000LL) == 1)
 		return 0;
 	printf("twinbench-agent: the state block was not taken over within %" PRId64 " ms\n",
 	       timeout_ms);
 	return 1;
+}
+
+static int wait_taken(const struct options *o)
+{
+	return await_taken(o->taken_region, o->poll_ms, o->timeout_ms < 0 ? 60000 : o->timeout_ms);
 }
 
 /*
@@ -383,7 +386,6 @@ static int hand_over(const struct options *o, const char *boot_id, uint64_t coun
 			   .release_nic = o->release_nic ? o->release_nic : o->drop_addr,
 			   .unbind = o->release_nic != NULL, .cidr = o->ip, .net = &net->ops,
 			   .corrupt = handoff_corrupt_requested };
-	int taken;
 
 	g.a_ns[A_REQUEST] = requested;
 	g.a_ns[A_STOPPED] = stopped;
@@ -392,13 +394,8 @@ static int hand_over(const struct options *o, const char *boot_id, uint64_t coun
 		return 1;
 	}
 	/* B is at work: nothing for the console until it took the block. */
-	taken = give_wait_taken(o->handoff_to, 1000000LL, takeover_now() + timeout_ms * 1000000LL);
-	if (taken != 1) {
-		printf("twinbench-agent: the state block was not taken over within %" PRId64
-		       " ms\n",
-		       timeout_ms);
+	if (await_taken(o->handoff_to, 1, timeout_ms) != 0)
 		return 1;
-	}
 	printf("twinbench-agent: state handed over counter=%" PRIu64 "\n", counter);
 	return 0;
 }
