@@ -64,7 +64,7 @@ $(B)/twinbench: $(B)/main.o $(B)/libtwinbench.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # The guest agent is static so that it runs in any guest userspace.
-AGENT_SRCS := guest/agent/agent.c guest/agent/handoff.c guest/agent/takeover.c \
+AGENT_SRCS := guest/agent/agent.c guest/agent/criustats.c guest/agent/handoff.c guest/agent/takeover.c \
 	guest/agent/netif.c guest/agent/twinprep.c
 $(B)/twinbench-agent: $(AGENT_SRCS) $(wildcard guest/agent/*.h) | $(B)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -static \
@@ -75,6 +75,11 @@ $(B)/tests/test_handoff: harness/tests/test_handoff.c guest/agent/handoff.c gues
 		$(B)/tests/testlib.o $(B)/libtwinbench.a $(B)/twinbench-agent | $(B)/tests
 	$(CC) $(CFLAGS) -Iharness -Iguest/agent -DTB_AGENT='"$(B)/twinbench-agent"' -o $@ $< \
 		guest/agent/handoff.c $(B)/tests/testlib.o $(B)/libtwinbench.a $(LDLIBS) $(TEST_LIBS)
+
+# And its reading of CRIU's statistics images.
+$(B)/tests/test_criustats: harness/tests/test_criustats.c guest/agent/criustats.c \
+		guest/agent/criustats.h | $(B)/tests
+	$(CC) $(CFLAGS) -Iguest/agent -o $@ $< guest/agent/criustats.c $(TEST_LIBS)
 
 # So is the agents' handoff state machine, tested on a fake region and sysfs.
 $(B)/tests/test_takeover: harness/tests/test_takeover.c guest/agent/takeover.c \

@@ -11,7 +11,11 @@
  * State lives in a file between runs: restored (and removed, so that a stale
  * copy is never used twice) at start, written with fsync on SIGTERM/SIGINT.
  * The file is versioned and checksummed; a corrupt file is refused loudly
- * instead of silently starting from zero.
+ * instead of silently starting from zero.  With --memory-only there is no
+ * file: the state lives in the process alone and survives an upgrade only
+ * if something carries the process over (CRIU, the kexec-criu method).
+ * The process then cannot tell that it moved to another kernel, so it asks
+ * the kernel its release and boot id for every reply.
  *
  * Between twin kernels the state travels through memory instead
  * (handoff.h, takeover.h).  Kernel A's agent (--handoff-to) gives the
@@ -46,6 +50,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "criustats.h"
 #include "handoff.h"
 #include "netif.h"
 #include "takeover.h"
@@ -160,7 +165,7 @@ static int state_save(const char *path, uint64_t counter)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: twinbench-agent [--port N] [--state FILE]\n"
+		"usage: twinbench-agent [--port N] [--state FILE | --memory-only]\n"
 		"           [--handoff-to REGION [--release-nic IFNAME | --drop-addr IFNAME]]\n"
 		"           [--take-from REGION --from-boot ID [--nic BDF | --own-nic IFNAME]\n"
 		"            [--ip ADDR/PREFIX] [--timeout-ms N]] [--sysfs DIR]\n"
@@ -168,7 +173,8 @@ static void usage(void)
 		"           [--corrupt-state] [--timeout-ms N]\n"
 		"       twinbench-agent --wait-taken REGION [--timeout-ms N] [--poll-ms N]\n"
 		"       twinbench-agent --wait-file FILE [--timeout-ms N]\n"
-		"       twinbench-agent --pci-skip [--keep BDF] | --mem-blocks   [--sysfs DIR]\n");
+		"       twinbench-agent --pci-skip [--keep BDF] | --mem-blocks   [--sysfs DIR]\n"
+		"       twinbench-agent --criu-stats IMAGE\n");
 	exit(2);
 }
 
@@ -189,9 +195,11 @@ struct options {
 	const char *request_pidfile, *taken_region;
 	const char *done_file; /* B: created once the takeover has been told on the console */
 	const char *wait_file;
+	const char *criu_stats; /* print this CRIU statistics image's figures */
 	bool pci_skip, mem_blocks; /* print B's pci_skip= or twinbench.mem= list */
 	const char *keep;
 	bool corrupt_state;
+	bool memory_only; /* no state file: the state is the process's memory */
 	int64_t timeout_ms, poll_ms;
 };
 
@@ -219,6 +227,8 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "pci-skip", no_argument, NULL, 'X' },
 		{ "keep", required_argument, NULL, 'k' },
 		{ "mem-blocks", no_argument, NULL, 'M' },
+		{ "memory-only", no_argument, NULL, 'm' },
+		{ "criu-stats", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -248,14 +258,55 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'X': o->pci_skip = true; break;
 		case 'k': o->keep = optarg; break;
 		case 'M': o->mem_blocks = true; break;
+		case 'm': o->memory_only = true; break;
+		case 'c': o->criu_stats = optarg; break;
 		default: usage();
 		}
 	}
 	if (o->port <= 0 || o->port > 65535 || (o->take_from && !o->from_boot) ||
 	    (o->nic && o->own_nic) || (o->request_pidfile && !o->handoff_to) || o->poll_ms < 1 ||
 	    (o->release_nic && o->drop_addr) || (o->drop_addr && !o->ip) ||
-	    optind != argc)
+	    (o->memory_only && (o->handoff_to || o->take_from)) || optind != argc)
 		usage();
+}
+
+/*
+ * --criu-stats: "dump FIGURES" or "restore FIGURES" for CRIU's statistics
+ * image @path (criustats.h); 1 with a message if it is not one.
+ */
+static int print_criu_stats(const char *path)
+{
+	static uint8_t img[65536];
+	char figures[2048];
+	const char *kind = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0) {
+		fprintf(stderr, "twinbench-agent: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	while (len < sizeof(img) && (n = read(fd, img + len, sizeof(img) - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "twinbench-agent: %s: %s\n", path, strerror(errno));
+			close(fd);
+			return 1;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	rc = criustats_format(img, len, &kind, figures, sizeof(figures));
+	if (rc != 0) {
+		fprintf(stderr, "twinbench-agent: %s: %s\n", path,
+			rc == -ENOSPC ? "more figures than expected"
+				      : "not a CRIU statistics image (stats-dump, stats-restore)");
+		return 1;
+	}
+	printf("%s %s\n", kind, figures);
+	return 0;
 }
 
 /*
@@ -476,6 +527,8 @@ int main(int argc, char **argv)
 		return wait_taken(&o);
 	if (o.wait_file)
 		return wait_file(&o);
+	if (o.criu_stats)
+		return print_criu_stats(o.criu_stats);
 	if (o.pci_skip || o.mem_blocks) {
 		static char list[65536];
 		int rc = o.pci_skip ? twinprep_pci_skip(o.sysfs, o.keep, list, sizeof(list))
@@ -499,7 +552,7 @@ int main(int argc, char **argv)
 
 	uname(&uts);
 	read_boot_id(boot_id, sizeof(boot_id));
-	restored = o.take_from ? 0 : state_restore(o.state_path, &counter);
+	restored = o.take_from || o.memory_only ? 0 : state_restore(o.state_path, &counter);
 	if (restored < 0) {
 		printf("twinbench-agent: refusing to start: state file %s is corrupt\n",
 		       o.state_path);
@@ -552,7 +605,8 @@ int main(int argc, char **argv)
 		unlink(o.state_path); /* NOLINT(clang-analyzer-core.NonNullParamChecker) */
 	printf("twinbench-agent: ready release=%s boot_id=%s counter=%" PRIu64 " state=%s\n",
 	       uts.release, boot_id, counter,
-	       restored ? "restored" : take == TAKING ? "waiting-for-handoff" : "fresh");
+	       restored ? "restored" : take == TAKING ? "waiting-for-handoff"
+			     : o.memory_only ? "memory" : "fresh");
 
 	while (!stop_requested) {
 		struct sockaddr_in peer;
@@ -616,6 +670,11 @@ int main(int argc, char **argv)
 		if (sscanf(req, "TB1 %llu", &seq) != 1)
 			continue;
 		counter++;
+		if (o.memory_only) {
+			/* Restored by CRIU on another kernel, we would not know. */
+			uname(&uts);
+			read_boot_id(boot_id, sizeof(boot_id));
+		}
 		len = snprintf(reply, sizeof(reply), "TB1 %llu %" PRIu64 " %s %s\n", seq, counter,
 			       uts.release, boot_id);
 		sendto(fd, reply, (size_t)len, 0, (struct sockaddr *)&peer, plen);
@@ -634,6 +693,11 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	netif_close(&net);
+	if (o.memory_only) {
+		printf("twinbench-agent: stopped, its state (in memory only) lost counter=%" PRIu64 "\n",
+		       counter);
+		return 0;
+	}
 	if (state_save(o.state_path, counter) != 0) {
 		printf("twinbench-agent: cannot save state to %s: %s\n", o.state_path,
 		       strerror(errno));

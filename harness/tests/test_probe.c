@@ -1487,11 +1487,13 @@ static bool agent_binary(char *path, size_t size)
 }
 
 /* Run the agent with its stdout and stderr on a pipe (l->agent_out). */
-static void agent_spawn(struct live *l, const char *bin, uint16_t port, const char *state_path)
+/* The agent on @port with its state in @state_path, and one more option @extra (or NULL). */
+static void agent_spawn_with(struct live *l, const char *bin, uint16_t port,
+			     const char *state_path, const char *extra)
 {
 	char port_s[16];
 	char *argv[] = {(char *)bin,	   (char *)"--port",   port_s,
-			(char *)"--state", (char *)state_path, NULL};
+			(char *)"--state", (char *)state_path, (char *)extra, NULL};
 	posix_spawn_file_actions_t fa;
 	int pfd[2], rc;
 
@@ -1511,6 +1513,11 @@ static void agent_spawn(struct live *l, const char *bin, uint16_t port, const ch
 	l->agent_out = pfd[0];
 	l->out_len = 0;
 	l->out[0] = '\0';
+}
+
+static void agent_spawn(struct live *l, const char *bin, uint16_t port, const char *state_path)
+{
+	agent_spawn_with(l, bin, port, state_path, NULL);
 }
 
 /*
@@ -1753,6 +1760,41 @@ static void test_agent_keeps_state_when_it_cannot_bind(void **state)
 	assert_string_equal(text, want);
 }
 
+/*
+ * --memory-only (the kexec-criu method): the state is the process's memory.
+ * A state file beside it is neither read nor consumed nor written: the
+ * counter starts from zero, goes on per request, and a SIGTERM loses it.
+ */
+static void test_agent_memory_only_never_touches_the_state_file(void **state)
+{
+	struct live *l = *state;
+	char bin[4200], state_path[128], text[256], want[256];
+	struct probe_record r;
+	uint16_t port = 0;
+	int fd;
+
+	if (!agent_binary(bin, sizeof(bin)))
+		skip();
+	snprintf(state_path, sizeof(state_path), "%s/agent.state", l->dir);
+	state_line(want, sizeof(want), 41);
+	write_file(state_path, want);
+	fd = loopback_udp_socket(&port);
+	assert_true(fd >= 0);
+	close(fd);
+
+	agent_spawn_with(l, bin, port, state_path, "--memory-only");
+	agent_expect_output(l, "counter=0 state=memory\n");
+	ask_agent(port, 1, &r);
+	assert_int_equal(r.counter, 1);
+	ask_agent(port, 2, &r);
+	assert_int_equal(r.counter, 2);
+	assert_int_equal(kill(l->agent_pid, SIGTERM), 0);
+	assert_int_equal(agent_wait_exit(l, monotime_now() + WAIT_NS), 0);
+	assert_non_null(strstr(l->out, "state (in memory only) lost counter=2\n"));
+	read_file(state_path, text, sizeof(text));
+	assert_string_equal(text, want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1811,6 +1853,8 @@ int main(void)
 		live_teardown),
 	    cmocka_unit_test_setup_teardown(test_agent_keeps_state_when_it_cannot_bind, live_setup,
 					    live_teardown),
+	    cmocka_unit_test_setup_teardown(test_agent_memory_only_never_touches_the_state_file,
+					    live_setup, live_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
