@@ -1,11 +1,11 @@
 /* breakdown.c - a twin handoff's breakdown from its agents' lines (see breakdown.h). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "breakdown.h"
 #include "console.h"
+#include "kvline.h"
 
 #define PREFIX "twinbench-agent: handoff "
 
@@ -21,29 +21,11 @@ int breakdown_parse_line(const char *line, struct breakdown_side *side)
 	if ((which != 'a' && which != 'b') || p[1] != ' ')
 		return 0;
 	memset(side, 0, sizeof(*side));
-	for (p += 2;;) {
-		const char *eq;
-		size_t name_len;
-		char *end;
-		long long v;
-
-		while (*p == ' ')
-			p++;
-		if (!*p || *p == '\r')
-			break;
-		eq = strchr(p, '=');
-		name_len = eq ? (size_t)(eq - p) : 0;
-		if (!name_len || name_len >= sizeof(side->name[0]) || memchr(p, ' ', name_len) ||
-		    side->nsteps == BREAKDOWN_MAX_STEPS)
-			return -1;
-		errno = 0;
-		v = strtoll(eq + 1, &end, 10);
-		if (end == eq + 1 || errno || v < 0 || (*end && *end != ' ' && *end != '\r'))
-			return -1;
-		memcpy(side->name[side->nsteps], p, name_len);
-		side->name[side->nsteps][name_len] = '\0';
-		side->ns[side->nsteps++] = v;
-		p = end;
+	side->nsteps = kv_parse(p + 2, side->name[0], sizeof(side->name[0]), side->ns,
+				BREAKDOWN_MAX_STEPS);
+	if (side->nsteps < 0) {
+		side->nsteps = 0;
+		return -1;
 	}
 	return side->nsteps ? which : -1;
 }

@@ -40,6 +40,7 @@
 #include "probe.h"
 #include "results.h"
 #include "scenario.h"
+#include "toolstats.h"
 #include "payload.h"
 #include "program.h"
 #include "progress.h"
@@ -521,6 +522,8 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	}
 	/* What the agents of a twin handoff said of its steps, once the service was back. */
 	breakdown_collect(con, rep);
+	/* What the method's tools measured themselves (kexec-criu: CRIU). */
+	toolstats_collect(con, rep);
 	progress_step(r->progress, "checking that the service is alive");
 	rep->alive_at_end = probe_wait_reply(probe, monotime_now(),
 					     monotime_now() + ALIVE_CHECK_NS, NULL) == 0;
@@ -811,6 +814,13 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 				sc->name, i + 1, sc->repetitions, b + 1,
 				(double)breakdown_total(&bd->a) / NS_PER_MS, a_steps,
 				(double)breakdown_total(&bd->b) / NS_PER_MS, b_steps);
+		}
+		for (int t = 0; t < reps[i].ntool_stats; t++) {
+			char figures[1024];
+
+			toolstats_format(&reps[i].tool_stats[t], figures, sizeof(figures));
+			fprintf(stderr, "[%s] rep %d/%d: %s: %s\n", sc->name, i + 1, sc->repetitions,
+				reps[i].tool_stats[t].name, figures);
 		}
 		for (int c = 0; c < 2; c++)
 			if (reps[i].console_reconnects[c])

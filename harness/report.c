@@ -26,6 +26,7 @@
 
 #include "atomicfile.h"
 #include "breakdown.h"
+#include "toolstats.h"
 #include "duration.h"
 #include "markdown.h"
 #include "monotime.h"
@@ -592,6 +593,56 @@ static void md_breakdowns(FILE *f, const struct resultset *set)
 		fputs("\n", f);
 }
 
+/* The cells of one row of a tool's own figures (TOOL_COLS of them). */
+#define TOOL_COLS 4
+static const char *const tool_head[TOOL_COLS] = { "scenario", "rep", "tool",
+						  "its own figures (times in us)" };
+#define TOOL_FIGURES_NOTE                                                                    \
+	"What the method's tools measured themselves, as they name it (CRIU's stats-dump and " \
+	"stats-restore images: times in microseconds, pages counted), beside the probe's "   \
+	"downtime and phases."
+
+/* Call @row for each tool's figures in @set, in run and repetition order; how many. */
+static int each_tool_stats(const struct resultset *set,
+			   void (*row)(void *ctx, bool first, const char *const *cells), void *ctx)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < set->nruns; i++)
+		for (size_t k = 0; k < set->runs[i].nreps; k++) {
+			const struct repetition *rep = &set->runs[i].reps[k];
+
+			for (int t = 0; t < rep->ntool_stats; t++) {
+				char index[16], figures[1024];
+				const char *cells[TOOL_COLS] = { set->runs[i].info.scenario, index,
+								 rep->tool_stats[t].name, figures };
+
+				snprintf(index, sizeof(index), "%d", rep->index);
+				toolstats_format(&rep->tool_stats[t], figures, sizeof(figures));
+				row(ctx, n++ == 0, cells);
+			}
+		}
+	return n;
+}
+
+static void md_tool_row(void *ctx, bool first, const char *const *cells)
+{
+	FILE *f = ctx;
+
+	if (first) {
+		fputs("#### The tools' own figures\n\n" TOOL_FIGURES_NOTE "\n\n", f);
+		md_row(f, tool_head, TOOL_COLS);
+		fputs("|---|---:|---|---|\n", f);
+	}
+	md_row(f, cells, TOOL_COLS);
+}
+
+static void md_tool_stats(FILE *f, const struct resultset *set)
+{
+	if (each_tool_stats(set, md_tool_row, f))
+		fputs("\n", f);
+}
+
 static int write_md(const struct resultset *set, const struct scenario_stats *m, size_t nm,
 		    const char *out, struct tb_err *err)
 {
@@ -635,6 +686,7 @@ static int write_md(const struct resultset *set, const struct scenario_stats *m,
 	resolution_note(m, nm, note, sizeof(note));
 	fprintf(f, "%s%s\n\n", fn.n ? "\n" : "", note);
 	md_breakdowns(f, set);
+	md_tool_stats(f, set);
 	fputs("#### Environment\n\n", f);
 	md_row(f, env_head, ENV_COLS);
 	for (c = 0; c < ENV_COLS; c++)
@@ -961,14 +1013,14 @@ static void html_repetitions(struct html *h, const struct resultset *set)
 		}
 }
 
-struct html_breakdown {
+struct html_table {
 	struct html *h;
 	xmlNodePtr table;
 };
 
 static void html_breakdown_row(void *ctx, bool first, const char *const *cells)
 {
-	struct html_breakdown *hb = ctx;
+	struct html_table *hb = ctx;
 
 	if (first) {
 		el(hb->h, hb->h->body, "h2", "Handoff breakdown");
@@ -984,9 +1036,30 @@ static void html_breakdown_row(void *ctx, bool first, const char *const *cells)
 
 static void html_breakdowns(struct html *h, const struct resultset *set)
 {
-	struct html_breakdown hb = { .h = h };
+	struct html_table hb = { .h = h };
 
 	each_breakdown(set, html_breakdown_row, &hb);
+}
+
+static void html_tool_row(void *ctx, bool first, const char *const *cells)
+{
+	struct html_table *hb = ctx;
+
+	if (first) {
+		el(hb->h, hb->h->body, "h2", "The tools' own figures");
+		el(hb->h, hb->h->body, "p", TOOL_FIGURES_NOTE);
+		hb->table = el(hb->h, hb->h->body, "table", NULL);
+		attr(hb->table, "id", "tool-stats");
+		table_row(hb->h, hb->table, tool_head, TOOL_COLS, true);
+	}
+	table_row(hb->h, hb->table, cells, TOOL_COLS, false);
+}
+
+static void html_tool_stats(struct html *h, const struct resultset *set)
+{
+	struct html_table hb = { .h = h };
+
+	each_tool_stats(set, html_tool_row, &hb);
 }
 
 /* A gap as a timeline shades it and lists it. */
@@ -1312,6 +1385,7 @@ static int write_html(const struct resultset *set, const struct scenario_stats *
 			goto out;
 	html_repetitions(&h, set);
 	html_breakdowns(&h, set);
+	html_tool_stats(&h, set);
 
 	snprintf(path, sizeof(path), "%s/report.html", out);
 	/*

@@ -275,6 +275,29 @@ static json_t *breakdowns_to_json(const struct repetition *rep)
 	return list;
 }
 
+/* [{"tool": "criu-dump", "figures": {"freezing_time": 120, ...}}, ...]; NULL: no memory. */
+static json_t *tool_stats_to_json(const struct repetition *rep)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; list && i < rep->ntool_stats; i++) {
+		const struct tool_stats *ts = &rep->tool_stats[i];
+		json_t *figures = json_object();
+
+		for (int k = 0; figures && k < ts->n; k++)
+			if (json_object_set_new(figures, ts->key[k], json_integer(ts->value[k]))) {
+				json_decref(figures);
+				figures = NULL;
+			}
+		if (json_array_append_new(list, json_pack("{s:o, s:o}", "tool", JSON_STR(ts->name),
+							  "figures", figures))) {
+			json_decref(list);
+			return NULL;
+		}
+	}
+	return list;
+}
+
 /* One repetition; NULL only when out of memory. */
 static json_t *rep_to_json(const struct repetition *rep)
 {
@@ -327,6 +350,11 @@ static json_t *rep_to_json(const struct repetition *rep)
 	}
 	if (o && rep->nbreakdowns &&
 	    json_object_set_new(o, "handoff_breakdowns", breakdowns_to_json(rep))) {
+		json_decref(o);
+		return NULL;
+	}
+	if (o && rep->ntool_stats &&
+	    json_object_set_new(o, "tool_stats", tool_stats_to_json(rep))) {
 		json_decref(o);
 		return NULL;
 	}
@@ -848,6 +876,56 @@ static int load_breakdowns(struct loader *ld, json_t *jrep, const char *where,
 	return 0;
 }
 
+static int load_tool_stats(struct loader *ld, json_t *jrep, const char *where,
+			   struct repetition *rep)
+{
+	json_t *list = member(ld, jrep, where, "tool_stats", K_ARRAY), *item, *figures, *v;
+	char iwhere[128], fwhere[160];
+	const char *key;
+	size_t i;
+
+	if (!list)
+		return -1;
+	if (json_array_size(list) > RESULTS_MAX_TOOL_STATS)
+		return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s.tool_stats: more than %d", ld->path,
+				  where, RESULTS_MAX_TOOL_STATS);
+	json_array_foreach(list, i, item)
+	{
+		struct tool_stats *ts = &rep->tool_stats[i];
+
+		snprintf(iwhere, sizeof(iwhere), "%s.tool_stats[%zu]", where, i);
+		if (!json_is_object(item))
+			return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s: expected %s, got %s",
+					  ld->path, iwhere, kind_name(K_OBJECT),
+					  json_kind_name(item));
+		if (get_str(ld, item, iwhere, "tool", ts->name, sizeof(ts->name)))
+			return -1;
+		figures = member(ld, item, iwhere, "figures", K_OBJECT);
+		if (!figures)
+			return -1;
+		snprintf(fwhere, sizeof(fwhere), "%s.figures", iwhere);
+		if (json_object_size(figures) > TOOL_STATS_MAX_KEYS)
+			return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s: more than %d figures",
+					  ld->path, fwhere, TOOL_STATS_MAX_KEYS);
+		ts->n = 0;
+		json_object_foreach(figures, key, v)
+		{
+			json_int_t n;
+
+			if (strlen(key) >= sizeof(ts->key[0]))
+				return tb_err_set(ld->err, TB_EXIT_USAGE,
+						  "%s: %s: a name longer than %zu bytes", ld->path,
+						  fwhere, sizeof(ts->key[0]) - 1);
+			if (get_int(ld, figures, fwhere, key, 0, INT64_MAX, &n))
+				return -1;
+			snprintf(ts->key[ts->n], sizeof(ts->key[0]), "%s", key);
+			ts->value[ts->n++] = n;
+		}
+		rep->ntool_stats = (int)i + 1;
+	}
+	return 0;
+}
+
 static int load_reconnects(struct loader *ld, json_t *jrep, const char *where,
 			   struct repetition *rep)
 {
@@ -1190,6 +1268,8 @@ static int load_rep(struct loader *ld, json_t *jrep, const char *where, struct r
 	if (json_object_get(jrep, "gaps") && load_gaps(ld, jrep, where, rep))
 		return -1;
 	if (json_object_get(jrep, "capture") && load_capture(ld, jrep, where, rep))
+		return -1;
+	if (json_object_get(jrep, "tool_stats") && load_tool_stats(ld, jrep, where, rep))
 		return -1;
 	if (json_object_get(jrep, "console_reconnects") && load_reconnects(ld, jrep, where, rep))
 		return -1;

@@ -64,6 +64,23 @@ struct handoff_breakdown {
 	struct breakdown_side a, b;
 };
 
+/* A tool's own figures of one repetition: at most this many tools, and keys each. */
+#define RESULTS_MAX_TOOL_STATS 4
+#define TOOL_STATS_MAX_KEYS    16
+
+/*
+ * What a tool the method runs measured itself, as the tool names and
+ * counts it: CRIU's stats-dump and stats-restore images ("criu-dump",
+ * "criu-restore"; times in microseconds, pages counted), beside the
+ * probe's view.  toolstats.h reads them off the console.
+ */
+struct tool_stats {
+	char name[24];
+	int n;
+	char key[TOOL_STATS_MAX_KEYS][32];
+	int64_t value[TOOL_STATS_MAX_KEYS];
+};
+
 /* Gaps listed per repetition (the longest); more are counted and summed, not listed. */
 #define RESULTS_MAX_GAPS 64
 
@@ -123,6 +140,9 @@ struct repetition {
 	/* Each handoff's breakdown, in order (a chain has one per round). */
 	struct handoff_breakdown breakdowns[RESULTS_MAX_ROUNDS];
 	int nbreakdowns;
+	/* The tools' own figures (kexec-criu: CRIU's), in the order they came. */
+	struct tool_stats tool_stats[RESULTS_MAX_TOOL_STATS];
+	int ntool_stats;
 };
 
 /*

@@ -173,6 +173,13 @@ static void make_run_in(const char *dir, const char *scenario, const char *metho
 			r->capture_downtime_ns =
 			    r->downtime_ns - (s[i].capture > 0 ? 0 : 50 * NS_PER_MS);
 		}
+		if (!s[i].twin && strcmp(method, "reboot") == 0) {
+			/* A tool's own figures (kexec-criu's CRIU): the report is generic. */
+			r->ntool_stats = 1;
+			r->tool_stats[0] = (struct tool_stats){
+				.name = "criu-dump", .n = 2, .key = { "frozen_time", "pages_written" },
+				.value = { 215482, 37 + (int64_t)i } };
+		}
 		if (s[i].twin) {
 			repetition_mark(r, "cpu_handed", t0 + 50 * NS_PER_MS);
 			repetition_mark(r, "b_first_line", t0 + 150 * NS_PER_MS);
@@ -579,6 +586,36 @@ static void test_handoff_breakdown_is_tabled(void **state)
 	assert_non_null(strstr(html, "id=\"breakdown\""));
 	free(md);
 	free(html);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/* What a method's tool measured itself: one row per tool and repetition. */
+static void test_tool_figures_are_tabled(void **state)
+{
+	char *dirs[2], *md, *html;
+
+	(void)state;
+	make_two_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	md = tl_read_file(at("out/report.md"));
+	assert_non_null(md);
+	assert_non_null(strstr(md, "#### The tools' own figures"));
+	/* Markdown's emphasis escaped in the names. */
+	assert_non_null(strstr(md, "| 1 | criu-dump | frozen\\_time=215482 pages\\_written=37 |"));
+	assert_non_null(strstr(md, "| 2 | criu-dump | frozen\\_time=215482 pages\\_written=38 |"));
+	html = tl_read_file(at("out/report.html"));
+	assert_non_null(html);
+	assert_non_null(strstr(html, "id=\"tool-stats\""));
+	assert_non_null(strstr(html, "<td>frozen_time=215482 pages_written=38</td>"));
+	free(md);
+	free(html);
+	/* A run whose tools said nothing has no such table. */
+	write_report(&dirs[1], 1, at("out-twin"));
+	md = tl_read_file(at("out-twin/report.md"));
+	assert_non_null(md);
+	assert_null(strstr(md, "#### The tools' own figures"));
+	free(md);
 	for (int i = 0; i < 2; i++)
 		free(dirs[i]);
 }
@@ -1141,6 +1178,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_markdown_table_has_the_numbers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_csv_has_one_row_per_repetition, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_handoff_breakdown_is_tabled, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tool_figures_are_tabled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_unavailable_is_pooled_over_the_repetitions_that_list_gaps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -178,6 +178,12 @@ static void full_reps(struct repetition reps[3])
 		.nsteps = 2, .name = { "request", "ready" }, .ns = { 0, 61000 } };
 	reps[0].breakdowns[0].b = (struct breakdown_side){
 		.nsteps = 3, .name = { "seen", "nic", "reply" }, .ns = { 0, 18000000, 25000000 } };
+	reps[2].ntool_stats = 2;
+	reps[2].tool_stats[0] = (struct tool_stats){
+		.name = "criu-dump", .n = 3, .key = { "freezing_time", "frozen_time", "pages_written" },
+		.value = { 120, 54000, 31 } };
+	reps[2].tool_stats[1] = (struct tool_stats){
+		.name = "criu-restore", .n = 1, .key = { "restore_time" }, .value = { 81000 } };
 	reps[1].ok = false;
 	reps[1].verified = false;
 	reps[1].state_continued = false;
@@ -267,6 +273,15 @@ static void assert_rep_equal(const struct repetition *a, const struct repetition
 	assert_int_equal(a->nbreakdowns, b->nbreakdowns);
 	assert_memory_equal(a->breakdowns, b->breakdowns,
 			    sizeof(a->breakdowns[0]) * (size_t)a->nbreakdowns);
+	assert_int_equal(a->ntool_stats, b->ntool_stats);
+	for (i = 0; i < a->ntool_stats; i++) {
+		assert_string_equal(a->tool_stats[i].name, b->tool_stats[i].name);
+		assert_int_equal(a->tool_stats[i].n, b->tool_stats[i].n);
+		for (int k = 0; k < a->tool_stats[i].n; k++) {
+			assert_string_equal(a->tool_stats[i].key[k], b->tool_stats[i].key[k]);
+			assert_true(a->tool_stats[i].value[k] == b->tool_stats[i].value[k]);
+		}
+	}
 	assert_int_equal(a->nrounds, b->nrounds);
 	for (i = 0; i < a->nrounds; i++) {
 		const struct handoff_round *x = &a->rounds[i], *y = &b->rounds[i];
