@@ -4,12 +4,12 @@
 #   make deps       install every Debian package the project needs (root)
 #   make image      guest images and twin kernels under images/ (cached under $(CACHE))
 #   make kernel     only the twin kernels
-#   make run        the main job: reboot, kexec and twin upgrades in the embedded lab
+#   make run        the main job: reboot, kexec, kexec-criu and twin upgrades in the embedded lab
 #   make unit       fast unit tests (cmocka)
 #   make check      the unit tests under valgrind, then built with ASan and UBSan (build-asan/)
 #   make fuzz       the libFuzzer targets (harness/fuzz/), FUZZ_SECONDS (60) each; fuzz-build builds them
 #   make test       unit tests, then integration tests booting real guests
-#   make bench      5 repetitions of reboot, kexec, twin and twin-dual (twin-a -> twin-b),
+#   make bench      5 repetitions of reboot, kexec, kexec-criu, twin and twin-dual (twin-a -> twin-b),
 #                   each checked against a packet capture; results under results/
 #   make report     report.html/.md of the latest results of each scenario
 #   make gate       compare the latest results with $(BASELINE) (exit 1 on a regression)
@@ -194,7 +194,8 @@ $(B)/fuzz:
 	mkdir -p $@
 
 # The methods side by side, in one run: their downtimes compare as ratios.
-METHODS  := scenarios/reboot.yaml scenarios/kexec.yaml scenarios/twin.yaml scenarios/twin-dual.yaml
+METHODS  := scenarios/reboot.yaml scenarios/kexec.yaml scenarios/kexec-criu.yaml scenarios/twin.yaml \
+	    scenarios/twin-dual.yaml
 
 run: all image
 	$(B)/twinbench run $(METHODS)

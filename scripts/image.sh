@@ -2,7 +2,7 @@
 # image.sh - build the guest images into images/.
 #
 #   images/rootfs.img   kernel A's root: Debian (debootstrap, minbase) with
-#                       busybox init, kexec-tools and the agent
+#                       busybox init, kexec-tools, criu and the agent
 #   images/vmlinuz      Debian's packaged kernel (old and new kernel until the
 #   images/initrd.img   twin kernel lands) and its initrd
 #   images/initramfs-b.cpio.gz
@@ -21,7 +21,8 @@ cache=${CACHE:-/var/cache/twinbench}
 images=$top/images
 suite=bookworm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-include=linux-image-amd64,kexec-tools,busybox-static,kmod
+# criu: the kexec-criu method checkpoints the service with it.
+include=linux-image-amd64,kexec-tools,busybox-static,kmod,criu
 # Debian's kernel needs these in its initrd to mount a virtio root.
 initrd_modules="virtio_pci virtio_blk ext4"
 

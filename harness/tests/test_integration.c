@@ -633,40 +633,54 @@ static void test_twin_repeat_upgrades_twice_in_one_boot(void **state)
 	twin_run_free(&t);
 }
 
-static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
+/*
+ * The shipped scenario @shipped as @name in the scratch directory (its
+ * path in @scenario), with absolute image paths, the repetitions line
+ * replaced by @reps_line (or kept: NULL) and @extra appended.
+ */
+static void shipped_scenario_with(const char *shipped, const char *name, const char *reps_line,
+				  const char *extra, char *scenario, size_t len)
 {
-	char results[300], scenario[300], dir[512], path[600], *log_b, *yaml;
-	const char *args[] = { "run", "--results", results, scenario, NULL };
-	struct repetition *reps = NULL;
-	struct run_info info;
+	char *yaml = tl_read_file(shipped);
 	FILE *f;
 
-	(void)state;
-	snprintf(results, sizeof(results), "%s/corrupt", tmpdir);
-	/* The shipped scenario, with absolute image paths, plus one step. */
-	yaml = tl_read_file("scenarios/twin.yaml");
 	assert_non_null(yaml);
-	snprintf(scenario, sizeof(scenario), "%s/twin-corrupt.yaml", tmpdir);
+	snprintf(scenario, len, "%s/%s.yaml", tmpdir, name);
 	f = fopen(scenario, "w");
 	assert_non_null(f);
 	for (char *line = strtok(yaml, "\n"); line; line = strtok(NULL, "\n")) {
 		char *rel = strstr(line, "../images/"), cwd[PATH_MAX];
 
-		if (!strncmp(line, "name:", 5))
-			line = "name: twin-corrupt";
-		if (rel) {
+		if (!strncmp(line, "name:", 5)) {
+			fprintf(f, "name: %s\n", name);
+		} else if (reps_line && !strncmp(line, "repetitions:", 12)) {
+			fprintf(f, "%s\n", reps_line);
+		} else if (rel) {
 			assert_non_null(getcwd(cwd, sizeof(cwd)));
 			fprintf(f, "%.*s%s/%s\n", (int)(rel - line), line, cwd, rel + 3);
 		} else {
 			fprintf(f, "%s\n", line);
 		}
 	}
-	/* Arms the helper's corruption hook just before the handoff starts. */
-	fputs("steps:\n  - send: {console: a, text: \"mkdir -p /run/twinbench && "
-	      "touch /run/twinbench/corrupt-state\\n\", before: handoff_start}\n",
-	      f);
-	fclose(f);
+	fputs(extra, f);
+	assert_int_equal(fclose(f), 0);
 	free(yaml);
+}
+
+static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
+{
+	char results[300], scenario[300], dir[512], path[600], *log_b;
+	const char *args[] = { "run", "--results", results, scenario, NULL };
+	struct repetition *reps = NULL;
+	struct run_info info;
+
+	(void)state;
+	snprintf(results, sizeof(results), "%s/corrupt", tmpdir);
+	/* Arms the helper's corruption hook just before the handoff starts. */
+	shipped_scenario_with("scenarios/twin.yaml", "twin-corrupt", NULL,
+			      "steps:\n  - send: {console: a, text: \"mkdir -p /run/twinbench && "
+			      "touch /run/twinbench/corrupt-state\\n\", before: handoff_start}\n",
+			      scenario, sizeof(scenario));
 
 	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 1);
 	load_one(results, "twin-corrupt", dir, sizeof(dir), &info, &reps);
@@ -692,6 +706,167 @@ static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
 	assert_null(strstr(log_b, "parks, the last of this kernel"));
 	free(log_b);
 	free(reps);
+}
+
+/* The figure @key of the tool's figures named @tool in @rep, or -1. */
+static int64_t tool_figure(const struct repetition *rep, const char *tool, const char *key)
+{
+	for (int i = 0; i < rep->ntool_stats; i++)
+		if (!strcmp(rep->tool_stats[i].name, tool))
+			for (int k = 0; k < rep->tool_stats[i].n; k++)
+				if (!strcmp(rep->tool_stats[i].key[k], key))
+					return rep->tool_stats[i].value[k];
+	return -1;
+}
+
+/*
+ * kexec-criu (nvwa's flow): CRIU passes its own check on kernel A, the
+ * agent - its state in memory only - is checkpointed, kexec'd over and
+ * restored: the counter went on from the dumped process, on kernel B's
+ * boot, and CRIU's own figures are in run.json.
+ */
+static void test_kexec_criu_carries_the_process_over(void **state)
+{
+	char results[300], scenario[300], dir[512], path[600], *log;
+	const char *args[] = { "run", "--results", results, scenario, NULL };
+	struct repetition *reps = NULL;
+	struct run_info info;
+
+	(void)state;
+	snprintf(results, sizeof(results), "%s/criu", tmpdir);
+	shipped_scenario_with("scenarios/kexec-criu.yaml", "kexec-criu", NULL,
+			      "steps:\n"
+			      "  - send: {console: a, text: \"criu check\\n\", before: upgrade_start}\n"
+			      /*
+			       * Every feature there, not "Looks good but some ... are
+			       * missing"; its probes of absent ones it does not need
+			       * (tun, veth) log errors it ignores.
+			       */
+			      "  - expect: {console: a, pattern: \"^Looks good[.]$\", whole_line: true,"
+			      " fail: \"Does not look good|Could not initialize|Looks good but\","
+			      " before: upgrade_start}\n",
+			      scenario, sizeof(scenario));
+	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
+	load_one(results, "kexec-criu", dir, sizeof(dir), &info, &reps);
+	if (!reps[0].ok)
+		fail_msg("kexec-criu failed: %s", reps[0].error);
+	assert_true(reps[0].verified);
+	assert_true(reps[0].boot_changed);
+	assert_true(reps[0].state_continued);
+	assert_true(reps[0].counter_after > reps[0].counter_before);
+	assert_true(ends_with(reps[0].release_before, "-twinbench-a"));
+	assert_true(ends_with(reps[0].release_after, "-twinbench-b"));
+	assert_phases_ordered(&reps[0], "kexec-criu");
+	assert_true(reps[0].maintenance_ns >= reps[0].downtime_ns);
+	/* CRIU's own view, beside the probe's. */
+	assert_int_equal(reps[0].ntool_stats, 2);
+	assert_true(tool_figure(&reps[0], "criu-dump", "frozen_time") > 0);
+	assert_true(tool_figure(&reps[0], "criu-dump", "pages_written") > 0);
+	assert_true(tool_figure(&reps[0], "criu-restore", "restore_time") > 0);
+	/* One agent ever started: the new kernel's is the restored process, not a fresh one. */
+	snprintf(path, sizeof(path), "%s/console-a.log", dir);
+	log = tl_read_file(path);
+	assert_non_null(log);
+	assert_int_equal(tl_count(log, "twinbench-agent: ready"), 1);
+	assert_int_equal(tl_count(log, "twinbench: criu restore done"), 1);
+	assert_int_equal(tl_count(log, "Looks good.\n"), 1);
+	free(log);
+	free(reps);
+	tl_assert_nothing_left();
+}
+
+/*
+ * A checkpoint damaged between dump and kexec -e (a scenario's hook
+ * truncates the process's core image): the restore fails, the repetition
+ * says so with CRIU's own error, no fresh agent serves from zero, and the
+ * next repetition runs all the same.
+ */
+static void test_kexec_criu_with_a_damaged_checkpoint_fails_with_criu_s_error(void **state)
+{
+	char results[300], scenario[300], dir[512], path[600], *log;
+	const char *args[] = { "run", "--results", results, scenario, NULL };
+	struct repetition *reps = NULL;
+	struct run_info info;
+	struct tb_err err;
+	size_t n = 0;
+
+	(void)state;
+	snprintf(results, sizeof(results), "%s/criu-damaged", tmpdir);
+	shipped_scenario_with("scenarios/kexec-criu.yaml", "kexec-criu-damaged", "repetitions: 2",
+			      "steps:\n"
+			      "  - send: {console: a, before: upgrade_start, text: \"mkdir -p "
+			      "/run/twinbench/hooks && echo 'truncate -s 0 "
+			      "/var/lib/twinbench/criu/core-*.img' >/run/twinbench/hooks/before-kexec"
+			      " && chmod +x /run/twinbench/hooks/before-kexec\\n\"}\n",
+			      scenario, sizeof(scenario));
+	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 1);
+	tl_find_result(results, "kexec-criu-damaged", dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	if (results_load(path, &info, &reps, &n, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		assert_false(reps[i].ok);
+		assert_false(reps[i].verified);
+		/* CRIU's own words on the damage: the core image ends too soon. */
+		if (!strstr(reps[i].error, "twinbench: criu restore failed: ") ||
+		    !strstr(reps[i].error, "Unexpected EOF"))
+			fail_msg("rep %zu: not CRIU's error on the damage: %s", i + 1,
+				 reps[i].error);
+		/* Never silently from zero: the new kernel never answered. */
+		assert_false(reps[i].boot_changed);
+		assert_true(repetition_phase(&reps[i], "dump_end") > 0);
+		assert_true(repetition_phase(&reps[i], "service_back") < 0);
+	}
+	/* CRIU's log is in the results, and no agent started on the new kernel. */
+	snprintf(path, sizeof(path), "%s/console-a.log", dir);
+	log = tl_read_file(path);
+	assert_non_null(log);
+	assert_int_equal(tl_count(log, "Restoring FAILED."), 2);
+	assert_int_equal(tl_count(log, "Can't open core data for 5000"), 2);
+	assert_int_equal(tl_count(log, "Can't fork"), 0);
+	assert_int_equal(tl_count(log, "twinbench-agent: ready"), 2);
+	free(log);
+	free(reps);
+	tl_assert_nothing_left();
+}
+
+/*
+ * A failure between the checkpoint and kexec -e (a hook that fails): the
+ * checkpointed agent, left stopped by CRIU, runs on in the old kernel with
+ * its state, and the repetition fails saying why.
+ */
+static void test_kexec_criu_failing_before_kexec_lets_the_agent_run_on(void **state)
+{
+	char results[300], scenario[300], dir[512], path[600], *log;
+	const char *args[] = { "run", "--results", results, scenario, NULL };
+	struct repetition *reps = NULL;
+	struct run_info info;
+
+	(void)state;
+	snprintf(results, sizeof(results), "%s/criu-rollback", tmpdir);
+	shipped_scenario_with("scenarios/kexec-criu.yaml", "kexec-criu-rollback", NULL,
+			      "steps:\n"
+			      "  - send: {console: a, before: upgrade_start, text: \"mkdir -p "
+			      "/run/twinbench/hooks && echo 'exit 7' >/run/twinbench/hooks/before-kexec"
+			      " && chmod +x /run/twinbench/hooks/before-kexec\\n\"}\n",
+			      scenario, sizeof(scenario));
+	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 1);
+	load_one(results, "kexec-criu-rollback", dir, sizeof(dir), &info, &reps);
+	assert_false(reps[0].ok);
+	assert_non_null(strstr(reps[0].error, "twinbench: upgrade failed (exit 7)"));
+	assert_true(repetition_phase(&reps[0], "dump_end") > 0);
+	assert_true(repetition_phase(&reps[0], "kexec_exec") < 0);
+	/* The old kernel's agent answers again, its counter where it was. */
+	assert_true(reps[0].alive_at_end);
+	snprintf(path, sizeof(path), "%s/console-a.log", dir);
+	log = tl_read_file(path);
+	assert_non_null(log);
+	assert_int_equal(tl_count(log, "runs on, not restored"), 1);
+	assert_int_equal(tl_count(log, "Linux version"), 1);
+	free(log);
+	free(reps);
+	tl_assert_nothing_left();
 }
 
 /*
@@ -934,6 +1109,9 @@ int main(void)
 		cmocka_unit_test(test_lab_up_status_down),
 		cmocka_unit_test(test_stale_lab_is_cleaned_by_next_up),
 		cmocka_unit_test(test_reboot_and_kexec_upgrades_are_verified_and_leave_nothing),
+		cmocka_unit_test(test_kexec_criu_carries_the_process_over),
+		cmocka_unit_test(test_kexec_criu_with_a_damaged_checkpoint_fails_with_criu_s_error),
+		cmocka_unit_test(test_kexec_criu_failing_before_kexec_lets_the_agent_run_on),
 		cmocka_unit_test(test_a_method_from_a_file_alone_runs_in_the_lab),
 		cmocka_unit_test(test_custom_method_runs_only_the_scenario_steps),
 		cmocka_unit_test(test_sigint_during_boot_leaves_nothing),
