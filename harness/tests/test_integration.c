@@ -723,7 +723,8 @@ static int64_t tool_figure(const struct repetition *rep, const char *tool, const
  * kexec-criu (nvwa's flow): CRIU passes its own check on kernel A, the
  * agent - its state in memory only - is checkpointed, kexec'd over and
  * restored: the counter went on from the dumped process, on kernel B's
- * boot, and CRIU's own figures are in run.json.
+ * boot, and CRIU's own figures are in run.json.  CRIU's check passes on
+ * kernel B too.
  */
 static void test_kexec_criu_carries_the_process_over(void **state)
 {
@@ -744,7 +745,13 @@ static void test_kexec_criu_carries_the_process_over(void **state)
 			       */
 			      "  - expect: {console: a, pattern: \"^Looks good[.]$\", whole_line: true,"
 			      " fail: \"Does not look good|Could not initialize|Looks good but\","
-			      " before: upgrade_start}\n",
+			      " before: upgrade_start}\n"
+			      /* And on kernel B, once the program is done. */
+			      "  - expect: {console: a, pattern: \"twinbench-a# \", peek: true}\n"
+			      "  - send: {console: a, text: \"criu check\\n\"}\n"
+			      "  - expect: {console: a, pattern: \"^Looks good[.]$\", whole_line: true,"
+			      " fail: \"Does not look good|Could not initialize|Looks good but\","
+			      " mark: b_criu_checked}\n",
 			      scenario, sizeof(scenario));
 	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
 	load_one(results, "kexec-criu", dir, sizeof(dir), &info, &reps);
@@ -769,7 +776,10 @@ static void test_kexec_criu_carries_the_process_over(void **state)
 	assert_non_null(log);
 	assert_int_equal(tl_count(log, "twinbench-agent: ready"), 1);
 	assert_int_equal(tl_count(log, "twinbench: criu restore done"), 1);
-	assert_int_equal(tl_count(log, "Looks good.\n"), 1);
+	/* criu check passed on both kernels, B's after the service came back. */
+	assert_int_equal(tl_count(log, "Looks good.\n"), 2);
+	assert_true(repetition_phase(&reps[0], "b_criu_checked") >
+		    repetition_phase(&reps[0], "service_back"));
 	free(log);
 	free(reps);
 	tl_assert_nothing_left();
