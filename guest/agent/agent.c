@@ -309,12 +309,17 @@ static int print_criu_stats(const char *path)
 	return 0;
 }
 
+/* The helper looks at the region this often for B's refusal. */
+#define REFUSAL_LOOK_MS 20
+
 /*
  * Kernel A's helper: ask the serving agent (PID in @pidfile) to hand over
  * and wait until it has exited; 0 if kernel B took the block, said on the
  * console and drained: this kernel parks next, and a parked kernel's UART
- * sends nothing more.
+ * sends nothing more.  1 if B refused it (the agent serves on) or it
+ * failed.
  */
+
 static int request_handoff(const struct options *o)
 {
 	int64_t timeout_ms = o->timeout_ms < 0 ? 120000 : o->timeout_ms;
@@ -322,6 +327,7 @@ static int request_handoff(const struct options *o)
 	struct pollfd pfd = { .events = POLLIN };
 	FILE *f = fopen(o->request_pidfile, "re");
 	struct utsname uts;
+	char boot_id[64];
 	int pid = 0, rc;
 
 	if (!f || fscanf(f, "%d", &pid) != 1 || pid <= 0) {
@@ -340,9 +346,27 @@ static int request_handoff(const struct options *o)
 			close(pfd.fd);
 		return 1;
 	}
-	do
-		rc = poll(&pfd, 1, (int)timeout_ms);
-	while (rc < 0 && errno == EINTR);
+	/*
+	 * Until the agent exits (B took the block), or B refused it: the agent
+	 * then takes the service back and serves on.  A look at the region
+	 * every REFUSAL_LOOK_MS only: our CPU is the agent's too.
+	 */
+	read_boot_id(boot_id, sizeof(boot_id));
+	for (int64_t deadline = takeover_now() + timeout_ms * 1000000LL;;) {
+		rc = poll(&pfd, 1, REFUSAL_LOOK_MS);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc != 0)
+			break;
+		if (handoff_outcome(o->handoff_to, boot_id) == HANDOFF_REFUSED) {
+			close(pfd.fd);
+			printf("twinbench-agent: kernel B refused the state block: the agent (pid %d) "
+			       "takes the service back\n", pid);
+			return 1;
+		}
+		if (takeover_now() >= deadline)
+			break;
+	}
 	close(pfd.fd);
 	if (rc == 0) {
 		printf("twinbench-agent: the agent (pid %d) did not finish its handoff within %" PRId64
@@ -428,7 +452,14 @@ out:
 	return rc;
 }
 
-/* Kernel A: the service stopped (socket closed); hand it to kernel B. */
+/* hand_over(): kernel B refused the block, we took the service back and serve on. */
+#define HAND_OVER_ROLLED_BACK 2
+
+/*
+ * Kernel A: the service stopped (socket closed); hand it to kernel B.  0
+ * once B took it, HAND_OVER_ROLLED_BACK once B refused it and the NIC and
+ * address are ours again, 1 having said what failed.
+ */
 static int hand_over(const struct options *o, const char *boot_id, uint64_t counter,
 		     int64_t requested, int64_t stopped, struct netif *net)
 {
@@ -437,6 +468,8 @@ static int hand_over(const struct options *o, const char *boot_id, uint64_t coun
 			   .release_nic = o->release_nic ? o->release_nic : o->drop_addr,
 			   .unbind = o->release_nic != NULL, .cidr = o->ip, .net = &net->ops,
 			   .corrupt = handoff_corrupt_requested };
+	char ifname[IF_NAMESIZE];
+	int outcome;
 
 	g.a_ns[A_REQUEST] = requested;
 	g.a_ns[A_STOPPED] = stopped;
@@ -445,8 +478,24 @@ static int hand_over(const struct options *o, const char *boot_id, uint64_t coun
 		return 1;
 	}
 	/* B is at work: nothing for the console until it took the block. */
-	if (await_taken(o->handoff_to, 1, timeout_ms) != 0)
+	outcome = give_wait(o->handoff_to, boot_id, 1000000LL,
+			    takeover_now() + timeout_ms * 1000000LL);
+	if (outcome == HANDOFF_REFUSED) {
+		/* B touched nothing of ours: the NIC back, and serve on. */
+		if (give_back(&g, TAKE_STEP_NS, ifname, sizeof(ifname)) != 0) {
+			printf("twinbench-agent: kernel B refused the state block, and taking "
+			       "the service back failed: %s\n", g.why);
+			return 1;
+		}
+		printf("twinbench-agent: kernel B refused the state block: serving on %s "
+		       "counter=%" PRIu64 "\n", ifname[0] ? ifname : "-", counter);
+		return HAND_OVER_ROLLED_BACK;
+	}
+	if (outcome != HANDOFF_TAKEN) {
+		printf("twinbench-agent: the state block was not taken over within %" PRId64
+		       " ms\n", timeout_ms);
 		return 1;
+	}
 	printf("twinbench-agent: state handed over counter=%" PRIu64 "\n", counter);
 	return 0;
 }
@@ -517,6 +566,7 @@ int main(int argc, char **argv)
 	sigset_t stops, waitmask;
 	uint64_t counter = 0;
 	struct utsname uts;
+	bool rolled_back = false;
 	int fd, restored;
 
 	parse(argc, argv, &o);
@@ -558,7 +608,9 @@ int main(int argc, char **argv)
 		       o.state_path);
 		return 1;
 	}
-	if ((o.take_from || o.drop_addr) && netif_open(&net, TAKE_STEP_NS) != 0) {
+	/* A with one NIC needs it too: to take the NIC back if B refuses. */
+	if ((o.take_from || o.drop_addr || (o.release_nic && o.ip)) &&
+	    netif_open(&net, TAKE_STEP_NS) != 0) {
 		printf("twinbench-agent: cannot open rtnetlink: %s\n", strerror(errno));
 		return 1;
 	}
@@ -588,6 +640,8 @@ int main(int argc, char **argv)
 	else
 		signal(SIGUSR1, SIG_IGN);
 
+	/* Again after a handoff kernel B refused: the same state, our NIC back. */
+serve:
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	addr.sin_port = htons((uint16_t)o.port);
 	addr.sin_addr.s_addr = htonl(INADDR_ANY);
@@ -603,10 +657,13 @@ int main(int argc, char **argv)
 	 */
 	if (restored == 1)
 		unlink(o.state_path); /* NOLINT(clang-analyzer-core.NonNullParamChecker) */
-	printf("twinbench-agent: ready release=%s boot_id=%s counter=%" PRIu64 " state=%s\n",
-	       uts.release, boot_id, counter,
-	       restored ? "restored" : take == TAKING ? "waiting-for-handoff"
-			     : o.memory_only ? "memory" : "fresh");
+	if (!rolled_back)
+		printf("twinbench-agent: ready release=%s boot_id=%s counter=%" PRIu64
+		       " state=%s\n",
+		       uts.release, boot_id, counter,
+		       restored ? "restored" : take == TAKING ? "waiting-for-handoff"
+				     : o.memory_only ? "memory" : "fresh");
+	restored = 0;
 
 	while (!stop_requested) {
 		struct sockaddr_in peer;
@@ -641,6 +698,10 @@ int main(int argc, char **argv)
 				take = TAKEN;
 				break;
 			case TAKE_REFUSED:
+				/* Nothing of A's touched: A may take its NIC back and serve on. */
+				if (handoff_refuse(o.take_from, o.from_boot) != 0)
+					printf("twinbench-agent: cannot mark the state block refused: "
+					       "%s\n", strerror(errno));
 				printf("twinbench-agent: refusing to take over: %s\n", t.why);
 				tell_done(o.done_file, "refused", t.why);
 				take = IDLE;
@@ -689,6 +750,12 @@ int main(int argc, char **argv)
 		int rc = hand_over(&o, boot_id, counter, requested ? requested : takeover_now(),
 				   takeover_now(), &net);
 
+		if (rc == HAND_OVER_ROLLED_BACK) {
+			stop_requested = handoff_requested = handoff_corrupt_requested = 0;
+			requested = 0;
+			rolled_back = true;
+			goto serve;
+		}
 		netif_close(&net);
 		return rc;
 	}

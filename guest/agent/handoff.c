@@ -129,6 +129,28 @@ int handoff_taken(const char *path)
 	return check(&b, why, sizeof(why)) == HANDOFF_OK && b.state == HANDOFF_TAKEN;
 }
 
+int handoff_outcome(const char *path, const char *boot_id)
+{
+	struct handoff_block b;
+	char why[128];
+
+	if (block_io(path, &b, 0) != 0)
+		return -1;
+	if (check(&b, why, sizeof(why)) != HANDOFF_OK)
+		return 0;
+	if (b.state == HANDOFF_TAKEN)
+		return HANDOFF_TAKEN;
+	if (b.state == HANDOFF_REFUSED && boot_id &&
+	    strncmp(b.boot_id, boot_id, sizeof(b.boot_id)) == 0)
+		return HANDOFF_REFUSED;
+	return 0;
+}
+
+int handoff_refuse(const char *path, const char *boot_id)
+{
+	return handoff_write(path, HANDOFF_REFUSED, 0, boot_id, NULL);
+}
+
 int handoff_corrupt(const char *path)
 {
 	struct handoff_block b;

@@ -4,7 +4,8 @@
  *
  * Kernel A's agent writes it when it stops serving (state WRITTEN) and
  * again, READY, once it released the NIC; B's agent takes it (state TAKEN,
- * so that it is never taken twice).  Versioned and checksummed: B refuses
+ * so that it is never taken twice) or, before it touched anything of A's,
+ * refuses it (state REFUSED): A then takes its NIC back and serves on.  Versioned and checksummed: B refuses
  * a block that is missing, corrupt, or stale (taken already, or written by
  * another kernel than the one B was started from).  The block carries A's
  * steps, stamped on A's clock, for the breakdown of the handoff.
@@ -15,7 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum handoff_state { HANDOFF_WRITTEN = 1, HANDOFF_READY = 2, HANDOFF_TAKEN = 3 };
+enum handoff_state {
+	HANDOFF_WRITTEN = 1,
+	HANDOFF_READY = 2,
+	HANDOFF_TAKEN = 3,
+	HANDOFF_REFUSED = 4,
+};
 
 /*
  * Kernel A's steps of a handoff, in order, stamped in nanoseconds of A's
@@ -53,6 +59,20 @@ int handoff_mark(const char *path, enum handoff_state state);
 
 /* 1 if the block is valid and TAKEN (B serves from it), 0 if not (yet), -1 on I/O errors. */
 int handoff_taken(const char *path);
+
+/*
+ * How the handoff ended, for kernel A: HANDOFF_TAKEN or HANDOFF_REFUSED
+ * (a valid block in that state; a refusal only if it names @boot_id, A's;
+ * NULL: none looked at),
+ * 0 if neither (yet), -1 on I/O errors.
+ */
+int handoff_outcome(const char *path, const char *boot_id);
+
+/*
+ * Kernel B refuses the handoff: a valid REFUSED block in place of whatever
+ * is there (a corrupt block cannot be marked), signed with A's @boot_id.
+ */
+int handoff_refuse(const char *path, const char *boot_id);
 
 /* Write a READY block whose checksum does not match: for the refusal test. */
 int handoff_corrupt(const char *path);

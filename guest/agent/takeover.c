@@ -272,9 +272,19 @@ int give(struct giver *g, uint64_t counter)
 			return -1;
 	}
 	if (g->release_nic && g->unbind) {
+		char link[PATH_MAX], driver[PATH_MAX];
+
 		if (netdev_pci(g->sysfs, g->release_nic, bdf, sizeof(bdf), g->why,
 			       sizeof(g->why)) != 0)
 			return -1;
+		/* What give_back() binds again. */
+		snprintf(link, sizeof(link), "%s/bus/pci/devices/%s/driver", g->sysfs, bdf);
+		if (!realpath(link, driver)) {
+			snprintf(g->why, sizeof(g->why), "%s: %s", link, strerror(errno));
+			return -1;
+		}
+		snprintf(g->bdf, sizeof(g->bdf), "%s", bdf);
+		snprintf(g->driver, sizeof(g->driver), "%s", basename(driver));
 		snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver/unbind", g->sysfs, bdf);
 		rcu_expedite(g->sysfs, true);
 		if (sysfs_write(path, bdf, g->why, sizeof(g->why)) != 0) {
@@ -298,13 +308,58 @@ int give(struct giver *g, uint64_t counter)
 	return 0;
 }
 
+int give_back(struct giver *g, int64_t step_timeout_ns, char *ifname, size_t len)
+{
+	const struct take_net *net = g->net;
+	char path[PATH_MAX];
+
+	snprintf(ifname, len, "%s", g->release_nic ? g->release_nic : "");
+	if (g->release_nic && g->unbind) {
+		int64_t deadline = takeover_now() + step_timeout_ns;
+		int rc;
+
+		snprintf(path, sizeof(path), "%s/bus/pci/drivers/%s/bind", g->sysfs, g->driver);
+		rcu_expedite(g->sysfs, true);
+		rc = sysfs_write(path, g->bdf, g->why, sizeof(g->why));
+		rcu_expedite(g->sysfs, false);
+		if (rc != 0)
+			return -1;
+		while (pci_netdev(g->sysfs, g->bdf, ifname, len) != 0) {
+			if (takeover_now() >= deadline) {
+				snprintf(g->why, sizeof(g->why),
+					 "NIC %s has no network device %lld ms after it was bound "
+					 "again",
+					 g->bdf, (long long)(step_timeout_ns / 1000000));
+				return -1;
+			}
+			net->wait_links(net->ctx, deadline);
+		}
+	}
+	if (!g->release_nic || !g->cidr)
+		return 0;
+	if ((g->unbind &&
+	     net->link_up(net->ctx, ifname, takeover_now() + step_timeout_ns, g->why,
+			  sizeof(g->why)) != 0) ||
+	    net->add_addr(net->ctx, ifname, g->cidr, g->why, sizeof(g->why)) != 0 ||
+	    net->announce(net->ctx, ifname, g->cidr, g->why, sizeof(g->why)) != 0)
+		return -1;
+	return 0;
+}
+
+int give_wait(const char *region, const char *boot_id, int64_t poll_ns, int64_t deadline_ns)
+{
+	int outcome;
+
+	while ((outcome = handoff_outcome(region, boot_id)) == 0 && takeover_now() < deadline_ns)
+		sleep_ns(poll_ns);
+	return outcome;
+}
+
 int give_wait_taken(const char *region, int64_t poll_ns, int64_t deadline_ns)
 {
-	int taken;
+	int outcome = give_wait(region, NULL, poll_ns, deadline_ns);
 
-	while ((taken = handoff_taken(region)) == 0 && takeover_now() < deadline_ns)
-		sleep_ns(poll_ns);
-	return taken;
+	return outcome < 0 ? -1 : outcome == HANDOFF_TAKEN;
 }
 
 void takeover_format_stamps(const int64_t *ns, int n, const char *(*name)(int), char *buf,

@@ -100,16 +100,32 @@ struct giver {
 	bool corrupt;		 /* publish a damaged block (the refusal test) */
 	int64_t a_ns[A_STEPS];	 /* A_REQUEST and A_STOPPED set by the caller */
 	char why[256];
+	/* out: the NIC unbound and its driver, for give_back() */
+	char bdf[64], driver[64];
 };
 
 /* Write the state, release the NIC, mark the block ready; 0 or -1 with g->why. */
 int give(struct giver *g, uint64_t counter);
 
 /*
+ * Undo give() once kernel B refused the block (before it touched the NIC):
+ * bind the NIC to its driver again and wait for its netdev (one NIC), bring
+ * the link up, put the address back (g->cidr) and announce it.  The netdev
+ * that serves again in @ifname.  0, or -1 with g->why.
+ */
+int give_back(struct giver *g, int64_t step_timeout_ns, char *ifname, size_t len);
+
+/*
  * Wait until kernel B took the block, polling every @poll_ns: 1 once taken,
  * 0 when @deadline_ns passed, -1 on I/O errors.
  */
 int give_wait_taken(const char *region, int64_t poll_ns, int64_t deadline_ns);
+
+/*
+ * The same, for the giver: HANDOFF_TAKEN, HANDOFF_REFUSED (B refused the
+ * block A wrote, A's @boot_id), 0 when @deadline_ns passed, -1 on I/O errors.
+ */
+int give_wait(const char *region, const char *boot_id, int64_t poll_ns, int64_t deadline_ns);
 
 /* "request=0 stopped=N ..." (ns from the first stamp) for @n stamps named by @name. */
 void takeover_format_stamps(const int64_t *ns, int n, const char *(*name)(int), char *buf,

@@ -667,6 +667,46 @@ static void shipped_scenario_with(const char *shipped, const char *name, const c
 	free(yaml);
 }
 
+/*
+ * In @probe_csv, after @from_ns the service fell silent (A handed over)
+ * and came back: every reply from the boot that answered first (A's), at
+ * least ten after the longest silence, the counter going on across it.
+ */
+static void assert_service_came_back_on_a(const char *probe_csv, int64_t from_ns)
+{
+	char *csv = tl_read_file(probe_csv), first_boot[64] = "", *save = NULL;
+	unsigned long long counter, prev_counter = 0, gap_before = 0, gap_after = 0;
+	long long t_ns, prev_t = 0, gap = 0;
+	int after_gap = 0;
+
+	assert_non_null(csv);
+	assert_true(from_ns > 0);
+	for (char *line = strtok_r(csv, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char boot[64];
+
+		if (sscanf(line, "recv,%*d,%*u,%lld,%llu,%*[^,],%63s", &t_ns, &counter, boot) != 3)
+			continue;
+		if (!first_boot[0])
+			snprintf(first_boot, sizeof(first_boot), "%s", boot);
+		if (strcmp(boot, first_boot) != 0)
+			fail_msg("a reply from boot %s, not A's %s", boot, first_boot);
+		if (prev_t > from_ns && t_ns - prev_t > gap) {
+			gap = t_ns - prev_t;
+			gap_before = prev_counter;
+			gap_after = counter;
+			after_gap = 0;
+		}
+		after_gap++;
+		prev_t = t_ns;
+		prev_counter = counter;
+	}
+	free(csv);
+	if (after_gap < 10 || gap_after <= gap_before)
+		fail_msg("after the longest silence (%lld ms): %d replies, counter %llu before, "
+			 "%llu after",
+			 gap / 1000000, after_gap, gap_before, gap_after);
+}
+
 static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
 {
 	char results[300], scenario[300], dir[512], path[600], *log_b;
@@ -704,7 +744,12 @@ static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
 	log_b = tl_read_file(path);
 	assert_non_null(log_b);
 	assert_null(strstr(log_b, "parks, the last of this kernel"));
+	/* And its service: the NIC back, the same counter, on A's boot. */
+	assert_int_equal(tl_count(log_b, "kernel B refused the state block: serving on eth0"), 1);
 	free(log_b);
+	assert_true(reps[0].alive_at_end);
+	snprintf(path, sizeof(path), "%s/probe.csv", dir);
+	assert_service_came_back_on_a(path, repetition_phase(&reps[0], "handoff_start"));
 	free(reps);
 }
 

@@ -150,8 +150,14 @@ static int setup(void **state)
 	if (symlink("../../../devices/pci0000:00/" BDF "/virtio1",
 		    tl_path(f->sysfs, "class/net/eth0/device")) != 0)
 		return -1;
-	mkdirs(f->sysfs, "bus/pci/devices/" BDF "/driver");
-	if (tl_write_file(tl_path(f->sysfs, "bus/pci/devices/" BDF "/driver/unbind"), "") ||
+	/* Its driver, as sysfs links it: unbind there, and bind to take it back. */
+	mkdirs(f->sysfs, "bus/pci/devices/" BDF);
+	mkdirs(f->sysfs, "bus/pci/drivers/virtio-pci");
+	if (symlink("../../drivers/virtio-pci",
+		    tl_path(f->sysfs, "bus/pci/devices/" BDF "/driver")) != 0)
+		return -1;
+	if (tl_write_file(tl_path(f->sysfs, "bus/pci/drivers/virtio-pci/unbind"), "") ||
+	    tl_write_file(tl_path(f->sysfs, "bus/pci/drivers/virtio-pci/bind"), "") ||
 	    tl_write_file(tl_path(f->sysfs, "bus/pci/skip"), "0000:00:02.0," BDF ",0000:00:05.0\n") ||
 	    tl_write_file(tl_path(f->sysfs, "bus/pci/rescan"), ""))
 		return -1;
@@ -287,6 +293,58 @@ static void test_a_damaged_block_is_refused_after_it_settles(void **state)
 	assert_string_equal(f->calls, "");
 	assert_false(f->quiet);
 	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
+}
+
+/*
+ * B refused the block (it touched nothing): it marks it so, A sees its own
+ * block refused, binds its NIC again, waits for the netdev, and puts the
+ * link, the address and the announcement back.
+ */
+static void test_a_refused_block_gives_the_nic_back(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, true);
+	struct taker t = taker_of(f, BDF, NULL);
+	char ifname[16] = "", *text;
+
+	g.corrupt = true;
+	assert_int_equal(give(&g, 99), 0);
+	assert_string_equal(g.driver, "virtio-pci");
+	assert_string_equal(g.bdf, BDF);
+	assert_int_equal(poll_until_decided(&t), TAKE_REFUSED);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now()), 0);
+	assert_int_equal(handoff_refuse(f->region, t.from_boot), 0);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now()), HANDOFF_REFUSED);
+	/* Another kernel's refusal is not ours; a refused block is not taken. */
+	assert_int_equal(give_wait(f->region, "99999999-8888-7777-6666-555555555555", 1000,
+				   takeover_now()),
+			 0);
+	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
+	assert_int_equal(give_back(&g, 1000000000LL, ifname, sizeof(ifname)), 0);
+	assert_string_equal(ifname, "eth0");
+	text = tl_read_file(tl_path(f->sysfs, "bus/pci/drivers/virtio-pci/bind"));
+	assert_string_equal(text, BDF);
+	free(text);
+	assert_string_equal(f->calls, "wait up:eth0 add:eth0:" CIDR " arp:eth0:" CIDR);
+}
+
+/* nic: dual: only the address went, only the address comes back. */
+static void test_a_refused_dual_handoff_puts_the_address_back(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, false);
+	char ifname[16] = "", *text;
+
+	assert_int_equal(give(&g, 5), 0);
+	assert_int_equal(handoff_refuse(f->region, BOOT_A), 0);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now()), HANDOFF_REFUSED);
+	assert_int_equal(give_back(&g, 1000000000LL, ifname, sizeof(ifname)), 0);
+	assert_string_equal(ifname, "eth0");
+	assert_string_equal(f->calls,
+			    "del:eth0:" CIDR " add:eth0:" CIDR " arp:eth0:" CIDR);
+	text = tl_read_file(tl_path(f->sysfs, "bus/pci/drivers/virtio-pci/bind"));
+	assert_string_equal(text, "");
+	free(text);
 }
 
 static void test_a_block_from_another_kernel_is_refused(void **state)
@@ -472,6 +530,8 @@ int main(void)
 		T(test_one_nic_is_given_then_seen_found_and_taken),
 		T(test_dual_moves_only_the_address),
 		T(test_a_damaged_block_is_refused_after_it_settles),
+		T(test_a_refused_block_gives_the_nic_back),
+		T(test_a_refused_dual_handoff_puts_the_address_back),
 		T(test_a_block_from_another_kernel_is_refused),
 		T(test_a_written_block_is_coming_not_ready),
 		T(test_a_failed_step_leaves_the_block_untaken),
