@@ -567,29 +567,60 @@ static int each_breakdown(const struct resultset *set,
 }
 
 /*
+ * A table of the report that is there only once it has a row: its
+ * heading, a note and its head row come with the first.
+ */
+struct late_table_spec {
+	const char *title, *md_note, *html_note;
+	const char *id;	     /* the HTML table's */
+	const char *md_rule; /* the Markdown row under the head: the columns' alignment */
+	const char *const *head;
+	int ncols;
+};
+
+struct late_table {
+	const struct late_table_spec *spec;
+	FILE *f;	/* Markdown */
+	struct html *h; /* or HTML */
+	xmlNodePtr table;
+};
+
+/* A row callback for each_breakdown() and each_tool_stats(), in Markdown. */
+static void md_late_row(void *ctx, bool first, const char *const *cells)
+{
+	struct late_table *t = ctx;
+
+	if (first) {
+		fprintf(t->f, "#### %s\n\n%s\n\n", t->spec->title, t->spec->md_note);
+		md_row(t->f, t->spec->head, t->spec->ncols);
+		fprintf(t->f, "%s\n", t->spec->md_rule);
+	}
+	md_row(t->f, cells, t->spec->ncols);
+}
+
+/*
  * Where each twin handoff's time went, from its agents' stamps: kernel A's
  * steps on A's clock, B's on B's.  The probe's gap also holds the time
  * between A's "ready" and B's "seen" (B's look at the region) and the
  * network's: neither kernel can stamp those.
  */
-static void md_breakdown_row(void *ctx, bool first, const char *const *cells)
-{
-	FILE *f = ctx;
-
-	if (first) {
-		fputs("#### Handoff breakdown\n\n"
-		      "Each kernel's steps on its own clock; the probe's downtime also holds B's "
-		      "look at the region and the network.\n\n",
-		      f);
-		md_row(f, breakdown_head, BREAKDOWN_COLS);
-		fputs("|---|---:|---:|---|---:|---|---:|---:|\n", f);
-	}
-	md_row(f, cells, BREAKDOWN_COLS);
-}
+static const struct late_table_spec breakdown_table = {
+	.title = "Handoff breakdown",
+	.md_note = "Each kernel's steps on its own clock; the probe's downtime also holds B's "
+		   "look at the region and the network.",
+	.html_note = "Each kernel's steps on its own clock, in ms since the step before; the "
+		     "probe's downtime also holds B's look at the region and the network.",
+	.id = "breakdown",
+	.md_rule = "|---|---:|---:|---|---:|---|---:|---:|",
+	.head = breakdown_head,
+	.ncols = BREAKDOWN_COLS,
+};
 
 static void md_breakdowns(FILE *f, const struct resultset *set)
 {
-	if (each_breakdown(set, md_breakdown_row, f))
+	struct late_table t = { .spec = &breakdown_table, .f = f };
+
+	if (each_breakdown(set, md_late_row, &t))
 		fputs("\n", f);
 }
 
@@ -625,21 +656,21 @@ static int each_tool_stats(const struct resultset *set,
 	return n;
 }
 
-static void md_tool_row(void *ctx, bool first, const char *const *cells)
-{
-	FILE *f = ctx;
-
-	if (first) {
-		fputs("#### The tools' own figures\n\n" TOOL_FIGURES_NOTE "\n\n", f);
-		md_row(f, tool_head, TOOL_COLS);
-		fputs("|---|---:|---|---|\n", f);
-	}
-	md_row(f, cells, TOOL_COLS);
-}
+static const struct late_table_spec tool_table = {
+	.title = "The tools' own figures",
+	.md_note = TOOL_FIGURES_NOTE,
+	.html_note = TOOL_FIGURES_NOTE,
+	.id = "tool-stats",
+	.md_rule = "|---|---:|---|---|",
+	.head = tool_head,
+	.ncols = TOOL_COLS,
+};
 
 static void md_tool_stats(FILE *f, const struct resultset *set)
 {
-	if (each_tool_stats(set, md_tool_row, f))
+	struct late_table t = { .spec = &tool_table, .f = f };
+
+	if (each_tool_stats(set, md_late_row, &t))
 		fputs("\n", f);
 }
 
@@ -1013,53 +1044,33 @@ static void html_repetitions(struct html *h, const struct resultset *set)
 		}
 }
 
-struct html_table {
-	struct html *h;
-	xmlNodePtr table;
-};
-
-static void html_breakdown_row(void *ctx, bool first, const char *const *cells)
+/* A row callback for each_breakdown() and each_tool_stats(), in HTML. */
+static void html_late_row(void *ctx, bool first, const char *const *cells)
 {
-	struct html_table *hb = ctx;
+	struct late_table *t = ctx;
 
 	if (first) {
-		el(hb->h, hb->h->body, "h2", "Handoff breakdown");
-		el(hb->h, hb->h->body, "p",
-		   "Each kernel's steps on its own clock, in ms since the step before; the "
-		   "probe's downtime also holds B's look at the region and the network.");
-		hb->table = el(hb->h, hb->h->body, "table", NULL);
-		attr(hb->table, "id", "breakdown");
-		table_row(hb->h, hb->table, breakdown_head, BREAKDOWN_COLS, true);
+		el(t->h, t->h->body, "h2", t->spec->title);
+		el(t->h, t->h->body, "p", t->spec->html_note);
+		t->table = el(t->h, t->h->body, "table", NULL);
+		attr(t->table, "id", t->spec->id);
+		table_row(t->h, t->table, t->spec->head, t->spec->ncols, true);
 	}
-	table_row(hb->h, hb->table, cells, BREAKDOWN_COLS, false);
+	table_row(t->h, t->table, cells, t->spec->ncols, false);
 }
 
 static void html_breakdowns(struct html *h, const struct resultset *set)
 {
-	struct html_table hb = { .h = h };
+	struct late_table t = { .spec = &breakdown_table, .h = h };
 
-	each_breakdown(set, html_breakdown_row, &hb);
-}
-
-static void html_tool_row(void *ctx, bool first, const char *const *cells)
-{
-	struct html_table *hb = ctx;
-
-	if (first) {
-		el(hb->h, hb->h->body, "h2", "The tools' own figures");
-		el(hb->h, hb->h->body, "p", TOOL_FIGURES_NOTE);
-		hb->table = el(hb->h, hb->h->body, "table", NULL);
-		attr(hb->table, "id", "tool-stats");
-		table_row(hb->h, hb->table, tool_head, TOOL_COLS, true);
-	}
-	table_row(hb->h, hb->table, cells, TOOL_COLS, false);
+	each_breakdown(set, html_late_row, &t);
 }
 
 static void html_tool_stats(struct html *h, const struct resultset *set)
 {
-	struct html_table hb = { .h = h };
+	struct late_table t = { .spec = &tool_table, .h = h };
 
-	each_tool_stats(set, html_tool_row, &hb);
+	each_tool_stats(set, html_late_row, &t);
 }
 
 /* A gap as a timeline shades it and lists it. */
