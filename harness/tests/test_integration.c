@@ -668,6 +668,22 @@ static void shipped_scenario_with(const char *shipped, const char *name, const c
 }
 
 /*
+ * Run the shipped scenario @shipped as @name (shipped_scenario_with()),
+ * its results under the scratch directory's @name/ (in @results), and
+ * expect twinbench to exit @rc.
+ */
+static void run_shipped_with(const char *shipped, const char *name, const char *reps_line,
+			     const char *extra, int rc, char *results, size_t len)
+{
+	char scenario[300];
+	const char *args[] = { "run", "--results", results, scenario, NULL };
+
+	snprintf(results, len, "%s/%s", tmpdir, name);
+	shipped_scenario_with(shipped, name, reps_line, extra, scenario, sizeof(scenario));
+	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), rc);
+}
+
+/*
  * In @probe_csv, after @from_ns the service fell silent (A handed over)
  * and came back: every reply from the boot that answered first (A's), at
  * least ten after the longest silence, the counter going on across it.
@@ -709,20 +725,16 @@ static void assert_service_came_back_on_a(const char *probe_csv, int64_t from_ns
 
 static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
 {
-	char results[300], scenario[300], dir[512], path[600], *log_b;
-	const char *args[] = { "run", "--results", results, scenario, NULL };
+	char results[300], dir[512], path[600], *log_b;
 	struct repetition *reps = NULL;
 	struct run_info info;
 
 	(void)state;
-	snprintf(results, sizeof(results), "%s/corrupt", tmpdir);
 	/* Arms the helper's corruption hook just before the handoff starts. */
-	shipped_scenario_with("scenarios/twin.yaml", "twin-corrupt", NULL,
-			      "steps:\n  - send: {console: a, text: \"mkdir -p /run/twinbench && "
-			      "touch /run/twinbench/corrupt-state\\n\", before: handoff_start}\n",
-			      scenario, sizeof(scenario));
-
-	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 1);
+	run_shipped_with("scenarios/twin.yaml", "twin-corrupt", NULL,
+			 "steps:\n  - send: {console: a, text: \"mkdir -p /run/twinbench && "
+			 "touch /run/twinbench/corrupt-state\\n\", before: handoff_start}\n",
+			 1, results, sizeof(results));
 	load_one(results, "twin-corrupt", dir, sizeof(dir), &info, &reps);
 	assert_false(reps[0].ok);
 	assert_false(reps[0].verified);
@@ -773,32 +785,29 @@ static int64_t tool_figure(const struct repetition *rep, const char *tool, const
  */
 static void test_kexec_criu_carries_the_process_over(void **state)
 {
-	char results[300], scenario[300], dir[512], path[600], *log;
-	const char *args[] = { "run", "--results", results, scenario, NULL };
+	char results[300], dir[512], path[600], *log;
 	struct repetition *reps = NULL;
 	struct run_info info;
 
 	(void)state;
-	snprintf(results, sizeof(results), "%s/criu", tmpdir);
-	shipped_scenario_with("scenarios/kexec-criu.yaml", "kexec-criu", NULL,
-			      "steps:\n"
-			      "  - send: {console: a, text: \"criu check\\n\", before: upgrade_start}\n"
-			      /*
-			       * Every feature there, not "Looks good but some ... are
-			       * missing"; its probes of absent ones it does not need
-			       * (tun, veth) log errors it ignores.
-			       */
-			      "  - expect: {console: a, pattern: \"^Looks good[.]$\", whole_line: true,"
-			      " fail: \"Does not look good|Could not initialize|Looks good but\","
-			      " before: upgrade_start}\n"
-			      /* And on kernel B, once the program is done. */
-			      "  - expect: {console: a, pattern: \"twinbench-a# \", peek: true}\n"
-			      "  - send: {console: a, text: \"criu check\\n\"}\n"
-			      "  - expect: {console: a, pattern: \"^Looks good[.]$\", whole_line: true,"
-			      " fail: \"Does not look good|Could not initialize|Looks good but\","
-			      " mark: b_criu_checked}\n",
-			      scenario, sizeof(scenario));
-	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
+	run_shipped_with("scenarios/kexec-criu.yaml", "kexec-criu", NULL,
+			 "steps:\n"
+			 "  - send: {console: a, text: \"criu check\\n\", before: upgrade_start}\n"
+			 /*
+			  * Every feature there, not "Looks good but some ... are
+			  * missing"; its probes of absent ones it does not need
+			  * (tun, veth) log errors it ignores.
+			  */
+			 "  - expect: {console: a, pattern: \"^Looks good[.]$\", whole_line: true,"
+			 " fail: \"Does not look good|Could not initialize|Looks good but\","
+			 " before: upgrade_start}\n"
+			 /* And on kernel B, once the program is done. */
+			 "  - expect: {console: a, pattern: \"twinbench-a# \", peek: true}\n"
+			 "  - send: {console: a, text: \"criu check\\n\"}\n"
+			 "  - expect: {console: a, pattern: \"^Looks good[.]$\", whole_line: true,"
+			 " fail: \"Does not look good|Could not initialize|Looks good but\","
+			 " mark: b_criu_checked}\n",
+			 0, results, sizeof(results));
 	load_one(results, "kexec-criu", dir, sizeof(dir), &info, &reps);
 	if (!reps[0].ok)
 		fail_msg("kexec-criu failed: %s", reps[0].error);
@@ -838,23 +847,20 @@ static void test_kexec_criu_carries_the_process_over(void **state)
  */
 static void test_kexec_criu_with_a_damaged_checkpoint_fails_with_criu_s_error(void **state)
 {
-	char results[300], scenario[300], dir[512], path[600], *log;
-	const char *args[] = { "run", "--results", results, scenario, NULL };
+	char results[300], dir[512], path[600], *log;
 	struct repetition *reps = NULL;
 	struct run_info info;
 	struct tb_err err;
 	size_t n = 0;
 
 	(void)state;
-	snprintf(results, sizeof(results), "%s/criu-damaged", tmpdir);
-	shipped_scenario_with("scenarios/kexec-criu.yaml", "kexec-criu-damaged", "repetitions: 2",
-			      "steps:\n"
-			      "  - send: {console: a, before: upgrade_start, text: \"mkdir -p "
-			      "/run/twinbench/hooks && echo 'truncate -s 0 "
-			      "/var/lib/twinbench/criu/core-*.img' >/run/twinbench/hooks/before-kexec"
-			      " && chmod +x /run/twinbench/hooks/before-kexec\\n\"}\n",
-			      scenario, sizeof(scenario));
-	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 1);
+	run_shipped_with("scenarios/kexec-criu.yaml", "kexec-criu-damaged", "repetitions: 2",
+			 "steps:\n"
+			 "  - send: {console: a, before: upgrade_start, text: \"mkdir -p "
+			 "/run/twinbench/hooks && echo 'truncate -s 0 "
+			 "/var/lib/twinbench/criu/core-*.img' >/run/twinbench/hooks/before-kexec"
+			 " && chmod +x /run/twinbench/hooks/before-kexec\\n\"}\n",
+			 1, results, sizeof(results));
 	tl_find_result(results, "kexec-criu-damaged", dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/run.json", dir);
 	if (results_load(path, &info, &reps, &n, &err) != 0)
@@ -893,20 +899,17 @@ static void test_kexec_criu_with_a_damaged_checkpoint_fails_with_criu_s_error(vo
  */
 static void test_kexec_criu_failing_before_kexec_lets_the_agent_run_on(void **state)
 {
-	char results[300], scenario[300], dir[512], path[600], *log;
-	const char *args[] = { "run", "--results", results, scenario, NULL };
+	char results[300], dir[512], path[600], *log;
 	struct repetition *reps = NULL;
 	struct run_info info;
 
 	(void)state;
-	snprintf(results, sizeof(results), "%s/criu-rollback", tmpdir);
-	shipped_scenario_with("scenarios/kexec-criu.yaml", "kexec-criu-rollback", NULL,
-			      "steps:\n"
-			      "  - send: {console: a, before: upgrade_start, text: \"mkdir -p "
-			      "/run/twinbench/hooks && echo 'exit 7' >/run/twinbench/hooks/before-kexec"
-			      " && chmod +x /run/twinbench/hooks/before-kexec\\n\"}\n",
-			      scenario, sizeof(scenario));
-	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 1);
+	run_shipped_with("scenarios/kexec-criu.yaml", "kexec-criu-rollback", NULL,
+			 "steps:\n"
+			 "  - send: {console: a, before: upgrade_start, text: \"mkdir -p "
+			 "/run/twinbench/hooks && echo 'exit 7' >/run/twinbench/hooks/before-kexec"
+			 " && chmod +x /run/twinbench/hooks/before-kexec\\n\"}\n",
+			 1, results, sizeof(results));
 	load_one(results, "kexec-criu-rollback", dir, sizeof(dir), &info, &reps);
 	assert_false(reps[0].ok);
 	assert_non_null(strstr(reps[0].error, "twinbench: upgrade failed (exit 7)"));
