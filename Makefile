@@ -65,7 +65,7 @@ $(B)/twinbench: $(B)/main.o $(B)/libtwinbench.a
 
 # The guest agent is static so that it runs in any guest userspace.
 AGENT_SRCS := guest/agent/agent.c guest/agent/criustats.c guest/agent/handoff.c guest/agent/takeover.c \
-	guest/agent/netif.c guest/agent/twinprep.c
+	guest/agent/netif.c guest/agent/twinprep.c guest/agent/migrate.c
 $(B)/twinbench-agent: $(AGENT_SRCS) $(wildcard guest/agent/*.h) | $(B)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -static \
 		-o $@ $(AGENT_SRCS)
@@ -88,6 +88,12 @@ $(B)/tests/test_takeover: harness/tests/test_takeover.c guest/agent/takeover.c \
 	$(CC) $(CFLAGS) -Iharness -Iguest/agent -o $@ $< guest/agent/takeover.c \
 		guest/agent/handoff.c guest/agent/twinprep.c $(B)/tests/testlib.o \
 		$(B)/libtwinbench.a $(LDLIBS) $(TEST_LIBS)
+
+# And the migrate method's state transfer between agents.
+$(B)/tests/test_migrate: harness/tests/test_migrate.c guest/agent/migrate.c guest/agent/takeover.c \
+		guest/agent/handoff.c guest/agent/twinprep.c $(wildcard guest/agent/*.h) | $(B)/tests
+	$(CC) $(CFLAGS) -Iguest/agent -o $@ $< guest/agent/migrate.c guest/agent/takeover.c \
+		guest/agent/handoff.c guest/agent/twinprep.c -lpthread $(TEST_LIBS)
 
 # Helpers the tests share; not a test itself (UNIT_SRCS is test_*.c).
 $(B)/tests/testlib.o: harness/tests/testlib.c harness/tests/testlib.h | $(B)/tests

@@ -28,9 +28,17 @@
  * corrupt or stale block.  Nothing is printed between A's last reply and
  * B's first; B then prints both kernels' steps (the breakdown).
  *
+ * Between two guests (the migrate method) the state travels over TCP
+ * (migrate.h): an agent with --move-listen gives the service, its state
+ * and its address (--service-addr) to an agent that asks for it with
+ * --pull-from, and exits; the taker serves on from that state, and can be
+ * asked in turn.  Replies leave from the address the request came to, so
+ * that a service address beside the guest's own answers as itself.
+ *
  * Static, no dependencies: it runs in kernel A's Debian root and in kernel
  * B's busybox initramfs alike.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -52,6 +60,7 @@
 
 #include "criustats.h"
 #include "handoff.h"
+#include "migrate.h"
 #include "netif.h"
 #include "takeover.h"
 #include "twinprep.h"
@@ -169,6 +178,8 @@ static void usage(void)
 		"           [--handoff-to REGION [--release-nic IFNAME | --drop-addr IFNAME]]\n"
 		"           [--take-from REGION --from-boot ID [--nic BDF | --own-nic IFNAME]\n"
 		"            [--ip ADDR/PREFIX] [--timeout-ms N]] [--sysfs DIR]\n"
+		"           [--move-listen [--service-addr ADDR/PREFIX] [--service-if IFNAME]]\n"
+		"           [--pull-from HOST[:PORT]] [--corrupt-move-file FILE]\n"
 		"       twinbench-agent --request-handoff PIDFILE --handoff-to REGION\n"
 		"           [--corrupt-state] [--timeout-ms N]\n"
 		"       twinbench-agent --wait-taken REGION [--timeout-ms N] [--poll-ms N]\n"
@@ -200,6 +211,9 @@ struct options {
 	const char *keep;
 	bool corrupt_state;
 	bool memory_only; /* no state file: the state is the process's memory */
+	bool move_listen; /* give the service to an agent that pulls it (migrate.h) */
+	const char *service_addr, *service_if, *pull_from;
+	const char *corrupt_move_file; /* present: the next state sent is damaged */
 	int64_t timeout_ms, poll_ms;
 };
 
@@ -229,12 +243,19 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "mem-blocks", no_argument, NULL, 'M' },
 		{ "memory-only", no_argument, NULL, 'm' },
 		{ "criu-stats", required_argument, NULL, 'c' },
+		{ "move-listen", no_argument, NULL, 'L' },
+		{ "service-addr", required_argument, NULL, 'a' },
+		{ "service-if", required_argument, NULL, 'i' },
+		{ "pull-from", required_argument, NULL, 'P' },
+		{ "corrupt-move-file", required_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 
 	*o = (struct options){ .port = 7777, .state_path = "/var/lib/twinbench/agent.state",
-			       .sysfs = "/sys", .timeout_ms = -1, .poll_ms = 1 };
+			       .sysfs = "/sys", .timeout_ms = -1, .poll_ms = 1,
+			       .service_if = "eth0",
+			       .corrupt_move_file = "/run/twinbench/corrupt-move" };
 	while ((opt = getopt_long(argc, argv, "p:s:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p': o->port = atoi(optarg); break;
@@ -260,13 +281,20 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'M': o->mem_blocks = true; break;
 		case 'm': o->memory_only = true; break;
 		case 'c': o->criu_stats = optarg; break;
+		case 'L': o->move_listen = true; break;
+		case 'a': o->service_addr = optarg; break;
+		case 'i': o->service_if = optarg; break;
+		case 'P': o->pull_from = optarg; break;
+		case 'x': o->corrupt_move_file = optarg; break;
 		default: usage();
 		}
 	}
 	if (o->port <= 0 || o->port > 65535 || (o->take_from && !o->from_boot) ||
 	    (o->nic && o->own_nic) || (o->request_pidfile && !o->handoff_to) || o->poll_ms < 1 ||
 	    (o->release_nic && o->drop_addr) || (o->drop_addr && !o->ip) ||
-	    (o->memory_only && (o->handoff_to || o->take_from)) || optind != argc)
+	    (o->memory_only && (o->handoff_to || o->take_from)) ||
+	    ((o->move_listen || o->pull_from) && (o->handoff_to || o->take_from || o->memory_only)) ||
+	    (o->service_addr && !o->move_listen) || optind != argc)
 		usage();
 }
 
@@ -552,12 +580,175 @@ static void end_take(struct taker *t, struct netif *net, bool answered,
 	tell_done(done_file, "taken", NULL);
 }
 
+/* Each wait on the other guest in a move gives up after this long. */
+#define MOVE_STEP_NS 10000000000LL
+
+/*
+ * A request on @fd into @req (@size bytes, NUL-terminated), its sender
+ * into @peer and the address it was sent to into @to; its length or -1.
+ */
+static ssize_t recv_request(int fd, char *req, size_t size, struct sockaddr_in *peer,
+			    struct in_addr *to)
+{
+	char cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+	struct iovec iov = { .iov_base = req, .iov_len = size - 1 };
+	struct msghdr msg = { .msg_name = peer, .msg_namelen = sizeof(*peer), .msg_iov = &iov,
+			      .msg_iovlen = 1, .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
+
+	if (n < 0)
+		return -1;
+	req[n] = '\0';
+	to->s_addr = htonl(INADDR_ANY);
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+			*to = ((struct in_pktinfo *)(void *)CMSG_DATA(c))->ipi_addr;
+	return n;
+}
+
+/* @len bytes to @peer, from the address @from (the one the request came to). */
+static void send_reply(int fd, const char *reply, size_t len, const struct sockaddr_in *peer,
+		       struct in_addr from)
+{
+	char cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)reply, .iov_len = len };
+	struct msghdr msg = { .msg_name = (void *)peer, .msg_namelen = sizeof(*peer),
+			      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	struct in_pktinfo pi = { .ipi_spec_dst = from };
+
+	c->cmsg_level = IPPROTO_IP;
+	c->cmsg_type = IP_PKTINFO;
+	c->cmsg_len = CMSG_LEN(sizeof(pi));
+	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	sendmsg(fd, &msg, 0);
+}
+
+/* The TCP socket a holder is asked on (--move-listen): port @port, any address. */
+static int move_listen_socket(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_ANY) };
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 4) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * --pull-from HOST[:PORT] (the port defaults to ours): a connection to the
+ * holder within MOVE_STEP_NS; the socket, or -1 with @why.
+ */
+static int move_connect(const char *target, int port, char *why, size_t len)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	char host[64];
+	const char *colon = strchr(target, ':');
+	struct pollfd pfd = { .events = POLLOUT };
+	int fd, err = 0;
+	socklen_t elen = sizeof(err);
+
+	snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - target) : (int)strlen(target),
+		 target);
+	if (colon)
+		a.sin_port = htons((uint16_t)atoi(colon + 1));
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+		snprintf(why, len, "'%s' is no IPv4 address", host);
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(why, len, "socket: %s", strerror(errno));
+		return -1;
+	}
+	pfd.fd = fd;
+	/* The holder listens from its start on: one attempt, bounded. */
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 ||
+	    (errno == EINPROGRESS && poll(&pfd, 1, (int)(MOVE_STEP_NS / 1000000)) > 0 &&
+	     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0))
+		return fd;
+	if (!err)
+		err = errno == EINPROGRESS ? ETIMEDOUT : errno;
+	close(fd);
+	snprintf(why, len, "cannot reach the holder at %s within %lld ms: %s", target,
+		 MOVE_STEP_NS / 1000000, strerror(err));
+	return -1;
+}
+
+/*
+ * --pull-from: take the service from the holder; 0 with @st, or 1 having
+ * said why not (a refused state: the holder serves on).
+ */
+static int pull_service(const struct options *o, struct netif *net, const char *boot_id,
+			struct move_state *st)
+{
+	struct mover m = { .net = &net->ops, .ifname = o->service_if, .step_ns = MOVE_STEP_NS };
+	char steps[256];
+	int fd = move_connect(o->pull_from, o->port, m.why, sizeof(m.why));
+
+	/* Without the address ops (a test on loopback), only the state moves. */
+	if (net->talk < 0)
+		m.net = NULL;
+	if (fd < 0 || move_take(&m, fd, boot_id, st) != 0) {
+		printf("twinbench-agent: %s the service from %s: %s\n",
+		       m.refused ? "refusing" : "cannot take", o->pull_from, m.why);
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	close(fd);
+	move_format_take(&m, steps, sizeof(steps));
+	printf("twinbench-agent: move in from=%s %s\n", m.peer_boot, steps);
+	return 0;
+}
+
+/*
+ * A taker connected to @lfd: give it the service.  0 once it went (this
+ * agent stops), 1 if it stays here (said why on the console).
+ */
+static int give_service(const struct options *o, struct netif *net, int lfd, uint64_t counter,
+			const struct utsname *uts, const char *boot_id, const char *service)
+{
+	struct mover m = { .net = &net->ops, .ifname = o->service_if, .step_ns = MOVE_STEP_NS,
+			   .corrupt = access(o->corrupt_move_file, F_OK) == 0 };
+	struct move_state st = { .counter = counter };
+	char steps[256];
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), rc;
+
+	if (fd < 0)
+		return 1;
+	if (net->talk < 0)
+		m.net = NULL;
+	snprintf(st.release, sizeof(st.release), "%s", uts->release);
+	snprintf(st.boot_id, sizeof(st.boot_id), "%s", boot_id);
+	snprintf(st.service, sizeof(st.service), "%s", service);
+	rc = move_give(&m, fd, &st);
+	close(fd);
+	if (rc != 0) {
+		printf("twinbench-agent: the service stays here: %s counter=%" PRIu64 "\n", m.why,
+		       counter);
+		return 1;
+	}
+	move_format_give(&m, steps, sizeof(steps));
+	printf("twinbench-agent: service moved to boot %s counter=%" PRIu64 "\n", m.peer_boot,
+	       counter);
+	printf("twinbench-agent: move out %s\n", steps);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	struct sigaction sa = { .sa_sigaction = on_stop, .sa_flags = SA_SIGINFO };
-	struct pollfd pfd = { .events = POLLIN };
-	char boot_id[64], req[128], reply[256];
+	struct pollfd pfds[2] = { { .events = POLLIN }, { .fd = -1, .events = POLLIN } };
+	char boot_id[64], req[128], reply[256], service[32] = "", moved_from[40] = "";
 	enum { IDLE, TAKING, TAKEN, ANSWERED } take = IDLE;
 	struct taker t = { 0 };
 	struct netif net = { .events = -1, .talk = -1, .packet = -1 };
@@ -567,7 +758,7 @@ int main(int argc, char **argv)
 	uint64_t counter = 0;
 	struct utsname uts;
 	bool rolled_back = false;
-	int fd, restored;
+	int fd, restored, lfd = -1;
 
 	parse(argc, argv, &o);
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -602,14 +793,17 @@ int main(int argc, char **argv)
 
 	uname(&uts);
 	read_boot_id(boot_id, sizeof(boot_id));
-	restored = o.take_from || o.memory_only ? 0 : state_restore(o.state_path, &counter);
+	restored = o.take_from || o.memory_only || o.pull_from
+			   ? 0
+			   : state_restore(o.state_path, &counter);
 	if (restored < 0) {
 		printf("twinbench-agent: refusing to start: state file %s is corrupt\n",
 		       o.state_path);
 		return 1;
 	}
 	/* A with one NIC needs it too: to take the NIC back if B refuses. */
-	if ((o.take_from || o.drop_addr || (o.release_nic && o.ip)) &&
+	if ((o.take_from || o.drop_addr || (o.release_nic && o.ip) || o.service_addr ||
+	     (o.pull_from && o.move_listen)) &&
 	    netif_open(&net, TAKE_STEP_NS) != 0) {
 		printf("twinbench-agent: cannot open rtnetlink: %s\n", strerror(errno));
 		return 1;
@@ -645,10 +839,32 @@ serve:
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	addr.sin_port = htons((uint16_t)o.port);
 	addr.sin_addr.s_addr = htonl(INADDR_ANY);
-	pfd.fd = fd;
-	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+	pfds[0].fd = fd;
+	if (fd < 0 || setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &(int){ 1 }, sizeof(int)) != 0 ||
+	    bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
 		printf("twinbench-agent: cannot bind UDP port %d: %s\n", o.port, strerror(errno));
 		return 1;
+	}
+	if (o.move_listen && lfd < 0) {
+		lfd = move_listen_socket(o.port);
+		if (lfd < 0) {
+			printf("twinbench-agent: cannot listen on TCP port %d: %s\n", o.port,
+			       strerror(errno));
+			return 1;
+		}
+		pfds[1].fd = lfd;
+		if (o.service_addr)
+			snprintf(service, sizeof(service), "%s", o.service_addr);
+	}
+	/* --pull-from: the service, its state and address, from the agent that holds it. */
+	if (o.pull_from && !moved_from[0]) {
+		struct move_state st;
+
+		if (pull_service(&o, &net, boot_id, &st) != 0)
+			return 1;
+		counter = st.counter;
+		snprintf(service, sizeof(service), "%s", st.service);
+		snprintf(moved_from, sizeof(moved_from), "%s", st.boot_id);
 	}
 	/*
 	 * Only now is the restored state in the service's hands: never use it
@@ -662,12 +878,13 @@ serve:
 		       " state=%s\n",
 		       uts.release, boot_id, counter,
 		       restored ? "restored" : take == TAKING ? "waiting-for-handoff"
+				     : moved_from[0] ? "moved-in"
 				     : o.memory_only ? "memory" : "fresh");
 	restored = 0;
 
 	while (!stop_requested) {
 		struct sockaddr_in peer;
-		socklen_t plen = sizeof(peer);
+		struct in_addr to;
 		int64_t wait_ns = next_look - takeover_now();
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = wait_ns > 0 ? (long)wait_ns : 0 };
 		unsigned long long seq;
@@ -676,7 +893,18 @@ serve:
 
 		if (take == TAKEN)
 			ts = (struct timespec){ .tv_sec = 0, .tv_nsec = (long)TAKEN_QUIET_NS };
-		ready = ppoll(&pfd, 1, take == TAKING || take == TAKEN ? &ts : NULL, &waitmask);
+		ready = ppoll(pfds, 2, take == TAKING || take == TAKEN ? &ts : NULL, &waitmask);
+		if (ready > 0 && (pfds[1].revents & POLLIN)) {
+			/* Asked for the service: if it went, this agent's work is done. */
+			if (give_service(&o, &net, lfd, counter, &uts, boot_id, service) == 0) {
+				close(fd);
+				close(lfd);
+				netif_close(&net);
+				return 0;
+			}
+			if (!(pfds[0].revents & POLLIN))
+				continue;
+		}
 		if (ready < 0 && errno == EINTR && handoff_requested)
 			requested = takeover_now();
 		/* A look at the region when it is due, whether or not a request came. */
@@ -723,11 +951,9 @@ serve:
 		}
 		if (ready <= 0)
 			continue;
-		n = recvfrom(fd, req, sizeof(req) - 1, MSG_DONTWAIT, (struct sockaddr *)&peer,
-			     &plen);
+		n = recv_request(fd, req, sizeof(req), &peer, &to);
 		if (n < 0)
 			continue;
-		req[n] = '\0';
 		if (sscanf(req, "TB1 %llu", &seq) != 1)
 			continue;
 		counter++;
@@ -738,7 +964,7 @@ serve:
 		}
 		len = snprintf(reply, sizeof(reply), "TB1 %llu %" PRIu64 " %s %s\n", seq, counter,
 			       uts.release, boot_id);
-		sendto(fd, reply, (size_t)len, 0, (struct sockaddr *)&peer, plen);
+		send_reply(fd, reply, (size_t)len, &peer, to);
 		if (take == TAKEN) {
 			/* The service is back: now the console may hear about it. */
 			take = ANSWERED;
@@ -746,6 +972,8 @@ serve:
 		}
 	}
 	close(fd);
+	if (lfd >= 0)
+		close(lfd);
 	if (handoff_requested) {
 		int rc = hand_over(&o, boot_id, counter, requested ? requested : takeover_now(),
 				   takeover_now(), &net);
