@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "breakdown.h"
 #include "capture.h"
 #include "commands.h"
@@ -71,24 +72,39 @@ static struct {
 	"the lab's libvirt daemon went away during the run (killed or crashed): this run's "      \
 	"guest was killed; run again, the next run brings the lab up anew"
 
+struct runner;
+
+/* One guest of a repetition: the primary, or the standby beside it (method: standby). */
+struct guest {
+	struct runner *r;
+	bool standby;
+	char ip[32];   /* its own address in the lab */
+	char mac[32];
+	int port[2];		/* ttyS0, ttyS1; read by the consoles' readers: __atomic access */
+	struct console *con[2]; /* the repetition's, while it runs (the standby's: ttyS0 only) */
+	bool upgraded;		/* guest_start(): the domain boots the new kernel */
+	char disk[PATH_MAX];
+	struct virt_domain *dom;
+};
+
 struct runner {
 	const struct scenario *sc;
 	const struct lab *lab;
 	struct virt *virt;
 	struct results *res;
 	char accel[8];
-	char ip[32];
-	char mac[32];
 	char mac2[32]; /* kernel B's own NIC (nic: dual) */
-	int port[2];	       /* read by the consoles' readers: __atomic access */
-	struct console *con[2]; /* the repetition's, while it runs */
-	bool upgraded; /* guest_start(): the domain boots the new kernel */
+	/*
+	 * Where the probe asks: the primary's own address, or with a standby
+	 * the service address, which moves between the two.
+	 */
+	char service_ip[32];
 	char cmdline_old[4096];
 	char cmdline_new[4096];
 	char cmdline_next[4096]; /* upgrade.next's, "" without one */
-	char disk[PATH_MAX];
+	char cmdline_standby[4096];
 	char payload[PATH_MAX];
-	struct virt_domain *dom;
+	struct guest primary, standby; /* standby.r is NULL without one */
 
 	struct progress *progress;
 	bool capture;
@@ -145,10 +161,10 @@ static void step_progress(void *arg, const char *doing)
 
 static int dial_console(void *ctx)
 {
-	struct runner *r = ((void **)ctx)[0];
+	struct guest *g = ((void **)ctx)[0];
 	int which = (int)(intptr_t)((void **)ctx)[1];
 
-	return lab_dial_loopback(r->lab, __atomic_load_n(&r->port[which], __ATOMIC_ACQUIRE));
+	return lab_dial_loopback(g->r->lab, __atomic_load_n(&g->port[which], __ATOMIC_ACQUIRE));
 }
 
 /* printf @fmt to the end of command line @line (@size bytes in all). */
@@ -163,113 +179,133 @@ __attribute__((format(printf, 3, 4))) static void cmdline_append(char *line, siz
 	va_end(ap);
 }
 
-/* The guest's domain name: "tb-<pid>-<scenario>", so a dead run's leftovers are found. */
-static void guest_name(const struct runner *r, char *name, size_t len)
+/*
+ * The guest's domain name: "tb-<pid>-<scenario>" (and "-standby"), so a
+ * dead run's leftovers are found.
+ */
+static void guest_name(const struct guest *g, char *name, size_t len)
 {
-	snprintf(name, len, "tb-%d-%s", getpid(), r->sc->name);
+	snprintf(name, len, "tb-%d-%s%s", getpid(), g->r->sc->name, g->standby ? "-standby" : "");
 }
 
-static char *guest_xml(struct runner *r, bool upgraded, struct tb_err *err)
+static char *guest_xml(struct guest *g, bool upgraded, struct tb_err *err)
 {
+	const struct runner *r = g->r;
 	const struct scenario *sc = r->sc;
+	const struct standby_spec *sb = &sc->standby;
 	char name[160];
-	struct guest_config g = {
+	struct guest_config c = {
 		.name = name,
 		.accel = r->accel,
 		.kernel = upgraded ? sc->upgrade.kernel : sc->guest.kernel,
 		.initrd = upgraded ? sc->upgrade.initrd : sc->guest.initrd,
 		.cmdline = upgraded ? r->cmdline_new : r->cmdline_old,
-		.disk = sc->guest.rootfs ? r->disk : NULL,
+		.disk = sc->guest.rootfs ? g->disk : NULL,
 		.payload = r->payload[0] ? r->payload : NULL,
 		.memory_mib = sc->guest.memory_mib,
 		.vcpus = sc->guest.vcpus,
 		.bridge = r->lab->external ? NULL : r->lab->bridge,
 		.network = r->lab->external ? r->lab->network : NULL,
-		.mac = r->mac,
+		.mac = g->mac,
 		.mac2 = sc->guest.nic == NIC_DUAL ? r->mac2 : NULL,
-		.console_port = { r->port[0], r->port[1] },
+		.console_port = { g->port[0], g->port[1] },
 	};
 
-	guest_name(r, name, sizeof(name));
-	return virt_domain_xml(&g, err);
+	/* The standby: its own images and size, no upgrade payload, one NIC. */
+	if (g->standby) {
+		c.kernel = sb->kernel;
+		c.initrd = sb->initrd;
+		c.cmdline = r->cmdline_standby;
+		c.disk = sb->rootfs ? g->disk : NULL;
+		c.payload = NULL;
+		c.memory_mib = sb->memory_mib;
+		c.vcpus = sb->vcpus;
+		c.mac2 = NULL;
+	}
+	guest_name(g, name, sizeof(name));
+	return virt_domain_xml(&c, err);
 }
 
 /*
- * Two console ports nobody listens on now, into r->port.  Consoles already
+ * Two console ports nobody listens on now, into g->port.  Consoles already
  * dialling drop what they are connected to and dial the new ones: a port
  * that was taken is someone else's, maybe another run's guest.
  */
 static int pick_ports(void *arg, struct tb_err *err)
 {
-	struct runner *r = arg;
+	struct guest *g = arg;
 	int port[2];
 
 	for (int i = 0; i < 2; i++) {
-		port[i] = lab_free_port(r->lab, err);
+		port[i] = lab_free_port(g->r->lab, err);
 		if (port[i] < 0)
 			return -1;
 	}
 	if (port[0] == port[1]) {
-		port[1] = lab_free_port(r->lab, err);
+		port[1] = lab_free_port(g->r->lab, err);
 		if (port[1] < 0 || port[1] == port[0])
 			return tb_err_set(err, TB_EXIT_ENV,
 					  "cannot find two free console ports in the lab");
 	}
 	for (int i = 0; i < 2; i++) {
-		__atomic_store_n(&r->port[i], port[i], __ATOMIC_RELEASE);
-		if (r->con[i])
-			console_redial(r->con[i]);
+		__atomic_store_n(&g->port[i], port[i], __ATOMIC_RELEASE);
+		if (g->con[i])
+			console_redial(g->con[i]);
 	}
 	return 0;
 }
 
 static int guest_start_once(void *arg, struct tb_err *err)
 {
-	struct runner *r = arg;
-	char *xml = guest_xml(r, r->upgraded, err);
+	struct guest *g = arg;
+	char *xml = guest_xml(g, g->upgraded, err);
 	int rc;
 
 	if (!xml)
 		return -1;
 	pthread_mutex_lock(&cleanup.lock);
-	virt_destroy(r->dom);
-	rc = virt_start(r->virt, xml, &r->dom, err);
+	virt_destroy(g->dom);
+	rc = virt_start(g->r->virt, xml, &g->dom, err);
 	pthread_mutex_unlock(&cleanup.lock);
 	free(xml);
 	return rc;
 }
 
 /* Start the guest on the old or the new kernel; with new ports if its were taken. */
-static int guest_start(struct runner *r, bool upgraded, struct tb_err *err)
+static int guest_start(struct guest *g, bool upgraded, struct tb_err *err)
 {
-	r->upgraded = upgraded;
-	return lab_with_free_ports(guest_start_once, pick_ports, r, err);
+	g->upgraded = upgraded;
+	return lab_with_free_ports(guest_start_once, pick_ports, g, err);
 }
 
 /* The consoles' watch: a guest whose QEMU went away will say nothing more. */
 static const char *guest_watch(void *arg)
 {
-	struct runner *r = arg;
+	struct guest *g = arg;
 	bool gone, lost;
 
 	pthread_mutex_lock(&cleanup.lock);
-	gone = r->dom && virt_is_gone(r->dom);
+	gone = g->dom && virt_is_gone(g->dom);
 	/* Asked after a call to it: a daemon that went away failed that call. */
-	lost = virt_lost(r->virt);
+	lost = virt_lost(g->r->virt);
 	pthread_mutex_unlock(&cleanup.lock);
 	if (lost)
 		return LIBVIRT_LOST;
-	return gone ? "the guest is gone: its QEMU process exited (the lab's QEMU log says why)"
-		    : NULL;
+	if (!gone)
+		return NULL;
+	return g->standby ? "the standby guest is gone: its QEMU process exited (the lab's QEMU "
+			    "log says why)"
+			  : "the guest is gone: its QEMU process exited (the lab's QEMU log says "
+			    "why)";
 }
 
-static void guest_destroy(struct runner *r)
+static void guest_destroy(struct guest *g)
 {
 	pthread_mutex_lock(&cleanup.lock);
-	virt_destroy(r->dom);
-	r->dom = NULL;
+	virt_destroy(g->dom);
+	g->dom = NULL;
 	/* Without its daemon, libvirt destroys nothing: the guest's QEMU goes by signal. */
-	if (virt_lost(r->virt) && lab_kill_guests(r->lab, getpid()) > 0)
+	if (virt_lost(g->r->virt) && lab_kill_guests(g->r->lab, getpid()) > 0)
 		fprintf(stderr, "twinbench: the guest's QEMU did not exit on SIGKILL\n");
 	pthread_mutex_unlock(&cleanup.lock);
 }
@@ -278,7 +314,7 @@ static int cb_wait_stopped(void *arg, int64_t deadline_ns, struct tb_err *err)
 {
 	struct runner *r = arg;
 
-	if (virt_wait_stopped(r->dom, deadline_ns) != 0)
+	if (virt_wait_stopped(r->primary.dom, deadline_ns) != 0)
 		return -ETIMEDOUT;
 	(void)err;
 	return 0;
@@ -286,16 +322,18 @@ static int cb_wait_stopped(void *arg, int64_t deadline_ns, struct tb_err *err)
 
 static int cb_start_new_kernel(void *arg, struct tb_err *err)
 {
-	return guest_start(arg, true, err);
+	return guest_start(&((struct runner *)arg)->primary, true, err);
 }
 
-static int make_disk(struct runner *r, const char *workdir, int rep, struct tb_err *err)
+/* A copy-on-write overlay of @rootfs: every repetition starts from the same pristine image. */
+static int make_disk(struct guest *g, const char *rootfs, const char *workdir, int rep,
+		     struct tb_err *err)
 {
-	snprintf(r->disk, sizeof(r->disk), "%s/root-%d.qcow2", workdir, rep);
-	unlink(r->disk);
-	/* A copy-on-write overlay: every repetition starts from the same pristine image. */
+	snprintf(g->disk, sizeof(g->disk), "%s/root%s-%d.qcow2", workdir,
+		 g->standby ? "-standby" : "", rep);
+	unlink(g->disk);
 	return program_check((char *[]){ "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
-				       (char *)r->sc->guest.rootfs, r->disk, NULL },
+				       (char *)rootfs, g->disk, NULL },
 			   err);
 }
 
@@ -308,9 +346,10 @@ static struct probe *probe_connect(struct runner *r, int rep, struct tb_err *err
 	if (fd < 0)
 		return NULL;
 	sa.sin_port = htons((uint16_t)r->sc->service.port);
-	inet_pton(AF_INET, r->ip, &sa.sin_addr);
+	inet_pton(AF_INET, r->service_ip, &sa.sin_addr);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		tb_err_set(err, TB_EXIT_ENV, "probe: connect %s: %s", r->ip, strerror(errno));
+		tb_err_set(err, TB_EXIT_ENV, "probe: connect %s: %s", r->service_ip,
+			   strerror(errno));
 		close(fd);
 		return NULL;
 	}
@@ -321,25 +360,35 @@ static struct probe *probe_connect(struct runner *r, int rep, struct tb_err *err
 /* Seconds the service gets to show it is still alive when a repetition ends. */
 #define ALIVE_CHECK_NS (5 * NS_PER_S)
 
-static void fail_with_consoles(struct repetition *rep, struct console *con[2], const char *msg)
+/* The last lines of each console, after @msg: what the guests said as it failed. */
+static void fail_with_consoles(struct repetition *rep, struct console *con[METHOD_CONSOLES],
+			       const char *msg)
 {
-	char *tail[2] = { console_tail(con[0], 12), console_tail(con[1], 12) };
+	static const char *const names[METHOD_CONSOLES] = { "a", "b", "standby" };
+	size_t used;
 
 	rep->ok = false;
-	snprintf(rep->error, sizeof(rep->error),
-		 "%s\n--- last lines of console b ---\n%s\n--- last lines of console a ---\n%s", msg,
-		 tail[1] ? tail[1] : "", tail[0] ? tail[0] : "");
-	free(tail[0]);
-	free(tail[1]);
+	used = (size_t)snprintf(rep->error, sizeof(rep->error), "%s", msg);
+	/* b first: a twin's new kernel speaks there; then a, then the standby. */
+	for (int k = 0; k < METHOD_CONSOLES && used < sizeof(rep->error); k++) {
+		int i = (int[]){ 1, 0, 2 }[k];
+		char *tail = con[i] ? console_tail(con[i], 12) : NULL;
+
+		if (con[i])
+			used += (size_t)snprintf(rep->error + used, sizeof(rep->error) - used,
+						 "\n--- last lines of console %s ---\n%s", names[i],
+						 tail ? tail : "");
+		free(tail);
+	}
 }
 
-/* The lab's log of this run's guest's QEMU, "" with a libvirt of the user's. */
-static void qemu_log_path(const struct runner *r, char *path, size_t len)
+/* The lab's log of guest @g's QEMU, "" with a libvirt of the user's. */
+static void qemu_log_path(const struct guest *g, char *path, size_t len)
 {
 	char name[160];
 
-	guest_name(r, name, sizeof(name));
-	if (r->lab->external)
+	guest_name(g, name, sizeof(name));
+	if (g->r->lab->external)
 		path[0] = '\0';
 	else
 		snprintf(path, len, LAB_QEMU_LOG_DIR "/%s.log", name);
@@ -355,17 +404,18 @@ static off_t file_end(const char *path)
 
 /*
  * A failed repetition keeps what QEMU said while it ran (warnings, an
- * error, how it ended) as qemu-N.log: the part of the lab's log that
- * follows @from.
+ * error, how it ended) as qemu-N.log (qemu-standby-N.log): the part of
+ * the lab's log that follows @from.
  */
-static void keep_qemu_log(struct runner *r, int index, const char *path, off_t from)
+static void keep_qemu_log(const struct guest *g, int index, const char *path, off_t from)
 {
 	char to[PATH_MAX];
 	struct tb_err err;
 
 	if (!path[0])
 		return;
-	snprintf(to, sizeof(to), "%s/qemu-%d.log", results_dir(r->res), index);
+	snprintf(to, sizeof(to), "%s/qemu%s-%d.log", results_dir(g->r->res),
+		 g->standby ? "-standby" : "", index);
 	if (file_copy(path, from, to, &err) != 0)
 		fprintf(stderr, "twinbench: %s\n", err.msg);
 }
@@ -395,8 +445,9 @@ static uint64_t seq_at(const struct probe_record *trace, size_t n, int64_t t_ns)
 
 /*
  * The capture's downtime over the probe's window, given as sequence
- * numbers (the capture's clock is not ours): each round of a chain on its
- * own, the longer gap kept, as the probe's downtime is.
+ * numbers (the capture's clock is not ours): each window of a chain or of
+ * a method with two on its own, the longer gap kept, as the probe's
+ * downtime is.
  */
 static void judge_capture(struct runner *r, const struct capture_spec *cs,
 			  const struct probe_record *trace, size_t n, struct repetition *rep)
@@ -406,7 +457,6 @@ static void judge_capture(struct runner *r, const struct capture_spec *cs,
 	int64_t second = -1, longest = 0;
 	struct capture_result res;
 	struct tb_err e = { 0 };
-	char name[64];
 
 	if (!rep->measured || start < 0) {
 		if (!rep->capture_note[0])
@@ -414,10 +464,8 @@ static void judge_capture(struct runner *r, const struct capture_spec *cs,
 				 "no downtime to compare with");
 		return;
 	}
-	if (rep->nrounds > 1) {
-		snprintf(name, sizeof(name), ROUND2_PREFIX "%s", m->downtime_from);
-		second = repetition_phase(rep, name);
-	}
+	if (rep->nrounds > 1)
+		second = verdict_second_window(r->sc, rep);
 	for (int round = 0; round < (second >= 0 ? 2 : 1); round++) {
 		uint64_t from = seq_at(trace, n, round ? second : start);
 		uint64_t to = !round && second >= 0 ? seq_at(trace, n, second) - 1 : UINT64_MAX;
@@ -435,12 +483,73 @@ static void judge_capture(struct runner *r, const struct capture_spec *cs,
 	    capture_agrees(longest, rep->downtime_ns, r->sc->service.interval_ns);
 }
 
+/*
+ * Guest @g's consoles: console-a.log and console-b.log for the primary,
+ * standby-a.log for the standby's ttyS0, each with a relay socket (twinbench
+ * console).  @ctx holds their dial contexts.
+ */
+static int open_consoles(struct guest *g, void *ctx[2][2], struct tb_err *err)
+{
+	struct runner *r = g->r;
+	char log[PATH_MAX], relay[PATH_MAX];
+
+	for (int i = 0; i < (g->standby ? 1 : 2); i++) {
+		ctx[i][0] = g;
+		ctx[i][1] = (void *)(intptr_t)i;
+		snprintf(log, sizeof(log), "%s/%s-%c.log", results_dir(r->res),
+			 g->standby ? "standby" : "console", 'a' + i);
+		g->con[i] = console_open(g->standby ? "standby" : i ? "b" : "a", log, dial_console,
+					 ctx[i], err);
+		if (!g->con[i])
+			return -1;
+		console_set_watch(g->con[i], guest_watch, g);
+		snprintf(relay, sizeof(relay), CONSOLE_RELAY_DIR "/tb-%d-%s-%s.sock", getpid(),
+			 r->sc->name, g->standby ? "standby" : i ? "b" : "a");
+		if (console_serve(g->con[i], relay, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* After a repetition: the guest's domain, consoles and disk go. */
+static void guest_end(struct guest *g, struct repetition *rep)
+{
+	guest_destroy(g);
+	for (int i = 0; i < 2; i++) {
+		if (g->con[i] && !g->standby)
+			rep->console_reconnects[i] = console_reconnects(g->con[i]);
+		console_close(g->con[i]);
+		g->con[i] = NULL;
+	}
+	if (g->disk[0])
+		unlink(g->disk);
+	g->disk[0] = '\0';
+}
+
+/*
+ * What the spare cost: from the standby's start until the service was back
+ * on the upgraded primary (the method's maintenance end), or, short of
+ * that, until @end_ns.
+ */
+static void standby_cost(const struct runner *r, struct repetition *rep, int64_t end_ns)
+{
+	int64_t from = repetition_phase(rep, "standby_start");
+	int64_t to = r->sc->method.maintenance_to
+			     ? repetition_phase(rep, r->sc->method.maintenance_to)
+			     : -1;
+
+	if (from < 0)
+		return;
+	rep->standby_ns = (to > from ? to : end_ns) - from;
+}
+
 static int run_repetition(struct runner *r, const char *workdir, int index,
 			  struct repetition *rep, struct tb_err *err)
 {
-	char log[2][PATH_MAX], relay[PATH_MAX], qemu_log[PATH_MAX];
-	void *dial_ctx[2][2] = { { r, (void *)0 }, { r, (void *)1 } };
-	struct console *con[2] = { NULL, NULL };
+	const struct scenario *sc = r->sc;
+	struct guest *sb = r->standby.r ? &r->standby : NULL;
+	char qemu_log[2][PATH_MAX] = { "", "" };
+	void *dial_ctx[2][2][2];
 	struct probe *probe = NULL;
 	struct capture *cap = NULL;
 	struct capture_spec cs;
@@ -449,7 +558,7 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	size_t ntrace;
 	int64_t stopped;
 	struct tb_err step_err = { 0 };
-	off_t qemu_log_from;
+	off_t qemu_log_from[2] = { 0, 0 };
 	int rc = -1;
 
 	memset(rep, 0, sizeof(*rep));
@@ -457,33 +566,35 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	rep->ok = true;
 	progress_rep(r->progress, index);
 	progress_step(r->progress, "starting the guest");
-	qemu_log_path(r, qemu_log, sizeof(qemu_log));
-	qemu_log_from = file_end(qemu_log);
+	qemu_log_path(&r->primary, qemu_log[0], sizeof(qemu_log[0]));
+	qemu_log_from[0] = file_end(qemu_log[0]);
+	if (sb) {
+		qemu_log_path(sb, qemu_log[1], sizeof(qemu_log[1]));
+		qemu_log_from[1] = file_end(qemu_log[1]);
+	}
 
-	if (r->sc->guest.rootfs && make_disk(r, workdir, index, err) != 0)
+	if (sc->guest.rootfs && make_disk(&r->primary, sc->guest.rootfs, workdir, index, err) != 0)
+		goto out;
+	if (sb && sc->standby.rootfs && make_disk(sb, sc->standby.rootfs, workdir, index, err) != 0)
 		goto out;
 	mkdir("/run/twinbench", 0755);
 	mkdir(CONSOLE_RELAY_DIR, 0700);
-	for (int i = 0; i < 2; i++) {
-		snprintf(log[i], sizeof(log[i]), "%s/console-%c.log", results_dir(r->res), 'a' + i);
-		con[i] = console_open(i ? "b" : "a", log[i], dial_console, dial_ctx[i], err);
-		if (!con[i])
-			goto out;
-		console_set_watch(con[i], guest_watch, r);
-		snprintf(relay, sizeof(relay), CONSOLE_RELAY_DIR "/tb-%d-%s-%c.sock", getpid(),
-			 r->sc->name, 'a' + i);
-		if (console_serve(con[i], relay, err) != 0)
-			goto out;
-	}
-	r->con[0] = con[0];
-	r->con[1] = con[1];
-	if (guest_start(r, false, err) != 0)
+	if (open_consoles(&r->primary, dial_ctx[0], err) != 0 ||
+	    (sb && open_consoles(sb, dial_ctx[1], err) != 0))
+		goto out;
+	if (guest_start(&r->primary, false, err) != 0)
 		goto out;
 	repetition_mark(rep, "guest_start", monotime_now());
+	/* The standby boots beside it, on its own address, the service not yet its own. */
+	if (sb) {
+		if (guest_start(sb, false, err) != 0)
+			goto out;
+		repetition_mark(rep, "standby_start", monotime_now());
+	}
 	if (r->capture) {
 		snprintf(pcap, sizeof(pcap), "%s/capture-%d.pcapng", results_dir(r->res), index);
 		cs = (struct capture_spec){ .netns = LAB_NETNS, .iface = r->lab->bridge,
-					    .host = r->ip, .port = r->sc->service.port,
+					    .host = r->service_ip, .port = sc->service.port,
 					    .path = pcap };
 		cap = capture_start(&cs, err);
 		if (!cap)
@@ -494,8 +605,8 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 		goto out;
 
 	struct method_env env = {
-		.sc = r->sc,
-		.console = { con[0], con[1] },
+		.sc = sc,
+		.console = { r->primary.con[0], r->primary.con[1], sb ? sb->con[0] : NULL },
 		.probe = probe,
 		.rep = rep,
 		.wait_stopped = cb_wait_stopped,
@@ -506,24 +617,25 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	if (method_run(&env, &step_err) != 0) {
 		char regs[PATH_MAX];
 		struct tb_err ignored;
+		struct virt_domain *dom = r->primary.dom;
 
 		/* Where the guest's CPUs were, while the guest is still there to ask. */
 		snprintf(regs, sizeof(regs), "%s/cpu-state-%d.txt", results_dir(r->res), index);
-		if (r->dom && !virt_is_gone(r->dom) && virt_cpu_state(r->dom, regs, &ignored) != 0)
+		if (dom && !virt_is_gone(dom) && virt_cpu_state(dom, regs, &ignored) != 0)
 			fprintf(stderr, "twinbench: %s\n", ignored.msg);
-		fail_with_consoles(rep, con, step_err.msg);
+		fail_with_consoles(rep, env.console, step_err.msg);
 	}
 	if (virt_lost(r->virt)) {
 		/* Not the method's failure: the environment's, and no later repetition would start. */
 		if (rep->ok)
-			fail_with_consoles(rep, con, LIBVIRT_LOST);
+			fail_with_consoles(rep, env.console, LIBVIRT_LOST);
 		tb_err_set(err, TB_EXIT_ENV, "%s", LIBVIRT_LOST);
 		goto out;
 	}
 	/* What the agents of a twin handoff said of its steps, once the service was back. */
-	breakdown_collect(con, rep);
+	breakdown_collect(r->primary.con, rep);
 	/* What the method's tools measured themselves (kexec-criu: CRIU). */
-	toolstats_collect(con, rep);
+	toolstats_collect(r->primary.con, rep);
 	progress_step(r->progress, "checking that the service is alive");
 	rep->alive_at_end = probe_wait_reply(probe, monotime_now(),
 					     monotime_now() + ALIVE_CHECK_NS, NULL) == 0;
@@ -535,29 +647,28 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	cap = NULL;
 	trace = probe_snapshot(probe, &ntrace);
 	if (trace) {
-		verdict_judge(r->sc, trace, ntrace, stopped, rep);
+		verdict_judge(sc, trace, ntrace, stopped, rep);
 		if (r->capture)
 			judge_capture(r, &cs, trace, ntrace, rep);
 	} else {
-		fail_with_consoles(rep, con, "out of memory for the probe's trace");
+		fail_with_consoles(rep, env.console, "out of memory for the probe's trace");
 	}
 	free(trace);
+	if (sb)
+		standby_cost(r, rep, stopped);
 	rc = 0;
 out:
 	if (cap)
 		stop_capture(cap, rep);
-	guest_destroy(r);
-	if (!rep->ok)
-		keep_qemu_log(r, index, qemu_log, qemu_log_from);
-	probe_free(probe);
-	for (int i = 0; i < 2; i++) {
-		if (con[i])
-			rep->console_reconnects[i] = console_reconnects(con[i]);
-		r->con[i] = NULL;
-		console_close(con[i]);
+	guest_end(&r->primary, rep);
+	if (sb)
+		guest_end(sb, rep);
+	if (!rep->ok) {
+		keep_qemu_log(&r->primary, index, qemu_log[0], qemu_log_from[0]);
+		if (sb)
+			keep_qemu_log(sb, index, qemu_log[1], qemu_log_from[1]);
 	}
-	if (r->disk[0])
-		unlink(r->disk);
+	probe_free(probe);
 	return rc;
 }
 
@@ -639,12 +750,31 @@ static void fill_info(struct runner *r, const struct run_opts *o, struct run_inf
 	snprintf(info->method_file, sizeof(info->method_file), "%s", r->sc->method.path);
 	info->guest_memory_mib = r->sc->guest.memory_mib;
 	info->guest_vcpus = r->sc->guest.vcpus;
+	if (r->sc->standby.present) {
+		info->standby_memory_mib = r->sc->standby.memory_mib;
+		info->standby_vcpus = r->sc->standby.vcpus;
+	}
 	describe_kernel(r->sc->guest.kernel, r->sc->guest.initrd, &info->boot_old);
 	if (r->sc->upgrade.kernel)
 		describe_kernel(r->sc->upgrade.kernel, r->sc->upgrade.initrd, &info->boot_new);
 	if (r->sc->guest.rootfs)
 		describe_rootfs(r->sc->guest.rootfs, info->rootfs, sizeof(info->rootfs));
 	(void)o;
+}
+
+/* The guest's domain XML as its first boot gets it: domain.xml, domain-standby.xml. */
+static int save_domain_xml(struct guest *g, struct tb_err *err)
+{
+	struct atomic_file af;
+	char path[PATH_MAX], *xml = guest_xml(g, false, err);
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "%s/domain%s.xml", results_dir(g->r->res),
+		 g->standby ? "-standby" : "");
+	if (xml && atomic_open(&af, path, err) == 0)
+		rc = atomic_commit(&af, fputs(xml, af.f) < 0, err);
+	free(xml);
+	return rc;
 }
 
 struct summary_row {
@@ -664,6 +794,8 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 	char workdir[PATH_MAX];
 	const char *tmp = getenv("TMPDIR");
 	int slot = -1, lease = -1, rc = -1;
+	/* With a standby: its own slot, and one for the service address that moves. */
+	int sb_slot = -1, sb_lease = -1, svc_slot = -1, svc_lease = -1;
 
 	snprintf(row->name, sizeof(row->name), "%s", sc->name);
 	snprintf(row->method, sizeof(row->method), "%s", scenario_method_label(sc));
@@ -690,21 +822,53 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 	lease = lab_claim_slot(&slot, err);
 	if (lease < 0)
 		goto out;
-	snprintf(r.ip, sizeof(r.ip), "10.213.0.%d", 10 + slot);
-	snprintf(r.mac, sizeof(r.mac), "52:54:00:d5:00:%02x", slot);
+	r.primary.r = &r;
+	snprintf(r.primary.ip, sizeof(r.primary.ip), "10.213.0.%d", 10 + slot);
+	snprintf(r.primary.mac, sizeof(r.primary.mac), "52:54:00:d5:00:%02x", slot);
 	snprintf(r.mac2, sizeof(r.mac2), "52:54:00:d5:01:%02x", slot);
-	if (pick_ports(&r, err) != 0)
+	snprintf(r.service_ip, sizeof(r.service_ip), "%s", r.primary.ip);
+	if (sc->standby.present) {
+		sb_lease = lab_claim_slot(&sb_slot, err);
+		if (sb_lease < 0)
+			goto out;
+		svc_lease = lab_claim_slot(&svc_slot, err);
+		if (svc_lease < 0)
+			goto out;
+		r.standby = (struct guest){ .r = &r, .standby = true };
+		snprintf(r.standby.ip, sizeof(r.standby.ip), "10.213.0.%d", 10 + sb_slot);
+		snprintf(r.standby.mac, sizeof(r.standby.mac), "52:54:00:d5:00:%02x", sb_slot);
+		snprintf(r.service_ip, sizeof(r.service_ip), "10.213.0.%d", 10 + svc_slot);
+		if (pick_ports(&r.standby, err) != 0)
+			goto out;
+	}
+	if (pick_ports(&r.primary, err) != 0)
 		goto out;
 	/* The harness's own settings ride on the guest's command line (guest/rootfs/overlay). */
 	snprintf(r.cmdline_old, sizeof(r.cmdline_old), "%s twinbench.ip=%s/%d twinbench.port=%d",
-		 sc->guest.cmdline, r.ip, LAB_PREFIX, sc->service.port);
+		 sc->guest.cmdline, r.primary.ip, LAB_PREFIX, sc->service.port);
 	snprintf(r.cmdline_new, sizeof(r.cmdline_new), "%s twinbench.ip=%s/%d twinbench.port=%d",
-		 sc->upgrade.cmdline ? sc->upgrade.cmdline : sc->guest.cmdline, r.ip, LAB_PREFIX,
-		 sc->service.port);
+		 sc->upgrade.cmdline ? sc->upgrade.cmdline : sc->guest.cmdline, r.primary.ip,
+		 LAB_PREFIX, sc->service.port);
 	if (sc->upgrade.next.kernel)
 		snprintf(r.cmdline_next, sizeof(r.cmdline_next),
-			 "%s twinbench.ip=%s/%d twinbench.port=%d", sc->upgrade.next.cmdline, r.ip,
-			 LAB_PREFIX, sc->service.port);
+			 "%s twinbench.ip=%s/%d twinbench.port=%d", sc->upgrade.next.cmdline,
+			 r.primary.ip, LAB_PREFIX, sc->service.port);
+	/*
+	 * Two guests: each knows the other's address (twinbench.peer=), and the
+	 * primary's first boot holds the service address (twinbench.service_ip=);
+	 * a boot without it waits until the service is moved to it.
+	 */
+	if (sc->standby.present) {
+		snprintf(r.cmdline_standby, sizeof(r.cmdline_standby),
+			 "%s twinbench.ip=%s/%d twinbench.port=%d twinbench.peer=%s",
+			 sc->standby.cmdline, r.standby.ip, LAB_PREFIX, sc->service.port,
+			 r.primary.ip);
+		cmdline_append(r.cmdline_old, sizeof(r.cmdline_old),
+			       " twinbench.peer=%s twinbench.service_ip=%s/%d", r.standby.ip,
+			       r.service_ip, LAB_PREFIX);
+		cmdline_append(r.cmdline_new, sizeof(r.cmdline_new), " twinbench.peer=%s",
+			       r.standby.ip);
+	}
 	/*
 	 * Under TCG each kernel boots on one CPU and brings the others online
 	 * once its PCI devices are set up (guest/rootfs/overlay/etc/twinbench/rcS):
@@ -717,6 +881,8 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 		cmdline_append(r.cmdline_new, sizeof(r.cmdline_new), " maxcpus=1");
 		if (r.cmdline_next[0])
 			cmdline_append(r.cmdline_next, sizeof(r.cmdline_next), " maxcpus=1");
+		if (r.cmdline_standby[0])
+			cmdline_append(r.cmdline_standby, sizeof(r.cmdline_standby), " maxcpus=1");
 	}
 	/* nic: dual: kernel A leaves the NIC with this MAC to kernel B from boot on. */
 	if (sc->guest.nic == NIC_DUAL)
@@ -730,23 +896,9 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 	r.res = results_create(o->results, &info, err);
 	if (!r.res)
 		goto out;
-	{
-		char path[PATH_MAX], *xml = guest_xml(&r, false, err);
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/domain.xml", results_dir(r.res));
-		if (!xml)
-			goto out;
-		f = fopen(path, "w");
-		if (!f) {
-			tb_err_set(err, TB_EXIT_ENV, "cannot write %s: %s", path, strerror(errno));
-			free(xml);
-			goto out;
-		}
-		fputs(xml, f);
-		fclose(f);
-		free(xml);
-	}
+	if (save_domain_xml(&r.primary, err) != 0 ||
+	    (sc->standby.present && save_domain_xml(&r.standby, err) != 0))
+		goto out;
 	fprintf(stderr, "twinbench: %s (%s, %d repetition%s, %s) -> %s\n", sc->name,
 		sc->method.name, sc->repetitions, sc->repetitions > 1 ? "s" : "", r.accel,
 		results_dir(r.res));
@@ -843,6 +995,10 @@ out:
 	free(reps);
 	results_close(r.res);
 	lab_release_slot(lease);
+	if (sb_lease >= 0)
+		lab_release_slot(sb_lease);
+	if (svc_lease >= 0)
+		lab_release_slot(svc_lease);
 	pthread_mutex_lock(&cleanup.lock);
 	dirtree_remove(workdir);
 	cleanup.workdir[0] = '\0';

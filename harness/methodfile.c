@@ -329,6 +329,10 @@ static const struct yf_field next_round_fields[] = {
 	REQUIRED("after", yf_phase, struct method, next_after),
 };
 
+static const struct yf_field second_window_fields[] = {
+	REQUIRED("from", yf_phase, struct method, second_from),
+};
+
 /* Nested tables fill fields of struct method itself: offset 0. */
 #define SAME_STRUCT(k, table) \
 	{ .key = k, .parse = yf_mapping, .off = 0, .sub = table, .nsub = ARRAY_SIZE(table) }
@@ -340,6 +344,8 @@ static const struct yf_field method_fields[] = {
 	SAME_STRUCT("maintenance", maintenance_fields),
 	REQUIRED("verify", parse_verify, struct method, verify),
 	SAME_STRUCT("next_round", next_round_fields),
+	SAME_STRUCT("second_window", second_window_fields),
+	FIELD("standby", yf_bool, struct method, standby),
 	REQUIRED("steps", parse_method_steps, struct method, steps),
 };
 
@@ -464,8 +470,20 @@ static int finish_method(struct yf_loader *ld, yaml_node_t *root, struct method 
 	if (check_phase(ld, root, m, NULL, "downtime_from", m->downtime_from) ||
 	    check_phase(ld, root, m, "maintenance", "from", m->maintenance_from) ||
 	    check_phase(ld, root, m, "maintenance", "to", m->maintenance_to) ||
-	    check_phase(ld, root, m, "next_round", "after", m->next_after))
+	    check_phase(ld, root, m, "next_round", "after", m->next_after) ||
+	    check_phase(ld, root, m, "second_window", "from", m->second_from))
 		return -1;
+	if (m->second_from && m->next_after)
+		return yf_fail_node(ld, value_of(ld, root, "second_window"),
+				    "second_window: a method with a next_round has its second "
+				    "window there already");
+	for (size_t i = 0; i < m->nsteps; i++)
+		if (m->steps[i].console == 's' && !m->standby)
+			return yf_fail_at(ld,
+					  (yaml_mark_t){ .line = (size_t)m->steps[i].line - 1,
+							 .column = (size_t)m->steps[i].column - 1 },
+					  "console: standby, but the method has no standby guest "
+					  "(say 'standby: true' at the top level)");
 	return 0;
 }
 
@@ -539,5 +557,6 @@ void method_free(struct method *m)
 	free(m->maintenance_from);
 	free(m->maintenance_to);
 	free(m->next_after);
+	free(m->second_from);
 	memset(m, 0, sizeof(*m));
 }

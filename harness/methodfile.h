@@ -37,7 +37,7 @@ enum step_budget { BUDGET_STEP, BUDGET_BOOT, BUDGET_UPGRADE };
 
 struct step {
 	enum step_op op;
-	char console;	      /* 'a' or 'b' */
+	char console;	      /* 'a' or 'b', or 's': the standby guest's ttyS0 */
 	char *text;	      /* expect, last_words, silent, takeover: pattern; send: text */
 	char *mark;	      /* the phase recorded when it succeeds, or NULL */
 	char *fail;	      /* a line matching this ends the wait as a failure, or NULL */
@@ -79,6 +79,15 @@ struct method {
 	 * roles swapped and its phases named ROUND2_PREFIX...; NULL: none.
 	 */
 	char *next_after;
+	/*
+	 * The service changes hands twice (migrate: away to the standby, back
+	 * to the upgraded primary): the first window runs from downtime_from
+	 * to this phase, the second from it, each judged on its own: the
+	 * first must land on another boot, the second on the new kernel, the
+	 * counter going on in both.  NULL: one window.
+	 */
+	char *second_from;
+	bool standby; /* a second guest boots beside the primary (scenario: standby) */
 };
 
 /* The phases of a second round are the first round's, named so. */

@@ -25,8 +25,8 @@
 
 struct interp {
 	struct method_env *env;
-	size_t cursor[2];
-	size_t last_words[2]; /* OP_SILENT checks the lines from here */
+	size_t cursor[METHOD_CONSOLES];
+	size_t last_words[METHOD_CONSOLES]; /* OP_SILENT checks the lines from here */
 	bool *ran;	      /* which of the scenario's steps have run */
 	/*
 	 * 1 (A -> B), or 2 (B -> C, upgrade.next), which runs the same steps
@@ -38,14 +38,20 @@ struct interp {
 	char answered_boot[40]; /* the boot that answered the last wait_probe up */
 };
 
+/* A step's console ('a', 'b', 's') as an index of env->console. */
+static int con_index(char which)
+{
+	return which == 'b' ? 1 : which == 's' ? 2 : 0;
+}
+
 static struct console *console_of(struct interp *in, char which)
 {
-	return in->env->console[which == 'b'];
+	return in->env->console[con_index(which)];
 }
 
 static size_t *cursor_of(struct interp *in, char which)
 {
-	return &in->cursor[which == 'b'];
+	return &in->cursor[con_index(which)];
 }
 
 static int64_t budget_ns(const struct scenario *sc, const struct step *s)
@@ -181,8 +187,10 @@ static int check_uname(struct interp *in, const struct step *s, int64_t deadline
 					 cursor_of(in, s->console), deadline, m, err);
 	if (rc != 0)
 		return rc;
-	snprintf(env->rep->console_release[s->console == 'b'], sizeof(env->rep->console_release[0]),
-		 "%s", m->text);
+	/* What each kernel of the primary said it was (the standby's is not recorded). */
+	if (s->console != 's')
+		snprintf(env->rep->console_release[con_index(s->console)],
+			 sizeof(env->rep->console_release[0]), "%s", m->text);
 	if (s->new_kernel && !strcmp(m->text, old))
 		return tb_err_set(err, TB_EXIT_CHECK,
 				  "console %c answers with the old kernel's release %s: the new "
@@ -223,7 +231,7 @@ static int check_takeover(struct method_env *env, const struct step *s, const ch
 /* Fail on a line matching s->text that arrived after the console's last words. */
 static int check_silent(struct interp *in, const struct step *s, struct tb_err *err)
 {
-	size_t from = in->last_words[s->console == 'b'];
+	size_t from = in->last_words[con_index(s->console)];
 	struct console_match m;
 	struct tb_err ignored;
 	int rc;
@@ -280,7 +288,7 @@ static int run_step(struct interp *in, const struct step *s, struct tb_err *err)
 			break;
 		t = m.t_ns;
 		if (s->op == OP_LAST_WORDS)
-			in->last_words[s->console == 'b'] = *cursor_of(in, s->console);
+			in->last_words[con_index(s->console)] = *cursor_of(in, s->console);
 		if (s->op == OP_TAKEOVER)
 			rc = check_takeover(env, s, m.text, err);
 		if (rc == 0 && s->last_line)
@@ -383,7 +391,8 @@ static int run_program(struct interp *in, size_t first, struct tb_err *err)
 
 		if (in->round > 1) {
 			/* The same step with the consoles' roles swapped, under its round's name. */
-			s.console = s.console == 'a' ? 'b' : 'a';
+			if (s.console != 's')
+				s.console = s.console == 'a' ? 'b' : 'a';
 			if (s.mark) {
 				snprintf(mark, sizeof(mark), ROUND2_PREFIX "%s", s.mark);
 				s.mark = mark;

@@ -19,9 +19,12 @@
 #include "results.h"
 #include "scenario.h"
 
+/* Consoles a step may name: the primary's a and b, the standby's ttyS0. */
+#define METHOD_CONSOLES 3
+
 struct method_env {
 	const struct scenario *sc;
-	struct console *console[2]; /* a, b */
+	struct console *console[METHOD_CONSOLES]; /* a, b, standby (NULL without one) */
 	struct probe *probe;
 	struct repetition *rep;
 

@@ -358,6 +358,12 @@ static json_t *rep_to_json(const struct repetition *rep)
 		json_decref(o);
 		return NULL;
 	}
+	/* A method with a standby: how long the spare ran (results.h). */
+	if (o && rep->standby_ns > 0 &&
+	    json_object_set_new(o, "standby_ns", json_integer(rep->standby_ns))) {
+		json_decref(o);
+		return NULL;
+	}
 	if (o && (rep->console_reconnects[0] || rep->console_reconnects[1]) &&
 	    json_object_set_new(o, "console_reconnects",
 				json_pack("{s:i, s:i}", "a", rep->console_reconnects[0], "b",
@@ -465,6 +471,13 @@ static json_t *run_to_json(const struct run_info *info, const struct repetition 
 	    (json_int_t)sum.verified, "downtime_ns", downtime_summary(&sum));
 	if (!root)
 		goto nomem;
+	if (info->standby_memory_mib > 0 &&
+	    json_object_set_new(json_object_get(root, "environment"), "standby",
+				json_pack("{s:i, s:i}", "memory_mib", info->standby_memory_mib,
+					  "vcpus", info->standby_vcpus))) {
+		json_decref(root);
+		goto nomem;
+	}
 	return root;
 nomem:
 	tb_err_set(err, TB_EXIT_ENV, "out of memory building run.json");
@@ -985,6 +998,17 @@ static int load_boot(struct loader *ld, json_t *env, struct run_info *info)
 			return -1;
 		info->guest_vcpus = (int)v;
 	}
+	if (json_object_get(env, "standby")) {
+		json_t *sb = member(ld, env, "environment", "standby", K_OBJECT);
+
+		if (!sb ||
+		    get_int(ld, sb, "environment.standby", "memory_mib", 1, INT_MAX, &v))
+			return -1;
+		info->standby_memory_mib = (int)v;
+		if (get_int(ld, sb, "environment.standby", "vcpus", 1, INT_MAX, &v))
+			return -1;
+		info->standby_vcpus = (int)v;
+	}
 	if (json_object_get(env, "images")) {
 		images = member(ld, env, "environment", "images", K_OBJECT);
 		if (!images || load_kernel(ld, images, "kernel_old", &info->boot_old) ||
@@ -1264,6 +1288,11 @@ static int load_rep(struct loader *ld, json_t *jrep, const char *where, struct r
 		if (get_int(ld, probe, pwhere, "interval_p99_ns", 0, INT64_MAX, &v))
 			return -1;
 		rep->interval_p99_ns = v;
+	}
+	if (json_object_get(jrep, "standby_ns")) {
+		if (get_int(ld, jrep, where, "standby_ns", 1, INT64_MAX, &v))
+			return -1;
+		rep->standby_ns = v;
 	}
 	if (json_object_get(jrep, "gaps") && load_gaps(ld, jrep, where, rep))
 		return -1;

@@ -107,6 +107,11 @@ struct repetition {
 	uint64_t counter_before, counter_after;
 	int64_t maintenance_ns; /* upgrade start to service back on the new kernel, 0 if unknown */
 	bool alive_at_end;	/* the service answered when the repetition ended */
+	/*
+	 * With a standby guest (migrate): how long the spare ran, from its
+	 * start to the service back on the upgraded primary; 0 without one.
+	 */
+	int64_t standby_ns;
 	/* `uname -r` as answered on console a and b (twin-boot), "" if not asked */
 	char console_release[2][65];
 	/* What kernel B held after a twin takeover, 0 if there was none */
@@ -176,6 +181,8 @@ struct run_info {
 	 */
 	int guest_memory_mib;
 	int guest_vcpus;
+	int standby_memory_mib; /* the standby guest's size; 0: there was none */
+	int standby_vcpus;
 	struct run_kernel boot_old; /* kernel A */
 	struct run_kernel boot_new; /* the upgrade's kernel (B for twin methods) */
 	/*

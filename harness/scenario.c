@@ -79,6 +79,18 @@ static int parse_next(struct yf_loader *ld, const struct yf_field *f, const char
 	return yf_mapping(ld, f, what, v, base);
 }
 
+/* standby: a mapping like guest's, every key optional; its presence and place kept. */
+static int parse_standby(struct yf_loader *ld, const struct yf_field *f, const char *what,
+			 yaml_node_t *v, char *base)
+{
+	struct standby_spec *sb = (struct standby_spec *)(base + f->off);
+
+	sb->present = true;
+	sb->line = (int)v->start_mark.line + 1;
+	sb->column = (int)v->start_mark.column + 1;
+	return yf_mapping(ld, f, what, v, base);
+}
+
 static int parse_steps(struct yf_loader *ld, const struct yf_field *f, const char *what,
 		       yaml_node_t *v, char *base)
 {
@@ -99,6 +111,15 @@ static const struct yf_field guest_fields[] = {
     /* 64: well above what the lab's hosts give a guest; catches typos like 200. */
     INT_FIELD("vcpus", struct guest_spec, vcpus, 1, 64),
     FIELD("nic", parse_nic, struct guest_spec, nic),
+};
+
+static const struct yf_field standby_fields[] = {
+    FIELD("kernel", yf_path, struct standby_spec, kernel),
+    FIELD("initrd", yf_path, struct standby_spec, initrd),
+    FIELD("rootfs", yf_path, struct standby_spec, rootfs),
+    FIELD("cmdline", parse_cmdline, struct standby_spec, cmdline),
+    FIELD("memory", yf_size, struct standby_spec, memory_mib),
+    INT_FIELD("vcpus", struct standby_spec, vcpus, 1, 64),
 };
 
 static const struct yf_field next_fields[] = {
@@ -134,6 +155,8 @@ static const struct yf_field top_fields[] = {
     REQUIRED("method", parse_method, struct scenario, method_ref),
     INT_FIELD("repetitions", struct scenario, repetitions, 1, INT_MAX),
     NESTED("guest", struct scenario, guest, guest_fields, 1),
+    { .key = "standby", .parse = parse_standby, .off = offsetof(struct scenario, standby),
+      .sub = standby_fields, .nsub = ARRAY_SIZE(standby_fields) },
     /* Required for a method with a downtime window: checked in finish_scenario(). */
     NESTED("upgrade", struct scenario, upgrade, upgrade_fields, 0),
     NESTED("service", struct scenario, service, service_fields, 0),
@@ -177,6 +200,10 @@ static int check_steps(struct yf_loader *ld, struct scenario *sc)
 		const char **list;
 		char phases[1024] = "";
 
+		if (st->console == 's' && !sc->standby.present)
+			return yf_fail_at(ld, mark_at(st->line, st->column),
+					  "console: standby, but the scenario has no standby guest");
+
 		if (!st->before || method_has_phase(&sc->method, round2, st->before))
 			continue;
 		list = method_phase_list(&sc->method, round2);
@@ -190,6 +217,32 @@ static int check_steps(struct yf_loader *ld, struct scenario *sc)
 				  sc->method.name, st->before, phases[0] ? phases : "none");
 	}
 	return 0;
+}
+
+/* @*to, or a copy of @from if the file gave none; 0 or -1 (out of memory). */
+static int default_string(char **to, const char *from)
+{
+	if (*to || !from)
+		return 0;
+	*to = strdup(from);
+	return *to ? 0 : -1;
+}
+
+/* What the standby does not say is the primary's: same images, same size. */
+static int standby_defaults(struct scenario *sc)
+{
+	struct standby_spec *sb = &sc->standby;
+
+	if (!sb->memory_mib)
+		sb->memory_mib = sc->guest.memory_mib;
+	if (!sb->vcpus)
+		sb->vcpus = sc->guest.vcpus;
+	return default_string(&sb->kernel, sc->guest.kernel) ||
+	       default_string(&sb->initrd, sc->guest.initrd) ||
+	       default_string(&sb->rootfs, sc->guest.rootfs) ||
+	       default_string(&sb->cmdline, sc->guest.cmdline)
+		       ? -1
+		       : 0;
 }
 
 static int finish_scenario(struct yf_loader *ld, yaml_node_t *root, struct scenario *sc)
@@ -211,6 +264,17 @@ static int finish_scenario(struct yf_loader *ld, yaml_node_t *root, struct scena
 		return yf_fail_at(ld, mark_at(sc->upgrade.next.line, sc->upgrade.next.column),
 				  "upgrade.next: a second upgrade needs guest.nic: handoff "
 				  "(one NIC, handed on from kernel to kernel)");
+	if (sc->method.standby && !sc->standby.present)
+		return yf_fail_node(ld, root,
+				    "missing required key 'standby' at the top level (the %s "
+				    "method moves the service to a second guest: 'standby: {}' "
+				    "boots one like the primary)",
+				    sc->method.name);
+	if (!sc->method.standby && sc->standby.present)
+		return yf_fail_at(ld, mark_at(sc->standby.line, sc->standby.column),
+				  "standby: the %s method has no standby guest (its method file "
+				  "has no 'standby: true')",
+				  sc->method.name);
 	if (check_steps(ld, sc))
 		return -1;
 	/* A variant measured apart: "-dual" with two NICs, "-repeat" with a second round. */
@@ -227,6 +291,8 @@ static int finish_scenario(struct yf_loader *ld, yaml_node_t *root, struct scena
 		if (!sc->upgrade.cmdline)
 			return yf_fail_node(ld, root, "out of memory");
 	}
+	if (sc->standby.present && standby_defaults(sc) != 0)
+		return yf_fail_node(ld, root, "out of memory");
 	return 0;
 }
 
@@ -290,6 +356,10 @@ void scenario_free(struct scenario *sc)
 	free(sc->guest.initrd);
 	free(sc->guest.rootfs);
 	free(sc->guest.cmdline);
+	free(sc->standby.kernel);
+	free(sc->standby.initrd);
+	free(sc->standby.rootfs);
+	free(sc->standby.cmdline);
 	free(sc->upgrade.kernel);
 	free(sc->upgrade.initrd);
 	free(sc->upgrade.cmdline);

@@ -12,6 +12,7 @@
 #ifndef TB_SCENARIO_H
 #define TB_SCENARIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,19 @@ struct guest_spec {
 	int memory_mib; /* default 512 */
 	int vcpus;	/* default 2 */
 	enum nic_mode nic; /* default handoff */
+};
+
+/*
+ * A second guest beside the primary (a method with standby: true, such as
+ * migrate): the service moves to it and back.  What it does not say is
+ * the primary's (guest_spec): same images, same size.
+ */
+struct standby_spec {
+	bool present;
+	char *kernel, *initrd, *rootfs, *cmdline;
+	int memory_mib;
+	int vcpus;
+	int line, column; /* where its mapping starts in the file */
 };
 
 /*
@@ -83,6 +97,7 @@ struct scenario {
 	char label[48];		       /* scenario_method_label() */
 	int repetitions; /* default 1 */
 	struct guest_spec guest;
+	struct standby_spec standby;
 	struct upgrade_spec upgrade;
 	struct service_spec service;
 	struct timeouts timeouts;

@@ -60,11 +60,34 @@ static void round_from(const struct probe_result *res, const char *release,
 	snprintf(h->boot_id_after, sizeof(h->boot_id_after), "%s", a->boot_id);
 }
 
+int64_t verdict_second_window(const struct scenario *sc, const struct repetition *rep)
+{
+	const struct method *m = &sc->method;
+	char name[64];
+
+	if (m->second_from)
+		return repetition_phase(rep, m->second_from);
+	if (!m->next_after || !sc->upgrade.next.kernel || !m->downtime_from)
+		return -1;
+	snprintf(name, sizeof(name), ROUND2_PREFIX "%s", m->downtime_from);
+	return repetition_phase(rep, name);
+}
+
+/* The release the replies after window @i (0, 1) must name; NULL: any other boot. */
+static const char *window_release(const struct scenario *sc, int i)
+{
+	/* Two windows of one upgrade: the service lands on another guest first. */
+	if (sc->method.second_from)
+		return i ? sc->upgrade.release : NULL;
+	return i ? sc->upgrade.next.release : sc->upgrade.release;
+}
+
 /*
- * upgrade.next: each handoff on its own.  The first is @first, which
- * verdict_judge() analysed up to the second's start (@second); the second is
- * analysed from there.  The repetition's downtime is the longer gap, its
- * state after is the last kernel's; it is verified only if both handoffs are.
+ * Two windows (upgrade.next's second round, or a method's second_window):
+ * each on its own.  The first is @first, which verdict_judge() analysed up
+ * to the second's start (@second); the second is analysed from there.  The
+ * repetition's downtime is the longer gap, its state after is the last
+ * kernel's; it is verified only if both windows are.
  */
 static void judge_rounds(const struct scenario *sc, const struct probe_record *trace, size_t n,
 			 int64_t end_ns, const struct probe_result *first, int64_t second,
@@ -73,16 +96,19 @@ static void judge_rounds(const struct scenario *sc, const struct probe_record *t
 	struct probe_result res;
 
 	memset(rep->rounds, 0, sizeof(rep->rounds));
-	round_from(first, sc->upgrade.release, &rep->rounds[0]);
+	round_from(first, window_release(sc, 0), &rep->rounds[0]);
 	if (second >= 0 && probe_analyse(trace, n, second, end_ns, &res) == 0)
-		round_from(&res, sc->upgrade.next.release, &rep->rounds[1]);
+		round_from(&res, window_release(sc, 1), &rep->rounds[1]);
 	rep->nrounds = 2;
 	if (rep->rounds[1].measured) {
 		const struct handoff_round *h = &rep->rounds[1];
 		const struct probe_record *b, *a;
 
 		probe_proof(&res, &b, &a);
-		refine_service_back(sc, rep, ROUND2_PREFIX "service_back", a->t_recv_ns);
+		refine_service_back(sc, rep,
+				    sc->method.second_from ? "service_back"
+							   : ROUND2_PREFIX "service_back",
+				    a->t_recv_ns);
 		if (h->downtime_ns > rep->downtime_ns)
 			rep->downtime_ns = h->downtime_ns;
 		rep->counter_after = h->counter_after;
@@ -92,8 +118,9 @@ static void judge_rounds(const struct scenario *sc, const struct probe_record *t
 	for (int i = 0; i < rep->nrounds; i++)
 		if (rep->ok && !rep->rounds[i].verified) {
 			rep->ok = false;
-			snprintf(rep->error, sizeof(rep->error), "handoff %d of 2 not verified%s",
-				 i + 1, rep->rounds[i].measured ? "" : ": no gap found");
+			snprintf(rep->error, sizeof(rep->error), "%s %d of 2 not verified%s",
+				 sc->method.second_from ? "window" : "handoff", i + 1,
+				 rep->rounds[i].measured ? "" : ": no gap found");
 		}
 	rep->verified = rep->ok;
 }
@@ -168,6 +195,7 @@ void verdict_judge(const struct scenario *sc, const struct probe_record *trace, 
 {
 	const struct method *m = &sc->method;
 	bool chain = m->next_after && sc->upgrade.next.kernel;
+	bool two = chain || m->second_from;
 	bool unbroken = m->verify == VERIFY_UNBROKEN;
 	int64_t start = m->downtime_from ? repetition_phase(rep, m->downtime_from) : -1;
 	int64_t second = -1, from, to;
@@ -182,10 +210,7 @@ void verdict_judge(const struct scenario *sc, const struct probe_record *trace, 
 			    &rep->interval_p99_ns);
 	if (start < 0 || m->verify == VERIFY_NONE)
 		return;
-	if (chain) {
-		snprintf(name, sizeof(name), ROUND2_PREFIX "%s", m->downtime_from);
-		second = repetition_phase(rep, name);
-	}
+	second = verdict_second_window(sc, rep);
 	from = m->maintenance_from ? repetition_phase(rep, m->maintenance_from) : -1;
 	/* A chain's first handoff ends where the second begins. */
 	rc = probe_analyse(trace, n, start, second < 0 ? end_ns : second, &res);
@@ -202,7 +227,7 @@ void verdict_judge(const struct scenario *sc, const struct probe_record *trace, 
 	if (unbroken)
 		probe_verify_unbroken(&res, &v);
 	else
-		probe_verify(&res, sc->upgrade.release, &v);
+		probe_verify(&res, window_release(sc, 0), &v);
 	rep->measured = true;
 	rep->downtime_ns = res.downtime_ns;
 	rep->sent = res.sent;
@@ -219,8 +244,11 @@ void verdict_judge(const struct scenario *sc, const struct probe_record *trace, 
 	snprintf(rep->boot_id_after, sizeof(rep->boot_id_after), "%s", a->boot_id);
 	rep->counter_before = b->counter;
 	rep->counter_after = a->counter;
-	/* The service is back with the new kernel's first reply, to the probe's stamp. */
-	if (!unbroken)
+	/*
+	 * The service is back with the new kernel's first reply, to the probe's
+	 * stamp; with a second window, that is the second's (judge_rounds()).
+	 */
+	if (!unbroken && !m->second_from)
 		refine_service_back(sc, rep, "service_back", a->t_recv_ns);
 	if (rep->ok && !v.verified) {
 		rep->ok = false;
@@ -228,7 +256,7 @@ void verdict_judge(const struct scenario *sc, const struct probe_record *trace, 
 			 unbroken ? "kernel A's service was disturbed" : "upgrade not verified",
 			 v.why);
 	}
-	if (chain)
+	if (two)
 		judge_rounds(sc, trace, n, end_ns, &res, second, rep);
 	/* From the upgrade's real start to back in full: the last round's end. */
 	to = -1;

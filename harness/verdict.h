@@ -30,4 +30,11 @@
 void verdict_judge(const struct scenario *sc, const struct probe_record *trace, size_t n,
 		   int64_t end_ns, struct repetition *rep);
 
+/*
+ * Where @rep's second window starts (a method's second_window, or the
+ * second round of an upgrade.next chain); -1 if it has none, or never got
+ * there.
+ */
+int64_t verdict_second_window(const struct scenario *sc, const struct repetition *rep);
+
 #endif

@@ -434,8 +434,8 @@ int yf_console(struct yf_loader *ld, const struct yf_field *f, const char *what,
 	s = yf_want_scalar(ld, what, "a console", v);
 	if (!s)
 		return -1;
-	if (strcmp(s, "a") && strcmp(s, "b"))
-		return yf_fail_node(ld, v, "%s: expected 'a' or 'b', got '%s'", what, s);
+	if (strcmp(s, "a") && strcmp(s, "b") && strcmp(s, "standby"))
+		return yf_fail_node(ld, v, "%s: expected 'a', 'b' or 'standby', got '%s'", what, s);
 	*(base + f->off) = s[0];
 	return 0;
 }

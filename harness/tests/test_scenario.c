@@ -314,6 +314,80 @@ static void test_upgrade_cmdline_defaults_to_guest_cmdline(void **state)
 	scenario_free(&sc);
 }
 
+/* A standby says only what differs from the primary: the rest is the primary's. */
+static void test_standby_defaults_to_the_primary(void **state)
+{
+	static const char text[] =
+	    "name: pair\n"
+	    "method: migrate\n"
+	    "guest: {kernel: ../images/vmlinuz, rootfs: ../images/rootfs.img, memory: 1G,\n"
+	    "        vcpus: 2, cmdline: console=ttyS0}\n"
+	    "standby: {memory: 512M}\n"
+	    "upgrade: {kernel: ../images/vmlinuz-new}\n";
+	const char *path = scenario_path("generated-standby.yaml");
+	struct scenario sc;
+
+	(void)state;
+	assert_int_equal(tl_write_file(path, text), 0);
+	load_ok(path, &sc);
+	assert_true(sc.method.standby);
+	assert_string_equal(sc.method.second_from, "move_back_start");
+	assert_true(sc.standby.present);
+	assert_int_equal(sc.standby.memory_mib, 512);
+	assert_int_equal(sc.standby.vcpus, 2);
+	assert_string_equal(sc.standby.kernel, sc.guest.kernel);
+	assert_string_equal(sc.standby.rootfs, sc.guest.rootfs);
+	assert_string_equal(sc.standby.cmdline, "console=ttyS0");
+	assert_null(sc.standby.initrd);
+	scenario_free(&sc);
+}
+
+static void test_a_method_with_a_standby_needs_one(void **state)
+{
+	static const char text[] =
+	    "name: alone\n"
+	    "method: migrate\n"
+	    "guest: {kernel: ../images/vmlinuz}\n"
+	    "upgrade: {kernel: ../images/vmlinuz-new}\n";
+	const char *path = scenario_path("generated-no-standby.yaml");
+
+	(void)state;
+	assert_int_equal(tl_write_file(path, text), 0);
+	assert_load_fails_at(path, 1, 1, "missing required key 'standby'");
+}
+
+static void test_a_standby_for_a_method_without_one_is_refused(void **state)
+{
+	static const char text[] =
+	    "name: spare\n"
+	    "method: reboot\n"
+	    "guest: {kernel: ../images/vmlinuz}\n"
+	    "standby:\n"
+	    "  memory: 1G\n"
+	    "upgrade: {kernel: ../images/vmlinuz-new}\n";
+	const char *path = scenario_path("generated-spare.yaml");
+
+	(void)state;
+	assert_int_equal(tl_write_file(path, text), 0);
+	assert_load_fails_at(path, 5, 3, "the reboot method has no standby guest");
+}
+
+static void test_a_step_on_the_standby_console_needs_a_standby(void **state)
+{
+	static const char text[] =
+	    "name: nobody\n"
+	    "method: reboot\n"
+	    "guest: {kernel: ../images/vmlinuz}\n"
+	    "upgrade: {kernel: ../images/vmlinuz-new}\n"
+	    "steps:\n"
+	    "  - send: {console: standby, text: \"x\\n\"}\n";
+	const char *path = scenario_path("generated-nobody.yaml");
+
+	(void)state;
+	assert_int_equal(tl_write_file(path, text), 0);
+	assert_load_fails_at(path, 6, 5, "the scenario has no standby guest");
+}
+
 static void test_custom_method_needs_no_upgrade(void **state)
 {
 	struct scenario sc;
@@ -380,7 +454,8 @@ static void test_unknown_top_level_key_names_line_and_column(void **state)
 	(void)state;
 	assert_fixture_fails_at("unknown_top_key.yaml", 5, 1,
 				"unknown key 'repetiton' at the top level (expected one of: name, "
-				"method, repetitions, guest, upgrade, service, timeouts, steps)");
+				"method, repetitions, guest, standby, upgrade, service, timeouts, "
+				"steps)");
 }
 
 static void test_unknown_guest_key_names_line_and_column(void **state)
@@ -590,7 +665,7 @@ static void test_console_other_than_a_or_b_is_rejected(void **state)
 {
 	(void)state;
 	assert_fixture_fails_at("bad_console.yaml", 6, 21,
-				"steps[0].send.console: expected 'a' or 'b', got 'c'");
+				"steps[0].send.console: expected 'a', 'b' or 'standby', got 'c'");
 }
 
 static void test_mark_name_with_space_is_rejected(void **state)
@@ -902,6 +977,10 @@ int main(void)
 	    cmocka_unit_test(test_minimal_file_gets_defaults),
 	    cmocka_unit_test(test_upgrade_cmdline_defaults_to_guest_cmdline),
 	    cmocka_unit_test(test_custom_method_needs_no_upgrade),
+	    cmocka_unit_test(test_standby_defaults_to_the_primary),
+	    cmocka_unit_test(test_a_method_with_a_standby_needs_one),
+	    cmocka_unit_test(test_a_standby_for_a_method_without_one_is_refused),
+	    cmocka_unit_test(test_a_step_on_the_standby_console_needs_a_standby),
 	    cmocka_unit_test(test_absolute_paths_are_kept),
 	    cmocka_unit_test(test_relative_paths_resolve_against_scenario_dir),
 	    cmocka_unit_test(test_error_names_the_path_as_given),

@@ -212,6 +212,105 @@ static void test_second_round_judges_each_handoff(void **state)
 	assert_int_equal(repetition_phase(&rep, "r2_service_back"), 2250 * MS + MS / 4);
 }
 
+/* A migrate: the service moves to the standby and back to the primary's new kernel. */
+static struct scenario migrate_scenario(void)
+{
+	struct scenario sc = upgrade_scenario();
+
+	sc.method.name = "migrate";
+	sc.method.downtime_from = "move_away_start";
+	sc.method.second_from = "move_back_start";
+	sc.method.maintenance_from = "move_away_start";
+	sc.method.maintenance_to = "service_back";
+	sc.upgrade.release = "6.1-b";
+	sc.service.interval_ns = MS;
+	return sc;
+}
+
+/*
+ * The probe's view of a migrate: the primary (old kernel), 80 ms of
+ * silence, the standby (the same kernel; its counter @from_zero: starting
+ * again), 50 ms of silence, then @last_boot with @last_release; the
+ * phases the method marks.  The trace's length.
+ */
+static size_t migrate_trace(struct repetition *rep, bool from_zero, const char *last_boot,
+			    const char *last_release)
+{
+	uint64_t counter = 0, fresh = 0;
+	size_t n;
+
+	n = replies(trace, 0, 0, 1000, "boot-primary", "6.1-a", &counter);
+	n = silence(trace, n, 1000, 1080);
+	n = replies(trace, n, 1080, 3000, "boot-standby", "6.1-a", from_zero ? &fresh : &counter);
+	n = silence(trace, n, 3000, 3050);
+	n = replies(trace, n, 3050, 4000, last_boot, last_release, &counter);
+	rep_init(rep);
+	repetition_mark(rep, "move_away_start", 990 * MS);
+	repetition_mark(rep, "move_back_start", 2990 * MS);
+	repetition_mark(rep, "service_back", 3100 * MS);
+	return n;
+}
+
+static void test_two_windows_each_judged_and_both_gaps_counted(void **state)
+{
+	struct scenario sc = migrate_scenario();
+	struct repetition rep;
+	size_t n = migrate_trace(&rep, false, "boot-primary-new", "6.1-b");
+
+	(void)state;
+	verdict_judge(&sc, trace, n, 4000 * MS, &rep);
+	assert_true(rep.ok);
+	assert_true(rep.verified);
+	assert_int_equal(rep.nrounds, 2);
+	/* The first lands on the standby (any release), the second on the new kernel. */
+	assert_true(rep.rounds[0].verified);
+	assert_string_equal(rep.rounds[0].boot_id_after, "boot-standby");
+	assert_int_equal(rep.rounds[0].downtime_ns, 81 * MS);
+	assert_true(rep.rounds[1].verified);
+	assert_string_equal(rep.rounds[1].boot_id_before, "boot-standby");
+	assert_string_equal(rep.rounds[1].release_after, "6.1-b");
+	assert_int_equal(rep.rounds[1].downtime_ns, 51 * MS);
+	/* The downtime is the longer gap, the unavailability their sum. */
+	assert_int_equal(rep.downtime_ns, 81 * MS);
+	assert_int_equal(rep.gaps_found, 2);
+	assert_int_equal(rep.unavailable_ns, 132 * MS);
+	assert_string_equal(rep.release_after, "6.1-b");
+	assert_string_equal(rep.boot_id_after, "boot-primary-new");
+	/* Back on the primary with its first reply; the window from the move away. */
+	assert_int_equal(repetition_phase(&rep, "service_back"), 3050 * MS + MS / 4);
+	assert_int_equal(rep.maintenance_ns, 3050 * MS + MS / 4 - 990 * MS);
+}
+
+/* Back on the old kernel (the primary's upgrade did not happen): the second window fails. */
+static void test_two_windows_fail_when_the_service_returns_to_the_old_kernel(void **state)
+{
+	struct scenario sc = migrate_scenario();
+	struct repetition rep;
+	size_t n = migrate_trace(&rep, false, "boot-primary-again", "6.1-a");
+
+	(void)state;
+	verdict_judge(&sc, trace, n, 4000 * MS, &rep);
+	assert_false(rep.ok);
+	assert_true(rep.rounds[0].verified);
+	assert_false(rep.rounds[1].verified);
+	assert_string_equal(rep.error, "window 2 of 2 not verified");
+}
+
+/* The counter starting again on the standby: the first window fails. */
+static void test_two_windows_fail_when_the_state_did_not_move(void **state)
+{
+	struct scenario sc = migrate_scenario();
+	struct repetition rep;
+	size_t n = migrate_trace(&rep, true, "boot-primary-new", "6.1-b");
+
+	(void)state;
+	verdict_judge(&sc, trace, n, 4000 * MS, &rep);
+	assert_false(rep.ok);
+	assert_false(rep.verified);
+	assert_false(rep.rounds[0].verified);
+	assert_non_null(strstr(rep.error, "upgrade not verified"));
+}
+
 /*
  * Every gap from the upgrade's start to the end counts toward unavailable:
  * the handoff's and the takeover's, not a stall shorter than 5 intervals,
@@ -395,6 +494,9 @@ int main(void)
 		cmocka_unit_test(test_unbroken_passes_on_one_boot_and_fails_on_a_restart),
 		cmocka_unit_test(test_maintenance_window_runs_between_the_method_phases),
 		cmocka_unit_test(test_second_round_judges_each_handoff),
+		cmocka_unit_test(test_two_windows_each_judged_and_both_gaps_counted),
+		cmocka_unit_test(test_two_windows_fail_when_the_service_returns_to_the_old_kernel),
+		cmocka_unit_test(test_two_windows_fail_when_the_state_did_not_move),
 		cmocka_unit_test(test_nothing_to_judge_leaves_the_repetition_alone),
 		cmocka_unit_test(test_every_gap_from_the_upgrade_start_is_listed_and_summed),
 		cmocka_unit_test(test_a_service_that_never_came_back_has_an_open_gap),
