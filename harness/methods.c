@@ -38,6 +38,12 @@ struct interp {
 	char answered_boot[40]; /* the boot that answered the last wait_probe up */
 };
 
+/* A step's console as messages name it: "a", "b", "standby". */
+static const char *con_name(char which)
+{
+	return which == 'b' ? "b" : which == 's' ? "standby" : "a";
+}
+
 /* A step's console ('a', 'b', 's') as an index of env->console. */
 static int con_index(char which)
 {
@@ -93,10 +99,10 @@ static void describe(const struct step *s, char *buf, size_t len)
 	case OP_LAST_WORDS:
 	case OP_SILENT:
 	case OP_TAKEOVER:
-		snprintf(buf, len, "%s /%s/ on console %c", name, s->text, s->console);
+		snprintf(buf, len, "%s /%s/ on console %s", name, s->text, con_name(s->console));
 		break;
 	case OP_UNAME:
-		snprintf(buf, len, "%s on console %c", name, s->console);
+		snprintf(buf, len, "%s on console %s", name, con_name(s->console));
 		break;
 	case OP_WAIT_PROBE:
 		snprintf(buf, len, "%s %s", name, s->probe_up ? "up" : "down");
@@ -140,7 +146,8 @@ static int expect_or_fail(struct interp *in, const struct step *s, size_t *curso
 	failed = regexec(&fail, m->text, 0, NULL, 0) == 0;
 	regfree(&fail);
 	if (failed)
-		return tb_err_set(err, TB_EXIT_CHECK, "console %c: %s", s->console, m->text);
+		return tb_err_set(err, TB_EXIT_CHECK, "console %s: %s", con_name(s->console),
+				  m->text);
 	return 0;
 }
 
@@ -193,9 +200,9 @@ static int check_uname(struct interp *in, const struct step *s, int64_t deadline
 			 sizeof(env->rep->console_release[0]), "%s", m->text);
 	if (s->new_kernel && !strcmp(m->text, old))
 		return tb_err_set(err, TB_EXIT_CHECK,
-				  "console %c answers with the old kernel's release %s: the new "
+				  "console %s answers with the old kernel's release %s: the new "
 				  "kernel is not running",
-				  s->console, m->text);
+				  con_name(s->console), m->text);
 	return 0;
 }
 
@@ -241,8 +248,8 @@ static int check_silent(struct interp *in, const struct step *s, struct tb_err *
 	if (rc == -ETIMEDOUT)
 		return 0;
 	if (rc == 0)
-		return tb_err_set(err, TB_EXIT_CHECK, "console %c: the old kernel spoke again: %s",
-				  s->console, m.text);
+		return tb_err_set(err, TB_EXIT_CHECK, "console %s: the old kernel spoke again: %s",
+				  con_name(s->console), m.text);
 	return tb_err_set(err, ignored.exit, "%s", ignored.msg);
 }
 

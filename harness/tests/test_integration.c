@@ -686,9 +686,10 @@ static void run_shipped_with(const char *shipped, const char *name, const char *
 /*
  * In @probe_csv, after @from_ns the service fell silent (A handed over)
  * and came back: every reply from the boot that answered first (A's), at
- * least ten after the longest silence, the counter going on across it.
+ * least @min_after after the longest silence, the counter going on across
+ * it.
  */
-static void assert_service_came_back_on_a(const char *probe_csv, int64_t from_ns)
+static void assert_service_came_back_on_a(const char *probe_csv, int64_t from_ns, int min_after)
 {
 	char *csv = tl_read_file(probe_csv), first_boot[64] = "", *save = NULL;
 	unsigned long long counter, prev_counter = 0, gap_before = 0, gap_after = 0;
@@ -717,7 +718,7 @@ static void assert_service_came_back_on_a(const char *probe_csv, int64_t from_ns
 		prev_counter = counter;
 	}
 	free(csv);
-	if (after_gap < 10 || gap_after <= gap_before)
+	if (after_gap < min_after || gap_after <= gap_before)
 		fail_msg("after the longest silence (%lld ms): %d replies, counter %llu before, "
 			 "%llu after",
 			 gap / 1000000, after_gap, gap_before, gap_after);
@@ -761,7 +762,109 @@ static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
 	free(log_b);
 	assert_true(reps[0].alive_at_end);
 	snprintf(path, sizeof(path), "%s/probe.csv", dir);
-	assert_service_came_back_on_a(path, repetition_phase(&reps[0], "handoff_start"));
+	assert_service_came_back_on_a(path, repetition_phase(&reps[0], "handoff_start"), 10);
+	free(reps);
+}
+
+/*
+ * migrate: the service moves to the standby guest and back to the
+ * primary's new kernel; two gaps, both judged, the standby's replies
+ * between them, nothing left of either guest.
+ */
+static void test_migrate_moves_the_service_away_and_back(void **state)
+{
+	char results[300], dir[512], path[600], *log;
+	struct repetition *reps = NULL;
+	const struct handoff_round *away, *back;
+	struct run_info info;
+	int before = tl_work_dirs();
+
+	(void)state;
+	run_shipped_with("scenarios/migrate.yaml", "migrate", NULL, "", 0, results,
+			 sizeof(results));
+	load_one(results, "migrate", dir, sizeof(dir), &info, &reps);
+	if (!reps[0].ok)
+		fail_msg("migrate failed: %s", reps[0].error);
+	assert_true(reps[0].verified);
+	assert_int_equal(reps[0].nrounds, 2);
+	away = &reps[0].rounds[0];
+	back = &reps[0].rounds[1];
+	assert_true(away->measured && away->verified && back->measured && back->verified);
+	/* Away: another boot of the same kernel (the standby's), the counter going on. */
+	assert_string_not_equal(away->boot_id_after, away->boot_id_before);
+	assert_string_equal(away->release_after, away->release_before);
+	assert_true(away->counter_after > away->counter_before);
+	/* Between the moves the standby answered; back: the primary's new kernel. */
+	assert_string_equal(back->boot_id_before, away->boot_id_after);
+	assert_string_not_equal(back->boot_id_after, away->boot_id_before);
+	assert_string_not_equal(back->release_after, away->release_before);
+	assert_string_equal(reps[0].release_after, back->release_after);
+	assert_true(back->counter_after > back->counter_before);
+	assert_true(back->counter_before >= away->counter_after);
+	/* Both gaps count; the downtime is the longer one. */
+	assert_true(reps[0].gaps_found >= 2);
+	assert_true(reps[0].unavailable_ns >= away->downtime_ns + back->downtime_ns);
+	assert_int_equal(reps[0].downtime_ns, away->downtime_ns > back->downtime_ns
+						      ? away->downtime_ns
+						      : back->downtime_ns);
+	assert_true(reps[0].maintenance_ns > reps[0].downtime_ns);
+	assert_true(repetition_phase(&reps[0], "move_back_start") >
+		    repetition_phase(&reps[0], "moved_away"));
+	assert_method_phases_ordered(&reps[0], "migrate", false);
+	/* The spare's cost: its size, and it ran longer than the maintenance window. */
+	assert_int_equal(info.standby_memory_mib, info.guest_memory_mib);
+	assert_int_equal(info.standby_vcpus, info.guest_vcpus);
+	assert_true(reps[0].standby_ns > reps[0].maintenance_ns);
+
+	/* The standby's console: it took the service with the primary's state, gave it back. */
+	snprintf(path, sizeof(path), "%s/standby-a.log", dir);
+	log = tl_read_file(path);
+	assert_non_null(log);
+	assert_non_null(strstr(log, away->boot_id_after));
+	assert_int_equal(tl_count(log, "state=moved-in"), 1);
+	assert_int_equal(tl_count(log, "twinbench-agent: service moved to boot "), 1);
+	assert_non_null(strstr(log, back->boot_id_after));
+	free(log);
+	snprintf(path, sizeof(path), "%s/domain-standby.xml", dir);
+	assert_true(access(path, R_OK) == 0);
+	free(reps);
+	/* Both guests, their taps and disks went with the lab. */
+	tl_assert_nothing_left();
+	assert_int_equal(tl_work_dirs(), before);
+}
+
+/*
+ * A state damaged on its way to the standby: the standby's agent refuses
+ * it, the repetition fails saying so, and the primary serves on with the
+ * same counter (nothing lost).
+ */
+static void test_migrate_with_a_damaged_transfer_keeps_the_service_on_the_primary(void **state)
+{
+	char results[300], dir[512], path[600], *log;
+	struct repetition *reps = NULL;
+	struct run_info info;
+
+	(void)state;
+	run_shipped_with("scenarios/migrate.yaml", "migrate-damaged", NULL,
+			 "steps:\n  - send: {console: a, text: \"mkdir -p /run/twinbench && "
+			 "touch /run/twinbench/corrupt-move\\n\", before: move_away_start}\n",
+			 1, results, sizeof(results));
+	load_one(results, "migrate-damaged", dir, sizeof(dir), &info, &reps);
+	assert_false(reps[0].ok);
+	assert_false(reps[0].verified);
+	assert_non_null(strstr(reps[0].error, "twinbench-agent: refusing the service from "));
+	assert_non_null(strstr(reps[0].error, "bad checksum"));
+	assert_true(repetition_phase(&reps[0], "moved_away") < 0);
+	snprintf(path, sizeof(path), "%s/console-a.log", dir);
+	log = tl_read_file(path);
+	assert_non_null(log);
+	assert_int_equal(tl_count(log, "the service stays here: the taker refused the state"), 1);
+	assert_null(strstr(log, "service moved to boot"));
+	free(log);
+	assert_true(reps[0].alive_at_end);
+	snprintf(path, sizeof(path), "%s/probe.csv", dir);
+	/* The repetition ends at the refusal: the alive check's reply is the last. */
+	assert_service_came_back_on_a(path, repetition_phase(&reps[0], "move_away_start"), 1);
 	free(reps);
 }
 
@@ -1167,6 +1270,8 @@ int main(void)
 		cmocka_unit_test(test_lab_up_status_down),
 		cmocka_unit_test(test_stale_lab_is_cleaned_by_next_up),
 		cmocka_unit_test(test_reboot_and_kexec_upgrades_are_verified_and_leave_nothing),
+		cmocka_unit_test(test_migrate_moves_the_service_away_and_back),
+		cmocka_unit_test(test_migrate_with_a_damaged_transfer_keeps_the_service_on_the_primary),
 		cmocka_unit_test(test_kexec_criu_carries_the_process_over),
 		cmocka_unit_test(test_kexec_criu_with_a_damaged_checkpoint_fails_with_criu_s_error),
 		cmocka_unit_test(test_kexec_criu_failing_before_kexec_lets_the_agent_run_on),
