@@ -144,7 +144,7 @@ static void stat_cell(char *buf, size_t len, size_t n, double v)
 }
 
 /* Every cell of one row of the summary, in the column order of summary_head. */
-#define SUMMARY_COLS	21
+#define SUMMARY_COLS	22
 #define SUMMARY_NUMERIC 17 /* the columns before this one are right-aligned in Markdown */
 #define SUMMARY_CELL	192
 static const char *const summary_head[SUMMARY_COLS] = {
@@ -165,6 +165,7 @@ static const char *const summary_head[SUMMARY_COLS] = {
     "gaps per repetition",
     "probe interval (median, p99)",
     "capture",
+    "spare guest (running, median)",
     "method",
     "kernel (old \xe2\x86\x92 new)",
     "guest",
@@ -242,6 +243,25 @@ static void capture_cell(const struct scenario_stats *m, char *buf, size_t len)
 		snprintf(buf, len, "\xe2\x80\x94");
 }
 
+/*
+ * What a method that moves the service to a second guest costs beside its
+ * downtime: that guest's size and how long it ran, "2 GiB, 2 vCPUs for
+ * 14.6 s"; "none" for a method without one.
+ */
+static void spare_cell(const struct scenario_stats *m, char *buf, size_t len)
+{
+	char size[64], t[32];
+
+	resultset_key_standby(&m->key, size, sizeof(size));
+	if (!size[0]) {
+		snprintf(buf, len, "none");
+		return;
+	}
+	if (m->nstandby)
+		duration_format(m->standby.median, t, sizeof(t));
+	snprintf(buf, len, "%s for %s", size, m->nstandby ? t : "?");
+}
+
 static void summary_row(const struct scenario_stats *rows, size_t n, size_t i,
 			struct footnotes *fn, char cells[SUMMARY_COLS][SUMMARY_CELL])
 {
@@ -264,10 +284,11 @@ static void summary_row(const struct scenario_stats *rows, size_t n, size_t i,
 	gaps_cell(m, cells[14], SUMMARY_CELL);
 	interval_cell(m->interval_median_ns, m->interval_p99_ns, cells[15], SUMMARY_CELL);
 	capture_cell(m, cells[16], SUMMARY_CELL);
-	snprintf(cells[17], SUMMARY_CELL, "%s", m->key.method);
-	resultset_key_kernels(&m->key, cells[18], SUMMARY_CELL);
-	resultset_key_guest(&m->key, cells[19], SUMMARY_CELL);
-	snprintf(cells[20], SUMMARY_CELL, "%s", m->key.accel[0] ? m->key.accel : "?");
+	spare_cell(m, cells[17], SUMMARY_CELL);
+	snprintf(cells[18], SUMMARY_CELL, "%s", m->key.method);
+	resultset_key_kernels(&m->key, cells[19], SUMMARY_CELL);
+	resultset_key_guest(&m->key, cells[20], SUMMARY_CELL);
+	snprintf(cells[21], SUMMARY_CELL, "%s", m->key.accel[0] ? m->key.accel : "?");
 }
 
 /* Append printf(@fmt, ...) to @buf. */
@@ -313,6 +334,10 @@ void report_row_line(const struct scenario_stats *rows, size_t n, size_t i, char
 	}
 	if (m->captured)
 		append(buf, len, ", capture agrees %zu/%zu", m->capture_agrees, m->captured);
+	if (m->key.standby_memory_mib > 0) {
+		spare_cell(m, v, sizeof(v));
+		append(buf, len, ", spare guest %s", v);
+	}
 	resultset_twin_ratio(rows, n, i, &tr);
 	if (tr.has)
 		append(buf, len, ", %.3g\xc3\x97 %s%s%s", tr.ratio, RESULTSET_YARDSTICK,

@@ -226,6 +226,8 @@ void resultset_key_of(const struct run_info *info, struct scenario_key *key)
 	snprintf(key->kernel_new, sizeof(key->kernel_new), "%s", info->kernel_new);
 	key->memory_mib = info->guest_memory_mib;
 	key->vcpus = info->guest_vcpus;
+	key->standby_memory_mib = info->standby_memory_mib;
+	key->standby_vcpus = info->standby_vcpus;
 	snprintf(key->accel, sizeof(key->accel), "%s", info->accel);
 }
 
@@ -234,7 +236,8 @@ bool resultset_key_equal(const struct scenario_key *a, const struct scenario_key
 	return !strcmp(a->scenario, b->scenario) && !strcmp(a->method, b->method) &&
 	       !strcmp(a->kernel_old, b->kernel_old) && !strcmp(a->kernel_new, b->kernel_new) &&
 	       a->memory_mib == b->memory_mib && a->vcpus == b->vcpus &&
-	       !strcmp(a->accel, b->accel);
+	       a->standby_memory_mib == b->standby_memory_mib &&
+	       a->standby_vcpus == b->standby_vcpus && !strcmp(a->accel, b->accel);
 }
 
 void resultset_key_kernels(const struct scenario_key *k, char *buf, size_t len)
@@ -243,20 +246,34 @@ void resultset_key_kernels(const struct scenario_key *k, char *buf, size_t len)
 		 k->kernel_new[0] ? k->kernel_new : "?");
 }
 
-void resultset_key_guest(const struct scenario_key *k, char *buf, size_t len)
+/* "2 GiB, 2 vCPUs" for @memory_mib and @vcpus; "?" for what is not known. */
+static void size_text(int memory_mib, int vcpus, char *buf, size_t len)
 {
 	char mem[32] = "? MiB", cpus[32] = "? vCPUs";
 
-	if (k->memory_mib > 0 && k->memory_mib % 1024 == 0)
-		snprintf(mem, sizeof(mem), "%d GiB", k->memory_mib / 1024);
-	else if (k->memory_mib > 0)
-		snprintf(mem, sizeof(mem), "%d MiB", k->memory_mib);
-	if (k->vcpus > 0)
-		snprintf(cpus, sizeof(cpus), "%d vCPU%s", k->vcpus, k->vcpus == 1 ? "" : "s");
-	if (k->memory_mib <= 0 && k->vcpus <= 0)
+	if (memory_mib > 0 && memory_mib % 1024 == 0)
+		snprintf(mem, sizeof(mem), "%d GiB", memory_mib / 1024);
+	else if (memory_mib > 0)
+		snprintf(mem, sizeof(mem), "%d MiB", memory_mib);
+	if (vcpus > 0)
+		snprintf(cpus, sizeof(cpus), "%d vCPU%s", vcpus, vcpus == 1 ? "" : "s");
+	if (memory_mib <= 0 && vcpus <= 0)
 		snprintf(buf, len, "?");
 	else
 		snprintf(buf, len, "%s, %s", mem, cpus);
+}
+
+void resultset_key_guest(const struct scenario_key *k, char *buf, size_t len)
+{
+	size_text(k->memory_mib, k->vcpus, buf, len);
+}
+
+void resultset_key_standby(const struct scenario_key *k, char *buf, size_t len)
+{
+	if (k->standby_memory_mib > 0)
+		size_text(k->standby_memory_mib, k->standby_vcpus, buf, len);
+	else
+		snprintf(buf, len, "%s", "");
 }
 
 bool resultset_run_in(const struct resultset_run *r, const struct scenario_key *key)
@@ -275,6 +292,7 @@ void resultset_scenarios_free(struct scenario_stats *s, size_t n)
 		free(s[i].downtime_ns);
 		free(s[i].maintenance_ns);
 		free(s[i].unavailable_ns);
+		free(s[i].standby_ns);
 	}
 	free(s);
 }
@@ -339,7 +357,9 @@ int resultset_scenarios(const struct resultset *set, struct scenario_stats **out
 			row->downtime_ns = calloc(total ? total : 1, sizeof(double));
 			row->maintenance_ns = calloc(total ? total : 1, sizeof(double));
 			row->unavailable_ns = calloc(total ? total : 1, sizeof(double));
-			if (!row->downtime_ns || !row->maintenance_ns || !row->unavailable_ns) {
+			row->standby_ns = calloc(total ? total : 1, sizeof(double));
+			if (!row->downtime_ns || !row->maintenance_ns || !row->unavailable_ns ||
+			    !row->standby_ns) {
 				resultset_scenarios_free(s, ns);
 				return tb_err_set(err, TB_EXIT_ENV, "out of memory");
 			}
@@ -366,6 +386,8 @@ int resultset_scenarios(const struct resultset *set, struct scenario_stats **out
 				row->unavailable_ns[row->nunavailable++] =
 				    (double)rep->unavailable_ns;
 			}
+			if (rep->standby_ns > 0)
+				row->standby_ns[row->nstandby++] = (double)rep->standby_ns;
 			row->captured += rep->captured;
 			row->capture_agrees += rep->captured && rep->capture_agrees;
 		}
@@ -382,6 +404,8 @@ int resultset_scenarios(const struct resultset *set, struct scenario_stats **out
 			stats_summarise(s[k].maintenance_ns, s[k].nmaintenance, &s[k].maintenance);
 		if (s[k].nunavailable)
 			stats_summarise(s[k].unavailable_ns, s[k].nunavailable, &s[k].unavailable);
+		if (s[k].nstandby)
+			stats_summarise(s[k].standby_ns, s[k].nstandby, &s[k].standby);
 		row_interval(set, &s[k], scratch);
 	}
 	free(scratch);

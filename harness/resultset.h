@@ -69,6 +69,7 @@ struct scenario_key {
 	char kernel_old[65]; /* releases, as run_info has them */
 	char kernel_new[65];
 	int memory_mib, vcpus;
+	int standby_memory_mib, standby_vcpus; /* the spare guest beside it; 0: none */
 	char accel[16];
 };
 
@@ -81,6 +82,9 @@ void resultset_key_kernels(const struct scenario_key *k, char *buf, size_t len);
 
 /* The guest's size, "2 GiB, 2 vCPUs" ("?" for what was not recorded). */
 void resultset_key_guest(const struct scenario_key *k, char *buf, size_t len);
+
+/* The spare guest's size the same way, "" for a key without one. */
+void resultset_key_standby(const struct scenario_key *k, char *buf, size_t len);
 
 /* True if run @r belongs to the row of key @key. */
 bool resultset_run_in(const struct resultset_run *r, const struct scenario_key *key);
@@ -109,6 +113,10 @@ struct scenario_stats {
 	 * repetition's p99; 0 when no repetition recorded it.
 	 */
 	int64_t interval_median_ns, interval_p99_ns;
+	/* How long the spare guest ran (standby_ns), over the repetitions that had one. */
+	double *standby_ns;
+	size_t nstandby;
+	struct stats_summary standby;
 	size_t captured;       /* repetitions a packet capture was analysed for */
 	size_t capture_agrees; /* of those, the ones whose downtime agreed with the probe's */
 };

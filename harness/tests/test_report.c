@@ -558,7 +558,7 @@ static void test_markdown_table_has_the_numbers(void **state)
 	assert_non_null(strstr(md, "| twin-boot | 1 | 0/1 | 5.0 ms |"));
 	/* 5 ms is not longer than 5 intervals: no gap, nothing unavailable. */
 	assert_non_null(strstr(md, "| 0 ns | 0 ns | 0 ns | 0 ns | 0 | 1.0 ms (p99 1.1 ms) | "
-				   "\xe2\x80\x94 | twin-boot |"));
+				   "\xe2\x80\x94 | none | twin-boot |"));
 	assert_non_null(strstr(md, "its resolution is the interval the probe achieved"));
 	assert_non_null(strstr(md, "up to 1.0 ms here"));
 	assert_non_null(strstr(md, "asked: 1.0 ms"));
@@ -617,6 +617,60 @@ static void test_tool_figures_are_tabled(void **state)
 	assert_null(strstr(md, "#### The tools' own figures"));
 	free(md);
 	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
+/* Give every repetition of @dir's run.json a spare guest of @memory_mib that ran @ms. */
+static void add_standby(const char *dir, int memory_mib, int64_t ms)
+{
+	char path[PATH_MAX];
+	json_error_t jerr;
+	json_t *root, *rep;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	root = json_load_file(path, 0, &jerr);
+	assert_non_null(root);
+	assert_int_equal(json_object_set_new(json_object_get(root, "environment"), "standby",
+					     json_pack("{s:i, s:i}", "memory_mib", memory_mib,
+						       "vcpus", 2)),
+			 0);
+	json_array_foreach(json_object_get(root, "repetitions"), i, rep)
+		json_object_set_new(rep, "standby_ns", json_integer((ms + (int64_t)i) * NS_PER_MS));
+	assert_int_equal(json_dump_file(root, path, JSON_INDENT(2)), 0);
+	json_decref(root);
+}
+
+/*
+ * A method with a spare guest shows what it cost beside the downtime; one
+ * without says none; runs with spares of other sizes are not pooled.
+ */
+static void test_the_spare_guest_is_shown_and_keys_the_row(void **state)
+{
+	const struct synth_rep moved[] = {
+	    {1000 * NS_PER_S, 80, false, "", 0, 0},
+	    {1010 * NS_PER_S, 90, false, "", 0, 0},
+	};
+	char *dirs[3], *md;
+
+	(void)state;
+	dirs[0] = strdup(at("20261122-030000-migrate"));
+	dirs[1] = strdup(at("20261122-030100-migrate"));
+	dirs[2] = strdup(at("20261122-030200-kexec"));
+	make_run(dirs[0], "migrate", "migrate", moved, 2);
+	make_run(dirs[1], "migrate", "migrate", moved, 1);
+	make_run(dirs[2], "kexec", "kexec", moved, 1);
+	add_standby(dirs[0], 2048, 14600);
+	add_standby(dirs[1], 1024, 9000);
+	write_report(dirs, 3, at("out-spare"));
+	md = tl_read_file(at("out-spare/report.md"));
+	assert_non_null(md);
+	/* The median of 14.600 s and 14.601 s. */
+	assert_non_null(strstr(md, "| 2 GiB, 2 vCPUs for 14.60 s | migrate |"));
+	assert_non_null(strstr(md, "| 1 GiB, 2 vCPUs for 9.00 s | migrate |"));
+	assert_non_null(strstr(md, "| none | kexec |"));
+	free(md);
+	for (int i = 0; i < 3; i++)
 		free(dirs[i]);
 }
 
@@ -719,10 +773,10 @@ static void test_summary_shows_unavailable_gaps_interval_and_capture(void **stat
 	assert_non_null(md);
 	assert_non_null(strstr(md, "| maintenance max | unavailable median | unavailable p90 | "
 				   "unavailable min | unavailable max | gaps per repetition | "
-				   "probe interval (median, p99) | capture | method |"));
+				   "probe interval (median, p99) | capture | spare guest (running, median) | method |"));
 	assert_non_null(strstr(md, "| reboot | 3 | 3/3 | 200 ms | - [1] | 280 ms | 100 ms | "
 				   "300 ms | 700 ms | 800 ms | 225 ms | 325 ms | 100 ms | 350 ms | "
-				   "1" EN_DASH "2 | 1.0 ms (p99 1.2 ms) | agrees 1/2 | reboot |"));
+				   "1" EN_DASH "2 | 1.0 ms (p99 1.2 ms) | agrees 1/2 | none | reboot |"));
 	free(md);
 	html = tl_read_file(at("out/report.html"));
 	assert_non_null(html);
@@ -747,7 +801,7 @@ static void test_legacy_run_json_has_no_unavailable(void **state)
 	assert_non_null(md);
 	assert_non_null(strstr(md, "| 700 ms | 700 ms | \xe2\x80\x94 | \xe2\x80\x94 | "
 				   "\xe2\x80\x94 | \xe2\x80\x94 | \xe2\x80\x94 | "
-				   "\xe2\x80\x94 | \xe2\x80\x94 | kexec |"));
+				   "\xe2\x80\x94 | \xe2\x80\x94 | none | kexec |"));
 	assert_non_null(strstr(md, "its resolution is the probe interval (1.0 ms; the achieved "
 				   "one was not recorded)"));
 	free(md);
@@ -1179,6 +1233,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_csv_has_one_row_per_repetition, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_handoff_breakdown_is_tabled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tool_figures_are_tabled, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_the_spare_guest_is_shown_and_keys_the_row, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_unavailable_is_pooled_over_the_repetitions_that_list_gaps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
