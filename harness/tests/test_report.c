@@ -246,20 +246,38 @@ static void make_run(const char *dir, const char *scenario, const char *method,
 	make_run_in(dir, scenario, method, &default_env, s, n);
 }
 
+/* @dir's run.json, to edit. */
+static json_t *run_json_load(const char *dir)
+{
+	char path[PATH_MAX];
+	json_error_t jerr;
+	json_t *root;
+
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	root = json_load_file(path, 0, &jerr);
+	assert_non_null(root);
+	return root;
+}
+
+/* Write @root back as @dir's run.json, and let go of it. */
+static void run_json_save(const char *dir, json_t *root)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	assert_int_equal(json_dump_file(root, path, JSON_INDENT(2)), 0);
+	json_decref(root);
+}
+
 /*
  * Make @dir's run.json one written before gaps, the achieved interval and
  * captures were recorded: none of their keys.
  */
 static void make_legacy(const char *dir)
 {
-	char path[PATH_MAX];
-	json_error_t jerr;
-	json_t *root, *rep;
+	json_t *root = run_json_load(dir), *rep;
 	size_t i;
 
-	snprintf(path, sizeof(path), "%s/run.json", dir);
-	root = json_load_file(path, 0, &jerr);
-	assert_non_null(root);
 	json_array_foreach(json_object_get(root, "repetitions"), i, rep)
 	{
 		json_object_del(rep, "gaps");
@@ -267,8 +285,7 @@ static void make_legacy(const char *dir)
 		json_object_del(json_object_get(rep, "probe"), "interval_median_ns");
 		json_object_del(json_object_get(rep, "probe"), "interval_p99_ns");
 	}
-	assert_int_equal(json_dump_file(root, path, JSON_INDENT(2)), 0);
-	json_decref(root);
+	run_json_save(dir, root);
 }
 
 /* Two reboot repetitions (gaps of 100 and 300 ms) and one twin-boot repetition. */
@@ -623,22 +640,16 @@ static void test_tool_figures_are_tabled(void **state)
 /* Give every repetition of @dir's run.json a spare guest of @memory_mib that ran @ms. */
 static void add_standby(const char *dir, int memory_mib, int64_t ms)
 {
-	char path[PATH_MAX];
-	json_error_t jerr;
-	json_t *root, *rep;
+	json_t *root = run_json_load(dir), *rep;
 	size_t i;
 
-	snprintf(path, sizeof(path), "%s/run.json", dir);
-	root = json_load_file(path, 0, &jerr);
-	assert_non_null(root);
 	assert_int_equal(json_object_set_new(json_object_get(root, "environment"), "standby",
 					     json_pack("{s:i, s:i}", "memory_mib", memory_mib,
 						       "vcpus", 2)),
 			 0);
 	json_array_foreach(json_object_get(root, "repetitions"), i, rep)
 		json_object_set_new(rep, "standby_ns", json_integer((ms + (int64_t)i) * NS_PER_MS));
-	assert_int_equal(json_dump_file(root, path, JSON_INDENT(2)), 0);
-	json_decref(root);
+	run_json_save(dir, root);
 }
 
 /*
