@@ -200,7 +200,8 @@ $(B)/fuzz:
 	mkdir -p $@
 
 # The methods side by side, in one run: their downtimes compare as ratios.
-METHODS  := scenarios/reboot.yaml scenarios/kexec.yaml scenarios/kexec-criu.yaml scenarios/twin.yaml \
+METHODS  := scenarios/reboot.yaml scenarios/kexec.yaml scenarios/kexec-criu.yaml \
+	    scenarios/migrate.yaml scenarios/migrate-kexec.yaml scenarios/twin.yaml \
 	    scenarios/twin-dual.yaml
 
 run: all image

@@ -1008,18 +1008,18 @@ out:
 
 static void print_table(const struct summary_row *rows, int n)
 {
-	printf("\n%-20s %-10s %5s %9s %12s %12s %12s\n", "scenario", "method", "reps", "verified",
+	printf("\n%-20s %-14s %5s %9s %12s %12s %12s\n", "scenario", "method", "reps", "verified",
 	       "median ms", "min ms", "max ms");
 	for (int i = 0; i < n; i++) {
 		const struct results_summary *s = &rows[i].sum;
 
 		if (s->measured)
-			printf("%-20s %-10s %5d %6d/%-2d %12.1f %12.1f %12.1f\n", rows[i].name,
+			printf("%-20s %-14s %5d %6d/%-2d %12.1f %12.1f %12.1f\n", rows[i].name,
 			       rows[i].method, s->repetitions, s->verified, s->repetitions,
 			       (double)s->median_ns / NS_PER_MS, (double)s->min_ns / NS_PER_MS,
 			       (double)s->max_ns / NS_PER_MS);
 		else
-			printf("%-20s %-10s %5d %6d/%-2d %12s %12s %12s\n", rows[i].name,
+			printf("%-20s %-14s %5d %6d/%-2d %12s %12s %12s\n", rows[i].name,
 			       rows[i].method, s->repetitions, s->verified, s->repetitions, "-", "-",
 			       "-");
 	}

@@ -82,7 +82,7 @@ static int parse_percent(struct yf_loader *ld, const struct yf_field *f, const c
 #define COMMON(type)                                                                               \
 	FIELD("mark", yf_phase, type, mark), FIELD("before", yf_phase, type, before),             \
 	    FIELD("doing", yf_nonempty_string, type, doing),                                       \
-	    FIELD("unordered", yf_bool, type, unordered)
+	    FIELD("unordered", yf_bool, type, unordered), FIELD("via", yf_name, type, via)
 #define TIMEOUT { .key = "timeout", .parse = parse_timeout }
 
 static const struct yf_field expect_fields[] = {
@@ -97,6 +97,7 @@ static const struct yf_field expect_fields[] = {
 };
 
 static const struct yf_field send_fields[] = {
+	FIELD("via", yf_name, struct step, via),
 	FIELD("before", yf_phase, struct step, before),
 	FIELD("doing", yf_nonempty_string, struct step, doing),
 	FIELD("console", yf_console, struct step, console),
@@ -137,6 +138,7 @@ static const struct yf_field last_words_fields[] = {
 };
 
 static const struct yf_field silent_fields[] = {
+	FIELD("via", yf_name, struct step, via),
 	FIELD("before", yf_phase, struct step, before),
 	FIELD("doing", yf_nonempty_string, struct step, doing),
 	FIELD("console", yf_console, struct step, console),
@@ -241,6 +243,10 @@ static int parse_step(struct yf_loader *ld, yaml_node_t *item, const char *what,
 	if (st->before && !scenario)
 		return yf_fail_node(ld, v, "%s: 'before' is for a scenario's steps, not a method's",
 				    path);
+	/* The ways to upgrade are the method's: a scenario chooses one (its via:). */
+	if (st->via && scenario)
+		return yf_fail_node(ld, v, "%s: 'via' is for a method's steps, not a scenario's",
+				    path);
 	/* uname's default role follows the console: the old kernel on a, the new on b. */
 	if (st->op == OP_UNAME && !has_key(ld, v, "kernel"))
 		st->new_kernel = st->console == 'b';
@@ -285,6 +291,7 @@ void steps_free(struct step *steps, size_t n)
 		free(steps[i].last_line);
 		free(steps[i].before);
 		free(steps[i].doing);
+		free(steps[i].via);
 	}
 	free(steps);
 }
@@ -329,6 +336,45 @@ static const struct yf_field next_round_fields[] = {
 	REQUIRED("after", yf_phase, struct method, next_after),
 };
 
+/* via: the ways the method can upgrade, a sequence of names, the default first. */
+static int parse_via(struct yf_loader *ld, const struct yf_field *f, const char *what,
+		     yaml_node_t *v, char *base)
+{
+	struct method *m = (struct method *)base;
+
+	(void)f;
+	if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
+		return yf_fail_node(ld, v, "%s: expected a sequence of ways to upgrade (the default "
+				    "first), got %s", what, yf_node_kind(v));
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *item = yaml_document_get_node(&ld->doc, *it);
+		const char *s = yf_want_scalar(ld, what, "a name", item);
+
+		if (!s)
+			return -1;
+		if (m->nvia == METHOD_MAX_VIA)
+			return yf_fail_node(ld, item, "%s: more than %d ways", what, METHOD_MAX_VIA);
+		if (!yf_is_name(s))
+			return yf_fail_node(ld, item, "%s: '%s' is not a name", what, s);
+		for (int i = 0; i < m->nvia; i++)
+			if (!strcmp(m->via[i], s))
+				return yf_fail_node(ld, item, "%s: '%s' twice", what, s);
+		m->via[m->nvia] = strdup(s);
+		if (!m->via[m->nvia])
+			return yf_fail_node(ld, item, "out of memory");
+		m->nvia++;
+	}
+	return 0;
+}
+
+bool method_step_runs(const struct method *m, const struct step *s)
+{
+	const char *way = m->chosen_via ? m->chosen_via : m->nvia ? m->via[0] : NULL;
+
+	return !s->via || (way && !strcmp(s->via, way));
+}
+
 static const struct yf_field second_window_fields[] = {
 	REQUIRED("from", yf_phase, struct method, second_from),
 };
@@ -346,6 +392,7 @@ static const struct yf_field method_fields[] = {
 	SAME_STRUCT("next_round", next_round_fields),
 	SAME_STRUCT("second_window", second_window_fields),
 	FIELD("standby", yf_bool, struct method, standby),
+	{ .key = "via", .parse = parse_via },
 	REQUIRED("steps", parse_method_steps, struct method, steps),
 };
 
@@ -389,6 +436,10 @@ const char **method_phase_list(const struct method *m, bool round2)
 		for (size_t i = r ? first2 : 0; i < m->nsteps; i++) {
 			const struct step *st = &m->steps[i];
 			const char *names2[2] = { st->last_line, st->unordered ? NULL : st->mark };
+
+			/* A step for another way to upgrade records nothing. */
+			if (!method_step_runs(m, st))
+				continue;
 
 			for (int j = 0; j < 2; j++) {
 				if (!names2[j])
@@ -454,6 +505,14 @@ static int check_phase(struct yf_loader *ld, yaml_node_t *root, const struct met
 			    outer ? outer : "", outer ? "." : "", key, phase);
 }
 
+bool method_has_via(const struct method *m, const char *way)
+{
+	for (int i = 0; i < m->nvia; i++)
+		if (!strcmp(m->via[i], way))
+			return true;
+	return false;
+}
+
 static int finish_method(struct yf_loader *ld, yaml_node_t *root, struct method *m)
 {
 	if (!m->name) {
@@ -477,6 +536,14 @@ static int finish_method(struct yf_loader *ld, yaml_node_t *root, struct method 
 		return yf_fail_node(ld, value_of(ld, root, "second_window"),
 				    "second_window: a method with a next_round has its second "
 				    "window there already");
+	for (size_t i = 0; i < m->nsteps; i++)
+		if (m->steps[i].via && !method_has_via(m, m->steps[i].via))
+			return yf_fail_at(ld,
+					  (yaml_mark_t){ .line = (size_t)m->steps[i].line - 1,
+							 .column = (size_t)m->steps[i].column - 1 },
+					  "via: '%s' is not one of the method's ways to upgrade "
+					  "(its top-level via: lists them)",
+					  m->steps[i].via);
 	for (size_t i = 0; i < m->nsteps; i++)
 		if (m->steps[i].console == 's' && !m->standby)
 			return yf_fail_at(ld,
@@ -558,5 +625,7 @@ void method_free(struct method *m)
 	free(m->maintenance_to);
 	free(m->next_after);
 	free(m->second_from);
+	for (int i = 0; i < m->nvia; i++)
+		free(m->via[i]);
 	memset(m, 0, sizeof(*m));
 }

@@ -53,8 +53,12 @@ struct step {
 	int min_memory_pct;   /* takeover: of the guest's RAM, default 85 */
 	enum step_budget budget;
 	int64_t timeout_ns;   /* 0: the budget's */
+	char *via;	      /* runs only when the upgrade goes this way (method's via:), or NULL */
 	int line, column;     /* where the step starts in its file (1-based) */
 };
+
+/* How many ways a method may offer to upgrade the kernel (via:). */
+#define METHOD_MAX_VIA 4
 
 /* What proves that a repetition did what the method promises. */
 enum method_verify {
@@ -88,7 +92,22 @@ struct method {
 	 */
 	char *second_from;
 	bool standby; /* a second guest boots beside the primary (scenario: standby) */
+	/*
+	 * The ways this method can upgrade the kernel (migrate: reboot or
+	 * kexec), the first the default; a step with via: runs only for its
+	 * way, the one the scenario chose (its via:, which sets @chosen_via
+	 * to one of these).  nvia 0: one way only.
+	 */
+	char *via[METHOD_MAX_VIA];
+	int nvia;
+	const char *chosen_via;
 };
+
+/* Is @way one of @m's ways to upgrade (via:)? */
+bool method_has_via(const struct method *m, const char *way);
+
+/* Does step @s run in @m as the scenario chose (its via, if any)? */
+bool method_step_runs(const struct method *m, const struct step *s);
 
 /* The phases of a second round are the first round's, named so. */
 #define ROUND2_PREFIX "r2_"

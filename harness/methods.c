@@ -396,6 +396,10 @@ static int run_program(struct interp *in, size_t first, struct tb_err *err)
 		struct step s = m->steps[i];
 		char mark[48], last[48];
 
+		/* A step for another way to upgrade than the scenario's. */
+		if (!method_step_runs(m, &s))
+			continue;
+
 		if (in->round > 1) {
 			/* The same step with the consoles' roles swapped, under its round's name. */
 			if (s.console != 's')

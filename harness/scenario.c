@@ -91,6 +91,17 @@ static int parse_standby(struct yf_loader *ld, const struct yf_field *f, const c
 	return yf_mapping(ld, f, what, v, base);
 }
 
+/* via: one of the method's ways to upgrade, checked once the method is read. */
+static int parse_via(struct yf_loader *ld, const struct yf_field *f, const char *what,
+		     yaml_node_t *v, char *base)
+{
+	struct scenario *sc = (struct scenario *)base;
+
+	sc->via_line = (int)v->start_mark.line + 1;
+	sc->via_column = (int)v->start_mark.column + 1;
+	return yf_name(ld, f, what, v, base);
+}
+
 static int parse_steps(struct yf_loader *ld, const struct yf_field *f, const char *what,
 		       yaml_node_t *v, char *base)
 {
@@ -153,6 +164,7 @@ static const struct yf_field timeout_fields[] = {
 static const struct yf_field top_fields[] = {
     REQUIRED("name", yf_name, struct scenario, name),
     REQUIRED("method", parse_method, struct scenario, method_ref),
+    FIELD("via", parse_via, struct scenario, via),
     INT_FIELD("repetitions", struct scenario, repetitions, 1, INT_MAX),
     NESTED("guest", struct scenario, guest, guest_fields, 1),
     { .key = "standby", .parse = parse_standby, .off = offsetof(struct scenario, standby),
@@ -245,6 +257,28 @@ static int standby_defaults(struct scenario *sc)
 		       : 0;
 }
 
+/* The scenario's via: one of its method's ways; the method's steps follow it. */
+static int choose_via(struct yf_loader *ld, struct scenario *sc)
+{
+	struct method *m = &sc->method;
+	char ways[256] = "";
+
+	if (!sc->via)
+		return 0;
+	for (int i = 0; i < m->nvia; i++) {
+		if (!strcmp(m->via[i], sc->via)) {
+			m->chosen_via = m->via[i];
+			return 0;
+		}
+		snprintf(ways + strlen(ways), sizeof(ways) - strlen(ways), "%s%s", i ? ", " : "",
+			 m->via[i]);
+	}
+	return yf_fail_at(ld, mark_at(sc->via_line, sc->via_column),
+			  m->nvia ? "via: the %s method upgrades by %s, not '%s'"
+				  : "via: the %s method has one way to upgrade%s, no '%s'",
+			  m->name, ways, sc->via);
+}
+
 static int finish_scenario(struct yf_loader *ld, yaml_node_t *root, struct scenario *sc)
 {
 	if (load_method(ld, sc))
@@ -275,11 +309,18 @@ static int finish_scenario(struct yf_loader *ld, yaml_node_t *root, struct scena
 				  "standby: the %s method has no standby guest (its method file "
 				  "has no 'standby: true')",
 				  sc->method.name);
+	if (choose_via(ld, sc))
+		return -1;
 	if (check_steps(ld, sc))
 		return -1;
-	/* A variant measured apart: "-dual" with two NICs, "-repeat" with a second round. */
-	snprintf(sc->label, sizeof(sc->label), "%s%s%s", sc->method.name,
-		 sc->guest.nic == NIC_DUAL ? "-dual" : "", sc->upgrade.next.kernel ? "-repeat" : "");
+	/*
+	 * A variant measured apart: "-dual" with two NICs, "-repeat" with a
+	 * second round, "-kexec" for a way to upgrade other than the default.
+	 */
+	snprintf(sc->label, sizeof(sc->label), "%s%s%s%s%s", sc->method.name,
+		 sc->guest.nic == NIC_DUAL ? "-dual" : "", sc->upgrade.next.kernel ? "-repeat" : "",
+		 sc->via && strcmp(sc->via, sc->method.via[0]) ? "-" : "",
+		 sc->via && strcmp(sc->via, sc->method.via[0]) ? sc->via : "");
 	if (!sc->guest.cmdline) {
 		sc->guest.cmdline = strdup("");
 		if (!sc->guest.cmdline)
@@ -351,6 +392,7 @@ void scenario_free(struct scenario *sc)
 	free(sc->path);
 	free(sc->name);
 	free(sc->method_ref);
+	free(sc->via);
 	method_free(&sc->method);
 	free(sc->guest.kernel);
 	free(sc->guest.initrd);

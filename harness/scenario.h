@@ -94,6 +94,8 @@ struct scenario {
 	char *method_ref;	       /* "method:" as written: a name or a path */
 	int method_line, method_column; /* where it stands */
 	struct method method;	       /* the method file it names */
+	char *via;		       /* "via:" as written (one of the method's ways), or NULL */
+	int via_line, via_column;
 	char label[48];		       /* scenario_method_label() */
 	int repetitions; /* default 1 */
 	struct guest_spec guest;

@@ -833,6 +833,29 @@ static void test_migrate_moves_the_service_away_and_back(void **state)
 	assert_int_equal(tl_work_dirs(), before);
 }
 
+/* migrate with via: kexec: the primary upgrades by kexec, no firmware, no new domain. */
+static void test_migrate_by_kexec_upgrades_the_primary_in_place(void **state)
+{
+	char results[300], dir[512];
+	struct repetition *reps = NULL;
+	struct run_info info;
+
+	(void)state;
+	run_shipped_with("scenarios/migrate-kexec.yaml", "migrate-kexec", NULL, "", 0, results,
+			 sizeof(results));
+	load_one(results, "migrate-kexec", dir, sizeof(dir), &info, &reps);
+	if (!reps[0].ok)
+		fail_msg("migrate-kexec failed: %s", reps[0].error);
+	assert_true(reps[0].verified);
+	assert_string_equal(info.method, "migrate-kexec");
+	assert_int_equal(reps[0].nrounds, 2);
+	assert_string_not_equal(reps[0].release_after, reps[0].release_before);
+	assert_true(repetition_phase(&reps[0], "kexec_exec") > 0);
+	assert_true(repetition_phase(&reps[0], "old_stopped") < 0);
+	assert_true(repetition_phase(&reps[0], "new_started") < 0);
+	free(reps);
+}
+
 /*
  * A state damaged on its way to the standby: the standby's agent refuses
  * it, the repetition fails saying so, and the primary serves on with the
@@ -1272,6 +1295,7 @@ int main(void)
 		cmocka_unit_test(test_reboot_and_kexec_upgrades_are_verified_and_leave_nothing),
 		cmocka_unit_test(test_migrate_moves_the_service_away_and_back),
 		cmocka_unit_test(test_migrate_with_a_damaged_transfer_keeps_the_service_on_the_primary),
+		cmocka_unit_test(test_migrate_by_kexec_upgrades_the_primary_in_place),
 		cmocka_unit_test(test_kexec_criu_carries_the_process_over),
 		cmocka_unit_test(test_kexec_criu_with_a_damaged_checkpoint_fails_with_criu_s_error),
 		cmocka_unit_test(test_kexec_criu_failing_before_kexec_lets_the_agent_run_on),

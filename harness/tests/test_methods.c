@@ -117,6 +117,34 @@ static void test_shipped_methods_record_their_phases_in_order(void **state)
 	method_free(&m);
 }
 
+/* migrate's two ways to upgrade: each records its own phases, the rest are shared. */
+static void test_migrate_records_the_phases_of_its_way_to_upgrade(void **state)
+{
+	static const char *const by_reboot[] = {
+		"guest_start", "boot_ready", "service_up", "move_away_start", "moved_away",
+		"upgrade_start", "old_last_line", "old_stopped", "new_started", "new_first_line",
+		"upgrade_done", "move_back_start", "service_back", NULL,
+	};
+	static const char *const by_kexec[] = {
+		"guest_start", "boot_ready", "service_up", "move_away_start", "moved_away",
+		"upgrade_start", "kexec_exec", "old_last_line", "new_first_line", "upgrade_done",
+		"move_back_start", "service_back", NULL,
+	};
+	struct method m;
+
+	(void)state;
+	load_ok("migrate", &m);
+	assert_true(m.standby);
+	assert_string_equal(m.second_from, "move_back_start");
+	assert_int_equal(m.nvia, 2);
+	assert_string_equal(m.via[0], "reboot");
+	/* Without a scenario's choice, the first way. */
+	assert_phases(&m, false, by_reboot);
+	m.chosen_via = m.via[1];
+	assert_phases(&m, false, by_kexec);
+	method_free(&m);
+}
+
 /* A method the harness has never heard of, from a file alone: kexec twice. */
 static void test_a_new_method_is_a_file(void **state)
 {
@@ -182,6 +210,18 @@ static void test_method_file_errors_name_line_and_column(void **state)
 			       3, 40, "expected a percentage");
 	assert_method_fails_at("verify: none\nsteps:\n  - expect: {pattern: '(x'}\n", 3, 23,
 			       "bad regular expression");
+	assert_method_fails_at("verify: none\nvia: [reboot]\nsteps:\n"
+			       "  - send: {text: x, via: kexec}\n",
+			       4, 5, "via: 'kexec' is not one of the method's ways to upgrade");
+	assert_method_fails_at("verify: none\nvia: [reboot, reboot]\nsteps: []\n", 2, 15,
+			       "via: 'reboot' twice");
+	assert_method_fails_at("verify: none\nvia: reboot\nsteps: []\n", 2, 6,
+			       "expected a sequence of ways to upgrade");
+	assert_method_fails_at("verify: none\nsteps:\n  - expect: {pattern: x, console: standby}\n",
+			       3, 5, "console: standby, but the method has no standby guest");
+	assert_method_fails_at("verify: upgrade\ndowntime_from: a\nsecond_window: {from: b}\n"
+			       "steps:\n  - mark: a\n",
+			       3, 23, "second_window.from: 'b' is not a phase");
 }
 
 /*
@@ -348,6 +388,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_methods_record_their_phases_in_order),
+		cmocka_unit_test(test_migrate_records_the_phases_of_its_way_to_upgrade),
 		cmocka_unit_test(test_a_new_method_is_a_file),
 		cmocka_unit_test(test_method_file_errors_name_line_and_column),
 		cmocka_unit_test(test_pattern_too_costly_to_compile_is_refused),

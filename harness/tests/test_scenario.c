@@ -342,6 +342,58 @@ static void test_standby_defaults_to_the_primary(void **state)
 	scenario_free(&sc);
 }
 
+/* via: one of the method's ways to upgrade; the label says which, if not the default. */
+static void test_via_chooses_the_method_s_way_to_upgrade(void **state)
+{
+	static const char text[] =
+	    "name: pair-kexec\n"
+	    "method: migrate\n"
+	    "via: kexec\n"
+	    "guest: {kernel: ../images/vmlinuz}\n"
+	    "standby: {}\n"
+	    "upgrade: {kernel: ../images/vmlinuz-new}\n";
+	const char *path = scenario_path("generated-via.yaml");
+	struct scenario sc;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(tl_write_file(path, text), 0);
+	load_ok(path, &sc);
+	assert_string_equal(sc.method.chosen_via, "kexec");
+	assert_string_equal(scenario_method_label(&sc), "migrate-kexec");
+	for (i = 0; i < sc.method.nsteps; i++)
+		if (sc.method.steps[i].op == OP_START_NEW)
+			break;
+	assert_true(i < sc.method.nsteps);
+	assert_false(method_step_runs(&sc.method, &sc.method.steps[i]));
+	scenario_free(&sc);
+}
+
+static void test_via_that_the_method_does_not_offer_is_refused(void **state)
+{
+	static const char bad_way[] =
+	    "name: pair\n"
+	    "method: migrate\n"
+	    "via: carrier-pigeon\n"
+	    "guest: {kernel: ../images/vmlinuz}\n"
+	    "standby: {}\n"
+	    "upgrade: {kernel: ../images/vmlinuz-new}\n";
+	static const char one_way[] =
+	    "name: alone\n"
+	    "method: kexec\n"
+	    "via: reboot\n"
+	    "guest: {kernel: ../images/vmlinuz}\n"
+	    "upgrade: {kernel: ../images/vmlinuz-new}\n";
+	const char *path = scenario_path("generated-via-bad.yaml");
+
+	(void)state;
+	assert_int_equal(tl_write_file(path, bad_way), 0);
+	assert_load_fails_at(path, 3, 6,
+			     "via: the migrate method upgrades by reboot, kexec, not 'carrier-pigeon'");
+	assert_int_equal(tl_write_file(path, one_way), 0);
+	assert_load_fails_at(path, 3, 6, "via: the kexec method has one way to upgrade, no 'reboot'");
+}
+
 static void test_a_method_with_a_standby_needs_one(void **state)
 {
 	static const char text[] =
@@ -454,8 +506,8 @@ static void test_unknown_top_level_key_names_line_and_column(void **state)
 	(void)state;
 	assert_fixture_fails_at("unknown_top_key.yaml", 5, 1,
 				"unknown key 'repetiton' at the top level (expected one of: name, "
-				"method, repetitions, guest, standby, upgrade, service, timeouts, "
-				"steps)");
+				"method, via, repetitions, guest, standby, upgrade, service, "
+				"timeouts, steps)");
 }
 
 static void test_unknown_guest_key_names_line_and_column(void **state)
@@ -979,6 +1031,8 @@ int main(void)
 	    cmocka_unit_test(test_custom_method_needs_no_upgrade),
 	    cmocka_unit_test(test_standby_defaults_to_the_primary),
 	    cmocka_unit_test(test_a_method_with_a_standby_needs_one),
+	    cmocka_unit_test(test_via_chooses_the_method_s_way_to_upgrade),
+	    cmocka_unit_test(test_via_that_the_method_does_not_offer_is_refused),
 	    cmocka_unit_test(test_a_standby_for_a_method_without_one_is_refused),
 	    cmocka_unit_test(test_a_step_on_the_standby_console_needs_a_standby),
 	    cmocka_unit_test(test_absolute_paths_are_kept),
