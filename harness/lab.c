@@ -70,13 +70,30 @@ static const struct {
 	{ "cache", "/var/cache/libvirt" },
 };
 
-static const char libvirtd_conf[] =
-	"# twinbench lab: control socket reachable from the host, no TCP.\n"
-	"unix_sock_dir = \"" LAB_DIR "\"\n"
-	"unix_sock_rw_perms = \"0700\"\n"
-	"auth_unix_rw = \"none\"\n"
-	"auth_unix_ro = \"none\"\n"
-	"log_outputs = \"3:file:" LAB_DIR "/libvirtd.log\"\n";
+/*
+ * The lab's libvirt hosts: the first's state straight under LAB_DIR, the
+ * second's under LAB_HOST2_DIR.  Each has a host UUID of its own: libvirt
+ * refuses to migrate a guest to the host it runs on, which it tells by
+ * that UUID.
+ */
+static const struct lab_host {
+	const char *dir;
+	const char *socket;
+	const char *uri;
+	const char *uuid;
+} lab_hosts[] = {
+	{ LAB_DIR, LAB_SOCKET, LAB_URI, "5a9b0e1c-7d2f-4c3a-9e61-0000000000a1" },
+	{ LAB_HOST2_DIR, LAB_SOCKET2, LAB_URI2, "5a9b0e1c-7d2f-4c3a-9e61-0000000000a2" },
+};
+
+/* A host's libvirtd.conf: control socket reachable from the host, no TCP. */
+static const char libvirtd_conf[] = "# twinbench lab: control socket reachable from the host, no TCP.\n"
+				    "unix_sock_dir = \"%s\"\n"
+				    "unix_sock_rw_perms = \"0700\"\n"
+				    "auth_unix_rw = \"none\"\n"
+				    "auth_unix_ro = \"none\"\n"
+				    "host_uuid = \"%s\"\n"
+				    "log_outputs = \"3:file:%s/libvirtd.log\"\n";
 
 static const char qemu_conf[] =
 	"# twinbench lab: QEMU runs as root with no confinement; the lab itself\n"
@@ -112,10 +129,15 @@ enum lab_state lab_state(void)
 
 	if (!ns && !dir)
 		return LAB_ABSENT;
-	if (ns && pid_alive(LAB_DIR "/libvirtd.pid") && pid_alive(LAB_DIR "/virtlogd.pid") &&
-	    stat(LAB_SOCKET, &st) == 0)
-		return LAB_UP;
-	return LAB_STALE;
+	for (size_t i = 0; ns && i < sizeof(lab_hosts) / sizeof(lab_hosts[0]); i++) {
+		char pid[2][PATH_MAX];
+
+		snprintf(pid[0], sizeof(pid[0]), "%s/libvirtd.pid", lab_hosts[i].dir);
+		snprintf(pid[1], sizeof(pid[1]), "%s/virtlogd.pid", lab_hosts[i].dir);
+		if (!pid_alive(pid[0]) || !pid_alive(pid[1]) || stat(lab_hosts[i].socket, &st) != 0)
+			return LAB_STALE;
+	}
+	return ns ? LAB_UP : LAB_STALE;
 }
 
 static int write_file(const char *path, const char *text, struct tb_err *err)
@@ -139,10 +161,10 @@ static int lab_ip(struct tb_err *err, const char *const args[])
 	return program_check(argv, err) == 0 ? 0 : -1;
 }
 
-/* Child side: enter the namespaces, mount the private dirs, exec-and-wait the daemons. */
-static void daemon_starter(void)
+/* Child side: enter the namespaces, mount @h's private dirs, exec-and-wait its daemons. */
+static void daemon_starter(const struct lab_host *h)
 {
-	char src[256];
+	char src[PATH_MAX], pid[2][PATH_MAX], conf[PATH_MAX];
 	int fd = open(NETNS_PATH, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0 || setns(fd, CLONE_NEWNET) != 0 || unshare(CLONE_NEWNS) != 0)
@@ -155,16 +177,18 @@ static void daemon_starter(void)
 	if (mount("sysfs", "/sys", "sysfs", 0, NULL) != 0)
 		_exit(12);
 	for (size_t i = 0; i < sizeof(lab_mounts) / sizeof(lab_mounts[0]); i++) {
-		snprintf(src, sizeof(src), LAB_DIR "/%s", lab_mounts[i].private);
+		snprintf(src, sizeof(src), "%s/%s", h->dir, lab_mounts[i].private);
 		mkdir(lab_mounts[i].target, 0755);
 		if (mount(src, lab_mounts[i].target, NULL, MS_BIND, NULL) != 0)
 			_exit(13);
 	}
+	snprintf(pid[0], sizeof(pid[0]), "%s/virtlogd.pid", h->dir);
+	snprintf(pid[1], sizeof(pid[1]), "%s/libvirtd.pid", h->dir);
+	snprintf(conf, sizeof(conf), "%s/etc/libvirtd.conf", h->dir);
 	{
-		char *virtlogd[] = { "virtlogd", "--daemon", "--pid-file", LAB_DIR "/virtlogd.pid",
+		char *virtlogd[] = { "virtlogd", "--daemon", "--pid-file", pid[0], NULL };
+		char *libvirtd[] = { "libvirtd", "--daemon", "--pid-file", pid[1], "--config", conf,
 				     NULL };
-		char *libvirtd[] = { "libvirtd", "--daemon", "--pid-file", LAB_DIR "/libvirtd.pid",
-				     "--config", LAB_DIR "/etc/libvirtd.conf", NULL };
 		struct tb_err e;
 
 		if (program_check(virtlogd, &e) != 0 || program_check(libvirtd, &e) != 0) {
@@ -175,14 +199,14 @@ static void daemon_starter(void)
 	_exit(0);
 }
 
-static int start_daemons(struct tb_err *err)
+static int start_daemons(const struct lab_host *h, struct tb_err *err)
 {
 	static const char *why[] = {
 		[10] = "cannot enter the lab's network namespace",
 		[11] = "cannot make a private mount namespace",
 		[12] = "cannot mount sysfs for the lab",
 		[13] = "cannot bind-mount libvirt's private directories",
-		[14] = "virtlogd or libvirtd failed to start (see " LAB_DIR "/libvirtd.log)",
+		[14] = "virtlogd or libvirtd failed to start",
 	};
 	int status, code;
 	int64_t deadline;
@@ -191,18 +215,20 @@ static int start_daemons(struct tb_err *err)
 	if (pid < 0)
 		return tb_err_set(err, TB_EXIT_ENV, "fork: %s", strerror(errno));
 	if (pid == 0)
-		daemon_starter();
+		daemon_starter(h);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	code = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
 	if (code != 0)
-		return tb_err_set(err, TB_EXIT_ENV, "lab: %s (is libvirt installed? 'make deps')",
-				  code >= 10 && code <= 14 ? why[code] : "daemon starter crashed");
+		return tb_err_set(err, TB_EXIT_ENV,
+				  "lab: %s (see %s/libvirtd.log; is libvirt installed? 'make deps')",
+				  code >= 10 && code <= 14 ? why[code] : "daemon starter crashed",
+				  h->dir);
 
 	/* libvirtd has daemonised; it is ready when its socket answers. */
 	deadline = monotime_now() + DAEMON_START_TIMEOUT_NS;
 	for (;;) {
-		virConnectPtr conn = virConnectOpen(LAB_URI);
+		virConnectPtr conn = virConnectOpen(h->uri);
 
 		if (conn) {
 			virConnectClose(conn);
@@ -211,27 +237,42 @@ static int start_daemons(struct tb_err *err)
 		if (monotime_now() > deadline)
 			return tb_err_set(err, TB_EXIT_ENV,
 					  "lab: libvirtd did not answer on %s (see %s/libvirtd.log)",
-					  LAB_SOCKET, LAB_DIR);
+					  h->socket, h->dir);
 		monotime_sleep_until(monotime_now() + 50 * NS_PER_MS);
 	}
 }
 
-static int prepare_dirs(struct tb_err *err)
+static int prepare_dirs(const struct lab_host *h, struct tb_err *err)
 {
-	char path[256];
+	char path[PATH_MAX], conf[1024];
 
 	mkdir("/run/twinbench", 0755);
 	if (mkdir(LAB_DIR, 0700) != 0 && errno != EEXIST)
 		return tb_err_set(err, TB_EXIT_ENV, "cannot create %s: %s", LAB_DIR,
 				  strerror(errno));
+	if (mkdir(h->dir, 0700) != 0 && errno != EEXIST)
+		return tb_err_set(err, TB_EXIT_ENV, "cannot create %s: %s", h->dir,
+				  strerror(errno));
 	for (size_t i = 0; i < sizeof(lab_mounts) / sizeof(lab_mounts[0]); i++) {
-		snprintf(path, sizeof(path), LAB_DIR "/%s", lab_mounts[i].private);
+		snprintf(path, sizeof(path), "%s/%s", h->dir, lab_mounts[i].private);
 		mkdir(path, 0755);
 	}
-	mkdir(LAB_DIR "/etc/qemu", 0755);
-	if (write_file(LAB_DIR "/etc/libvirtd.conf", libvirtd_conf, err) ||
-	    write_file(LAB_DIR "/etc/qemu.conf", qemu_conf, err))
+	snprintf(path, sizeof(path), "%s/etc/qemu", h->dir);
+	mkdir(path, 0755);
+	snprintf(conf, sizeof(conf), libvirtd_conf, h->dir, h->uuid, h->dir);
+	snprintf(path, sizeof(path), "%s/etc/libvirtd.conf", h->dir);
+	if (write_file(path, conf, err))
 		return -1;
+	snprintf(path, sizeof(path), "%s/etc/qemu.conf", h->dir);
+	return write_file(path, qemu_conf, err);
+}
+
+/* Both hosts' directories and daemons. */
+static int start_hosts(struct tb_err *err)
+{
+	for (size_t i = 0; i < sizeof(lab_hosts) / sizeof(lab_hosts[0]); i++)
+		if (prepare_dirs(&lab_hosts[i], err) || start_daemons(&lab_hosts[i], err))
+			return -1;
 	return 0;
 }
 
@@ -270,7 +311,7 @@ static int bring_up(struct tb_err *err)
 	    lab_ip(err, (const char *[]){ "addr", "add", LAB_HOST_IP "/24", "dev", LAB_BRIDGE,
 					  NULL }) ||
 	    lab_ip(err, (const char *[]){ "link", "set", LAB_BRIDGE, "up", NULL }) ||
-	    prepare_dirs(err) || start_daemons(err)) {
+	    start_hosts(err)) {
 		struct tb_err ignored;
 
 		tb_err_prefix(err, "lab up");
@@ -280,25 +321,29 @@ static int bring_up(struct tb_err *err)
 	return 0;
 }
 
-/* Ask the lab's libvirtd to destroy its domains, so that QEMU exits cleanly. */
+/* Ask the lab's libvirtds to destroy their domains, so that QEMU exits cleanly. */
 static void destroy_lab_domains(void)
 {
-	virConnectPtr conn;
-	virDomainPtr *doms = NULL;
-	int n;
+	for (size_t h = 0; h < sizeof(lab_hosts) / sizeof(lab_hosts[0]); h++) {
+		char pid[PATH_MAX];
+		virConnectPtr conn;
+		virDomainPtr *doms = NULL;
+		int n;
 
-	if (!pid_alive(LAB_DIR "/libvirtd.pid"))
-		return;
-	conn = virConnectOpen(LAB_URI);
-	if (!conn)
-		return;
-	n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-	for (int i = 0; i < n; i++) {
-		virDomainDestroy(doms[i]);
-		virDomainFree(doms[i]);
+		snprintf(pid, sizeof(pid), "%s/libvirtd.pid", lab_hosts[h].dir);
+		if (!pid_alive(pid))
+			continue;
+		conn = virConnectOpen(lab_hosts[h].uri);
+		if (!conn)
+			continue;
+		n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+		for (int i = 0; i < n; i++) {
+			virDomainDestroy(doms[i]);
+			virDomainFree(doms[i]);
+		}
+		free(doms);
+		virConnectClose(conn);
 	}
-	free(doms);
-	virConnectClose(conn);
 }
 
 int lab_process_cmdline(int pid, char *buf, size_t len)
@@ -421,9 +466,15 @@ enum lab_state lab_status(FILE *out)
 		return st;
 	fprintf(out, "  namespace %s: %s\n", LAB_NETNS,
 		access(NETNS_PATH, F_OK) == 0 ? "present" : "missing");
-	fprintf(out, "  libvirtd: %s\n", pid_alive(LAB_DIR "/libvirtd.pid") ? "running" : "dead");
-	fprintf(out, "  virtlogd: %s\n", pid_alive(LAB_DIR "/virtlogd.pid") ? "running" : "dead");
-	fprintf(out, "  uri: %s\n", LAB_URI);
+	for (size_t h = 0; h < sizeof(lab_hosts) / sizeof(lab_hosts[0]); h++) {
+		char pid[2][PATH_MAX];
+
+		snprintf(pid[0], sizeof(pid[0]), "%s/libvirtd.pid", lab_hosts[h].dir);
+		snprintf(pid[1], sizeof(pid[1]), "%s/virtlogd.pid", lab_hosts[h].dir);
+		fprintf(out, "  host %zu: libvirtd %s, virtlogd %s, uri %s\n", h + 1,
+			pid_alive(pid[0]) ? "running" : "dead", pid_alive(pid[1]) ? "running" : "dead",
+			lab_hosts[h].uri);
+	}
 	{
 		pid_t pids[NAMED_PIDS], owner = lab_owner(LAB_STATE_DIR);
 		int n = lab_users_alive(LAB_STATE_DIR, pids, NAMED_PIDS);
@@ -465,6 +516,7 @@ static bool lab_describe(struct lab *lab, const char *uri, const char *network)
 		return true;
 	}
 	snprintf(lab->uri, sizeof(lab->uri), "%s", LAB_URI);
+	snprintf(lab->uri2, sizeof(lab->uri2), "%s", LAB_URI2);
 	snprintf(lab->bridge, sizeof(lab->bridge), "%s", LAB_BRIDGE);
 	return false;
 }

@@ -4,7 +4,10 @@
  *
  * A network namespace holds a bridge (the guests' network) and a private
  * libvirtd + virtlogd, started in a private mount namespace so that their
- * state, logs and configuration never touch the host's libvirt.  Guests'
+ * state, logs and configuration never touch the host's libvirt.  A second
+ * pair beside it, with its own state and host UUID, is a second libvirt
+ * host in the same lab: a guest can be live-migrated between the two
+ * (the vm-migrate method).  Guests'
  * taps, telnet console ports and the probe all live inside the namespace;
  * nothing listens on, or sends to, the host's own network.
  *
@@ -50,6 +53,11 @@
 /* What the lab's QEMUs print, one DOMAIN.log each (libvirt's /var/log/libvirt/qemu). */
 #define LAB_QEMU_LOG_DIR LAB_DIR "/log/qemu"
 #define LAB_URI	     "qemu:///system?socket=" LAB_SOCKET
+/* The lab's second libvirt host: the same layout under LAB_HOST2_DIR. */
+#define LAB_HOST2_DIR	       LAB_DIR "/host2"
+#define LAB_SOCKET2	       LAB_HOST2_DIR "/libvirt-sock"
+#define LAB_URI2	       "qemu:///system?socket=" LAB_SOCKET2
+#define LAB_QEMU_LOG_DIR2      LAB_HOST2_DIR "/log/qemu"
 #define LAB_MAX_SLOT 200 /* guests at 10.213.0.(10 + slot) */
 /* Where a run lets `twinbench console` watch its guests: DOMAIN-a.sock, DOMAIN-b.sock. */
 #define CONSOLE_RELAY_DIR LAB_STATE_DIR "/consoles"
@@ -63,6 +71,7 @@ enum lab_state {
 struct lab {
 	bool external;	  /* --connect: someone else's libvirt */
 	char uri[512];	  /* libvirt connection URI */
+	char uri2[512];	  /* the lab's second libvirt host; "" for an external libvirt */
 	char bridge[64];  /* embedded lab: bridge the guests' NICs attach to */
 	char network[64]; /* external: libvirt network the guests' NICs attach to */
 	bool started_now; /* lab_acquire() brought it up */
