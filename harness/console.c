@@ -941,13 +941,14 @@ int console_reconnects(struct console *c)
 	return n;
 }
 
-int console_wait_connected(struct console *c, int64_t deadline_ns)
+/* Wait until connected, by at least @connects connections in all, or @deadline_ns. */
+static int wait_connects(struct console *c, int connects, int64_t deadline_ns)
 {
 	struct timespec ts = monotime_timespec(deadline_ns);
 	int rc = 0;
 
 	pthread_mutex_lock(&c->lock);
-	while (!c->connected) {
+	while (!c->connected || c->connects < connects) {
 		if (monotime_now() >= deadline_ns) {
 			rc = -ETIMEDOUT;
 			break;
@@ -956,6 +957,17 @@ int console_wait_connected(struct console *c, int64_t deadline_ns)
 	}
 	pthread_mutex_unlock(&c->lock);
 	return rc;
+}
+
+int console_wait_connected(struct console *c, int64_t deadline_ns)
+{
+	return wait_connects(c, 0, deadline_ns);
+}
+
+int console_wait_reconnected(struct console *c, int reconnects, int64_t deadline_ns)
+{
+	/* console_reconnects() counts the connections after the first. */
+	return wait_connects(c, reconnects + 2, deadline_ns);
 }
 
 char *console_tail(struct console *c, size_t n)

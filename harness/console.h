@@ -130,6 +130,13 @@ int console_reconnects(struct console *c);
 /* Wait until connected or @deadline_ns; 0 or -ETIMEDOUT. */
 int console_wait_connected(struct console *c, int64_t deadline_ns);
 
+/*
+ * Wait until connected by a connection newer than the one
+ * console_reconnects() counted as @reconnects (the guest moved to another
+ * port), or @deadline_ns; 0 or -ETIMEDOUT.
+ */
+int console_wait_reconnected(struct console *c, int reconnects, int64_t deadline_ns);
+
 /* The last @n completed lines (plus the unfinished one) joined with '\n', malloc'd. */
 char *console_tail(struct console *c, size_t n);
 

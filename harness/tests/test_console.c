@@ -1084,6 +1084,9 @@ static void test_redial_leaves_a_wrong_port_for_the_new_one(void **state)
 	wrong = accept_within(wrong_l);
 	send_all(wrong, "wrong\r\n", 7);
 	assert_int_equal(console_expect(c, "^wrong$", &cursor, monotime_now() + WAIT_NS, &m, &err), 0);
+	/* Connected, but by the first connection: not a newer one. */
+	assert_int_equal(console_wait_reconnected(c, 0, monotime_now() + 50 * NS_PER_MS),
+			 -ETIMEDOUT);
 
 	__atomic_store_n(&ctx.port, right_port, __ATOMIC_RELEASE);
 	console_redial(c);
@@ -1091,6 +1094,7 @@ static void test_redial_leaves_a_wrong_port_for_the_new_one(void **state)
 	assert_int_equal(read_full(wrong, buf, sizeof(buf)), 0);
 	/* ... and the right one dialled. */
 	right = accept_within(right_l);
+	assert_int_equal(console_wait_reconnected(c, 0, monotime_now() + WAIT_NS), 0);
 	send_all(right, "right\r\n", 7);
 	assert_int_equal(console_expect(c, "^right$", &cursor, monotime_now() + WAIT_NS, &m, &err), 0);
 	assert_int_equal(console_reconnects(c), 1);
