@@ -13,6 +13,7 @@
 #include <libxml/parser.h>
 #include <libxml/xmlwriter.h>
 #include <libxml/xpath.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -376,6 +377,195 @@ int virt_cpu_state(struct virt_domain *d, const char *path, struct tb_err *err)
 out:
 	if (paused && virDomainResume(d->dom) != 0 && rc == 0)
 		rc = tb_err_set(err, TB_EXIT_ENV, "cannot resume the guest: %s", libvirt_message());
+	return rc;
+}
+
+/*
+ * @xml with its TCP serial ports (and the console that mirrors ttyS0) moved
+ * to @ports; malloc'd, NULL on error.
+ */
+static char *xml_with_ports(const char *xml, const int ports[2])
+{
+	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET);
+	xmlXPathContextPtr ctx = doc ? xmlXPathNewContext(doc) : NULL;
+	xmlChar *out = NULL;
+	char *copy = NULL;
+	int len = 0;
+
+	for (int i = 0; ctx && i < 3; i++) {
+		char expr[160], port[16];
+		xmlXPathObjectPtr obj;
+
+		/* i = 2: libvirt's <console>, which repeats ttyS0's source. */
+		snprintf(expr, sizeof(expr),
+			 i < 2 ? "/domain/devices/serial[@type='tcp'][target/@port='%d']/source"
+			       : "/domain/devices/console[@type='tcp']/source",
+			 i);
+		snprintf(port, sizeof(port), "%d", ports[i < 2 ? i : 0]);
+		obj = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+		for (int k = 0; obj && obj->nodesetval && k < obj->nodesetval->nodeNr; k++)
+			xmlSetProp(obj->nodesetval->nodeTab[k], BAD_CAST "service", BAD_CAST port);
+		xmlXPathFreeObject(obj);
+	}
+	if (ctx)
+		xmlDocDumpMemory(doc, &out, &len);
+	if (out)
+		copy = strndup((const char *)out, (size_t)len);
+	xmlFree(out);
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
+	return copy;
+}
+
+/* The figures of libvirt's statistics worth keeping: time, downtime, what was sent. */
+static const char *const migration_figures[] = {
+	VIR_DOMAIN_JOB_DOWNTIME,	  VIR_DOMAIN_JOB_DOWNTIME_NET,
+	VIR_DOMAIN_JOB_TIME_ELAPSED,	  VIR_DOMAIN_JOB_SETUP_TIME,
+	VIR_DOMAIN_JOB_DATA_TOTAL,	  VIR_DOMAIN_JOB_MEMORY_TOTAL,
+	VIR_DOMAIN_JOB_MEMORY_PROCESSED,  VIR_DOMAIN_JOB_MEMORY_CONSTANT,
+	VIR_DOMAIN_JOB_MEMORY_NORMAL,	  VIR_DOMAIN_JOB_MEMORY_ITERATION,
+	VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE, VIR_DOMAIN_JOB_MEMORY_BPS,
+};
+
+static void migration_add(struct virt_migration *st, const char *key, long long value)
+{
+	if (st->n == VIRT_MIGRATION_MAX_FIGURES)
+		return;
+	snprintf(st->key[st->n], sizeof(st->key[0]), "%s", key);
+	st->value[st->n++] = value;
+}
+
+/* The completed migration job's figures, as libvirt keeps them on the destination. */
+static void migration_stats(virDomainPtr dom, struct virt_migration *st)
+{
+	virTypedParameterPtr params = NULL;
+	int type, nparams = 0;
+
+	if (virDomainGetJobStats(dom, &type, &params, &nparams, VIR_DOMAIN_JOB_STATS_COMPLETED) != 0)
+		return;
+	for (size_t f = 0; f < sizeof(migration_figures) / sizeof(migration_figures[0]); f++) {
+		unsigned long long v;
+
+		if (virTypedParamsGetULLong(params, nparams, migration_figures[f], &v) == 1)
+			migration_add(st, migration_figures[f], (long long)v);
+	}
+	virTypedParamsFree(params, nparams);
+}
+
+/* Aborts a migration still running at its deadline: libvirt's call has no bound of its own. */
+struct migrate_watch {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	virDomainPtr dom;
+	int64_t deadline_ns;
+	bool done, aborted;
+};
+
+static void *migrate_watchdog(void *arg)
+{
+	struct migrate_watch *w = arg;
+	struct timespec ts = monotime_timespec(w->deadline_ns);
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->done && pthread_cond_timedwait(&w->cond, &w->lock, &ts) != ETIMEDOUT)
+		;
+	if (!w->done) {
+		w->aborted = true;
+		virDomainAbortJob(w->dom);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* virDomainMigrate3(), aborted if it runs past @deadline_ns; *@aborted then. */
+static virDomainPtr migrate_bounded(virDomainPtr dom, virConnectPtr dst,
+				    virTypedParameterPtr params, int nparams, unsigned flags,
+				    int64_t deadline_ns, bool *aborted)
+{
+	struct migrate_watch w = { .dom = dom, .deadline_ns = deadline_ns };
+	pthread_condattr_t attr;
+	pthread_t watchdog;
+	virDomainPtr moved;
+	bool watching;
+
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cond, &attr);
+	pthread_condattr_destroy(&attr);
+	watching = pthread_create(&watchdog, NULL, migrate_watchdog, &w) == 0;
+	moved = virDomainMigrate3(dom, dst, params, (unsigned)nparams, flags);
+	if (watching) {
+		pthread_mutex_lock(&w.lock);
+		w.done = true;
+		pthread_cond_signal(&w.cond);
+		pthread_mutex_unlock(&w.lock);
+		pthread_join(watchdog, NULL);
+	}
+	*aborted = w.aborted;
+	pthread_cond_destroy(&w.cond);
+	pthread_mutex_destroy(&w.lock);
+	return moved;
+}
+
+int virt_migrate(struct virt_domain *d, struct virt *dst, const int ports[2],
+		 int64_t max_downtime_ms, int64_t deadline_ns, struct virt_domain **moved,
+		 struct virt_migration *stats, struct tb_err *err)
+{
+	bool aborted = false;
+	virTypedParameterPtr params = NULL;
+	int nparams = 0, maxparams = 0, rc = -1;
+	unsigned long long limit = 0;
+	char *xml = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_MIGRATABLE), *dxml = NULL;
+	struct virt_domain *m = calloc(1, sizeof(*m));
+
+	*moved = NULL;
+	memset(stats, 0, sizeof(*stats));
+	dxml = xml ? xml_with_ports(xml, ports) : NULL;
+	if (!m || !dxml) {
+		tb_err_set(err, TB_EXIT_ENV, "cannot migrate the guest: %s",
+			   xml ? "out of memory" : libvirt_message());
+		goto out;
+	}
+	if (max_downtime_ms > 0 &&
+	    virDomainMigrateSetMaxDowntime(d->dom, (unsigned long long)max_downtime_ms, 0) != 0) {
+		tb_err_set(err, TB_EXIT_ENV, "cannot set the migration's downtime limit: %s",
+			   libvirt_message());
+		goto out;
+	}
+	if (virDomainMigrateGetMaxDowntime(d->dom, &limit, 0) == 0)
+		migration_add(stats, "max_downtime", (long long)limit);
+	/*
+	 * Unsafe only by libvirt's rule (writeback cache, storage it does not
+	 * know as shared): both lab hosts see the same disk file, and QEMU
+	 * flushes it before the destination takes it.
+	 */
+	if (virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_DEST_XML,
+				    dxml) < 0 ||
+	    virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI,
+				    "tcp://127.0.0.1") < 0 ||
+	    virTypedParamsAddString(&params, &nparams, &maxparams,
+				    VIR_MIGRATE_PARAM_LISTEN_ADDRESS, "127.0.0.1") < 0) {
+		tb_err_set(err, TB_EXIT_ENV, "cannot migrate the guest: %s", libvirt_message());
+		goto out;
+	}
+	m->dom = migrate_bounded(d->dom, dst->conn, params, nparams,
+				 VIR_MIGRATE_LIVE | VIR_MIGRATE_UNSAFE, deadline_ns, &aborted);
+	if (!m->dom) {
+		tb_err_set(err, TB_EXIT_CHECK, "live migration %s: %s",
+			   aborted ? "did not finish in time and was aborted" : "failed",
+			   libvirt_message());
+		goto out;
+	}
+	migration_stats(m->dom, stats);
+	*moved = m;
+	m = NULL;
+	rc = 0;
+out:
+	virTypedParamsFree(params, nparams);
+	free(m);
+	free(xml);
+	free(dxml);
 	return rc;
 }
 
