@@ -62,6 +62,7 @@ struct run_opts {
 static struct {
 	pthread_mutex_t lock;
 	struct virt *virt;
+	struct virt *virt2; /* the lab's second host, once a guest was migrated to it */
 	struct lab *lab;
 	bool keep_lab;
 	char workdir[PATH_MAX];
@@ -91,7 +92,9 @@ struct runner {
 	const struct scenario *sc;
 	const struct lab *lab;
 	struct virt *virt;
+	struct virt *virt2; /* the lab's second host (live_migrate), opened on first use */
 	struct results *res;
+	struct repetition *rep; /* the repetition running */
 	char accel[8];
 	char mac2[32]; /* kernel B's own NIC (nic: dual) */
 	/*
@@ -139,6 +142,8 @@ static void *signal_thread(void *arg)
 	fprintf(stderr, "\ntwinbench: %s: cleaning up\n", strsignal(sig));
 	if (cleanup.virt)
 		virt_destroy_owned(cleanup.virt, getpid());
+	if (cleanup.virt2)
+		virt_destroy_owned(cleanup.virt2, getpid());
 	if (cleanup.virt && cleanup.lab && virt_lost(cleanup.virt))
 		lab_kill_guests(cleanup.lab, getpid());
 	dirtree_remove(cleanup.workdir);
@@ -323,6 +328,77 @@ static int cb_wait_stopped(void *arg, int64_t deadline_ns, struct tb_err *err)
 static int cb_start_new_kernel(void *arg, struct tb_err *err)
 {
 	return guest_start(&((struct runner *)arg)->primary, true, err);
+}
+
+/*
+ * Live-migrate the primary to the lab's second libvirt host: its consoles
+ * follow it to new telnet ports, and libvirt's figures of the migration
+ * join the repetition's tools' own ("libvirt-migration").
+ */
+static int cb_live_migrate(void *arg, int64_t max_downtime_ns, int64_t deadline_ns,
+			   struct tb_err *err)
+{
+	struct runner *r = arg;
+	struct guest *g = &r->primary;
+	struct virt_migration st;
+	struct virt_domain *moved = NULL;
+	struct tool_stats *ts;
+	int port[2], reconnects[2] = { 0, 0 }, rc;
+
+	if (r->lab->external || !r->lab->uri2[0])
+		return tb_err_set(err, TB_EXIT_ENV,
+				  "live_migrate needs the embedded lab's second libvirt host; "
+				  "a libvirt given by --connect has none (run without --connect)");
+	if (!r->virt2) {
+		r->virt2 = virt_open(r->lab->uri2, err);
+		if (!r->virt2)
+			return -1;
+		pthread_mutex_lock(&cleanup.lock);
+		cleanup.virt2 = r->virt2;
+		pthread_mutex_unlock(&cleanup.lock);
+	}
+	/* The source QEMU still listens on the guest's ports: these are others. */
+	for (int i = 0; i < 2; i++) {
+		port[i] = lab_free_port(r->lab, err);
+		if (port[i] < 0)
+			return -1;
+	}
+	if (port[0] == port[1])
+		return tb_err_set(err, TB_EXIT_ENV,
+				  "cannot find two free console ports in the lab for the migrated guest");
+	for (int i = 0; i < 2; i++)
+		if (g->con[i])
+			reconnects[i] = console_reconnects(g->con[i]);
+	rc = virt_migrate(g->dom, r->virt2, port, max_downtime_ns / NS_PER_MS, deadline_ns, &moved,
+			  &st, err);
+	if (rc != 0)
+		return -1;
+	pthread_mutex_lock(&cleanup.lock);
+	virt_destroy(g->dom);
+	g->dom = moved;
+	pthread_mutex_unlock(&cleanup.lock);
+	for (int i = 0; i < 2; i++) {
+		__atomic_store_n(&g->port[i], port[i], __ATOMIC_RELEASE);
+		if (g->con[i])
+			console_redial(g->con[i]);
+	}
+	if (r->rep && r->rep->ntool_stats < RESULTS_MAX_TOOL_STATS) {
+		ts = &r->rep->tool_stats[r->rep->ntool_stats++];
+		memset(ts, 0, sizeof(*ts));
+		snprintf(ts->name, sizeof(ts->name), "libvirt-migration");
+		for (int i = 0; i < st.n && ts->n < TOOL_STATS_MAX_KEYS; i++, ts->n++) {
+			snprintf(ts->key[ts->n], sizeof(ts->key[0]), "%s", st.key[i]);
+			ts->value[ts->n] = st.value[i];
+		}
+	}
+	/* The next steps talk to the guest on its new ports. */
+	for (int i = 0; i < 2; i++)
+		if (g->con[i] && console_wait_reconnected(g->con[i], reconnects[i], deadline_ns) != 0)
+			return tb_err_set(err, TB_EXIT_CHECK,
+					  "console %c did not connect to the migrated guest's port %d "
+					  "before the step's timeout",
+					  'a' + i, port[i]);
+	return 0;
 }
 
 /* A copy-on-write overlay of @rootfs: every repetition starts from the same pristine image. */
@@ -611,9 +687,11 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 		.rep = rep,
 		.wait_stopped = cb_wait_stopped,
 		.start_new_kernel = cb_start_new_kernel,
+		.live_migrate = cb_live_migrate,
 		.progress = step_progress,
 		.runner = r,
 	};
+	r->rep = rep;
 	if (method_run(&env, &step_err) != 0) {
 		char regs[PATH_MAX];
 		struct tb_err ignored;
@@ -669,6 +747,7 @@ out:
 			keep_qemu_log(sb, index, qemu_log[1], qemu_log_from[1]);
 	}
 	probe_free(probe);
+	r->rep = NULL;
 	return rc;
 }
 
@@ -788,7 +867,7 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 {
 	struct runner r = { .sc = sc, .lab = lab, .virt = virt, .capture = o->capture };
 	/* Nothing upgraded: the new kernel is the one that answered on console b. */
-	bool twin = sc->method.verify == VERIFY_UNBROKEN;
+	bool twin = sc->method.verify == VERIFY_UNBROKEN && !sc->method.no_upgrade;
 	struct repetition *reps = NULL;
 	struct run_info info;
 	char workdir[PATH_MAX];
@@ -799,6 +878,13 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 
 	snprintf(row->name, sizeof(row->name), "%s", sc->name);
 	snprintf(row->method, sizeof(row->method), "%s", scenario_method_label(sc));
+	for (size_t i = 0; lab->external && i < sc->method.nsteps; i++)
+		if (sc->method.steps[i].op == OP_LIVE_MIGRATE)
+			return tb_err_set(err, TB_EXIT_ENV,
+					  "%s: the %s method live-migrates the guest to the embedded "
+					  "lab's second libvirt host, which a libvirt given by "
+					  "--connect does not have: run it without --connect",
+					  sc->path, sc->method.name);
 	/* Named by our PID, so that a run that finds it after we died removes it. */
 	snprintf(workdir, sizeof(workdir), "%s/twinbench-%d-XXXXXX", tmp ? tmp : "/var/tmp",
 		 getpid());
@@ -994,6 +1080,12 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 out:
 	free(reps);
 	results_close(r.res);
+	if (r.virt2) {
+		pthread_mutex_lock(&cleanup.lock);
+		cleanup.virt2 = NULL;
+		virt_close(r.virt2);
+		pthread_mutex_unlock(&cleanup.lock);
+	}
 	lab_release_slot(lease);
 	if (sb_lease >= 0)
 		lab_release_slot(sb_lease);

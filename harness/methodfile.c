@@ -154,6 +154,12 @@ static const struct yf_field takeover_fields[] = {
 	TIMEOUT,
 };
 
+static const struct yf_field live_migrate_fields[] = {
+	COMMON(struct step),
+	FIELD("max_downtime", yf_duration, struct step, max_downtime_ns),
+	TIMEOUT,
+};
+
 /* The mark step's value is a bare phase name, not a mapping. */
 static const struct yf_field mark_field = FIELD("mark", yf_phase, struct step, mark);
 
@@ -174,6 +180,7 @@ static const struct {
 	KIND("last_words", OP_LAST_WORDS, last_words_fields),
 	KIND("silent", OP_SILENT, silent_fields),
 	KIND("takeover", OP_TAKEOVER, takeover_fields),
+	KIND("live_migrate", OP_LIVE_MIGRATE, live_migrate_fields),
 #undef KIND
 };
 
@@ -368,6 +375,20 @@ static int parse_via(struct yf_loader *ld, const struct yf_field *f, const char 
 	return 0;
 }
 
+/* upgrades: false - a method that boots no new kernel (a reference such as vm-migrate). */
+static int parse_upgrades(struct yf_loader *ld, const struct yf_field *f, const char *what,
+			  yaml_node_t *v, char *base)
+{
+	struct method *m = (struct method *)base;
+	bool upgrades = true;
+	const struct yf_field field = { .key = f->key, .parse = yf_bool };
+
+	if (yf_bool(ld, &field, what, v, (char *)&upgrades))
+		return -1;
+	m->no_upgrade = !upgrades;
+	return 0;
+}
+
 bool method_step_runs(const struct method *m, const struct step *s)
 {
 	const char *way = m->chosen_via ? m->chosen_via : m->nvia ? m->via[0] : NULL;
@@ -392,6 +413,7 @@ static const struct yf_field method_fields[] = {
 	SAME_STRUCT("next_round", next_round_fields),
 	SAME_STRUCT("second_window", second_window_fields),
 	FIELD("standby", yf_bool, struct method, standby),
+	{ .key = "upgrades", .parse = parse_upgrades },
 	{ .key = "via", .parse = parse_via },
 	REQUIRED("steps", parse_method_steps, struct method, steps),
 };

@@ -30,6 +30,7 @@ enum step_op {
 	OP_LAST_WORDS,	 /* like expect: the console's kernel must say nothing more after it */
 	OP_SILENT,	 /* no line matching text since the console's last words */
 	OP_TAKEOVER,	 /* the new kernel's takeover line: every vCPU and enough of the RAM */
+	OP_LIVE_MIGRATE, /* the whole guest live-migrated to the lab's second libvirt host */
 };
 
 /* Which of the scenario's timeouts bounds a step that gives none of its own. */
@@ -51,6 +52,7 @@ struct step {
 	bool new_kernel;      /* uname: the new kernel answers (else the old one); wait_probe:
 			       * a reply from another boot than the last wait_probe's */
 	int min_memory_pct;   /* takeover: of the guest's RAM, default 85 */
+	int64_t max_downtime_ns; /* live_migrate: QEMU's downtime limit; 0: QEMU's own */
 	enum step_budget budget;
 	int64_t timeout_ns;   /* 0: the budget's */
 	char *via;	      /* runs only when the upgrade goes this way (method's via:), or NULL */
@@ -92,6 +94,7 @@ struct method {
 	 */
 	char *second_from;
 	bool standby; /* a second guest boots beside the primary (scenario: standby) */
+	bool no_upgrade; /* upgrades: false: a reference that boots no new kernel */
 	/*
 	 * The ways this method can upgrade the kernel (migrate: reboot or
 	 * kexec), the first the default; a step with via: runs only for its

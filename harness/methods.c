@@ -89,6 +89,7 @@ static void describe(const struct step *s, char *buf, size_t len)
 		[OP_LAST_WORDS] = "expect the last words",
 		[OP_SILENT] = "check the silence",
 		[OP_TAKEOVER] = "expect the takeover",
+		[OP_LIVE_MIGRATE] = "live-migrate the guest",
 	};
 	const char *name = (size_t)s->op < sizeof(names) / sizeof(names[0]) && names[s->op]
 				   ? names[s->op]
@@ -348,6 +349,12 @@ static int run_step(struct interp *in, const struct step *s, struct tb_err *err)
 		break;
 	case OP_START_NEW:
 		rc = env->start_new_kernel(env->runner, err);
+		t = monotime_now();
+		break;
+	case OP_LIVE_MIGRATE:
+		rc = env->live_migrate ? env->live_migrate(env->runner, s->max_downtime_ns, deadline,
+							   err)
+				       : tb_err_set(err, TB_EXIT_ENV, "no second host to migrate to");
 		t = monotime_now();
 		break;
 	}

@@ -31,6 +31,12 @@ struct method_env {
 	/* Runner callbacks: wait for the guest to stop, boot the new kernel. */
 	int (*wait_stopped)(void *runner, int64_t deadline_ns, struct tb_err *err);
 	int (*start_new_kernel)(void *runner, struct tb_err *err);
+	/*
+	 * Live-migrate the guest to the lab's second host (QEMU's downtime
+	 * limit if > 0), aborted at @deadline_ns.
+	 */
+	int (*live_migrate)(void *runner, int64_t max_downtime_ns, int64_t deadline_ns,
+			    struct tb_err *err);
 	/* Tell the user which phase we are in (may be NULL). */
 	void (*progress)(void *runner, const char *phase);
 	void *runner;

@@ -652,11 +652,12 @@ static void md_breakdowns(FILE *f, const struct resultset *set)
 /* The cells of one row of a tool's own figures (TOOL_COLS of them). */
 #define TOOL_COLS 4
 static const char *const tool_head[TOOL_COLS] = { "scenario", "rep", "tool",
-						  "its own figures (times in us)" };
-#define TOOL_FIGURES_NOTE                                                                    \
-	"What the method's tools measured themselves, as they name it (CRIU's stats-dump and " \
-	"stats-restore images: times in microseconds, pages counted), beside the probe's "   \
-	"downtime and phases."
+						  "its own figures, in its units" };
+#define TOOL_FIGURES_NOTE                                                                      \
+	"What the method's tools measured themselves, as they name it (CRIU's stats-dump and "   \
+	"stats-restore images: times in microseconds, pages counted; libvirt's completed "      \
+	"migration job: times in milliseconds, memory in bytes, downtime the time the guest's " \
+	"vCPUs were paused), beside the probe's downtime and phases."
 
 /* Call @row for each tool's figures in @set, in run and repetition order; how many. */
 static int each_tool_stats(const struct resultset *set,

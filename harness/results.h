@@ -71,8 +71,9 @@ struct handoff_breakdown {
 /*
  * What a tool the method runs measured itself, as the tool names and
  * counts it: CRIU's stats-dump and stats-restore images ("criu-dump",
- * "criu-restore"; times in microseconds, pages counted), beside the
- * probe's view.  toolstats.h reads them off the console.
+ * "criu-restore"; times in microseconds, pages counted) and libvirt's
+ * figures of a live migration ("libvirt-migration"; milliseconds, bytes),
+ * beside the probe's view.  toolstats.h reads them off the console.
  */
 struct tool_stats {
 	char name[24];

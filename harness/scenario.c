@@ -283,7 +283,7 @@ static int finish_scenario(struct yf_loader *ld, yaml_node_t *root, struct scena
 {
 	if (load_method(ld, sc))
 		return -1;
-	if (sc->method.downtime_from && !sc->upgrade.kernel)
+	if (sc->method.downtime_from && !sc->method.no_upgrade && !sc->upgrade.kernel)
 		return yf_fail_node(ld, root,
 				    "missing required key 'upgrade' at the top level "
 				    "(the %s method upgrades; only a method without a downtime "

@@ -248,12 +248,14 @@ void verdict_judge(const struct scenario *sc, const struct probe_record *trace, 
 	 * The service is back with the new kernel's first reply, to the probe's
 	 * stamp; with a second window, that is the second's (judge_rounds()).
 	 */
-	if (!unbroken && !m->second_from)
+	if ((!unbroken || m->no_upgrade) && !m->second_from)
 		refine_service_back(sc, rep, "service_back", a->t_recv_ns);
 	if (rep->ok && !v.verified) {
 		rep->ok = false;
 		snprintf(rep->error, sizeof(rep->error), "%s: %s",
-			 unbroken ? "kernel A's service was disturbed" : "upgrade not verified",
+			 !unbroken	  ? "upgrade not verified"
+			 : m->no_upgrade ? "the service was disturbed"
+					 : "kernel A's service was disturbed",
 			 v.why);
 	}
 	if (two)

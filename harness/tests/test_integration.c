@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <libvirt/libvirt.h>
 #include <signal.h>
@@ -902,6 +903,102 @@ static int64_t tool_figure(const struct repetition *rep, const char *tool, const
 	return -1;
 }
 
+
+/*
+ * vm-migrate: libvirt moves the whole guest to the lab's second host while
+ * the probe runs; the same boot answers on, the counter going on, the
+ * consoles follow the guest, libvirt's own figures are kept beside the
+ * probe's, and both hosts' daemons go with the lab.
+ */
+static void test_vm_migrate_moves_the_whole_guest_between_two_hosts(void **state)
+{
+	char results[300], dir[512];
+	struct repetition *reps = NULL;
+	struct run_info info;
+	int before = tl_work_dirs();
+
+	(void)state;
+	run_shipped_with("scenarios/vm-migrate.yaml", "vm-migrate", NULL, "", 0, results,
+			 sizeof(results));
+	load_one(results, "vm-migrate", dir, sizeof(dir), &info, &reps);
+	if (!reps[0].ok)
+		fail_msg("vm-migrate failed: %s", reps[0].error);
+	assert_true(reps[0].verified);
+	assert_false(reps[0].boot_changed);
+	assert_string_equal(reps[0].boot_id_after, reps[0].boot_id_before);
+	assert_string_equal(reps[0].release_after, reps[0].release_before);
+	assert_true(reps[0].counter_after > reps[0].counter_before);
+	assert_string_equal(info.kernel_new, info.kernel_old);
+	/* The guest answered on console a from the second host's QEMU. */
+	assert_string_equal(reps[0].console_release[0], reps[0].release_before);
+	assert_true(reps[0].console_reconnects[0] >= 1);
+	/* libvirt's view beside the probe's: the limit in force, the pause it measured. */
+	assert_true(tool_figure(&reps[0], "libvirt-migration", "max_downtime") > 0);
+	assert_true(tool_figure(&reps[0], "libvirt-migration", "downtime") > 0);
+	assert_true(tool_figure(&reps[0], "libvirt-migration", "time_elapsed") >
+		    tool_figure(&reps[0], "libvirt-migration", "downtime"));
+	/* Back at the probe's first reply after the gap, inside libvirt's call. */
+	assert_true(repetition_phase(&reps[0], "service_back") <
+		    repetition_phase(&reps[0], "migrated"));
+	assert_true(reps[0].maintenance_ns > reps[0].downtime_ns);
+	free(reps);
+	/* The guest on the second host, both hosts' daemons, taps and disks: gone with the lab. */
+	tl_assert_nothing_left();
+	assert_int_equal(tl_work_dirs(), before);
+}
+
+/*
+ * A live migration that cannot finish within its step's timeout (3 s;
+ * this guest takes about ten under TCG) is aborted: the repetition fails
+ * saying so, and the guest answers on where it was, the same boot with
+ * its counter going on.
+ */
+static void test_vm_migrate_past_its_timeout_is_aborted_and_the_guest_runs_on(void **state)
+{
+	char method[300], kernel[PATH_MAX], rootfs[PATH_MAX], scenario[300], results[300];
+	char text[2048], dir[512], path[600], *yaml, *at;
+	const char *args[] = { "run", "--results", results, scenario, NULL };
+	struct repetition *reps = NULL;
+	struct run_info info;
+
+	(void)state;
+	yaml = tl_read_file("methods/vm-migrate.yaml");
+	assert_non_null(yaml);
+	at = strstr(yaml, "live_migrate: {timeout: upgrade,");
+	assert_non_null(at);
+	snprintf(text, sizeof(text), "%.*slive_migrate: {timeout: 3s,%s", (int)(at - yaml), yaml,
+		 at + strlen("live_migrate: {timeout: upgrade,"));
+	free(yaml);
+	snprintf(method, sizeof(method), "%s/vm-migrate-3s.yaml", tmpdir);
+	assert_int_equal(tl_write_file(method, text), 0);
+	assert_non_null(realpath("images/vmlinuz-twin-a", kernel));
+	assert_non_null(realpath("images/rootfs.img", rootfs));
+	snprintf(text, sizeof(text),
+		 "name: vm-migrate-3s\nmethod: %s\n"
+		 "guest:\n  kernel: %s\n  rootfs: %s\n"
+		 "  cmdline: \"console=ttyS0,115200 root=/dev/vda rw init=/sbin/init\"\n"
+		 "  memory: 2G\n"
+		 "timeouts: {boot: 180s, upgrade: 180s}\n",
+		 method, kernel, rootfs);
+	snprintf(scenario, sizeof(scenario), "%s/vm-migrate-3s-scenario.yaml", tmpdir);
+	assert_int_equal(tl_write_file(scenario, text), 0);
+	snprintf(results, sizeof(results), "%s/vm-migrate-3s", tmpdir);
+	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 1);
+	load_one(results, "vm-migrate-3s", dir, sizeof(dir), &info, &reps);
+	assert_false(reps[0].ok);
+	assert_non_null(strstr(reps[0].error, "live migration did not finish in time and was "
+					      "aborted"));
+	assert_true(repetition_phase(&reps[0], "migrated") < 0);
+	assert_int_equal(reps[0].ntool_stats, 0);
+	/* The guest never left the first host: its consoles were never dialled anew. */
+	assert_int_equal(reps[0].console_reconnects[0], 0);
+	assert_true(reps[0].alive_at_end);
+	snprintf(path, sizeof(path), "%s/probe.csv", dir);
+	assert_service_came_back_on_a(path, repetition_phase(&reps[0], "migrate_start"), 1);
+	free(reps);
+	tl_assert_nothing_left();
+}
+
 /*
  * kexec-criu (nvwa's flow): CRIU passes its own check on kernel A, the
  * agent - its state in memory only - is checkpointed, kexec'd over and
@@ -1083,6 +1180,28 @@ static void test_connect_uses_an_existing_libvirt(void **state)
 	assert_non_null(net);
 	assert_int_equal(posix_spawnp(&pid, "ip", NULL, NULL, argv, environ), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
+	/* A method that needs the embedded lab's second host is refused before it starts. */
+	{
+		char *vm_argv[sizeof(argv) / sizeof(argv[0])], log[400], *text;
+		posix_spawn_file_actions_t fa;
+		int vm_status;
+
+		memcpy(vm_argv, argv, sizeof(argv));
+		vm_argv[14] = "scenarios/vm-migrate.yaml";
+		snprintf(log, sizeof(log), "%s/connect-vm-migrate.err", tmpdir);
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		assert_int_equal(posix_spawnp(&pid, "ip", &fa, NULL, vm_argv, environ), 0);
+		posix_spawn_file_actions_destroy(&fa);
+		assert_int_equal(waitpid(pid, &vm_status, 0), pid);
+		assert_true(WIFEXITED(vm_status));
+		assert_int_equal(WEXITSTATUS(vm_status), 3);
+		text = tl_read_file(log);
+		assert_non_null(text);
+		assert_non_null(strstr(text, "scenarios/vm-migrate.yaml: the vm-migrate method "
+					     "live-migrates the guest"));
+		free(text);
+	}
 	virNetworkDestroy(net);
 	virNetworkFree(net);
 	virConnectClose(conn);
@@ -1296,6 +1415,8 @@ int main(void)
 		cmocka_unit_test(test_migrate_moves_the_service_away_and_back),
 		cmocka_unit_test(test_migrate_with_a_damaged_transfer_keeps_the_service_on_the_primary),
 		cmocka_unit_test(test_migrate_by_kexec_upgrades_the_primary_in_place),
+		cmocka_unit_test(test_vm_migrate_moves_the_whole_guest_between_two_hosts),
+		cmocka_unit_test(test_vm_migrate_past_its_timeout_is_aborted_and_the_guest_runs_on),
 		cmocka_unit_test(test_kexec_criu_carries_the_process_over),
 		cmocka_unit_test(test_kexec_criu_with_a_damaged_checkpoint_fails_with_criu_s_error),
 		cmocka_unit_test(test_kexec_criu_failing_before_kexec_lets_the_agent_run_on),

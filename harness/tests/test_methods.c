@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "methodfile.h"
+#include "monotime.h"
 #include "scenario.h"
 #include "testlib.h"
 #include "yamlfile.h"
@@ -145,6 +146,42 @@ static void test_migrate_records_the_phases_of_its_way_to_upgrade(void **state)
 	method_free(&m);
 }
 
+/* vm-migrate: a reference that upgrades nothing; its live_migrate step and its limit. */
+static void test_vm_migrate_is_a_reference_that_upgrades_nothing(void **state)
+{
+	static const char *const phases[] = {
+		"guest_start", "boot_ready", "service_up", "migrate_start", "migrated", "console_moved",
+		NULL,
+	};
+	char *path = tl_path(tmpdir, "limited.yaml");
+	struct method m;
+
+	(void)state;
+	load_ok("vm-migrate", &m);
+	assert_phases(&m, false, phases);
+	/* The guest resumes inside libvirt's call: its first reply comes before "migrated". */
+	assert_true(method_has_phase(&m, false, "service_back"));
+	assert_string_equal(m.maintenance_to, "migrated");
+	assert_true(m.no_upgrade);
+	assert_false(m.standby);
+	assert_int_equal(m.verify, VERIFY_UNBROKEN);
+	assert_int_equal(m.steps[4].op, OP_LIVE_MIGRATE);
+	/* QEMU's own downtime limit unless the step names one. */
+	assert_int_equal(m.steps[4].max_downtime_ns, 0);
+	assert_int_equal(m.steps[4].budget, BUDGET_UPGRADE);
+	method_free(&m);
+
+	assert_int_equal(tl_write_file(path, "verify: unbroken\ndowntime_from: go\n"
+					     "upgrades: true\nsteps:\n  - mark: go\n"
+					     "  - live_migrate: {max_downtime: 50ms, timeout: 90s}\n"),
+			 0);
+	load_ok(path, &m);
+	assert_false(m.no_upgrade);
+	assert_int_equal(m.steps[1].max_downtime_ns, 50 * NS_PER_MS);
+	assert_int_equal(m.steps[1].timeout_ns, 90 * NS_PER_S);
+	method_free(&m);
+}
+
 /* A method the harness has never heard of, from a file alone: kexec twice. */
 static void test_a_new_method_is_a_file(void **state)
 {
@@ -222,6 +259,10 @@ static void test_method_file_errors_name_line_and_column(void **state)
 	assert_method_fails_at("verify: upgrade\ndowntime_from: a\nsecond_window: {from: b}\n"
 			       "steps:\n  - mark: a\n",
 			       3, 23, "second_window.from: 'b' is not a phase");
+	assert_method_fails_at("verify: none\nupgrades: sometimes\nsteps: []\n", 2, 11,
+			       "upgrades");
+	assert_method_fails_at("verify: none\nsteps:\n  - live_migrate: {max_downtime: soon}\n",
+			       3, 34, "bad duration 'soon'");
 }
 
 /*
@@ -390,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_shipped_methods_record_their_phases_in_order),
 		cmocka_unit_test(test_migrate_records_the_phases_of_its_way_to_upgrade),
 		cmocka_unit_test(test_a_new_method_is_a_file),
+		cmocka_unit_test(test_vm_migrate_is_a_reference_that_upgrades_nothing),
 		cmocka_unit_test(test_method_file_errors_name_line_and_column),
 		cmocka_unit_test(test_pattern_too_costly_to_compile_is_refused),
 		cmocka_unit_test(test_before_an_unknown_phase_names_position_and_phases),

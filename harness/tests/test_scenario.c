@@ -454,6 +454,23 @@ static void test_custom_method_needs_no_upgrade(void **state)
 	scenario_free(&sc);
 }
 
+/* vm-migrate measures a move, not an upgrade: no upgrade: key, and none needed. */
+static void test_a_method_that_upgrades_nothing_needs_no_upgrade(void **state)
+{
+	static const char text[] = "name: move\n"
+				   "method: vm-migrate\n"
+				   "guest: {kernel: ../images/vmlinuz}\n";
+	const char *path = scenario_path("generated-move.yaml");
+	struct scenario sc;
+
+	(void)state;
+	assert_int_equal(tl_write_file(path, text), 0);
+	load_ok(path, &sc);
+	assert_true(sc.method.no_upgrade);
+	assert_null(sc.upgrade.kernel);
+	scenario_free(&sc);
+}
+
 static void test_absolute_paths_are_kept(void **state)
 {
 	const char *path = scenario_path("generated-absolute.yaml");
@@ -695,7 +712,7 @@ static void test_unknown_step_kind_is_rejected(void **state)
 	assert_fixture_fails_at("unknown_step_kind.yaml", 7, 5,
 				"unknown step 'sleep' in steps[1] (expected one of: expect, send, "
 				"mark, wait_probe, wait_stopped, start_new, uname, last_words, "
-				"silent, takeover)");
+				"silent, takeover, live_migrate)");
 }
 
 static void test_wait_probe_bad_state_is_rejected(void **state)
@@ -1029,6 +1046,7 @@ int main(void)
 	    cmocka_unit_test(test_minimal_file_gets_defaults),
 	    cmocka_unit_test(test_upgrade_cmdline_defaults_to_guest_cmdline),
 	    cmocka_unit_test(test_custom_method_needs_no_upgrade),
+	    cmocka_unit_test(test_a_method_that_upgrades_nothing_needs_no_upgrade),
 	    cmocka_unit_test(test_standby_defaults_to_the_primary),
 	    cmocka_unit_test(test_a_method_with_a_standby_needs_one),
 	    cmocka_unit_test(test_via_chooses_the_method_s_way_to_upgrade),

@@ -144,6 +144,50 @@ static void test_unbroken_passes_on_one_boot_and_fails_on_a_restart(void **state
 	assert_non_null(strstr(rep.error, "kernel A's service was disturbed"));
 }
 
+/*
+ * vm-migrate: nothing upgraded, so unbroken; the guest resumed inside
+ * libvirt's call, so the service was back at the probe's first reply after
+ * the gap, not when the step after that call saw one.
+ */
+static void test_a_reference_without_upgrade_is_back_at_the_first_reply(void **state)
+{
+	struct scenario sc = upgrade_scenario();
+	struct repetition rep;
+	uint64_t counter = 0;
+	size_t n;
+
+	(void)state;
+	sc.method.name = "vm-migrate";
+	sc.method.downtime_from = "migrate_start";
+	sc.method.maintenance_from = "migrate_start";
+	sc.method.maintenance_to = "migrated";
+	sc.method.verify = VERIFY_UNBROKEN;
+	sc.method.no_upgrade = true;
+	n = replies(trace, 0, 0, 1000, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 1000, 1150);
+	n = replies(trace, n, 1150, 3000, "boot-a", "6.1-a", &counter);
+	rep_init(&rep);
+	repetition_mark(&rep, "migrate_start", 500 * MS);
+	repetition_mark(&rep, "migrated", 2500 * MS);
+	repetition_mark(&rep, "service_back", 2501 * MS);
+	verdict_judge(&sc, trace, n, 3000 * MS, &rep);
+	assert_true(rep.ok);
+	assert_true(rep.verified);
+	assert_int_equal(rep.downtime_ns, 151 * MS);
+	assert_int_equal(repetition_phase(&rep, "service_back"), 1150 * MS + MS / 4);
+	assert_int_equal(rep.maintenance_ns, 2000 * MS);
+
+	/* A guest that came back as another boot was not moved: it restarted. */
+	n = replies(trace, 0, 0, 1000, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 1000, 1150);
+	n = replies(trace, n, 1150, 3000, "boot-x", "6.1-a", &counter);
+	rep_init(&rep);
+	repetition_mark(&rep, "migrate_start", 500 * MS);
+	verdict_judge(&sc, trace, n, 3000 * MS, &rep);
+	assert_false(rep.ok);
+	assert_non_null(strstr(rep.error, "the service was disturbed: the service restarted"));
+}
+
 /* The maintenance window is the method's: twin's runs from the trigger to takeover_done. */
 static void test_maintenance_window_runs_between_the_method_phases(void **state)
 {
@@ -492,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_upgrade_with_state_continued_is_verified),
 		cmocka_unit_test(test_upgrade_with_state_reset_fails),
 		cmocka_unit_test(test_unbroken_passes_on_one_boot_and_fails_on_a_restart),
+		cmocka_unit_test(test_a_reference_without_upgrade_is_back_at_the_first_reply),
 		cmocka_unit_test(test_maintenance_window_runs_between_the_method_phases),
 		cmocka_unit_test(test_second_round_judges_each_handoff),
 		cmocka_unit_test(test_two_windows_each_judged_and_both_gaps_counted),
