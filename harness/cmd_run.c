@@ -84,6 +84,8 @@ struct guest {
 	int port[2];		/* ttyS0, ttyS1; read by the consoles' readers: __atomic access */
 	struct console *con[2]; /* the repetition's, while it runs (the standby's: ttyS0 only) */
 	bool upgraded;		/* guest_start(): the domain boots the new kernel */
+	bool host2;		/* a live migration to the lab's second host was tried (this rep) */
+	off_t host2_log_from;	/* where its QEMU log there stood before */
 	char disk[PATH_MAX];
 	struct virt_domain *dom;
 };
@@ -330,77 +332,6 @@ static int cb_start_new_kernel(void *arg, struct tb_err *err)
 	return guest_start(&((struct runner *)arg)->primary, true, err);
 }
 
-/*
- * Live-migrate the primary to the lab's second libvirt host: its consoles
- * follow it to new telnet ports, and libvirt's figures of the migration
- * join the repetition's tools' own ("libvirt-migration").
- */
-static int cb_live_migrate(void *arg, int64_t max_downtime_ns, int64_t deadline_ns,
-			   struct tb_err *err)
-{
-	struct runner *r = arg;
-	struct guest *g = &r->primary;
-	struct virt_migration st;
-	struct virt_domain *moved = NULL;
-	struct tool_stats *ts;
-	int port[2], reconnects[2] = { 0, 0 }, rc;
-
-	if (r->lab->external || !r->lab->uri2[0])
-		return tb_err_set(err, TB_EXIT_ENV,
-				  "live_migrate needs the embedded lab's second libvirt host; "
-				  "a libvirt given by --connect has none (run without --connect)");
-	if (!r->virt2) {
-		r->virt2 = virt_open(r->lab->uri2, err);
-		if (!r->virt2)
-			return -1;
-		pthread_mutex_lock(&cleanup.lock);
-		cleanup.virt2 = r->virt2;
-		pthread_mutex_unlock(&cleanup.lock);
-	}
-	/* The source QEMU still listens on the guest's ports: these are others. */
-	for (int i = 0; i < 2; i++) {
-		port[i] = lab_free_port(r->lab, err);
-		if (port[i] < 0)
-			return -1;
-	}
-	if (port[0] == port[1])
-		return tb_err_set(err, TB_EXIT_ENV,
-				  "cannot find two free console ports in the lab for the migrated guest");
-	for (int i = 0; i < 2; i++)
-		if (g->con[i])
-			reconnects[i] = console_reconnects(g->con[i]);
-	rc = virt_migrate(g->dom, r->virt2, port, max_downtime_ns / NS_PER_MS, deadline_ns, &moved,
-			  &st, err);
-	if (rc != 0)
-		return -1;
-	pthread_mutex_lock(&cleanup.lock);
-	virt_destroy(g->dom);
-	g->dom = moved;
-	pthread_mutex_unlock(&cleanup.lock);
-	for (int i = 0; i < 2; i++) {
-		__atomic_store_n(&g->port[i], port[i], __ATOMIC_RELEASE);
-		if (g->con[i])
-			console_redial(g->con[i]);
-	}
-	if (r->rep && r->rep->ntool_stats < RESULTS_MAX_TOOL_STATS) {
-		ts = &r->rep->tool_stats[r->rep->ntool_stats++];
-		memset(ts, 0, sizeof(*ts));
-		snprintf(ts->name, sizeof(ts->name), "libvirt-migration");
-		for (int i = 0; i < st.n && ts->n < TOOL_STATS_MAX_KEYS; i++, ts->n++) {
-			snprintf(ts->key[ts->n], sizeof(ts->key[0]), "%s", st.key[i]);
-			ts->value[ts->n] = st.value[i];
-		}
-	}
-	/* The next steps talk to the guest on its new ports. */
-	for (int i = 0; i < 2; i++)
-		if (g->con[i] && console_wait_reconnected(g->con[i], reconnects[i], deadline_ns) != 0)
-			return tb_err_set(err, TB_EXIT_CHECK,
-					  "console %c did not connect to the migrated guest's port %d "
-					  "before the step's timeout",
-					  'a' + i, port[i]);
-	return 0;
-}
-
 /* A copy-on-write overlay of @rootfs: every repetition starts from the same pristine image. */
 static int make_disk(struct guest *g, const char *rootfs, const char *workdir, int rep,
 		     struct tb_err *err)
@@ -459,7 +390,7 @@ static void fail_with_consoles(struct repetition *rep, struct console *con[METHO
 }
 
 /* The lab's log of guest @g's QEMU, "" with a libvirt of the user's. */
-static void qemu_log_path(const struct guest *g, char *path, size_t len)
+static void qemu_log_path(const struct guest *g, bool host2, char *path, size_t len)
 {
 	char name[160];
 
@@ -467,7 +398,7 @@ static void qemu_log_path(const struct guest *g, char *path, size_t len)
 	if (g->r->lab->external)
 		path[0] = '\0';
 	else
-		snprintf(path, len, LAB_QEMU_LOG_DIR "/%s.log", name);
+		snprintf(path, len, "%s/%s.log", host2 ? LAB_QEMU_LOG_DIR2 : LAB_QEMU_LOG_DIR, name);
 }
 
 /* Where @path ends now: a repetition's part of it starts there. */
@@ -483,17 +414,94 @@ static off_t file_end(const char *path)
  * error, how it ended) as qemu-N.log (qemu-standby-N.log): the part of
  * the lab's log that follows @from.
  */
-static void keep_qemu_log(const struct guest *g, int index, const char *path, off_t from)
+static void keep_qemu_log(const struct guest *g, int index, const char *path, off_t from,
+			  const char *suffix)
 {
 	char to[PATH_MAX];
 	struct tb_err err;
 
 	if (!path[0])
 		return;
-	snprintf(to, sizeof(to), "%s/qemu%s-%d.log", results_dir(g->r->res),
-		 g->standby ? "-standby" : "", index);
+	snprintf(to, sizeof(to), "%s/qemu%s%s-%d.log", results_dir(g->r->res),
+		 g->standby ? "-standby" : "", suffix, index);
 	if (file_copy(path, from, to, &err) != 0)
 		fprintf(stderr, "twinbench: %s\n", err.msg);
+}
+
+/*
+ * Live-migrate the primary to the lab's second libvirt host: its consoles
+ * follow it to new telnet ports, and libvirt's figures of the migration
+ * join the repetition's tools' own ("libvirt-migration").
+ */
+static int cb_live_migrate(void *arg, int64_t max_downtime_ns, int64_t deadline_ns,
+			   struct tb_err *err)
+{
+	struct runner *r = arg;
+	struct guest *g = &r->primary;
+	struct virt_migration st;
+	struct virt_domain *moved = NULL;
+	struct tool_stats *ts;
+	int port[2], reconnects[2] = { 0, 0 }, rc;
+	char log[PATH_MAX];
+
+	if (r->lab->external || !r->lab->uri2[0])
+		return tb_err_set(err, TB_EXIT_ENV,
+				  "live_migrate needs the embedded lab's second libvirt host; "
+				  "a libvirt given by --connect has none (run without --connect)");
+	if (!r->virt2) {
+		r->virt2 = virt_open(r->lab->uri2, err);
+		if (!r->virt2)
+			return -1;
+		pthread_mutex_lock(&cleanup.lock);
+		cleanup.virt2 = r->virt2;
+		pthread_mutex_unlock(&cleanup.lock);
+	}
+	/* The source QEMU still listens on the guest's ports: these are others. */
+	for (int i = 0; i < 2; i++) {
+		port[i] = lab_free_port(r->lab, err);
+		if (port[i] < 0)
+			return -1;
+	}
+	if (port[0] == port[1])
+		return tb_err_set(err, TB_EXIT_ENV,
+				  "cannot find two free console ports in the lab for the migrated guest");
+	for (int i = 0; i < 2; i++)
+		if (g->con[i])
+			reconnects[i] = console_reconnects(g->con[i]);
+	/* The destination's QEMU log says why, should the migration or the guest fail there. */
+	qemu_log_path(g, true, log, sizeof(log));
+	g->host2_log_from = file_end(log);
+	g->host2 = true;
+	rc = virt_migrate(g->dom, r->virt2, port, max_downtime_ns / NS_PER_MS, deadline_ns, &moved,
+			  &st, err);
+	if (rc != 0)
+		return -1;
+	pthread_mutex_lock(&cleanup.lock);
+	virt_destroy(g->dom);
+	g->dom = moved;
+	pthread_mutex_unlock(&cleanup.lock);
+	for (int i = 0; i < 2; i++) {
+		__atomic_store_n(&g->port[i], port[i], __ATOMIC_RELEASE);
+		if (g->con[i])
+			console_redial(g->con[i]);
+	}
+	if (r->rep && r->rep->ntool_stats < RESULTS_MAX_TOOL_STATS) {
+		ts = &r->rep->tool_stats[r->rep->ntool_stats++];
+		memset(ts, 0, sizeof(*ts));
+		snprintf(ts->name, sizeof(ts->name), "libvirt-migration");
+		for (int i = 0; i < st.n && ts->n < TOOL_STATS_MAX_KEYS; i++, ts->n++) {
+			snprintf(ts->key[ts->n], sizeof(ts->key[0]), "%s", st.key[i]);
+			ts->value[ts->n] = st.value[i];
+		}
+	}
+	/* The next steps talk to the guest on its new ports. */
+	for (int i = 0; i < 2; i++)
+		if (g->con[i] && console_wait_reconnected(g->con[i], reconnects[i], deadline_ns) != 0)
+			return tb_err_set(err, TB_EXIT_CHECK,
+					  "console %c did not connect to the migrated guest's port %d "
+					  "before the step's timeout",
+					  'a' + i, port[i]);
+	return 0;
 }
 
 /* Stop the capture; what dumpcap said went wrong becomes the capture's note. */
@@ -642,10 +650,11 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	rep->ok = true;
 	progress_rep(r->progress, index);
 	progress_step(r->progress, "starting the guest");
-	qemu_log_path(&r->primary, qemu_log[0], sizeof(qemu_log[0]));
+	r->primary.host2 = false;
+	qemu_log_path(&r->primary, false, qemu_log[0], sizeof(qemu_log[0]));
 	qemu_log_from[0] = file_end(qemu_log[0]);
 	if (sb) {
-		qemu_log_path(sb, qemu_log[1], sizeof(qemu_log[1]));
+		qemu_log_path(sb, false, qemu_log[1], sizeof(qemu_log[1]));
 		qemu_log_from[1] = file_end(qemu_log[1]);
 	}
 
@@ -742,9 +751,15 @@ out:
 	if (sb)
 		guest_end(sb, rep);
 	if (!rep->ok) {
-		keep_qemu_log(&r->primary, index, qemu_log[0], qemu_log_from[0]);
+		keep_qemu_log(&r->primary, index, qemu_log[0], qemu_log_from[0], "");
 		if (sb)
-			keep_qemu_log(sb, index, qemu_log[1], qemu_log_from[1]);
+			keep_qemu_log(sb, index, qemu_log[1], qemu_log_from[1], "");
+		if (r->primary.host2) {
+			char host2[PATH_MAX];
+
+			qemu_log_path(&r->primary, true, host2, sizeof(host2));
+			keep_qemu_log(&r->primary, index, host2, r->primary.host2_log_from, "-host2");
+		}
 	}
 	probe_free(probe);
 	r->rep = NULL;

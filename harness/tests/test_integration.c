@@ -992,6 +992,11 @@ static void test_vm_migrate_past_its_timeout_is_aborted_and_the_guest_runs_on(vo
 	assert_int_equal(reps[0].ntool_stats, 0);
 	/* The guest never left the first host: its consoles were never dialled anew. */
 	assert_int_equal(reps[0].console_reconnects[0], 0);
+	/* The destination's QEMU log is kept beside the source's: it says what it was told. */
+	snprintf(path, sizeof(path), "%s/qemu-host2-1.log", dir);
+	assert_true(access(path, R_OK) == 0);
+	snprintf(path, sizeof(path), "%s/qemu-1.log", dir);
+	assert_true(access(path, R_OK) == 0);
 	assert_true(reps[0].alive_at_end);
 	snprintf(path, sizeof(path), "%s/probe.csv", dir);
 	assert_service_came_back_on_a(path, repetition_phase(&reps[0], "migrate_start"), 1);
