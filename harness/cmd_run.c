@@ -721,8 +721,13 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	}
 	/* What the agents of a twin handoff said of its steps, once the service was back. */
 	breakdown_collect(r->primary.con, rep);
-	/* What the method's tools measured themselves (kexec-criu: CRIU). */
-	toolstats_collect(r->primary.con, rep);
+	/* What the method's tools measured themselves (kexec-criu: CRIU; migrate: the agents). */
+	{
+		struct console *con[3] = { r->primary.con[0], r->primary.con[1],
+					   sb ? sb->con[0] : NULL };
+
+		toolstats_collect(con, 3, rep);
+	}
 	progress_step(r->progress, "checking that the service is alive");
 	rep->alive_at_end = probe_wait_reply(probe, monotime_now(),
 					     monotime_now() + ALIVE_CHECK_NS, NULL) == 0;

@@ -931,6 +931,11 @@ void console_redial(struct console *c)
 	pthread_mutex_unlock(&c->tn_lock);
 }
 
+const char *console_name(const struct console *c)
+{
+	return c->name;
+}
+
 int console_reconnects(struct console *c)
 {
 	int n;

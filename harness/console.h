@@ -127,6 +127,9 @@ void console_redial(struct console *c);
  */
 int console_reconnects(struct console *c);
 
+/* The name it was opened with ("a", "b", "standby"). */
+const char *console_name(const struct console *c);
+
 /* Wait until connected or @deadline_ns; 0 or -ETIMEDOUT. */
 int console_wait_connected(struct console *c, int64_t deadline_ns);
 

@@ -657,7 +657,9 @@ static const char *const tool_head[TOOL_COLS] = { "scenario", "rep", "tool",
 	"What the method's tools measured themselves, as they name it (CRIU's stats-dump and "   \
 	"stats-restore images: times in microseconds, pages counted; libvirt's completed "      \
 	"migration job: times in milliseconds, memory in bytes, downtime the time the guest's " \
-	"vCPUs were paused), beside the probe's downtime and phases."
+	"vCPUs were paused; the agents' steps of the k-th move of a service, move-K-out the "   \
+	"holder's and move-K-in the taker's: nanoseconds from the first step, on each guest's " \
+	"own clock), beside the probe's downtime and phases."
 
 /* Call @row for each tool's figures in @set, in run and repetition order; how many. */
 static int each_tool_stats(const struct resultset *set,

@@ -65,7 +65,7 @@ struct handoff_breakdown {
 };
 
 /* A tool's own figures of one repetition: at most this many tools, and keys each. */
-#define RESULTS_MAX_TOOL_STATS 4
+#define RESULTS_MAX_TOOL_STATS 8
 #define TOOL_STATS_MAX_KEYS    16
 
 /*

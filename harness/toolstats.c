@@ -1,4 +1,5 @@
 /* toolstats.c - a tool's own figures from the console (see toolstats.h). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,12 +9,34 @@
 #include "toolstats.h"
 
 #define PREFIX "twinbench: criu stats-"
+/* The agents' steps of a service moved between guests (guest/agent/migrate.h). */
+#define MOVE_OUT "twinbench-agent: move out "
+#define MOVE_IN	 "twinbench-agent: move in from="
+
+/* "move out STEPS" (the holder's) or "move in from=BOOT STEPS" (the taker's). */
+static int parse_move(const char *p, bool out, struct tool_stats *ts)
+{
+	if (!out)
+		p += strcspn(p, " \r");
+	memset(ts, 0, sizeof(*ts));
+	snprintf(ts->name, sizeof(ts->name), "move-%s", out ? "out" : "in");
+	ts->n = kv_parse(p, ts->key[0], sizeof(ts->key[0]), ts->value, TOOL_STATS_MAX_KEYS);
+	if (ts->n < 0) {
+		ts->n = 0;
+		return -1;
+	}
+	return ts->n ? 1 : -1;
+}
 
 int toolstats_parse_line(const char *line, struct tool_stats *ts)
 {
 	const char *p = strstr(line, PREFIX), *kind;
 	size_t kind_len;
 
+	if (!p && (kind = strstr(line, MOVE_OUT)))
+		return parse_move(kind + strlen(MOVE_OUT), true, ts);
+	if (!p && (kind = strstr(line, MOVE_IN)))
+		return parse_move(kind + strlen(MOVE_IN), false, ts);
 	if (!p)
 		return 0;
 	kind = p + strlen(PREFIX);
@@ -33,9 +56,25 @@ int toolstats_parse_line(const char *line, struct tool_stats *ts)
 	return ts->n ? 1 : -1;
 }
 
-void toolstats_collect(struct console *const con[2], struct repetition *rep)
+/* A statistics line found, stamped: the lines of all consoles go in time order. */
+struct found {
+	int64_t t_ns;
+	struct tool_stats ts;
+};
+
+static int by_time(const void *a, const void *b)
 {
-	for (int c = 0; c < 2; c++) {
+	const struct found *x = a, *y = b;
+
+	return (x->t_ns > y->t_ns) - (x->t_ns < y->t_ns);
+}
+
+void toolstats_collect(struct console *const *con, int ncon, struct repetition *rep)
+{
+	struct found found[RESULTS_MAX_TOOL_STATS];
+	int n = 0, moves[2] = { 0, 0 };
+
+	for (int c = 0; c < ncon; c++) {
 		struct console_match m;
 
 		for (size_t i = 0; con[c] && console_line(con[c], i, &m) == 0; i++) {
@@ -43,11 +82,24 @@ void toolstats_collect(struct console *const con[2], struct repetition *rep)
 			int rc = toolstats_parse_line(m.text, &ts);
 
 			if (rc < 0)
-				fprintf(stderr, "twinbench: console %c: a statistics line that is "
+				fprintf(stderr, "twinbench: console %s: a statistics line that is "
 						"not name=count pairs, left out: %.200s\n",
-					'a' + c, m.text);
-			if (rc == 1 && rep->ntool_stats < RESULTS_MAX_TOOL_STATS)
-				rep->tool_stats[rep->ntool_stats++] = ts;
+					console_name(con[c]), m.text);
+			if (rc == 1 && n < RESULTS_MAX_TOOL_STATS)
+				found[n++] = (struct found){ .t_ns = m.t_ns, .ts = ts };
+		}
+	}
+	qsort(found, (size_t)n, sizeof(found[0]), by_time);
+	for (int i = 0; i < n && rep->ntool_stats < RESULTS_MAX_TOOL_STATS; i++) {
+		struct tool_stats *ts = &rep->tool_stats[rep->ntool_stats++];
+
+		*ts = found[i].ts;
+		/* The k-th move's holder and taker: move-K-out, move-K-in. */
+		if (!strcmp(ts->name, "move-out") || !strcmp(ts->name, "move-in")) {
+			bool out = ts->name[5] == 'o';
+
+			snprintf(ts->name, sizeof(ts->name), "move-%d-%s", ++moves[!out],
+				 out ? "out" : "in");
 		}
 	}
 }

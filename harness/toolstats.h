@@ -9,6 +9,15 @@
  *
  * Each becomes a struct tool_stats ("criu-dump", "criu-restore") with the
  * figures as stats.proto names them.
+ *
+ * The agents that move a service between guests (migrate) print their
+ * steps once it moved, in ns on their own kernel's clock from the first:
+ *
+ *   twinbench-agent: move out pulled=0 sent=180220 acked=2216840 released=2610110
+ *   twinbench-agent: move in from=BOOT connected=0 state=2701450 ... arp=64230870
+ *
+ * The k-th of each, in time order over every console, is "move-K-out"
+ * (the holder's) and "move-K-in" (the taker's).
  */
 #ifndef TB_TOOLSTATS_H
 #define TB_TOOLSTATS_H
@@ -25,10 +34,11 @@ struct console;
 int toolstats_parse_line(const char *line, struct tool_stats *ts);
 
 /*
- * Every statistics line on consoles @con[0] and @con[1] (NULL: none) into
- * @rep, up to RESULTS_MAX_TOOL_STATS; a malformed one is said on stderr.
+ * Every statistics line on the @ncon consoles @con (NULL: none) into @rep
+ * in time order, up to RESULTS_MAX_TOOL_STATS; a malformed one is said on
+ * stderr.
  */
-void toolstats_collect(struct console *const con[2], struct repetition *rep);
+void toolstats_collect(struct console *const *con, int ncon, struct repetition *rep);
 
 /* @ts for people: "freezing_time=120 frozen_time=5400 ...". */
 void toolstats_format(const struct tool_stats *ts, char *buf, size_t len);

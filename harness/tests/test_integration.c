@@ -767,6 +767,17 @@ static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
 	free(reps);
 }
 
+/* The figure @key of the tool's figures named @tool in @rep, or -1. */
+static int64_t tool_figure(const struct repetition *rep, const char *tool, const char *key)
+{
+	for (int i = 0; i < rep->ntool_stats; i++)
+		if (!strcmp(rep->tool_stats[i].name, tool))
+			for (int k = 0; k < rep->tool_stats[i].n; k++)
+				if (!strcmp(rep->tool_stats[i].key[k], key))
+					return rep->tool_stats[i].value[k];
+	return -1;
+}
+
 /*
  * migrate: the service moves to the standby guest and back to the
  * primary's new kernel; two gaps, both judged, the standby's replies
@@ -812,6 +823,11 @@ static void test_migrate_moves_the_service_away_and_back(void **state)
 	assert_true(repetition_phase(&reps[0], "move_back_start") >
 		    repetition_phase(&reps[0], "moved_away"));
 	assert_method_phases_ordered(&reps[0], "migrate", false);
+	/* Each move's steps as its two agents stamped them, holder and taker. */
+	assert_true(tool_figure(&reps[0], "move-1-out", "released") > 0);
+	assert_true(tool_figure(&reps[0], "move-1-in", "arp") > 0);
+	assert_true(tool_figure(&reps[0], "move-2-out", "released") > 0);
+	assert_true(tool_figure(&reps[0], "move-2-in", "arp") > 0);
 	/* The spare's cost: its size, and it ran longer than the maintenance window. */
 	assert_int_equal(info.standby_memory_mib, info.guest_memory_mib);
 	assert_int_equal(info.standby_vcpus, info.guest_vcpus);
@@ -892,16 +908,6 @@ static void test_migrate_with_a_damaged_transfer_keeps_the_service_on_the_primar
 	free(reps);
 }
 
-/* The figure @key of the tool's figures named @tool in @rep, or -1. */
-static int64_t tool_figure(const struct repetition *rep, const char *tool, const char *key)
-{
-	for (int i = 0; i < rep->ntool_stats; i++)
-		if (!strcmp(rep->tool_stats[i].name, tool))
-			for (int k = 0; k < rep->tool_stats[i].n; k++)
-				if (!strcmp(rep->tool_stats[i].key[k], key))
-					return rep->tool_stats[i].value[k];
-	return -1;
-}
 
 
 /*

@@ -1,6 +1,7 @@
 /*
  * test_toolstats.c - a tool's own figures from the console: CRIU's
- * statistics images as the agent reads them, on kexec-criu's new kernel.
+ * statistics images as the agent reads them, on kexec-criu's new kernel,
+ * and the steps of the agents that move a service between guests.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,11 +118,55 @@ static void test_collect_takes_the_lines_in_order_and_leaves_malformed_ones_out(
 	feed(con[0], 2 * NS_PER_S, DUMP_LINE);
 	feed(con[0], 2 * NS_PER_S, "twinbench: criu stats-restore not figures");
 	feed(con[0], 3 * NS_PER_S, RESTORE_LINE);
-	toolstats_collect(con, &rep);
+	toolstats_collect(con, 2, &rep);
 	assert_int_equal(rep.ntool_stats, 2);
 	assert_string_equal(rep.tool_stats[0].name, "criu-dump");
 	assert_string_equal(rep.tool_stats[1].name, "criu-restore");
 	console_close(con[0]);
+}
+
+#define MOVE_OUT_LINE "twinbench-agent: move out pulled=0 sent=180220 acked=2216840 released=2610110"
+#define MOVE_IN_LINE                                                                          \
+	"twinbench-agent: move in from=0b7c5e1f-3a57-4c1e-9d52-0d5fa3a6f1c2 connected=0 "    \
+	"state=2701450 released=3020000 addr=3512300 arp=4230870"
+
+/*
+ * migrate: two moves, each a holder's "move out" and a taker's "move in",
+ * on three consoles; in time order they are move-1-out, move-1-in,
+ * move-2-out, move-2-in, whichever console each came on.
+ */
+static void test_moves_are_numbered_in_time_order_over_every_console(void **state)
+{
+	struct tb_err err;
+	struct console *con[3] = { console_open("a", NULL, NULL, NULL, &err), NULL,
+				   console_open("standby", NULL, NULL, NULL, &err) };
+	struct repetition rep;
+	struct tool_stats ts;
+
+	(void)state;
+	assert_int_equal(toolstats_parse_line(MOVE_IN_LINE "\r", &ts), 1);
+	assert_string_equal(ts.name, "move-in");
+	assert_int_equal(ts.n, 5);
+	assert_string_equal(ts.key[0], "connected");
+	assert_true(toolstats_get(&ts, "arp") == 4230870);
+	assert_int_equal(toolstats_parse_line("twinbench-agent: move in from=x", &ts), -1);
+	assert_int_equal(toolstats_parse_line("twinbench-agent: move out sent=soon", &ts), -1);
+
+	memset(&rep, 0, sizeof(rep));
+	/* Away: the primary (a) holds, the standby takes; back: the other way round. */
+	feed(con[2], 2 * NS_PER_S, MOVE_IN_LINE);
+	feed(con[0], 1 * NS_PER_S, MOVE_OUT_LINE);
+	feed(con[0], 9 * NS_PER_S, MOVE_IN_LINE);
+	feed(con[2], 8 * NS_PER_S, MOVE_OUT_LINE);
+	toolstats_collect(con, 3, &rep);
+	assert_int_equal(rep.ntool_stats, 4);
+	assert_string_equal(rep.tool_stats[0].name, "move-1-out");
+	assert_string_equal(rep.tool_stats[1].name, "move-1-in");
+	assert_string_equal(rep.tool_stats[2].name, "move-2-out");
+	assert_string_equal(rep.tool_stats[3].name, "move-2-in");
+	assert_true(toolstats_get(&rep.tool_stats[2], "released") == 2610110);
+	console_close(con[0]);
+	console_close(con[2]);
 }
 
 int main(void)
@@ -132,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_other_lines_are_not_statistics),
 		cmocka_unit_test(test_malformed_statistics_lines_are_refused),
 		cmocka_unit_test(test_collect_takes_the_lines_in_order_and_leaves_malformed_ones_out),
+		cmocka_unit_test(test_moves_are_numbered_in_time_order_over_every_console),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
