@@ -394,6 +394,59 @@ static void test_twin_boot_runs_kernel_b_beside_a(void **state)
 	twin_run_free(&t);
 }
 
+static void run_shipped_with(const char *shipped, const char *name, const char *reps_line,
+			     const char *extra, int rc, char *results, size_t len);
+
+/*
+ * Once B runs, A is fenced from it: A cannot unload (or replace) the crash
+ * image B runs in, cannot bring B's CPU online, and a second twin-boot is
+ * refused before it loads anything.  B still answers afterwards, and A's
+ * service never stopped.
+ */
+static void test_twin_boot_fences_kernel_b_from_kernel_a(void **state)
+{
+	char results[300], dir[512], path[600], *log_a;
+	struct repetition *reps = NULL;
+	struct run_info info;
+
+	(void)state;
+	run_shipped_with(
+	    "scenarios/twin-boot.yaml", "twin-fenced", NULL,
+	    "steps:\n"
+	    "  - send: {console: a, text: \"kexec -p -u; echo unload=$?\\n\"}\n"
+	    "  - expect: {console: a, pattern: \"^unload=[1-9][0-9]*$\", whole_line: true}\n"
+	    "  - send: {console: a, text: \"echo 1 > /sys/devices/system/cpu/cpu$(cat "
+	    "/sys/kernel/twin_kernel/cpu)/online; echo online=$?\\n\"}\n"
+	    "  - expect: {console: a, pattern: \"^online=1$\", whole_line: true}\n"
+	    "  - send: {console: a, text: \"twinbench-upgrade twin-boot; echo again=$?\\n\"}\n"
+	    "  - expect: {console: a, pattern: \"^again=1$\", whole_line: true}\n"
+	    "  - uname: {console: b, kernel: new, mark: b_after_fences}\n"
+	    "  - wait_probe: {state: up, mark: a_after_fences}\n",
+	    0, results, sizeof(results));
+	load_one(results, "twin-fenced", dir, sizeof(dir), &info, &reps);
+	if (!reps[0].ok)
+		fail_msg("twin-fenced failed: %s", reps[0].error);
+	/* A's service went on unbroken through all of it, and B still answers. */
+	assert_true(reps[0].verified);
+	assert_false(reps[0].boot_changed);
+	assert_true(repetition_phase(&reps[0], "b_after_fences") >
+		    repetition_phase(&reps[0], "b_answered"));
+	assert_true(ends_with(reps[0].console_release[1], "-twinbench-b"));
+	snprintf(path, sizeof(path), "%s/console-a.log", dir);
+	log_a = tl_read_file(path);
+	assert_non_null(log_a);
+	/*
+	 * kexec-tools' own words for the kernel's EBUSY (the write to B's
+	 * CPU's online file failed: online=1), and the script's refusal.
+	 */
+	assert_non_null(strstr(log_a, "Device or resource busy"));
+	assert_non_null(strstr(log_a, "refusing a second twin-boot"));
+	assert_int_equal(tl_count(log_a, "leaves for the crash-loaded kernel"), 1);
+	free(log_a);
+	free(reps);
+	tl_assert_nothing_left();
+}
+
 static void test_twin_boot_with_broken_b_fails_and_a_keeps_running(void **state)
 {
 	char results[300], scenario[300], dir[512], out[300], kernel[PATH_MAX], initramfs[PATH_MAX],
@@ -1435,6 +1488,7 @@ int main(void)
 		cmocka_unit_test(test_custom_method_runs_only_the_scenario_steps),
 		cmocka_unit_test(test_sigint_during_boot_leaves_nothing),
 		cmocka_unit_test(test_twin_boot_runs_kernel_b_beside_a),
+		cmocka_unit_test(test_twin_boot_fences_kernel_b_from_kernel_a),
 		cmocka_unit_test(test_twin_boot_with_broken_b_fails_and_a_keeps_running),
 		cmocka_unit_test(test_twin_hands_the_service_to_kernel_b),
 		cmocka_unit_test(test_twin_dual_moves_only_the_address),
