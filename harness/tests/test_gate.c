@@ -577,8 +577,14 @@ static void test_committed_baseline_still_loads(void **state)
 	if (gate_baseline_load(fixture("../../../results/baselines/tcg.json"), &b, &err))
 		fail_msg("%s", err.msg);
 	assert_int_equal(b.version, 2);
-	for (size_t i = 0; i < b.n; i++)
-		assert_string_equal(b.entries[i].key.kernel_new, "6.1.192-twinbench-b");
+	/* Every method upgrades twin-a -> twin-b; vm-migrate, a reference, upgrades nothing. */
+	for (size_t i = 0; i < b.n; i++) {
+		assert_string_equal(b.entries[i].key.kernel_old, "6.1.192-twinbench-a");
+		assert_string_equal(b.entries[i].key.kernel_new,
+				    strcmp(b.entries[i].key.method, "vm-migrate")
+					    ? "6.1.192-twinbench-b"
+					    : "6.1.192-twinbench-a");
+	}
 	gate_baseline_free(&b);
 	if (gate_baseline_load(fixture("v1_tcg_debian.json"), &b, &err))
 		fail_msg("%s", err.msg);
