@@ -398,6 +398,65 @@ static void run_shipped_with(const char *shipped, const char *name, const char *
 			     const char *extra, int rc, char *results, size_t len);
 
 /*
+ * A state region is zeroed by the kernel that sets it aside: kernel A
+ * writes a block into its region and kexecs (which keeps memory as it
+ * is); the next kernel sets its region aside at the same address, and
+ * reads zeros there, not the block, nor a parked count.
+ */
+static void test_a_kernel_zeroes_the_state_region_an_earlier_kernel_left(void **state)
+{
+	char kernel_a[PATH_MAX], kernel_b[PATH_MAX], rootfs[PATH_MAX], text[4096], dir[512];
+	char path[600], region[2][64] = { "", "" }, *log, *at;
+	struct repetition *reps = NULL;
+	struct run_info info;
+
+	(void)state;
+	assert_non_null(realpath("images/vmlinuz-twin-a", kernel_a));
+	assert_non_null(realpath("images/vmlinuz-twin-b", kernel_b));
+	assert_non_null(realpath("images/rootfs.img", rootfs));
+	snprintf(text, sizeof(text),
+		 "name: stale-region\nmethod: kexec\n"
+		 "guest:\n  kernel: %s\n  rootfs: %s\n"
+		 "  cmdline: \"console=ttyS0,115200 root=/dev/vda rw init=/sbin/init "
+		 "crashkernel=192M no_ipi_broadcast=1 twin_state=64K\"\n"
+		 "  memory: 2G\nupgrade:\n  kernel: %s\n"
+		 "timeouts: {boot: 180s, upgrade: 180s}\n"
+		 "steps:\n"
+		 "  - send: {console: a, before: upgrade_start, text: \"echo "
+		 "region-a=$(cat /sys/kernel/twin_kernel/state_region); printf stale-block "
+		 "> /sys/kernel/twin_kernel/state; head -c 11 /sys/kernel/twin_kernel/state; "
+		 "echo\\n\"}\n"
+		 "  - expect: {console: a, before: upgrade_start, pattern: \"^stale-block$\", "
+		 "whole_line: true}\n"
+		 "  - expect: {console: a, pattern: \"twinbench-a# \", peek: true}\n"
+		 "  - send: {console: a, text: \"echo region-b=$(cat "
+		 "/sys/kernel/twin_kernel/state_region) parked=$(cat "
+		 "/sys/kernel/twin_kernel/parked) bytes=$(od -An -tx1 -N16 "
+		 "/sys/kernel/twin_kernel/state | tr -d ' \\\\n')\\n\"}\n"
+		 "  - expect: {console: a, pattern: \"^region-b=.* bytes=[0-9a-f]+$\", "
+		 "whole_line: true}\n",
+		 kernel_a, rootfs, kernel_b);
+	run_own_scenario("stale-region", text, dir, sizeof(dir), &info, &reps);
+	assert_true(reps[0].verified);
+	snprintf(path, sizeof(path), "%s/console-a.log", dir);
+	log = tl_read_file(path);
+	assert_non_null(log);
+	/* The lines as printed, not the commands as echoed. */
+	at = strstr(log, " region-a=0x");
+	assert_non_null(at);
+	assert_int_equal(sscanf(at, " region-a=%63s", region[0]), 1);
+	at = strstr(log, " region-b=0x");
+	assert_non_null(at);
+	assert_int_equal(sscanf(at, " region-b=%63s", region[1]), 1);
+	/* The same RAM both times: what the second kernel reads there was the first's. */
+	assert_string_equal(region[0], region[1]);
+	assert_non_null(strstr(at, " parked=0 bytes=00000000000000000000000000000000"));
+	free(log);
+	free(reps);
+	tl_assert_nothing_left();
+}
+
+/*
  * Once B runs, A is fenced from it: A cannot unload (or replace) the crash
  * image B runs in, cannot bring B's CPU online, and a second twin-boot is
  * refused before it loads anything.  B still answers afterwards, and A's
@@ -1495,6 +1554,7 @@ int main(void)
 		cmocka_unit_test(test_sigint_during_boot_leaves_nothing),
 		cmocka_unit_test(test_twin_boot_runs_kernel_b_beside_a),
 		cmocka_unit_test(test_twin_boot_fences_kernel_b_from_kernel_a),
+		cmocka_unit_test(test_a_kernel_zeroes_the_state_region_an_earlier_kernel_left),
 		cmocka_unit_test(test_twin_boot_with_broken_b_fails_and_a_keeps_running),
 		cmocka_unit_test(test_twin_hands_the_service_to_kernel_b),
 		cmocka_unit_test(test_twin_dual_moves_only_the_address),
