@@ -279,6 +279,34 @@ static int choose_via(struct yf_loader *ld, struct scenario *sc)
 			  m->name, ways, sc->via);
 }
 
+/*
+ * The release an x86 kernel image names in its boot header (the boot
+ * protocol's kernel_version: "6.1.192-twinbench-b (user@host) #2 ..."),
+ * malloc'd; NULL if @path is no such image (or cannot be read).
+ */
+static char *image_release(const char *path)
+{
+	unsigned char hdr[0x210];
+	char version[128];
+	unsigned int at;
+	size_t len;
+	FILE *f = fopen(path, "rbe");
+
+	if (!f)
+		return NULL;
+	if (fread(hdr, 1, sizeof(hdr), f) != sizeof(hdr) || memcmp(hdr + 0x202, "HdrS", 4) ||
+	    !(at = hdr[0x20e] | (unsigned int)hdr[0x20f] << 8) ||
+	    fseek(f, 0x200L + at, SEEK_SET) != 0 ||
+	    (len = fread(version, 1, sizeof(version) - 1, f)) == 0) {
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	version[len] = '\0';
+	len = strcspn(version, " ");
+	return len && len < sizeof(version) - 1 ? strndup(version, len) : NULL;
+}
+
 static int finish_scenario(struct yf_loader *ld, yaml_node_t *root, struct scenario *sc)
 {
 	if (load_method(ld, sc))
@@ -334,6 +362,15 @@ static int finish_scenario(struct yf_loader *ld, yaml_node_t *root, struct scena
 	}
 	if (sc->standby.present && standby_defaults(sc) != 0)
 		return yf_fail_node(ld, root, "out of memory");
+	/*
+	 * Unless the scenario says otherwise, the new kernel must answer with
+	 * the release its image names: a boot of another kernel (the old one,
+	 * a stale payload) is no upgrade to it.
+	 */
+	if (sc->upgrade.kernel && !sc->upgrade.release)
+		sc->upgrade.release = image_release(sc->upgrade.kernel);
+	if (sc->upgrade.next.kernel && !sc->upgrade.next.release)
+		sc->upgrade.next.release = image_release(sc->upgrade.next.kernel);
 	return 0;
 }
 

@@ -65,7 +65,8 @@ struct upgrade_next {
 	char *kernel;	  /* absolute path, or NULL: no second upgrade */
 	char *initrd;	  /* absolute path, or NULL */
 	char *cmdline;	  /* its command line (required) */
-	char *release;	  /* expected `uname -r`, or NULL: any other kernel than B counts */
+	char *release;	  /* expected `uname -r` (default: what the image's boot header
+			   * names), or NULL: any other kernel than B counts */
 	int line, column; /* where its mapping starts in the file */
 };
 
@@ -73,7 +74,8 @@ struct upgrade_spec {
 	char *kernel;  /* absolute path of the new kernel */
 	char *initrd;  /* absolute path, or NULL */
 	char *cmdline; /* command line of the new kernel */
-	char *release; /* expected `uname -r` of the new kernel, or NULL: any new boot counts */
+	char *release; /* expected `uname -r` of the new kernel (default: what the image's
+			* boot header names), or NULL: any new boot counts */
 	struct upgrade_next next;
 };
 

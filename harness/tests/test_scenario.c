@@ -454,6 +454,62 @@ static void test_custom_method_needs_no_upgrade(void **state)
 	scenario_free(&sc);
 }
 
+/*
+ * Without upgrade.release, the new kernel must be the one its image names
+ * in its x86 boot header; a file that is no such image leaves it to any
+ * new boot, and a release the scenario gives wins.
+ */
+static void test_the_release_defaults_to_what_the_image_names(void **state)
+{
+	static const char version[] = "6.1.99-twinbench-z (someone@somewhere) #7 SMP";
+	unsigned char image[0x400] = { 0 };
+	const char *path = scenario_path("generated-release.yaml");
+	char text[2 * PATH_MAX], bz[PATH_MAX];
+	struct scenario sc;
+	FILE *f;
+
+	(void)state;
+	/* kernel_version at 0x20e: the string's offset from 0x200. */
+	memcpy(image + 0x202, "HdrS", 4);
+	image[0x20e] = 0x80;
+	memcpy(image + 0x280, version, sizeof(version));
+	snprintf(bz, sizeof(bz), "%s", scratch("images/bzImage-z"));
+	f = fopen(bz, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(image, 1, sizeof(image), f), sizeof(image));
+	assert_int_equal(fclose(f), 0);
+
+	snprintf(text, sizeof(text),
+		 "name: named\nmethod: kexec\nguest: {kernel: ../images/vmlinuz}\n"
+		 "upgrade: {kernel: %s}\n", bz);
+	assert_int_equal(tl_write_file(path, text), 0);
+	load_ok(path, &sc);
+	assert_string_equal(sc.upgrade.release, "6.1.99-twinbench-z");
+	scenario_free(&sc);
+
+	snprintf(text, sizeof(text),
+		 "name: named\nmethod: kexec\nguest: {kernel: ../images/vmlinuz}\n"
+		 "upgrade: {kernel: %s, release: 6.1.99-other}\n", bz);
+	assert_int_equal(tl_write_file(path, text), 0);
+	load_ok(path, &sc);
+	assert_string_equal(sc.upgrade.release, "6.1.99-other");
+	scenario_free(&sc);
+
+	/* A header without the magic names nothing. */
+	memset(image + 0x202, 0, 4);
+	f = fopen(bz, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(image, 1, sizeof(image), f), sizeof(image));
+	assert_int_equal(fclose(f), 0);
+	snprintf(text, sizeof(text),
+		 "name: named\nmethod: kexec\nguest: {kernel: ../images/vmlinuz}\n"
+		 "upgrade: {kernel: %s}\n", bz);
+	assert_int_equal(tl_write_file(path, text), 0);
+	load_ok(path, &sc);
+	assert_null(sc.upgrade.release);
+	scenario_free(&sc);
+}
+
 /* vm-migrate measures a move, not an upgrade: no upgrade: key, and none needed. */
 static void test_a_method_that_upgrades_nothing_needs_no_upgrade(void **state)
 {
@@ -1047,6 +1103,7 @@ int main(void)
 	    cmocka_unit_test(test_upgrade_cmdline_defaults_to_guest_cmdline),
 	    cmocka_unit_test(test_custom_method_needs_no_upgrade),
 	    cmocka_unit_test(test_a_method_that_upgrades_nothing_needs_no_upgrade),
+	    cmocka_unit_test(test_the_release_defaults_to_what_the_image_names),
 	    cmocka_unit_test(test_standby_defaults_to_the_primary),
 	    cmocka_unit_test(test_a_method_with_a_standby_needs_one),
 	    cmocka_unit_test(test_via_chooses_the_method_s_way_to_upgrade),
