@@ -454,6 +454,33 @@ static void test_custom_method_needs_no_upgrade(void **state)
 	scenario_free(&sc);
 }
 
+/* @size bytes of @image to @path. */
+static void write_bytes(const char *path, const unsigned char *image, size_t size)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(image, 1, size, f), size);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* upgrade.release, once a kexec scenario upgrading to @kernel (with @extra) is loaded. */
+static char *loaded_release(const char *kernel, const char *extra)
+{
+	const char *path = scenario_path("generated-release.yaml");
+	char text[2 * PATH_MAX], *release;
+	struct scenario sc;
+
+	snprintf(text, sizeof(text),
+		 "name: named\nmethod: kexec\nguest: {kernel: ../images/vmlinuz}\n"
+		 "upgrade: {kernel: %s%s}\n", kernel, extra);
+	assert_int_equal(tl_write_file(path, text), 0);
+	load_ok(path, &sc);
+	release = sc.upgrade.release ? strdup(sc.upgrade.release) : NULL;
+	scenario_free(&sc);
+	return release;
+}
+
 /*
  * Without upgrade.release, the new kernel must be the one its image names
  * in its x86 boot header; a file that is no such image leaves it to any
@@ -463,10 +490,7 @@ static void test_the_release_defaults_to_what_the_image_names(void **state)
 {
 	static const char version[] = "6.1.99-twinbench-z (someone@somewhere) #7 SMP";
 	unsigned char image[0x400] = { 0 };
-	const char *path = scenario_path("generated-release.yaml");
-	char text[2 * PATH_MAX], bz[PATH_MAX];
-	struct scenario sc;
-	FILE *f;
+	char bz[PATH_MAX], *release;
 
 	(void)state;
 	/* kernel_version at 0x20e: the string's offset from 0x200. */
@@ -474,40 +498,17 @@ static void test_the_release_defaults_to_what_the_image_names(void **state)
 	image[0x20e] = 0x80;
 	memcpy(image + 0x280, version, sizeof(version));
 	snprintf(bz, sizeof(bz), "%s", scratch("images/bzImage-z"));
-	f = fopen(bz, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(image, 1, sizeof(image), f), sizeof(image));
-	assert_int_equal(fclose(f), 0);
-
-	snprintf(text, sizeof(text),
-		 "name: named\nmethod: kexec\nguest: {kernel: ../images/vmlinuz}\n"
-		 "upgrade: {kernel: %s}\n", bz);
-	assert_int_equal(tl_write_file(path, text), 0);
-	load_ok(path, &sc);
-	assert_string_equal(sc.upgrade.release, "6.1.99-twinbench-z");
-	scenario_free(&sc);
-
-	snprintf(text, sizeof(text),
-		 "name: named\nmethod: kexec\nguest: {kernel: ../images/vmlinuz}\n"
-		 "upgrade: {kernel: %s, release: 6.1.99-other}\n", bz);
-	assert_int_equal(tl_write_file(path, text), 0);
-	load_ok(path, &sc);
-	assert_string_equal(sc.upgrade.release, "6.1.99-other");
-	scenario_free(&sc);
-
+	write_bytes(bz, image, sizeof(image));
+	release = loaded_release(bz, "");
+	assert_string_equal(release, "6.1.99-twinbench-z");
+	free(release);
+	release = loaded_release(bz, ", release: 6.1.99-other");
+	assert_string_equal(release, "6.1.99-other");
+	free(release);
 	/* A header without the magic names nothing. */
 	memset(image + 0x202, 0, 4);
-	f = fopen(bz, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(image, 1, sizeof(image), f), sizeof(image));
-	assert_int_equal(fclose(f), 0);
-	snprintf(text, sizeof(text),
-		 "name: named\nmethod: kexec\nguest: {kernel: ../images/vmlinuz}\n"
-		 "upgrade: {kernel: %s}\n", bz);
-	assert_int_equal(tl_write_file(path, text), 0);
-	load_ok(path, &sc);
-	assert_null(sc.upgrade.release);
-	scenario_free(&sc);
+	write_bytes(bz, image, sizeof(image));
+	assert_null(loaded_release(bz, ""));
 }
 
 /* vm-migrate measures a move, not an upgrade: no upgrade: key, and none needed. */
