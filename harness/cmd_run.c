@@ -441,7 +441,7 @@ static int cb_live_migrate(void *arg, int64_t max_downtime_ns, int64_t deadline_
 	struct virt_migration st;
 	struct virt_domain *moved = NULL;
 	struct tool_stats *ts;
-	int port[2], reconnects[2] = { 0, 0 }, rc;
+	int port[2], connections[2] = { 0, 0 }, rc;
 	char log[PATH_MAX];
 
 	if (r->lab->external || !r->lab->uri2[0])
@@ -465,9 +465,6 @@ static int cb_live_migrate(void *arg, int64_t max_downtime_ns, int64_t deadline_
 	if (port[0] == port[1])
 		return tb_err_set(err, TB_EXIT_ENV,
 				  "cannot find two free console ports in the lab for the migrated guest");
-	for (int i = 0; i < 2; i++)
-		if (g->con[i])
-			reconnects[i] = console_reconnects(g->con[i]);
 	/* The destination's QEMU log says why, should the migration or the guest fail there. */
 	qemu_log_path(g, true, log, sizeof(log));
 	g->host2_log_from = file_end(log);
@@ -480,7 +477,14 @@ static int cb_live_migrate(void *arg, int64_t max_downtime_ns, int64_t deadline_
 	virt_destroy(g->dom);
 	g->dom = moved;
 	pthread_mutex_unlock(&cleanup.lock);
+	/*
+	 * Counted before the ports change: whatever a console is connected to
+	 * now (nothing, once the source QEMU is gone) is older than the
+	 * connection to the guest's new ports that the redial makes.
+	 */
 	for (int i = 0; i < 2; i++) {
+		if (g->con[i])
+			connections[i] = console_connections(g->con[i]);
 		__atomic_store_n(&g->port[i], port[i], __ATOMIC_RELEASE);
 		if (g->con[i])
 			console_redial(g->con[i]);
@@ -496,7 +500,8 @@ static int cb_live_migrate(void *arg, int64_t max_downtime_ns, int64_t deadline_
 	}
 	/* The next steps talk to the guest on its new ports. */
 	for (int i = 0; i < 2; i++)
-		if (g->con[i] && console_wait_reconnected(g->con[i], reconnects[i], deadline_ns) != 0)
+		if (g->con[i] &&
+		    console_wait_connected_after(g->con[i], connections[i], deadline_ns) != 0)
 			return tb_err_set(err, TB_EXIT_CHECK,
 					  "console %c did not connect to the migrated guest's port %d "
 					  "before the step's timeout",

@@ -969,10 +969,19 @@ int console_wait_connected(struct console *c, int64_t deadline_ns)
 	return wait_connects(c, 0, deadline_ns);
 }
 
-int console_wait_reconnected(struct console *c, int reconnects, int64_t deadline_ns)
+int console_connections(struct console *c)
 {
-	/* console_reconnects() counts the connections after the first. */
-	return wait_connects(c, reconnects + 2, deadline_ns);
+	int n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->connects;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+int console_wait_connected_after(struct console *c, int connections, int64_t deadline_ns)
+{
+	return wait_connects(c, connections + 1, deadline_ns);
 }
 
 char *console_tail(struct console *c, size_t n)

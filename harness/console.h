@@ -133,12 +133,15 @@ const char *console_name(const struct console *c);
 /* Wait until connected or @deadline_ns; 0 or -ETIMEDOUT. */
 int console_wait_connected(struct console *c, int64_t deadline_ns);
 
+/* Connections made so far, the first included. */
+int console_connections(struct console *c);
+
 /*
- * Wait until connected by a connection newer than the one
- * console_reconnects() counted as @reconnects (the guest moved to another
- * port), or @deadline_ns; 0 or -ETIMEDOUT.
+ * Wait until connected by a connection made after the first @connections
+ * (console_connections() before the guest moved to other ports), or
+ * @deadline_ns; 0 or -ETIMEDOUT.
  */
-int console_wait_reconnected(struct console *c, int reconnects, int64_t deadline_ns);
+int console_wait_connected_after(struct console *c, int connections, int64_t deadline_ns);
 
 /* The last @n completed lines (plus the unfinished one) joined with '\n', malloc'd. */
 char *console_tail(struct console *c, size_t n);
