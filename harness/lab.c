@@ -81,9 +81,13 @@ static const struct lab_host {
 	const char *socket;
 	const char *uri;
 	const char *uuid;
+	const char *libvirtd_pid, *virtlogd_pid;
 } lab_hosts[] = {
-	{ LAB_DIR, LAB_SOCKET, LAB_URI, "5a9b0e1c-7d2f-4c3a-9e61-0000000000a1" },
-	{ LAB_HOST2_DIR, LAB_SOCKET2, LAB_URI2, "5a9b0e1c-7d2f-4c3a-9e61-0000000000a2" },
+#define HOST(dir, socket, uri, uuid) \
+	{ dir, socket, uri, uuid, dir "/libvirtd.pid", dir "/virtlogd.pid" }
+	HOST(LAB_DIR, LAB_SOCKET, LAB_URI, "5a9b0e1c-7d2f-4c3a-9e61-0000000000a1"),
+	HOST(LAB_HOST2_DIR, LAB_SOCKET2, LAB_URI2, "5a9b0e1c-7d2f-4c3a-9e61-0000000000a2"),
+#undef HOST
 };
 
 /* A host's libvirtd.conf: control socket reachable from the host, no TCP. */
@@ -129,14 +133,10 @@ enum lab_state lab_state(void)
 
 	if (!ns && !dir)
 		return LAB_ABSENT;
-	for (size_t i = 0; ns && i < sizeof(lab_hosts) / sizeof(lab_hosts[0]); i++) {
-		char pid[2][PATH_MAX];
-
-		snprintf(pid[0], sizeof(pid[0]), "%s/libvirtd.pid", lab_hosts[i].dir);
-		snprintf(pid[1], sizeof(pid[1]), "%s/virtlogd.pid", lab_hosts[i].dir);
-		if (!pid_alive(pid[0]) || !pid_alive(pid[1]) || stat(lab_hosts[i].socket, &st) != 0)
+	for (size_t i = 0; ns && i < sizeof(lab_hosts) / sizeof(lab_hosts[0]); i++)
+		if (!pid_alive(lab_hosts[i].libvirtd_pid) || !pid_alive(lab_hosts[i].virtlogd_pid) ||
+		    stat(lab_hosts[i].socket, &st) != 0)
 			return LAB_STALE;
-	}
 	return ns ? LAB_UP : LAB_STALE;
 }
 
@@ -164,7 +164,7 @@ static int lab_ip(struct tb_err *err, const char *const args[])
 /* Child side: enter the namespaces, mount @h's private dirs, exec-and-wait its daemons. */
 static void daemon_starter(const struct lab_host *h)
 {
-	char src[PATH_MAX], pid[2][PATH_MAX], conf[PATH_MAX];
+	char src[PATH_MAX], conf[PATH_MAX];
 	int fd = open(NETNS_PATH, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0 || setns(fd, CLONE_NEWNET) != 0 || unshare(CLONE_NEWNS) != 0)
@@ -182,13 +182,12 @@ static void daemon_starter(const struct lab_host *h)
 		if (mount(src, lab_mounts[i].target, NULL, MS_BIND, NULL) != 0)
 			_exit(13);
 	}
-	snprintf(pid[0], sizeof(pid[0]), "%s/virtlogd.pid", h->dir);
-	snprintf(pid[1], sizeof(pid[1]), "%s/libvirtd.pid", h->dir);
 	snprintf(conf, sizeof(conf), "%s/etc/libvirtd.conf", h->dir);
 	{
-		char *virtlogd[] = { "virtlogd", "--daemon", "--pid-file", pid[0], NULL };
-		char *libvirtd[] = { "libvirtd", "--daemon", "--pid-file", pid[1], "--config", conf,
+		char *virtlogd[] = { "virtlogd", "--daemon", "--pid-file", (char *)h->virtlogd_pid,
 				     NULL };
+		char *libvirtd[] = { "libvirtd", "--daemon", "--pid-file", (char *)h->libvirtd_pid,
+				     "--config", conf, NULL };
 		struct tb_err e;
 
 		if (program_check(virtlogd, &e) != 0 || program_check(libvirtd, &e) != 0) {
@@ -325,13 +324,11 @@ static int bring_up(struct tb_err *err)
 static void destroy_lab_domains(void)
 {
 	for (size_t h = 0; h < sizeof(lab_hosts) / sizeof(lab_hosts[0]); h++) {
-		char pid[PATH_MAX];
 		virConnectPtr conn;
 		virDomainPtr *doms = NULL;
 		int n;
 
-		snprintf(pid, sizeof(pid), "%s/libvirtd.pid", lab_hosts[h].dir);
-		if (!pid_alive(pid))
+		if (!pid_alive(lab_hosts[h].libvirtd_pid))
 			continue;
 		conn = virConnectOpen(lab_hosts[h].uri);
 		if (!conn)
@@ -466,15 +463,10 @@ enum lab_state lab_status(FILE *out)
 		return st;
 	fprintf(out, "  namespace %s: %s\n", LAB_NETNS,
 		access(NETNS_PATH, F_OK) == 0 ? "present" : "missing");
-	for (size_t h = 0; h < sizeof(lab_hosts) / sizeof(lab_hosts[0]); h++) {
-		char pid[2][PATH_MAX];
-
-		snprintf(pid[0], sizeof(pid[0]), "%s/libvirtd.pid", lab_hosts[h].dir);
-		snprintf(pid[1], sizeof(pid[1]), "%s/virtlogd.pid", lab_hosts[h].dir);
+	for (size_t h = 0; h < sizeof(lab_hosts) / sizeof(lab_hosts[0]); h++)
 		fprintf(out, "  host %zu: libvirtd %s, virtlogd %s, uri %s\n", h + 1,
-			pid_alive(pid[0]) ? "running" : "dead", pid_alive(pid[1]) ? "running" : "dead",
-			lab_hosts[h].uri);
-	}
+			pid_alive(lab_hosts[h].libvirtd_pid) ? "running" : "dead",
+			pid_alive(lab_hosts[h].virtlogd_pid) ? "running" : "dead", lab_hosts[h].uri);
 	{
 		pid_t pids[NAMED_PIDS], owner = lab_owner(LAB_STATE_DIR);
 		int n = lab_users_alive(LAB_STATE_DIR, pids, NAMED_PIDS);
