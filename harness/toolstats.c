@@ -1,4 +1,5 @@
 /* toolstats.c - a tool's own figures from the console (see toolstats.h). */
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,19 +14,33 @@
 #define MOVE_OUT "twinbench-agent: move out "
 #define MOVE_IN	 "twinbench-agent: move in from="
 
-/* "move out STEPS" (the holder's) or "move in from=BOOT STEPS" (the taker's). */
-static int parse_move(const char *p, bool out, struct tool_stats *ts)
+/*
+ * @ts named as @fmt says, its figures the pairs from @p to the line's end:
+ * 1, or -1 if there are none or one is malformed.
+ */
+__attribute__((format(printf, 3, 4))) static int figures(struct tool_stats *ts, const char *p,
+							 const char *fmt, ...)
 {
-	if (!out)
-		p += strcspn(p, " \r");
+	va_list ap;
+
 	memset(ts, 0, sizeof(*ts));
-	snprintf(ts->name, sizeof(ts->name), "move-%s", out ? "out" : "in");
+	va_start(ap, fmt);
+	vsnprintf(ts->name, sizeof(ts->name), fmt, ap);
+	va_end(ap);
 	ts->n = kv_parse(p, ts->key[0], sizeof(ts->key[0]), ts->value, TOOL_STATS_MAX_KEYS);
 	if (ts->n < 0) {
 		ts->n = 0;
 		return -1;
 	}
 	return ts->n ? 1 : -1;
+}
+
+/* "move out STEPS" (the holder's) or "move in from=BOOT STEPS" (the taker's). */
+static int parse_move(const char *p, bool out, struct tool_stats *ts)
+{
+	if (!out)
+		p += strcspn(p, " \r");
+	return figures(ts, p, "move-%s", out ? "out" : "in");
 }
 
 int toolstats_parse_line(const char *line, struct tool_stats *ts)
@@ -45,15 +60,7 @@ int toolstats_parse_line(const char *line, struct tool_stats *ts)
 	      (kind_len == 7 && !strncmp(kind, "restore", 7))) ||
 	    kind[kind_len] != ' ')
 		return 0;
-	memset(ts, 0, sizeof(*ts));
-	snprintf(ts->name, sizeof(ts->name), "criu-%.*s", (int)kind_len, kind);
-	ts->n = kv_parse(kind + kind_len, ts->key[0], sizeof(ts->key[0]), ts->value,
-			 TOOL_STATS_MAX_KEYS);
-	if (ts->n < 0) {
-		ts->n = 0;
-		return -1;
-	}
-	return ts->n ? 1 : -1;
+	return figures(ts, kind + kind_len, "criu-%.*s", (int)kind_len, kind);
 }
 
 /* A statistics line found, stamped: the lines of all consoles go in time order. */
