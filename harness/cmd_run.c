@@ -233,6 +233,39 @@ static char *guest_xml(struct guest *g, bool upgraded, struct tb_err *err)
 	return virt_domain_xml(&c, err);
 }
 
+/* Two distinct console ports nobody listens on now in the lab, into @port. */
+static int two_free_ports(const struct lab *lab, int port[2], struct tb_err *err)
+{
+	for (int i = 0; i < 2; i++) {
+		port[i] = lab_free_port(lab, err);
+		if (port[i] < 0)
+			return -1;
+	}
+	if (port[0] == port[1]) {
+		port[1] = lab_free_port(lab, err);
+		if (port[1] < 0 || port[1] == port[0])
+			return tb_err_set(err, TB_EXIT_ENV,
+					  "cannot find two free console ports in the lab");
+	}
+	return 0;
+}
+
+/*
+ * The guest's consoles are on @port now: they drop what they are connected
+ * to and dial those.  @connections (may be NULL) gets each console's count
+ * of connections from before, for console_wait_connected_after().
+ */
+static void guest_set_ports(struct guest *g, const int port[2], int connections[2])
+{
+	for (int i = 0; i < 2; i++) {
+		if (connections && g->con[i])
+			connections[i] = console_connections(g->con[i]);
+		__atomic_store_n(&g->port[i], port[i], __ATOMIC_RELEASE);
+		if (g->con[i])
+			console_redial(g->con[i]);
+	}
+}
+
 /*
  * Two console ports nobody listens on now, into g->port.  Consoles already
  * dialling drop what they are connected to and dial the new ones: a port
@@ -243,22 +276,9 @@ static int pick_ports(void *arg, struct tb_err *err)
 	struct guest *g = arg;
 	int port[2];
 
-	for (int i = 0; i < 2; i++) {
-		port[i] = lab_free_port(g->r->lab, err);
-		if (port[i] < 0)
-			return -1;
-	}
-	if (port[0] == port[1]) {
-		port[1] = lab_free_port(g->r->lab, err);
-		if (port[1] < 0 || port[1] == port[0])
-			return tb_err_set(err, TB_EXIT_ENV,
-					  "cannot find two free console ports in the lab");
-	}
-	for (int i = 0; i < 2; i++) {
-		__atomic_store_n(&g->port[i], port[i], __ATOMIC_RELEASE);
-		if (g->con[i])
-			console_redial(g->con[i]);
-	}
+	if (two_free_ports(g->r->lab, port, err) != 0)
+		return -1;
+	guest_set_ports(g, port, NULL);
 	return 0;
 }
 
@@ -438,16 +458,12 @@ static int cb_live_migrate(void *arg, int64_t max_downtime_ns, int64_t deadline_
 {
 	struct runner *r = arg;
 	struct guest *g = &r->primary;
-	struct virt_migration st;
+	struct tool_stats st;
 	struct virt_domain *moved = NULL;
-	struct tool_stats *ts;
 	int port[2], connections[2] = { 0, 0 }, rc;
 	char log[PATH_MAX];
 
-	if (r->lab->external || !r->lab->uri2[0])
-		return tb_err_set(err, TB_EXIT_ENV,
-				  "live_migrate needs the embedded lab's second libvirt host; "
-				  "a libvirt given by --connect has none (run without --connect)");
+	/* run_scenario() refused a live_migrate step under --connect. */
 	if (!r->virt2) {
 		r->virt2 = virt_open(r->lab->uri2, err);
 		if (!r->virt2)
@@ -457,14 +473,8 @@ static int cb_live_migrate(void *arg, int64_t max_downtime_ns, int64_t deadline_
 		pthread_mutex_unlock(&cleanup.lock);
 	}
 	/* The source QEMU still listens on the guest's ports: these are others. */
-	for (int i = 0; i < 2; i++) {
-		port[i] = lab_free_port(r->lab, err);
-		if (port[i] < 0)
-			return -1;
-	}
-	if (port[0] == port[1])
-		return tb_err_set(err, TB_EXIT_ENV,
-				  "cannot find two free console ports in the lab for the migrated guest");
+	if (two_free_ports(r->lab, port, err) != 0)
+		return -1;
 	/* The destination's QEMU log says why, should the migration or the guest fail there. */
 	qemu_log_path(g, true, log, sizeof(log));
 	g->host2_log_from = file_end(log);
@@ -482,22 +492,9 @@ static int cb_live_migrate(void *arg, int64_t max_downtime_ns, int64_t deadline_
 	 * now (nothing, once the source QEMU is gone) is older than the
 	 * connection to the guest's new ports that the redial makes.
 	 */
-	for (int i = 0; i < 2; i++) {
-		if (g->con[i])
-			connections[i] = console_connections(g->con[i]);
-		__atomic_store_n(&g->port[i], port[i], __ATOMIC_RELEASE);
-		if (g->con[i])
-			console_redial(g->con[i]);
-	}
-	if (r->rep && r->rep->ntool_stats < RESULTS_MAX_TOOL_STATS) {
-		ts = &r->rep->tool_stats[r->rep->ntool_stats++];
-		memset(ts, 0, sizeof(*ts));
-		snprintf(ts->name, sizeof(ts->name), "libvirt-migration");
-		for (int i = 0; i < st.n && ts->n < TOOL_STATS_MAX_KEYS; i++, ts->n++) {
-			snprintf(ts->key[ts->n], sizeof(ts->key[0]), "%s", st.key[i]);
-			ts->value[ts->n] = st.value[i];
-		}
-	}
+	guest_set_ports(g, port, connections);
+	if (r->rep && r->rep->ntool_stats < RESULTS_MAX_TOOL_STATS)
+		r->rep->tool_stats[r->rep->ntool_stats++] = st;
 	/* The next steps talk to the guest on its new ports. */
 	for (int i = 0; i < 2; i++)
 		if (g->con[i] &&
@@ -887,6 +884,15 @@ struct summary_row {
 	struct results_summary sum;
 };
 
+/* Whether one of @n @steps live-migrates the guest. */
+static bool has_live_migrate(const struct step *steps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (steps[i].op == OP_LIVE_MIGRATE)
+			return true;
+	return false;
+}
+
 static int run_scenario(struct scenario *sc, const struct run_opts *o, struct lab *lab,
 			struct virt *virt, struct summary_row *row, struct tb_err *err)
 {
@@ -903,13 +909,20 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 
 	snprintf(row->name, sizeof(row->name), "%s", sc->name);
 	snprintf(row->method, sizeof(row->method), "%s", scenario_method_label(sc));
-	for (size_t i = 0; lab->external && i < sc->method.nsteps; i++)
-		if (sc->method.steps[i].op == OP_LIVE_MIGRATE)
+	if (lab->external) {
+		char who[160] = "";
+
+		if (has_live_migrate(sc->method.steps, sc->method.nsteps))
+			snprintf(who, sizeof(who), "the %s method", sc->method.name);
+		else if (has_live_migrate(sc->steps, sc->nsteps))
+			snprintf(who, sizeof(who), "a step of the scenario");
+		if (who[0])
 			return tb_err_set(err, TB_EXIT_ENV,
-					  "%s: the %s method live-migrates the guest to the embedded "
-					  "lab's second libvirt host, which a libvirt given by "
-					  "--connect does not have: run it without --connect",
-					  sc->path, sc->method.name);
+					  "%s: %s live-migrates the guest to the embedded lab's "
+					  "second libvirt host, which a libvirt given by --connect "
+					  "does not have: run it without --connect",
+					  sc->path, who);
+	}
 	/* Named by our PID, so that a run that finds it after we died removes it. */
 	snprintf(workdir, sizeof(workdir), "%s/twinbench-%d-XXXXXX", tmp ? tmp : "/var/tmp",
 		 getpid());

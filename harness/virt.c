@@ -427,16 +427,16 @@ static const char *const migration_figures[] = {
 	VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE, VIR_DOMAIN_JOB_MEMORY_BPS,
 };
 
-static void migration_add(struct virt_migration *st, const char *key, long long value)
+static void migration_add(struct tool_stats *st, const char *key, long long value)
 {
-	if (st->n == VIRT_MIGRATION_MAX_FIGURES)
+	if (st->n == TOOL_STATS_MAX_KEYS)
 		return;
 	snprintf(st->key[st->n], sizeof(st->key[0]), "%s", key);
 	st->value[st->n++] = value;
 }
 
 /* The completed migration job's figures, as libvirt keeps them on the destination. */
-static void migration_stats(virDomainPtr dom, struct virt_migration *st)
+static void migration_stats(virDomainPtr dom, struct tool_stats *st)
 {
 	virTypedParameterPtr params = NULL;
 	int type, nparams = 0;
@@ -510,7 +510,7 @@ static virDomainPtr migrate_bounded(virDomainPtr dom, virConnectPtr dst,
 
 int virt_migrate(struct virt_domain *d, struct virt *dst, const int ports[2],
 		 int64_t max_downtime_ms, int64_t deadline_ns, struct virt_domain **moved,
-		 struct virt_migration *stats, struct tb_err *err)
+		 struct tool_stats *stats, struct tb_err *err)
 {
 	bool aborted = false;
 	virTypedParameterPtr params = NULL;
@@ -521,6 +521,7 @@ int virt_migrate(struct virt_domain *d, struct virt *dst, const int ports[2],
 
 	*moved = NULL;
 	memset(stats, 0, sizeof(*stats));
+	snprintf(stats->name, sizeof(stats->name), "libvirt-migration");
 	dxml = xml ? xml_with_ports(xml, ports) : NULL;
 	if (!m || !dxml) {
 		tb_err_set(err, TB_EXIT_ENV, "cannot migrate the guest: %s",

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "results.h"
 
 struct guest_config {
 	const char *name;
@@ -73,14 +74,6 @@ bool virt_is_gone(struct virt_domain *d);
  */
 int virt_cpu_state(struct virt_domain *d, const char *path, struct tb_err *err);
 
-/* What libvirt measured of a finished migration (its completed job's statistics). */
-#define VIRT_MIGRATION_MAX_FIGURES 16
-struct virt_migration {
-	int n;
-	char key[VIRT_MIGRATION_MAX_FIGURES][32]; /* libvirt's names: downtime, time_elapsed, ... */
-	long long value[VIRT_MIGRATION_MAX_FIGURES];
-};
-
 /*
  * Live-migrate @d to the libvirt of @dst (a second host of the lab), the
  * migration stream over the lab's loopback; its serial consoles move to
@@ -89,12 +82,13 @@ struct virt_migration {
  * A migration still running at @deadline_ns (CLOCK_MONOTONIC) is aborted.
  * On success *@moved is the guest on @dst (@d is then a handle of a
  * domain gone: virt_destroy() only frees it) and @stats holds libvirt's
- * figures with the downtime limit in force ("max_downtime").  -1 with
+ * figures, named as libvirt names them, with the downtime limit in force
+ * ("max_downtime"), as a tool's own figures ("libvirt-migration").  -1 with
  * libvirt's message otherwise; the guest then runs on where it was.
  */
 int virt_migrate(struct virt_domain *d, struct virt *dst, const int ports[2],
 		 int64_t max_downtime_ms, int64_t deadline_ns, struct virt_domain **moved,
-		 struct virt_migration *stats, struct tb_err *err);
+		 struct tool_stats *stats, struct tb_err *err);
 
 /* Destroy (if running) and free the handle.  NULL is fine. */
 void virt_destroy(struct virt_domain *d);
