@@ -448,6 +448,14 @@ static void keep_qemu_log(const struct guest *g, int index, const char *path, of
 		fprintf(stderr, "twinbench: %s\n", err.msg);
 }
 
+/* An NMI to the primary guest (a scenario's fault injection). */
+static int cb_inject_nmi(void *arg, struct tb_err *err)
+{
+	struct runner *r = arg;
+
+	return virt_inject_nmi(r->primary.dom, err);
+}
+
 /*
  * Live-migrate the primary to the lab's second libvirt host: its consoles
  * follow it to new telnet ports, and libvirt's figures of the migration
@@ -699,6 +707,7 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 		.wait_stopped = cb_wait_stopped,
 		.start_new_kernel = cb_start_new_kernel,
 		.live_migrate = cb_live_migrate,
+		.inject_nmi = cb_inject_nmi,
 		.progress = step_progress,
 		.runner = r,
 	};

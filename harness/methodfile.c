@@ -160,6 +160,10 @@ static const struct yf_field live_migrate_fields[] = {
 	TIMEOUT,
 };
 
+static const struct yf_field inject_nmi_fields[] = {
+	COMMON(struct step),
+};
+
 /* The mark step's value is a bare phase name, not a mapping. */
 static const struct yf_field mark_field = FIELD("mark", yf_phase, struct step, mark);
 
@@ -181,6 +185,7 @@ static const struct {
 	KIND("silent", OP_SILENT, silent_fields),
 	KIND("takeover", OP_TAKEOVER, takeover_fields),
 	KIND("live_migrate", OP_LIVE_MIGRATE, live_migrate_fields),
+	KIND("inject_nmi", OP_INJECT_NMI, inject_nmi_fields),
 #undef KIND
 };
 

@@ -31,6 +31,7 @@ enum step_op {
 	OP_SILENT,	 /* no line matching text since the console's last words */
 	OP_TAKEOVER,	 /* the new kernel's takeover line: every vCPU and enough of the RAM */
 	OP_LIVE_MIGRATE, /* the whole guest live-migrated to the lab's second libvirt host */
+	OP_INJECT_NMI,	 /* an NMI to the guest, as libvirt's inject-nmi sends it */
 };
 
 /* Which of the scenario's timeouts bounds a step that gives none of its own. */

@@ -90,6 +90,7 @@ static void describe(const struct step *s, char *buf, size_t len)
 		[OP_SILENT] = "check the silence",
 		[OP_TAKEOVER] = "expect the takeover",
 		[OP_LIVE_MIGRATE] = "live-migrate the guest",
+		[OP_INJECT_NMI] = "inject an NMI",
 	};
 	const char *name = (size_t)s->op < sizeof(names) / sizeof(names[0]) && names[s->op]
 				   ? names[s->op]
@@ -355,6 +356,11 @@ static int run_step(struct interp *in, const struct step *s, struct tb_err *err)
 		rc = env->live_migrate ? env->live_migrate(env->runner, s->max_downtime_ns, deadline,
 							   err)
 				       : tb_err_set(err, TB_EXIT_ENV, "no second host to migrate to");
+		t = monotime_now();
+		break;
+	case OP_INJECT_NMI:
+		rc = env->inject_nmi ? env->inject_nmi(env->runner, err)
+				     : tb_err_set(err, TB_EXIT_ENV, "no guest to send an NMI to");
 		t = monotime_now();
 		break;
 	}

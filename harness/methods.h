@@ -37,6 +37,8 @@ struct method_env {
 	 */
 	int (*live_migrate)(void *runner, int64_t max_downtime_ns, int64_t deadline_ns,
 			    struct tb_err *err);
+	/* Send the guest an NMI (libvirt's virDomainInjectNMI). */
+	int (*inject_nmi)(void *runner, struct tb_err *err);
 	/* Tell the user which phase we are in (may be NULL). */
 	void (*progress)(void *runner, const char *phase);
 	void *runner;

@@ -346,6 +346,13 @@ static int dump_virtio_nets(struct virt_domain *d, FILE *f, struct tb_err *err)
 	return rc;
 }
 
+int virt_inject_nmi(struct virt_domain *d, struct tb_err *err)
+{
+	if (virDomainInjectNMI(d->dom, 0) != 0)
+		return tb_err_set(err, TB_EXIT_ENV, "cannot inject an NMI: %s", libvirt_message());
+	return 0;
+}
+
 int virt_cpu_state(struct virt_domain *d, const char *path, struct tb_err *err)
 {
 	int vcpus = virDomainGetVcpusFlags(d->dom, VIR_DOMAIN_VCPU_LIVE);

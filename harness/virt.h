@@ -75,6 +75,12 @@ bool virt_is_gone(struct virt_domain *d);
 int virt_cpu_state(struct virt_domain *d, const char *path, struct tb_err *err);
 
 /*
+ * Send @d an NMI as "virsh inject-nmi" does (QEMU hands it to every vCPU
+ * whose local APIC takes it: LINT1 unmasked as NMI, or no APIC).
+ */
+int virt_inject_nmi(struct virt_domain *d, struct tb_err *err);
+
+/*
  * Live-migrate @d to the libvirt of @dst (a second host of the lab), the
  * migration stream over the lab's loopback; its serial consoles move to
  * the telnet ports @ports (both QEMUs run side by side on one loopback).

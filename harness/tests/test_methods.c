@@ -180,6 +180,15 @@ static void test_vm_migrate_is_a_reference_that_upgrades_nothing(void **state)
 	assert_int_equal(m.steps[1].max_downtime_ns, 50 * NS_PER_MS);
 	assert_int_equal(m.steps[1].timeout_ns, 90 * NS_PER_S);
 	method_free(&m);
+
+	/* A fault a scenario injects: an NMI, marked when it was sent. */
+	assert_int_equal(tl_write_file(path, "verify: none\nsteps:\n  - mark: go\n"
+					     "  - inject_nmi: {mark: nmi_sent}\n"),
+			 0);
+	load_ok(path, &m);
+	assert_int_equal(m.steps[1].op, OP_INJECT_NMI);
+	assert_string_equal(m.steps[1].mark, "nmi_sent");
+	method_free(&m);
 }
 
 /* A method the harness has never heard of, from a file alone: kexec twice. */
