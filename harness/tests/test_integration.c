@@ -307,16 +307,26 @@ struct twin_run {
 	char *log_a, *log_b;
 };
 
+static void load_twin(const char *results, const char *name, struct twin_run *t);
+
 /* @extra: one more option for `run` (e.g. --capture), or NULL. */
 static void run_twin_with(const char *scenario, const char *name, const char *extra,
 			  struct twin_run *t)
 {
-	char results[300], path[600];
+	char results[300];
 	const char *args[] = { "run", "--results", results, scenario, extra, NULL };
 
-	memset(t, 0, sizeof(*t));
 	snprintf(results, sizeof(results), "%s/%s", tmpdir, name);
 	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), 0);
+	load_twin(results, name, t);
+}
+
+/* The run in @results: one repetition, succeeded and verified, both consoles' logs. */
+static void load_twin(const char *results, const char *name, struct twin_run *t)
+{
+	char path[600];
+
+	memset(t, 0, sizeof(*t));
 	load_one(results, name, t->dir, sizeof(t->dir), &t->info, &t->reps);
 	if (!t->reps[0].ok)
 		fail_msg("%s failed: %s", name, t->reps[0].error);
@@ -332,6 +342,19 @@ static void run_twin_with(const char *scenario, const char *name, const char *ex
 static void run_twin(const char *scenario, const char *name, struct twin_run *t)
 {
 	run_twin_with(scenario, name, NULL, t);
+}
+
+static void run_shipped_with(const char *shipped, const char *name, const char *reps_line,
+			     const char *extra, int rc, char *results, size_t len);
+
+/* A shipped twin scenario with @steps of its own, as run_twin() loads it. */
+static void run_twin_steps(const char *shipped, const char *name, const char *steps,
+			   struct twin_run *t)
+{
+	char results[300];
+
+	run_shipped_with(shipped, name, NULL, steps, 0, results, sizeof(results));
+	load_twin(results, name, t);
 }
 
 static void twin_run_free(struct twin_run *t)
@@ -393,9 +416,6 @@ static void test_twin_boot_runs_kernel_b_beside_a(void **state)
 	assert_null(strstr(log_b, "twinbench-agent: ready release=6.1.192-twinbench-a"));
 	twin_run_free(&t);
 }
-
-static void run_shipped_with(const char *shipped, const char *name, const char *reps_line,
-			     const char *extra, int rc, char *results, size_t len);
 
 /*
  * A state region is zeroed by the kernel that sets it aside: kernel A
@@ -464,13 +484,12 @@ static void test_a_kernel_zeroes_the_state_region_an_earlier_kernel_left(void **
  */
 static void test_twin_boot_fences_kernel_b_from_kernel_a(void **state)
 {
-	char results[300], dir[512], path[600], *log_a;
-	struct repetition *reps = NULL;
-	struct run_info info;
+	struct twin_run t;
+	const struct repetition *reps;
 
 	(void)state;
-	run_shipped_with(
-	    "scenarios/twin-boot.yaml", "twin-fenced", NULL,
+	run_twin_steps(
+	    "scenarios/twin-boot.yaml", "twin-fenced",
 	    "steps:\n"
 	    "  - send: {console: a, text: \"kexec -p -u; echo unload=$?\\n\"}\n"
 	    "  - expect: {console: a, pattern: \"^unload=[1-9][0-9]*$\", whole_line: true}\n"
@@ -481,28 +500,21 @@ static void test_twin_boot_fences_kernel_b_from_kernel_a(void **state)
 	    "  - expect: {console: a, pattern: \"^again=1$\", whole_line: true}\n"
 	    "  - uname: {console: b, kernel: new, mark: b_after_fences}\n"
 	    "  - wait_probe: {state: up, mark: a_after_fences}\n",
-	    0, results, sizeof(results));
-	load_one(results, "twin-fenced", dir, sizeof(dir), &info, &reps);
-	if (!reps[0].ok)
-		fail_msg("twin-fenced failed: %s", reps[0].error);
-	/* A's service went on unbroken through all of it, and B still answers. */
-	assert_true(reps[0].verified);
+	    &t);
+	reps = t.reps;
+	/* A's service went on unbroken through all of it (verified), and B still answers. */
 	assert_false(reps[0].boot_changed);
 	assert_true(repetition_phase(&reps[0], "b_after_fences") >
 		    repetition_phase(&reps[0], "b_answered"));
 	assert_true(ends_with(reps[0].console_release[1], "-twinbench-b"));
-	snprintf(path, sizeof(path), "%s/console-a.log", dir);
-	log_a = tl_read_file(path);
-	assert_non_null(log_a);
 	/*
 	 * kexec-tools' own words for the kernel's EBUSY (the write to B's
 	 * CPU's online file failed: online=1), and the script's refusal.
 	 */
-	assert_non_null(strstr(log_a, "Device or resource busy"));
-	assert_non_null(strstr(log_a, "refusing a second twin-boot"));
-	assert_int_equal(tl_count(log_a, "leaves for the crash-loaded kernel"), 1);
-	free(log_a);
-	free(reps);
+	assert_non_null(strstr(t.log_a, "Device or resource busy"));
+	assert_non_null(strstr(t.log_a, "refusing a second twin-boot"));
+	assert_int_equal(tl_count(t.log_a, "leaves for the crash-loaded kernel"), 1);
+	twin_run_free(&t);
 	tl_assert_nothing_left();
 }
 
@@ -653,13 +665,12 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
  */
 static void test_an_nmi_while_a_is_parked_leaves_the_takeover_whole(void **state)
 {
-	char results[300], dir[512], path[600], *log_b;
-	struct repetition *reps = NULL;
-	struct run_info info;
+	struct twin_run t;
+	const struct repetition *reps;
 
 	(void)state;
-	run_shipped_with(
-	    "scenarios/twin.yaml", "twin-nmi", NULL,
+	run_twin_steps(
+	    "scenarios/twin.yaml", "twin-nmi",
 	    "steps:\n"
 	    "  - send: {console: b, before: handoff_start, text: \"touch /run/twinbench-hold-park; "
 	    "echo held=$?\\n\"}\n"
@@ -674,22 +685,15 @@ static void test_an_nmi_while_a_is_parked_leaves_the_takeover_whole(void **state
 	    "/sys/kernel/twin_kernel/parked); rm /run/twinbench-hold-park\\n\"}\n"
 	    "  - expect: {console: b, before: takeover_done, pattern: \"^parked-after=1$\", "
 	    "whole_line: true}\n",
-	    0, results, sizeof(results));
-	load_one(results, "twin-nmi", dir, sizeof(dir), &info, &reps);
-	if (!reps[0].ok)
-		fail_msg("twin-nmi failed: %s", reps[0].error);
-	assert_true(reps[0].verified);
+	    &t);
+	reps = t.reps;
 	assert_int_equal(reps[0].takeover_cpus, 2);
 	assert_true(repetition_phase(&reps[0], "nmi_sent") > repetition_phase(&reps[0], "a_let_go"));
 	assert_true(repetition_phase(&reps[0], "takeover_done") >
 		    repetition_phase(&reps[0], "nmi_sent"));
-	snprintf(path, sizeof(path), "%s/console-b.log", dir);
-	log_b = tl_read_file(path);
-	assert_non_null(log_b);
 	/* The NMI arrived: B's kernel took it for one of unknown reason. */
-	assert_non_null(strstr(log_b, "NMI received for unknown reason"));
-	free(log_b);
-	free(reps);
+	assert_non_null(strstr(t.log_b, "NMI received for unknown reason"));
+	twin_run_free(&t);
 	tl_assert_nothing_left();
 }
 
