@@ -344,16 +344,19 @@ static void run_twin(const char *scenario, const char *name, struct twin_run *t)
 	run_twin_with(scenario, name, NULL, t);
 }
 
-static void run_shipped_with(const char *shipped, const char *name, const char *reps_line,
+static void run_shipped_with(const char *shipped, const char *name, const char *replace,
 			     const char *extra, int rc, char *results, size_t len);
 
-/* A shipped twin scenario with @steps of its own, as run_twin() loads it. */
-static void run_twin_steps(const char *shipped, const char *name, const char *steps,
-			   struct twin_run *t)
+/*
+ * A shipped twin scenario with @steps of its own (and a line replaced, as
+ * shipped_scenario_with() does; NULL: none), as run_twin() loads it.
+ */
+static void run_twin_steps(const char *shipped, const char *name, const char *replace,
+			   const char *steps, struct twin_run *t)
 {
 	char results[300];
 
-	run_shipped_with(shipped, name, NULL, steps, 0, results, sizeof(results));
+	run_shipped_with(shipped, name, replace, steps, 0, results, sizeof(results));
 	load_twin(results, name, t);
 }
 
@@ -478,9 +481,11 @@ static void test_a_kernel_zeroes_the_state_region_an_earlier_kernel_left(void **
 
 /*
  * Once B runs, A is fenced from it: A cannot unload (or replace) the crash
- * image B runs in, cannot bring B's CPU online, and a second twin-boot is
+ * image B runs in, cannot bring B's CPU online, nor any other CPU (B's
+ * real-mode trampoline may be where A's was), and a second twin-boot is
  * refused before it loads anything.  B still answers afterwards, and A's
- * service never stopped.
+ * service never stopped.  Three vCPUs: A takes CPU 1 offline before B
+ * boots (on CPU 2) and tries to bring it back after.
  */
 static void test_twin_boot_fences_kernel_b_from_kernel_a(void **state)
 {
@@ -489,13 +494,19 @@ static void test_twin_boot_fences_kernel_b_from_kernel_a(void **state)
 
 	(void)state;
 	run_twin_steps(
-	    "scenarios/twin-boot.yaml", "twin-fenced",
+	    "scenarios/twin-boot.yaml", "twin-fenced", "  vcpus: 3",
 	    "steps:\n"
+	    "  - send: {console: a, before: trigger, text: \"echo 0 > "
+	    "/sys/devices/system/cpu/cpu1/online; echo down=$?\\n\"}\n"
+	    "  - expect: {console: a, before: trigger, pattern: \"^down=0$\", whole_line: true}\n"
 	    "  - send: {console: a, text: \"kexec -p -u; echo unload=$?\\n\"}\n"
 	    "  - expect: {console: a, pattern: \"^unload=[1-9][0-9]*$\", whole_line: true}\n"
 	    "  - send: {console: a, text: \"echo 1 > /sys/devices/system/cpu/cpu$(cat "
 	    "/sys/kernel/twin_kernel/cpu)/online; echo online=$?\\n\"}\n"
 	    "  - expect: {console: a, pattern: \"^online=1$\", whole_line: true}\n"
+	    "  - send: {console: a, text: \"echo 1 > /sys/devices/system/cpu/cpu1/online; "
+	    "echo up=$?\\n\"}\n"
+	    "  - expect: {console: a, pattern: \"^up=1$\", whole_line: true}\n"
 	    "  - send: {console: a, text: \"twinbench-upgrade twin-boot; echo again=$?\\n\"}\n"
 	    "  - expect: {console: a, pattern: \"^again=1$\", whole_line: true}\n"
 	    "  - uname: {console: b, kernel: new, mark: b_after_fences}\n"
@@ -513,7 +524,10 @@ static void test_twin_boot_fences_kernel_b_from_kernel_a(void **state)
 	 */
 	assert_non_null(strstr(t.log_a, "Device or resource busy"));
 	assert_non_null(strstr(t.log_a, "refusing a second twin-boot"));
-	assert_int_equal(tl_count(t.log_a, "leaves for the crash-loaded kernel"), 1);
+	assert_int_equal(tl_count(t.log_a, "twin_kernel: CPU 2 leaves for the crash-loaded kernel"),
+			 1);
+	/* The CPU A had taken offline itself stays so, and the kernel says why. */
+	assert_int_equal(tl_count(t.log_a, "twin_kernel: CPU 1 stays offline: kernel B runs"), 1);
 	twin_run_free(&t);
 	tl_assert_nothing_left();
 }
@@ -542,7 +556,7 @@ static void test_twin_boot_with_broken_b_fails_and_a_keeps_running(void **state)
 		"name: twin-broken\nmethod: twin-boot\n"
 		"guest:\n  kernel: %s\n  rootfs: %s\n  memory: 1G\n"
 		"  cmdline: \"console=ttyS0,115200 root=/dev/vda rw init=/sbin/init "
-		"crashkernel=256M no_ipi_broadcast=1\"\n"
+		"crashkernel=256M no_ipi_broadcast=1 twin_state=64K\"\n"
 		"upgrade:\n  kernel: %s\n  initrd: %s\n"
 		"  cmdline: \"console=ttyS1,115200 earlyprintk=serial,ttyS1,115200 nr_cpus=1 "
 		"noapic hpet=disable no_ipi_broadcast=1 pnpacpi=off 8250.skip_legacy=0x1 "
@@ -670,7 +684,7 @@ static void test_an_nmi_while_a_is_parked_leaves_the_takeover_whole(void **state
 
 	(void)state;
 	run_twin_steps(
-	    "scenarios/twin.yaml", "twin-nmi",
+	    "scenarios/twin.yaml", "twin-nmi", NULL,
 	    "steps:\n"
 	    "  - send: {console: b, before: handoff_start, text: \"touch /run/twinbench-hold-park; "
 	    "echo held=$?\\n\"}\n"
@@ -808,13 +822,15 @@ static void test_twin_repeat_upgrades_twice_in_one_boot(void **state)
 
 /*
  * The shipped scenario @shipped as @name in the scratch directory (its
- * path in @scenario), with absolute image paths, the repetitions line
- * replaced by @reps_line (or kept: NULL) and @extra appended.
+ * path in @scenario), with absolute image paths, the line with the same
+ * key as @replace ("repetitions: 2", "  vcpus: 3", indentation included)
+ * replaced by it (NULL: none) and @extra appended.
  */
-static void shipped_scenario_with(const char *shipped, const char *name, const char *reps_line,
+static void shipped_scenario_with(const char *shipped, const char *name, const char *replace,
 				  const char *extra, char *scenario, size_t len)
 {
 	char *yaml = tl_read_file(shipped);
+	size_t key = replace ? strcspn(replace, ":") + 1 : 0;
 	FILE *f;
 
 	assert_non_null(yaml);
@@ -826,8 +842,8 @@ static void shipped_scenario_with(const char *shipped, const char *name, const c
 
 		if (!strncmp(line, "name:", 5)) {
 			fprintf(f, "name: %s\n", name);
-		} else if (reps_line && !strncmp(line, "repetitions:", 12)) {
-			fprintf(f, "%s\n", reps_line);
+		} else if (replace && !strncmp(line, replace, key)) {
+			fprintf(f, "%s\n", replace);
 		} else if (rel) {
 			assert_non_null(getcwd(cwd, sizeof(cwd)));
 			fprintf(f, "%.*s%s/%s\n", (int)(rel - line), line, cwd, rel + 3);
@@ -845,14 +861,14 @@ static void shipped_scenario_with(const char *shipped, const char *name, const c
  * its results under the scratch directory's @name/ (in @results), and
  * expect twinbench to exit @rc.
  */
-static void run_shipped_with(const char *shipped, const char *name, const char *reps_line,
+static void run_shipped_with(const char *shipped, const char *name, const char *replace,
 			     const char *extra, int rc, char *results, size_t len)
 {
 	char scenario[300];
 	const char *args[] = { "run", "--results", results, scenario, NULL };
 
 	snprintf(results, len, "%s/%s", tmpdir, name);
-	shipped_scenario_with(shipped, name, reps_line, extra, scenario, sizeof(scenario));
+	shipped_scenario_with(shipped, name, replace, extra, scenario, sizeof(scenario));
 	assert_int_equal(tl_run_twinbench(args, NULL, TL_LOG_STDERR), rc);
 }
 
