@@ -196,6 +196,14 @@ static void usage(void)
 #define TAKEN_QUIET_NS	   100000000LL
 /* Each network step of a takeover (link up, ...) gives up after this long. */
 #define TAKE_STEP_NS	   10000000000LL
+/*
+ * Kernel A withdraws a ready block B has not claimed after this long, and
+ * serves on: B, watching the region every TAKE_POLL_NS, claims it within
+ * a few ms when it is alive.  The service's worst case if B is not.
+ */
+#define CLAIM_BOUND_NS	   2000000000LL
+/* Test hook: while it exists, B's agent does not claim a ready block. */
+#define HOLD_TAKE_FILE	   "/run/twinbench-hold-take"
 
 struct options {
 	int port;
@@ -386,10 +394,17 @@ static int request_handoff(const struct options *o)
 			continue;
 		if (rc != 0)
 			break;
-		if (handoff_outcome(o->handoff_to, boot_id) == HANDOFF_REFUSED) {
+		switch (handoff_outcome(o->handoff_to, boot_id, NULL)) {
+		case HANDOFF_REFUSED:
 			close(pfd.fd);
 			printf("twinbench-agent: kernel B refused the state block: the agent (pid %d) "
 			       "takes the service back\n", pid);
+			return 1;
+		case HANDOFF_WITHDRAWN:
+			close(pfd.fd);
+			printf("twinbench-agent: kernel B did not claim the state block within %lld ms: "
+			       "the agent (pid %d) withdrew it and takes the service back\n",
+			       CLAIM_BOUND_NS / 1000000, pid);
 			return 1;
 		}
 		if (takeover_now() >= deadline)
@@ -506,17 +521,24 @@ static int hand_over(const struct options *o, const char *boot_id, uint64_t coun
 		return 1;
 	}
 	/* B is at work: nothing for the console until it took the block. */
-	outcome = give_wait(o->handoff_to, boot_id, 1000000LL,
+	outcome = give_wait(o->handoff_to, boot_id, 1000000LL, takeover_now() + CLAIM_BOUND_NS,
 			    takeover_now() + timeout_ms * 1000000LL);
-	if (outcome == HANDOFF_REFUSED) {
+	if (outcome == HANDOFF_REFUSED || outcome == HANDOFF_WITHDRAWN) {
+		char why[64];
+
+		if (outcome == HANDOFF_REFUSED)
+			snprintf(why, sizeof(why), "refused the state block");
+		else
+			snprintf(why, sizeof(why), "did not claim the state block within %lld ms",
+				 CLAIM_BOUND_NS / 1000000);
 		/* B touched nothing of ours: the NIC back, and serve on. */
 		if (give_back(&g, TAKE_STEP_NS, ifname, sizeof(ifname)) != 0) {
-			printf("twinbench-agent: kernel B refused the state block, and taking "
-			       "the service back failed: %s\n", g.why);
+			printf("twinbench-agent: kernel B %s, and taking the service back failed: "
+			       "%s\n", why, g.why);
 			return 1;
 		}
-		printf("twinbench-agent: kernel B refused the state block: serving on %s "
-		       "counter=%" PRIu64 "\n", ifname[0] ? ifname : "-", counter);
+		printf("twinbench-agent: kernel B %s: serving on %s counter=%" PRIu64 "\n", why,
+		       ifname[0] ? ifname : "-", counter);
 		return HAND_OVER_ROLLED_BACK;
 	}
 	if (outcome != HANDOFF_TAKEN) {
@@ -812,7 +834,7 @@ int main(int argc, char **argv)
 		t = (struct taker){ .region = o.take_from, .from_boot = o.from_boot,
 				    .sysfs = o.sysfs, .nic_bdf = o.nic, .own_nic = o.own_nic,
 				    .cidr = o.ip, .step_timeout_ns = TAKE_STEP_NS,
-				    .net = &net.ops };
+				    .net = &net.ops, .hold = HOLD_TAKE_FILE };
 		take = TAKING;
 		take_deadline = takeover_now() +
 				(o.timeout_ms < 0 ? 3600000LL : o.timeout_ms) * 1000000LL;
@@ -932,6 +954,12 @@ serve:
 					       "%s\n", strerror(errno));
 				printf("twinbench-agent: refusing to take over: %s\n", t.why);
 				tell_done(o.done_file, "refused", t.why);
+				take = IDLE;
+				break;
+			case TAKE_WITHDRAWN:
+				/* A serves on: nothing of its touched, nothing to mark. */
+				printf("twinbench-agent: refusing to take over: %s\n", t.why);
+				tell_done(o.done_file, "withdrawn", t.why);
 				take = IDLE;
 				break;
 			case TAKE_FAILED:

@@ -2,14 +2,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "handoff.h"
 
 #define HANDOFF_MAGIC	"TBHANDOF"
-#define HANDOFF_VERSION 2
+#define HANDOFF_VERSION 3
 
 /* Fixed layout, native endianness: both kernels run on the same machine. */
 struct handoff_block {
@@ -20,7 +22,7 @@ struct handoff_block {
 	char boot_id[40];
 	int64_t a_ns[A_STEPS]; /* A's steps on A's clock */
 	uint32_t checksum;     /* FNV-1a of every byte before it */
-	uint32_t reserved;
+	uint32_t claim;	       /* enum handoff_claim: outside the checksum, changed atomically */
 };
 
 static uint32_t block_sum(const struct handoff_block *b)
@@ -129,21 +131,47 @@ int handoff_taken(const char *path)
 	return check(&b, why, sizeof(why)) == HANDOFF_OK && b.state == HANDOFF_TAKEN;
 }
 
-int handoff_outcome(const char *path, const char *boot_id)
+int handoff_outcome(const char *path, const char *boot_id, uint32_t *claim)
 {
 	struct handoff_block b;
 	char why[128];
+	bool ours;
 
 	if (block_io(path, &b, 0) != 0)
 		return -1;
+	if (claim)
+		*claim = b.claim;
 	if (check(&b, why, sizeof(why)) != HANDOFF_OK)
 		return 0;
+	ours = boot_id && strncmp(b.boot_id, boot_id, sizeof(b.boot_id)) == 0;
 	if (b.state == HANDOFF_TAKEN)
 		return HANDOFF_TAKEN;
-	if (b.state == HANDOFF_REFUSED && boot_id &&
-	    strncmp(b.boot_id, boot_id, sizeof(b.boot_id)) == 0)
+	if (b.state == HANDOFF_REFUSED && ours)
 		return HANDOFF_REFUSED;
+	if (b.state == HANDOFF_READY && b.claim == CLAIM_WITHDRAWN && ours)
+		return HANDOFF_WITHDRAWN;
 	return 0;
+}
+
+int handoff_claim(const char *path, enum handoff_claim to, uint32_t *was)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	uint32_t expected = CLAIM_OPEN;
+	struct handoff_block *b;
+	bool won;
+
+	if (fd < 0)
+		return -1;
+	b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (b == MAP_FAILED)
+		return -1;
+	won = __atomic_compare_exchange_n(&b->claim, &expected, (uint32_t)to, false,
+					  __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	munmap(b, sizeof(*b));
+	if (was)
+		*was = expected;
+	return won;
 }
 
 int handoff_refuse(const char *path, const char *boot_id)

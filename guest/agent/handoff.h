@@ -3,9 +3,12 @@
  * through the twin kernels' shared region (/sys/kernel/twin_kernel/state).
  *
  * Kernel A's agent writes it when it stops serving (state WRITTEN) and
- * again, READY, once it released the NIC; B's agent takes it (state TAKEN,
- * so that it is never taken twice) or, before it touched anything of A's,
- * refuses it (state REFUSED): A then takes its NIC back and serves on.  Versioned and checksummed: B refuses
+ * again, READY, once it released the NIC; B's agent claims it before it
+ * touches anything of A's, then takes it (state TAKEN, so that it is never
+ * taken twice) or, before it claimed it, refuses it (state REFUSED); A,
+ * when B has not claimed it within a bound, withdraws it (the claim word).
+ * Refused or withdrawn, A takes its NIC back and serves on.  Versioned and
+ * checksummed: B refuses
  * a block that is missing, corrupt, or stale (taken already, or written by
  * another kernel than the one B was started from).  The block carries A's
  * steps, stamped on A's clock, for the breakdown of the handoff.
@@ -21,6 +24,19 @@ enum handoff_state {
 	HANDOFF_READY = 2,
 	HANDOFF_TAKEN = 3,
 	HANDOFF_REFUSED = 4,
+	HANDOFF_WITHDRAWN = 5, /* not a state: handoff_outcome()'s "A withdrew the block" */
+};
+
+/*
+ * Who a READY block belongs to: a word of its own, outside the checksum,
+ * changed only by one compare-and-exchange on the mapped region (the
+ * kernel's state file can be mapped), so that of kernel B taking the block
+ * and kernel A giving up on B exactly one wins.  A block is written open.
+ */
+enum handoff_claim {
+	CLAIM_OPEN = 0,
+	CLAIM_B = 1,	     /* B begins to take it: A waits for TAKEN */
+	CLAIM_WITHDRAWN = 2, /* A gave up on B and serves on: B must not touch it */
 };
 
 /*
@@ -63,10 +79,19 @@ int handoff_taken(const char *path);
 /*
  * How the handoff ended, for kernel A: HANDOFF_TAKEN or HANDOFF_REFUSED
  * (a valid block in that state; a refusal only if it names @boot_id, A's;
- * NULL: none looked at),
- * 0 if neither (yet), -1 on I/O errors.
+ * NULL: none looked at), HANDOFF_WITHDRAWN (A's block, withdrawn by A),
+ * 0 if none of them (yet), -1 on I/O errors.  *@claim (if not NULL): the
+ * block's claim word.
  */
-int handoff_outcome(const char *path, const char *boot_id);
+int handoff_outcome(const char *path, const char *boot_id, uint32_t *claim);
+
+/*
+ * Claim the block for @to (CLAIM_B, CLAIM_WITHDRAWN) if it is still
+ * CLAIM_OPEN, in one atomic compare-and-exchange on the mapped region: 1
+ * if this caller won, 0 if the block was claimed already (*@was, if not
+ * NULL, says by whom), -1 if the region cannot be mapped.
+ */
+int handoff_claim(const char *path, enum handoff_claim to, uint32_t *was);
 
 /*
  * Kernel B refuses the handoff: a valid REFUSED block in place of whatever

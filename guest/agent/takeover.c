@@ -200,6 +200,34 @@ enum take_result take_poll(struct taker *t)
 	enum take_result r;
 
 	if (s == HANDOFF_OK) {
+		uint32_t was;
+		int won;
+
+		if (t->hold && access(t->hold, F_OK) == 0) {
+			if (handoff_outcome(t->region, t->from_boot, NULL) != HANDOFF_WITHDRAWN)
+				return TAKE_WAITING;
+			snprintf(t->why, sizeof(t->why),
+				 "kernel A withdrew the state block, which B (held by %s) had "
+				 "not claimed",
+				 t->hold);
+			return TAKE_WITHDRAWN;
+		}
+		/* Nothing of A's is touched before the block is ours. */
+		won = handoff_claim(t->region, CLAIM_B, &was);
+		if (won < 0) {
+			snprintf(t->why, sizeof(t->why), "cannot map the state block in %s: %s",
+				 t->region, strerror(errno));
+			return TAKE_REFUSED;
+		}
+		if (!won) {
+			if (was == CLAIM_WITHDRAWN)
+				snprintf(t->why, sizeof(t->why),
+					 "kernel A withdrew the state block before B claimed it");
+			else
+				snprintf(t->why, sizeof(t->why),
+					 "the state block was claimed already (claim %u)", was);
+			return TAKE_WITHDRAWN;
+		}
 		t->b_ns[B_SEEN] = takeover_now();
 		if (t->net->console_quiet)
 			t->net->console_quiet(t->net->ctx, true);
@@ -346,18 +374,35 @@ int give_back(struct giver *g, int64_t step_timeout_ns, char *ifname, size_t len
 	return 0;
 }
 
-int give_wait(const char *region, const char *boot_id, int64_t poll_ns, int64_t deadline_ns)
+int give_wait(const char *region, const char *boot_id, int64_t poll_ns, int64_t claim_deadline_ns,
+	      int64_t deadline_ns)
 {
-	int outcome;
+	bool claimed = false; /* by B: only B can end the handoff now */
 
-	while ((outcome = handoff_outcome(region, boot_id)) == 0 && takeover_now() < deadline_ns)
+	for (;;) {
+		uint32_t claim = CLAIM_OPEN;
+		int outcome = handoff_outcome(region, boot_id, &claim);
+		int64_t now = takeover_now();
+
+		if (outcome != 0)
+			return outcome;
+		claimed = claimed || claim == CLAIM_B;
+		if (!claimed && claim_deadline_ns && now >= claim_deadline_ns) {
+			int won = handoff_claim(region, CLAIM_WITHDRAWN, &claim);
+
+			if (won != 0)
+				return won > 0 ? HANDOFF_WITHDRAWN : -1;
+			claimed = true; /* B's claim came first */
+		}
+		if (now >= deadline_ns)
+			return 0;
 		sleep_ns(poll_ns);
-	return outcome;
+	}
 }
 
 int give_wait_taken(const char *region, int64_t poll_ns, int64_t deadline_ns)
 {
-	int outcome = give_wait(region, NULL, poll_ns, deadline_ns);
+	int outcome = give_wait(region, NULL, poll_ns, 0, deadline_ns);
 
 	return outcome < 0 ? -1 : outcome == HANDOFF_TAKEN;
 }

@@ -65,6 +65,7 @@ struct taker {
 	const char *cidr;	 /* the service address; NULL: none to set */
 	int64_t step_timeout_ns; /* for each network step */
 	const struct take_net *net;
+	const char *hold;	 /* test hook: B claims no block while this file exists */
 	/* out */
 	uint64_t counter;	 /* the service's state, from A */
 	int64_t a_ns[A_STEPS];	 /* A's stamps, from the block */
@@ -81,9 +82,13 @@ enum take_result {
 	TAKE_DONE,    /* NIC and address taken: serve t->counter on t->ifname, then take_commit() */
 	TAKE_REFUSED, /* the block is corrupt or stale: t->why */
 	TAKE_FAILED,  /* a step of the takeover failed: t->why */
+	TAKE_WITHDRAWN, /* A withdrew the block before B claimed it: t->why; nothing touched */
 };
 
-/* One look at the block; on a ready block, the whole takeover. */
+/*
+ * One look at the block; on a ready block, its claim (CLAIM_B, before
+ * anything of A's is touched) and the whole takeover.
+ */
 enum take_result take_poll(struct taker *t);
 
 /* Mark the block taken: B serves from it.  0, or -1 with t->why. */
@@ -108,7 +113,8 @@ struct giver {
 int give(struct giver *g, uint64_t counter);
 
 /*
- * Undo give() once kernel B refused the block (before it touched the NIC):
+ * Undo give() once kernel B refused the block, or A withdrew it (before B
+ * touched the NIC):
  * bind the NIC to its driver again and wait for its netdev (one NIC), bring
  * the link up, put the address back (g->cidr) and announce it.  The netdev
  * that serves again in @ifname.  0, or -1 with g->why.
@@ -123,9 +129,13 @@ int give_wait_taken(const char *region, int64_t poll_ns, int64_t deadline_ns);
 
 /*
  * The same, for the giver: HANDOFF_TAKEN, HANDOFF_REFUSED (B refused the
- * block A wrote, A's @boot_id), 0 when @deadline_ns passed, -1 on I/O errors.
+ * block A wrote, A's @boot_id), HANDOFF_WITHDRAWN (B had not claimed it by
+ * @claim_deadline_ns, and A's claim won: B will not touch it), 0 when
+ * @deadline_ns passed (B claimed it and did not take it), -1 on I/O errors.
+ * @claim_deadline_ns 0: never withdraw.
  */
-int give_wait(const char *region, const char *boot_id, int64_t poll_ns, int64_t deadline_ns);
+int give_wait(const char *region, const char *boot_id, int64_t poll_ns, int64_t claim_deadline_ns,
+	      int64_t deadline_ns);
 
 /* "request=0 stopped=N ..." (ns from the first stamp) for @n stamps named by @name. */
 void takeover_format_stamps(const int64_t *ns, int n, const char *(*name)(int), char *buf,

@@ -360,6 +360,33 @@ static void run_twin_steps(const char *shipped, const char *name, const char *re
 	load_twin(results, name, t);
 }
 
+/*
+ * Run the shipped scenario @shipped as @name with @steps appended, which
+ * must fail (twinbench exits 1): its one repetition in *@reps (the
+ * caller frees it), its run directory in @dir.
+ */
+static void run_failing(const char *shipped, const char *name, const char *steps, char *dir,
+			size_t dlen, struct repetition **reps)
+{
+	char results[300];
+	struct run_info info;
+
+	run_shipped_with(shipped, name, NULL, steps, 1, results, sizeof(results));
+	load_one(results, name, dir, dlen, &info, reps);
+}
+
+/* The log of console @which ('a' or 'b') of the run in @dir (the caller frees it). */
+static char *console_log(const char *dir, char which)
+{
+	char path[600];
+	char *log;
+
+	snprintf(path, sizeof(path), "%s/console-%c.log", dir, which);
+	log = tl_read_file(path);
+	assert_non_null(log);
+	return log;
+}
+
 static void twin_run_free(struct twin_run *t)
 {
 	free(t->log_a);
@@ -957,6 +984,49 @@ static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
 	 * and more have been seen).  What must hold is that they come from
 	 * A's boot with the counter going on, the end's alive check among them.
 	 */
+	assert_service_came_back_on_a(path, repetition_phase(&reps[0], "handoff_start"), 1);
+	free(reps);
+}
+
+/*
+ * B does not take the block (its agent held by the test hook, as a B that
+ * hung would not): A withdraws it after its bound (CLAIM_BOUND_NS in
+ * guest/agent/agent.c, 2 s), takes the NIC back and serves on from the
+ * same counter; B, finding the block withdrawn, touches nothing and says
+ * so, which fails the repetition.
+ */
+static void test_twin_block_b_does_not_take_is_withdrawn_and_a_serves_on(void **state)
+{
+	char dir[512], path[600], *log;
+	struct repetition *reps = NULL;
+
+	(void)state;
+	run_failing("scenarios/twin.yaml", "twin-withdrawn",
+		    "steps:\n"
+		    "  - send: {console: b, before: handoff_start, text: \"touch "
+		    "/run/twinbench-hold-take; echo held=$?\\n\"}\n"
+		    "  - expect: {console: b, before: handoff_start, pattern: \"^held=0$\", "
+		    "whole_line: true}\n",
+		    dir, sizeof(dir), &reps);
+	assert_false(reps[0].ok);
+	assert_false(reps[0].verified);
+	assert_non_null(strstr(reps[0].error,
+			       "refusing to take over: kernel A withdrew the state block"));
+	assert_false(reps[0].boot_changed);
+	assert_true(repetition_phase(&reps[0], "b_service_ready") < 0);
+	assert_true(repetition_phase(&reps[0], "a_parked") < 0);
+	assert_int_equal(reps[0].nbreakdowns, 0);
+	log = console_log(dir, 'b');
+	assert_null(strstr(log, "state=taken-over"));
+	free(log);
+	log = console_log(dir, 'a');
+	assert_int_equal(tl_count(log, "kernel B did not claim the state block within 2000 ms: "
+				       "serving on eth0 counter="),
+			 1);
+	assert_null(strstr(log, "parks, the last of this kernel"));
+	free(log);
+	assert_true(reps[0].alive_at_end);
+	snprintf(path, sizeof(path), "%s/probe.csv", dir);
 	assert_service_came_back_on_a(path, repetition_phase(&reps[0], "handoff_start"), 1);
 	free(reps);
 }
@@ -1637,6 +1707,7 @@ int main(void)
 		cmocka_unit_test(test_twin_dual_moves_only_the_address),
 		cmocka_unit_test(test_twin_repeat_upgrades_twice_in_one_boot),
 		cmocka_unit_test(test_twin_with_corrupt_state_block_is_refused_by_b),
+		cmocka_unit_test(test_twin_block_b_does_not_take_is_withdrawn_and_a_serves_on),
 		cmocka_unit_test(test_connect_uses_an_existing_libvirt),
 	};
 

@@ -2,8 +2,10 @@
  * test_takeover.c - the agents' handoff state machine (guest/agent/
  * takeover.c) on a fake region (a plain file) and a fake sysfs (a scratch
  * tree with the attributes the agents write), the network steps faked:
- * A gives, B sees the block, takes the NIC and marks it taken; a damaged
- * or stale block is refused; a failed step leaves the block untaken.
+ * A gives, B sees the block, claims it, takes the NIC and marks it taken;
+ * a damaged or stale block is refused; a block B does not claim in time is
+ * withdrawn by A, and then B may not claim it; a failed step leaves the
+ * block untaken.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -312,11 +314,11 @@ static void test_a_refused_block_gives_the_nic_back(void **state)
 	assert_string_equal(g.driver, "virtio-pci");
 	assert_string_equal(g.bdf, BDF);
 	assert_int_equal(poll_until_decided(&t), TAKE_REFUSED);
-	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now()), 0);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, takeover_now()), 0);
 	assert_int_equal(handoff_refuse(f->region, t.from_boot), 0);
-	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now()), HANDOFF_REFUSED);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, takeover_now()), HANDOFF_REFUSED);
 	/* Another kernel's refusal is not ours; a refused block is not taken. */
-	assert_int_equal(give_wait(f->region, "99999999-8888-7777-6666-555555555555", 1000,
+	assert_int_equal(give_wait(f->region, "99999999-8888-7777-6666-555555555555", 1000, 0,
 				   takeover_now()),
 			 0);
 	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
@@ -337,7 +339,7 @@ static void test_a_refused_dual_handoff_puts_the_address_back(void **state)
 
 	assert_int_equal(give(&g, 5), 0);
 	assert_int_equal(handoff_refuse(f->region, BOOT_A), 0);
-	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now()), HANDOFF_REFUSED);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, takeover_now()), HANDOFF_REFUSED);
 	assert_int_equal(give_back(&g, 1000000000LL, ifname, sizeof(ifname)), 0);
 	assert_string_equal(ifname, "eth0");
 	assert_string_equal(f->calls,
@@ -413,6 +415,91 @@ static void test_a_failed_step_leaves_the_block_untaken(void **state)
 	assert_string_equal(t.why, "eth1 has no link");
 	assert_false(f->quiet);
 	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
+}
+
+/*
+ * B claims the block before it touches anything of A's: A's withdrawal
+ * after its bound then loses, and A waits for B (here: until its deadline).
+ */
+static void test_a_claimed_block_cannot_be_withdrawn(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, true);
+	struct taker t = taker_of(f, BDF, NULL);
+	uint32_t was = 0;
+
+	assert_int_equal(give(&g, 11), 0);
+	assert_int_equal(take_poll(&t), TAKE_DONE);
+	/* The claim deadline has passed: A tries, and B's claim came first. */
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now(), takeover_now()), 0);
+	assert_int_equal(handoff_claim(f->region, CLAIM_WITHDRAWN, &was), 0);
+	assert_int_equal(was, CLAIM_B);
+	assert_int_equal(take_commit(&t), 0);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now(), takeover_now()),
+			 HANDOFF_TAKEN);
+}
+
+/*
+ * B does not claim the block (held by the test hook): A's bound passes, A
+ * withdraws it and takes its NIC back; B, looking again, finds it
+ * withdrawn and touches nothing, hold or no hold.
+ */
+static void test_a_block_not_claimed_in_time_is_withdrawn(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, true);
+	struct taker t = taker_of(f, BDF, NULL);
+	struct taker late = taker_of(f, BDF, NULL);
+	char hold[128], ifname[16] = "";
+	uint32_t was = 0;
+	int64_t start;
+
+	snprintf(hold, sizeof(hold), "%s/hold-take", f->dir);
+	assert_int_equal(tl_write_file(hold, ""), 0);
+	t.hold = hold;
+	assert_int_equal(give(&g, 12), 0);
+	f->calls[0] = '\0';
+	/* Held: B sees a ready block and leaves it. */
+	assert_int_equal(take_poll(&t), TAKE_WAITING);
+	start = takeover_now();
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000000, start + 20000000LL,
+				   start + 1000000000LL),
+			 HANDOFF_WITHDRAWN);
+	/* Withdrawn at the claim bound, not at the end of the wait. */
+	assert_true(takeover_now() - start >= 20000000LL);
+	assert_true(takeover_now() - start < 1000000000LL);
+	assert_int_equal(handoff_outcome(f->region, BOOT_A, &was), HANDOFF_WITHDRAWN);
+	assert_int_equal(was, CLAIM_WITHDRAWN);
+	/* Another kernel's withdrawal is not ours. */
+	assert_int_equal(handoff_outcome(f->region, "99999999-8888-7777-6666-555555555555", NULL),
+			 0);
+	assert_int_equal(take_poll(&t), TAKE_WITHDRAWN);
+	assert_non_null(strstr(t.why, "kernel A withdrew the state block"));
+	/* Without the hold, B's claim loses to A's: nothing of A's touched either. */
+	assert_int_equal(take_poll(&late), TAKE_WITHDRAWN);
+	assert_string_equal(late.why, "kernel A withdrew the state block before B claimed it");
+	assert_string_equal(f->calls, "");
+	assert_false(f->quiet);
+	/* A takes the service back, as after a refusal. */
+	assert_int_equal(give_back(&g, 1000000000LL, ifname, sizeof(ifname)), 0);
+	assert_string_equal(ifname, "eth0");
+	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
+}
+
+/* A block is written open: a claim an earlier handoff left does not stay. */
+static void test_a_new_block_is_open_again(void **state)
+{
+	struct fake *f = *state;
+	uint32_t was = 0;
+
+	assert_int_equal(handoff_write(f->region, HANDOFF_READY, 1, BOOT_A, NULL), 0);
+	assert_int_equal(handoff_claim(f->region, CLAIM_B, &was), 1);
+	assert_int_equal(was, CLAIM_OPEN);
+	assert_int_equal(handoff_write(f->region, HANDOFF_READY, 2, BOOT_A, NULL), 0);
+	assert_int_equal(handoff_outcome(f->region, BOOT_A, &was), 0);
+	assert_int_equal(was, CLAIM_OPEN);
+	/* A region that cannot be mapped: the caller hears it. */
+	assert_int_equal(handoff_claim(tl_path(f->dir, "no-such-region"), CLAIM_B, NULL), -1);
 }
 
 static void pci_device(struct fake *f, const char *parent, const char *bdf, const char *cls)
@@ -537,6 +624,9 @@ int main(void)
 		T(test_a_failed_step_leaves_the_block_untaken),
 		T(test_a_block_written_and_never_released_is_refused),
 		T(test_a_nic_that_never_appears_fails_at_its_bound),
+		T(test_a_claimed_block_cannot_be_withdrawn),
+		T(test_a_block_not_claimed_in_time_is_withdrawn),
+		T(test_a_new_block_is_open_again),
 		T(test_more_devices_than_pci_skip_takes_is_an_error),
 		T(test_b_skips_all_but_bridges_and_its_own_nic),
 		T(test_b_takes_whole_free_blocks_of_ram),
