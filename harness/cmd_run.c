@@ -456,6 +456,14 @@ static int cb_inject_nmi(void *arg, struct tb_err *err)
 	return virt_inject_nmi(r->primary.dom, err);
 }
 
+/* A machine check into one vCPU of the primary guest (a scenario's fault injection). */
+static int cb_inject_mce(void *arg, int cpu, struct tb_err *err)
+{
+	struct runner *r = arg;
+
+	return virt_inject_mce(r->primary.dom, cpu, err);
+}
+
 /*
  * Live-migrate the primary to the lab's second libvirt host: its consoles
  * follow it to new telnet ports, and libvirt's figures of the migration
@@ -708,6 +716,7 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 		.start_new_kernel = cb_start_new_kernel,
 		.live_migrate = cb_live_migrate,
 		.inject_nmi = cb_inject_nmi,
+		.inject_mce = cb_inject_mce,
 		.progress = step_progress,
 		.runner = r,
 	};

@@ -164,6 +164,11 @@ static const struct yf_field inject_nmi_fields[] = {
 	COMMON(struct step),
 };
 
+static const struct yf_field inject_mce_fields[] = {
+	COMMON(struct step),
+	INT_FIELD("cpu", struct step, cpu, 0, 4095),
+};
+
 /* The mark step's value is a bare phase name, not a mapping. */
 static const struct yf_field mark_field = FIELD("mark", yf_phase, struct step, mark);
 
@@ -186,6 +191,7 @@ static const struct {
 	KIND("takeover", OP_TAKEOVER, takeover_fields),
 	KIND("live_migrate", OP_LIVE_MIGRATE, live_migrate_fields),
 	KIND("inject_nmi", OP_INJECT_NMI, inject_nmi_fields),
+	KIND("inject_mce", OP_INJECT_MCE, inject_mce_fields),
 #undef KIND
 };
 

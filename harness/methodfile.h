@@ -32,6 +32,7 @@ enum step_op {
 	OP_TAKEOVER,	 /* the new kernel's takeover line: every vCPU and enough of the RAM */
 	OP_LIVE_MIGRATE, /* the whole guest live-migrated to the lab's second libvirt host */
 	OP_INJECT_NMI,	 /* an NMI to the guest, as libvirt's inject-nmi sends it */
+	OP_INJECT_MCE,	 /* a machine check into one vCPU, through QEMU's monitor */
 };
 
 /* Which of the scenario's timeouts bounds a step that gives none of its own. */
@@ -54,6 +55,7 @@ struct step {
 			       * a reply from another boot than the last wait_probe's */
 	int min_memory_pct;   /* takeover: of the guest's RAM, default 85 */
 	int64_t max_downtime_ns; /* live_migrate: QEMU's downtime limit; 0: QEMU's own */
+	int cpu;	      /* inject_mce: the vCPU (QEMU's index), default 0 */
 	enum step_budget budget;
 	int64_t timeout_ns;   /* 0: the budget's */
 	char *via;	      /* runs only when the upgrade goes this way (method's via:), or NULL */

@@ -91,6 +91,7 @@ static void describe(const struct step *s, char *buf, size_t len)
 		[OP_TAKEOVER] = "expect the takeover",
 		[OP_LIVE_MIGRATE] = "live-migrate the guest",
 		[OP_INJECT_NMI] = "inject an NMI",
+		[OP_INJECT_MCE] = "inject a machine check",
 	};
 	const char *name = (size_t)s->op < sizeof(names) / sizeof(names[0]) && names[s->op]
 				   ? names[s->op]
@@ -361,6 +362,11 @@ static int run_step(struct interp *in, const struct step *s, struct tb_err *err)
 	case OP_INJECT_NMI:
 		rc = env->inject_nmi ? env->inject_nmi(env->runner, err)
 				     : tb_err_set(err, TB_EXIT_ENV, "no guest to send an NMI to");
+		t = monotime_now();
+		break;
+	case OP_INJECT_MCE:
+		rc = env->inject_mce ? env->inject_mce(env->runner, s->cpu, err)
+				     : tb_err_set(err, TB_EXIT_ENV, "no guest to send a machine check to");
 		t = monotime_now();
 		break;
 	}

@@ -39,6 +39,8 @@ struct method_env {
 			    struct tb_err *err);
 	/* Send the guest an NMI (libvirt's virDomainInjectNMI). */
 	int (*inject_nmi)(void *runner, struct tb_err *err);
+	/* Raise an uncorrected machine check on vCPU @cpu (QEMU's monitor). */
+	int (*inject_mce)(void *runner, int cpu, struct tb_err *err);
 	/* Tell the user which phase we are in (may be NULL). */
 	void (*progress)(void *runner, const char *phase);
 	void *runner;

@@ -353,6 +353,28 @@ int virt_inject_nmi(struct virt_domain *d, struct tb_err *err)
 	return 0;
 }
 
+int virt_inject_mce(struct virt_domain *d, int cpu, struct tb_err *err)
+{
+	char cmd[96], *out = NULL;
+	int rc = 0;
+
+	/*
+	 * Bank 0, MCi_STATUS VAL|UC|EN|PCC (and ADDRV|MISCV clear), MCG_STATUS
+	 * RIPV|MCIP: uncorrected, the context cannot go on.  HMP only: QMP has
+	 * no such command.  QEMU answers with text only when it refuses.
+	 */
+	snprintf(cmd, sizeof(cmd), "mce %d 0 0xb200000000000000 0x5 0 0", cpu);
+	if (virDomainQemuMonitorCommand(d->dom, cmd, &out, VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP) !=
+	    0)
+		return tb_err_set(err, TB_EXIT_ENV, "cannot inject a machine check (%s): %s", cmd,
+				  libvirt_message());
+	if (out && out[strspn(out, " \r\n")])
+		rc = tb_err_set(err, TB_EXIT_ENV, "cannot inject a machine check (%s): QEMU says "
+				"%.*s", cmd, (int)strcspn(out, "\r\n"), out);
+	free(out);
+	return rc;
+}
+
 int virt_cpu_state(struct virt_domain *d, const char *path, struct tb_err *err)
 {
 	int vcpus = virDomainGetVcpusFlags(d->dom, VIR_DOMAIN_VCPU_LIVE);

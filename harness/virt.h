@@ -81,6 +81,13 @@ int virt_cpu_state(struct virt_domain *d, const char *path, struct tb_err *err);
 int virt_inject_nmi(struct virt_domain *d, struct tb_err *err);
 
 /*
+ * Raise an uncorrected machine check on vCPU @cpu of @d through QEMU's
+ * monitor (HMP "mce"): bank 0, MCG_STATUS RIPV|MCIP.  A CPU with CR4.MCE
+ * clear shuts down (QEMU resets the whole guest).
+ */
+int virt_inject_mce(struct virt_domain *d, int cpu, struct tb_err *err);
+
+/*
  * Live-migrate @d to the libvirt of @dst (a second host of the lab), the
  * migration stream over the lab's loopback; its serial consoles move to
  * the telnet ports @ports (both QEMUs run side by side on one loopback).

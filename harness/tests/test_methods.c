@@ -189,6 +189,18 @@ static void test_vm_migrate_is_a_reference_that_upgrades_nothing(void **state)
 	assert_int_equal(m.steps[1].op, OP_INJECT_NMI);
 	assert_string_equal(m.steps[1].mark, "nmi_sent");
 	method_free(&m);
+
+	/* A machine check into one vCPU (0 unless said). */
+	assert_int_equal(tl_write_file(path, "verify: none\nsteps:\n  - mark: go\n"
+					     "  - inject_mce: {cpu: 1, mark: mce_sent}\n"
+					     "  - inject_mce: {}\n"),
+			 0);
+	load_ok(path, &m);
+	assert_int_equal(m.steps[1].op, OP_INJECT_MCE);
+	assert_int_equal(m.steps[1].cpu, 1);
+	assert_string_equal(m.steps[1].mark, "mce_sent");
+	assert_int_equal(m.steps[2].cpu, 0);
+	method_free(&m);
 }
 
 /* A method the harness has never heard of, from a file alone: kexec twice. */
