@@ -697,6 +697,21 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 }
 
 /*
+ * Scenario steps: B's takeover holds A's CPUs in the park (its test hook,
+ * armed before the handoff), and B counts A's CPU there before the
+ * takeover goes on; the steps that follow release the hold.
+ */
+#define STEPS_HOLD_A_IN_THE_PARK                                                                   \
+	"  - send: {console: b, before: handoff_start, text: \"touch /run/twinbench-hold-park; "    \
+	"echo held=$?\\n\"}\n"                                                                      \
+	"  - expect: {console: b, before: handoff_start, pattern: \"^held=0$\", whole_line: true}\n" \
+	"  - send: {console: b, before: takeover_done, text: \"i=0; while [ $(cat "                 \
+	"/sys/kernel/twin_kernel/parked) -lt 1 ] && [ $i -lt 3000 ]; do usleep 10000; "            \
+	"i=$((i + 1)); done; echo parked-before=$(cat /sys/kernel/twin_kernel/parked)\\n\"}\n"      \
+	"  - expect: {console: b, before: takeover_done, pattern: \"^parked-before=1$\", "          \
+	"whole_line: true}\n"
+
+/*
  * An NMI while A's CPU waits in the park, before B wakes it (B's takeover
  * holds it there for the test): the guest goes on, B takes the CPU, the
  * memory and console a.  QEMU hands "inject-nmi" to each CPU whose local
@@ -712,15 +727,7 @@ static void test_an_nmi_while_a_is_parked_leaves_the_takeover_whole(void **state
 	(void)state;
 	run_twin_steps(
 	    "scenarios/twin.yaml", "twin-nmi", NULL,
-	    "steps:\n"
-	    "  - send: {console: b, before: handoff_start, text: \"touch /run/twinbench-hold-park; "
-	    "echo held=$?\\n\"}\n"
-	    "  - expect: {console: b, before: handoff_start, pattern: \"^held=0$\", whole_line: true}\n"
-	    "  - send: {console: b, before: takeover_done, text: \"i=0; while [ $(cat "
-	    "/sys/kernel/twin_kernel/parked) -lt 1 ] && [ $i -lt 3000 ]; do usleep 10000; "
-	    "i=$((i + 1)); done; echo parked-before=$(cat /sys/kernel/twin_kernel/parked)\\n\"}\n"
-	    "  - expect: {console: b, before: takeover_done, pattern: \"^parked-before=1$\", "
-	    "whole_line: true}\n"
+	    "steps:\n" STEPS_HOLD_A_IN_THE_PARK
 	    "  - inject_nmi: {before: takeover_done, mark: nmi_sent}\n"
 	    "  - send: {console: b, before: takeover_done, text: \"echo parked-after=$(cat "
 	    "/sys/kernel/twin_kernel/parked); rm /run/twinbench-hold-park\\n\"}\n"
@@ -735,6 +742,50 @@ static void test_an_nmi_while_a_is_parked_leaves_the_takeover_whole(void **state
 	/* The NMI arrived: B's kernel took it for one of unknown reason. */
 	assert_non_null(strstr(t.log_b, "NMI received for unknown reason"));
 	twin_run_free(&t);
+	tl_assert_nothing_left();
+}
+
+/*
+ * A machine check into A's CPU 0 while it waits in the park (held there as
+ * above): the park's IDT halts that CPU (CR4.MCE set, so no shutdown), the
+ * guest lives on.  B's wakeup of that CPU is not taken and is withdrawn
+ * after its bound (a second), so the takeover fails, naming it, and the
+ * service goes on from B.  On a park without its own IDT and CR4.MCE, QEMU
+ * resets the whole guest ("MCE capability is not enabled").
+ */
+static void test_a_machine_check_in_the_park_halts_that_cpu_alone(void **state)
+{
+	char dir[512], *log;
+	struct repetition *reps = NULL;
+
+	(void)state;
+	run_failing(
+	    "scenarios/twin.yaml", "twin-mce",
+	    "steps:\n" STEPS_HOLD_A_IN_THE_PARK
+	    "  - inject_mce: {cpu: 0, before: takeover_done, mark: mce_sent}\n"
+	    "  - send: {console: b, before: takeover_done, text: \"rm /run/twinbench-hold-park; "
+	    "echo released=$?\\n\"}\n"
+	    "  - expect: {console: b, before: takeover_done, pattern: \"^released=0$\", "
+	    "whole_line: true}\n",
+	    dir, sizeof(dir), &reps);
+	assert_false(reps[0].ok);
+	assert_non_null(strstr(reps[0].error, "twinbench-b: takeover failed"));
+	/* B had the service before the machine check, and keeps it. */
+	assert_true(reps[0].boot_changed);
+	assert_true(repetition_phase(&reps[0], "mce_sent") >
+		    repetition_phase(&reps[0], "b_service_ready"));
+	assert_true(repetition_phase(&reps[0], "takeover_done") < 0);
+	assert_true(reps[0].alive_at_end);
+	log = console_log(dir, 'b');
+	assert_int_equal(tl_count(log, "twin_kernel: parked CPU with APIC ID 0 did not wake within "
+				       "1000 ms"),
+			 1);
+	free(log);
+	/* The guest was not reset: A booted once, on console a. */
+	log = console_log(dir, 'a');
+	assert_int_equal(tl_count(log, "Linux version "), 1);
+	free(log);
+	free(reps);
 	tl_assert_nothing_left();
 }
 
@@ -1704,6 +1755,7 @@ int main(void)
 		cmocka_unit_test(test_twin_boot_with_broken_b_fails_and_a_keeps_running),
 		cmocka_unit_test(test_twin_hands_the_service_to_kernel_b),
 		cmocka_unit_test(test_an_nmi_while_a_is_parked_leaves_the_takeover_whole),
+		cmocka_unit_test(test_a_machine_check_in_the_park_halts_that_cpu_alone),
 		cmocka_unit_test(test_twin_dual_moves_only_the_address),
 		cmocka_unit_test(test_twin_repeat_upgrades_twice_in_one_boot),
 		cmocka_unit_test(test_twin_with_corrupt_state_block_is_refused_by_b),
