@@ -204,6 +204,8 @@ static void usage(void)
 #define CLAIM_BOUND_NS	   2000000000LL
 /* Test hook: while it exists, B's agent does not claim a ready block. */
 #define HOLD_TAKE_FILE	   "/run/twinbench-hold-take"
+/* Test hook: if it exists, B's takeover fails once it has the NIC (and gives it back). */
+#define FAIL_TAKE_FILE	   "/run/twinbench-fail-take"
 
 struct options {
 	int port;
@@ -400,6 +402,11 @@ static int request_handoff(const struct options *o)
 			printf("twinbench-agent: kernel B refused the state block: the agent (pid %d) "
 			       "takes the service back\n", pid);
 			return 1;
+		case HANDOFF_RETURNED:
+			close(pfd.fd);
+			printf("twinbench-agent: kernel B gave the state block back (its takeover "
+			       "failed): the agent (pid %d) takes the service back\n", pid);
+			return 1;
 		case HANDOFF_WITHDRAWN:
 			close(pfd.fd);
 			printf("twinbench-agent: kernel B did not claim the state block within %lld ms: "
@@ -523,11 +530,14 @@ static int hand_over(const struct options *o, const char *boot_id, uint64_t coun
 	/* B is at work: nothing for the console until it took the block. */
 	outcome = give_wait(o->handoff_to, boot_id, 1000000LL, takeover_now() + CLAIM_BOUND_NS,
 			    takeover_now() + timeout_ms * 1000000LL);
-	if (outcome == HANDOFF_REFUSED || outcome == HANDOFF_WITHDRAWN) {
+	if (outcome == HANDOFF_REFUSED || outcome == HANDOFF_WITHDRAWN ||
+	    outcome == HANDOFF_RETURNED) {
 		char why[64];
 
 		if (outcome == HANDOFF_REFUSED)
 			snprintf(why, sizeof(why), "refused the state block");
+		else if (outcome == HANDOFF_RETURNED)
+			snprintf(why, sizeof(why), "gave the state block back");
 		else
 			snprintf(why, sizeof(why), "did not claim the state block within %lld ms",
 				 CLAIM_BOUND_NS / 1000000);
@@ -834,7 +844,8 @@ int main(int argc, char **argv)
 		t = (struct taker){ .region = o.take_from, .from_boot = o.from_boot,
 				    .sysfs = o.sysfs, .nic_bdf = o.nic, .own_nic = o.own_nic,
 				    .cidr = o.ip, .step_timeout_ns = TAKE_STEP_NS,
-				    .net = &net.ops, .hold = HOLD_TAKE_FILE };
+				    .net = &net.ops, .hold = HOLD_TAKE_FILE,
+				    .fail_hook = FAIL_TAKE_FILE };
 		take = TAKING;
 		take_deadline = takeover_now() +
 				(o.timeout_ms < 0 ? 3600000LL : o.timeout_ms) * 1000000LL;
@@ -954,6 +965,13 @@ serve:
 					       "%s\n", strerror(errno));
 				printf("twinbench-agent: refusing to take over: %s\n", t.why);
 				tell_done(o.done_file, "refused", t.why);
+				take = IDLE;
+				break;
+			case TAKE_RETURNED:
+				/* Nothing of A's held any more: A takes it back and serves on. */
+				printf("twinbench-agent: takeover failed: %s; the NIC and the state "
+				       "block given back to kernel A\n", t.why);
+				tell_done(o.done_file, "failed", t.why);
 				take = IDLE;
 				break;
 			case TAKE_WITHDRAWN:

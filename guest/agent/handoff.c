@@ -150,13 +150,16 @@ int handoff_outcome(const char *path, const char *boot_id, uint32_t *claim)
 		return HANDOFF_REFUSED;
 	if (b.state == HANDOFF_READY && b.claim == CLAIM_WITHDRAWN && ours)
 		return HANDOFF_WITHDRAWN;
+	if (b.state == HANDOFF_READY && b.claim == CLAIM_RETURNED && ours)
+		return HANDOFF_RETURNED;
 	return 0;
 }
 
-int handoff_claim(const char *path, enum handoff_claim to, uint32_t *was)
+int handoff_claim(const char *path, enum handoff_claim from, enum handoff_claim to,
+		  uint32_t *was)
 {
 	int fd = open(path, O_RDWR | O_CLOEXEC);
-	uint32_t expected = CLAIM_OPEN;
+	uint32_t expected = from;
 	struct handoff_block *b;
 	bool won;
 

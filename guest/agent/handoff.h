@@ -7,7 +7,9 @@
  * touches anything of A's, then takes it (state TAKEN, so that it is never
  * taken twice) or, before it claimed it, refuses it (state REFUSED); A,
  * when B has not claimed it within a bound, withdraws it (the claim word).
- * Refused or withdrawn, A takes its NIC back and serves on.  Versioned and
+ * B that fails after its claim lets go of what it took and gives the block
+ * back (the claim word again).  Refused, withdrawn or given back, A takes
+ * its NIC back and serves on.  Versioned and
  * checksummed: B refuses
  * a block that is missing, corrupt, or stale (taken already, or written by
  * another kernel than the one B was started from).  The block carries A's
@@ -25,6 +27,7 @@ enum handoff_state {
 	HANDOFF_TAKEN = 3,
 	HANDOFF_REFUSED = 4,
 	HANDOFF_WITHDRAWN = 5, /* not a state: handoff_outcome()'s "A withdrew the block" */
+	HANDOFF_RETURNED = 6,  /* not a state: handoff_outcome()'s "B gave the block back" */
 };
 
 /*
@@ -37,6 +40,7 @@ enum handoff_claim {
 	CLAIM_OPEN = 0,
 	CLAIM_B = 1,	     /* B begins to take it: A waits for TAKEN */
 	CLAIM_WITHDRAWN = 2, /* A gave up on B and serves on: B must not touch it */
+	CLAIM_RETURNED = 3,  /* B claimed it, failed, and let go of all it took: A serves on */
 };
 
 /*
@@ -80,18 +84,20 @@ int handoff_taken(const char *path);
  * How the handoff ended, for kernel A: HANDOFF_TAKEN or HANDOFF_REFUSED
  * (a valid block in that state; a refusal only if it names @boot_id, A's;
  * NULL: none looked at), HANDOFF_WITHDRAWN (A's block, withdrawn by A),
- * 0 if none of them (yet), -1 on I/O errors.  *@claim (if not NULL): the
- * block's claim word.
+ * HANDOFF_RETURNED (A's block, given back by B), 0 if none of them (yet),
+ * -1 on I/O errors.  *@claim (if not NULL): the block's claim word.
  */
 int handoff_outcome(const char *path, const char *boot_id, uint32_t *claim);
 
 /*
- * Claim the block for @to (CLAIM_B, CLAIM_WITHDRAWN) if it is still
- * CLAIM_OPEN, in one atomic compare-and-exchange on the mapped region: 1
- * if this caller won, 0 if the block was claimed already (*@was, if not
- * NULL, says by whom), -1 if the region cannot be mapped.
+ * Move the block's claim from @from to @to (open to CLAIM_B or
+ * CLAIM_WITHDRAWN; CLAIM_B to CLAIM_RETURNED) in one atomic
+ * compare-and-exchange on the mapped region: 1 if this caller won, 0 if
+ * the claim was not @from (*@was, if not NULL, says what it was), -1 if
+ * the region cannot be mapped.
  */
-int handoff_claim(const char *path, enum handoff_claim to, uint32_t *was);
+int handoff_claim(const char *path, enum handoff_claim from, enum handoff_claim to,
+		  uint32_t *was);
 
 /*
  * Kernel B refuses the handoff: a valid REFUSED block in place of whatever

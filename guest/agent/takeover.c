@@ -69,8 +69,11 @@ static void rcu_expedite(const char *sysfs, bool on)
 		sysfs_write(path, on ? "1\n" : "0\n", why, sizeof(why));
 }
 
-/* Take PCI device @bdf off the skip list (a comma-separated list of addresses). */
-static int pci_unskip(const char *sysfs, const char *bdf, char *why, size_t len)
+/*
+ * Take PCI device @bdf off the skip list (a comma-separated list of
+ * addresses), or (@add) put it back at its end.
+ */
+static int pci_skip_edit(const char *sysfs, const char *bdf, bool add, char *why, size_t len)
 {
 	char path[PATH_MAX], list[4096], out[4096] = "";
 	size_t used = 0;
@@ -92,6 +95,9 @@ static int pci_unskip(const char *sysfs, const char *bdf, char *why, size_t len)
 		if (strcmp(e, bdf) != 0)
 			used += (size_t)snprintf(out + used, sizeof(out) - used, "%s%s",
 						 used ? "," : "", e);
+	if (add)
+		used += (size_t)snprintf(out + used, sizeof(out) - used, "%s%s", used ? "," : "",
+					 bdf);
 	snprintf(out + used, sizeof(out) - used, "\n");
 	return sysfs_write(path, out, why, len);
 }
@@ -134,7 +140,7 @@ static int take_nic(struct taker *t, int64_t deadline)
 {
 	char path[PATH_MAX];
 
-	if (pci_unskip(t->sysfs, t->nic_bdf, t->why, sizeof(t->why)) != 0)
+	if (pci_skip_edit(t->sysfs, t->nic_bdf, false, t->why, sizeof(t->why)) != 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/bus/pci/rescan", t->sysfs);
 	if (sysfs_write(path, "1\n", t->why, sizeof(t->why)) != 0)
@@ -169,6 +175,10 @@ static enum take_result take_now(struct taker *t)
 		snprintf(t->ifname, sizeof(t->ifname), "%s", t->own_nic ? t->own_nic : "");
 	}
 	t->b_ns[B_NIC] = takeover_now();
+	if (t->fail_hook && access(t->fail_hook, F_OK) == 0) {
+		snprintf(t->why, sizeof(t->why), "stopped by the test hook %s", t->fail_hook);
+		return TAKE_FAILED;
+	}
 	if (t->cidr) {
 		if (net->link_up(net->ctx, t->ifname, takeover_now() + step, t->why,
 				 sizeof(t->why)) != 0)
@@ -182,6 +192,59 @@ static enum take_result take_now(struct taker *t)
 		t->b_ns[B_ARP] = takeover_now();
 	}
 	return TAKE_DONE;
+}
+
+/*
+ * A step of the takeover failed: let go of what B took of A's, so that A
+ * can take it back (the address; one NIC: unbound from B's driver, removed
+ * from B's PCI tree and skipped again, so that nothing of B touches it
+ * afterwards).  0, or -1 with @why: B may still hold the NIC.
+ */
+static int take_undo(struct taker *t, char *why, size_t len)
+{
+	const struct take_net *net = t->net;
+	char path[PATH_MAX];
+	int rc = 0;
+
+	if (t->b_ns[B_ADDR] && net->del_addr(net->ctx, t->ifname, t->cidr, why, len) != 0)
+		return -1;
+	if (!t->nic_bdf)
+		return 0;
+	rcu_expedite(t->sysfs, true);
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver/unbind", t->sysfs, t->nic_bdf);
+	if (access(path, F_OK) == 0)
+		rc = sysfs_write(path, t->nic_bdf, why, len);
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/remove", t->sysfs, t->nic_bdf);
+	if (rc == 0 && access(path, F_OK) == 0)
+		rc = sysfs_write(path, "1\n", why, len);
+	rcu_expedite(t->sysfs, false);
+	if (rc == 0)
+		rc = pci_skip_edit(t->sysfs, t->nic_bdf, true, why, len);
+	return rc;
+}
+
+/*
+ * After a failed step (t->why says which): undo it and give the block back
+ * (CLAIM_B to CLAIM_RETURNED), TAKE_RETURNED; or, when B cannot let go of
+ * everything, keep the claim (A must not take back what B may hold),
+ * TAKE_FAILED with both reasons.
+ */
+static enum take_result take_give_back(struct taker *t)
+{
+	char why[200];
+	size_t used = strlen(t->why);
+
+	if (take_undo(t, why, sizeof(why)) != 0) {
+		snprintf(t->why + used, sizeof(t->why) - used, "; and B cannot let go of it: %s",
+			 why);
+		return TAKE_FAILED;
+	}
+	if (handoff_claim(t->region, CLAIM_B, CLAIM_RETURNED, NULL) != 1) {
+		snprintf(t->why + used, sizeof(t->why) - used,
+			 "; and B cannot give the state block back");
+		return TAKE_FAILED;
+	}
+	return TAKE_RETURNED;
 }
 
 int take_commit(struct taker *t)
@@ -213,7 +276,7 @@ enum take_result take_poll(struct taker *t)
 			return TAKE_WITHDRAWN;
 		}
 		/* Nothing of A's is touched before the block is ours. */
-		won = handoff_claim(t->region, CLAIM_B, &was);
+		won = handoff_claim(t->region, CLAIM_OPEN, CLAIM_B, &was);
 		if (won < 0) {
 			snprintf(t->why, sizeof(t->why), "cannot map the state block in %s: %s",
 				 t->region, strerror(errno));
@@ -232,6 +295,8 @@ enum take_result take_poll(struct taker *t)
 		if (t->net->console_quiet)
 			t->net->console_quiet(t->net->ctx, true);
 		r = take_now(t);
+		if (r == TAKE_FAILED)
+			r = take_give_back(t);
 		if (r != TAKE_DONE && t->net->console_quiet)
 			t->net->console_quiet(t->net->ctx, false);
 		return r;
@@ -388,7 +453,7 @@ int give_wait(const char *region, const char *boot_id, int64_t poll_ns, int64_t 
 			return outcome;
 		claimed = claimed || claim == CLAIM_B;
 		if (!claimed && claim_deadline_ns && now >= claim_deadline_ns) {
-			int won = handoff_claim(region, CLAIM_WITHDRAWN, &claim);
+			int won = handoff_claim(region, CLAIM_OPEN, CLAIM_WITHDRAWN, &claim);
 
 			if (won != 0)
 				return won > 0 ? HANDOFF_WITHDRAWN : -1;

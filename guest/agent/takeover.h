@@ -12,9 +12,12 @@
  * device A's driver still drives, nor add an address A still holds.
  *
  * Kernel B (take_poll(), called by the serving loop between requests): it
- * reads the block; once ready it takes A's NIC off the PCI skip list and
+ * reads the block; once ready it claims it (handoff_claim(): A, after its
+ * bound, may have withdrawn it), takes A's NIC off the PCI skip list and
  * rescans (one NIC) or uses its own (dual), brings the link up, sets the
- * service address and announces it.  The block is marked taken
+ * service address and announces it.  A step that fails is undone (the
+ * address, the NIC let go of) and the block given back, unless B cannot
+ * let go: then B keeps its claim and A waits.  The block is marked taken
  * (take_commit()) once B answered from it: A, waiting for that, speaks on
  * its console and parks, and nothing of A runs in the window but B.  The network
  * steps go through struct take_net (netlink and a packet socket in the
@@ -66,6 +69,7 @@ struct taker {
 	int64_t step_timeout_ns; /* for each network step */
 	const struct take_net *net;
 	const char *hold;	 /* test hook: B claims no block while this file exists */
+	const char *fail_hook;	 /* test hook: if it exists, B fails once it has the NIC */
 	/* out */
 	uint64_t counter;	 /* the service's state, from A */
 	int64_t a_ns[A_STEPS];	 /* A's stamps, from the block */
@@ -81,7 +85,8 @@ enum take_result {
 	TAKE_WAITING, /* no ready block (yet) */
 	TAKE_DONE,    /* NIC and address taken: serve t->counter on t->ifname, then take_commit() */
 	TAKE_REFUSED, /* the block is corrupt or stale: t->why */
-	TAKE_FAILED,  /* a step of the takeover failed: t->why */
+	TAKE_FAILED,  /* a step of the takeover failed, and B may hold the NIC: t->why */
+	TAKE_RETURNED, /* a step failed (t->why); B let go of all it took and gave the block back */
 	TAKE_WITHDRAWN, /* A withdrew the block before B claimed it: t->why; nothing touched */
 };
 

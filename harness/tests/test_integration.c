@@ -991,51 +991,60 @@ static void assert_service_came_back_on_a(const char *probe_csv, int64_t from_ns
 			 gap / 1000000, after_gap, gap_before, gap_after);
 }
 
-static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
+/*
+ * A twin repetition in @dir that must end with the service back on A: it
+ * failed with @error in its words, B never answered, A did not park, A's
+ * console says @a_says once (its rollback), and the probe's replies after
+ * the silence come from A's boot with the counter going on.
+ */
+static void assert_a_serves_on(const struct repetition *rep, const char *dir, const char *error,
+			       const char *a_says)
 {
-	char results[300], dir[512], path[600], *log_b;
-	struct repetition *reps = NULL;
-	struct run_info info;
+	char path[600], *log;
 
-	(void)state;
-	/* Arms the helper's corruption hook just before the handoff starts. */
-	run_shipped_with("scenarios/twin.yaml", "twin-corrupt", NULL,
-			 "steps:\n  - send: {console: a, text: \"mkdir -p /run/twinbench && "
-			 "touch /run/twinbench/corrupt-state\\n\", before: handoff_start}\n",
-			 1, results, sizeof(results));
-	load_one(results, "twin-corrupt", dir, sizeof(dir), &info, &reps);
-	assert_false(reps[0].ok);
-	assert_false(reps[0].verified);
-	assert_non_null(strstr(reps[0].error, "refusing to take over: state block is corrupt"));
+	assert_false(rep->ok);
+	assert_false(rep->verified);
+	assert_non_null(strstr(rep->error, error));
 	/* Never silently from zero: no reply came from kernel B at all. */
-	assert_false(reps[0].boot_changed);
-	assert_true(repetition_phase(&reps[0], "a_let_go") < 0);
-	assert_true(repetition_phase(&reps[0], "b_service_ready") < 0);
-	assert_int_equal(reps[0].nbreakdowns, 0);
-	snprintf(path, sizeof(path), "%s/console-b.log", dir);
-	log_b = tl_read_file(path);
-	assert_non_null(log_b);
-	assert_null(strstr(log_b, "state=taken-over"));
-	assert_null(strstr(log_b, "twinbench-b: the kernel before let go"));
-	free(log_b);
-	/* A parks only for a B that serves: refused, it keeps its CPUs. */
-	assert_true(repetition_phase(&reps[0], "a_parked") < 0);
-	snprintf(path, sizeof(path), "%s/console-a.log", dir);
-	log_b = tl_read_file(path);
-	assert_non_null(log_b);
-	assert_null(strstr(log_b, "parks, the last of this kernel"));
+	assert_false(rep->boot_changed);
+	assert_true(repetition_phase(rep, "a_let_go") < 0);
+	assert_true(repetition_phase(rep, "b_service_ready") < 0);
+	assert_int_equal(rep->nbreakdowns, 0);
+	log = console_log(dir, 'b');
+	assert_null(strstr(log, "state=taken-over"));
+	assert_null(strstr(log, "twinbench-b: the kernel before let go"));
+	free(log);
+	/* A parks only for a B that serves: it keeps its CPUs. */
+	assert_true(repetition_phase(rep, "a_parked") < 0);
+	log = console_log(dir, 'a');
+	assert_null(strstr(log, "parks, the last of this kernel"));
 	/* And its service: the NIC back, the same counter, on A's boot. */
-	assert_int_equal(tl_count(log_b, "kernel B refused the state block: serving on eth0"), 1);
-	free(log_b);
-	assert_true(reps[0].alive_at_end);
+	assert_int_equal(tl_count(log, a_says), 1);
+	free(log);
+	assert_true(rep->alive_at_end);
 	snprintf(path, sizeof(path), "%s/probe.csv", dir);
 	/*
-	 * The run ends at B's refusal: how many of A's replies come after its
+	 * The run ends at the failure: how many of A's replies come after its
 	 * rollback depends on how soon the harness stops the probe (5 to 10
 	 * and more have been seen).  What must hold is that they come from
 	 * A's boot with the counter going on, the end's alive check among them.
 	 */
-	assert_service_came_back_on_a(path, repetition_phase(&reps[0], "handoff_start"), 1);
+	assert_service_came_back_on_a(path, repetition_phase(rep, "handoff_start"), 1);
+}
+
+static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
+{
+	char dir[512];
+	struct repetition *reps = NULL;
+
+	(void)state;
+	/* Arms the helper's corruption hook just before the handoff starts. */
+	run_failing("scenarios/twin.yaml", "twin-corrupt",
+		    "steps:\n  - send: {console: a, text: \"mkdir -p /run/twinbench && "
+		    "touch /run/twinbench/corrupt-state\\n\", before: handoff_start}\n",
+		    dir, sizeof(dir), &reps);
+	assert_a_serves_on(&reps[0], dir, "refusing to take over: state block is corrupt",
+			   "kernel B refused the state block: serving on eth0");
 	free(reps);
 }
 
@@ -1048,7 +1057,7 @@ static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
  */
 static void test_twin_block_b_does_not_take_is_withdrawn_and_a_serves_on(void **state)
 {
-	char dir[512], path[600], *log;
+	char dir[512];
 	struct repetition *reps = NULL;
 
 	(void)state;
@@ -1059,26 +1068,36 @@ static void test_twin_block_b_does_not_take_is_withdrawn_and_a_serves_on(void **
 		    "  - expect: {console: b, before: handoff_start, pattern: \"^held=0$\", "
 		    "whole_line: true}\n",
 		    dir, sizeof(dir), &reps);
-	assert_false(reps[0].ok);
-	assert_false(reps[0].verified);
-	assert_non_null(strstr(reps[0].error,
-			       "refusing to take over: kernel A withdrew the state block"));
-	assert_false(reps[0].boot_changed);
-	assert_true(repetition_phase(&reps[0], "b_service_ready") < 0);
-	assert_true(repetition_phase(&reps[0], "a_parked") < 0);
-	assert_int_equal(reps[0].nbreakdowns, 0);
+	assert_a_serves_on(&reps[0], dir, "refusing to take over: kernel A withdrew the state block",
+			   "kernel B did not claim the state block within 2000 ms: serving on eth0 "
+			   "counter=");
+	free(reps);
+}
+
+/*
+ * B claims the block, takes the NIC and then fails (the test hook stops
+ * its takeover there): it lets go of the NIC (unbound, removed from its
+ * PCI tree) and gives the block back; A binds the NIC again and serves on
+ * from the same counter, no park.
+ */
+static void test_twin_takeover_failing_after_the_nic_gives_the_service_back(void **state)
+{
+	char dir[512], *log;
+	struct repetition *reps = NULL;
+
+	(void)state;
+	run_failing("scenarios/twin.yaml", "twin-given-back",
+		    "steps:\n"
+		    "  - send: {console: b, before: handoff_start, text: \"touch "
+		    "/run/twinbench-fail-take; echo armed=$?\\n\"}\n"
+		    "  - expect: {console: b, before: handoff_start, pattern: \"^armed=0$\", "
+		    "whole_line: true}\n",
+		    dir, sizeof(dir), &reps);
+	assert_a_serves_on(&reps[0], dir, "twinbench-agent: takeover failed: stopped by the test hook",
+			   "kernel B gave the state block back: serving on eth0 counter=");
 	log = console_log(dir, 'b');
-	assert_null(strstr(log, "state=taken-over"));
+	assert_int_equal(tl_count(log, "the NIC and the state block given back to kernel A"), 1);
 	free(log);
-	log = console_log(dir, 'a');
-	assert_int_equal(tl_count(log, "kernel B did not claim the state block within 2000 ms: "
-				       "serving on eth0 counter="),
-			 1);
-	assert_null(strstr(log, "parks, the last of this kernel"));
-	free(log);
-	assert_true(reps[0].alive_at_end);
-	snprintf(path, sizeof(path), "%s/probe.csv", dir);
-	assert_service_came_back_on_a(path, repetition_phase(&reps[0], "handoff_start"), 1);
 	free(reps);
 }
 
@@ -1760,6 +1779,7 @@ int main(void)
 		cmocka_unit_test(test_twin_repeat_upgrades_twice_in_one_boot),
 		cmocka_unit_test(test_twin_with_corrupt_state_block_is_refused_by_b),
 		cmocka_unit_test(test_twin_block_b_does_not_take_is_withdrawn_and_a_serves_on),
+		cmocka_unit_test(test_twin_takeover_failing_after_the_nic_gives_the_service_back),
 		cmocka_unit_test(test_connect_uses_an_existing_libvirt),
 	};
 

@@ -398,9 +398,11 @@ static void test_a_nic_that_never_appears_fails_at_its_bound(void **state)
 	f->no_netdev = true;
 	t.step_timeout_ns = 20000000LL;
 	assert_int_equal(give(&g, 8), 0);
-	assert_int_equal(take_poll(&t), TAKE_FAILED);
+	/* B lets go of the NIC and gives the block back: A may take it again. */
+	assert_int_equal(take_poll(&t), TAKE_RETURNED);
 	assert_string_equal(t.why, "A's NIC " BDF " has no network device 20 ms after the rescan");
 	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, takeover_now()), HANDOFF_RETURNED);
 }
 
 static void test_a_failed_step_leaves_the_block_untaken(void **state)
@@ -411,10 +413,76 @@ static void test_a_failed_step_leaves_the_block_untaken(void **state)
 
 	f->fail_link = true;
 	assert_int_equal(give(&g, 3), 0);
-	assert_int_equal(take_poll(&t), TAKE_FAILED);
+	/* Its own NIC, no address set yet: nothing of A's to let go of. */
+	assert_int_equal(take_poll(&t), TAKE_RETURNED);
 	assert_string_equal(t.why, "eth1 has no link");
 	assert_false(f->quiet);
 	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, takeover_now()), HANDOFF_RETURNED);
+}
+
+/*
+ * One NIC, B had it (the test hook fails the takeover there): B deletes
+ * nothing it did not add, unbinds the NIC from its driver, removes it from
+ * its PCI tree and skips it again, then gives the block back; A takes
+ * the NIC back as after a refusal.
+ */
+static void test_a_takeover_that_fails_after_the_nic_gives_it_back(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, true);
+	struct taker t = taker_of(f, BDF, NULL);
+	char hook[128], ifname[16] = "", *text;
+
+	snprintf(hook, sizeof(hook), "%s/fail-take", f->dir);
+	assert_int_equal(tl_write_file(hook, ""), 0);
+	t.fail_hook = hook;
+	assert_int_equal(tl_write_file(tl_path(f->sysfs, "bus/pci/devices/" BDF "/remove"), ""), 0);
+	assert_int_equal(give(&g, 21), 0);
+	assert_int_equal(tl_write_file(tl_path(f->sysfs, "bus/pci/drivers/virtio-pci/unbind"), ""),
+			 0);
+	assert_int_equal(take_poll(&t), TAKE_RETURNED);
+	assert_non_null(strstr(t.why, "stopped by the test hook"));
+	/* Found, then let go of: unbound, removed, on the skip list again (last). */
+	assert_string_equal(t.ifname, "eth0");
+	text = tl_read_file(tl_path(f->sysfs, "bus/pci/drivers/virtio-pci/unbind"));
+	assert_string_equal(text, BDF);
+	free(text);
+	text = tl_read_file(tl_path(f->sysfs, "bus/pci/devices/" BDF "/remove"));
+	assert_string_equal(text, "1\n");
+	free(text);
+	text = tl_read_file(tl_path(f->sysfs, "bus/pci/skip"));
+	assert_string_equal(text, "0000:00:02.0,0000:00:05.0," BDF "\n");
+	free(text);
+	assert_string_equal(f->calls, "wait");
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now(), takeover_now()),
+			 HANDOFF_RETURNED);
+	assert_int_equal(give_back(&g, 1000000000LL, ifname, sizeof(ifname)), 0);
+	assert_string_equal(ifname, "eth0");
+}
+
+/* B cannot let go of the NIC: it keeps its claim, and A must go on waiting. */
+static void test_a_takeover_that_cannot_let_go_keeps_the_claim(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, true);
+	struct taker t = taker_of(f, BDF, NULL);
+	char hook[128];
+	uint32_t claim = 0;
+
+	snprintf(hook, sizeof(hook), "%s/fail-take", f->dir);
+	assert_int_equal(tl_write_file(hook, ""), 0);
+	t.fail_hook = hook;
+	/* A directory where the remove attribute should be: the write fails. */
+	mkdirs(f->sysfs, "bus/pci/devices/" BDF "/remove");
+	assert_int_equal(give(&g, 22), 0);
+	assert_int_equal(take_poll(&t), TAKE_FAILED);
+	assert_non_null(strstr(t.why, "stopped by the test hook"));
+	assert_non_null(strstr(t.why, "; and B cannot let go of it: cannot write '1' to "));
+	assert_int_equal(handoff_outcome(f->region, BOOT_A, &claim), 0);
+	assert_int_equal(claim, CLAIM_B);
+	/* Past A's claim bound: B's claim stands, A's wait ends only at its deadline. */
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now(), takeover_now()), 0);
 }
 
 /*
@@ -432,7 +500,7 @@ static void test_a_claimed_block_cannot_be_withdrawn(void **state)
 	assert_int_equal(take_poll(&t), TAKE_DONE);
 	/* The claim deadline has passed: A tries, and B's claim came first. */
 	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now(), takeover_now()), 0);
-	assert_int_equal(handoff_claim(f->region, CLAIM_WITHDRAWN, &was), 0);
+	assert_int_equal(handoff_claim(f->region, CLAIM_OPEN, CLAIM_WITHDRAWN, &was), 0);
 	assert_int_equal(was, CLAIM_B);
 	assert_int_equal(take_commit(&t), 0);
 	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now(), takeover_now()),
@@ -493,13 +561,13 @@ static void test_a_new_block_is_open_again(void **state)
 	uint32_t was = 0;
 
 	assert_int_equal(handoff_write(f->region, HANDOFF_READY, 1, BOOT_A, NULL), 0);
-	assert_int_equal(handoff_claim(f->region, CLAIM_B, &was), 1);
+	assert_int_equal(handoff_claim(f->region, CLAIM_OPEN, CLAIM_B, &was), 1);
 	assert_int_equal(was, CLAIM_OPEN);
 	assert_int_equal(handoff_write(f->region, HANDOFF_READY, 2, BOOT_A, NULL), 0);
 	assert_int_equal(handoff_outcome(f->region, BOOT_A, &was), 0);
 	assert_int_equal(was, CLAIM_OPEN);
 	/* A region that cannot be mapped: the caller hears it. */
-	assert_int_equal(handoff_claim(tl_path(f->dir, "no-such-region"), CLAIM_B, NULL), -1);
+	assert_int_equal(handoff_claim(tl_path(f->dir, "no-such-region"), CLAIM_OPEN, CLAIM_B, NULL), -1);
 }
 
 static void pci_device(struct fake *f, const char *parent, const char *bdf, const char *cls)
@@ -624,6 +692,8 @@ int main(void)
 		T(test_a_failed_step_leaves_the_block_untaken),
 		T(test_a_block_written_and_never_released_is_refused),
 		T(test_a_nic_that_never_appears_fails_at_its_bound),
+		T(test_a_takeover_that_fails_after_the_nic_gives_it_back),
+		T(test_a_takeover_that_cannot_let_go_keeps_the_claim),
 		T(test_a_claimed_block_cannot_be_withdrawn),
 		T(test_a_block_not_claimed_in_time_is_withdrawn),
 		T(test_a_new_block_is_open_again),
