@@ -275,6 +275,8 @@ enum take_result take_poll(struct taker *t)
 				 t->hold);
 			return TAKE_WITHDRAWN;
 		}
+		/* Seen now: the claim's cost shows in the next step of the breakdown. */
+		t->b_ns[B_SEEN] = takeover_now();
 		/* Nothing of A's is touched before the block is ours. */
 		won = handoff_claim(t->region, CLAIM_OPEN, CLAIM_B, &was);
 		if (won < 0) {
@@ -291,7 +293,6 @@ enum take_result take_poll(struct taker *t)
 					 "the state block was claimed already (claim %u)", was);
 			return TAKE_WITHDRAWN;
 		}
-		t->b_ns[B_SEEN] = takeover_now();
 		if (t->net->console_quiet)
 			t->net->console_quiet(t->net->ctx, true);
 		r = take_now(t);
