@@ -541,7 +541,7 @@ static int hand_over(const struct options *o, const char *boot_id, uint64_t coun
 		else
 			snprintf(why, sizeof(why), "did not claim the state block within %lld ms",
 				 CLAIM_BOUND_NS / 1000000);
-		/* B touched nothing of ours: the NIC back, and serve on. */
+		/* B holds nothing of ours (untouched, or let go of): the NIC back, serve on. */
 		if (give_back(&g, TAKE_STEP_NS, ifname, sizeof(ifname)) != 0) {
 			printf("twinbench-agent: kernel B %s, and taking the service back failed: "
 			       "%s\n", why, g.why);
