@@ -175,7 +175,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: twinbench-agent [--port N] [--state FILE | --memory-only]\n"
-		"           [--handoff-to REGION [--release-nic IFNAME | --drop-addr IFNAME]]\n"
+		"           [--handoff-to REGION [--release-nic IFNAME | --drop-addr IFNAME]\n"
+		"            [--lease-ms N]]\n"
 		"           [--take-from REGION --from-boot ID [--nic BDF | --own-nic IFNAME]\n"
 		"            [--ip ADDR/PREFIX] [--timeout-ms N]] [--sysfs DIR]\n"
 		"           [--move-listen [--service-addr ADDR/PREFIX] [--service-if IFNAME]]\n"
@@ -206,6 +207,15 @@ static void usage(void)
 #define HOLD_TAKE_FILE	   "/run/twinbench-hold-take"
 /* Test hook: if it exists, B's takeover fails once it has the NIC (and gives it back). */
 #define FAIL_TAKE_FILE	   "/run/twinbench-fail-take"
+/* Test hook: while it exists, B's takeover stalls once it has the NIC (as a dead B). */
+#define STALL_TAKE_FILE	   "/run/twinbench-stall-take"
+/*
+ * B's lease on a block it claimed: A takes the service back when B has
+ * neither served from it nor given it back this long after its claim (B
+ * died).  Longer than B's own steps, each bounded by TAKE_STEP_NS (four
+ * of them, 40 s): a live B has finished one way or the other by then.
+ */
+#define LEASE_MS_DEFAULT   60000
 
 struct options {
 	int port;
@@ -225,6 +235,7 @@ struct options {
 	const char *service_addr, *service_if, *pull_from;
 	const char *corrupt_move_file; /* present: the next state sent is damaged */
 	int64_t timeout_ms, poll_ms;
+	int64_t lease_ms; /* A: B's lease on a claimed block (--lease-ms) */
 };
 
 static void parse(int argc, char **argv, struct options *o)
@@ -246,6 +257,7 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "wait-taken", required_argument, NULL, 'K' },
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "poll-ms", required_argument, NULL, 'l' },
+		{ "lease-ms", required_argument, NULL, 'e' },
 		{ "done-file", required_argument, NULL, 'D' },
 		{ "wait-file", required_argument, NULL, 'F' },
 		{ "pci-skip", no_argument, NULL, 'X' },
@@ -264,6 +276,7 @@ static void parse(int argc, char **argv, struct options *o)
 
 	*o = (struct options){ .port = 7777, .state_path = "/var/lib/twinbench/agent.state",
 			       .sysfs = "/sys", .timeout_ms = -1, .poll_ms = 1,
+			       .lease_ms = LEASE_MS_DEFAULT,
 			       .service_if = "eth0",
 			       .corrupt_move_file = "/run/twinbench/corrupt-move" };
 	while ((opt = getopt_long(argc, argv, "p:s:", opts, NULL)) != -1) {
@@ -284,6 +297,7 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'K': o->taken_region = optarg; break;
 		case 't': o->timeout_ms = atoll(optarg); break;
 		case 'l': o->poll_ms = atoll(optarg); break;
+		case 'e': o->lease_ms = atoll(optarg); break;
 		case 'D': o->done_file = optarg; break;
 		case 'F': o->wait_file = optarg; break;
 		case 'X': o->pci_skip = true; break;
@@ -301,6 +315,7 @@ static void parse(int argc, char **argv, struct options *o)
 	}
 	if (o->port <= 0 || o->port > 65535 || (o->take_from && !o->from_boot) ||
 	    (o->nic && o->own_nic) || (o->request_pidfile && !o->handoff_to) || o->poll_ms < 1 ||
+	    o->lease_ms < 1 ||
 	    (o->release_nic && o->drop_addr) || (o->drop_addr && !o->ip) ||
 	    (o->memory_only && (o->handoff_to || o->take_from)) ||
 	    ((o->move_listen || o->pull_from) && (o->handoff_to || o->take_from || o->memory_only)) ||
@@ -406,6 +421,11 @@ static int request_handoff(const struct options *o)
 			close(pfd.fd);
 			printf("twinbench-agent: kernel B gave the state block back (its takeover "
 			       "failed): the agent (pid %d) takes the service back\n", pid);
+			return 1;
+		case HANDOFF_EXPIRED:
+			close(pfd.fd);
+			printf("twinbench-agent: kernel B did not serve within its lease: the agent "
+			       "(pid %d) takes the service back\n", pid);
 			return 1;
 		case HANDOFF_WITHDRAWN:
 			close(pfd.fd);
@@ -529,15 +549,18 @@ static int hand_over(const struct options *o, const char *boot_id, uint64_t coun
 	}
 	/* B is at work: nothing for the console until it took the block. */
 	outcome = give_wait(o->handoff_to, boot_id, 1000000LL, takeover_now() + CLAIM_BOUND_NS,
-			    takeover_now() + timeout_ms * 1000000LL);
+			    o->lease_ms * 1000000LL, takeover_now() + timeout_ms * 1000000LL);
 	if (outcome == HANDOFF_REFUSED || outcome == HANDOFF_WITHDRAWN ||
-	    outcome == HANDOFF_RETURNED) {
+	    outcome == HANDOFF_RETURNED || outcome == HANDOFF_EXPIRED) {
 		char why[64];
 
 		if (outcome == HANDOFF_REFUSED)
 			snprintf(why, sizeof(why), "refused the state block");
 		else if (outcome == HANDOFF_RETURNED)
 			snprintf(why, sizeof(why), "gave the state block back");
+		else if (outcome == HANDOFF_EXPIRED)
+			snprintf(why, sizeof(why), "did not serve within its lease of %" PRId64 " ms",
+				 o->lease_ms);
 		else
 			snprintf(why, sizeof(why), "did not claim the state block within %lld ms",
 				 CLAIM_BOUND_NS / 1000000);
@@ -845,7 +868,7 @@ int main(int argc, char **argv)
 				    .sysfs = o.sysfs, .nic_bdf = o.nic, .own_nic = o.own_nic,
 				    .cidr = o.ip, .step_timeout_ns = TAKE_STEP_NS,
 				    .net = &net.ops, .hold = HOLD_TAKE_FILE,
-				    .fail_hook = FAIL_TAKE_FILE };
+				    .fail_hook = FAIL_TAKE_FILE, .stall_hook = STALL_TAKE_FILE };
 		take = TAKING;
 		take_deadline = takeover_now() +
 				(o.timeout_ms < 0 ? 3600000LL : o.timeout_ms) * 1000000LL;
@@ -972,6 +995,12 @@ serve:
 				printf("twinbench-agent: takeover failed: %s; the NIC and the state "
 				       "block given back to kernel A\n", t.why);
 				tell_done(o.done_file, "failed", t.why);
+				take = IDLE;
+				break;
+			case TAKE_EXPIRED:
+				/* A drives the NIC again: touch nothing of it, mark nothing. */
+				printf("twinbench-agent: refusing to take over: %s\n", t.why);
+				tell_done(o.done_file, "withdrawn", t.why);
 				take = IDLE;
 				break;
 			case TAKE_WITHDRAWN:

@@ -152,6 +152,8 @@ int handoff_outcome(const char *path, const char *boot_id, uint32_t *claim)
 		return HANDOFF_WITHDRAWN;
 	if (b.state == HANDOFF_READY && b.claim == CLAIM_RETURNED && ours)
 		return HANDOFF_RETURNED;
+	if (b.state == HANDOFF_READY && b.claim == CLAIM_EXPIRED && ours)
+		return HANDOFF_EXPIRED;
 	return 0;
 }
 

@@ -8,7 +8,8 @@
  * taken twice) or, before it claimed it, refuses it (state REFUSED); A,
  * when B has not claimed it within a bound, withdraws it (the claim word).
  * B that fails after its claim lets go of what it took and gives the block
- * back (the claim word again).  Refused, withdrawn or given back, A takes
+ * back (the claim word again); B that neither serves (claim "live") nor
+ * gives back within its lease (a B that died) loses the block to A.  Refused, withdrawn or given back, A takes
  * its NIC back and serves on.  Versioned and
  * checksummed: B refuses
  * a block that is missing, corrupt, or stale (taken already, or written by
@@ -28,6 +29,7 @@ enum handoff_state {
 	HANDOFF_REFUSED = 4,
 	HANDOFF_WITHDRAWN = 5, /* not a state: handoff_outcome()'s "A withdrew the block" */
 	HANDOFF_RETURNED = 6,  /* not a state: handoff_outcome()'s "B gave the block back" */
+	HANDOFF_EXPIRED = 7,   /* not a state: handoff_outcome()'s "B's lease ran out" */
 };
 
 /*
@@ -41,6 +43,8 @@ enum handoff_claim {
 	CLAIM_B = 1,	     /* B begins to take it: A waits for TAKEN */
 	CLAIM_WITHDRAWN = 2, /* A gave up on B and serves on: B must not touch it */
 	CLAIM_RETURNED = 3,  /* B claimed it, failed, and let go of all it took: A serves on */
+	CLAIM_LIVE = 4,	     /* B serves from it: only B ends the handoff now */
+	CLAIM_EXPIRED = 5,   /* B's lease ran out before it served: A took the service back */
 };
 
 /*
@@ -84,7 +88,8 @@ int handoff_taken(const char *path);
  * How the handoff ended, for kernel A: HANDOFF_TAKEN or HANDOFF_REFUSED
  * (a valid block in that state; a refusal only if it names @boot_id, A's;
  * NULL: none looked at), HANDOFF_WITHDRAWN (A's block, withdrawn by A),
- * HANDOFF_RETURNED (A's block, given back by B), 0 if none of them (yet),
+ * HANDOFF_RETURNED (A's block, given back by B), HANDOFF_EXPIRED (A's
+ * block, taken back by A when B's lease ran out), 0 if none of them (yet),
  * -1 on I/O errors.  *@claim (if not NULL): the block's claim word.
  */
 int handoff_outcome(const char *path, const char *boot_id, uint32_t *claim);

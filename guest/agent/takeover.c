@@ -158,6 +158,26 @@ static int take_nic(struct taker *t, int64_t deadline)
 	return 0;
 }
 
+/*
+ * Test hook: while t->stall_hook exists (up to a step's bound) B stalls,
+ * as a B that died would; 0, or -1 (t->why) once A took the block back.
+ */
+static int take_stall(struct taker *t)
+{
+	int64_t deadline = takeover_now() + t->step_timeout_ns;
+
+	while (access(t->stall_hook, F_OK) == 0 && takeover_now() < deadline) {
+		if (handoff_outcome(t->region, t->from_boot, NULL) == HANDOFF_EXPIRED) {
+			snprintf(t->why, sizeof(t->why),
+				 "kernel A took the service back: B's lease ran out (stalled by %s)",
+				 t->stall_hook);
+			return -1;
+		}
+		sleep_ns(1000000LL);
+	}
+	return 0;
+}
+
 static enum take_result take_now(struct taker *t)
 {
 	const struct take_net *net = t->net;
@@ -175,6 +195,8 @@ static enum take_result take_now(struct taker *t)
 		snprintf(t->ifname, sizeof(t->ifname), "%s", t->own_nic ? t->own_nic : "");
 	}
 	t->b_ns[B_NIC] = takeover_now();
+	if (t->stall_hook && take_stall(t) != 0)
+		return TAKE_EXPIRED;
 	if (t->fail_hook && access(t->fail_hook, F_OK) == 0) {
 		snprintf(t->why, sizeof(t->why), "stopped by the test hook %s", t->fail_hook);
 		return TAKE_FAILED;
@@ -247,6 +269,34 @@ static enum take_result take_give_back(struct taker *t)
 	return TAKE_RETURNED;
 }
 
+/*
+ * Everything taken: B serves from the block from now on (claim "B" to
+ * "live"), unless its lease ran out and A took the service back: then B
+ * drops the address it set (its own stack) and touches nothing of the
+ * NIC, which A drives again.
+ */
+static enum take_result take_go_live(struct taker *t)
+{
+	const struct take_net *net = t->net;
+	uint32_t was = 0;
+	char why[128];
+	int won = handoff_claim(t->region, CLAIM_B, CLAIM_LIVE, &was);
+
+	if (won > 0)
+		return TAKE_DONE;
+	if (won < 0) {
+		snprintf(t->why, sizeof(t->why), "cannot map the state block in %s: %s", t->region,
+			 strerror(errno));
+		return TAKE_FAILED;
+	}
+	snprintf(t->why, sizeof(t->why),
+		 "kernel A took the service back: B's lease ran out before it served (claim %u)",
+		 was);
+	if (t->b_ns[B_ADDR])
+		net->del_addr(net->ctx, t->ifname, t->cidr, why, sizeof(why));
+	return TAKE_EXPIRED;
+}
+
 int take_commit(struct taker *t)
 {
 	if (handoff_mark(t->region, HANDOFF_TAKEN) == 0)
@@ -298,6 +348,8 @@ enum take_result take_poll(struct taker *t)
 		r = take_now(t);
 		if (r == TAKE_FAILED)
 			r = take_give_back(t);
+		else if (r == TAKE_DONE)
+			r = take_go_live(t);
 		if (r != TAKE_DONE && t->net->console_quiet)
 			t->net->console_quiet(t->net->ctx, false);
 		return r;
@@ -441,9 +493,10 @@ int give_back(struct giver *g, int64_t step_timeout_ns, char *ifname, size_t len
 }
 
 int give_wait(const char *region, const char *boot_id, int64_t poll_ns, int64_t claim_deadline_ns,
-	      int64_t deadline_ns)
+	      int64_t lease_ns, int64_t deadline_ns)
 {
-	bool claimed = false; /* by B: only B can end the handoff now */
+	bool claimed = false; /* by B (or B's claim beat ours): B's to end now */
+	int64_t claimed_at = 0; /* when we saw B's claim, for its lease */
 
 	for (;;) {
 		uint32_t claim = CLAIM_OPEN;
@@ -452,7 +505,15 @@ int give_wait(const char *region, const char *boot_id, int64_t poll_ns, int64_t 
 
 		if (outcome != 0)
 			return outcome;
-		claimed = claimed || claim == CLAIM_B;
+		if (claim == CLAIM_B && !claimed_at)
+			claimed_at = now;
+		claimed = claimed || claim == CLAIM_B || claim == CLAIM_LIVE;
+		if (claim == CLAIM_B && lease_ns && now - claimed_at >= lease_ns) {
+			int won = handoff_claim(region, CLAIM_B, CLAIM_EXPIRED, &claim);
+
+			if (won != 0)
+				return won > 0 ? HANDOFF_EXPIRED : -1;
+		}
 		if (!claimed && claim_deadline_ns && now >= claim_deadline_ns) {
 			int won = handoff_claim(region, CLAIM_OPEN, CLAIM_WITHDRAWN, &claim);
 
@@ -468,7 +529,7 @@ int give_wait(const char *region, const char *boot_id, int64_t poll_ns, int64_t 
 
 int give_wait_taken(const char *region, int64_t poll_ns, int64_t deadline_ns)
 {
-	int outcome = give_wait(region, NULL, poll_ns, 0, deadline_ns);
+	int outcome = give_wait(region, NULL, poll_ns, 0, 0, deadline_ns);
 
 	return outcome < 0 ? -1 : outcome == HANDOFF_TAKEN;
 }

@@ -70,6 +70,7 @@ struct taker {
 	const struct take_net *net;
 	const char *hold;	 /* test hook: B claims no block while this file exists */
 	const char *fail_hook;	 /* test hook: if it exists, B fails once it has the NIC */
+	const char *stall_hook;	 /* test hook: while it exists, B stalls once it has the NIC */
 	/* out */
 	uint64_t counter;	 /* the service's state, from A */
 	int64_t a_ns[A_STEPS];	 /* A's stamps, from the block */
@@ -87,6 +88,7 @@ enum take_result {
 	TAKE_REFUSED, /* the block is corrupt or stale: t->why */
 	TAKE_FAILED,  /* a step of the takeover failed, and B may hold the NIC: t->why */
 	TAKE_RETURNED, /* a step failed (t->why); B let go of all it took and gave the block back */
+	TAKE_EXPIRED, /* B's lease ran out, A took the service back: B touches nothing more */
 	TAKE_WITHDRAWN, /* A withdrew the block before B claimed it: t->why; nothing touched */
 };
 
@@ -135,12 +137,14 @@ int give_wait_taken(const char *region, int64_t poll_ns, int64_t deadline_ns);
 /*
  * The same, for the giver: HANDOFF_TAKEN, HANDOFF_REFUSED (B refused the
  * block A wrote, A's @boot_id), HANDOFF_WITHDRAWN (B had not claimed it by
- * @claim_deadline_ns, and A's claim won: B will not touch it), 0 when
- * @deadline_ns passed (B claimed it and did not take it), -1 on I/O errors.
- * @claim_deadline_ns 0: never withdraw.
+ * @claim_deadline_ns, and A's claim won: B will not touch it),
+ * HANDOFF_RETURNED (B failed and let go), HANDOFF_EXPIRED (B claimed it
+ * but neither served from it nor gave it back within @lease_ns of its
+ * claim, and A's claim won: a dead B), 0 when @deadline_ns passed, -1 on
+ * I/O errors.  @claim_deadline_ns, @lease_ns 0: never withdraw, no lease.
  */
 int give_wait(const char *region, const char *boot_id, int64_t poll_ns, int64_t claim_deadline_ns,
-	      int64_t deadline_ns);
+	      int64_t lease_ns, int64_t deadline_ns);
 
 /* "request=0 stopped=N ..." (ns from the first stamp) for @n stamps named by @name. */
 void takeover_format_stamps(const int64_t *ns, int n, const char *(*name)(int), char *buf,

@@ -361,17 +361,18 @@ static void run_twin_steps(const char *shipped, const char *name, const char *re
 }
 
 /*
- * Run the shipped scenario @shipped as @name with @steps appended, which
- * must fail (twinbench exits 1): its one repetition in *@reps (the
- * caller frees it), its run directory in @dir.
+ * Run the shipped scenario @shipped as @name with a line replaced (as
+ * shipped_scenario_with() does; NULL: none) and @steps appended, which
+ * must fail (twinbench exits 1): its one repetition in *@reps (the caller
+ * frees it), its run directory in @dir.
  */
-static void run_failing(const char *shipped, const char *name, const char *steps, char *dir,
-			size_t dlen, struct repetition **reps)
+static void run_failing(const char *shipped, const char *name, const char *replace,
+			const char *steps, char *dir, size_t dlen, struct repetition **reps)
 {
 	char results[300];
 	struct run_info info;
 
-	run_shipped_with(shipped, name, NULL, steps, 1, results, sizeof(results));
+	run_shipped_with(shipped, name, replace, steps, 1, results, sizeof(results));
 	load_one(results, name, dir, dlen, &info, reps);
 }
 
@@ -760,7 +761,7 @@ static void test_a_machine_check_in_the_park_halts_that_cpu_alone(void **state)
 
 	(void)state;
 	run_failing(
-	    "scenarios/twin.yaml", "twin-mce",
+	    "scenarios/twin.yaml", "twin-mce", NULL,
 	    "steps:\n" STEPS_HOLD_A_IN_THE_PARK
 	    "  - inject_mce: {cpu: 0, before: takeover_done, mark: mce_sent}\n"
 	    "  - send: {console: b, before: takeover_done, text: \"rm /run/twinbench-hold-park; "
@@ -900,9 +901,10 @@ static void test_twin_repeat_upgrades_twice_in_one_boot(void **state)
 
 /*
  * The shipped scenario @shipped as @name in the scratch directory (its
- * path in @scenario), with absolute image paths, the line with the same
- * key as @replace ("repetitions: 2", "  vcpus: 3", indentation included)
- * replaced by it (NULL: none) and @extra appended.
+ * path in @scenario), with absolute image paths, the first line with the
+ * same key as @replace ("repetitions: 2", "  vcpus: 3", indentation
+ * included; the guest's "  cmdline:" comes before the upgrade's) replaced
+ * by it (NULL: none) and @extra appended.
  */
 static void shipped_scenario_with(const char *shipped, const char *name, const char *replace,
 				  const char *extra, char *scenario, size_t len)
@@ -922,6 +924,7 @@ static void shipped_scenario_with(const char *shipped, const char *name, const c
 			fprintf(f, "name: %s\n", name);
 		} else if (replace && !strncmp(line, replace, key)) {
 			fprintf(f, "%s\n", replace);
+			replace = NULL;
 		} else if (rel) {
 			assert_non_null(getcwd(cwd, sizeof(cwd)));
 			fprintf(f, "%.*s%s/%s\n", (int)(rel - line), line, cwd, rel + 3);
@@ -1039,7 +1042,7 @@ static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
 
 	(void)state;
 	/* Arms the helper's corruption hook just before the handoff starts. */
-	run_failing("scenarios/twin.yaml", "twin-corrupt",
+	run_failing("scenarios/twin.yaml", "twin-corrupt", NULL,
 		    "steps:\n  - send: {console: a, text: \"mkdir -p /run/twinbench && "
 		    "touch /run/twinbench/corrupt-state\\n\", before: handoff_start}\n",
 		    dir, sizeof(dir), &reps);
@@ -1061,7 +1064,7 @@ static void test_twin_block_b_does_not_take_is_withdrawn_and_a_serves_on(void **
 	struct repetition *reps = NULL;
 
 	(void)state;
-	run_failing("scenarios/twin.yaml", "twin-withdrawn",
+	run_failing("scenarios/twin.yaml", "twin-withdrawn", NULL,
 		    "steps:\n"
 		    "  - send: {console: b, before: handoff_start, text: \"touch "
 		    "/run/twinbench-hold-take; echo held=$?\\n\"}\n"
@@ -1086,7 +1089,7 @@ static void test_twin_takeover_failing_after_the_nic_gives_the_service_back(void
 	struct repetition *reps = NULL;
 
 	(void)state;
-	run_failing("scenarios/twin.yaml", "twin-given-back",
+	run_failing("scenarios/twin.yaml", "twin-given-back", NULL,
 		    "steps:\n"
 		    "  - send: {console: b, before: handoff_start, text: \"touch "
 		    "/run/twinbench-fail-take; echo armed=$?\\n\"}\n"
@@ -1098,6 +1101,35 @@ static void test_twin_takeover_failing_after_the_nic_gives_the_service_back(void
 	log = console_log(dir, 'b');
 	assert_int_equal(tl_count(log, "the NIC and the state block given back to kernel A"), 1);
 	free(log);
+	free(reps);
+}
+
+/*
+ * B claims the block, takes the NIC and then stalls, as a B that died
+ * would (the test hook; B's console stays quiet): A's lease on it (3 s
+ * here, twinbench.lease_ms= on A's command line; 60 s by default) runs
+ * out, A takes the block back, binds the NIC again and serves on; B,
+ * finding the block expired, touches nothing more and says so.
+ */
+static void test_twin_b_stalled_past_its_lease_loses_the_service_to_a(void **state)
+{
+	char dir[512];
+	struct repetition *reps = NULL;
+
+	(void)state;
+	run_failing("scenarios/twin.yaml", "twin-lease",
+		    "  cmdline: \"console=ttyS0,115200 root=/dev/vda rw init=/sbin/init "
+		    "crashkernel=192M no_ipi_broadcast=1 twin_state=64K twinbench.lease_ms=3000\"",
+		    "steps:\n"
+		    "  - send: {console: b, before: handoff_start, text: \"touch "
+		    "/run/twinbench-stall-take; echo stalled=$?\\n\"}\n"
+		    "  - expect: {console: b, before: handoff_start, pattern: \"^stalled=0$\", "
+		    "whole_line: true}\n",
+		    dir, sizeof(dir), &reps);
+	assert_a_serves_on(&reps[0], dir,
+			   "refusing to take over: kernel A took the service back: B's lease ran out",
+			   "kernel B did not serve within its lease of 3000 ms: serving on eth0 "
+			   "counter=");
 	free(reps);
 }
 
@@ -1780,6 +1812,7 @@ int main(void)
 		cmocka_unit_test(test_twin_with_corrupt_state_block_is_refused_by_b),
 		cmocka_unit_test(test_twin_block_b_does_not_take_is_withdrawn_and_a_serves_on),
 		cmocka_unit_test(test_twin_takeover_failing_after_the_nic_gives_the_service_back),
+		cmocka_unit_test(test_twin_b_stalled_past_its_lease_loses_the_service_to_a),
 		cmocka_unit_test(test_connect_uses_an_existing_libvirt),
 	};
 

@@ -37,6 +37,7 @@ struct fake {
 	bool fail_link;
 	bool no_netdev;	   /* the NIC's driver never gives it a netdev */
 	bool quiet;	   /* the console is quiet now */
+	bool expire;	   /* A's lease runs out at the first network step (a wait or link up) */
 	struct take_net net;
 };
 
@@ -66,6 +67,8 @@ static int fake_wait_links(void *ctx, int64_t deadline)
 	struct fake *f = ctx;
 
 	call(f, "wait");
+	if (f->expire)
+		handoff_claim(f->region, CLAIM_B, CLAIM_EXPIRED, NULL);
 	if (f->no_netdev) {
 		/* Nothing happens before the deadline: the wait ends there. */
 		struct timespec end = { deadline / 1000000000LL, deadline % 1000000000LL };
@@ -86,6 +89,8 @@ static int fake_link_up(void *ctx, const char *ifname, int64_t deadline, char *w
 	(void)deadline;
 	snprintf(what, sizeof(what), "up:%s", ifname);
 	call(f, what);
+	if (f->expire)
+		handoff_claim(f->region, CLAIM_B, CLAIM_EXPIRED, NULL);
 	if (f->fail_link) {
 		snprintf(why, len, "%s has no link", ifname);
 		return -1;
@@ -314,11 +319,11 @@ static void test_a_refused_block_gives_the_nic_back(void **state)
 	assert_string_equal(g.driver, "virtio-pci");
 	assert_string_equal(g.bdf, BDF);
 	assert_int_equal(poll_until_decided(&t), TAKE_REFUSED);
-	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, takeover_now()), 0);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, 0, takeover_now()), 0);
 	assert_int_equal(handoff_refuse(f->region, t.from_boot), 0);
-	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, takeover_now()), HANDOFF_REFUSED);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, 0, takeover_now()), HANDOFF_REFUSED);
 	/* Another kernel's refusal is not ours; a refused block is not taken. */
-	assert_int_equal(give_wait(f->region, "99999999-8888-7777-6666-555555555555", 1000, 0,
+	assert_int_equal(give_wait(f->region, "99999999-8888-7777-6666-555555555555", 1000, 0, 0,
 				   takeover_now()),
 			 0);
 	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
@@ -339,7 +344,7 @@ static void test_a_refused_dual_handoff_puts_the_address_back(void **state)
 
 	assert_int_equal(give(&g, 5), 0);
 	assert_int_equal(handoff_refuse(f->region, BOOT_A), 0);
-	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, takeover_now()), HANDOFF_REFUSED);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, 0, takeover_now()), HANDOFF_REFUSED);
 	assert_int_equal(give_back(&g, 1000000000LL, ifname, sizeof(ifname)), 0);
 	assert_string_equal(ifname, "eth0");
 	assert_string_equal(f->calls,
@@ -402,7 +407,7 @@ static void test_a_nic_that_never_appears_fails_at_its_bound(void **state)
 	assert_int_equal(take_poll(&t), TAKE_RETURNED);
 	assert_string_equal(t.why, "A's NIC " BDF " has no network device 20 ms after the rescan");
 	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
-	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, takeover_now()), HANDOFF_RETURNED);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, 0, takeover_now()), HANDOFF_RETURNED);
 }
 
 static void test_a_failed_step_leaves_the_block_untaken(void **state)
@@ -418,7 +423,7 @@ static void test_a_failed_step_leaves_the_block_untaken(void **state)
 	assert_string_equal(t.why, "eth1 has no link");
 	assert_false(f->quiet);
 	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
-	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, takeover_now()), HANDOFF_RETURNED);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, 0, takeover_now()), HANDOFF_RETURNED);
 }
 
 /*
@@ -455,7 +460,7 @@ static void test_a_takeover_that_fails_after_the_nic_gives_it_back(void **state)
 	assert_string_equal(text, "0000:00:02.0,0000:00:05.0," BDF "\n");
 	free(text);
 	assert_string_equal(f->calls, "wait");
-	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now(), takeover_now()),
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now(), 0, takeover_now()),
 			 HANDOFF_RETURNED);
 	assert_int_equal(give_back(&g, 1000000000LL, ifname, sizeof(ifname)), 0);
 	assert_string_equal(ifname, "eth0");
@@ -482,7 +487,7 @@ static void test_a_takeover_that_cannot_let_go_keeps_the_claim(void **state)
 	assert_int_equal(handoff_outcome(f->region, BOOT_A, &claim), 0);
 	assert_int_equal(claim, CLAIM_B);
 	/* Past A's claim bound: B's claim stands, A's wait ends only at its deadline. */
-	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now(), takeover_now()), 0);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now(), 0, takeover_now()), 0);
 }
 
 /*
@@ -499,11 +504,14 @@ static void test_a_claimed_block_cannot_be_withdrawn(void **state)
 	assert_int_equal(give(&g, 11), 0);
 	assert_int_equal(take_poll(&t), TAKE_DONE);
 	/* The claim deadline has passed: A tries, and B's claim came first. */
-	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now(), takeover_now()), 0);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now(), 0, takeover_now()), 0);
 	assert_int_equal(handoff_claim(f->region, CLAIM_OPEN, CLAIM_WITHDRAWN, &was), 0);
-	assert_int_equal(was, CLAIM_B);
+	/* B took everything and went live: its lease no longer runs either. */
+	assert_int_equal(was, CLAIM_LIVE);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now(), 1, takeover_now()), 0);
+	assert_int_equal(handoff_claim(f->region, CLAIM_B, CLAIM_EXPIRED, &was), 0);
 	assert_int_equal(take_commit(&t), 0);
-	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now(), takeover_now()),
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, takeover_now(), 0, takeover_now()),
 			 HANDOFF_TAKEN);
 }
 
@@ -530,7 +538,7 @@ static void test_a_block_not_claimed_in_time_is_withdrawn(void **state)
 	/* Held: B sees a ready block and leaves it. */
 	assert_int_equal(take_poll(&t), TAKE_WAITING);
 	start = takeover_now();
-	assert_int_equal(give_wait(f->region, BOOT_A, 1000000, start + 20000000LL,
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000000, start + 20000000LL, 0,
 				   start + 1000000000LL),
 			 HANDOFF_WITHDRAWN);
 	/* Withdrawn at the claim bound, not at the end of the wait. */
@@ -552,6 +560,82 @@ static void test_a_block_not_claimed_in_time_is_withdrawn(void **state)
 	assert_int_equal(give_back(&g, 1000000000LL, ifname, sizeof(ifname)), 0);
 	assert_string_equal(ifname, "eth0");
 	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 0);
+}
+
+/*
+ * B claimed the block and then stalls (the test hook, as a B that died):
+ * its lease runs out, A's claim "expired" wins, and B, looking again,
+ * finds it so and touches nothing more.
+ */
+static void test_a_claimed_block_whose_lease_runs_out_is_taken_back(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, false);
+	struct taker t = taker_of(f, NULL, "eth1");
+	char hook[128];
+	int64_t start;
+
+	snprintf(hook, sizeof(hook), "%s/stall-take", f->dir);
+	assert_int_equal(tl_write_file(hook, ""), 0);
+	t.stall_hook = hook;
+	t.step_timeout_ns = 50000000LL;
+	assert_int_equal(give(&g, 31), 0);
+	f->calls[0] = '\0';
+	/* Stalled for its step's bound, then on: claimed, live, taken. */
+	start = takeover_now();
+	assert_int_equal(take_poll(&t), TAKE_DONE);
+	assert_true(takeover_now() - start >= 50000000LL);
+	assert_int_equal(take_commit(&t), 0);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, 1, takeover_now()), HANDOFF_TAKEN);
+
+	/* Again, and this time A's lease of 20 ms runs out while B stalls. */
+	assert_int_equal(give(&g, 32), 0);
+	f->calls[0] = '\0';
+	t = taker_of(f, NULL, "eth1");
+	t.stall_hook = hook;
+	assert_int_equal(handoff_claim(f->region, CLAIM_OPEN, CLAIM_B, NULL), 1);
+	start = takeover_now();
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000000, 0, 20000000LL, start + 1000000000LL),
+			 HANDOFF_EXPIRED);
+	assert_true(takeover_now() - start >= 20000000LL);
+	assert_true(takeover_now() - start < 1000000000LL);
+	/* B's own claim is gone: what it would do next is refused. */
+	assert_int_equal(handoff_claim(f->region, CLAIM_B, CLAIM_LIVE, NULL), 0);
+	assert_int_equal(handoff_outcome(f->region, BOOT_A, NULL), HANDOFF_EXPIRED);
+	assert_string_equal(f->calls, "");
+}
+
+/*
+ * A's lease runs out while B works: B, having set the address and
+ * announced it, cannot go live, drops the address and serves nothing; a
+ * stalled B (one NIC) stops in its stall, before any network step.
+ */
+static void test_a_takeover_past_its_lease_does_not_go_live(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, false);
+	struct taker t = taker_of(f, NULL, "eth1");
+	char hook[128];
+
+	f->expire = true;
+	assert_int_equal(give(&g, 33), 0);
+	f->calls[0] = '\0';
+	assert_int_equal(take_poll(&t), TAKE_EXPIRED);
+	assert_non_null(strstr(t.why, "B's lease ran out before it served"));
+	assert_string_equal(f->calls, "up:eth1 add:eth1:" CIDR " arp:eth1:" CIDR " del:eth1:" CIDR);
+	assert_false(f->quiet);
+	assert_int_equal(handoff_outcome(f->region, BOOT_A, NULL), HANDOFF_EXPIRED);
+
+	g = giver_of(f, true);
+	t = taker_of(f, BDF, NULL);
+	snprintf(hook, sizeof(hook), "%s/stall-take", f->dir);
+	assert_int_equal(tl_write_file(hook, ""), 0);
+	t.stall_hook = hook;
+	assert_int_equal(give(&g, 34), 0);
+	f->calls[0] = '\0';
+	assert_int_equal(take_poll(&t), TAKE_EXPIRED);
+	assert_non_null(strstr(t.why, "B's lease ran out (stalled by "));
+	assert_string_equal(f->calls, "wait");
 }
 
 /* A block is written open: a claim an earlier handoff left does not stay. */
@@ -697,6 +781,8 @@ int main(void)
 		T(test_a_claimed_block_cannot_be_withdrawn),
 		T(test_a_block_not_claimed_in_time_is_withdrawn),
 		T(test_a_new_block_is_open_again),
+		T(test_a_claimed_block_whose_lease_runs_out_is_taken_back),
+		T(test_a_takeover_past_its_lease_does_not_go_live),
 		T(test_more_devices_than_pci_skip_takes_is_an_error),
 		T(test_b_skips_all_but_bridges_and_its_own_nic),
 		T(test_b_takes_whole_free_blocks_of_ram),
