@@ -998,13 +998,11 @@ serve:
 				take = IDLE;
 				break;
 			case TAKE_EXPIRED:
-				/* A drives the NIC again: touch nothing of it, mark nothing. */
-				printf("twinbench-agent: refusing to take over: %s\n", t.why);
-				tell_done(o.done_file, "withdrawn", t.why);
-				take = IDLE;
-				break;
 			case TAKE_WITHDRAWN:
-				/* A serves on: nothing of its touched, nothing to mark. */
+				/*
+				 * A took the block back, or never let B have it: A serves
+				 * on and drives the NIC; touch nothing of it, mark nothing.
+				 */
 				printf("twinbench-agent: refusing to take over: %s\n", t.why);
 				tell_done(o.done_file, "withdrawn", t.why);
 				take = IDLE;
