@@ -863,6 +863,8 @@ int main(int argc, char **argv)
 		printf("twinbench-agent: cannot open rtnetlink: %s\n", strerror(errno));
 		return 1;
 	}
+	if (o.take_from || o.handoff_to)
+		takeover_prepare(o.sysfs);
 	if (o.take_from) {
 		t = (struct taker){ .region = o.take_from, .from_boot = o.from_boot,
 				    .sysfs = o.sysfs, .nic_bdf = o.nic, .own_nic = o.own_nic,

@@ -119,17 +119,43 @@ static int wait_links(void *ctx, int64_t deadline_ns)
 	return 0;
 }
 
+/*
+ * The index of @ifname (0: none), asked on the packet socket opened
+ * beforehand: if_nametoindex() opens and closes a socket of its own.
+ */
+static int link_index(struct netif *n, const char *ifname, short *flags)
+{
+	struct ifreq ifr = { 0 };
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(n->packet, SIOCGIFINDEX, &ifr) != 0)
+		return 0;
+	if (flags) {
+		int index = ifr.ifr_ifindex;
+
+		if (ioctl(n->packet, SIOCGIFFLAGS, &ifr) != 0)
+			return 0;
+		*flags = ifr.ifr_flags;
+		return index;
+	}
+	return ifr.ifr_ifindex;
+}
+
 static int link_up(void *ctx, const char *ifname, int64_t deadline_ns, char *why, size_t len)
 {
 	struct netif *n = ctx;
 	struct nl_req req = { .nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
 				      .nlmsg_type = RTM_NEWLINK } };
-	int index = (int)if_nametoindex(ifname), rc, carrier;
+	short flags = 0;
+	int index = link_index(n, ifname, &flags), rc, carrier;
 
 	if (index <= 0) {
 		snprintf(why, len, "no network device %s", ifname);
 		return -1;
 	}
+	/* Up already (B's own NIC, brought up at boot): nothing to ask the kernel. */
+	if ((flags & IFF_UP) && link_carrier(ifname) == 1)
+		return 0;
 	req.ifi.ifi_family = AF_UNSPEC;
 	req.ifi.ifi_index = index;
 	req.ifi.ifi_flags = IFF_UP;
@@ -176,7 +202,7 @@ static int change_addr(struct netif *n, bool add, const char *ifname, const char
 	}
 	req.ifa.ifa_family = AF_INET;
 	req.ifa.ifa_prefixlen = (unsigned char)prefix;
-	req.ifa.ifa_index = if_nametoindex(ifname);
+	req.ifa.ifa_index = (unsigned)link_index(n, ifname, NULL);
 	nl_attr(&req, IFA_LOCAL, &addr, sizeof(addr));
 	nl_attr(&req, IFA_ADDRESS, &addr, sizeof(addr));
 	rc = nl_talk(n->talk, &req);
@@ -234,7 +260,7 @@ static int announce(void *ctx, const char *ifname, const char *cidr, char *why, 
 	memcpy(frame.sha, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
 	memcpy(frame.spa, &addr, 4);
 	memcpy(frame.tpa, &addr, 4);
-	to.sll_ifindex = (int)if_nametoindex(ifname);
+	to.sll_ifindex = link_index(n, ifname, NULL);
 	memset(to.sll_addr, 0xff, ETH_ALEN);
 	if (sendto(fd, &frame, sizeof(frame), 0, (struct sockaddr *)&to, sizeof(to)) !=
 	    (ssize_t)sizeof(frame)) {
@@ -249,14 +275,12 @@ static void console_quiet(void *ctx, bool quiet)
 	struct netif *n = ctx;
 
 	if (quiet) {
-		FILE *f = fopen("/proc/sys/kernel/printk", "re");
+		char level[16] = "";
 
+		/* Opened beforehand: a read, not an open, in the handoff. */
 		n->console_level = 0;
-		if (f) {
-			if (fscanf(f, "%d", &n->console_level) != 1)
-				n->console_level = 0;
-			fclose(f);
-		}
+		if (n->printk >= 0 && pread(n->printk, level, sizeof(level) - 1, 0) > 0)
+			n->console_level = atoi(level);
 		if (n->console_level > QUIET_LEVEL)
 			klogctl(CONSOLE_LEVEL_ACTION, NULL, QUIET_LEVEL);
 	} else if (n->console_level > QUIET_LEVEL) {
@@ -273,6 +297,8 @@ int netif_open(struct netif *n, int64_t step_timeout_ns)
 	n->talk = nl_open(0);
 	/* Opened now, not in the handoff: sending on it needs no binding. */
 	n->packet = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	/* Best effort: without it the console's level stays as it is. */
+	n->printk = open("/proc/sys/kernel/printk", O_RDONLY | O_CLOEXEC);
 	if (n->events < 0 || n->talk < 0 || n->packet < 0) {
 		netif_close(n);
 		return -1;
@@ -291,5 +317,7 @@ void netif_close(struct netif *n)
 		close(n->talk);
 	if (n->packet >= 0)
 		close(n->packet);
-	n->events = n->talk = n->packet = -1;
+	if (n->printk >= 0)
+		close(n->printk);
+	n->events = n->talk = n->packet = n->printk = -1;
 }

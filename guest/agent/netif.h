@@ -14,6 +14,7 @@ struct netif {
 	int events;	     /* rtnetlink, subscribed to link changes */
 	int talk;	     /* rtnetlink, for requests */
 	int packet;	     /* AF_PACKET, for the gratuitous ARP */
+	int printk;	     /* /proc/sys/kernel/printk, or -1 */
 	int console_level;   /* before console_quiet(true) */
 	int64_t step_timeout_ns;
 };

@@ -45,28 +45,40 @@ static int sysfs_write(const char *path, const char *text, char *why, size_t len
 	return -1;
 }
 
+/* /sys/kernel/rcu_expedited, open from takeover_prepare() on; -1 if it cannot be. */
+static int rcu_fd = -1;
+/* What it was before: '1', expedited already, it stays so; 0 until looked at. */
+static char rcu_before;
+
+void takeover_prepare(const char *sysfs)
+{
+	char path[PATH_MAX];
+
+	if (rcu_before)
+		return;
+	rcu_before = '0';
+	snprintf(path, sizeof(path), "%s/kernel/rcu_expedited", sysfs);
+	rcu_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (rcu_fd >= 0 && (pread(rcu_fd, &rcu_before, 1, 0) != 1 || rcu_before == '1')) {
+		close(rcu_fd);
+		rcu_fd = -1;
+	}
+}
+
 /*
  * Expedited RCU grace periods on (or back off): unbinding a NIC and
  * probing one wait for several grace periods, each a good many ms under
  * TCG when not expedited.  Best effort: a kernel without the knob waits.
+ * The file is open beforehand (takeover_prepare()): one write each.
  */
 static void rcu_expedite(const char *sysfs, bool on)
 {
-	/* What it was before: expedited already, it stays so. */
-	static char before = '0';
-	char path[PATH_MAX], why[64], now[2] = "";
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/kernel/rcu_expedited", sysfs);
-	if (on) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return;
-		before = read(fd, now, 1) == 1 ? now[0] : '0';
-		close(fd);
+	takeover_prepare(sysfs);
+	if (rcu_fd >= 0 && pwrite(rcu_fd, on ? "1\n" : "0\n", 2, 0) != 2) {
+		/* Refused: from now on the grace periods take their time. */
+		close(rcu_fd);
+		rcu_fd = -1;
 	}
-	if (before != '1' && access(path, W_OK) == 0)
-		sysfs_write(path, on ? "1\n" : "0\n", why, sizeof(why));
 }
 
 /*

@@ -155,4 +155,11 @@ const char *take_step_name(int i);
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t takeover_now(void);
 
+/*
+ * Open what a handoff writes to in the kernel's knobs (@sysfs's
+ * kernel/rcu_expedited) beforehand, outside the handoff's window; a
+ * handoff opens it itself otherwise.
+ */
+void takeover_prepare(const char *sysfs);
+
 #endif
