@@ -1031,6 +1031,8 @@ serve:
 			continue;
 		if (sscanf(req, "TB1 %llu", &seq) != 1)
 			continue;
+		if (take == TAKEN)
+			t.b_ns[B_REQUEST] = takeover_now();
 		counter++;
 		if (o.memory_only) {
 			/* Restored by CRIU on another kernel, we would not know. */

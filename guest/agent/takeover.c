@@ -564,7 +564,8 @@ const char *take_step_name(int i)
 {
 	static const char *names[B_STEPS] = {
 		[B_SEEN] = "seen", [B_NIC] = "nic", [B_LINK] = "link",
-		[B_ADDR] = "addr", [B_ARP] = "arp", [B_REPLY] = "reply",
+		[B_ADDR] = "addr", [B_ARP] = "arp", [B_REQUEST] = "request",
+		[B_REPLY] = "reply",
 	};
 
 	return i >= 0 && i < B_STEPS ? names[i] : "?";
