@@ -13,7 +13,7 @@
 #include "handoff.h"
 
 #define HANDOFF_MAGIC	"TBHANDOF"
-#define HANDOFF_VERSION 3
+#define HANDOFF_VERSION 4
 
 /* Fixed layout, native endianness: both kernels run on the same machine. */
 struct handoff_block {
@@ -23,6 +23,7 @@ struct handoff_block {
 	uint64_t counter;
 	char boot_id[40];
 	int64_t a_ns[A_STEPS]; /* A's steps on A's clock */
+	struct handoff_neighbours neigh;
 	uint32_t checksum;     /* FNV-1a of every byte before it */
 	uint32_t claim;	       /* enum handoff_claim: outside the checksum, changed atomically */
 };
@@ -106,7 +107,7 @@ static int block_io(const char *path, struct handoff_block *b, int write)
 }
 
 int handoff_write(const char *path, enum handoff_state state, uint64_t counter,
-		  const char *boot_id, const int64_t *a_ns)
+		  const char *boot_id, const int64_t *a_ns, const struct handoff_neighbours *nb)
 {
 	struct handoff_block b;
 
@@ -118,6 +119,8 @@ int handoff_write(const char *path, enum handoff_state state, uint64_t counter,
 	snprintf(b.boot_id, sizeof(b.boot_id), "%s", boot_id);
 	if (a_ns)
 		memcpy(b.a_ns, a_ns, sizeof(b.a_ns));
+	if (nb)
+		b.neigh = *nb;
 	b.checksum = block_sum(&b);
 	return block_io(path, &b, 1);
 }
@@ -137,7 +140,8 @@ static enum handoff_status check(const struct handoff_block *b, char *why, size_
 }
 
 enum handoff_status handoff_read(const char *path, const char *from_boot, uint64_t *counter,
-				 int64_t *a_ns, char *why, size_t len)
+				 int64_t *a_ns, struct handoff_neighbours *nb, char *why,
+				 size_t len)
 {
 	struct handoff_block b;
 	enum handoff_status s;
@@ -164,6 +168,11 @@ enum handoff_status handoff_read(const char *path, const char *from_boot, uint64
 	*counter = b.counter;
 	if (a_ns)
 		memcpy(a_ns, b.a_ns, sizeof(b.a_ns));
+	if (nb) {
+		*nb = b.neigh;
+		if (nb->count > HANDOFF_NEIGH_MAX)
+			nb->count = HANDOFF_NEIGH_MAX;
+	}
 	return HANDOFF_OK;
 }
 
@@ -233,7 +242,7 @@ int handoff_claim(const char *path, enum handoff_claim from, enum handoff_claim 
 
 int handoff_refuse(const char *path, const char *boot_id)
 {
-	return handoff_write(path, HANDOFF_REFUSED, 0, boot_id, NULL);
+	return handoff_write(path, HANDOFF_REFUSED, 0, boot_id, NULL, NULL);
 }
 
 int handoff_corrupt(const char *path)

@@ -54,6 +54,23 @@ enum handoff_claim {
  */
 enum handoff_a_step { A_REQUEST, A_STOPPED, A_WRITTEN, A_RELEASED, A_READY, A_STEPS };
 
+/* At most this many of the service NIC's neighbours cross with the state. */
+#define HANDOFF_NEIGH_MAX 8
+
+/*
+ * The service NIC's IPv4 neighbours as kernel A knew them (address and
+ * MAC, network order): kernel B adds them before it announces the
+ * address, so that its first reply waits for no ARP exchange of its own.
+ */
+struct handoff_neighbours {
+	uint32_t count;
+	struct handoff_neighbour {
+		uint8_t ip[4];
+		uint8_t mac[6];
+		uint8_t pad[2];
+	} e[HANDOFF_NEIGH_MAX];
+};
+
 enum handoff_status {
 	HANDOFF_OK,
 	HANDOFF_MISSING, /* no block: nothing was handed over */
@@ -65,18 +82,19 @@ enum handoff_status {
 
 /*
  * Write a block in state @state for @counter, signed with @boot_id, with
- * A's stamps @a_ns[A_STEPS] (NULL: none).
+ * A's stamps @a_ns[A_STEPS] and neighbours @nb (NULL: none).
  */
 int handoff_write(const char *path, enum handoff_state state, uint64_t counter,
-		  const char *boot_id, const int64_t *a_ns);
+		  const char *boot_id, const int64_t *a_ns, const struct handoff_neighbours *nb);
 
 /*
  * Read and check the block: it must be READY and written by @from_boot (if
- * not NULL).  Fills *@counter and, if not NULL, @a_ns[A_STEPS]; @why says
- * what is wrong otherwise.
+ * not NULL).  Fills *@counter and, if not NULL, @a_ns[A_STEPS] and @nb;
+ * @why says what is wrong otherwise.
  */
 enum handoff_status handoff_read(const char *path, const char *from_boot, uint64_t *counter,
-				 int64_t *a_ns, char *why, size_t len);
+				 int64_t *a_ns, struct handoff_neighbours *nb, char *why,
+				 size_t len);
 
 /* Move a valid block to @state (READY after the NIC release, TAKEN by B). */
 int handoff_mark(const char *path, enum handoff_state state);

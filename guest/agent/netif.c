@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/ethernet.h>
@@ -20,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "netif.h"
@@ -34,6 +36,7 @@ struct nl_req {
 	union {
 		struct ifinfomsg ifi;
 		struct ifaddrmsg ifa;
+		struct ndmsg nd;
 	};
 	char attrs[64];
 };
@@ -270,6 +273,146 @@ static int announce(void *ctx, const char *ifname, const char *cidr, char *why, 
 	return 0;
 }
 
+/* A neighbour that a kernel may use as it is: it has a MAC, and has not failed. */
+#define NUD_USABLE (NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT)
+
+/* One RTM_NEWNEIGH or RTM_DELNEIGH (a notice or a dump's part) into n->table. */
+static void neigh_note(struct netif *n, struct nlmsghdr *h)
+{
+	struct ndmsg *nd = NLMSG_DATA(h);
+	int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*nd)), i;
+	const unsigned char *ip = NULL, *mac = NULL;
+	bool usable;
+
+	if (len < 0 || nd->ndm_family != AF_INET)
+		return;
+	for (struct rtattr *a = (struct rtattr *)((char *)nd + NLMSG_ALIGN(sizeof(*nd)));
+	     RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type == NDA_DST && RTA_PAYLOAD(a) == 4)
+			ip = RTA_DATA(a);
+		else if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) == ETH_ALEN)
+			mac = RTA_DATA(a);
+	}
+	if (!ip)
+		return;
+	for (i = 0; i < n->ntable; i++)
+		if (n->table[i].ifindex == nd->ndm_ifindex && !memcmp(n->table[i].ip, ip, 4))
+			break;
+	usable = h->nlmsg_type == RTM_NEWNEIGH && mac && (nd->ndm_state & NUD_USABLE);
+	if (!usable || i == NETIF_NEIGH_MAX) {
+		/* Gone, failed, or a new one when the table is full: the oldest makes room. */
+		if (i == n->ntable && usable)
+			i = 0;
+		if (i < n->ntable) {
+			memmove(&n->table[i], &n->table[i + 1],
+				(size_t)(n->ntable - i - 1) * sizeof(n->table[0]));
+			n->ntable--;
+		}
+		if (!usable)
+			return;
+		i = n->ntable;
+	}
+	if (i == n->ntable)
+		n->ntable++;
+	n->table[i].ifindex = nd->ndm_ifindex;
+	memcpy(n->table[i].ip, ip, 4);
+	memcpy(n->table[i].mac, mac, ETH_ALEN);
+}
+
+/*
+ * Take in what n->neigh has queued (@flags MSG_DONTWAIT: what is there
+ * now; 0: until a dump's end, each read bounded by the socket's receive
+ * timeout): 1 at a dump's end, 0 when nothing more came, -1 when notices
+ * were lost (the socket's buffer ran full) or it cannot be read.
+ */
+static int neigh_read(struct netif *n, int flags)
+{
+	char buf[8192];
+	ssize_t got;
+
+	for (;;) {
+		got = recv(n->neigh, buf, sizeof(buf), flags);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)got);
+		     h = NLMSG_NEXT(h, got)) {
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)
+				return 1;
+			neigh_note(n, h);
+		}
+	}
+	return got < 0 && errno != EAGAIN && errno != EWOULDBLOCK ? -1 : 0;
+}
+
+/* The whole table again, from a dump: 0, or -1 (then it is empty). */
+static int neigh_dump(struct netif *n)
+{
+	struct nl_req req = { .nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg)),
+				      .nlmsg_type = RTM_GETNEIGH,
+				      .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP } };
+	struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+
+	n->ntable = 0;
+	req.nd.ndm_family = AF_INET;
+	if (sendto(n->neigh, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		return -1;
+	if (neigh_read(n, 0) == 1)
+		return 0;
+	n->ntable = 0;
+	return -1;
+}
+
+static void neighbours(void *ctx, const char *ifname, struct handoff_neighbours *nb)
+{
+	struct netif *n = ctx;
+	int index = link_index(n, ifname, NULL);
+
+	nb->count = 0;
+	if (n->neigh < 0 || index <= 0)
+		return;
+	/* The notices since the last look; lost ones (a full buffer): all of it again. */
+	if (neigh_read(n, MSG_DONTWAIT) < 0 && neigh_dump(n) != 0)
+		return;
+	for (int i = 0; i < n->ntable && nb->count < HANDOFF_NEIGH_MAX; i++) {
+		if (n->table[i].ifindex != index)
+			continue;
+		memcpy(nb->e[nb->count].ip, n->table[i].ip, 4);
+		memcpy(nb->e[nb->count].mac, n->table[i].mac, ETH_ALEN);
+		nb->count++;
+	}
+}
+
+static int add_neighbours(void *ctx, const char *ifname, const struct handoff_neighbours *nb,
+			  char *why, size_t len)
+{
+	struct netif *n = ctx;
+	int index = link_index(n, ifname, NULL);
+
+	for (uint32_t i = 0; i < nb->count && i < HANDOFF_NEIGH_MAX; i++) {
+		struct nl_req req = { .nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg)),
+					      .nlmsg_type = RTM_NEWNEIGH,
+					      .nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE } };
+		const unsigned char *ip = nb->e[i].ip;
+		int rc;
+
+		req.nd.ndm_family = AF_INET;
+		req.nd.ndm_ifindex = index;
+		/* Stale: used at once, confirmed by the kernel on its own later. */
+		req.nd.ndm_state = NUD_STALE;
+		nl_attr(&req, NDA_DST, ip, 4);
+		nl_attr(&req, NDA_LLADDR, nb->e[i].mac, ETH_ALEN);
+		rc = nl_talk(n->talk, &req);
+		if (rc != 0) {
+			snprintf(why, len, "cannot add the neighbour %u.%u.%u.%u on %s: %s", ip[0],
+				 ip[1], ip[2], ip[3], ifname, strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void console_quiet(void *ctx, bool quiet)
 {
 	struct netif *n = ctx;
@@ -299,12 +442,28 @@ int netif_open(struct netif *n, int64_t step_timeout_ns)
 	n->packet = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	/* Best effort: without it the console's level stays as it is. */
 	n->printk = open("/proc/sys/kernel/printk", O_RDONLY | O_CLOEXEC);
+	/*
+	 * Best effort too: without it B asks for the MAC of whoever asks
+	 * first.  Notices from now on, queued until a handoff reads them,
+	 * and what is known already.
+	 */
+	n->neigh = nl_open(RTMGRP_NEIGH);
+	if (n->neigh >= 0) {
+		struct timeval bound = { .tv_sec = 1 };
+
+		if (setsockopt(n->neigh, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound)) != 0 ||
+		    neigh_dump(n) != 0) {
+			close(n->neigh);
+			n->neigh = -1;
+		}
+	}
 	if (n->events < 0 || n->talk < 0 || n->packet < 0) {
 		netif_close(n);
 		return -1;
 	}
 	n->ops = (struct take_net){ .ctx = n, .wait_links = wait_links, .link_up = link_up,
 				    .add_addr = add_addr, .del_addr = del_addr, .announce = announce,
+				    .neighbours = neighbours, .add_neighbours = add_neighbours,
 				    .console_quiet = console_quiet };
 	return 0;
 }
@@ -319,5 +478,7 @@ void netif_close(struct netif *n)
 		close(n->packet);
 	if (n->printk >= 0)
 		close(n->printk);
-	n->events = n->talk = n->packet = n->printk = -1;
+	if (n->neigh >= 0)
+		close(n->neigh);
+	n->events = n->talk = n->packet = n->printk = n->neigh = -1;
 }

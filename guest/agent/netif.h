@@ -9,12 +9,24 @@
 
 #include "takeover.h"
 
+/* The IPv4 neighbours a kernel knows, kept from rtnetlink's notices: at most this many. */
+#define NETIF_NEIGH_MAX 16
+
+struct netif_neigh {
+	int ifindex;
+	uint8_t ip[4];
+	uint8_t mac[6];
+};
+
 struct netif {
 	struct take_net ops; /* what take_poll() calls; ctx is this struct */
 	int events;	     /* rtnetlink, subscribed to link changes */
 	int talk;	     /* rtnetlink, for requests */
 	int packet;	     /* AF_PACKET, for the gratuitous ARP */
 	int printk;	     /* /proc/sys/kernel/printk, or -1 */
+	int neigh;	     /* rtnetlink, subscribed to neighbour changes, or -1 */
+	struct netif_neigh table[NETIF_NEIGH_MAX]; /* from a dump and the notices since */
+	int ntable;
 	int console_level;   /* before console_quiet(true) */
 	int64_t step_timeout_ns;
 };

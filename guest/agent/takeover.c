@@ -221,6 +221,10 @@ static enum take_result take_now(struct taker *t)
 		if (net->add_addr(net->ctx, t->ifname, t->cidr, t->why, sizeof(t->why)) != 0)
 			return TAKE_FAILED;
 		t->b_ns[B_ADDR] = takeover_now();
+		/* Before the announcement: the first request may come right after it. */
+		if (t->neigh.count && net->add_neighbours &&
+		    net->add_neighbours(net->ctx, t->ifname, &t->neigh, t->why, sizeof(t->why)) != 0)
+			return TAKE_FAILED;
 		if (net->announce(net->ctx, t->ifname, t->cidr, t->why, sizeof(t->why)) != 0)
 			return TAKE_FAILED;
 		t->b_ns[B_ARP] = takeover_now();
@@ -320,8 +324,8 @@ int take_commit(struct taker *t)
 enum take_result take_poll(struct taker *t)
 {
 	char why[200];
-	enum handoff_status s = handoff_read(t->region, t->from_boot, &t->counter, t->a_ns, why,
-					     sizeof(why));
+	enum handoff_status s = handoff_read(t->region, t->from_boot, &t->counter, t->a_ns,
+					     &t->neigh, why, sizeof(why));
 	enum take_result r;
 
 	if (s == HANDOFF_OK) {
@@ -413,7 +417,12 @@ int give(struct giver *g, uint64_t counter)
 {
 	char bdf[64], path[PATH_MAX];
 
-	if (handoff_write(g->region, HANDOFF_WRITTEN, counter, g->boot_id, g->a_ns) != 0) {
+	/* Known before the NIC goes: B's first reply then needs no ARP exchange. */
+	g->neigh.count = 0;
+	if (g->release_nic && g->net && g->net->neighbours)
+		g->net->neighbours(g->net->ctx, g->release_nic, &g->neigh);
+	if (handoff_write(g->region, HANDOFF_WRITTEN, counter, g->boot_id, g->a_ns, &g->neigh) !=
+	    0) {
 		snprintf(g->why, sizeof(g->why), "cannot write the state block to %s: %s",
 			 g->region, strerror(errno));
 		return -1;
@@ -458,7 +467,8 @@ int give(struct giver *g, uint64_t counter)
 	 * block first, then the damage, and B could take the good one.
 	 */
 	if (g->corrupt ? handoff_corrupt(g->region) != 0
-		       : handoff_write(g->region, HANDOFF_READY, counter, g->boot_id, g->a_ns) != 0) {
+		       : handoff_write(g->region, HANDOFF_READY, counter, g->boot_id, g->a_ns,
+					       &g->neigh) != 0) {
 		snprintf(g->why, sizeof(g->why), "cannot publish the state block in %s: %s",
 			 g->region, strerror(errno));
 		return -1;

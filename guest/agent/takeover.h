@@ -55,6 +55,11 @@ struct take_net {
 	/* Give @ifname the address @cidr ("10.213.0.10/24"), or take it away. */
 	int (*add_addr)(void *ctx, const char *ifname, const char *cidr, char *why, size_t len);
 	int (*del_addr)(void *ctx, const char *ifname, const char *cidr, char *why, size_t len);
+	/* Kernel A: the IPv4 neighbours it knows on @ifname, into @nb (none: count 0). */
+	void (*neighbours)(void *ctx, const char *ifname, struct handoff_neighbours *nb);
+	/* Kernel B: add A's neighbours @nb on @ifname, to be confirmed on use (stale). */
+	int (*add_neighbours)(void *ctx, const char *ifname, const struct handoff_neighbours *nb,
+			      char *why, size_t len);
 	/* Say on @ifname's network that @cidr's address lives here now (gratuitous ARP). */
 	int (*announce)(void *ctx, const char *ifname, const char *cidr, char *why, size_t len);
 	/* Keep kernel messages off the console (@quiet) or let them back. */
@@ -77,6 +82,7 @@ struct taker {
 	/* out */
 	uint64_t counter;	 /* the service's state, from A */
 	int64_t a_ns[A_STEPS];	 /* A's stamps, from the block */
+	struct handoff_neighbours neigh; /* A's neighbours, from the block */
 	int64_t b_ns[B_STEPS];	 /* ours */
 	char ifname[IF_NAMESIZE];
 	char why[256];		 /* why refused or failed */
@@ -114,6 +120,7 @@ struct giver {
 	const struct take_net *net;
 	bool corrupt;		 /* publish a damaged block (the refusal test) */
 	int64_t a_ns[A_STEPS];	 /* A_REQUEST and A_STOPPED set by the caller */
+	struct handoff_neighbours neigh; /* release_nic's, for B */
 	char why[256];
 	/* out: the NIC unbound and its driver, for give_back() */
 	char bdf[64], driver[64];

@@ -63,7 +63,7 @@ static enum handoff_status read_status(const char *path, const char *boot, uint6
 {
 	char why[160];
 
-	return handoff_read(path, boot, counter, NULL, why, sizeof(why));
+	return handoff_read(path, boot, counter, NULL, NULL, why, sizeof(why));
 }
 
 static void test_fresh_region_is_missing(void **state)
@@ -77,7 +77,7 @@ static void test_block_is_taken_only_once_it_is_ready(void **state)
 {
 	uint64_t counter = 0;
 
-	assert_int_equal(handoff_write(*state, HANDOFF_WRITTEN, 4242, BOOT_A, NULL), 0);
+	assert_int_equal(handoff_write(*state, HANDOFF_WRITTEN, 4242, BOOT_A, NULL, NULL), 0);
 	assert_int_equal(read_status(*state, BOOT_A, &counter), HANDOFF_NOT_READY);
 	assert_int_equal(handoff_mark(*state, HANDOFF_READY), 0);
 	assert_int_equal(read_status(*state, BOOT_A, &counter), HANDOFF_OK);
@@ -92,7 +92,7 @@ static void test_block_of_another_boot_is_stale(void **state)
 {
 	uint64_t counter = 0;
 
-	assert_int_equal(handoff_write(*state, HANDOFF_READY, 7, BOOT_A, NULL), 0);
+	assert_int_equal(handoff_write(*state, HANDOFF_READY, 7, BOOT_A, NULL, NULL), 0);
 	assert_int_equal(read_status(*state, BOOT_X, &counter), HANDOFF_STALE);
 	assert_int_equal(counter, 0);
 }
@@ -101,7 +101,7 @@ static void test_flipped_bit_is_corrupt(void **state)
 {
 	uint64_t counter = 0;
 
-	assert_int_equal(handoff_write(*state, HANDOFF_WRITTEN, 1000, BOOT_A, NULL), 0);
+	assert_int_equal(handoff_write(*state, HANDOFF_WRITTEN, 1000, BOOT_A, NULL, NULL), 0);
 	assert_int_equal(handoff_corrupt(*state), 0);
 	assert_int_equal(read_status(*state, BOOT_A, &counter), HANDOFF_CORRUPT);
 	/* A corrupt block cannot be published or taken either. */

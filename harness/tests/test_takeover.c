@@ -38,6 +38,8 @@ struct fake {
 	bool no_netdev;	   /* the NIC's driver never gives it a netdev */
 	bool quiet;	   /* the console is quiet now */
 	bool expire;	   /* A's lease runs out at the first network step (a wait or link up) */
+	struct handoff_neighbours known; /* A's kernel's neighbours */
+	struct handoff_neighbours added; /* what B added */
 	struct take_net net;
 };
 
@@ -128,6 +130,28 @@ static int fake_announce(void *ctx, const char *ifname, const char *cidr, char *
 	return fake_addr(ctx, "arp", ifname, cidr);
 }
 
+static void fake_neighbours(void *ctx, const char *ifname, struct handoff_neighbours *nb)
+{
+	struct fake *f = ctx;
+
+	(void)ifname;
+	*nb = f->known;
+}
+
+static int fake_add_neighbours(void *ctx, const char *ifname, const struct handoff_neighbours *nb,
+			       char *why, size_t len)
+{
+	struct fake *f = ctx;
+	char what[64];
+
+	(void)why;
+	(void)len;
+	snprintf(what, sizeof(what), "neigh:%s:%u", ifname, nb->count);
+	call(f, what);
+	f->added = *nb;
+	return 0;
+}
+
 static void fake_quiet(void *ctx, bool quiet)
 {
 	((struct fake *)ctx)->quiet = quiet;
@@ -171,7 +195,8 @@ static int setup(void **state)
 	f->net = (struct take_net){ .ctx = f, .wait_links = fake_wait_links,
 				    .link_up = fake_link_up, .add_addr = fake_add_addr,
 				    .del_addr = fake_del_addr, .announce = fake_announce,
-				    .console_quiet = fake_quiet };
+				    .neighbours = fake_neighbours,
+				    .add_neighbours = fake_add_neighbours, .console_quiet = fake_quiet };
 	*state = f;
 	return 0;
 }
@@ -248,6 +273,40 @@ static void test_one_nic_is_given_then_seen_found_and_taken(void **state)
 	assert_int_equal(give_wait_taken(f->region, 1000, takeover_now()), 1);
 	/* Taken once: a second look finds it stale, waiting for a next handoff. */
 	assert_int_equal(take_poll(&t), TAKE_WAITING);
+}
+
+/* A's neighbours cross in the block; B adds them after the address, before it announces it. */
+static void test_a_s_neighbours_are_added_by_b_before_the_announcement(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, true);
+	struct taker t = taker_of(f, BDF, NULL);
+	const struct handoff_neighbours known = {
+		.count = 2,
+		.e = { { .ip = { 10, 213, 0, 1 }, .mac = { 0xfe, 0x54, 0, 0xd5, 0, 0 } },
+		       { .ip = { 10, 213, 0, 7 }, .mac = { 0x52, 0x54, 0, 0xd5, 7, 0 } } },
+	};
+
+	f->known = known;
+	assert_int_equal(give(&g, 11), 0);
+	assert_int_equal(take_poll(&t), TAKE_DONE);
+	assert_memory_equal(&t.neigh, &known, sizeof(known));
+	assert_memory_equal(&f->added, &known, sizeof(known));
+	assert_string_equal(f->calls,
+			    "wait up:eth0 add:eth0:" CIDR " neigh:eth0:2 arp:eth0:" CIDR);
+}
+
+/* None known (a service nobody asked yet): nothing to add, no step for it. */
+static void test_no_neighbours_no_step(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, false);
+	struct taker t = taker_of(f, NULL, "eth1");
+
+	assert_int_equal(give(&g, 12), 0);
+	assert_int_equal(take_poll(&t), TAKE_DONE);
+	assert_int_equal(t.neigh.count, 0);
+	assert_null(strstr(f->calls, "neigh"));
 }
 
 static void test_dual_moves_only_the_address(void **state)
@@ -372,7 +431,7 @@ static void test_a_written_block_is_coming_not_ready(void **state)
 	struct fake *f = *state;
 	struct taker t = taker_of(f, BDF, NULL);
 
-	assert_int_equal(handoff_write(f->region, HANDOFF_WRITTEN, 5, BOOT_A, NULL), 0);
+	assert_int_equal(handoff_write(f->region, HANDOFF_WRITTEN, 5, BOOT_A, NULL, NULL), 0);
 	assert_int_equal(take_poll(&t), TAKE_WAITING);
 	/* The agent looks faster from here on. */
 	assert_true(t.coming);
@@ -383,7 +442,7 @@ static void test_a_block_written_and_never_released_is_refused(void **state)
 	struct fake *f = *state;
 	struct taker t = taker_of(f, BDF, NULL);
 
-	assert_int_equal(handoff_write(f->region, HANDOFF_WRITTEN, 5, BOOT_A, NULL), 0);
+	assert_int_equal(handoff_write(f->region, HANDOFF_WRITTEN, 5, BOOT_A, NULL, NULL), 0);
 	assert_int_equal(take_poll(&t), TAKE_WAITING);
 	assert_true(t.coming);
 	/* As if A had died half-way, longer ago than B waits for it. */
@@ -644,10 +703,10 @@ static void test_a_new_block_is_open_again(void **state)
 	struct fake *f = *state;
 	uint32_t was = 0;
 
-	assert_int_equal(handoff_write(f->region, HANDOFF_READY, 1, BOOT_A, NULL), 0);
+	assert_int_equal(handoff_write(f->region, HANDOFF_READY, 1, BOOT_A, NULL, NULL), 0);
 	assert_int_equal(handoff_claim(f->region, CLAIM_OPEN, CLAIM_B, &was), 1);
 	assert_int_equal(was, CLAIM_OPEN);
-	assert_int_equal(handoff_write(f->region, HANDOFF_READY, 2, BOOT_A, NULL), 0);
+	assert_int_equal(handoff_write(f->region, HANDOFF_READY, 2, BOOT_A, NULL, NULL), 0);
 	assert_int_equal(handoff_outcome(f->region, BOOT_A, &was), 0);
 	assert_int_equal(was, CLAIM_OPEN);
 	/* A region that cannot be mapped: the caller hears it. */
@@ -767,6 +826,8 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_one_nic_is_given_then_seen_found_and_taken),
+		T(test_a_s_neighbours_are_added_by_b_before_the_announcement),
+		T(test_no_neighbours_no_step),
 		T(test_dual_moves_only_the_address),
 		T(test_a_damaged_block_is_refused_after_it_settles),
 		T(test_a_refused_block_gives_the_nic_back),
