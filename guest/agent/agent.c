@@ -579,6 +579,10 @@ static int hand_over(const struct options *o, const char *boot_id, uint64_t coun
 		       " ms\n", timeout_ms);
 		return 1;
 	}
+	/* Taken: the address A kept muted goes now, outside the window. */
+	if (give_finish(&g) != 0)
+		printf("twinbench-agent: cannot take %s off %s: %s\n", g.cidr, g.release_nic,
+		       g.why);
 	printf("twinbench-agent: state handed over counter=%" PRIu64 "\n", counter);
 	return 0;
 }
@@ -874,7 +878,20 @@ int main(int argc, char **argv)
 		take = TAKING;
 		take_deadline = takeover_now() +
 				(o.timeout_ms < 0 ? 3600000LL : o.timeout_ms) * 1000000LL;
+		/* Its own NIC: the address there already, muted; the handoff lets it speak. */
+		if (o.own_nic && o.ip) {
+			if (take_stage(&t) == 0)
+				printf("twinbench-agent: %s staged on %s, muted until the handoff\n",
+				       o.ip, o.own_nic);
+			else
+				printf("twinbench-agent: %s not staged on %s (%s): the handoff sets "
+				       "it\n",
+				       o.ip, o.own_nic, t.why);
+		}
 	}
+	/* A that keeps its address muted in a handoff (dual): the knob open beforehand. */
+	if (o.drop_addr && o.ip && o.handoff_to)
+		netif_arp_prepare(&net, o.drop_addr);
 	/*
 	 * The stop signals stay blocked except inside ppoll(): a signal that
 	 * arrives between the loop's check and the wait cannot be missed.

@@ -413,6 +413,47 @@ static int add_neighbours(void *ctx, const char *ifname, const struct handoff_ne
 	return 0;
 }
 
+int netif_arp_prepare(struct netif *n, const char *ifname)
+{
+	char path[96];
+	ssize_t got;
+
+	if (n->arp_ignore >= 0 && strcmp(n->arp_if, ifname) == 0)
+		return 0;
+	if (n->arp_ignore >= 0)
+		close(n->arp_ignore);
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/arp_ignore", ifname);
+	n->arp_ignore = open(path, O_RDWR | O_CLOEXEC);
+	if (n->arp_ignore < 0)
+		return -1;
+	snprintf(n->arp_if, sizeof(n->arp_if), "%s", ifname);
+	got = pread(n->arp_ignore, n->arp_was, sizeof(n->arp_was) - 1, 0);
+	n->arp_was[got > 0 ? got : 0] = '\0';
+	/* Muted already (by an agent before this one): speaking means the default. */
+	if (got <= 0 || atoi(n->arp_was) == 8)
+		snprintf(n->arp_was, sizeof(n->arp_was), "0\n");
+	return 0;
+}
+
+/* arp_ignore 8: "reply for no local address"; unmuted, what it was before. */
+static int arp_mute(void *ctx, const char *ifname, bool mute, char *why, size_t len)
+{
+	struct netif *n = ctx;
+	const char *value;
+
+	if (netif_arp_prepare(n, ifname) != 0) {
+		snprintf(why, len, "cannot open arp_ignore of %s: %s", ifname, strerror(errno));
+		return -1;
+	}
+	value = mute ? "8\n" : n->arp_was;
+	if (pwrite(n->arp_ignore, value, strlen(value), 0) != (ssize_t)strlen(value)) {
+		snprintf(why, len, "cannot %s ARP on %s: %s", mute ? "mute" : "unmute", ifname,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static void console_quiet(void *ctx, bool quiet)
 {
 	struct netif *n = ctx;
@@ -440,6 +481,7 @@ int netif_open(struct netif *n, int64_t step_timeout_ns)
 	n->talk = nl_open(0);
 	/* Opened now, not in the handoff: sending on it needs no binding. */
 	n->packet = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	n->arp_ignore = -1;
 	/* Best effort: without it the console's level stays as it is. */
 	n->printk = open("/proc/sys/kernel/printk", O_RDONLY | O_CLOEXEC);
 	/*
@@ -464,6 +506,7 @@ int netif_open(struct netif *n, int64_t step_timeout_ns)
 	n->ops = (struct take_net){ .ctx = n, .wait_links = wait_links, .link_up = link_up,
 				    .add_addr = add_addr, .del_addr = del_addr, .announce = announce,
 				    .neighbours = neighbours, .add_neighbours = add_neighbours,
+				    .arp_mute = arp_mute,
 				    .console_quiet = console_quiet };
 	return 0;
 }
@@ -480,5 +523,7 @@ void netif_close(struct netif *n)
 		close(n->printk);
 	if (n->neigh >= 0)
 		close(n->neigh);
-	n->events = n->talk = n->packet = n->printk = n->neigh = -1;
+	if (n->arp_ignore >= 0)
+		close(n->arp_ignore);
+	n->events = n->talk = n->packet = n->printk = n->neigh = n->arp_ignore = -1;
 }

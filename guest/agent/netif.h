@@ -25,6 +25,9 @@ struct netif {
 	int packet;	     /* AF_PACKET, for the gratuitous ARP */
 	int printk;	     /* /proc/sys/kernel/printk, or -1 */
 	int neigh;	     /* rtnetlink, subscribed to neighbour changes, or -1 */
+	int arp_ignore;	     /* arp_mute()'s interface's arp_ignore, or -1 */
+	char arp_if[16];     /* that interface */
+	char arp_was[8];     /* its value before: what unmuting writes */
 	struct netif_neigh table[NETIF_NEIGH_MAX]; /* from a dump and the notices since */
 	int ntable;
 	int console_level;   /* before console_quiet(true) */
@@ -34,5 +37,11 @@ struct netif {
 /* Open the netlink sockets; 0 or -1 (errno set). */
 int netif_open(struct netif *n, int64_t step_timeout_ns);
 void netif_close(struct netif *n);
+
+/*
+ * Open @ifname's arp_ignore (/proc/sys/net/ipv4/conf/IF/) beforehand, for
+ * arp_mute() in the handoff; 0, or -1 (errno set).
+ */
+int netif_arp_prepare(struct netif *n, const char *ifname);
 
 #endif

@@ -218,7 +218,10 @@ static enum take_result take_now(struct taker *t)
 				 sizeof(t->why)) != 0)
 			return TAKE_FAILED;
 		t->b_ns[B_LINK] = takeover_now();
-		if (net->add_addr(net->ctx, t->ifname, t->cidr, t->why, sizeof(t->why)) != 0)
+		/* Staged: the address is there already, it only has to speak. */
+		if ((t->staged ? net->arp_mute(net->ctx, t->ifname, false, t->why, sizeof(t->why))
+			       : net->add_addr(net->ctx, t->ifname, t->cidr, t->why,
+					       sizeof(t->why))) != 0)
 			return TAKE_FAILED;
 		t->b_ns[B_ADDR] = takeover_now();
 		/* Before the announcement: the first request may come right after it. */
@@ -233,6 +236,20 @@ static enum take_result take_now(struct taker *t)
 }
 
 /*
+ * B lets go of the service address it took: muted again if it was staged
+ * (as before the handoff), removed if the handoff set it.  0, or -1 with @why.
+ */
+static int take_drop_addr(struct taker *t, char *why, size_t len)
+{
+	const struct take_net *net = t->net;
+
+	if (!t->b_ns[B_ADDR])
+		return 0;
+	return t->staged ? net->arp_mute(net->ctx, t->ifname, true, why, len)
+			 : net->del_addr(net->ctx, t->ifname, t->cidr, why, len);
+}
+
+/*
  * A step of the takeover failed: let go of what B took of A's, so that A
  * can take it back (the address; one NIC: unbound from B's driver, removed
  * from B's PCI tree and skipped again, so that nothing of B touches it
@@ -240,11 +257,10 @@ static enum take_result take_now(struct taker *t)
  */
 static int take_undo(struct taker *t, char *why, size_t len)
 {
-	const struct take_net *net = t->net;
 	char path[PATH_MAX];
 	int rc = 0;
 
-	if (t->b_ns[B_ADDR] && net->del_addr(net->ctx, t->ifname, t->cidr, why, len) != 0)
+	if (take_drop_addr(t, why, len) != 0)
 		return -1;
 	if (!t->nic_bdf)
 		return 0;
@@ -288,12 +304,11 @@ static enum take_result take_give_back(struct taker *t)
 /*
  * Everything taken: B serves from the block from now on (claim "B" to
  * "live"), unless its lease ran out and A took the service back: then B
- * drops the address it set (its own stack) and touches nothing of the
+ * lets go of the address (take_drop_addr()) and touches nothing of the
  * NIC, which A drives again.
  */
 static enum take_result take_go_live(struct taker *t)
 {
-	const struct take_net *net = t->net;
 	uint32_t was = 0;
 	char why[128];
 	int won = handoff_claim(t->region, CLAIM_B, CLAIM_LIVE, &was);
@@ -308,9 +323,28 @@ static enum take_result take_go_live(struct taker *t)
 	snprintf(t->why, sizeof(t->why),
 		 "kernel A took the service back: B's lease ran out before it served (claim %u)",
 		 was);
-	if (t->b_ns[B_ADDR])
-		net->del_addr(net->ctx, t->ifname, t->cidr, why, sizeof(why));
+	take_drop_addr(t, why, sizeof(why));
 	return TAKE_EXPIRED;
+}
+
+int take_stage(struct taker *t)
+{
+	const struct take_net *net = t->net;
+	char why[128];
+
+	t->staged = false;
+	if (!t->own_nic || !t->cidr || !net->arp_mute) {
+		snprintf(t->why, sizeof(t->why), "nothing to stage: no own NIC, address or mute");
+		return -1;
+	}
+	if (net->arp_mute(net->ctx, t->own_nic, true, t->why, sizeof(t->why)) != 0)
+		return -1;
+	if (net->add_addr(net->ctx, t->own_nic, t->cidr, t->why, sizeof(t->why)) != 0) {
+		net->arp_mute(net->ctx, t->own_nic, false, why, sizeof(why));
+		return -1;
+	}
+	t->staged = true;
+	return 0;
 }
 
 int take_commit(struct taker *t)
@@ -428,15 +462,25 @@ int give(struct giver *g, uint64_t counter)
 		return -1;
 	}
 	g->a_ns[A_WRITTEN] = takeover_now();
+	g->muted = false;
 	if (g->release_nic && !g->unbind && g->cidr) {
 		int rc;
 
-		rcu_expedite(g->sysfs, true);
-		rc = g->net->del_addr(g->net->ctx, g->release_nic, g->cidr, g->why,
-				      sizeof(g->why));
-		rcu_expedite(g->sysfs, false);
-		if (rc != 0)
-			return -1;
+		/*
+		 * Muted, the address is nobody's on the network: B may announce
+		 * it.  It goes from A's NIC once B took the block (give_finish()),
+		 * outside the window; a kernel that cannot mute removes it now.
+		 */
+		g->muted = g->net->arp_mute && g->net->arp_mute(g->net->ctx, g->release_nic, true,
+								 g->why, sizeof(g->why)) == 0;
+		if (!g->muted) {
+			rcu_expedite(g->sysfs, true);
+			rc = g->net->del_addr(g->net->ctx, g->release_nic, g->cidr, g->why,
+					      sizeof(g->why));
+			rcu_expedite(g->sysfs, false);
+			if (rc != 0)
+				return -1;
+		}
 	}
 	if (g->release_nic && g->unbind) {
 		char link[PATH_MAX], driver[PATH_MAX];
@@ -508,10 +552,24 @@ int give_back(struct giver *g, int64_t step_timeout_ns, char *ifname, size_t len
 	if ((g->unbind &&
 	     net->link_up(net->ctx, ifname, takeover_now() + step_timeout_ns, g->why,
 			  sizeof(g->why)) != 0) ||
-	    net->add_addr(net->ctx, ifname, g->cidr, g->why, sizeof(g->why)) != 0 ||
+	    (g->muted ? net->arp_mute(net->ctx, ifname, false, g->why, sizeof(g->why))
+		      : net->add_addr(net->ctx, ifname, g->cidr, g->why, sizeof(g->why))) != 0 ||
 	    net->announce(net->ctx, ifname, g->cidr, g->why, sizeof(g->why)) != 0)
 		return -1;
+	g->muted = false;
 	return 0;
+}
+
+int give_finish(struct giver *g)
+{
+	const struct take_net *net = g->net;
+
+	if (!g->muted)
+		return 0;
+	if (net->del_addr(net->ctx, g->release_nic, g->cidr, g->why, sizeof(g->why)) != 0)
+		return -1;
+	g->muted = false;
+	return net->arp_mute(net->ctx, g->release_nic, false, g->why, sizeof(g->why));
 }
 
 int give_wait(const char *region, const char *boot_id, int64_t poll_ns, int64_t claim_deadline_ns,

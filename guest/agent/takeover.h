@@ -60,6 +60,11 @@ struct take_net {
 	/* Kernel B: add A's neighbours @nb on @ifname, to be confirmed on use (stale). */
 	int (*add_neighbours)(void *ctx, const char *ifname, const struct handoff_neighbours *nb,
 			      char *why, size_t len);
+	/*
+	 * Answer no ARP request on @ifname (@mute: arp_ignore 8), or as before
+	 * again: an address held muted is nobody's on the network.
+	 */
+	int (*arp_mute)(void *ctx, const char *ifname, bool mute, char *why, size_t len);
 	/* Say on @ifname's network that @cidr's address lives here now (gratuitous ARP). */
 	int (*announce)(void *ctx, const char *ifname, const char *cidr, char *why, size_t len);
 	/* Keep kernel messages off the console (@quiet) or let them back. */
@@ -73,6 +78,7 @@ struct taker {
 	const char *sysfs;	 /* "/sys" */
 	const char *nic_bdf;	 /* one NIC: A's, to take over; NULL with own_nic */
 	const char *own_nic;	 /* nic: dual: B's own netdev, up since boot */
+	bool staged;		 /* own_nic holds cidr already, muted (take_stage()) */
 	const char *cidr;	 /* the service address; NULL: none to set */
 	int64_t step_timeout_ns; /* for each network step */
 	const struct take_net *net;
@@ -107,6 +113,14 @@ enum take_result {
  */
 enum take_result take_poll(struct taker *t);
 
+/*
+ * nic: dual, before any handoff: give B's own NIC the service address
+ * muted (it answers no ARP request, so that it is nobody's on the network
+ * yet); the handoff then only lets it speak.  0 (t->staged), or -1 with
+ * t->why, having left nothing: the handoff sets the address itself.
+ */
+int take_stage(struct taker *t);
+
 /* Mark the block taken: B serves from it.  0, or -1 with t->why. */
 int take_commit(struct taker *t);
 
@@ -121,6 +135,7 @@ struct giver {
 	bool corrupt;		 /* publish a damaged block (the refusal test) */
 	int64_t a_ns[A_STEPS];	 /* A_REQUEST and A_STOPPED set by the caller */
 	struct handoff_neighbours neigh; /* release_nic's, for B */
+	bool muted;		 /* dual: cidr kept on release_nic, muted, until B took it */
 	char why[256];
 	/* out: the NIC unbound and its driver, for give_back() */
 	char bdf[64], driver[64];
@@ -128,6 +143,12 @@ struct giver {
 
 /* Write the state, release the NIC, mark the block ready; 0 or -1 with g->why. */
 int give(struct giver *g, uint64_t counter);
+
+/*
+ * After kernel B took the block: what give() kept muted (dual) goes, the
+ * address off A's NIC and its ARP as it was.  0, or -1 with g->why.
+ */
+int give_finish(struct giver *g);
 
 /*
  * Undo give() once kernel B refused the block, or A withdrew it (before B

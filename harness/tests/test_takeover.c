@@ -152,6 +152,17 @@ static int fake_add_neighbours(void *ctx, const char *ifname, const struct hando
 	return 0;
 }
 
+static int fake_arp_mute(void *ctx, const char *ifname, bool mute, char *why, size_t len)
+{
+	char what[64];
+
+	(void)why;
+	(void)len;
+	snprintf(what, sizeof(what), "%s:%s", mute ? "mute" : "unmute", ifname);
+	call(ctx, what);
+	return 0;
+}
+
 static void fake_quiet(void *ctx, bool quiet)
 {
 	((struct fake *)ctx)->quiet = quiet;
@@ -196,7 +207,8 @@ static int setup(void **state)
 				    .link_up = fake_link_up, .add_addr = fake_add_addr,
 				    .del_addr = fake_del_addr, .announce = fake_announce,
 				    .neighbours = fake_neighbours,
-				    .add_neighbours = fake_add_neighbours, .console_quiet = fake_quiet };
+				    .add_neighbours = fake_add_neighbours, .arp_mute = fake_arp_mute,
+				    .console_quiet = fake_quiet };
 	*state = f;
 	return 0;
 }
@@ -321,11 +333,63 @@ static void test_dual_moves_only_the_address(void **state)
 	assert_string_equal(text, "");
 	free(text);
 	assert_int_equal(take_poll(&t), TAKE_DONE);
+	/* A's address muted, not removed: it goes once B took the block. */
 	assert_string_equal(f->calls,
-			    "del:eth0:" CIDR " up:eth1 add:eth1:" CIDR " arp:eth1:" CIDR);
+			    "mute:eth0 up:eth1 add:eth1:" CIDR " arp:eth1:" CIDR);
 	text = tl_read_file(tl_path(f->sysfs, "bus/pci/rescan"));
 	assert_string_equal(text, "");
 	free(text);
+	assert_int_equal(take_commit(&t), 0);
+	assert_int_equal(give_finish(&g), 0);
+	assert_string_equal(f->calls, "mute:eth0 up:eth1 add:eth1:" CIDR " arp:eth1:" CIDR
+				      " del:eth0:" CIDR " unmute:eth0");
+	/* Once only. */
+	assert_int_equal(give_finish(&g), 0);
+	assert_null(strstr(strstr(f->calls, "unmute:eth0") + 1, "unmute"));
+}
+
+/*
+ * B's own NIC holds the address muted from before the handoff (staged):
+ * the handoff unmutes it; a takeover past its lease mutes it again, as it
+ * was before.
+ */
+static void test_a_staged_address_only_speaks_in_the_handoff(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, false);
+	struct taker t = taker_of(f, NULL, "eth1");
+
+	assert_int_equal(take_stage(&t), 0);
+	assert_true(t.staged);
+	assert_string_equal(f->calls, "mute:eth1 add:eth1:" CIDR);
+	assert_int_equal(give(&g, 21), 0);
+	f->calls[0] = '\0';
+	assert_int_equal(take_poll(&t), TAKE_DONE);
+	assert_string_equal(f->calls, "up:eth1 unmute:eth1 arp:eth1:" CIDR);
+
+	g = giver_of(f, false);
+	t = taker_of(f, NULL, "eth1");
+	assert_int_equal(take_stage(&t), 0);
+	f->expire = true;
+	assert_int_equal(give(&g, 22), 0);
+	f->calls[0] = '\0';
+	assert_int_equal(take_poll(&t), TAKE_EXPIRED);
+	assert_string_equal(f->calls, "up:eth1 unmute:eth1 arp:eth1:" CIDR " mute:eth1");
+	/* A, its address still there, only lets it speak again. */
+	f->calls[0] = '\0';
+	assert_int_equal(give_back(&g, 1000000000LL, (char[16]){ 0 }, 16), 0);
+	assert_string_equal(f->calls, "unmute:eth0 arp:eth0:" CIDR);
+}
+
+/* Nothing to stage without an own NIC: the handoff sets the address. */
+static void test_nothing_to_stage_without_an_own_nic(void **state)
+{
+	struct fake *f = *state;
+	struct taker t = taker_of(f, BDF, NULL);
+
+	assert_int_equal(take_stage(&t), -1);
+	assert_false(t.staged);
+	assert_string_equal(f->calls, "");
 }
 
 /* Poll as the agent does until the block is more than "waiting", for up to a second. */
@@ -406,8 +470,7 @@ static void test_a_refused_dual_handoff_puts_the_address_back(void **state)
 	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, 0, takeover_now()), HANDOFF_REFUSED);
 	assert_int_equal(give_back(&g, 1000000000LL, ifname, sizeof(ifname)), 0);
 	assert_string_equal(ifname, "eth0");
-	assert_string_equal(f->calls,
-			    "del:eth0:" CIDR " add:eth0:" CIDR " arp:eth0:" CIDR);
+	assert_string_equal(f->calls, "mute:eth0 unmute:eth0 arp:eth0:" CIDR);
 	text = tl_read_file(tl_path(f->sysfs, "bus/pci/drivers/virtio-pci/bind"));
 	assert_string_equal(text, "");
 	free(text);
@@ -829,6 +892,8 @@ int main(void)
 		T(test_a_s_neighbours_are_added_by_b_before_the_announcement),
 		T(test_no_neighbours_no_step),
 		T(test_dual_moves_only_the_address),
+		T(test_a_staged_address_only_speaks_in_the_handoff),
+		T(test_nothing_to_stage_without_an_own_nic),
 		T(test_a_damaged_block_is_refused_after_it_settles),
 		T(test_a_refused_block_gives_the_nic_back),
 		T(test_a_refused_dual_handoff_puts_the_address_back),
