@@ -869,6 +869,9 @@ int main(int argc, char **argv)
 	}
 	if (o.take_from || o.handoff_to)
 		takeover_prepare(o.sysfs);
+	/* Best effort, outside the handoff's window: a handoff maps it itself otherwise. */
+	if (o.handoff_to)
+		handoff_map(o.handoff_to);
 	if (o.take_from) {
 		t = (struct taker){ .region = o.take_from, .from_boot = o.from_boot,
 				    .sysfs = o.sysfs, .nic_bdf = o.nic, .own_nic = o.own_nic,

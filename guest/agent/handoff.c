@@ -46,8 +46,8 @@ static uint32_t block_sum(const struct handoff_block *b)
  * kernel writes shows at once, and a claim is a compare-and-exchange on
  * it), or NULL when it cannot be mapped (too small, not there).  Polling
  * every millisecond then costs a stat(2) instead of opening, reading and
- * closing a sysfs file; the stat tells a region put in the place of
- * another (the tests' scratch files) from the one mapped.
+ * closing a sysfs file, and so does a write; the stat tells a region put
+ * in the place of another (the tests' scratch files) from the one mapped.
  */
 static struct handoff_block *block_map(const char *path)
 {
@@ -87,17 +87,23 @@ static struct handoff_block *block_map(const char *path)
 	return mapped[next++].b;
 }
 
-/* Read the block (from its mapping, if it has one) or write it (always write(2)); 0 or -1. */
+/*
+ * Read or write the block, through its mapping if it has one: a reader may
+ * see a write half done, as it may through read(2) and write(2) on the
+ * sysfs file, and the checksum tells it so.  0 or -1.
+ */
 static int block_io(const char *path, struct handoff_block *b, int write)
 {
-	struct handoff_block *m = write ? NULL : block_map(path);
+	struct handoff_block *m = block_map(path);
 	int fd;
 	ssize_t n;
 
-	if (m) {
+	if (m && write)
+		memcpy(m, b, sizeof(*b));
+	else if (m)
 		memcpy(b, m, sizeof(*b));
+	if (m)
 		return 0;
-	}
 	fd = open(path, write ? O_WRONLY : O_RDONLY);
 	if (fd < 0)
 		return -1;
@@ -222,6 +228,11 @@ int handoff_outcome(const char *path, const char *boot_id, uint32_t *claim)
 	if (b.state == HANDOFF_READY && b.claim == CLAIM_EXPIRED && ours)
 		return HANDOFF_EXPIRED;
 	return 0;
+}
+
+int handoff_map(const char *path)
+{
+	return block_map(path) ? 0 : -1;
 }
 
 int handoff_claim(const char *path, enum handoff_claim from, enum handoff_claim to,

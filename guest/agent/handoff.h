@@ -81,6 +81,13 @@ enum handoff_status {
 };
 
 /*
+ * Map the region @path now (0, or -1 when it cannot be): the handoff's
+ * reads and writes then cost no open of it.  The first use maps it
+ * otherwise.
+ */
+int handoff_map(const char *path);
+
+/*
  * Write a block in state @state for @counter, signed with @boot_id, with
  * A's stamps @a_ns[A_STEPS] and neighbours @nb (NULL: none).
  */
