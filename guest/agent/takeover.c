@@ -225,9 +225,12 @@ static enum take_result take_now(struct taker *t)
 			return TAKE_FAILED;
 		t->b_ns[B_ADDR] = takeover_now();
 		/* Before the announcement: the first request may come right after it. */
-		if (t->neigh.count && net->add_neighbours &&
-		    net->add_neighbours(net->ctx, t->ifname, &t->neigh, t->why, sizeof(t->why)) != 0)
-			return TAKE_FAILED;
+		if (t->neigh.count && net->add_neighbours) {
+			if (net->add_neighbours(net->ctx, t->ifname, &t->neigh, t->why,
+						sizeof(t->why)) != 0)
+				return TAKE_FAILED;
+			t->b_ns[B_NEIGH] = takeover_now();
+		}
 		if (net->announce(net->ctx, t->ifname, t->cidr, t->why, sizeof(t->why)) != 0)
 			return TAKE_FAILED;
 		t->b_ns[B_ARP] = takeover_now();
@@ -632,7 +635,7 @@ const char *take_step_name(int i)
 {
 	static const char *names[B_STEPS] = {
 		[B_SEEN] = "seen", [B_NIC] = "nic", [B_LINK] = "link",
-		[B_ADDR] = "addr", [B_ARP] = "arp", [B_REQUEST] = "request",
+		[B_ADDR] = "addr", [B_NEIGH] = "neigh", [B_ARP] = "arp", [B_REQUEST] = "request",
 		[B_REPLY] = "reply",
 	};
 

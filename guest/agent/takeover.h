@@ -36,9 +36,10 @@
 
 /*
  * Kernel B's steps, stamped on B's CLOCK_MONOTONIC: seen, NIC found, link
- * up, address, ARP, the first request received, the first reply sent.
+ * up, address, A's neighbours added (none handed over: not stamped), ARP,
+ * the first request received, the first reply sent.
  */
-enum take_step { B_SEEN, B_NIC, B_LINK, B_ADDR, B_ARP, B_REQUEST, B_REPLY, B_STEPS };
+enum take_step { B_SEEN, B_NIC, B_LINK, B_ADDR, B_NEIGH, B_ARP, B_REQUEST, B_REPLY, B_STEPS };
 
 /* A corrupt read can be a torn one while A still writes: believe it after this long. */
 #define TAKE_CORRUPT_SETTLE_NS 50000000LL

@@ -278,22 +278,24 @@ static void test_custom_method_runs_only_the_scenario_steps(void **state)
 
 /*
  * Handoff @k's breakdown: A's steps request .. ready and B's seen .. reply,
- * each side in order on its own clock.
+ * each side in order on its own clock.  "neigh" too: A always knows the
+ * probe's host by the handoff, and B adds it.
  */
 static void assert_breakdown_complete(const struct repetition *rep, int k)
 {
 	static const char *const a[] = { "request", "stopped", "written", "released", "ready" };
-	static const char *const b[] = { "seen", "nic", "link", "addr", "arp", "request", "reply" };
+	static const char *const b[] = { "seen",  "nic", "link",    "addr",
+					 "neigh", "arp", "request", "reply" };
 	const struct handoff_breakdown *bd = &rep->breakdowns[k];
 
 	assert_true(rep->nbreakdowns > k);
 	assert_int_equal(bd->a.nsteps, 5);
-	assert_int_equal(bd->b.nsteps, 7);
+	assert_int_equal(bd->b.nsteps, 8);
 	for (int i = 0; i < 5; i++) {
 		assert_string_equal(bd->a.name[i], a[i]);
 		assert_true(i == 0 || bd->a.ns[i] >= bd->a.ns[i - 1]);
 	}
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 8; i++) {
 		assert_string_equal(bd->b.name[i], b[i]);
 		assert_true(i == 0 || bd->b.ns[i] >= bd->b.ns[i - 1]);
 	}
