@@ -5,8 +5,13 @@
 #                       busybox init, kexec-tools, criu and the agent
 #   images/vmlinuz      Debian's packaged kernel (old and new kernel until the
 #   images/initrd.img   twin kernel lands) and its initrd
+#   images/initramfs-b.cpio
+#                       kernel B's root: busybox, the agent, guest/initramfs/init;
+#                       not compressed: B would spend about 0.2 s of its boot
+#                       (TCG) inflating it, more than kexec -p takes to copy
+#                       the difference
 #   images/initramfs-b.cpio.gz
-#                       kernel B's root: busybox, the agent, guest/initramfs/init
+#                       the same, compressed, for scenarios that name it
 #   images/manifest     what was built, from what
 #
 # The twin kernels themselves come from guest/kernel/build.sh (make kernel).
@@ -85,8 +90,8 @@ tool_libs=$(ldd $tools | awk '/:$/ { next } $(NF-1) ~ /^\// { print $(NF-1) } $1
 upgrade_script=$top/guest/rootfs/overlay/usr/local/sbin/twinbench-upgrade
 initramfs_key=$( (cat "$top"/guest/initramfs/* "$upgrade_script" | sha256sum; sha256sum <"$agent";
 	sha256sum <"$busybox"; cat $tools $tool_libs | sha256sum) | key)
-initramfs=$cache/initramfs-b-$initramfs_key.cpio.gz
-if [ ! -e "$initramfs" ]; then
+initramfs=$cache/initramfs-b-$initramfs_key.cpio
+if [ ! -e "$initramfs" ] || [ ! -e "$initramfs.gz" ]; then
 	log "assembling kernel B's initramfs"
 	stage=$(mktemp -d "$cache/initramfs-work.XXXXXX")
 	trap 'rm -rf "$stage"' EXIT
@@ -104,8 +109,10 @@ if [ ! -e "$initramfs" ]; then
 	install -m 0755 "$upgrade_script" "$stage/bin/twinbench-upgrade"
 	# The kernel opens /dev/console for init before devtmpfs is mounted.
 	mknod -m 0600 "$stage/dev/console" c 5 1
-	(cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
-		gzip -9 >"$initramfs.tmp"
+	(cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) \
+		>"$initramfs.tmp"
+	gzip -9 <"$initramfs.tmp" >"$initramfs.gz.tmp"
+	mv "$initramfs.gz.tmp" "$initramfs.gz"
 	mv "$initramfs.tmp" "$initramfs"
 	rm -rf "$stage"
 	trap - EXIT
@@ -116,7 +123,8 @@ install_if_changed() { cmp -s "$1" "$2" || cp --sparse=always "$1" "$2"; }
 install_if_changed "$rootfs_cached" "$images/rootfs.img"
 install_if_changed "$base/boot/vmlinuz-$release" "$images/vmlinuz"
 install_if_changed "$base/boot/initrd.img-$release" "$images/initrd.img"
-install_if_changed "$initramfs" "$images/initramfs-b.cpio.gz"
+install_if_changed "$initramfs" "$images/initramfs-b.cpio"
+install_if_changed "$initramfs.gz" "$images/initramfs-b.cpio.gz"
 cat >"$images/manifest.tmp" <<MANIFEST
 # twinbench guest images
 kernel_release=$release
@@ -124,4 +132,4 @@ rootfs_key=$image_key
 base=$suite minbase ($include)
 MANIFEST
 mv "$images/manifest.tmp" "$images/manifest"
-log "images ready: rootfs.img, vmlinuz, initrd.img ($release), initramfs-b.cpio.gz"
+log "images ready: rootfs.img, vmlinuz, initrd.img ($release), initramfs-b.cpio(.gz)"

@@ -33,8 +33,9 @@ static void remove_scratch(void)
 static int make_scratch(void)
 {
 	static const char *const images[] = {
-	    "vmlinuz",	      "vmlinuz-new",	"initrd.img",	       "rootfs.img",
-	    "vmlinuz-twin-a", "vmlinuz-twin-b", "initramfs-b.cpio.gz",
+	    "vmlinuz",		 "vmlinuz-new",	   "initrd.img",
+	    "rootfs.img",	 "vmlinuz-twin-a", "vmlinuz-twin-b",
+	    "initramfs-b.cpio", "initramfs-b.cpio.gz",
 	};
 	char path[PATH_MAX];
 	size_t i;

@@ -574,7 +574,7 @@ static void test_twin_boot_with_broken_b_fails_and_a_keeps_running(void **state)
 	(void)state;
 	assert_non_null(realpath("images/vmlinuz-twin-a", kernel));
 	assert_non_null(realpath("images/vmlinuz-twin-b", kernel_b));
-	assert_non_null(realpath("images/initramfs-b.cpio.gz", initramfs));
+	assert_non_null(realpath("images/initramfs-b.cpio", initramfs));
 	assert_non_null(realpath("images/rootfs.img", rootfs));
 	snprintf(results, sizeof(results), "%s/broken", tmpdir);
 	snprintf(scenario, sizeof(scenario), "%s/twin-broken.yaml", tmpdir);
