@@ -94,7 +94,7 @@ initramfs=$cache/initramfs-b-$initramfs_key.cpio
 if [ ! -e "$initramfs" ] || [ ! -e "$initramfs.gz" ]; then
 	log "assembling kernel B's initramfs"
 	stage=$(mktemp -d "$cache/initramfs-work.XXXXXX")
-	trap 'rm -rf "$stage"' EXIT
+	trap 'rm -rf "$stage" "$initramfs.tmp" "$initramfs.gz.tmp"' EXIT
 	mkdir -p "$stage"/{bin,dev,proc,sys,run,tmp}
 	install -m 0755 "$busybox" "$stage/bin/busybox"
 	install -m 0755 "$agent" "$stage/bin/twinbench-agent"
