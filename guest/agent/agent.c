@@ -884,7 +884,7 @@ int main(int argc, char **argv)
 	/* A with one NIC needs it too: to take the NIC back if B refuses. */
 	if ((o.take_from || o.drop_addr || (o.release_nic && o.ip) || o.service_addr ||
 	     (o.pull_from && o.move_listen)) &&
-	    netif_open(&net, TAKE_STEP_NS) != 0) {
+	    netif_open(&net, TAKE_STEP_NS, o.handoff_to != NULL) != 0) {
 		printf("twinbench-agent: cannot open rtnetlink: %s\n", strerror(errno));
 		return 1;
 	}

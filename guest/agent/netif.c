@@ -472,7 +472,7 @@ static void console_quiet(void *ctx, bool quiet)
 	}
 }
 
-int netif_open(struct netif *n, int64_t step_timeout_ns)
+int netif_open(struct netif *n, int64_t step_timeout_ns, bool keep_neighbours)
 {
 	memset(n, 0, sizeof(*n));
 	n->step_timeout_ns = step_timeout_ns;
@@ -485,11 +485,11 @@ int netif_open(struct netif *n, int64_t step_timeout_ns)
 	/* Best effort: without it the console's level stays as it is. */
 	n->printk = open("/proc/sys/kernel/printk", O_RDONLY | O_CLOEXEC);
 	/*
-	 * Best effort too: without it B asks for the MAC of whoever asks
-	 * first.  Notices from now on, queued until a handoff reads them,
-	 * and what is known already.
+	 * A kernel that hands over: best effort too, without them B asks for
+	 * the MAC of whoever asks first.  Notices from now on, queued until
+	 * the handoff reads them, and what is known already.
 	 */
-	n->neigh = nl_open(RTMGRP_NEIGH);
+	n->neigh = keep_neighbours ? nl_open(RTMGRP_NEIGH) : -1;
 	if (n->neigh >= 0) {
 		struct timeval bound = { .tv_sec = 1 };
 

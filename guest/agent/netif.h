@@ -5,6 +5,7 @@
 #ifndef TB_NETIF_H
 #define TB_NETIF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "takeover.h"
@@ -34,8 +35,11 @@ struct netif {
 	int64_t step_timeout_ns;
 };
 
-/* Open the netlink sockets; 0 or -1 (errno set). */
-int netif_open(struct netif *n, int64_t step_timeout_ns);
+/*
+ * Open the netlink sockets; with @keep_neighbours (a kernel that hands
+ * over) keep its neighbour table from now on.  0 or -1 (errno set).
+ */
+int netif_open(struct netif *n, int64_t step_timeout_ns, bool keep_neighbours);
 void netif_close(struct netif *n);
 
 /*
