@@ -604,6 +604,9 @@ static int hand_over(const struct options *o, const char *boot_id, uint64_t coun
 	if (give_finish(&g) != 0)
 		printf("twinbench-agent: cannot take %s off %s: %s\n", g.cidr, g.release_nic,
 		       g.why);
+	if (g.bdf[0])
+		printf("twinbench-agent: NIC %s released to kernel B (%s)\n", g.bdf,
+		       g.released ? "its driver left bound" : "its driver unbound");
 	printf("twinbench-agent: state handed over counter=%" PRIu64 "\n", counter);
 	return 0;
 }

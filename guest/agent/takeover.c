@@ -499,13 +499,26 @@ int give(struct giver *g, uint64_t counter)
 		}
 		snprintf(g->bdf, sizeof(g->bdf), "%s", bdf);
 		snprintf(g->driver, sizeof(g->driver), "%s", basename(driver));
-		snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver/unbind", g->sysfs, bdf);
-		rcu_expedite(g->sysfs, true);
-		if (sysfs_write(path, bdf, g->why, sizeof(g->why)) != 0) {
+		/*
+		 * A twin kernel releases the function with its driver bound:
+		 * quiesced, nothing of the driver torn down, within the window
+		 * (twin_kernel/release).  A kernel without it unbinds.
+		 */
+		snprintf(path, sizeof(path), "%s/kernel/twin_kernel/release", g->sysfs);
+		g->released = access(path, W_OK) == 0;
+		if (g->released) {
+			if (sysfs_write(path, bdf, g->why, sizeof(g->why)) != 0)
+				return -1;
+		} else {
+			snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver/unbind",
+				 g->sysfs, bdf);
+			rcu_expedite(g->sysfs, true);
+			if (sysfs_write(path, bdf, g->why, sizeof(g->why)) != 0) {
+				rcu_expedite(g->sysfs, false);
+				return -1;
+			}
 			rcu_expedite(g->sysfs, false);
-			return -1;
 		}
-		rcu_expedite(g->sysfs, false);
 	}
 	g->a_ns[A_RELEASED] = takeover_now();
 	g->a_ns[A_READY] = takeover_now();
@@ -533,9 +546,16 @@ int give_back(struct giver *g, int64_t step_timeout_ns, char *ifname, size_t len
 		int64_t deadline = takeover_now() + step_timeout_ns;
 		int rc;
 
-		snprintf(path, sizeof(path), "%s/bus/pci/drivers/%s/bind", g->sysfs, g->driver);
 		rcu_expedite(g->sysfs, true);
-		rc = sysfs_write(path, g->bdf, g->why, sizeof(g->why));
+		/* Released with its driver bound: unbound first, the kernel's again. */
+		snprintf(path, sizeof(path), "%s/bus/pci/drivers/%s/unbind", g->sysfs, g->driver);
+		rc = g->released ? sysfs_write(path, g->bdf, g->why, sizeof(g->why)) : 0;
+		if (rc == 0) {
+			g->released = false;
+			snprintf(path, sizeof(path), "%s/bus/pci/drivers/%s/bind", g->sysfs,
+				 g->driver);
+			rc = sysfs_write(path, g->bdf, g->why, sizeof(g->why));
+		}
 		rcu_expedite(g->sysfs, false);
 		if (rc != 0)
 			return -1;

@@ -130,7 +130,7 @@ struct giver {
 	const char *boot_id;
 	const char *sysfs;	 /* "/sys" */
 	const char *release_nic; /* the netdev that served, released at the handoff ... */
-	bool unbind;		 /* ... by unbinding it (one NIC), else (dual) by ... */
+	bool unbind;		 /* ... by letting go of the PCI function (one NIC), else (dual) by ... */
 	const char *cidr;	 /* ... taking this address off it (NULL: neither) */
 	const struct take_net *net;
 	bool corrupt;		 /* publish a damaged block (the refusal test) */
@@ -138,8 +138,9 @@ struct giver {
 	struct handoff_neighbours neigh; /* release_nic's, for B */
 	bool muted;		 /* dual: cidr kept on release_nic, muted, until B took it */
 	char why[256];
-	/* out: the NIC unbound and its driver, for give_back() */
+	/* out: the NIC released and its driver, for give_back() */
 	char bdf[64], driver[64];
+	bool released;		 /* by twin_kernel/release: its driver still bound */
 };
 
 /* Write the state, release the NIC, mark the block ready; 0 or -1 with g->why. */
@@ -154,7 +155,8 @@ int give_finish(struct giver *g);
 /*
  * Undo give() once kernel B refused the block, or A withdrew it (before B
  * touched the NIC):
- * bind the NIC to its driver again and wait for its netdev (one NIC), bring
+ * bind the NIC to its driver again (unbound first if it was released with
+ * its driver bound) and wait for its netdev (one NIC), bring
  * the link up, put the address back (g->cidr) and announce it.  The netdev
  * that serves again in @ifname.  0, or -1 with g->why.
  */

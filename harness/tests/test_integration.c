@@ -668,6 +668,8 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	assert_true(reps[0].state_continued);
 	assert_true(reps[0].counter_after == handed + 1);
 	assert_non_null(strstr(log_a, " let go of the service"));
+	/* A twin kernel A released its NIC with the driver bound (0021): no unbind in the window. */
+	assert_non_null(strstr(log_a, "released to kernel B (its driver left bound)"));
 	assert_non_null(strstr(log_b, "twinbench-b: the kernel before let go"));
 	/* B's agent said so before the takeover began: its line is whole. */
 	assert_non_null(strstr(log_b, "state=taken-over nic=eth0"));

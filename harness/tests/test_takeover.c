@@ -461,6 +461,58 @@ static void test_a_refused_block_gives_the_nic_back(void **state)
 	assert_string_equal(f->calls, "wait up:eth0 add:eth0:" CIDR " arp:eth0:" CIDR);
 }
 
+/*
+ * A twin kernel (twin_kernel/release) releases the NIC's function with its
+ * driver bound: no unbind in the window.  Refused, A unbinds the driver,
+ * which makes the function its kernel's again, and binds it.
+ */
+static void test_a_twin_kernel_releases_the_nic_without_an_unbind(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, true);
+	struct taker t = taker_of(f, BDF, NULL);
+	char ifname[16] = "", *text;
+
+	mkdirs(f->sysfs, "kernel/twin_kernel");
+	assert_int_equal(tl_write_file(tl_path(f->sysfs, "kernel/twin_kernel/release"), ""), 0);
+	g.corrupt = true;
+	assert_int_equal(give(&g, 5), 0);
+	assert_true(g.released);
+	text = tl_read_file(tl_path(f->sysfs, "kernel/twin_kernel/release"));
+	assert_string_equal(text, BDF);
+	free(text);
+	text = tl_read_file(tl_path(f->sysfs, "bus/pci/drivers/virtio-pci/unbind"));
+	assert_string_equal(text, "");
+	free(text);
+	assert_int_equal(poll_until_decided(&t), TAKE_REFUSED);
+	assert_int_equal(handoff_refuse(f->region, t.from_boot), 0);
+	assert_int_equal(give_wait(f->region, BOOT_A, 1000, 0, 0, takeover_now()), HANDOFF_REFUSED);
+	assert_int_equal(give_back(&g, 1000000000LL, ifname, sizeof(ifname)), 0);
+	assert_false(g.released);
+	text = tl_read_file(tl_path(f->sysfs, "bus/pci/drivers/virtio-pci/unbind"));
+	assert_string_equal(text, BDF);
+	free(text);
+	text = tl_read_file(tl_path(f->sysfs, "bus/pci/drivers/virtio-pci/bind"));
+	assert_string_equal(text, BDF);
+	free(text);
+	assert_string_equal(ifname, "eth0");
+}
+
+/* A release the kernel refuses fails give() with the kernel's reason, before the block is ready. */
+static void test_a_refused_release_fails_before_the_block_is_ready(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, true);
+	struct taker t = taker_of(f, BDF, NULL);
+
+	/* A directory where the attribute should be: the write fails as the kernel's would. */
+	mkdirs(f->sysfs, "kernel/twin_kernel/release");
+	assert_int_equal(give(&g, 6), -1);
+	assert_non_null(strstr(g.why, "kernel/twin_kernel/release"));
+	/* Written, never ready: B waits (and would refuse it once it settles). */
+	assert_int_equal(take_poll(&t), TAKE_WAITING);
+}
+
 /* nic: dual: only the address went, only the address comes back. */
 static void test_a_refused_dual_handoff_puts_the_address_back(void **state)
 {
@@ -899,6 +951,8 @@ int main(void)
 		T(test_nothing_to_stage_without_an_own_nic),
 		T(test_a_damaged_block_is_refused_after_it_settles),
 		T(test_a_refused_block_gives_the_nic_back),
+		T(test_a_twin_kernel_releases_the_nic_without_an_unbind),
+		T(test_a_refused_release_fails_before_the_block_is_ready),
 		T(test_a_refused_dual_handoff_puts_the_address_back),
 		T(test_a_block_from_another_kernel_is_refused),
 		T(test_a_written_block_is_coming_not_ready),
