@@ -539,6 +539,14 @@ static void test_twin_boot_fences_kernel_b_from_kernel_a(void **state)
 	    "  - expect: {console: a, pattern: \"^up=1$\", whole_line: true}\n"
 	    "  - send: {console: a, text: \"twinbench-upgrade twin-boot; echo again=$?\\n\"}\n"
 	    "  - expect: {console: a, pattern: \"^again=1$\", whole_line: true}\n"
+	    /* twin_kernel/release refuses a bridge and a function that is not there (0021). */
+	    "  - send: {console: a, text: \"d=$(readlink -f /sys/class/net/eth0/device); "
+	    "d=${d%/*/*}; echo ${d##*/} >/sys/kernel/twin_kernel/release; echo bridge=$?\\n\"}\n"
+	    "  - expect: {console: a, pattern: \"^bridge=[1-9]$\", whole_line: true}\n"
+	    "  - send: {console: a, text: \"echo 0000:ff:1f.7 >/sys/kernel/twin_kernel/release; "
+	    "echo none=$?; echo \\\"released=[$(cat /sys/kernel/twin_kernel/release)]\\\"\\n\"}\n"
+	    "  - expect: {console: a, pattern: \"^none=[1-9]$\", whole_line: true}\n"
+	    "  - expect: {console: a, pattern: \"^released=\\\\[\\\\]$\", whole_line: true}\n"
 	    "  - uname: {console: b, kernel: new, mark: b_after_fences}\n"
 	    "  - wait_probe: {state: up, mark: a_after_fences}\n",
 	    &t);
