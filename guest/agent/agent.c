@@ -613,17 +613,24 @@ static int hand_over(const struct options *o, const char *boot_id, uint64_t coun
 
 /*
  * Tell twinbench-takeover how the takeover ended: @done_file (NULL: no one
- * asks) holds "taken", or "refused: ..." / "failed: ..." and why.
+ * asks) holds "taken", or "refused: ..." / "failed: ..." and why.  Written
+ * beside it and renamed: whoever waits for the file to appear
+ * (--wait-file) must never find it empty.
  */
 static void tell_done(const char *done_file, const char *verdict, const char *why)
 {
+	char tmp[4096];
+	bool ok;
 	FILE *f;
 
 	if (!done_file)
 		return;
-	f = fopen(done_file, "we");
-	if (!f || fprintf(f, "%s%s%s\n", verdict, why ? ": " : "", why ? why : "") < 0 ||
-	    fclose(f) != 0)
+	snprintf(tmp, sizeof(tmp), "%s.tmp", done_file);
+	f = fopen(tmp, "we");
+	ok = f && fprintf(f, "%s%s%s\n", verdict, why ? ": " : "", why ? why : "") >= 0;
+	if (f && fclose(f) != 0)
+		ok = false;
+	if (!ok || rename(tmp, done_file) != 0)
 		printf("twinbench-agent: cannot write %s: %s\n", done_file, strerror(errno));
 }
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -196,6 +197,25 @@ static void read_boot(char *boot, size_t len)
 	boot[strcspn(boot, "\n")] = '\0';
 }
 
+/* Whether the inotify events on @watch (on /tmp) created or moved in tbagent.done. */
+static void done_events(int watch, bool *created, bool *moved)
+{
+	char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(watch, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+
+			if (ev->len && strcmp(ev->name, "tbagent.done") == 0) {
+				*created = *created || (ev->mask & IN_CREATE);
+				*moved = *moved || (ev->mask & IN_MOVED_TO);
+			}
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
 /*
  * Both agents for real, on one machine: B serves on its port and watches
  * the region; A, asked by --request-handoff, stops and publishes; B takes
@@ -217,6 +237,8 @@ static void test_agent_hands_over_and_is_taken_over(void **state)
 	char *wait[] = { AGENT, "--wait-file", "/tmp/tbagent.done", "--timeout-ms", "20000", NULL };
 	struct probe_record rec;
 	uint64_t served;
+	bool created = false, moved = false;
+	int watch;
 	pid_t a, b;
 	char *text;
 
@@ -224,6 +246,9 @@ static void test_agent_hands_over_and_is_taken_over(void **state)
 		skip();
 	read_boot(boot, sizeof(boot));
 	unlink("/tmp/tbagent.done");
+	/* How the done file comes to be: renamed into place, never created empty. */
+	watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	assert_true(watch >= 0 && inotify_add_watch(watch, "/tmp", IN_CREATE | IN_MOVED_TO) >= 0);
 	a = spawn(a_argv, out_a);
 	ask(atoi(port_a), &rec);
 	ask(atoi(port_a), &rec);
@@ -240,6 +265,10 @@ static void test_agent_hands_over_and_is_taken_over(void **state)
 	/* B said so, its steps and A's, then wrote how it ended. */
 	assert_int_equal(wait_exit(spawn(wait, "/dev/null")), 0);
 	assert_string_equal(slurp("/tmp/tbagent.done"), "taken\n");
+	done_events(watch, &created, &moved);
+	assert_false(created);
+	assert_true(moved);
+	close(watch);
 	text = slurp(out_b);
 	assert_non_null(strstr(text, "state=waiting-for-handoff"));
 	assert_non_null(strstr(text, "state=taken-over"));
