@@ -169,27 +169,39 @@ static void fsync_dir_of(const char *path)
 	}
 }
 
-/* Write-then-rename so that a crash leaves either the old file or the new one. */
-static int state_save(const char *path, uint64_t counter)
+/*
+ * @text into @path (created with @mode), written beside it and renamed: a
+ * reader never finds it empty or half written, and a crash leaves the old
+ * file or the new one; @durable: synced too.  0, or -1 with errno.
+ */
+static int write_renamed(const char *path, const char *text, mode_t mode, bool durable)
 {
-	char tmp[4096], body[200], line[256];
-	int fd, len;
+	char tmp[4096];
+	size_t len = strlen(text);
+	int fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	snprintf(body, sizeof(body), STATE_MAGIC " %u %" PRIu64, STATE_VERSION, counter);
-	len = snprintf(line, sizeof(line), "%s %08" PRIx32 "\n", body, fnv1a(body));
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -1;
-	if (write(fd, line, (size_t)len) != len || fsync(fd) != 0) {
+	if (write(fd, text, len) != (ssize_t)len || (durable && fsync(fd) != 0)) {
 		close(fd);
 		return -1;
 	}
-	close(fd);
-	if (rename(tmp, path) != 0)
+	if (close(fd) != 0 || rename(tmp, path) != 0)
 		return -1;
-	fsync_dir_of(path);
+	if (durable)
+		fsync_dir_of(path);
 	return 0;
+}
+
+static int state_save(const char *path, uint64_t counter)
+{
+	char body[200], line[256];
+
+	snprintf(body, sizeof(body), STATE_MAGIC " %u %" PRIu64, STATE_VERSION, counter);
+	snprintf(line, sizeof(line), "%s %08" PRIx32 "\n", body, fnv1a(body));
+	return write_renamed(path, line, 0600, true);
 }
 
 static void usage(void)
@@ -613,24 +625,18 @@ static int hand_over(const struct options *o, const char *boot_id, uint64_t coun
 
 /*
  * Tell twinbench-takeover how the takeover ended: @done_file (NULL: no one
- * asks) holds "taken", or "refused: ..." / "failed: ..." and why.  Written
- * beside it and renamed: whoever waits for the file to appear
- * (--wait-file) must never find it empty.
+ * asks) holds "taken", or "refused: ..." / "failed: ..." and why.  Renamed
+ * into place: whoever waits for the file to appear (--wait-file) must never
+ * find it empty.
  */
 static void tell_done(const char *done_file, const char *verdict, const char *why)
 {
-	char tmp[4096];
-	bool ok;
-	FILE *f;
+	char text[512];
 
 	if (!done_file)
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", done_file);
-	f = fopen(tmp, "we");
-	ok = f && fprintf(f, "%s%s%s\n", verdict, why ? ": " : "", why ? why : "") >= 0;
-	if (f && fclose(f) != 0)
-		ok = false;
-	if (!ok || rename(tmp, done_file) != 0)
+	snprintf(text, sizeof(text), "%s%s%s\n", verdict, why ? ": " : "", why ? why : "");
+	if (write_renamed(done_file, text, 0644, false) != 0)
 		printf("twinbench-agent: cannot write %s: %s\n", done_file, strerror(errno));
 }
 
