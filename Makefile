@@ -65,7 +65,7 @@ $(B)/twinbench: $(B)/main.o $(B)/libtwinbench.a
 
 # The guest agent is static so that it runs in any guest userspace.
 AGENT_SRCS := guest/agent/agent.c guest/agent/criustats.c guest/agent/handoff.c guest/agent/takeover.c \
-	guest/agent/netif.c guest/agent/twinprep.c guest/agent/migrate.c
+	guest/agent/takerest.c guest/agent/netif.c guest/agent/twinprep.c guest/agent/migrate.c
 $(B)/twinbench-agent: $(AGENT_SRCS) $(wildcard guest/agent/*.h) | $(B)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -static \
 		-o $@ $(AGENT_SRCS)
@@ -86,6 +86,14 @@ $(B)/tests/test_takeover: harness/tests/test_takeover.c guest/agent/takeover.c \
 		guest/agent/handoff.c guest/agent/twinprep.c $(wildcard guest/agent/*.h) $(B)/tests/testlib.o \
 		$(B)/libtwinbench.a | $(B)/tests
 	$(CC) $(CFLAGS) -Iharness -Iguest/agent -o $@ $< guest/agent/takeover.c \
+		guest/agent/handoff.c guest/agent/twinprep.c $(B)/tests/testlib.o \
+		$(B)/libtwinbench.a $(LDLIBS) $(TEST_LIBS)
+
+# And kernel B's takeover of the rest of A, on a fake sysfs.
+$(B)/tests/test_takerest: harness/tests/test_takerest.c guest/agent/takerest.c guest/agent/takeover.c \
+		guest/agent/handoff.c guest/agent/twinprep.c $(wildcard guest/agent/*.h) $(B)/tests/testlib.o \
+		$(B)/libtwinbench.a | $(B)/tests
+	$(CC) $(CFLAGS) -Iharness -Iguest/agent -o $@ $< guest/agent/takerest.c guest/agent/takeover.c \
 		guest/agent/handoff.c guest/agent/twinprep.c $(B)/tests/testlib.o \
 		$(B)/libtwinbench.a $(LDLIBS) $(TEST_LIBS)
 
@@ -136,7 +144,7 @@ VALGRIND := valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,
 ASAN_B   := build-asan
 
 # The guest's shell scripts (they run under busybox sh): shellcheck.
-GUEST_SCRIPTS := guest/initramfs/init guest/initramfs/twinbench-takeover \
+GUEST_SCRIPTS := guest/initramfs/init \
 	$(wildcard guest/rootfs/overlay/etc/twinbench/*) \
 	$(wildcard guest/rootfs/overlay/usr/local/sbin/*)
 

@@ -16,7 +16,7 @@ packages=(
 	qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu
 	libvirt-daemon-system libvirt-clients iproute2
 	# guest images
-	debootstrap busybox-static kexec-tools e2fsprogs cpio xz-utils setserial
+	debootstrap busybox-static kexec-tools e2fsprogs cpio xz-utils
 	# kernel builds (the twin kernel)
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev dwarves ccache rsync
 	# reports

@@ -35,7 +35,7 @@ log() { printf 'image: %s\n' "$*"; }
 key() { sha256sum | cut -c1-16; }
 
 [ "$(id -u)" -eq 0 ] || { echo "image: debootstrap and mkfs need root" >&2; exit 3; }
-for tool in debootstrap mkfs.ext4 setserial kexec; do
+for tool in debootstrap mkfs.ext4 kexec; do
 	command -v "$tool" >/dev/null || { echo "image: $tool missing: run 'make deps'" >&2; exit 3; }
 done
 mkdir -p "$cache" "$images"
@@ -82,10 +82,9 @@ fi
 
 # 3. Kernel B's initramfs: small enough to build every time its inputs change.
 busybox=/bin/busybox
-# Debian's tools, with the libraries they link: setserial gives B the console
-# UART kernel A left (8250.skip_legacy=); kexec lets B start the next kernel
-# beside itself (a chain of twin upgrades, twinbench-upgrade).
-tools="$(command -v setserial) $(command -v kexec)"
+# Debian's tools, with the libraries they link: kexec lets B start the next
+# kernel beside itself (a chain of twin upgrades, twinbench-upgrade).
+tools="$(command -v kexec)"
 tool_libs=$(ldd $tools | awk '/:$/ { next } $(NF-1) ~ /^\// { print $(NF-1) } $1 ~ /^\// { print $1 }' | sort -u)
 upgrade_script=$top/guest/rootfs/overlay/usr/local/sbin/twinbench-upgrade
 initramfs_key=$( (cat "$top"/guest/initramfs/* "$upgrade_script" | sha256sum; sha256sum <"$agent";
@@ -105,7 +104,6 @@ if [ ! -e "$initramfs" ] || [ ! -e "$initramfs.gz" ]; then
 		install -D -m 0755 "$lib" "$stage$lib"
 	done
 	install -m 0755 "$top/guest/initramfs/init" "$stage/init"
-	install -m 0755 "$top/guest/initramfs/twinbench-takeover" "$stage/bin/twinbench-takeover"
 	install -m 0755 "$upgrade_script" "$stage/bin/twinbench-upgrade"
 	# The kernel opens /dev/console for init before devtmpfs is mounted.
 	mknod -m 0600 "$stage/dev/console" c 5 1

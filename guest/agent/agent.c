@@ -46,6 +46,7 @@
 #include <libgen.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,7 @@
 #include "migrate.h"
 #include "netif.h"
 #include "takeover.h"
+#include "takerest.h"
 #include "twinprep.h"
 
 #define STATE_MAGIC "TBSTATE"
@@ -217,7 +219,7 @@ static void usage(void)
 		"       twinbench-agent --request-handoff PIDFILE --handoff-to REGION\n"
 		"           [--corrupt-state] [--timeout-ms N]\n"
 		"       twinbench-agent --wait-taken REGION [--timeout-ms N] [--poll-ms N]\n"
-		"       twinbench-agent --wait-file FILE [--timeout-ms N]\n"
+		"       twinbench-agent --take-rest DONE_FILE [--timeout-ms N] [--sysfs DIR]\n"
 		"       twinbench-agent --pci-skip [--keep BDF] | --mem-blocks   [--sysfs DIR]\n"
 		"       twinbench-agent --criu-stats IMAGE\n");
 	exit(2);
@@ -258,7 +260,7 @@ struct options {
 	const char *sysfs;
 	const char *request_pidfile, *taken_region;
 	const char *done_file; /* B: created once the takeover has been told on the console */
-	const char *wait_file;
+	const char *rest_done; /* B: take the rest of A once this says "taken" */
 	const char *criu_stats; /* print this CRIU statistics image's figures */
 	bool pci_skip, mem_blocks; /* print B's pci_skip= or twinbench.mem= list */
 	const char *keep;
@@ -292,7 +294,7 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "poll-ms", required_argument, NULL, 'l' },
 		{ "lease-ms", required_argument, NULL, 'e' },
 		{ "done-file", required_argument, NULL, 'D' },
-		{ "wait-file", required_argument, NULL, 'F' },
+		{ "take-rest", required_argument, NULL, 'F' },
 		{ "pci-skip", no_argument, NULL, 'X' },
 		{ "keep", required_argument, NULL, 'k' },
 		{ "mem-blocks", no_argument, NULL, 'M' },
@@ -332,7 +334,7 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'l': o->poll_ms = atoll(optarg); break;
 		case 'e': o->lease_ms = atoll(optarg); break;
 		case 'D': o->done_file = optarg; break;
-		case 'F': o->wait_file = optarg; break;
+		case 'F': o->rest_done = optarg; break;
 		case 'X': o->pci_skip = true; break;
 		case 'k': o->keep = optarg; break;
 		case 'M': o->mem_blocks = true; break;
@@ -507,7 +509,7 @@ static int wait_taken(const struct options *o)
 }
 
 /*
- * Wait until @o->wait_file exists (inotify, no polling); 0, or 1 on timeout.
+ * Wait until @o->rest_done exists (inotify, no polling); 0, or 1 on timeout.
  * Then, on a terminal, until what was written to it went out (tcdrain()).
  */
 static int wait_file(const struct options *o)
@@ -519,21 +521,21 @@ static int wait_file(const struct options *o)
 	char buf[4096];
 	int rc = 1;
 
-	snprintf(dir, sizeof(dir), "%s", o->wait_file);
+	snprintf(dir, sizeof(dir), "%s", o->rest_done);
 	/* A kernel without inotify (kernel B's) is asked every --poll-ms instead. */
 	pfd.fd = inotify_init1(IN_CLOEXEC);
 	if (pfd.fd >= 0 && inotify_add_watch(pfd.fd, dirname(dir), IN_CREATE | IN_MOVED_TO) < 0) {
-		printf("twinbench-agent: cannot watch for %s: %s\n", o->wait_file, strerror(errno));
+		printf("twinbench-agent: cannot watch for %s: %s\n", o->rest_done, strerror(errno));
 		close(pfd.fd);
 		return 1;
 	}
 	/* Watched first, looked for second: a file made in between is not missed. */
-	while (access(o->wait_file, F_OK) != 0) {
+	while (access(o->rest_done, F_OK) != 0) {
 		int64_t left = deadline - takeover_now();
 
 		if (left <= 0) {
 			printf("twinbench-agent: %s did not appear within %" PRId64 " ms\n",
-			       o->wait_file, timeout_ms);
+			       o->rest_done, timeout_ms);
 			goto out;
 		}
 		if (pfd.fd < 0) {
@@ -553,6 +555,74 @@ out:
 	if (pfd.fd >= 0)
 		close(pfd.fd);
 	return rc;
+}
+
+/* The rest of A: each wait (A's CPUs parked, the payload disk) gives up after this long. */
+#define REST_STEP_NS 10000000000LL
+/* ... but the test hook holding A's CPUs in the park, after this long. */
+#define REST_HOLD_NS 120000000000LL
+
+/*
+ * --take-rest: kernel B, once its agent took the service (@o->rest_done
+ * says "taken"), takes the rest of A (takerest.h) and says how long each
+ * step took, on its own clock.  At SCHED_IDLE: the service, on B's one CPU
+ * until A's are woken, runs first whenever it has anything to do.  0, or
+ * 1 having said what failed.
+ */
+static int take_rest(const struct options *o)
+{
+	struct rest r = { .sysfs = o->sysfs, .run = "/run", .ops = &rest_system_ops,
+			  .poll_ns = 1000000LL, .step_ns = REST_STEP_NS, .hold_ns = REST_HOLD_NS };
+	struct sched_param idle = { 0 };
+	char cmdline[4096] = "", verdict[512] = "", steps[256];
+	long long memtotal = 0;
+	FILE *f;
+	int rc;
+
+	if (sched_setscheduler(0, SCHED_IDLE, &idle) != 0)
+		printf("twinbench-b: the takeover runs at the usual priority: %s\n", strerror(errno));
+	if (wait_file(o) != 0) {
+		printf("twinbench-b: takeover failed: the agent did not say how the takeover ended\n");
+		return 1;
+	}
+	f = fopen(o->rest_done, "re");
+	if (f) {
+		if (!fgets(verdict, sizeof(verdict), f))
+			verdict[0] = '\0';
+		fclose(f);
+	}
+	verdict[strcspn(verdict, "\n")] = '\0';
+	if (strcmp(verdict, "taken") != 0) {
+		printf("twinbench-b: takeover failed: the agent did not take the service over (%s)\n",
+		       verdict);
+		return 1;
+	}
+	printf("twinbench-b: the kernel before let go\n");
+	fflush(stdout);
+	f = fopen("/proc/cmdline", "re");
+	if (f) {
+		if (!fgets(cmdline, sizeof(cmdline), f))
+			cmdline[0] = '\0';
+		fclose(f);
+	}
+	r.cmdline = cmdline;
+	rc = rest_take(&r);
+	if (rc == 1)
+		return 0;
+	if (rc != 0) {
+		printf("twinbench-b: takeover failed: %s\n", r.why);
+		return 1;
+	}
+	f = fopen("/proc/meminfo", "re");
+	if (!f || fscanf(f, "MemTotal: %lld", &memtotal) != 1)
+		memtotal = 0;
+	if (f)
+		fclose(f);
+	takeover_format_stamps(r.ns, R_STEPS, rest_step_name, steps, sizeof(steps));
+	printf("twinbench-b: takeover steps %s\n", steps);
+	printf("twinbench-b: takeover done cpus=%ld memtotal_kb=%lld\n",
+	       sysconf(_SC_NPROCESSORS_ONLN), memtotal);
+	return 0;
 }
 
 /* hand_over(): kernel B refused the block, we took the service back and serve on. */
@@ -624,10 +694,10 @@ static int hand_over(const struct options *o, const char *boot_id, uint64_t coun
 }
 
 /*
- * Tell twinbench-takeover how the takeover ended: @done_file (NULL: no one
- * asks) holds "taken", or "refused: ..." / "failed: ..." and why.  Renamed
- * into place: whoever waits for the file to appear (--wait-file) must never
- * find it empty.
+ * Tell the takeover of the rest of A (--take-rest) how the service's
+ * ended: @done_file (NULL: no one asks) holds "taken", or "refused: ..." /
+ * "failed: ..." and why.  Renamed into place: whoever waits for the file
+ * to appear must never find it empty.
  */
 static void tell_done(const char *done_file, const char *verdict, const char *why)
 {
@@ -647,7 +717,7 @@ static void tell_done(const char *done_file, const char *verdict, const char *wh
  * happened on each kernel's clock, then @done_file.  No tcdrain() here:
  * on a polled UART the lines take tens of ms to go out, and the service
  * would stall meanwhile.  The takeover that waits for the file drains the
- * console instead (--wait-file) before it lets the kernel print straight
+ * console instead (--take-rest) before it lets the kernel print straight
  * to the UART, which would cut the lines.
  */
 static void end_take(struct taker *t, struct netif *net, bool answered,
@@ -862,8 +932,8 @@ int main(int argc, char **argv)
 		return request_handoff(&o);
 	if (o.taken_region)
 		return wait_taken(&o);
-	if (o.wait_file)
-		return wait_file(&o);
+	if (o.rest_done)
+		return take_rest(&o);
 	if (o.criu_stats)
 		return print_criu_stats(o.criu_stats);
 	if (o.pci_skip || o.mem_blocks) {

@@ -20,7 +20,7 @@ int64_t takeover_now(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void sleep_ns(int64_t ns)
+void takeover_sleep(int64_t ns)
 {
 	struct timespec ts = { .tv_sec = ns / 1000000000LL, .tv_nsec = ns % 1000000000LL };
 
@@ -28,8 +28,7 @@ static void sleep_ns(int64_t ns)
 		;
 }
 
-/* Write @text to the sysfs attribute @path in one write(2); 0 or -1 with @why. */
-static int sysfs_write(const char *path, const char *text, char *why, size_t len)
+int sysfs_write(const char *path, const char *text, char *why, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	ssize_t n = -1;
@@ -81,11 +80,7 @@ static void rcu_expedite(const char *sysfs, bool on)
 	}
 }
 
-/*
- * Take PCI device @bdf off the skip list (a comma-separated list of
- * addresses), or (@add) put it back at its end.
- */
-static int pci_skip_edit(const char *sysfs, const char *bdf, bool add, char *why, size_t len)
+int pci_skip_edit(const char *sysfs, const char *bdf, bool add, char *why, size_t len)
 {
 	char path[PATH_MAX], list[4096], out[4096] = "";
 	size_t used = 0;
@@ -185,7 +180,7 @@ static int take_stall(struct taker *t)
 				 t->stall_hook);
 			return -1;
 		}
-		sleep_ns(1000000LL);
+		takeover_sleep(1000000LL);
 	}
 	return 0;
 }
@@ -626,7 +621,7 @@ int give_wait(const char *region, const char *boot_id, int64_t poll_ns, int64_t 
 		}
 		if (now >= deadline_ns)
 			return 0;
-		sleep_ns(poll_ns);
+		takeover_sleep(poll_ns);
 	}
 }
 

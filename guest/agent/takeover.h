@@ -189,6 +189,18 @@ const char *take_step_name(int i);
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t takeover_now(void);
 
+/* Sleep @ns nanoseconds (on, across signals). */
+void takeover_sleep(int64_t ns);
+
+/* Write @text to the sysfs attribute @path in one write(2); 0 or -1 with @why. */
+int sysfs_write(const char *path, const char *text, char *why, size_t len);
+
+/*
+ * Take PCI device @bdf off @sysfs's skip list (bus/pci/skip: a
+ * comma-separated list of addresses), or (@add) put it back at its end.
+ */
+int pci_skip_edit(const char *sysfs, const char *bdf, bool add, char *why, size_t len);
+
 /*
  * Open what a handoff writes to in the kernel's knobs (@sysfs's
  * kernel/rcu_expedited) beforehand, outside the handoff's window; a

@@ -234,7 +234,9 @@ static void test_agent_hands_over_and_is_taken_over(void **state)
 			   "--done-file", "/tmp/tbagent.done", NULL };
 	char *req[] = { AGENT, "--request-handoff", pidfile, "--handoff-to", (char *)region,
 			"--timeout-ms", "20000", NULL };
-	char *wait[] = { AGENT, "--wait-file", "/tmp/tbagent.done", "--timeout-ms", "20000", NULL };
+	/* B's takeover of the rest of A, here with no park area: nothing more to take. */
+	char *rest[] = { AGENT, "--take-rest", "/tmp/tbagent.done", "--timeout-ms", "20000",
+			 "--sysfs", "/tmp/tbagent-no-sysfs", NULL };
 	struct probe_record rec;
 	uint64_t served;
 	bool created = false, moved = false;
@@ -263,8 +265,9 @@ static void test_agent_hands_over_and_is_taken_over(void **state)
 	/* The counter goes on from where A stopped: one more request served. */
 	assert_int_equal(rec.counter, served + 1);
 	/* B said so, its steps and A's, then wrote how it ended. */
-	assert_int_equal(wait_exit(spawn(wait, "/dev/null")), 0);
+	assert_int_equal(wait_exit(spawn(rest, out_a)), 0);
 	assert_string_equal(slurp("/tmp/tbagent.done"), "taken\n");
+	assert_string_equal(slurp(out_a), "twinbench-b: the kernel before let go\n");
 	done_events(watch, &created, &moved);
 	assert_false(created);
 	assert_true(moved);
@@ -354,6 +357,31 @@ static void test_agent_refuses_corrupt_block_quickly(void **state)
 	unlink("/tmp/tbagent2-b.unused");
 }
 
+/*
+ * B's takeover of the rest of A begins only on "taken": a takeover that
+ * ended otherwise, or never said how, takes nothing and says why.
+ */
+static void test_the_rest_is_taken_only_after_the_service(void **state)
+{
+	char done[] = "/tmp/tbagent3.done", out[] = "/tmp/tbagent3.out";
+	char *rest[] = { AGENT, "--take-rest", done, "--timeout-ms", "50", "--sysfs",
+			 "/tmp/tbagent-no-sysfs", NULL };
+
+	(void)state;
+	if (access(AGENT, X_OK) != 0)
+		skip();
+	assert_int_equal(tl_write_file(done, "refused: state block is corrupt\n"), 0);
+	assert_int_equal(wait_exit(spawn(rest, out)), 1);
+	assert_string_equal(slurp(out), "twinbench-b: takeover failed: the agent did not take the "
+					"service over (refused: state block is corrupt)\n");
+	unlink(done);
+	assert_int_equal(wait_exit(spawn(rest, out)), 1);
+	assert_string_equal(slurp(out), "twinbench-agent: /tmp/tbagent3.done did not appear within "
+					"50 ms\ntwinbench-b: takeover failed: the agent did not "
+					"say how the takeover ended\n");
+	unlink(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +397,7 @@ int main(void)
 						region_setup, region_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_refuses_corrupt_block_quickly,
 						region_setup, region_teardown),
+		cmocka_unit_test(test_the_rest_is_taken_only_after_the_service),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -651,6 +651,7 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	struct run_info info;
 	const char *log_a, *log_b, *p;
 	unsigned long long handed = 0;
+	long long steps[4];
 
 	(void)state;
 	run_twin("scenarios/twin.yaml", "twin", &t);
@@ -694,6 +695,17 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	assert_true(reps[0].takeover_memtotal_kb >= 2048LL * 1024 * 85 / 100);
 	assert_true(repetition_phase(&reps[0], "takeover_done") > 0);
 	assert_true(repetition_phase(&reps[0], "a_parked") >= repetition_phase(&reps[0], "a_let_go"));
+	/* B took the rest of A in its agent, each step stamped on B's clock, in order. */
+	p = strstr(log_b, "twinbench-b: takeover steps begun=0 ");
+	assert_non_null(p);
+	assert_int_equal(sscanf(p,
+				"twinbench-b: takeover steps begun=0 parked=%lld cpus=%lld "
+				"memory=%lld console=%lld",
+				&steps[0], &steps[1], &steps[2], &steps[3]),
+			 4);
+	for (int i = 0; i < 4; i++)
+		assert_true(steps[i] >= (i ? steps[i - 1] : 0));
+	assert_true(p < strstr(log_b, "twinbench-b: takeover done "));
 	assert_non_null(strstr(log_b, "smpboot: Booting Node 0 Processor 1 APIC 0x0"));
 	assert_string_equal(reps[0].console_release[0], reps[0].release_after);
 	p = strstr(log_a, "twin_kernel: CPU 0 parks, the last of this kernel");

@@ -50,19 +50,6 @@ static void call(struct fake *f, const char *what)
 	snprintf(f->calls + used, sizeof(f->calls) - used, "%s%s", used ? " " : "", what);
 }
 
-static void mkdirs(const char *base, const char *rel)
-{
-	char path[256], *p;
-
-	snprintf(path, sizeof(path), "%s/%s", base, rel);
-	for (p = path + strlen(base) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		mkdir(path, 0755);
-		*p = '/';
-	}
-	mkdir(path, 0755);
-}
-
 /* The NIC's driver probes "asynchronously": its netdev appears at the first wait. */
 static int fake_wait_links(void *ctx, int64_t deadline)
 {
@@ -79,7 +66,7 @@ static int fake_wait_links(void *ctx, int64_t deadline)
 			;
 		return -1;
 	}
-	mkdirs(f->sysfs, "bus/pci/devices/" BDF "/virtio1/net/eth0");
+	tl_mkdirs(f->sysfs, "bus/pci/devices/" BDF "/virtio1/net/eth0");
 	return 0;
 }
 
@@ -187,14 +174,14 @@ static int setup(void **state)
 	close(fd);
 	if (mkdir(f->sysfs, 0755) != 0)
 		return -1;
-	mkdirs(f->sysfs, "devices/pci0000:00/" BDF "/virtio1");
-	mkdirs(f->sysfs, "class/net/eth0");
+	tl_mkdirs(f->sysfs, "devices/pci0000:00/" BDF "/virtio1");
+	tl_mkdirs(f->sysfs, "class/net/eth0");
 	if (symlink("../../../devices/pci0000:00/" BDF "/virtio1",
 		    tl_path(f->sysfs, "class/net/eth0/device")) != 0)
 		return -1;
 	/* Its driver, as sysfs links it: unbind there, and bind to take it back. */
-	mkdirs(f->sysfs, "bus/pci/devices/" BDF);
-	mkdirs(f->sysfs, "bus/pci/drivers/virtio-pci");
+	tl_mkdirs(f->sysfs, "bus/pci/devices/" BDF);
+	tl_mkdirs(f->sysfs, "bus/pci/drivers/virtio-pci");
 	if (symlink("../../drivers/virtio-pci",
 		    tl_path(f->sysfs, "bus/pci/devices/" BDF "/driver")) != 0)
 		return -1;
@@ -473,7 +460,7 @@ static void test_a_twin_kernel_releases_the_nic_without_an_unbind(void **state)
 	struct taker t = taker_of(f, BDF, NULL);
 	char ifname[16] = "", *text;
 
-	mkdirs(f->sysfs, "kernel/twin_kernel");
+	tl_mkdirs(f->sysfs, "kernel/twin_kernel");
 	assert_int_equal(tl_write_file(tl_path(f->sysfs, "kernel/twin_kernel/release"), ""), 0);
 	g.corrupt = true;
 	assert_int_equal(give(&g, 5), 0);
@@ -506,7 +493,7 @@ static void test_a_refused_release_fails_before_the_block_is_ready(void **state)
 	struct taker t = taker_of(f, BDF, NULL);
 
 	/* A directory where the attribute should be: the write fails as the kernel's would. */
-	mkdirs(f->sysfs, "kernel/twin_kernel/release");
+	tl_mkdirs(f->sysfs, "kernel/twin_kernel/release");
 	assert_int_equal(give(&g, 6), -1);
 	assert_non_null(strstr(g.why, "kernel/twin_kernel/release"));
 	/* Written, never ready: B waits (and would refuse it once it settles). */
@@ -656,7 +643,7 @@ static void test_a_takeover_that_cannot_let_go_keeps_the_claim(void **state)
 	assert_int_equal(tl_write_file(hook, ""), 0);
 	t.fail_hook = hook;
 	/* A directory where the remove attribute should be: the write fails. */
-	mkdirs(f->sysfs, "bus/pci/devices/" BDF "/remove");
+	tl_mkdirs(f->sysfs, "bus/pci/devices/" BDF "/remove");
 	assert_int_equal(give(&g, 22), 0);
 	assert_int_equal(take_poll(&t), TAKE_FAILED);
 	assert_non_null(strstr(t.why, "stopped by the test hook"));
@@ -837,7 +824,7 @@ static void pci_device(struct fake *f, const char *parent, const char *bdf, cons
 
 	snprintf(rel, sizeof(rel), "devices/pci0000:00/%s%s%s", parent ? parent : "",
 		 parent ? "/" : "", bdf);
-	mkdirs(f->sysfs, rel);
+	tl_mkdirs(f->sysfs, rel);
 	assert_int_equal(tl_write_file(tl_path(f->sysfs, tl_path(rel, "class")), cls), 0);
 	snprintf(link, sizeof(link), "../../../%s", rel);
 	snprintf(rel, sizeof(rel), "bus/pci/devices/%s", bdf);
@@ -856,7 +843,7 @@ static void test_b_skips_all_but_bridges_and_its_own_nic(void **state)
 	char out[512];
 
 	tl_rmtree(tl_path(f->sysfs, "bus/pci/devices"));
-	mkdirs(f->sysfs, "bus/pci/devices");
+	tl_mkdirs(f->sysfs, "bus/pci/devices");
 	pci_device(f, NULL, "0000:00:00.0", "0x060000\n");	    /* host bridge */
 	pci_device(f, NULL, "0000:00:01.0", "0x010601\n");	    /* SATA */
 	pci_device(f, NULL, "0000:00:1e.0", "0x060400\n");	    /* bridge, B's NIC below */
@@ -881,7 +868,7 @@ static void test_more_devices_than_pci_skip_takes_is_an_error(void **state)
 	char out[2048], bdf[16];
 
 	tl_rmtree(tl_path(f->sysfs, "bus/pci/devices"));
-	mkdirs(f->sysfs, "bus/pci/devices");
+	tl_mkdirs(f->sysfs, "bus/pci/devices");
 	assert_int_equal(tl_write_file(tl_path(f->sysfs, "bus/pci/skip"), "\n"), 0);
 	for (int i = 0; i < TWINPREP_PCI_SKIP_MAX; i++) {
 		snprintf(bdf, sizeof(bdf), "0000:%02x:00.0", i + 1);
@@ -898,8 +885,8 @@ static void test_b_takes_whole_free_blocks_of_ram(void **state)
 	struct fake *f = *state;
 	char iomem[128], out[512];
 
-	mkdirs(f->sysfs, "devices/system/memory");
-	mkdirs(f->sysfs, "kernel/twin_kernel");
+	tl_mkdirs(f->sysfs, "devices/system/memory");
+	tl_mkdirs(f->sysfs, "kernel/twin_kernel");
 	/* 128 MiB blocks. */
 	assert_int_equal(tl_write_file(tl_path(f->sysfs, "devices/system/memory/block_size_bytes"),
 				       "8000000\n"),

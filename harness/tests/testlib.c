@@ -92,6 +92,19 @@ char *tl_path(const char *dir, const char *rel)
 	return p;
 }
 
+void tl_mkdirs(const char *base, const char *rel)
+{
+	char path[PATH_MAX], *p;
+
+	snprintf(path, sizeof(path), "%s/%s", base, rel);
+	for (p = path + strlen(base) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	mkdir(path, 0755);
+}
+
 char *tl_read_file(const char *path)
 {
 	FILE *f = fopen(path, "r");

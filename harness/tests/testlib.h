@@ -51,6 +51,9 @@ int tl_rmtree(const char *dir);
 /* "@dir/@rel" in a static buffer, valid for the next 7 calls. */
 char *tl_path(const char *dir, const char *rel);
 
+/* mkdir -p "@base/@rel", @base being there: a fake sysfs's directories. */
+void tl_mkdirs(const char *base, const char *rel);
+
 /* The whole file at @path, NUL-terminated, to free(); NULL if it cannot be read. */
 char *tl_read_file(const char *path);
 
