@@ -866,6 +866,15 @@ static void test_twin_dual_moves_only_the_address(void **state)
 	p = strstr(log_b, "twinbench.nic=");
 	assert_non_null(p);
 	assert_int_not_equal(strncmp(p + strlen("twinbench.nic="), own, strlen(own)), 0);
+	/*
+	 * A's NIC kept its driver to the end: the park quiesced it, with the
+	 * root and payload disks (one NIC: the disks alone, the NIC is B's).
+	 */
+	p = strstr(log_a, " PCI functions quiesced");
+	assert_non_null(p);
+	while (p > log_a && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	assert_int_equal(atoi(p), 3);
 	twin_run_free(&t);
 }
 
