@@ -7,21 +7,29 @@
 #include "console.h"
 #include "kvline.h"
 
-#define PREFIX "twinbench-agent: handoff "
+#define PREFIX	    "twinbench-agent: handoff "
+#define REST_PREFIX "twinbench-b: takeover steps "
 
 int breakdown_parse_line(const char *line, struct breakdown_side *side)
 {
 	const char *p = strstr(line, PREFIX);
 	char which;
 
-	if (!p)
-		return 0;
-	p += strlen(PREFIX);
-	which = *p;
-	if ((which != 'a' && which != 'b') || p[1] != ' ')
-		return 0;
+	if (p) {
+		p += strlen(PREFIX);
+		which = *p;
+		if ((which != 'a' && which != 'b') || p[1] != ' ')
+			return 0;
+		p += 2;
+	} else {
+		p = strstr(line, REST_PREFIX);
+		if (!p)
+			return 0;
+		p += strlen(REST_PREFIX);
+		which = 't';
+	}
 	memset(side, 0, sizeof(*side));
-	side->nsteps = kv_parse(p + 2, side->name[0], sizeof(side->name[0]), side->ns,
+	side->nsteps = kv_parse(p, side->name[0], sizeof(side->name[0]), side->ns,
 				BREAKDOWN_MAX_STEPS);
 	if (side->nsteps < 0) {
 		side->nsteps = 0;
@@ -41,6 +49,7 @@ void breakdown_collect(struct console *const con[2], struct repetition *rep)
 	for (int c = 0; c < 2; c++) {
 		struct breakdown_side a = { 0 };
 		bool have_a = false;
+		int last = -1; /* the handoff this console's last "b" line closed */
 		struct console_match m;
 
 		for (size_t i = 0; con[c] && console_line(con[c], i, &m) == 0; i++) {
@@ -54,8 +63,13 @@ void breakdown_collect(struct console *const con[2], struct repetition *rep)
 				found[n].t_ns = m.t_ns;
 				found[n].bd.a = a;
 				found[n].bd.b = side;
-				n++;
+				found[n].bd.rest.nsteps = 0;
+				last = n++;
 				have_a = false;
+			} else if (which == 't' && last >= 0) {
+				/* B printed it, on its console, after its own steps. */
+				found[last].bd.rest = side;
+				last = -1;
 			}
 		}
 	}

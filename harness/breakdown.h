@@ -4,10 +4,12 @@
  *
  *   twinbench-agent: handoff a request=0 stopped=41000 written=52000 ...
  *   twinbench-agent: handoff b seen=0 nic=18000000 link=19000000 ...
+ *   twinbench-b: takeover steps begun=0 parked=1800000 cpus=125000000 ...
  *
  * each value in nanoseconds from the side's first step, on that kernel's
  * own clock.  An "a" line followed by a "b" line on the same console is one
- * handoff.
+ * handoff; a "takeover steps" line after them there, B's takeover of the
+ * rest of A in that handoff.
  */
 #ifndef TB_BREAKDOWN_H
 #define TB_BREAKDOWN_H
@@ -17,9 +19,10 @@
 struct console;
 
 /*
- * Parse one console line: 'a' or 'b' for a breakdown line of that side
- * (filling @side), 0 for any other line, -1 for a breakdown line that is
- * malformed (a value that is no number, too many steps).
+ * Parse one console line: 'a' or 'b' for a breakdown line of that side,
+ * 't' for a takeover's (filling @side), 0 for any other line, -1 for a
+ * breakdown line that is malformed (a value that is no number, too many
+ * steps).
  */
 int breakdown_parse_line(const char *line, struct breakdown_side *side);
 

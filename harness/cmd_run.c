@@ -1108,6 +1108,14 @@ static int run_scenario(struct scenario *sc, const struct run_opts *o, struct la
 				sc->name, i + 1, sc->repetitions, b + 1,
 				(double)breakdown_total(&bd->a) / NS_PER_MS, a_steps,
 				(double)breakdown_total(&bd->b) / NS_PER_MS, b_steps);
+			if (bd->rest.nsteps) {
+				breakdown_format(&bd->rest, b_steps, sizeof(b_steps));
+				fprintf(stderr,
+					"[%s] rep %d/%d: handoff %d: then kernel B took the rest of A "
+					"in %.2f ms (%s)\n",
+					sc->name, i + 1, sc->repetitions, b + 1,
+					(double)breakdown_total(&bd->rest) / NS_PER_MS, b_steps);
+			}
 		}
 		for (int t = 0; t < reps[i].ntool_stats; t++) {
 			char figures[1024];

@@ -546,10 +546,18 @@ static void md_row(FILE *f, const char *const *cells, size_t n)
 }
 
 /* The cells of one handoff breakdown row (BREAKDOWN_COLS of them). */
-#define BREAKDOWN_COLS 8
+#define BREAKDOWN_COLS 10
 static const char *const breakdown_head[BREAKDOWN_COLS] = {
-	"scenario",    "rep",	     "handoff",	    "kernel A: ms per step (A's clock)",
-	"A in all ms", "kernel B: ms per step (B's clock)", "B in all ms", "downtime (probe)",
+	"scenario",
+	"rep",
+	"handoff",
+	"kernel A: ms per step (A's clock)",
+	"A in all ms",
+	"kernel B: ms per step (B's clock)",
+	"B in all ms",
+	"downtime (probe)",
+	"B takes the rest of A: ms per step (B's clock)",
+	"takeover in all ms",
 };
 
 static void breakdown_row(const struct resultset_run *r, const struct repetition *rep, int k,
@@ -566,6 +574,12 @@ static void breakdown_row(const struct resultset_run *r, const struct repetition
 	breakdown_format(&bd->b, cells[5], 256);
 	snprintf(cells[6], 256, "%.2f", (double)breakdown_total(&bd->b) / 1e6);
 	stat_cell(cells[7], 256, rep->measured, (double)down);
+	/* After the service is back: none when B did not say (an older agent). */
+	breakdown_format(&bd->rest, cells[8], 256);
+	if (bd->rest.nsteps)
+		snprintf(cells[9], 256, "%.2f", (double)breakdown_total(&bd->rest) / 1e6);
+	else
+		cells[9][0] = '\0';
 }
 
 /* Call @row for each handoff breakdown in @set, in run and repetition order; how many. */
@@ -632,11 +646,13 @@ static void md_late_row(void *ctx, bool first, const char *const *cells)
 static const struct late_table_spec breakdown_table = {
 	.title = "Handoff breakdown",
 	.md_note = "Each kernel's steps on its own clock; the probe's downtime also holds B's "
-		   "look at the region and the network.",
+		   "look at the region and the network. Then, with the service back, B's "
+		   "takeover of A's CPUs, memory and console.",
 	.html_note = "Each kernel's steps on its own clock, in ms since the step before; the "
-		     "probe's downtime also holds B's look at the region and the network.",
+		     "probe's downtime also holds B's look at the region and the network. Then, "
+		     "with the service back, B's takeover of A's CPUs, memory and console.",
 	.id = "breakdown",
-	.md_rule = "|---|---:|---:|---|---:|---|---:|---:|",
+	.md_rule = "|---|---:|---:|---|---:|---|---:|---:|---|---:|",
 	.head = breakdown_head,
 	.ncols = BREAKDOWN_COLS,
 };

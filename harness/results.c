@@ -265,13 +265,22 @@ static json_t *breakdowns_to_json(const struct repetition *rep)
 {
 	json_t *list = json_array();
 
-	for (int i = 0; list && i < rep->nbreakdowns; i++)
-		if (json_array_append_new(list, json_pack("{s:o, s:o}", "a",
-							  side_to_json(&rep->breakdowns[i].a), "b",
-							  side_to_json(&rep->breakdowns[i].b)))) {
+	for (int i = 0; list && i < rep->nbreakdowns; i++) {
+		const struct handoff_breakdown *bd = &rep->breakdowns[i];
+		json_t *o = json_pack("{s:o, s:o}", "a", side_to_json(&bd->a), "b",
+				      side_to_json(&bd->b));
+
+		/* B's takeover of the rest of A, when it said how it went. */
+		if (o && bd->rest.nsteps &&
+		    json_object_set_new(o, "takeover", side_to_json(&bd->rest))) {
+			json_decref(o);
+			o = NULL;
+		}
+		if (json_array_append_new(list, o)) {
 			json_decref(list);
 			return NULL;
 		}
+	}
 	return list;
 }
 
@@ -881,8 +890,11 @@ static int load_breakdowns(struct loader *ld, json_t *jrep, const char *where,
 			return tb_err_set(ld->err, TB_EXIT_USAGE, "%s: %s: expected %s, got %s",
 					  ld->path, iwhere, kind_name(K_OBJECT),
 					  json_kind_name(item));
+		rep->breakdowns[i].rest.nsteps = 0;
 		if (load_side(ld, item, iwhere, "a", &rep->breakdowns[i].a) ||
-		    load_side(ld, item, iwhere, "b", &rep->breakdowns[i].b))
+		    load_side(ld, item, iwhere, "b", &rep->breakdowns[i].b) ||
+		    (json_object_get(item, "takeover") &&
+		     load_side(ld, item, iwhere, "takeover", &rep->breakdowns[i].rest)))
 			return -1;
 		rep->nbreakdowns = (int)i + 1;
 	}

@@ -57,11 +57,13 @@ struct breakdown_side {
 /*
  * Where the time of a twin handoff went, as both agents stamped it
  * (guest/agent/takeover.h): kernel A's steps on A's clock, kernel B's on
- * B's.  The clocks are two kernels' CLOCK_MONOTONIC: only differences
- * within one side mean anything.
+ * B's; then B's takeover of the rest of A (guest/agent/takerest.h: A's
+ * CPUs, memory, console), on B's clock, none (nsteps 0) if B did not say.
+ * The clocks are two kernels' CLOCK_MONOTONIC: only differences within
+ * one side mean anything.
  */
 struct handoff_breakdown {
-	struct breakdown_side a, b;
+	struct breakdown_side a, b, rest;
 };
 
 /* A tool's own figures of one repetition: at most this many tools, and keys each. */

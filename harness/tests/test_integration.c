@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "breakdown.h"
 #include "lab.h"
 #include "methodfile.h"
 #include "monotime.h"
@@ -706,6 +707,10 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	for (int i = 0; i < 4; i++)
 		assert_true(steps[i] >= (i ? steps[i - 1] : 0));
 	assert_true(p < strstr(log_b, "twinbench-b: takeover done "));
+	/* ... and run.json has them, with the handoff they followed. */
+	assert_int_equal(reps[0].nbreakdowns, 1);
+	assert_int_equal(reps[0].breakdowns[0].rest.nsteps, 5);
+	assert_true(breakdown_step(&reps[0].breakdowns[0].rest, "console") == steps[3]);
 	assert_non_null(strstr(log_b, "smpboot: Booting Node 0 Processor 1 APIC 0x0"));
 	assert_string_equal(reps[0].console_release[0], reps[0].release_after);
 	p = strstr(log_a, "twin_kernel: CPU 0 parks, the last of this kernel");

@@ -195,6 +195,10 @@ static void make_run_in(const char *dir, const char *scenario, const char *metho
 				.nsteps = 6,
 				.name = { "seen", "nic", "link", "addr", "arp", "reply" },
 				.ns = { 0, 18000000, 18500000, 18600000, 18700000, 25000000 } };
+			r->breakdowns[0].rest = (struct breakdown_side){
+				.nsteps = 5,
+				.name = { "begun", "parked", "cpus", "memory", "console" },
+				.ns = { 0, 1800000, 125000000, 200000000, 250000000 } };
 			for (int k = 0; k < 40; k++) {
 				int64_t t = t0 + 150 * NS_PER_MS + k * 10 * NS_PER_MS;
 
@@ -597,7 +601,8 @@ static void test_handoff_breakdown_is_tabled(void **state)
 	assert_non_null(strstr(md, "#### Handoff breakdown"));
 	assert_non_null(strstr(md, "| twin-boot | 1 | 1 | stopped 0.04, written 0.01, released 12.00, "
 				   "ready 0.01 | 12.06 | nic 18.00, link 0.50, addr 0.10, arp 0.10, "
-				   "reply 6.30 | 25.00 | 5.0 ms |"));
+				   "reply 6.30 | 25.00 | 5.0 ms | parked 1.80, cpus 123.20, "
+				   "memory 75.00, console 50.00 | 250.00 |\n"));
 	html = tl_read_file(at("out/report.html"));
 	assert_non_null(html);
 	assert_non_null(strstr(html, "id=\"breakdown\""));

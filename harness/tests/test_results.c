@@ -178,6 +178,8 @@ static void full_reps(struct repetition reps[3])
 		.nsteps = 2, .name = { "request", "ready" }, .ns = { 0, 61000 } };
 	reps[0].breakdowns[0].b = (struct breakdown_side){
 		.nsteps = 3, .name = { "seen", "nic", "reply" }, .ns = { 0, 18000000, 25000000 } };
+	reps[0].breakdowns[0].rest = (struct breakdown_side){
+		.nsteps = 3, .name = { "begun", "parked", "cpus" }, .ns = { 0, 1800000, 125000000 } };
 	reps[2].ntool_stats = 2;
 	reps[2].tool_stats[0] = (struct tool_stats){
 		.name = "criu-dump", .n = 3, .key = { "freezing_time", "frozen_time", "pages_written" },
