@@ -97,13 +97,8 @@ static uint32_t fnv1a(const char *s)
 
 static void read_boot_id(char *buf, size_t len)
 {
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
-
-	if (!f || !fgets(buf, (int)len, f))
+	if (read_first_line("/proc/sys/kernel/random/boot_id", buf, len) != 0)
 		snprintf(buf, len, "unknown");
-	buf[strcspn(buf, "\n")] = '\0';
-	if (f)
-		fclose(f);
 }
 
 /*
@@ -585,13 +580,8 @@ static int take_rest(const struct options *o)
 		printf("twinbench-b: takeover failed: the agent did not say how the takeover ended\n");
 		return 1;
 	}
-	f = fopen(o->rest_done, "re");
-	if (f) {
-		if (!fgets(verdict, sizeof(verdict), f))
-			verdict[0] = '\0';
-		fclose(f);
-	}
-	verdict[strcspn(verdict, "\n")] = '\0';
+	if (read_first_line(o->rest_done, verdict, sizeof(verdict)) != 0)
+		verdict[0] = '\0';
 	if (strcmp(verdict, "taken") != 0) {
 		printf("twinbench-b: takeover failed: the agent did not take the service over (%s)\n",
 		       verdict);
@@ -599,12 +589,8 @@ static int take_rest(const struct options *o)
 	}
 	printf("twinbench-b: the kernel before let go\n");
 	fflush(stdout);
-	f = fopen("/proc/cmdline", "re");
-	if (f) {
-		if (!fgets(cmdline, sizeof(cmdline), f))
-			cmdline[0] = '\0';
-		fclose(f);
-	}
+	if (read_first_line("/proc/cmdline", cmdline, sizeof(cmdline)) != 0)
+		cmdline[0] = '\0';
 	r.cmdline = cmdline;
 	rc = rest_take(&r);
 	if (rc == 1)

@@ -28,6 +28,20 @@ void takeover_sleep(int64_t ns)
 		;
 }
 
+int read_first_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	int rc = -1;
+
+	if (f && fgets(buf, (int)len, f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		rc = 0;
+	}
+	if (f)
+		fclose(f);
+	return rc;
+}
+
 int sysfs_write(const char *path, const char *text, char *why, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);

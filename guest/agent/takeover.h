@@ -192,6 +192,9 @@ int64_t takeover_now(void);
 /* Sleep @ns nanoseconds (on, across signals). */
 void takeover_sleep(int64_t ns);
 
+/* The first line of @path, without its newline, into @buf; 0, or -1. */
+int read_first_line(const char *path, char *buf, size_t len);
+
 /* Write @text to the sysfs attribute @path in one write(2); 0 or -1 with @why. */
 int sysfs_write(const char *path, const char *text, char *why, size_t len);
 

@@ -37,24 +37,6 @@ static void cmdline_value(const char *cmdline, const char *key, char *val, size_
 	}
 }
 
-/* The first line of @path into @buf; 0, or -1 (errno). */
-static int read_line(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
-	int err = errno;
-
-	if (fd >= 0)
-		close(fd);
-	if (n < 0) {
-		errno = err;
-		return -1;
-	}
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
 /* mkdir -p @path (0755); 0 or -1. */
 static int make_dirs(const char *path)
 {
@@ -94,7 +76,7 @@ static int offline_cpus(const struct rest *r, int *cpus, int max)
 		if (*end)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s/online", dir, de->d_name);
-		if (read_line(path, on, sizeof(on)) != 0 || strcmp(on, "0") != 0)
+		if (read_first_line(path, on, sizeof(on)) != 0 || strcmp(on, "0") != 0)
 			continue;
 		if (n < max)
 			cpus[n] = (int)cpu;
@@ -132,7 +114,7 @@ static int all_parked(struct rest *r, const void *arg)
 	char path[4096], val[32];
 
 	snprintf(path, sizeof(path), "%s/kernel/twin_kernel/parked", r->sysfs);
-	if (read_line(path, val, sizeof(val)) != 0) {
+	if (read_first_line(path, val, sizeof(val)) != 0) {
 		snprintf(r->why, sizeof(r->why), "cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -334,7 +316,7 @@ int rest_take(struct rest *r)
 	r->shell = -1;
 	r->ns[R_BEGUN] = takeover_now();
 	snprintf(path, sizeof(path), "%s/kernel/twin_kernel/park_region", r->sysfs);
-	if (read_line(path, region, sizeof(region)) != 0 || !region[0])
+	if (read_first_line(path, region, sizeof(region)) != 0 || !region[0])
 		return 1;
 	if (take_cpus(r) != 0 || take_memory(r) != 0 || take_console(r) != 0 ||
 	    take_payload(r) != 0)

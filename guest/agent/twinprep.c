@@ -11,22 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "takeover.h"
 #include "twinprep.h"
-
-/* The first line of @path, without its newline, into @buf; 0 or -1. */
-static int read_line(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "re");
-	int rc = -1;
-
-	if (f && fgets(buf, (int)len, f)) {
-		buf[strcspn(buf, "\n")] = '\0';
-		rc = 0;
-	}
-	if (f)
-		fclose(f);
-	return rc;
-}
 
 /* A PCI address "0000:00:03.0": what the names of devices in sysfs look like. */
 static bool is_bdf(const char *s)
@@ -84,7 +70,7 @@ int twinprep_pci_skip(const char *sysfs, const char *keep, char *out, size_t len
 		if (keep_path[0] && strstr(keep_path, needle))
 			continue;
 		snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/class", sysfs, de->d_name);
-		if (read_line(path, cls, sizeof(cls)) != 0)
+		if (read_first_line(path, cls, sizeof(cls)) != 0)
 			continue;
 		/* Host bridges have no BARs to size. */
 		if (!strncmp(cls, "0x0600", 6))
@@ -98,7 +84,7 @@ int twinprep_pci_skip(const char *sysfs, const char *keep, char *out, size_t len
 	closedir(d);
 	/* And whatever this kernel was told to leave alone itself. */
 	snprintf(path, sizeof(path), "%s/bus/pci/skip", sysfs);
-	if (read_line(path, list, sizeof(list)) == 0)
+	if (read_first_line(path, list, sizeof(list)) == 0)
 		for (char *save = NULL, *e = strtok_r(list, ",", &save); e && n < 256;
 		     e = strtok_r(NULL, ",", &save))
 			if (e[0])
@@ -131,7 +117,7 @@ static int size_at_addr(const char *path, struct range *r)
 	char line[128], *at;
 	uint64_t size;
 
-	if (read_line(path, line, sizeof(line)) != 0 || !(at = strchr(line, '@')))
+	if (read_first_line(path, line, sizeof(line)) != 0 || !(at = strchr(line, '@')))
 		return -1;
 	size = strtoull(line, NULL, 0);
 	r->start = strtoull(at + 1, NULL, 0);
@@ -148,7 +134,7 @@ int twinprep_mem_blocks(const char *sysfs, const char *iomem, char *out, size_t 
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/devices/system/memory/block_size_bytes", sysfs);
-	if (read_line(path, line, sizeof(line)) != 0 || !(bs = strtoull(line, NULL, 16)))
+	if (read_first_line(path, line, sizeof(line)) != 0 || !(bs = strtoull(line, NULL, 16)))
 		return -1;
 	f = fopen(iomem, "re");
 	if (!f)
