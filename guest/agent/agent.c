@@ -46,12 +46,14 @@
 #include <libgen.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -697,23 +699,21 @@ static void tell_done(const char *done_file, const char *verdict, const char *wh
 }
 
 /*
- * Kernel B once it answered from A's state (@answered), or waited
- * TAKEN_QUIET_NS for a request that did not come: the block marked taken
- * (A, waiting for that, speaks on its console and parks), then what
- * happened on each kernel's clock, then @done_file.  No tcdrain() here:
+ * Kernel B once it answered from A's state, or waited TAKEN_QUIET_NS for a
+ * request that did not come (the teller below runs it beside the service):
+ * the block marked taken (A, waiting for that, speaks on its console and
+ * parks), then what happened on each kernel's clock, then @done_file.
+ * No tcdrain() here:
  * on a polled UART the lines take tens of ms to go out, and the service
  * would stall meanwhile.  The takeover that waits for the file drains the
  * console instead (--take-rest) before it lets the kernel print straight
  * to the UART, which would cut the lines.
  */
-static void end_take(struct taker *t, struct netif *net, bool answered,
-		     const struct utsname *uts, const char *boot_id, uint64_t counter,
-		     const char *done_file)
+static void end_take(struct taker *t, struct netif *net, const struct utsname *uts,
+		     const char *boot_id, uint64_t counter, const char *done_file)
 {
 	char a[256], b[256];
 
-	if (answered)
-		t->b_ns[B_REPLY] = takeover_now();
 	if (net->ops.console_quiet)
 		net->ops.console_quiet(net->ops.ctx, false);
 	if (take_commit(t) != 0) {
@@ -730,6 +730,71 @@ static void end_take(struct taker *t, struct netif *net, bool answered,
 	printf("twinbench-agent: handoff b %s\n", b);
 	fflush(stdout);
 	tell_done(done_file, "taken", NULL);
+}
+
+/*
+ * end_take() in a thread of its own at SCHED_IDLE, started before the
+ * handoff: the service answers the requests that follow its first reply
+ * while the block is marked taken, the stamps go to the console and the
+ * done file is written.  Each of those is code kernel B runs for the first
+ * time; under TCG, done in the service's thread, they held it 10-20 ms.
+ */
+struct teller {
+	pthread_t thread;
+	int go;		/* eventfd: the service's word to begin */
+	bool told;	/* the service gave the word: join before anything else */
+	struct taker *t;
+	struct netif *net;
+	const struct utsname *uts;
+	const char *boot_id;
+	const char *done_file;
+	uint64_t counter;
+};
+
+static void *teller_main(void *arg)
+{
+	struct teller *tl = arg;
+	uint64_t word;
+
+	(void)pthread_setschedparam(pthread_self(), SCHED_IDLE,
+				    &(struct sched_param){ .sched_priority = 0 });
+	while (read(tl->go, &word, sizeof(word)) < 0 && errno == EINTR)
+		;
+	end_take(tl->t, tl->net, tl->uts, tl->boot_id, tl->counter, tl->done_file);
+	return NULL;
+}
+
+/* 0, or -1: the service tells in its own thread (teller_go() does it then). */
+static int teller_start(struct teller *tl)
+{
+	tl->go = eventfd(0, EFD_CLOEXEC);
+	if (tl->go < 0)
+		return -1;
+	if (pthread_create(&tl->thread, NULL, teller_main, tl) != 0) {
+		close(tl->go);
+		tl->go = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* The service's word: one write, the rest is the teller's. */
+static void teller_go(struct teller *tl, uint64_t counter)
+{
+	tl->counter = counter;
+	if (tl->go >= 0 && write(tl->go, &(uint64_t){ 1 }, sizeof(uint64_t)) == sizeof(uint64_t)) {
+		tl->told = true;
+		return;
+	}
+	end_take(tl->t, tl->net, tl->uts, tl->boot_id, counter, tl->done_file);
+}
+
+/* Before the agent goes on to anything else that the teller may touch. */
+static void teller_join(struct teller *tl)
+{
+	if (tl->told)
+		pthread_join(tl->thread, NULL);
+	tl->told = false;
 }
 
 /* Each wait on the other guest in a move gives up after this long. */
@@ -903,6 +968,7 @@ int main(int argc, char **argv)
 	char boot_id[64], req[128], reply[256], service[32] = "", moved_from[40] = "";
 	enum { IDLE, TAKING, TAKEN, ANSWERED } take = IDLE;
 	struct taker t = { 0 };
+	struct teller tl = { .go = -1 };
 	struct netif net = { .events = -1, .talk = -1, .packet = -1 };
 	int64_t take_deadline = 0, requested = 0, next_look = 0;
 	struct options o;
@@ -972,6 +1038,12 @@ int main(int argc, char **argv)
 				    .net = &net.ops, .hold = HOLD_TAKE_FILE,
 				    .fail_hook = FAIL_TAKE_FILE, .stall_hook = STALL_TAKE_FILE };
 		take = TAKING;
+		tl = (struct teller){ .go = -1, .t = &t, .net = &net, .uts = &uts,
+				      .boot_id = boot_id, .done_file = o.done_file };
+		if (teller_start(&tl) != 0)
+			printf("twinbench-agent: no thread to tell the takeover (%s): the service "
+			       "tells it\n",
+			       strerror(errno));
 		take_deadline = takeover_now() +
 				(o.timeout_ms < 0 ? 3600000LL : o.timeout_ms) * 1000000LL;
 		/* Its own NIC: the address there already, muted; the handoff lets it speak. */
@@ -1067,6 +1139,7 @@ serve:
 		ready = ppoll(pfds, 2, take == TAKING || take == TAKEN ? &ts : NULL, &waitmask);
 		if (ready > 0 && (pfds[1].revents & POLLIN)) {
 			/* Asked for the service: if it went, this agent's work is done. */
+			teller_join(&tl);
 			if (give_service(&o, &net, lfd, counter, &uts, boot_id, service) == 0) {
 				close(fd);
 				close(lfd);
@@ -1134,7 +1207,7 @@ serve:
 		if (take == TAKEN && ready == 0) {
 			/* Taken, and nobody asks: say so all the same. */
 			take = ANSWERED;
-			end_take(&t, &net, false, &uts, boot_id, counter, o.done_file);
+			teller_go(&tl, counter);
 			continue;
 		}
 		if (ready <= 0)
@@ -1156,9 +1229,11 @@ serve:
 		if (take == TAKEN) {
 			/* The service is back: now the console may hear about it. */
 			take = ANSWERED;
-			end_take(&t, &net, true, &uts, boot_id, counter, o.done_file);
+			t.b_ns[B_REPLY] = takeover_now();
+			teller_go(&tl, counter);
 		}
 	}
+	teller_join(&tl);
 	close(fd);
 	if (lfd >= 0)
 		close(lfd);
