@@ -545,9 +545,13 @@ static void test_twin_boot_fences_kernel_b_from_kernel_a(void **state)
 	    "d=${d%/*/*}; echo ${d##*/} >/sys/kernel/twin_kernel/release; echo bridge=$?\\n\"}\n"
 	    "  - expect: {console: a, pattern: \"^bridge=[1-9]$\", whole_line: true}\n"
 	    "  - send: {console: a, text: \"echo 0000:ff:1f.7 >/sys/kernel/twin_kernel/release; "
-	    "echo none=$?; echo \\\"released=[$(cat /sys/kernel/twin_kernel/release)]\\\"\\n\"}\n"
+	    "echo none=$?\\n\"}\n"
 	    "  - expect: {console: a, pattern: \"^none=[1-9]$\", whole_line: true}\n"
-	    "  - expect: {console: a, pattern: \"^released=\\\\[\\\\]$\", whole_line: true}\n"
+	    /* Released: the payload disk alone, at twin-boot, and no longer mounted. */
+	    "  - send: {console: a, text: \"[ \\\"$(cat /sys/kernel/twin_kernel/release)\\\" = "
+	    "\\\"$(cat /run/twinbench/payload-released)\\\" ] && ! grep -q ' /run/twinbench/payload ' "
+	    "/proc/mounts; echo payload=$?\\n\"}\n"
+	    "  - expect: {console: a, pattern: \"^payload=0$\", whole_line: true}\n"
 	    "  - uname: {console: b, kernel: new, mark: b_after_fences}\n"
 	    "  - wait_probe: {state: up, mark: a_after_fences}\n",
 	    &t);
@@ -717,12 +721,19 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	assert_non_null(p);
 	assert_non_null(strstr(p, "twinbench-b: console ttyS0 taken over by "));
 	assert_null(strstr(p, "twinbench-a# "));
-	/* A quiesced what it still drove (its root disk at least) before it parked. */
+	/*
+	 * A quiesced what it still drove before it parked: its root disk.  Its
+	 * NIC went to B in the handoff, its payload disk at twin-boot.
+	 */
 	p = strstr(log_a, " PCI functions quiesced");
 	assert_non_null(p);
 	while (p > log_a && p[-1] >= '0' && p[-1] <= '9')
 		p--;
-	assert_true(atoi(p) >= 1);
+	assert_int_equal(atoi(p), 1);
+	p = strstr(log_a, "twinbench: payload disk ");
+	assert_non_null(p);
+	assert_non_null(strstr(p, " released to kernel B"));
+	assert_true(p < strstr(log_a, "twinbench: kernel B started on CPU"));
 	twin_run_free(&t);
 }
 
@@ -873,13 +884,14 @@ static void test_twin_dual_moves_only_the_address(void **state)
 	assert_int_not_equal(strncmp(p + strlen("twinbench.nic="), own, strlen(own)), 0);
 	/*
 	 * A's NIC kept its driver to the end: the park quiesced it, with the
-	 * root and payload disks (one NIC: the disks alone, the NIC is B's).
+	 * root disk (one NIC: the disk alone, the NIC is B's; the payload
+	 * disk was released at twin-boot).
 	 */
 	p = strstr(log_a, " PCI functions quiesced");
 	assert_non_null(p);
 	while (p > log_a && p[-1] >= '0' && p[-1] <= '9')
 		p--;
-	assert_int_equal(atoi(p), 3);
+	assert_int_equal(atoi(p), 2);
 	twin_run_free(&t);
 }
 
@@ -1071,6 +1083,69 @@ static void assert_a_serves_on(const struct repetition *rep, const char *dir, co
 	 * A's boot with the counter going on, the end's alive check among them.
 	 */
 	assert_service_came_back_on_a(path, repetition_phase(rep, "handoff_start"), 1);
+}
+
+/*
+ * A releases its payload disk at twin-boot, once B is loaded from it.  When
+ * B then refuses the service (a damaged block), A takes the disk back and
+ * mounts it again: a fallback (kexec, reboot) finds the payload where it
+ * was.  The custom method: the run goes on past the refusal, which in the
+ * twin method ends the repetition before A is done.
+ */
+static void test_twin_refused_gives_a_its_payload_disk_back(void **state)
+{
+	char kernel_a[PATH_MAX], kernel_b[PATH_MAX], initramfs[PATH_MAX], rootfs[PATH_MAX];
+	char dir[512], text[4096], *log;
+	struct repetition *reps = NULL;
+	struct run_info info;
+
+	(void)state;
+	assert_non_null(realpath("images/vmlinuz-twin-a", kernel_a));
+	assert_non_null(realpath("images/vmlinuz-twin-b", kernel_b));
+	assert_non_null(realpath("images/initramfs-b.cpio", initramfs));
+	assert_non_null(realpath("images/rootfs.img", rootfs));
+	snprintf(text, sizeof(text),
+		 "name: twin-disk-back\nmethod: custom\n"
+		 "guest:\n  kernel: %s\n  rootfs: %s\n  memory: 2G\n  vcpus: 2\n"
+		 "  cmdline: \"console=ttyS0,115200 root=/dev/vda rw init=/sbin/init "
+		 "crashkernel=192M no_ipi_broadcast=1 twin_state=64K\"\n"
+		 "upgrade:\n  kernel: %s\n  initrd: %s\n"
+		 "  cmdline: \"console=ttyS1,115200 maxcpus=1 noapic hpet=disable "
+		 "no_ipi_broadcast=1 pnpacpi=off 8250.skip_legacy=0x1 8250.poll_legacy=0x2 "
+		 "rdinit=/init\"\n"
+		 "timeouts: {boot: 180s, upgrade: 120s}\n"
+		 "steps:\n"
+		 "  - expect: {console: a, pattern: \"twinbench-a# \", peek: true, timeout: boot}\n"
+		 "  - expect: {console: a, pattern: \"twinbench-agent: ready \", whole_line: true,"
+		 " timeout: boot}\n"
+		 "  - send: {console: a, text: \"twinbench-upgrade twin-boot\\n\"}\n"
+		 "  - expect: {console: a, pattern: \"^twinbench: payload disk [0-9a-f:.]+ released "
+		 "to kernel B$\", whole_line: true, timeout: upgrade}\n"
+		 "  - expect: {console: b, pattern: \"twinbench-b: ready \", whole_line: true,"
+		 " timeout: upgrade}\n"
+		 "  - send: {console: a, text: \"twinbench-upgrade twin-handoff --corrupt-state; "
+		 "echo handoff=$?\\n\"}\n"
+		 "  - expect: {console: b, pattern: \"twinbench-agent: refusing to take over: state "
+		 "block is corrupt\", timeout: upgrade}\n"
+		 "  - expect: {console: a, pattern: \"^twinbench: payload disk [0-9a-f:.]+ taken back, "
+		 "at /run/twinbench/payload again$\", whole_line: true, timeout: upgrade}\n"
+		 "  - expect: {console: a, pattern: \"^handoff=1$\", whole_line: true, timeout: upgrade}\n"
+		 "  - send: {console: a, text: \"[ -s /run/twinbench/payload/kernel ] && "
+		 "[ ! -e /run/twinbench/payload-released ]; echo back=$?\\n\"}\n"
+		 "  - expect: {console: a, pattern: \"^back=0$\", whole_line: true}\n"
+		 "  - wait_probe: {state: up, timeout: upgrade, mark: a_serves}\n",
+		 kernel_a, rootfs, kernel_b, initramfs);
+	run_own_scenario("twin-disk-back", text, dir, sizeof(dir), &info, &reps);
+	assert_false(reps[0].boot_changed);
+	log = console_log(dir, 'a');
+	assert_int_equal(tl_count(log, "kernel B refused the state block: serving on eth0"), 1);
+	/* The take-back's own failure words never came. */
+	assert_null(strstr(log, ": cannot bind "));
+	assert_null(strstr(log, ": cannot mount "));
+	assert_null(strstr(log, ": no block device within "));
+	free(log);
+	free(reps);
+	tl_assert_nothing_left();
 }
 
 static void test_twin_with_corrupt_state_block_is_refused_by_b(void **state)
@@ -1847,6 +1922,7 @@ int main(void)
 		cmocka_unit_test(test_a_machine_check_in_the_park_halts_that_cpu_alone),
 		cmocka_unit_test(test_twin_dual_moves_only_the_address),
 		cmocka_unit_test(test_twin_repeat_upgrades_twice_in_one_boot),
+		cmocka_unit_test(test_twin_refused_gives_a_its_payload_disk_back),
 		cmocka_unit_test(test_twin_with_corrupt_state_block_is_refused_by_b),
 		cmocka_unit_test(test_twin_block_b_does_not_take_is_withdrawn_and_a_serves_on),
 		cmocka_unit_test(test_twin_takeover_failing_after_the_nic_gives_the_service_back),
