@@ -737,7 +737,7 @@ static void end_take(struct taker *t, struct netif *net, const struct utsname *u
  * handoff: the service answers the requests that follow its first reply
  * while the block is marked taken, the stamps go to the console and the
  * done file is written.  Each of those is code kernel B runs for the first
- * time; under TCG, done in the service's thread, they held it 10-20 ms.
+ * time; under TCG, done in the service's thread, they held it 9-33 ms.
  */
 struct teller {
 	pthread_t thread;
@@ -764,15 +764,28 @@ static void *teller_main(void *arg)
 	return NULL;
 }
 
-/* 0, or -1: the service tells in its own thread (teller_go() does it then). */
+/*
+ * 0, or -1: the service tells in its own thread (teller_go() does it then).
+ * The thread blocks every signal: the stop and handoff signals are the
+ * service thread's, which takes them in ppoll(), and one taken by the
+ * teller would leave that ppoll() waiting.
+ */
 static int teller_start(struct teller *tl)
 {
+	sigset_t all, old;
+	int rc;
+
 	tl->go = eventfd(0, EFD_CLOEXEC);
 	if (tl->go < 0)
 		return -1;
-	if (pthread_create(&tl->thread, NULL, teller_main, tl) != 0) {
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&tl->thread, NULL, teller_main, tl);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		close(tl->go);
 		tl->go = -1;
+		errno = rc;
 		return -1;
 	}
 	return 0;

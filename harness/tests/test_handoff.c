@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -301,6 +302,44 @@ static void test_agent_hands_over_and_is_taken_over(void **state)
 }
 
 /*
+ * How many threads of @pid besides the first, each checked to block
+ * SIGTERM and SIGUSR1 (their SigBlk in /proc): the stop and handoff signals
+ * are the service thread's, which takes them in ppoll().
+ */
+static int other_threads_blocking_stops(pid_t pid)
+{
+	char dir[64], path[128], line[256];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		unsigned long long blk = 0;
+		bool seen = false;
+		FILE *f;
+
+		if (e->d_name[0] == '.' || atoi(e->d_name) == pid)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/status", dir, e->d_name);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "SigBlk: %llx", &blk) == 1)
+				seen = true;
+		fclose(f);
+		assert_true(seen);
+		assert_true(blk & (1ULL << (SIGTERM - 1)));
+		assert_true(blk & (1ULL << (SIGUSR1 - 1)));
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
  * A's helper asks for a damaged block: B refuses it and says so in the
  * region; the helper is told, and A's agent serves on from the same count.
  */
@@ -347,8 +386,13 @@ static void test_agent_refuses_corrupt_block_quickly(void **state)
 	assert_int_equal(rec.counter, 1);
 	kill(a, SIGTERM);
 	assert_int_equal(wait_exit(a), 0);
+	/*
+	 * Refused, B's teller (the thread that would have told the takeover)
+	 * waits on for good; it must leave SIGTERM to the service thread.
+	 */
+	assert_int_equal(other_threads_blocking_stops(b), 1);
 	kill(b, SIGTERM);
-	wait_exit(b);
+	assert_int_equal(wait_exit(b), 0);
 	unlink(out_req);
 	unlink(out_a);
 	unlink(out_b);
