@@ -1094,48 +1094,38 @@ static void assert_a_serves_on(const struct repetition *rep, const char *dir, co
  */
 static void test_twin_refused_gives_a_its_payload_disk_back(void **state)
 {
-	char kernel_a[PATH_MAX], kernel_b[PATH_MAX], initramfs[PATH_MAX], rootfs[PATH_MAX];
-	char dir[512], text[4096], *log;
+	char results[300], dir[512], *log;
 	struct repetition *reps = NULL;
 	struct run_info info;
 
 	(void)state;
-	assert_non_null(realpath("images/vmlinuz-twin-a", kernel_a));
-	assert_non_null(realpath("images/vmlinuz-twin-b", kernel_b));
-	assert_non_null(realpath("images/initramfs-b.cpio", initramfs));
-	assert_non_null(realpath("images/rootfs.img", rootfs));
-	snprintf(text, sizeof(text),
-		 "name: twin-disk-back\nmethod: custom\n"
-		 "guest:\n  kernel: %s\n  rootfs: %s\n  memory: 2G\n  vcpus: 2\n"
-		 "  cmdline: \"console=ttyS0,115200 root=/dev/vda rw init=/sbin/init "
-		 "crashkernel=192M no_ipi_broadcast=1 twin_state=64K\"\n"
-		 "upgrade:\n  kernel: %s\n  initrd: %s\n"
-		 "  cmdline: \"console=ttyS1,115200 maxcpus=1 noapic hpet=disable "
-		 "no_ipi_broadcast=1 pnpacpi=off 8250.skip_legacy=0x1 8250.poll_legacy=0x2 "
-		 "rdinit=/init\"\n"
-		 "timeouts: {boot: 180s, upgrade: 120s}\n"
-		 "steps:\n"
-		 "  - expect: {console: a, pattern: \"twinbench-a# \", peek: true, timeout: boot}\n"
-		 "  - expect: {console: a, pattern: \"twinbench-agent: ready \", whole_line: true,"
-		 " timeout: boot}\n"
-		 "  - send: {console: a, text: \"twinbench-upgrade twin-boot\\n\"}\n"
-		 "  - expect: {console: a, pattern: \"^twinbench: payload disk [0-9a-f:.]+ released "
-		 "to kernel B$\", whole_line: true, timeout: upgrade}\n"
-		 "  - expect: {console: b, pattern: \"twinbench-b: ready \", whole_line: true,"
-		 " timeout: upgrade}\n"
-		 "  - send: {console: a, text: \"twinbench-upgrade twin-handoff --corrupt-state; "
-		 "echo handoff=$?\\n\"}\n"
-		 "  - expect: {console: b, pattern: \"twinbench-agent: refusing to take over: state "
-		 "block is corrupt\", timeout: upgrade}\n"
-		 "  - expect: {console: a, pattern: \"^twinbench: payload disk [0-9a-f:.]+ taken back, "
-		 "at /run/twinbench/payload again$\", whole_line: true, timeout: upgrade}\n"
-		 "  - expect: {console: a, pattern: \"^handoff=1$\", whole_line: true, timeout: upgrade}\n"
-		 "  - send: {console: a, text: \"[ -s /run/twinbench/payload/kernel ] && "
-		 "[ ! -e /run/twinbench/payload-released ]; echo back=$?\\n\"}\n"
-		 "  - expect: {console: a, pattern: \"^back=0$\", whole_line: true}\n"
-		 "  - wait_probe: {state: up, timeout: upgrade, mark: a_serves}\n",
-		 kernel_a, rootfs, kernel_b, initramfs);
-	run_own_scenario("twin-disk-back", text, dir, sizeof(dir), &info, &reps);
+	run_shipped_with(
+	    "scenarios/twin.yaml", "twin-disk-back", "method: custom",
+	    "steps:\n"
+	    "  - expect: {console: a, pattern: \"twinbench-a# \", peek: true, timeout: boot}\n"
+	    "  - expect: {console: a, pattern: \"twinbench-agent: ready \", whole_line: true,"
+	    " timeout: boot}\n"
+	    "  - send: {console: a, text: \"twinbench-upgrade twin-boot\\n\"}\n"
+	    "  - expect: {console: a, pattern: \"^twinbench: payload disk [0-9a-f:.]+ released "
+	    "to kernel B$\", whole_line: true, timeout: upgrade}\n"
+	    "  - expect: {console: b, pattern: \"twinbench-b: ready \", whole_line: true,"
+	    " timeout: upgrade}\n"
+	    "  - send: {console: a, text: \"twinbench-upgrade twin-handoff --corrupt-state; "
+	    "echo handoff=$?\\n\"}\n"
+	    "  - expect: {console: b, pattern: \"twinbench-agent: refusing to take over: state "
+	    "block is corrupt\", timeout: upgrade}\n"
+	    "  - expect: {console: a, pattern: \"^twinbench: payload disk [0-9a-f:.]+ taken back, "
+	    "at /run/twinbench/payload again$\", whole_line: true, timeout: upgrade}\n"
+	    "  - expect: {console: a, pattern: \"^handoff=1$\", whole_line: true, timeout: upgrade}\n"
+	    "  - send: {console: a, text: \"[ -s /run/twinbench/payload/kernel ] && "
+	    "[ ! -e /run/twinbench/payload-released ]; echo back=$?\\n\"}\n"
+	    "  - expect: {console: a, pattern: \"^back=0$\", whole_line: true}\n"
+	    "  - wait_probe: {state: up, timeout: upgrade, mark: a_serves}\n",
+	    0, results, sizeof(results));
+	load_one(results, "twin-disk-back", dir, sizeof(dir), &info, &reps);
+	assert_string_equal(info.method, "custom");
+	if (!reps[0].ok)
+		fail_msg("twin-disk-back failed: %s", reps[0].error);
 	assert_false(reps[0].boot_changed);
 	log = console_log(dir, 'a');
 	assert_int_equal(tl_count(log, "kernel B refused the state block: serving on eth0"), 1);
