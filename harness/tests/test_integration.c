@@ -379,6 +379,22 @@ static void run_failing(const char *shipped, const char *name, const char *repla
 	load_one(results, name, dir, dlen, &info, reps);
 }
 
+/*
+ * As run_failing(), for a run that must pass: twinbench exits 0 and its one
+ * repetition is ok (else the test fails with the repetition's error).
+ */
+static void run_passing(const char *shipped, const char *name, const char *replace,
+			const char *steps, char *dir, size_t dlen, struct run_info *info,
+			struct repetition **reps)
+{
+	char results[300];
+
+	run_shipped_with(shipped, name, replace, steps, 0, results, sizeof(results));
+	load_one(results, name, dir, dlen, info, reps);
+	if (!(*reps)[0].ok)
+		fail_msg("%s failed: %s", name, (*reps)[0].error);
+}
+
 /* The log of console @which ('a' or 'b') of the run in @dir (the caller frees it). */
 static char *console_log(const char *dir, char which)
 {
@@ -1094,12 +1110,12 @@ static void assert_a_serves_on(const struct repetition *rep, const char *dir, co
  */
 static void test_twin_refused_gives_a_its_payload_disk_back(void **state)
 {
-	char results[300], dir[512], *log;
+	char dir[512], *log;
 	struct repetition *reps = NULL;
 	struct run_info info;
 
 	(void)state;
-	run_shipped_with(
+	run_passing(
 	    "scenarios/twin.yaml", "twin-disk-back", "method: custom",
 	    "steps:\n"
 	    "  - expect: {console: a, pattern: \"twinbench-a# \", peek: true, timeout: boot}\n"
@@ -1121,11 +1137,8 @@ static void test_twin_refused_gives_a_its_payload_disk_back(void **state)
 	    "[ ! -e /run/twinbench/payload-released ]; echo back=$?\\n\"}\n"
 	    "  - expect: {console: a, pattern: \"^back=0$\", whole_line: true}\n"
 	    "  - wait_probe: {state: up, timeout: upgrade, mark: a_serves}\n",
-	    0, results, sizeof(results));
-	load_one(results, "twin-disk-back", dir, sizeof(dir), &info, &reps);
+	    dir, sizeof(dir), &info, &reps);
 	assert_string_equal(info.method, "custom");
-	if (!reps[0].ok)
-		fail_msg("twin-disk-back failed: %s", reps[0].error);
 	assert_false(reps[0].boot_changed);
 	log = console_log(dir, 'a');
 	assert_int_equal(tl_count(log, "kernel B refused the state block: serving on eth0"), 1);
@@ -1488,32 +1501,29 @@ static void test_vm_migrate_past_its_timeout_is_aborted_and_the_guest_runs_on(vo
  */
 static void test_kexec_criu_carries_the_process_over(void **state)
 {
-	char results[300], dir[512], path[600], *log;
+	char dir[512], path[600], *log;
 	struct repetition *reps = NULL;
 	struct run_info info;
 
 	(void)state;
-	run_shipped_with("scenarios/kexec-criu.yaml", "kexec-criu", NULL,
-			 "steps:\n"
-			 "  - send: {console: a, text: \"criu check\\n\", before: upgrade_start}\n"
-			 /*
-			  * Every feature there, not "Looks good but some ... are
-			  * missing"; its probes of absent ones it does not need
-			  * (tun, veth) log errors it ignores.
-			  */
-			 "  - expect: {console: a, pattern: \"^Looks good[.]$\", whole_line: true,"
-			 " fail: \"Does not look good|Could not initialize|Looks good but\","
-			 " before: upgrade_start}\n"
-			 /* And on kernel B, once the program is done. */
-			 "  - expect: {console: a, pattern: \"twinbench-a# \", peek: true}\n"
-			 "  - send: {console: a, text: \"criu check\\n\"}\n"
-			 "  - expect: {console: a, pattern: \"^Looks good[.]$\", whole_line: true,"
-			 " fail: \"Does not look good|Could not initialize|Looks good but\","
-			 " mark: b_criu_checked}\n",
-			 0, results, sizeof(results));
-	load_one(results, "kexec-criu", dir, sizeof(dir), &info, &reps);
-	if (!reps[0].ok)
-		fail_msg("kexec-criu failed: %s", reps[0].error);
+	run_passing("scenarios/kexec-criu.yaml", "kexec-criu", NULL,
+		    "steps:\n"
+		    "  - send: {console: a, text: \"criu check\\n\", before: upgrade_start}\n"
+		    /*
+		     * Every feature there, not "Looks good but some ... are
+		     * missing"; its probes of absent ones it does not need
+		     * (tun, veth) log errors it ignores.
+		     */
+		    "  - expect: {console: a, pattern: \"^Looks good[.]$\", whole_line: true,"
+		    " fail: \"Does not look good|Could not initialize|Looks good but\","
+		    " before: upgrade_start}\n"
+		    /* And on kernel B, once the program is done. */
+		    "  - expect: {console: a, pattern: \"twinbench-a# \", peek: true}\n"
+		    "  - send: {console: a, text: \"criu check\\n\"}\n"
+		    "  - expect: {console: a, pattern: \"^Looks good[.]$\", whole_line: true,"
+		    " fail: \"Does not look good|Could not initialize|Looks good but\","
+		    " mark: b_criu_checked}\n",
+		    dir, sizeof(dir), &info, &reps);
 	assert_true(reps[0].verified);
 	assert_true(reps[0].boot_changed);
 	assert_true(reps[0].state_continued);
