@@ -624,7 +624,7 @@ struct late_table {
 	xmlNodePtr table;
 };
 
-/* A row callback for each_breakdown() and each_tool_stats(), in Markdown. */
+/* A row callback for each_breakdown(), each_gap_phase() and each_tool_stats(), in Markdown. */
 static void md_late_row(void *ctx, bool first, const char *const *cells)
 {
 	struct late_table *t = ctx;
@@ -718,6 +718,204 @@ static void md_tool_stats(FILE *f, const struct resultset *set)
 		fputs("\n", f);
 }
 
+/*
+ * The gaps beside the downtime, by the phase each started in (GAP_PHASE_COLS
+ * cells a row): an upgrade's side effects, which its downtime does not show.
+ */
+#define GAP_PHASE_COLS 6
+static const char *const gap_phase_head[GAP_PHASE_COLS] = {
+	"scenario", "phase", "gaps", "repetitions with one", "longest per repetition (rep: ms)",
+	"longest ms",
+};
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+#define GAP_PHASE_NOTE                                                                         \
+	"Every silence longer than " STRINGIFY(PROBE_GAP_INTERVALS) " probe intervals but the " \
+	"downtime (each handoff's, in a chain), from the upgrade's real start to the end of "   \
+	"the repetition, by the phase it started in (the last one marked at or before its "     \
+	"start): how many over the repetitions that list their gaps, in how many of those, "    \
+	"and each one's longest. A twin handoff's gaps while kernel B boots are those in "      \
+	"trigger, cpu_handed and b_first_line; those once the service is back, while B takes "  \
+	"the rest of A, are those after the downtime up to takeover_done."
+
+/* Mark in @down which of @rep's listed gaps are its downtime, or each round's in a chain. */
+static void mark_downtimes(const struct repetition *rep, bool down[RESULTS_MAX_GAPS])
+{
+	int64_t want[RESULTS_MAX_ROUNDS + 1];
+	int nwant = 0, ngaps = rep->ngaps < RESULTS_MAX_GAPS ? rep->ngaps : RESULTS_MAX_GAPS;
+
+	/* A chain's downtime is the longest of its rounds': the rounds say it all. */
+	for (int k = 0; k < rep->nrounds && k < RESULTS_MAX_ROUNDS; k++)
+		if (rep->rounds[k].measured)
+			want[nwant++] = rep->rounds[k].downtime_ns;
+	if (!rep->nrounds && rep->measured)
+		want[nwant++] = rep->downtime_ns;
+	for (int i = 0; i < RESULTS_MAX_GAPS; i++)
+		down[i] = false;
+	for (int w = 0; w < nwant; w++)
+		for (int i = 0; i < ngaps; i++)
+			if (!down[i] && rep->gaps[i].end_ns - rep->gaps[i].start_ns == want[w]) {
+				down[i] = true;
+				break;
+			}
+}
+
+#define GAP_LABEL_MAX 64
+#define AFTER_DOWNTIME ", after the downtime"
+
+/*
+ * The row gap @i of @rep counts in: the phase it started in, and in the
+ * downtime's own phase, whether it came after the downtime (the phases
+ * are marked as the runner sees them, so the downtime's may go on after it).
+ */
+static void gap_label(const struct repetition *rep, int i, const bool *down, char *buf,
+		      size_t len)
+{
+	const struct rep_gap *g = &rep->gaps[i];
+	const char *phase = g->phase[0] ? g->phase : "?";
+	int ngaps = rep->ngaps < RESULTS_MAX_GAPS ? rep->ngaps : RESULTS_MAX_GAPS;
+
+	for (int j = 0; j < ngaps; j++)
+		if (down[j] && !strcmp(rep->gaps[j].phase, g->phase) &&
+		    g->start_ns >= rep->gaps[j].end_ns) {
+			snprintf(buf, len, "%s" AFTER_DOWNTIME, phase);
+			return;
+		}
+	snprintf(buf, len, "%s", phase);
+}
+
+/* Add @name to @names (of *@n, room for @max) unless it is there. */
+static void add_name(char (*names)[GAP_LABEL_MAX], size_t *n, size_t max, const char *name)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(names[i], name))
+			return;
+	if (*n < max)
+		snprintf(names[(*n)++], GAP_LABEL_MAX, "%s", name);
+}
+
+/* One row of run @r's gaps labelled @name; false if it had none. */
+static bool gap_phase_row(const struct resultset_run *r, const char *name,
+			  char cells[GAP_PHASE_COLS][1024])
+{
+	int total = 0, with = 0, known = 0;
+	int64_t longest_all = 0;
+	size_t used = 0;
+
+	cells[4][0] = '\0';
+	for (size_t k = 0; k < r->nreps; k++) {
+		const struct repetition *rep = &r->reps[k];
+		int ngaps = rep->ngaps < RESULTS_MAX_GAPS ? rep->ngaps : RESULTS_MAX_GAPS, count = 0;
+		bool down[RESULTS_MAX_GAPS];
+		int64_t longest = 0;
+
+		if (!resultset_gaps_known(rep))
+			continue;
+		known++;
+		mark_downtimes(rep, down);
+		for (int i = 0; i < ngaps; i++) {
+			int64_t len = rep->gaps[i].end_ns - rep->gaps[i].start_ns;
+			char label[GAP_LABEL_MAX];
+
+			if (down[i])
+				continue;
+			gap_label(rep, i, down, label, sizeof(label));
+			if (strcmp(label, name))
+				continue;
+			count++;
+			if (len > longest)
+				longest = len;
+		}
+		if (!count)
+			continue;
+		total += count;
+		with++;
+		if (longest > longest_all)
+			longest_all = longest;
+		if (used < 1024)
+			used += (size_t)snprintf(cells[4] + used, 1024 - used, "%s%d: %.1f",
+						 used ? ", " : "", rep->index, (double)longest / 1e6);
+	}
+	if (!total)
+		return false;
+	snprintf(cells[0], 1024, "%s", r->info.scenario);
+	snprintf(cells[1], 1024, "%s", name);
+	snprintf(cells[2], 1024, "%d", total);
+	snprintf(cells[3], 1024, "%d/%d", with, known);
+	snprintf(cells[5], 1024, "%.1f", (double)longest_all / 1e6);
+	return true;
+}
+
+/*
+ * Call @row for each phase of each run in @set that holds a gap other than
+ * the downtime: the phases in the order the repetitions marked them (each
+ * followed by its part after the downtime), then any other a gap names.
+ * How many rows.
+ */
+static int each_gap_phase(const struct resultset *set,
+			  void (*row)(void *ctx, bool first, const char *const *cells), void *ctx)
+{
+	enum { MAX_NAMES = 2 * RESULTS_MAX_PHASES + RESULTS_MAX_GAPS };
+	static char names[MAX_NAMES][GAP_LABEL_MAX];
+	int n = 0;
+
+	for (size_t i = 0; i < set->nruns; i++) {
+		const struct resultset_run *r = &set->runs[i];
+		size_t nn = 0;
+
+		for (size_t k = 0; k < r->nreps; k++)
+			for (int p = 0; p < r->reps[k].nphases && p < RESULTS_MAX_PHASES; p++) {
+				char after[GAP_LABEL_MAX];
+
+				add_name(names, &nn, MAX_NAMES, r->reps[k].phases[p].name);
+				snprintf(after, sizeof(after), "%s" AFTER_DOWNTIME,
+					 r->reps[k].phases[p].name);
+				add_name(names, &nn, MAX_NAMES, after);
+			}
+		for (size_t k = 0; k < r->nreps; k++) {
+			const struct repetition *rep = &r->reps[k];
+			bool down[RESULTS_MAX_GAPS];
+
+			mark_downtimes(rep, down);
+			for (int g = 0; g < rep->ngaps && g < RESULTS_MAX_GAPS; g++) {
+				char label[GAP_LABEL_MAX];
+
+				gap_label(rep, g, down, label, sizeof(label));
+				add_name(names, &nn, MAX_NAMES, label);
+			}
+		}
+		for (size_t p = 0; p < nn; p++) {
+			char cells[GAP_PHASE_COLS][1024];
+			const char *ptr[GAP_PHASE_COLS];
+
+			if (!gap_phase_row(r, names[p], cells))
+				continue;
+			for (int c = 0; c < GAP_PHASE_COLS; c++)
+				ptr[c] = cells[c];
+			row(ctx, n++ == 0, ptr);
+		}
+	}
+	return n;
+}
+
+static const struct late_table_spec gap_phase_table = {
+	.title = "Gaps beside the downtime, by phase",
+	.md_note = GAP_PHASE_NOTE,
+	.html_note = GAP_PHASE_NOTE,
+	.id = "gap-phases",
+	.md_rule = "|---|---|---:|---:|---|---:|",
+	.head = gap_phase_head,
+	.ncols = GAP_PHASE_COLS,
+};
+
+static void md_gap_phases(FILE *f, const struct resultset *set)
+{
+	struct late_table t = { .spec = &gap_phase_table, .f = f };
+
+	if (each_gap_phase(set, md_late_row, &t))
+		fputs("\n", f);
+}
+
 static int write_md(const struct resultset *set, const struct scenario_stats *m, size_t nm,
 		    const char *out, struct tb_err *err)
 {
@@ -761,6 +959,7 @@ static int write_md(const struct resultset *set, const struct scenario_stats *m,
 	resolution_note(m, nm, note, sizeof(note));
 	fprintf(f, "%s%s\n\n", fn.n ? "\n" : "", note);
 	md_breakdowns(f, set);
+	md_gap_phases(f, set);
 	md_tool_stats(f, set);
 	fputs("#### Environment\n\n", f);
 	md_row(f, env_head, ENV_COLS);
@@ -1088,7 +1287,7 @@ static void html_repetitions(struct html *h, const struct resultset *set)
 		}
 }
 
-/* A row callback for each_breakdown() and each_tool_stats(), in HTML. */
+/* A row callback for each_breakdown(), each_gap_phase() and each_tool_stats(), in HTML. */
 static void html_late_row(void *ctx, bool first, const char *const *cells)
 {
 	struct late_table *t = ctx;
@@ -1108,6 +1307,13 @@ static void html_breakdowns(struct html *h, const struct resultset *set)
 	struct late_table t = { .spec = &breakdown_table, .h = h };
 
 	each_breakdown(set, html_late_row, &t);
+}
+
+static void html_gap_phases(struct html *h, const struct resultset *set)
+{
+	struct late_table t = { .spec = &gap_phase_table, .h = h };
+
+	each_gap_phase(set, html_late_row, &t);
 }
 
 static void html_tool_stats(struct html *h, const struct resultset *set)
@@ -1440,6 +1646,7 @@ static int write_html(const struct resultset *set, const struct scenario_stats *
 			goto out;
 	html_repetitions(&h, set);
 	html_breakdowns(&h, set);
+	html_gap_phases(&h, set);
 	html_tool_stats(&h, set);
 
 	snprintf(path, sizeof(path), "%s/report.html", out);

@@ -803,6 +803,37 @@ static void test_summary_shows_unavailable_gaps_interval_and_capture(void **stat
 		free(dirs[i]);
 }
 
+/*
+ * The gaps beside the downtime, by phase: the stall after the downtime is
+ * there, the downtimes are not, and a run.json without a list adds nothing.
+ */
+static void test_gaps_beside_the_downtime_are_tabled_by_phase(void **state)
+{
+	char *dirs[2], *md, *html;
+
+	(void)state;
+	make_unavailable_runs(dirs);
+	write_report(dirs, 2, at("out"));
+	md = tl_read_file(at("out/report.md"));
+	assert_non_null(md);
+	assert_non_null(strstr(md, "#### Gaps beside the downtime, by phase"));
+	assert_non_null(strstr(md, "| reboot | service\\_back | 1 | 1/2 | 2: 50.0 | 50.0 |\n"));
+	assert_null(strstr(md, "| reboot | upgrade\\_start |"));
+	html = tl_read_file(at("out/report.html"));
+	assert_non_null(html);
+	assert_non_null(strstr(html, "id=\"gap-phases\""));
+	free(md);
+	free(html);
+	/* Only downtimes: no table. */
+	write_report(&dirs[1], 1, at("out-legacy"));
+	md = tl_read_file(at("out-legacy/report.md"));
+	assert_non_null(md);
+	assert_null(strstr(md, "#### Gaps beside the downtime"));
+	free(md);
+	for (int i = 0; i < 2; i++)
+		free(dirs[i]);
+}
+
 /* A run.json without gaps: its row says nothing of unavailable, rather than 0. */
 static void test_legacy_run_json_has_no_unavailable(void **state)
 {
@@ -1255,6 +1286,8 @@ int main(void)
 		test_unavailable_is_pooled_over_the_repetitions_that_list_gaps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_summary_shows_unavailable_gaps_interval_and_capture, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gaps_beside_the_downtime_are_tabled_by_phase,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_legacy_run_json_has_no_unavailable, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_csv_has_unavailable_interval_and_capture, setup,
