@@ -387,24 +387,57 @@ static struct probe *probe_connect(struct runner *r, int rep, struct tb_err *err
 /* Seconds the service gets to show it is still alive when a repetition ends. */
 #define ALIVE_CHECK_NS (5 * NS_PER_S)
 
-/* The last lines of each console, after @msg: what the guests said as it failed. */
+/*
+ * The last lines of each console, after @msg: what the guests said as it
+ * failed.  Each console gets an equal share of what @msg leaves of the
+ * error, and a tail longer than its share keeps its end: the lines just
+ * before the failure are the ones that tell why.
+ */
 static void fail_with_consoles(struct repetition *rep, struct console *con[METHOD_CONSOLES],
 			       const char *msg)
 {
 	static const char *const names[METHOD_CONSOLES] = { "a", "b", "standby" };
-	size_t used;
+	/* b first: a twin's new kernel speaks there; then a, then the standby. */
+	static const int order[METHOD_CONSOLES] = { 1, 0, 2 };
+	size_t used, size = sizeof(rep->error);
+	int left = 0;
 
 	rep->ok = false;
-	used = (size_t)snprintf(rep->error, sizeof(rep->error), "%s", msg);
-	/* b first: a twin's new kernel speaks there; then a, then the standby. */
-	for (int k = 0; k < METHOD_CONSOLES && used < sizeof(rep->error); k++) {
-		int i = (int[]){ 1, 0, 2 }[k];
-		char *tail = con[i] ? console_tail(con[i], 12) : NULL;
+	used = (size_t)snprintf(rep->error, size, "%s", msg);
+	for (int i = 0; i < METHOD_CONSOLES; i++)
+		left += con[i] != NULL;
+	for (int k = 0; k < METHOD_CONSOLES && used + 1 < size; k++) {
+		int i = order[k];
+		char *tail;
+		const char *from;
+		size_t share, head, len;
 
-		if (con[i])
-			used += (size_t)snprintf(rep->error + used, sizeof(rep->error) - used,
+		if (!con[i])
+			continue;
+		share = (size - 1 - used) / (size_t)left--;
+		tail = console_tail(con[i], 12);
+		from = tail ? tail : "";
+		head = (size_t)snprintf(NULL, 0, "\n--- last lines of console %s ---\n", names[i]);
+		len = strlen(from);
+		if (head + len > share) {
+			/* "..." and the end that fits: cut at a line start where one is near. */
+			size_t room = share > head + 4 ? share - head - 4 : 0;
+			const char *nl;
+
+			from += len - room;
+			nl = strchr(from, '\n');
+			if (nl && (size_t)(nl - from) < room / 2)
+				from = nl + 1;
+			used += (size_t)snprintf(rep->error + used, size - used,
+						 "\n--- last lines of console %s ---\n...\n%s",
+						 names[i], from);
+		} else {
+			used += (size_t)snprintf(rep->error + used, size - used,
 						 "\n--- last lines of console %s ---\n%s", names[i],
-						 tail ? tail : "");
+						 from);
+		}
+		if (used >= size)
+			used = size - 1;
 		free(tail);
 	}
 }

@@ -97,7 +97,7 @@ struct rep_gap {
 struct repetition {
 	int index; /* 1-based */
 	bool ok;   /* every step passed and the upgrade was verified */
-	char error[1024]; /* why not ok, "" if ok */
+	char error[4096]; /* why not ok, "" if ok */
 	struct phase phases[RESULTS_MAX_PHASES];
 	int nphases;
 	/* the probe's view (probe_analyse / probe_verify) */
