@@ -160,6 +160,11 @@ static const struct yf_field live_migrate_fields[] = {
 	TIMEOUT,
 };
 
+static const struct yf_field quiet_fields[] = {
+	COMMON(struct step),
+	REQUIRED("for", yf_duration, struct step, quiet_ns),
+};
+
 static const struct yf_field inject_nmi_fields[] = {
 	COMMON(struct step),
 };
@@ -192,6 +197,7 @@ static const struct {
 	KIND("live_migrate", OP_LIVE_MIGRATE, live_migrate_fields),
 	KIND("inject_nmi", OP_INJECT_NMI, inject_nmi_fields),
 	KIND("inject_mce", OP_INJECT_MCE, inject_mce_fields),
+	KIND("quiet", OP_QUIET, quiet_fields),
 #undef KIND
 };
 

@@ -33,6 +33,7 @@ enum step_op {
 	OP_LIVE_MIGRATE, /* the whole guest live-migrated to the lab's second libvirt host */
 	OP_INJECT_NMI,	 /* an NMI to the guest, as libvirt's inject-nmi sends it */
 	OP_INJECT_MCE,	 /* a machine check into one vCPU, through QEMU's monitor */
+	OP_QUIET,	 /* nothing for a while: the host's floor, the service alone */
 };
 
 /* Which of the scenario's timeouts bounds a step that gives none of its own. */
@@ -56,6 +57,7 @@ struct step {
 	int min_memory_pct;   /* takeover: of the guest's RAM, default 85 */
 	int64_t max_downtime_ns; /* live_migrate: QEMU's downtime limit; 0: QEMU's own */
 	int cpu;	      /* inject_mce: the vCPU (QEMU's index), default 0 */
+	int64_t quiet_ns;     /* quiet: how long the service is left alone */
 	enum step_budget budget;
 	int64_t timeout_ns;   /* 0: the budget's */
 	char *via;	      /* runs only when the upgrade goes this way (method's via:), or NULL */

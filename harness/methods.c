@@ -92,6 +92,7 @@ static void describe(const struct step *s, char *buf, size_t len)
 		[OP_LIVE_MIGRATE] = "live-migrate the guest",
 		[OP_INJECT_NMI] = "inject an NMI",
 		[OP_INJECT_MCE] = "inject a machine check",
+		[OP_QUIET] = "leave the service alone",
 	};
 	const char *name = (size_t)s->op < sizeof(names) / sizeof(names[0]) && names[s->op]
 				   ? names[s->op]
@@ -368,6 +369,19 @@ static int run_step(struct interp *in, const struct step *s, struct tb_err *err)
 		rc = env->inject_mce ? env->inject_mce(env->runner, s->cpu, err)
 				     : tb_err_set(err, TB_EXIT_ENV, "no guest to send a machine check to");
 		t = monotime_now();
+		break;
+	case OP_QUIET:
+		/*
+		 * Not a wait for anything: a window in which nothing but the
+		 * probe runs, whose gaps (verdict_judge) are what this host
+		 * does to the service on its own.  Once a repetition: a
+		 * chain's second round does not hold the upgrade again.
+		 */
+		if (!env->rep->quiet_ns) {
+			monotime_sleep_until(start + s->quiet_ns);
+			env->rep->quiet_from_ns = start;
+			env->rep->quiet_ns = s->quiet_ns;
+		}
 		break;
 	}
 	if (rc == 0 && s->mark && repetition_mark(env->rep, s->mark, t) < 0)

@@ -736,7 +736,10 @@ static const char *const gap_phase_head[GAP_PHASE_COLS] = {
 	"start): how many over the repetitions that list their gaps, in how many of those, "    \
 	"and each one's longest. A twin handoff's gaps while kernel B boots are those in "      \
 	"trigger, cpu_handed and b_first_line; those once the service is back, while B takes "  \
-	"the rest of A, are those after the downtime up to takeover_done."
+	"the rest of A, are those after the downtime up to takeover_done. The quiet row, "      \
+	"first, is the method's quiet window just before the upgrade: the service alone, "      \
+	"nothing else running, what this host does to it on its own (its gaps are in none "     \
+	"of the other rows); read the rest against it."
 
 /* Mark in @down which of @rep's listed gaps are its downtime, or each round's in a chain. */
 static void mark_downtimes(const struct repetition *rep, bool down[RESULTS_MAX_GAPS])
@@ -847,8 +850,51 @@ static bool gap_phase_row(const struct resultset_run *r, const char *name,
 }
 
 /*
+ * The quiet row of run @r: its repetitions' quiet windows, even without a
+ * gap (none is a finding too); false if no repetition had one.
+ */
+static bool quiet_row(const struct resultset_run *r, char cells[GAP_PHASE_COLS][1024])
+{
+	int total = 0, with = 0, windows = 0;
+	int64_t longest_all = 0, window = 0;
+	size_t used = 0;
+
+	cells[4][0] = '\0';
+	for (size_t k = 0; k < r->nreps; k++) {
+		const struct repetition *rep = &r->reps[k];
+
+		if (!rep->quiet_ns)
+			continue;
+		windows++;
+		window = rep->quiet_ns;
+		if (!rep->quiet_gaps)
+			continue;
+		total += rep->quiet_gaps;
+		with++;
+		if (rep->quiet_longest_ns > longest_all)
+			longest_all = rep->quiet_longest_ns;
+		if (used < 1024)
+			used += (size_t)snprintf(cells[4] + used, 1024 - used, "%s%d: %.1f",
+						 used ? ", " : "", rep->index,
+						 (double)rep->quiet_longest_ns / 1e6);
+	}
+	if (!windows)
+		return false;
+	snprintf(cells[0], 1024, "%s", r->info.scenario);
+	snprintf(cells[1], 1024, "quiet (%g s, the service alone)", (double)window / NS_PER_S);
+	snprintf(cells[2], 1024, "%d", total);
+	snprintf(cells[3], 1024, "%d/%d", with, windows);
+	snprintf(cells[5], 1024, "%.1f", (double)longest_all / 1e6);
+	if (!total) {
+		snprintf(cells[4], 1024, "-");
+		snprintf(cells[5], 1024, "-");
+	}
+	return true;
+}
+
+/*
  * Call @row for each phase of each run in @set that holds a gap other than
- * the downtime: the phases in the order the repetitions marked them (each
+ * the downtime, after the run's quiet row if it has one: the phases in the order the repetitions marked them (each
  * followed by its part after the downtime), then any other a gap names.
  * How many rows.
  */
@@ -862,7 +908,15 @@ static int each_gap_phase(const struct resultset *set,
 	for (size_t i = 0; i < set->nruns; i++) {
 		const struct resultset_run *r = &set->runs[i];
 		size_t nn = 0;
+		char qcells[GAP_PHASE_COLS][1024];
 
+		if (quiet_row(r, qcells)) {
+			const char *ptr[GAP_PHASE_COLS];
+
+			for (int c = 0; c < GAP_PHASE_COLS; c++)
+				ptr[c] = qcells[c];
+			row(ctx, n++ == 0, ptr);
+		}
 		for (size_t k = 0; k < r->nreps; k++)
 			for (int p = 0; p < r->reps[k].nphases && p < RESULTS_MAX_PHASES; p++) {
 				char after[GAP_LABEL_MAX];

@@ -341,6 +341,15 @@ static json_t *rep_to_json(const struct repetition *rep)
 		json_decref(o);
 		return NULL;
 	}
+	if (o && rep->quiet_ns &&
+	    json_object_set_new(o, "quiet",
+				json_pack("{s:I, s:I, s:i, s:I}", "from_ns",
+					  (json_int_t)rep->quiet_from_ns, "window_ns",
+					  (json_int_t)rep->quiet_ns, "gaps", rep->quiet_gaps,
+					  "longest_ns", (json_int_t)rep->quiet_longest_ns))) {
+		json_decref(o);
+		return NULL;
+	}
 	if (o && (json_object_set_new(json_object_get(o, "probe"), "interval_median_ns",
 				      json_integer(rep->interval_median_ns)) ||
 		  json_object_set_new(json_object_get(o, "probe"), "interval_p99_ns",
@@ -1163,6 +1172,28 @@ static int load_rounds(struct loader *ld, json_t *jrep, const char *where, struc
 	return 0;
 }
 
+/* The quiet window: {"from_ns", "window_ns", "gaps", "longest_ns"}. */
+static int load_quiet(struct loader *ld, json_t *jrep, const char *where, struct repetition *rep)
+{
+	json_t *q = member(ld, jrep, where, "quiet", K_OBJECT);
+	char qwhere[96];
+	json_int_t from, len, gaps, longest;
+
+	if (!q)
+		return -1;
+	snprintf(qwhere, sizeof(qwhere), "%s.quiet", where);
+	if (get_int(ld, q, qwhere, "from_ns", INT64_MIN, INT64_MAX, &from) ||
+	    get_int(ld, q, qwhere, "window_ns", 1, INT64_MAX, &len) ||
+	    get_int(ld, q, qwhere, "gaps", 0, INT_MAX, &gaps) ||
+	    get_int(ld, q, qwhere, "longest_ns", 0, len, &longest))
+		return -1;
+	rep->quiet_from_ns = from;
+	rep->quiet_ns = len;
+	rep->quiet_gaps = (int)gaps;
+	rep->quiet_longest_ns = longest;
+	return 0;
+}
+
 static int load_gaps(struct loader *ld, json_t *jrep, const char *where, struct repetition *rep)
 {
 	json_t *g = member(ld, jrep, where, "gaps", K_OBJECT), *list, *item;
@@ -1307,6 +1338,8 @@ static int load_rep(struct loader *ld, json_t *jrep, const char *where, struct r
 		rep->standby_ns = v;
 	}
 	if (json_object_get(jrep, "gaps") && load_gaps(ld, jrep, where, rep))
+		return -1;
+	if (json_object_get(jrep, "quiet") && load_quiet(ld, jrep, where, rep))
 		return -1;
 	if (json_object_get(jrep, "capture") && load_capture(ld, jrep, where, rep))
 		return -1;

@@ -136,6 +136,16 @@ struct repetition {
 	struct rep_gap gaps[RESULTS_MAX_GAPS];
 	int ngaps, gaps_found;
 	int64_t unavailable_ns;
+	/*
+	 * The method's quiet window (its quiet step, before the upgrade
+	 * starts): the service alone, nothing else running.  Its gaps (as
+	 * above, none of them in the list) are what this host does to the
+	 * service on its own, the floor the upgrade's are read against.
+	 * quiet_ns 0: the repetition had none.
+	 */
+	int64_t quiet_from_ns, quiet_ns;
+	int quiet_gaps;
+	int64_t quiet_longest_ns;
 	/* The probe's achieved send interval over the repetition; 0 if unknown. */
 	int64_t interval_median_ns, interval_p99_ns;
 	/* run --capture: the downtime a packet capture on the lab bridge shows. */

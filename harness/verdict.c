@@ -190,6 +190,27 @@ static void list_gaps(const struct scenario *sc, const struct probe_record *trac
 	free(gaps);
 }
 
+/* The gaps of the quiet window (a method's quiet step): how many, the longest. */
+static void judge_quiet(const struct scenario *sc, const struct probe_record *trace, size_t n,
+			struct repetition *rep)
+{
+	struct probe_gap *gaps = NULL;
+	size_t ngaps = 0;
+	int64_t sum = 0;
+
+	rep->quiet_gaps = 0;
+	rep->quiet_longest_ns = 0;
+	if (!rep->quiet_ns ||
+	    probe_gaps(trace, n, rep->quiet_from_ns, rep->quiet_from_ns + rep->quiet_ns,
+		       PROBE_GAP_INTERVALS * sc->service.interval_ns, &gaps, &ngaps, &sum) != 0)
+		return;
+	rep->quiet_gaps = (int)ngaps;
+	for (size_t i = 0; i < ngaps; i++)
+		if (gaps[i].end_ns - gaps[i].start_ns > rep->quiet_longest_ns)
+			rep->quiet_longest_ns = gaps[i].end_ns - gaps[i].start_ns;
+	free(gaps);
+}
+
 void verdict_judge(const struct scenario *sc, const struct probe_record *trace, size_t n,
 		   int64_t end_ns, struct repetition *rep)
 {
@@ -208,6 +229,7 @@ void verdict_judge(const struct scenario *sc, const struct probe_record *trace, 
 	/* What the probe achieved, beside what it was asked (DESIGN.md). */
 	probe_send_interval(trace, n, INT64_MIN, INT64_MAX, &rep->interval_median_ns,
 			    &rep->interval_p99_ns);
+	judge_quiet(sc, trace, n, rep);
 	if (start < 0 || m->verify == VERIFY_NONE)
 		return;
 	second = verdict_second_window(sc, rep);

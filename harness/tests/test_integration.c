@@ -682,6 +682,12 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	log_b = t.log_b;
 	assert_phases_ordered(&reps[0], "twin");
 	assert_breakdown_complete(&reps[0], 0);
+	/* The method's quiet window (2 s), between the service's first reply and B's boot. */
+	assert_true(reps[0].quiet_ns == 2 * NS_PER_S);
+	assert_true(reps[0].quiet_from_ns >= repetition_phase(&reps[0], "service_up"));
+	assert_true(reps[0].quiet_from_ns + reps[0].quiet_ns <=
+		    repetition_phase(&reps[0], "trigger"));
+	assert_true(reps[0].quiet_longest_ns <= reps[0].quiet_ns);
 
 	/* Replies change from kernel A's release to kernel B's, from another boot. */
 	assert_true(ends_with(reps[0].release_before, "-twinbench-a"));
@@ -951,6 +957,9 @@ static void test_twin_repeat_upgrades_twice_in_one_boot(void **state)
 	assert_breakdown_complete(rep, 0);
 	assert_breakdown_complete(rep, 1);
 	assert_true(repetition_phase(rep, "r2_trigger") > repetition_phase(rep, "a_console_b"));
+	/* One quiet window, before the first round: the second holds nothing up. */
+	assert_true(rep->quiet_ns == 2 * NS_PER_S);
+	assert_true(rep->quiet_from_ns + rep->quiet_ns <= repetition_phase(rep, "trigger"));
 
 	/* C took everything: the check on its takeover line, and console b answers with C. */
 	assert_int_equal(rep->takeover_cpus, 2);

@@ -165,10 +165,10 @@ static void test_vm_migrate_is_a_reference_that_upgrades_nothing(void **state)
 	assert_true(m.no_upgrade);
 	assert_false(m.standby);
 	assert_int_equal(m.verify, VERIFY_UNBROKEN);
-	assert_int_equal(m.steps[4].op, OP_LIVE_MIGRATE);
+	assert_int_equal(m.steps[5].op, OP_LIVE_MIGRATE);
 	/* QEMU's own downtime limit unless the step names one. */
-	assert_int_equal(m.steps[4].max_downtime_ns, 0);
-	assert_int_equal(m.steps[4].budget, BUDGET_UPGRADE);
+	assert_int_equal(m.steps[5].max_downtime_ns, 0);
+	assert_int_equal(m.steps[5].budget, BUDGET_UPGRADE);
 	method_free(&m);
 
 	assert_int_equal(tl_write_file(path, "verify: unbroken\ndowntime_from: go\n"
@@ -201,6 +201,51 @@ static void test_vm_migrate_is_a_reference_that_upgrades_nothing(void **state)
 	assert_string_equal(m.steps[1].mark, "mce_sent");
 	assert_int_equal(m.steps[2].cpu, 0);
 	method_free(&m);
+
+	/* A quiet window: the service left alone for as long as it says. */
+	assert_int_equal(tl_write_file(path, "verify: none\nsteps:\n"
+					     "  - quiet: {for: 1500ms, doing: floor}\n"),
+			 0);
+	load_ok(path, &m);
+	assert_int_equal(m.steps[0].op, OP_QUIET);
+	assert_int_equal(m.steps[0].quiet_ns, 1500 * NS_PER_MS);
+	assert_string_equal(m.steps[0].doing, "floor");
+	method_free(&m);
+}
+
+/* Every shipped method that upgrades measures this host's floor before it starts. */
+static void test_shipped_methods_measure_the_floor_before_the_upgrade(void **state)
+{
+	static const char *const names[] = {
+		"reboot", "kexec", "kexec-criu", "migrate", "vm-migrate", "twin-boot", "twin",
+	};
+	struct method m;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t q = 0, up = 0, start = 0;
+
+		load_ok(names[i], &m);
+		for (size_t k = 0; k < m.nsteps; k++) {
+			const struct step *s = &m.steps[k];
+
+			if (s->op == OP_QUIET && !q)
+				q = k + 1;
+			if (s->mark && !strcmp(s->mark, "service_up"))
+				up = k + 1;
+			if (s->mark && m.maintenance_from && !strcmp(s->mark, m.maintenance_from))
+				start = k + 1;
+			if (s->mark && !m.maintenance_from && m.downtime_from &&
+			    !strcmp(s->mark, m.downtime_from))
+				start = k + 1;
+		}
+		if (!q || !up || !start || q < up || q > start)
+			fail_msg("%s: the quiet step (step %zu) is not between service_up (%zu) and "
+				 "the upgrade's start (%zu)",
+				 names[i], q, up, start);
+		assert_true(m.steps[q - 1].quiet_ns > 0);
+		method_free(&m);
+	}
 }
 
 /* A method the harness has never heard of, from a file alone: kexec twice. */
@@ -284,6 +329,10 @@ static void test_method_file_errors_name_line_and_column(void **state)
 			       "upgrades");
 	assert_method_fails_at("verify: none\nsteps:\n  - live_migrate: {max_downtime: soon}\n",
 			       3, 34, "bad duration 'soon'");
+	assert_method_fails_at("verify: none\nsteps:\n  - quiet: {}\n", 3, 12,
+			       "missing required key 'for'");
+	assert_method_fails_at("verify: none\nsteps:\n  - quiet: {for: 0s}\n", 3, 18,
+			       "bad duration '0s'");
 }
 
 /*
@@ -451,6 +500,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_methods_record_their_phases_in_order),
 		cmocka_unit_test(test_migrate_records_the_phases_of_its_way_to_upgrade),
+		cmocka_unit_test(test_shipped_methods_measure_the_floor_before_the_upgrade),
 		cmocka_unit_test(test_a_new_method_is_a_file),
 		cmocka_unit_test(test_vm_migrate_is_a_reference_that_upgrades_nothing),
 		cmocka_unit_test(test_method_file_errors_name_line_and_column),

@@ -166,6 +166,10 @@ static void full_reps(struct repetition reps[3])
 	reps[0].gaps[1] = (struct rep_gap){ .start_ns = 5000000000, .end_ns = 5400000000,
 					    .open = true, .phase = "handoff_start" };
 	reps[0].unavailable_ns = 426000000;
+	reps[0].quiet_from_ns = 900000000;
+	reps[0].quiet_ns = 2000000000;
+	reps[0].quiet_gaps = 3;
+	reps[0].quiet_longest_ns = 11800000;
 	reps[0].interval_median_ns = 1000012;
 	reps[0].interval_p99_ns = 1400000;
 	reps[0].captured = true;
@@ -257,6 +261,10 @@ static void assert_rep_equal(const struct repetition *a, const struct repetition
 	assert_int_equal(a->takeover_memtotal_kb, b->takeover_memtotal_kb);
 	assert_int_equal(a->ngaps, b->ngaps);
 	assert_int_equal(a->gaps_found, b->gaps_found);
+	assert_true(a->quiet_from_ns == b->quiet_from_ns);
+	assert_true(a->quiet_ns == b->quiet_ns);
+	assert_int_equal(a->quiet_gaps, b->quiet_gaps);
+	assert_true(a->quiet_longest_ns == b->quiet_longest_ns);
 	for (i = 0; i < a->ngaps; i++) {
 		assert_true(a->gaps[i].start_ns == b->gaps[i].start_ns);
 		assert_true(a->gaps[i].end_ns == b->gaps[i].end_ns);

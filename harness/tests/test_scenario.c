@@ -769,7 +769,7 @@ static void test_unknown_step_kind_is_rejected(void **state)
 	assert_fixture_fails_at("unknown_step_kind.yaml", 7, 5,
 				"unknown step 'sleep' in steps[1] (expected one of: expect, send, "
 				"mark, wait_probe, wait_stopped, start_new, uname, last_words, "
-				"silent, takeover, live_migrate, inject_nmi, inject_mce)");
+				"silent, takeover, live_migrate, inject_nmi, inject_mce, quiet)");
 }
 
 static void test_wait_probe_bad_state_is_rejected(void **state)

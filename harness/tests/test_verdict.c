@@ -530,6 +530,56 @@ static void test_nothing_to_judge_leaves_the_repetition_alone(void **state)
 	assert_false(rep.measured);
 }
 
+/*
+ * The quiet window's gaps are counted on their own: the host's floor, in
+ * none of the upgrade's figures; a method without verify judges it too.
+ */
+static void test_the_quiet_window_has_its_own_gaps(void **state)
+{
+	struct scenario sc = upgrade_scenario();
+	struct repetition rep;
+	uint64_t counter = 0;
+	size_t n;
+
+	(void)state;
+	sc.service.interval_ns = MS;
+	n = replies(trace, 0, 0, 200, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 200, 212); /* in the window */
+	n = replies(trace, n, 212, 600, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 600, 608); /* in the window */
+	n = replies(trace, n, 608, 700, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 700, 703); /* 4 intervals: noise */
+	n = replies(trace, n, 703, 1000, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 1000, 1050); /* after the window: the upgrade's */
+	n = replies(trace, n, 1050, 1100, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 1100, 1300); /* the downtime */
+	n = replies(trace, n, 1300, 1500, "boot-b", "6.1-b", &counter);
+	rep_init(&rep);
+	rep.quiet_from_ns = 100 * MS;
+	rep.quiet_ns = 900 * MS;
+	repetition_mark(&rep, "upgrade_start", 1000 * MS);
+	repetition_mark(&rep, "service_back", 1300 * MS);
+	verdict_judge(&sc, trace, n, 1500 * MS, &rep);
+	assert_true(rep.verified);
+	assert_int_equal(rep.quiet_gaps, 2);
+	assert_int_equal(rep.quiet_longest_ns, 13 * MS);
+	/* The upgrade's gaps are the upgrade's alone. */
+	assert_int_equal(rep.gaps_found, 2);
+	assert_int_equal(rep.unavailable_ns, (51 + 201) * MS);
+
+	/* Judged for a program with nothing else to judge; none without a window. */
+	sc.method.verify = VERIFY_NONE;
+	rep_init(&rep);
+	rep.quiet_from_ns = 100 * MS;
+	rep.quiet_ns = 900 * MS;
+	verdict_judge(&sc, trace, n, 1500 * MS, &rep);
+	assert_int_equal(rep.quiet_gaps, 2);
+	rep_init(&rep);
+	verdict_judge(&sc, trace, n, 1500 * MS, &rep);
+	assert_int_equal(rep.quiet_gaps, 0);
+	assert_int_equal(rep.quiet_longest_ns, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -547,6 +597,7 @@ int main(void)
 		cmocka_unit_test(test_a_service_that_never_came_back_has_an_open_gap),
 		cmocka_unit_test(test_service_back_stays_after_the_phase_before_it),
 		cmocka_unit_test(test_the_longest_gaps_are_listed_when_there_are_too_many),
+		cmocka_unit_test(test_the_quiet_window_has_its_own_gaps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
