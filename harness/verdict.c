@@ -190,7 +190,12 @@ static void list_gaps(const struct scenario *sc, const struct probe_record *trac
 	free(gaps);
 }
 
-/* The gaps of the quiet window (a method's quiet step): how many, the longest. */
+/*
+ * The gaps of the quiet window (a method's quiet step): how many, the
+ * longest, of those within it.  One from before the window counts from
+ * its start; one still open at its end is the upgrade's (list_gaps() lists
+ * it), so that no silence counts twice and none is longer than the window.
+ */
 static void judge_quiet(const struct scenario *sc, const struct probe_record *trace, size_t n,
 			struct repetition *rep)
 {
@@ -204,10 +209,16 @@ static void judge_quiet(const struct scenario *sc, const struct probe_record *tr
 	    probe_gaps(trace, n, rep->quiet_from_ns, rep->quiet_from_ns + rep->quiet_ns,
 		       PROBE_GAP_INTERVALS * sc->service.interval_ns, &gaps, &ngaps, &sum) != 0)
 		return;
-	rep->quiet_gaps = (int)ngaps;
-	for (size_t i = 0; i < ngaps; i++)
-		if (gaps[i].end_ns - gaps[i].start_ns > rep->quiet_longest_ns)
-			rep->quiet_longest_ns = gaps[i].end_ns - gaps[i].start_ns;
+	for (size_t i = 0; i < ngaps; i++) {
+		int64_t start = gaps[i].start_ns > rep->quiet_from_ns ? gaps[i].start_ns
+								       : rep->quiet_from_ns;
+
+		if (gaps[i].open)
+			continue;
+		rep->quiet_gaps++;
+		if (gaps[i].end_ns - start > rep->quiet_longest_ns)
+			rep->quiet_longest_ns = gaps[i].end_ns - start;
+	}
 	free(gaps);
 }
 

@@ -532,7 +532,9 @@ static void test_nothing_to_judge_leaves_the_repetition_alone(void **state)
 
 /*
  * The quiet window's gaps are counted on their own: the host's floor, in
- * none of the upgrade's figures; a method without verify judges it too.
+ * none of the upgrade's figures.  A silence from before the window counts
+ * from its start; one still open at its end is the upgrade's.  A method
+ * without verify judges the window too.
  */
 static void test_the_quiet_window_has_its_own_gaps(void **state)
 {
@@ -543,14 +545,16 @@ static void test_the_quiet_window_has_its_own_gaps(void **state)
 
 	(void)state;
 	sc.service.interval_ns = MS;
-	n = replies(trace, 0, 0, 200, "boot-a", "6.1-a", &counter);
+	n = replies(trace, 0, 0, 90, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 90, 120); /* across the window's start: 20 ms of it in */
+	n = replies(trace, n, 120, 200, "boot-a", "6.1-a", &counter);
 	n = silence(trace, n, 200, 212); /* in the window */
 	n = replies(trace, n, 212, 600, "boot-a", "6.1-a", &counter);
 	n = silence(trace, n, 600, 608); /* in the window */
 	n = replies(trace, n, 608, 700, "boot-a", "6.1-a", &counter);
 	n = silence(trace, n, 700, 703); /* 4 intervals: noise */
-	n = replies(trace, n, 703, 1000, "boot-a", "6.1-a", &counter);
-	n = silence(trace, n, 1000, 1050); /* after the window: the upgrade's */
+	n = replies(trace, n, 703, 990, "boot-a", "6.1-a", &counter);
+	n = silence(trace, n, 990, 1050); /* across the window's end: the upgrade's */
 	n = replies(trace, n, 1050, 1100, "boot-a", "6.1-a", &counter);
 	n = silence(trace, n, 1100, 1300); /* the downtime */
 	n = replies(trace, n, 1300, 1500, "boot-b", "6.1-b", &counter);
@@ -561,11 +565,12 @@ static void test_the_quiet_window_has_its_own_gaps(void **state)
 	repetition_mark(&rep, "service_back", 1300 * MS);
 	verdict_judge(&sc, trace, n, 1500 * MS, &rep);
 	assert_true(rep.verified);
-	assert_int_equal(rep.quiet_gaps, 2);
-	assert_int_equal(rep.quiet_longest_ns, 13 * MS);
-	/* The upgrade's gaps are the upgrade's alone. */
+	assert_int_equal(rep.quiet_gaps, 3);
+	assert_int_equal(rep.quiet_longest_ns, 20 * MS + MS / 4);
+	/* The silence open at the window's end is the upgrade's, whole. */
 	assert_int_equal(rep.gaps_found, 2);
-	assert_int_equal(rep.unavailable_ns, (51 + 201) * MS);
+	assert_int_equal(rep.gaps[0].end_ns - rep.gaps[0].start_ns, 61 * MS);
+	assert_int_equal(rep.unavailable_ns, (61 + 201) * MS);
 
 	/* Judged for a program with nothing else to judge; none without a window. */
 	sc.method.verify = VERIFY_NONE;
@@ -573,8 +578,10 @@ static void test_the_quiet_window_has_its_own_gaps(void **state)
 	rep.quiet_from_ns = 100 * MS;
 	rep.quiet_ns = 900 * MS;
 	verdict_judge(&sc, trace, n, 1500 * MS, &rep);
-	assert_int_equal(rep.quiet_gaps, 2);
+	assert_int_equal(rep.quiet_gaps, 3);
 	rep_init(&rep);
+	rep.quiet_gaps = 7;
+	rep.quiet_longest_ns = 7;
 	verdict_judge(&sc, trace, n, 1500 * MS, &rep);
 	assert_int_equal(rep.quiet_gaps, 0);
 	assert_int_equal(rep.quiet_longest_ns, 0);
