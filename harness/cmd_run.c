@@ -664,7 +664,8 @@ static void guest_end(struct guest *g, struct repetition *rep)
 /*
  * What the spare cost: from the standby's start until the service was back
  * on the upgraded primary (the method's maintenance end), or, short of
- * that, until @end_ns.
+ * that, until @end_ns; less the method's quiet window when it fell in
+ * between: the harness's measurement, not the upgrade's.
  */
 static void standby_cost(const struct runner *r, struct repetition *rep, int64_t end_ns)
 {
@@ -676,6 +677,9 @@ static void standby_cost(const struct runner *r, struct repetition *rep, int64_t
 	if (from < 0)
 		return;
 	rep->standby_ns = (to > from ? to : end_ns) - from;
+	if (rep->quiet_ns && rep->quiet_from_ns >= from &&
+	    rep->quiet_from_ns + rep->quiet_ns <= from + rep->standby_ns)
+		rep->standby_ns -= rep->quiet_ns;
 }
 
 static int run_repetition(struct runner *r, const char *workdir, int index,

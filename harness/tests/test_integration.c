@@ -1335,6 +1335,12 @@ static void test_migrate_moves_the_service_away_and_back(void **state)
 	assert_int_equal(info.standby_memory_mib, info.guest_memory_mib);
 	assert_int_equal(info.standby_vcpus, info.guest_vcpus);
 	assert_true(reps[0].standby_ns > reps[0].maintenance_ns);
+	/* Less the quiet window, which fell while the spare ran: the harness's, not migrate's. */
+	assert_true(reps[0].quiet_ns == 2 * NS_PER_S);
+	assert_true(reps[0].quiet_from_ns > repetition_phase(&reps[0], "standby_start"));
+	assert_true(reps[0].standby_ns == repetition_phase(&reps[0], "service_back") -
+						  repetition_phase(&reps[0], "standby_start") -
+						  reps[0].quiet_ns);
 
 	/* The standby's console: it took the service with the primary's state, gave it back. */
 	snprintf(path, sizeof(path), "%s/standby-a.log", dir);
