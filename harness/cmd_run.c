@@ -387,6 +387,9 @@ static struct probe *probe_connect(struct runner *r, int rep, struct tb_err *err
 /* Seconds the service gets to show it is still alive when a repetition ends. */
 #define ALIVE_CHECK_NS (5 * NS_PER_S)
 
+/* Where a console's tail in a repetition's error was cut. */
+#define CUT "...\n"
+
 /*
  * The last lines of each console, after @msg: what the guests said as it
  * failed.  Each console gets an equal share of what @msg leaves of the
@@ -420,8 +423,9 @@ static void fail_with_consoles(struct repetition *rep, struct console *con[METHO
 		head = (size_t)snprintf(NULL, 0, "\n--- last lines of console %s ---\n", names[i]);
 		len = strlen(from);
 		if (head + len > share) {
-			/* "..." and the end that fits: cut at a line start where one is near. */
-			size_t room = share > head + 4 ? share - head - 4 : 0;
+			/* CUT and the end that fits: cut at a line start where one is near. */
+			size_t cut = strlen(CUT);
+			size_t room = share > head + cut ? share - head - cut : 0;
 			const char *nl;
 
 			from += len - room;
@@ -429,7 +433,7 @@ static void fail_with_consoles(struct repetition *rep, struct console *con[METHO
 			if (nl && (size_t)(nl - from) < room / 2)
 				from = nl + 1;
 			used += (size_t)snprintf(rep->error + used, size - used,
-						 "\n--- last lines of console %s ---\n...\n%s",
+						 "\n--- last lines of console %s ---\n" CUT "%s",
 						 names[i], from);
 		} else {
 			used += (size_t)snprintf(rep->error + used, size - used,

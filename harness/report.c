@@ -894,9 +894,9 @@ static bool quiet_row(const struct resultset_run *r, char cells[GAP_PHASE_COLS][
 
 /*
  * Call @row for each phase of each run in @set that holds a gap other than
- * the downtime, after the run's quiet row if it has one: the phases in the order the repetitions marked them (each
- * followed by its part after the downtime), then any other a gap names.
- * How many rows.
+ * the downtime, after the run's quiet row if it has one: the phases in the
+ * order the repetitions marked them (each followed by its part after the
+ * downtime), then any other a gap names.  How many rows.
  */
 static int each_gap_phase(const struct resultset *set,
 			  void (*row)(void *ctx, bool first, const char *const *cells), void *ctx)

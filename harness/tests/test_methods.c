@@ -240,8 +240,8 @@ static void test_shipped_methods_measure_the_floor_before_the_upgrade(void **sta
 				start = k + 1;
 		}
 		if (!q || !up || !start || q < up || q > start)
-			fail_msg("%s: the quiet step (step %zu) is not between service_up (%zu) and "
-				 "the upgrade's start (%zu)",
+			fail_msg("%s: the quiet step (step %zu) is not between service_up "
+				 "(%zu) and the upgrade's start (%zu)",
 				 names[i], q, up, start);
 		assert_true(m.steps[q - 1].quiet_ns > 0);
 		method_free(&m);

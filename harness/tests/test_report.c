@@ -834,6 +834,23 @@ static void test_gaps_beside_the_downtime_are_tabled_by_phase(void **state)
 		free(dirs[i]);
 }
 
+/* Give repetition @k of the run in @dir a 2 s quiet window with @gaps gaps, the longest @ns. */
+static void set_quiet(const char *dir, size_t k, int64_t from_ns, int gaps, int64_t ns)
+{
+	json_t *root = run_json_load(dir);
+	json_t *rep = json_array_get(json_object_get(root, "repetitions"), k);
+
+	assert_non_null(rep);
+	json_object_set_new(rep, "quiet",
+			    json_pack("{s:I, s:I, s:i, s:I}", "from_ns", (json_int_t)from_ns,
+				      "window_ns", (json_int_t)2 * NS_PER_S, "gaps", gaps,
+				      "longest_ns", (json_int_t)ns));
+	run_json_save(dir, root);
+}
+
+#define QUIET_ROW "| reboot | quiet (2 s, the service alone) | "
+#define GAP_RULE  "|---|---|---:|---:|---|---:|\n"
+
 /*
  * The quiet window comes first, as a row of its own: its gaps (3 in rep 1,
  * none in rep 2, which is said too) are in no other row.
@@ -841,45 +858,27 @@ static void test_gaps_beside_the_downtime_are_tabled_by_phase(void **state)
 static void test_the_quiet_window_is_the_first_row_of_the_gaps(void **state)
 {
 	char *dirs[2], *md, *q, *first;
-	json_t *root;
 
 	(void)state;
 	make_unavailable_runs(dirs);
-	root = run_json_load(dirs[0]);
-	json_object_set_new(json_array_get(json_object_get(root, "repetitions"), 0), "quiet",
-			    json_pack("{s:I, s:I, s:i, s:I}", "from_ns", (json_int_t)990 * NS_PER_S,
-				      "window_ns", (json_int_t)2 * NS_PER_S, "gaps", 3,
-				      "longest_ns", (json_int_t)11800 * NS_PER_US));
-	json_object_set_new(json_array_get(json_object_get(root, "repetitions"), 1), "quiet",
-			    json_pack("{s:I, s:I, s:i, s:I}", "from_ns", (json_int_t)1005 * NS_PER_S,
-				      "window_ns", (json_int_t)2 * NS_PER_S, "gaps", 0,
-				      "longest_ns", (json_int_t)0));
-	run_json_save(dirs[0], root);
+	set_quiet(dirs[0], 0, 990 * NS_PER_S, 3, 11800 * NS_PER_US);
+	set_quiet(dirs[0], 1, 1005 * NS_PER_S, 0, 0);
 	write_report(dirs, 1, at("out"));
 	md = tl_read_file(at("out/report.md"));
 	assert_non_null(md);
-	q = strstr(md, "| reboot | quiet (2 s, the service alone) | 3 | 1/2 | 1: 11.8 | 11.8 |\n");
-	first = strstr(md, "|---|---|---:|---:|---|---:|\n");
+	q = strstr(md, QUIET_ROW "3 | 1/2 | 1: 11.8 | 11.8 |\n");
+	first = strstr(md, GAP_RULE);
 	assert_non_null(q);
 	assert_non_null(first);
-	assert_ptr_equal(q, first + strlen("|---|---|---:|---:|---|---:|\n"));
+	assert_ptr_equal(q, first + strlen(GAP_RULE));
 	assert_non_null(strstr(md, "| reboot | service\\_back | 1 | 1/2 | 2: 50.0 | 50.0 |\n"));
 	free(md);
 	/* Quiet windows without a gap: a row all the same, with nothing to list. */
-	root = run_json_load(dirs[0]);
-	json_object_set_new(json_object_get(json_array_get(json_object_get(root, "repetitions"),
-							   0),
-					    "quiet"),
-			    "gaps", json_integer(0));
-	json_object_set_new(json_object_get(json_array_get(json_object_get(root, "repetitions"),
-							   0),
-					    "quiet"),
-			    "longest_ns", json_integer(0));
-	run_json_save(dirs[0], root);
+	set_quiet(dirs[0], 0, 990 * NS_PER_S, 0, 0);
 	write_report(dirs, 1, at("out2"));
 	md = tl_read_file(at("out2/report.md"));
 	assert_non_null(md);
-	assert_non_null(strstr(md, "| reboot | quiet (2 s, the service alone) | 0 | 0/2 | - | - |\n"));
+	assert_non_null(strstr(md, QUIET_ROW "0 | 0/2 | - | - |\n"));
 	free(md);
 	for (int i = 0; i < 2; i++)
 		free(dirs[i]);
