@@ -412,7 +412,7 @@ static void fail_with_consoles(struct repetition *rep, struct console *con[METHO
 	for (int k = 0; k < METHOD_CONSOLES && used + 1 < size; k++) {
 		int i = order[k];
 		char *tail;
-		const char *from;
+		const char *from, *mark = "";
 		size_t share, head, len;
 
 		if (!con[i])
@@ -424,22 +424,18 @@ static void fail_with_consoles(struct repetition *rep, struct console *con[METHO
 		len = strlen(from);
 		if (head + len > share) {
 			/* CUT and the end that fits: cut at a line start where one is near. */
-			size_t cut = strlen(CUT);
-			size_t room = share > head + cut ? share - head - cut : 0;
+			size_t room = share > head + strlen(CUT) ? share - head - strlen(CUT) : 0;
 			const char *nl;
 
 			from += len - room;
 			nl = strchr(from, '\n');
 			if (nl && (size_t)(nl - from) < room / 2)
 				from = nl + 1;
-			used += (size_t)snprintf(rep->error + used, size - used,
-						 "\n--- last lines of console %s ---\n" CUT "%s",
-						 names[i], from);
-		} else {
-			used += (size_t)snprintf(rep->error + used, size - used,
-						 "\n--- last lines of console %s ---\n%s", names[i],
-						 from);
+			mark = CUT;
 		}
+		used += (size_t)snprintf(rep->error + used, size - used,
+					 "\n--- last lines of console %s ---\n%s%s", names[i], mark,
+					 from);
 		if (used >= size)
 			used = size - 1;
 		free(tail);

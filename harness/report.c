@@ -797,15 +797,51 @@ static void add_name(char (*names)[GAP_LABEL_MAX], size_t *n, size_t max, const 
 		snprintf(names[(*n)++], GAP_LABEL_MAX, "%s", name);
 }
 
+/* One row of the gap table as its repetitions fill it (gap_tally_add()). */
+struct gap_tally {
+	int total, with, known; /* gaps; repetitions with one; repetitions counted */
+	int64_t longest;	/* the longest of all */
+	size_t used;		/* of the per-repetition list, cells[4] */
+};
+
+/* Count a repetition: @count gaps in it (0: none), the longest @longest. */
+static void gap_tally_add(struct gap_tally *t, char cells[GAP_PHASE_COLS][1024], int index,
+			  int count, int64_t longest)
+{
+	if (!t->known++)
+		cells[4][0] = '\0';
+	if (!count)
+		return;
+	t->total += count;
+	t->with++;
+	if (longest > t->longest)
+		t->longest = longest;
+	if (t->used < 1024)
+		t->used += (size_t)snprintf(cells[4] + t->used, 1024 - t->used, "%s%d: %.1f",
+					    t->used ? ", " : "", index, (double)longest / 1e6);
+}
+
+/* The rest of the row: run @r, the row's @name, and the tally's figures ("-" for none). */
+static void gap_tally_cells(const struct gap_tally *t, const struct resultset_run *r,
+			    const char *name, char cells[GAP_PHASE_COLS][1024])
+{
+	snprintf(cells[0], 1024, "%s", r->info.scenario);
+	snprintf(cells[1], 1024, "%s", name);
+	snprintf(cells[2], 1024, "%d", t->total);
+	snprintf(cells[3], 1024, "%d/%d", t->with, t->known);
+	snprintf(cells[5], 1024, "%.1f", (double)t->longest / 1e6);
+	if (!t->total) {
+		snprintf(cells[4], 1024, "-");
+		snprintf(cells[5], 1024, "-");
+	}
+}
+
 /* One row of run @r's gaps labelled @name; false if it had none. */
 static bool gap_phase_row(const struct resultset_run *r, const char *name,
 			  char cells[GAP_PHASE_COLS][1024])
 {
-	int total = 0, with = 0, known = 0;
-	int64_t longest_all = 0;
-	size_t used = 0;
+	struct gap_tally t = { 0 };
 
-	cells[4][0] = '\0';
 	for (size_t k = 0; k < r->nreps; k++) {
 		const struct repetition *rep = &r->reps[k];
 		int ngaps = rep->ngaps < RESULTS_MAX_GAPS ? rep->ngaps : RESULTS_MAX_GAPS, count = 0;
@@ -814,7 +850,6 @@ static bool gap_phase_row(const struct resultset_run *r, const char *name,
 
 		if (!resultset_gaps_known(rep))
 			continue;
-		known++;
 		mark_downtimes(rep, down);
 		for (int i = 0; i < ngaps; i++) {
 			int64_t len = rep->gaps[i].end_ns - rep->gaps[i].start_ns;
@@ -829,23 +864,11 @@ static bool gap_phase_row(const struct resultset_run *r, const char *name,
 			if (len > longest)
 				longest = len;
 		}
-		if (!count)
-			continue;
-		total += count;
-		with++;
-		if (longest > longest_all)
-			longest_all = longest;
-		if (used < 1024)
-			used += (size_t)snprintf(cells[4] + used, 1024 - used, "%s%d: %.1f",
-						 used ? ", " : "", rep->index, (double)longest / 1e6);
+		gap_tally_add(&t, cells, rep->index, count, longest);
 	}
-	if (!total)
+	if (!t.total)
 		return false;
-	snprintf(cells[0], 1024, "%s", r->info.scenario);
-	snprintf(cells[1], 1024, "%s", name);
-	snprintf(cells[2], 1024, "%d", total);
-	snprintf(cells[3], 1024, "%d/%d", with, known);
-	snprintf(cells[5], 1024, "%.1f", (double)longest_all / 1e6);
+	gap_tally_cells(&t, r, name, cells);
 	return true;
 }
 
@@ -855,40 +878,22 @@ static bool gap_phase_row(const struct resultset_run *r, const char *name,
  */
 static bool quiet_row(const struct resultset_run *r, char cells[GAP_PHASE_COLS][1024])
 {
-	int total = 0, with = 0, windows = 0;
-	int64_t longest_all = 0, window = 0;
-	size_t used = 0;
+	struct gap_tally t = { 0 };
+	int64_t window = 0;
+	char name[64];
 
-	cells[4][0] = '\0';
 	for (size_t k = 0; k < r->nreps; k++) {
 		const struct repetition *rep = &r->reps[k];
 
 		if (!rep->quiet_ns)
 			continue;
-		windows++;
 		window = rep->quiet_ns;
-		if (!rep->quiet_gaps)
-			continue;
-		total += rep->quiet_gaps;
-		with++;
-		if (rep->quiet_longest_ns > longest_all)
-			longest_all = rep->quiet_longest_ns;
-		if (used < 1024)
-			used += (size_t)snprintf(cells[4] + used, 1024 - used, "%s%d: %.1f",
-						 used ? ", " : "", rep->index,
-						 (double)rep->quiet_longest_ns / 1e6);
+		gap_tally_add(&t, cells, rep->index, rep->quiet_gaps, rep->quiet_longest_ns);
 	}
-	if (!windows)
+	if (!t.known)
 		return false;
-	snprintf(cells[0], 1024, "%s", r->info.scenario);
-	snprintf(cells[1], 1024, "quiet (%g s, the service alone)", (double)window / NS_PER_S);
-	snprintf(cells[2], 1024, "%d", total);
-	snprintf(cells[3], 1024, "%d/%d", with, windows);
-	snprintf(cells[5], 1024, "%.1f", (double)longest_all / 1e6);
-	if (!total) {
-		snprintf(cells[4], 1024, "-");
-		snprintf(cells[5], 1024, "-");
-	}
+	snprintf(name, sizeof(name), "quiet (%g s, the service alone)", (double)window / NS_PER_S);
+	gap_tally_cells(&t, r, name, cells);
 	return true;
 }
 
