@@ -1041,9 +1041,19 @@ int main(int argc, char **argv)
 	}
 	if (o.take_from || o.handoff_to)
 		takeover_prepare(o.sysfs);
-	/* Best effort, outside the handoff's window: a handoff maps it itself otherwise. */
-	if (o.handoff_to)
+	/*
+	 * Best effort, outside the handoff's window: a handoff maps it itself
+	 * otherwise.  The neighbours are looked at once now too, so that
+	 * give()'s first call is not the first run of that code (under TCG).
+	 */
+	if (o.handoff_to) {
+		const char *nic = o.release_nic ? o.release_nic : o.drop_addr;
+		struct handoff_neighbours nb;
+
 		handoff_map(o.handoff_to);
+		if (nic && net.ops.neighbours)
+			net.ops.neighbours(net.ops.ctx, nic, &nb);
+	}
 	if (o.take_from) {
 		t = (struct taker){ .region = o.take_from, .from_boot = o.from_boot,
 				    .sysfs = o.sysfs, .nic_bdf = o.nic, .own_nic = o.own_nic,

@@ -83,7 +83,8 @@ enum handoff_status {
 /*
  * Map the region @path now (0, or -1 when it cannot be): the handoff's
  * reads and writes then cost no open of it.  The first use maps it
- * otherwise.
+ * otherwise.  It also fills a block once, in scratch: under TCG the
+ * handoff's own fill is then not the first run of that code.
  */
 int handoff_map(const char *path);
 
