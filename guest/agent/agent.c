@@ -211,6 +211,7 @@ static void usage(void)
 		"            [--lease-ms N]]\n"
 		"           [--take-from REGION --from-boot ID [--nic BDF | --own-nic IFNAME]\n"
 		"            [--ip ADDR/PREFIX] [--timeout-ms N]] [--sysfs DIR]\n"
+		"           [--ready-file FILE]\n"
 		"           [--move-listen [--service-addr ADDR/PREFIX] [--service-if IFNAME]]\n"
 		"           [--pull-from HOST[:PORT]] [--corrupt-move-file FILE]\n"
 		"       twinbench-agent --request-handoff PIDFILE --handoff-to REGION\n"
@@ -257,6 +258,7 @@ struct options {
 	const char *sysfs;
 	const char *request_pidfile, *taken_region;
 	const char *done_file; /* B: created once the takeover has been told on the console */
+	const char *ready_file; /* a line written to it once the service is ready (a FIFO) */
 	const char *rest_done; /* B: take the rest of A once this says "taken" */
 	const char *criu_stats; /* print this CRIU statistics image's figures */
 	bool pci_skip, mem_blocks; /* print B's pci_skip= or twinbench.mem= list */
@@ -291,6 +293,7 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "poll-ms", required_argument, NULL, 'l' },
 		{ "lease-ms", required_argument, NULL, 'e' },
 		{ "done-file", required_argument, NULL, 'D' },
+		{ "ready-file", required_argument, NULL, 'r' },
 		{ "take-rest", required_argument, NULL, 'F' },
 		{ "pci-skip", no_argument, NULL, 'X' },
 		{ "keep", required_argument, NULL, 'k' },
@@ -331,6 +334,7 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'l': o->poll_ms = atoll(optarg); break;
 		case 'e': o->lease_ms = atoll(optarg); break;
 		case 'D': o->done_file = optarg; break;
+		case 'r': o->ready_file = optarg; break;
 		case 'F': o->rest_done = optarg; break;
 		case 'X': o->pci_skip = true; break;
 		case 'k': o->keep = optarg; break;
@@ -613,6 +617,24 @@ static int take_rest(const struct options *o)
 	return 0;
 }
 
+/*
+ * The service is ready: a line to @ready_file (NULL: nobody asks), kernel
+ * B's init waiting on it (a FIFO it holds open) before it says B is ready.
+ */
+static void tell_ready(const char *ready_file)
+{
+	int fd;
+
+	if (!ready_file)
+		return;
+	fd = open(ready_file, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || write(fd, "ready\n", 6) != 6)
+		printf("twinbench-agent: cannot say it is ready in %s: %s\n", ready_file,
+		       strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 /* hand_over(): kernel B refused the block, we took the service back and serve on. */
 #define HAND_OVER_ROLLED_BACK 2
 
@@ -854,6 +876,92 @@ static void send_reply(int fd, const char *reply, size_t len, const struct socka
 	c->cmsg_len = CMSG_LEN(sizeof(pi));
 	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
 	sendmsg(fd, &msg, 0);
+}
+
+/* Up to this long for each answer warm_up() waits for. */
+#define WARM_WAIT_NS 500000000LL
+
+/* @fd readable within @ns: 1, 0 (not), -1. */
+static int wait_readable(int fd, int64_t ns)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, (int)(ns / 1000000));
+}
+
+/*
+ * One request of the service's kind from a socket of our own to the
+ * service's socket @fd at @to, read and answered by the service's own
+ * calls (the counter untouched); 0 once the answer is back, -1 with @why.
+ */
+static int warm_exchange(int fd, const struct sockaddr_in *to, char *why, size_t len)
+{
+	struct sockaddr_in peer, me;
+	socklen_t melen = sizeof(me);
+	struct in_addr at;
+	char buf[64];
+	int c = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
+
+	/* Connected: its address and port, as the service sees them, are known. */
+	if (c < 0 || connect(c, (const struct sockaddr *)to, sizeof(*to)) != 0 ||
+	    getsockname(c, (struct sockaddr *)&me, &melen) != 0 || send(c, "TB1 0\n", 6, 0) != 6)
+		snprintf(why, len, "cannot send it: %s", strerror(errno));
+	else if (wait_readable(fd, WARM_WAIT_NS) <= 0 ||
+		 recv_request(fd, buf, sizeof(buf), &peer, &at) < 0)
+		snprintf(why, len, "the service did not get it within %lld ms",
+			 WARM_WAIT_NS / 1000000);
+	else if (peer.sin_port != me.sin_port || peer.sin_addr.s_addr != me.sin_addr.s_addr)
+		/* Kernel A's service is asked before the handoff: not ours to answer. */
+		snprintf(why, len, "the service got another request first");
+	else {
+		send_reply(fd, "TB1 0 warm\n", 11, &peer, at);
+		if (wait_readable(c, WARM_WAIT_NS) > 0 && recv(c, buf, sizeof(buf), 0) >= 0)
+			rc = 0;
+		else
+			snprintf(why, len, "no answer within %lld ms", WARM_WAIT_NS / 1000000);
+	}
+	if (c >= 0)
+		close(c);
+	return rc;
+}
+
+/*
+ * Kernel B, before the handoff: what its first request will run runs once
+ * now, so that under TCG none of it is translated for the first time
+ * inside the window (guest/kernel/README.md, "Warm before the window").
+ * Staged on its own NIC: an address probe (RFC 5227: from no address, no
+ * cache learns from it), which kernel A answers, through the NIC's send
+ * and receive paths.  Then a request from a socket of B's own to the
+ * service, to the address it will serve on.  Best effort: what it could
+ * not do is said, and the handoff does it cold.
+ */
+static void warm_up(int fd, const struct options *o, const struct taker *t, struct netif *net)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)o->port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char probe[200] = "no address probe (no NIC of its own)", why[160], ip[32];
+	int64_t start = takeover_now(), mid;
+
+	if (t->staged) {
+		int holder = net->ops.probe_holder(net->ops.ctx, t->own_nic, t->cidr,
+						   start + WARM_WAIT_NS, why, sizeof(why));
+
+		if (holder > 0)
+			snprintf(probe, sizeof(probe), "the address probe answered in %.1f ms",
+				 (double)(takeover_now() - start) / 1e6);
+		else
+			snprintf(probe, sizeof(probe), "the address probe %s",
+				 holder == 0 ? "not answered" : why);
+		/* Staged: the service's address is local, and the requests will come to it. */
+		snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(t->cidr, "/"), t->cidr);
+		inet_pton(AF_INET, ip, &to.sin_addr);
+	}
+	mid = takeover_now();
+	if (warm_exchange(fd, &to, why, sizeof(why)) == 0)
+		printf("twinbench-agent: warmed up: %s, a request answered in %.1f ms\n", probe,
+		       (double)(takeover_now() - mid) / 1e6);
+	else
+		printf("twinbench-agent: warmed up: %s, a request not answered: %s\n", probe, why);
 }
 
 /* The TCP socket a holder is asked on (--move-listen): port @port, any address. */
@@ -1139,6 +1247,10 @@ serve:
 	 */
 	if (restored == 1)
 		unlink(o.state_path); /* NOLINT(clang-analyzer-core.NonNullParamChecker) */
+	if (take == TAKING && !rolled_back)
+		warm_up(fd, &o, &t, &net);
+	if (!rolled_back)
+		tell_ready(o.ready_file);
 	if (!rolled_back)
 		printf("twinbench-agent: ready release=%s boot_id=%s counter=%" PRIu64
 		       " state=%s\n",

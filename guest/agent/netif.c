@@ -227,50 +227,124 @@ static int del_addr(void *ctx, const char *ifname, const char *cidr, char *why, 
 	return change_addr(ctx, false, ifname, cidr, why, len);
 }
 
+/* An ARP request from @spa (0: a probe) for @tpa, to everyone, in @frame; its length. */
+struct arp_frame {
+	struct ether_header eth;
+	struct arphdr arp;
+	unsigned char sha[ETH_ALEN], spa[4], tha[ETH_ALEN], tpa[4];
+} __attribute__((packed));
+
+static void arp_request(struct arp_frame *frame, const void *mac, const void *spa,
+			const void *tpa)
+{
+	memset(frame, 0, sizeof(*frame));
+	memset(frame->eth.ether_dhost, 0xff, ETH_ALEN);
+	memcpy(frame->eth.ether_shost, mac, ETH_ALEN);
+	frame->eth.ether_type = htons(ETHERTYPE_ARP);
+	frame->arp.ar_hrd = htons(ARPHRD_ETHER);
+	frame->arp.ar_pro = htons(ETHERTYPE_IP);
+	frame->arp.ar_hln = ETH_ALEN;
+	frame->arp.ar_pln = 4;
+	frame->arp.ar_op = htons(ARPOP_REQUEST);
+	memcpy(frame->sha, mac, ETH_ALEN);
+	memcpy(frame->spa, spa, 4);
+	memcpy(frame->tpa, tpa, 4);
+}
+
+/* @ifname's MAC into @mac and its index into *@index; 0, or -1 with errno. */
+static int link_mac(struct netif *n, const char *ifname, unsigned char *mac, int *index)
+{
+	struct ifreq ifr = { 0 };
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(n->packet, SIOCGIFHWADDR, &ifr) != 0)
+		return -1;
+	memcpy(mac, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
+	*index = link_index(n, ifname, NULL);
+	return *index > 0 ? 0 : -1;
+}
+
 /* An ARP request for our own address, from it, to everyone: "this address is here now". */
 static int announce(void *ctx, const char *ifname, const char *cidr, char *why, size_t len)
 {
-	struct {
-		struct ether_header eth;
-		struct arphdr arp;
-		unsigned char sha[ETH_ALEN], spa[4], tha[ETH_ALEN], tpa[4];
-	} __attribute__((packed)) frame;
 	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
 				  .sll_halen = ETH_ALEN };
 	struct netif *n = ctx;
-	struct ifreq ifr = { 0 };
+	struct arp_frame frame;
+	unsigned char mac[ETH_ALEN];
 	struct in_addr addr;
-	int fd = n->packet, prefix;
+	int prefix;
 
 	if (parse_cidr(cidr, &addr, &prefix) != 0) {
 		snprintf(why, len, "not an address/prefix: %s", cidr);
 		return -1;
 	}
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) != 0) {
+	if (link_mac(n, ifname, mac, &to.sll_ifindex) != 0) {
 		snprintf(why, len, "cannot announce %s on %s: %s", cidr, ifname, strerror(errno));
 		return -1;
 	}
-	memset(&frame, 0, sizeof(frame));
-	memset(frame.eth.ether_dhost, 0xff, ETH_ALEN);
-	memcpy(frame.eth.ether_shost, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
-	frame.eth.ether_type = htons(ETHERTYPE_ARP);
-	frame.arp.ar_hrd = htons(ARPHRD_ETHER);
-	frame.arp.ar_pro = htons(ETHERTYPE_IP);
-	frame.arp.ar_hln = ETH_ALEN;
-	frame.arp.ar_pln = 4;
-	frame.arp.ar_op = htons(ARPOP_REQUEST);
-	memcpy(frame.sha, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
-	memcpy(frame.spa, &addr, 4);
-	memcpy(frame.tpa, &addr, 4);
-	to.sll_ifindex = link_index(n, ifname, NULL);
+	arp_request(&frame, mac, &addr, &addr);
 	memset(to.sll_addr, 0xff, ETH_ALEN);
-	if (sendto(fd, &frame, sizeof(frame), 0, (struct sockaddr *)&to, sizeof(to)) !=
+	if (sendto(n->packet, &frame, sizeof(frame), 0, (struct sockaddr *)&to, sizeof(to)) !=
 	    (ssize_t)sizeof(frame)) {
 		snprintf(why, len, "cannot announce %s on %s: %s", cidr, ifname, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * RFC 5227's probe for @cidr's address on @ifname: from 0.0.0.0, so that
+ * no cache learns from it, and the answer of whoever holds the address,
+ * waited for up to @deadline_ns.  1 answered, 0 not by then, -1 with @why.
+ */
+static int probe_holder(void *ctx, const char *ifname, const char *cidr, int64_t deadline_ns,
+			char *why, size_t len)
+{
+	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
+				  .sll_halen = ETH_ALEN };
+	struct netif *n = ctx;
+	struct arp_frame frame, got;
+	unsigned char mac[ETH_ALEN];
+	struct in_addr addr;
+	int prefix, fd, rc = 0;
+	const uint32_t none = 0;
+
+	if (parse_cidr(cidr, &addr, &prefix) != 0) {
+		snprintf(why, len, "not an address/prefix: %s", cidr);
+		return -1;
+	}
+	if (link_mac(n, ifname, mac, &to.sll_ifindex) != 0) {
+		snprintf(why, len, "no network device %s: %s", ifname, strerror(errno));
+		return -1;
+	}
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&to, sizeof(to)) != 0) {
+		snprintf(why, len, "cannot listen for ARP on %s: %s", ifname, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	arp_request(&frame, mac, &none, &addr);
+	memset(to.sll_addr, 0xff, ETH_ALEN);
+	if (sendto(fd, &frame, sizeof(frame), 0, (struct sockaddr *)&to, sizeof(to)) !=
+	    (ssize_t)sizeof(frame)) {
+		snprintf(why, len, "cannot probe for %s on %s: %s", cidr, ifname, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	while (rc == 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline_ns - takeover_now();
+
+		if (left <= 0 || poll(&pfd, 1, (int)(left / 1000000) + 1) <= 0)
+			break;
+		if (recv(fd, &got, sizeof(got), MSG_DONTWAIT) == (ssize_t)sizeof(got) &&
+		    got.arp.ar_op == htons(ARPOP_REPLY) && !memcmp(got.spa, &addr, 4))
+			rc = 1;
+	}
+	close(fd);
+	return rc;
 }
 
 /* A neighbour that a kernel may use as it is: it has a MAC, and has not failed. */
@@ -505,6 +579,7 @@ int netif_open(struct netif *n, int64_t step_timeout_ns, bool keep_neighbours)
 	}
 	n->ops = (struct take_net){ .ctx = n, .wait_links = wait_links, .link_up = link_up,
 				    .add_addr = add_addr, .del_addr = del_addr, .announce = announce,
+				    .probe_holder = probe_holder,
 				    .neighbours = neighbours, .add_neighbours = add_neighbours,
 				    .arp_mute = arp_mute,
 				    .console_quiet = console_quiet };

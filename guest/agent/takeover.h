@@ -68,6 +68,13 @@ struct take_net {
 	int (*arp_mute)(void *ctx, const char *ifname, bool mute, char *why, size_t len);
 	/* Say on @ifname's network that @cidr's address lives here now (gratuitous ARP). */
 	int (*announce)(void *ctx, const char *ifname, const char *cidr, char *why, size_t len);
+	/*
+	 * Ask on @ifname's network who holds @cidr's address, from no address
+	 * (RFC 5227's probe), and wait for the answer up to @deadline_ns: 1
+	 * answered, 0 not, -1 with @why.
+	 */
+	int (*probe_holder)(void *ctx, const char *ifname, const char *cidr, int64_t deadline_ns,
+			    char *why, size_t len);
 	/* Keep kernel messages off the console (@quiet) or let them back. */
 	void (*console_quiet)(void *ctx, bool quiet);
 };

@@ -721,6 +721,14 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	assert_true(strstr(log_b, "state=taken-over") <
 		    strstr(log_b, "twinbench-b: the kernel before let go"));
 	assert_non_null(strstr(log_b, reps[0].boot_id_after));
+	/*
+	 * B's agent ran its first request's path once before the handoff (no
+	 * NIC yet: over loopback), and B said it was ready only after that.
+	 */
+	p = strstr(log_b, "twinbench-agent: warmed up: no address probe (no NIC of its own), "
+			  "a request answered in ");
+	assert_non_null(p);
+	assert_true(p < strstr(log_b, "twinbench-b: ready release="));
 
 	/*
 	 * The takeover: B holds every vCPU and at least 85% of the RAM (the
@@ -907,6 +915,15 @@ static void test_twin_dual_moves_only_the_address(void **state)
 	assert_non_null(p);
 	assert_int_equal(sscanf(p, "twinbench-b: own NIC %31s", own), 1);
 	assert_true(p < strstr(log_b, "twinbench-b: the kernel before let go"));
+	/*
+	 * Before the handoff, B's own NIC carried an address probe that kernel
+	 * A answered, and the service answered a request of B's own: then B
+	 * said it was ready.
+	 */
+	p = strstr(log_b, "twinbench-agent: warmed up: the address probe answered in ");
+	assert_non_null(p);
+	assert_non_null(strstr(p, ", a request answered in "));
+	assert_true(p < strstr(log_b, "twinbench-b: ready release="));
 	/* B's own NIC (eth0 since its boot) took the address. */
 	assert_breakdown_complete(&reps[0], 0);
 	assert_non_null(strstr(log_b, "state=taken-over nic=eth0"));
