@@ -487,6 +487,12 @@ static int add_neighbours(void *ctx, const char *ifname, const struct handoff_ne
 	return 0;
 }
 
+void netif_neigh_update(struct netif *n)
+{
+	if (n->neigh >= 0 && neigh_read(n, MSG_DONTWAIT) < 0)
+		neigh_dump(n);
+}
+
 int netif_arp_prepare(struct netif *n, const char *ifname)
 {
 	char path[96];

@@ -43,6 +43,14 @@ int netif_open(struct netif *n, int64_t step_timeout_ns, bool keep_neighbours);
 void netif_close(struct netif *n);
 
 /*
+ * The neighbour notices queued since the last look, into the table (lost
+ * ones, a full buffer: a dump).  A kernel that hands over calls it
+ * whenever n->neigh is readable, so that the handoff's look finds none
+ * left to read.
+ */
+void netif_neigh_update(struct netif *n);
+
+/*
  * Open @ifname's arp_ignore (/proc/sys/net/ipv4/conf/IF/) beforehand, for
  * arp_mute() in the handoff; 0, or -1 (errno set).
  */
