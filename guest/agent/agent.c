@@ -911,7 +911,7 @@ static int warm_exchange(int fd, const struct sockaddr_in *to, char *why, size_t
 		snprintf(why, len, "the service did not get it within %lld ms",
 			 WARM_WAIT_NS / 1000000);
 	else if (peer.sin_port != me.sin_port || peer.sin_addr.s_addr != me.sin_addr.s_addr)
-		/* Kernel A's service is asked before the handoff: not ours to answer. */
+		/* Someone else's (nobody asks B before the handoff): left unanswered. */
 		snprintf(why, len, "the service got another request first");
 	else {
 		send_reply(fd, "TB1 0 warm\n", 11, &peer, at);
