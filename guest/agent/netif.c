@@ -227,13 +227,14 @@ static int del_addr(void *ctx, const char *ifname, const char *cidr, char *why, 
 	return change_addr(ctx, false, ifname, cidr, why, len);
 }
 
-/* An ARP request from @spa (0: a probe) for @tpa, to everyone, in @frame; its length. */
+/* One ARP packet in an Ethernet frame, as sent and received on the packet socket. */
 struct arp_frame {
 	struct ether_header eth;
 	struct arphdr arp;
 	unsigned char sha[ETH_ALEN], spa[4], tha[ETH_ALEN], tpa[4];
 } __attribute__((packed));
 
+/* An ARP request from @mac and @spa (0.0.0.0: a probe) for @tpa, to everyone, into @frame. */
 static void arp_request(struct arp_frame *frame, const void *mac, const void *spa,
 			const void *tpa)
 {
