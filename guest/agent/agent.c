@@ -881,14 +881,6 @@ static void send_reply(int fd, const char *reply, size_t len, const struct socka
 /* Up to this long for each answer warm_up() waits for. */
 #define WARM_WAIT_NS 500000000LL
 
-/* @fd readable within @ns: 1, 0 (not), -1. */
-static int wait_readable(int fd, int64_t ns)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, (int)(ns / 1000000));
-}
-
 /*
  * One request of the service's kind from a socket of our own to the
  * service's socket @fd at @to, read and answered by the service's own
@@ -906,7 +898,7 @@ static int warm_exchange(int fd, const struct sockaddr_in *to, char *why, size_t
 	if (c < 0 || connect(c, (const struct sockaddr *)to, sizeof(*to)) != 0 ||
 	    getsockname(c, (struct sockaddr *)&me, &melen) != 0 || send(c, "TB1 0\n", 6, 0) != 6)
 		snprintf(why, len, "cannot send it: %s", strerror(errno));
-	else if (wait_readable(fd, WARM_WAIT_NS) <= 0 ||
+	else if (takeover_wait_fd(fd, false, takeover_now() + WARM_WAIT_NS) != 0 ||
 		 recv_request(fd, buf, sizeof(buf), &peer, &at) < 0)
 		snprintf(why, len, "the service did not get it within %lld ms",
 			 WARM_WAIT_NS / 1000000);
@@ -915,7 +907,8 @@ static int warm_exchange(int fd, const struct sockaddr_in *to, char *why, size_t
 		snprintf(why, len, "the service got another request first");
 	else {
 		send_reply(fd, "TB1 0 warm\n", 11, &peer, at);
-		if (wait_readable(c, WARM_WAIT_NS) > 0 && recv(c, buf, sizeof(buf), 0) >= 0)
+		if (takeover_wait_fd(c, false, takeover_now() + WARM_WAIT_NS) == 0 &&
+		    recv(c, buf, sizeof(buf), 0) >= 0)
 			rc = 0;
 		else
 			snprintf(why, len, "no answer within %lld ms", WARM_WAIT_NS / 1000000);
@@ -1259,15 +1252,15 @@ serve:
 		unlink(o.state_path); /* NOLINT(clang-analyzer-core.NonNullParamChecker) */
 	if (take == TAKING && !rolled_back)
 		warm_up(fd, &o, &t, &net);
-	if (!rolled_back)
+	if (!rolled_back) {
 		tell_ready(o.ready_file);
-	if (!rolled_back)
 		printf("twinbench-agent: ready release=%s boot_id=%s counter=%" PRIu64
 		       " state=%s\n",
 		       uts.release, boot_id, counter,
 		       restored ? "restored" : take == TAKING ? "waiting-for-handoff"
 				     : moved_from[0] ? "moved-in"
 				     : o.memory_only ? "memory" : "fresh");
+	}
 	restored = 0;
 
 	while (!stop_requested) {

@@ -126,25 +126,6 @@ int move_state_decode(const uint8_t *p, size_t len, struct move_state *st, char 
 	return 0;
 }
 
-/* Wait until @fd has something for us (or room, @out), up to @deadline_ns; 0 or -ETIMEDOUT. */
-static int wait_fd(int fd, bool out, int64_t deadline_ns)
-{
-	struct pollfd pfd = { .fd = fd, .events = out ? POLLOUT : POLLIN };
-
-	for (;;) {
-		int64_t left = deadline_ns - takeover_now();
-		int rc;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		rc = poll(&pfd, 1, (int)(left / 1000000) + 1);
-		if (rc > 0)
-			return 0;
-		if (rc < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
 static int send_frame(struct mover *m, int fd, enum move_kind kind, const void *payload,
 		      size_t len, bool corrupt, const char *what)
 {
@@ -162,7 +143,7 @@ static int send_frame(struct mover *m, int fd, enum move_kind kind, const void *
 	for (ssize_t off = 0; off < n;) {
 		ssize_t w;
 
-		if (wait_fd(fd, true, deadline) != 0) {
+		if (takeover_wait_fd(fd, true, deadline) != 0) {
 			snprintf(m->why, sizeof(m->why), "could not send %s within %lld ms", what,
 				 (long long)(m->step_ns / 1000000));
 			return -1;
@@ -201,7 +182,7 @@ static int recv_frame(struct mover *m, int fd, uint8_t *buf, const char *what,
 			snprintf(m->why, sizeof(m->why), "%s: %s", what, why);
 			return -2;
 		}
-		if (wait_fd(fd, false, deadline) != 0) {
+		if (takeover_wait_fd(fd, false, deadline) != 0) {
 			snprintf(m->why, sizeof(m->why), "%s did not come within %lld ms", what,
 				 (long long)(m->step_ns / 1000000));
 			return -1;

@@ -334,12 +334,7 @@ static int probe_holder(void *ctx, const char *ifname, const char *cidr, int64_t
 		close(fd);
 		return -1;
 	}
-	while (rc == 0) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int64_t left = deadline_ns - takeover_now();
-
-		if (left <= 0 || poll(&pfd, 1, (int)(left / 1000000) + 1) <= 0)
-			break;
+	while (rc == 0 && takeover_wait_fd(fd, false, deadline_ns) == 0) {
 		if (recv(fd, &got, sizeof(got), MSG_DONTWAIT) == (ssize_t)sizeof(got) &&
 		    got.arp.ar_op == htons(ARPOP_REPLY) && !memcmp(got.spa, &addr, 4))
 			rc = 1;
@@ -448,7 +443,7 @@ static void neighbours(void *ctx, const char *ifname, struct handoff_neighbours 
 	if (n->neigh < 0 || index <= 0)
 		return;
 	/* The notices since the last look; lost ones (a full buffer): all of it again. */
-	if (neigh_read(n, MSG_DONTWAIT) < 0 && neigh_dump(n) != 0)
+	if (netif_neigh_update(n) != 0)
 		return;
 	for (int i = 0; i < n->ntable && nb->count < HANDOFF_NEIGH_MAX; i++) {
 		if (n->table[i].ifindex != index)
@@ -488,10 +483,9 @@ static int add_neighbours(void *ctx, const char *ifname, const struct handoff_ne
 	return 0;
 }
 
-void netif_neigh_update(struct netif *n)
+int netif_neigh_update(struct netif *n)
 {
-	if (n->neigh >= 0 && neigh_read(n, MSG_DONTWAIT) < 0)
-		neigh_dump(n);
+	return n->neigh >= 0 && neigh_read(n, MSG_DONTWAIT) < 0 ? neigh_dump(n) : 0;
 }
 
 int netif_arp_prepare(struct netif *n, const char *ifname)

@@ -44,11 +44,11 @@ void netif_close(struct netif *n);
 
 /*
  * The neighbour notices queued since the last look, into the table (lost
- * ones, a full buffer: a dump).  A kernel that hands over calls it
- * whenever n->neigh is readable, so that the handoff's look finds none
- * left to read.
+ * ones, a full buffer: a dump); 0, or -1 when the dump failed (the table
+ * is empty then).  A kernel that hands over calls it whenever n->neigh is
+ * readable, so that the handoff's look finds none left to read.
  */
-void netif_neigh_update(struct netif *n);
+int netif_neigh_update(struct netif *n);
 
 /*
  * Open @ifname's arp_ignore (/proc/sys/net/ipv4/conf/IF/) beforehand, for

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,24 @@ void takeover_sleep(int64_t ns)
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+int takeover_wait_fd(int fd, bool out, int64_t deadline_ns)
+{
+	struct pollfd pfd = { .fd = fd, .events = out ? POLLOUT : POLLIN };
+
+	for (;;) {
+		int64_t left = deadline_ns - takeover_now();
+		int rc;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		rc = poll(&pfd, 1, (int)(left / 1000000) + 1);
+		if (rc > 0)
+			return 0;
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+	}
 }
 
 int read_first_line(const char *path, char *buf, size_t len)

@@ -199,6 +199,9 @@ int64_t takeover_now(void);
 /* Sleep @ns nanoseconds (on, across signals). */
 void takeover_sleep(int64_t ns);
 
+/* Wait until @fd has something for us (or room, @out), up to @deadline_ns; 0 or -ETIMEDOUT. */
+int takeover_wait_fd(int fd, bool out, int64_t deadline_ns);
+
 /* The first line of @path, without its newline, into @buf; 0, or -1. */
 int read_first_line(const char *path, char *buf, size_t len);
 
