@@ -1353,7 +1353,13 @@ serve:
 		if (ready <= 0)
 			continue;
 		n = recv_request(fd, req, sizeof(req), &peer, &to);
-		if (n < 0)
+		/*
+		 * Before the handoff the service is A's: B's counter is not the
+		 * service's, and a reply out of B's NIC would make B ask for the
+		 * asker's MAC from the service's address, drawing A's clients
+		 * to B.  What comes now is read and left unanswered.
+		 */
+		if (n < 0 || take == TAKING)
 			continue;
 		if (sscanf(req, "TB1 %llu", &seq) != 1)
 			continue;

@@ -402,6 +402,48 @@ static void test_agent_refuses_corrupt_block_quickly(void **state)
 }
 
 /*
+ * Before the handoff the service is A's: B, waiting for the block, reads a
+ * request and leaves it unanswered and uncounted.  Its warm-up's own
+ * request went through the service's parse and answer.  Once it gave up
+ * waiting, B serves on its own, from 1.
+ */
+static void test_agent_waiting_to_take_over_answers_nobody(void **state)
+{
+	const char *region = *state;
+	char port_b[8] = "47395", boot[64] = "", out_b[] = "/tmp/tbagent4-b.out", buf[256];
+	char *b_argv[] = { AGENT, "--port", port_b, "--state", "/tmp/tbagent4-b.unused",
+			   "--take-from", (char *)region, "--from-boot", boot,
+			   "--timeout-ms", "3000", NULL };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(47395) };
+	struct probe_record rec;
+	int fd;
+	pid_t b;
+
+	if (access(AGENT, X_OK) != 0)
+		skip();
+	read_boot(boot, sizeof(boot));
+	b = spawn(b_argv, out_b);
+	assert_true(tl_wait_for_text(out_b, "state=waiting-for-handoff", 10));
+	assert_non_null(strstr(slurp(out_b), "a request answered in "));
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(send(fd, "TB1 7", 5, 0), 5);
+	/* Answered, the reply would have come long before B gave up waiting. */
+	assert_true(tl_wait_for_text(out_b, "no state block was released within 3000 ms", 10));
+	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+	close(fd);
+	ask(atoi(port_b), &rec);
+	assert_int_equal(rec.counter, 1);
+	kill(b, SIGTERM);
+	assert_int_equal(wait_exit(b), 0);
+	unlink(out_b);
+	unlink("/tmp/tbagent4-b.unused");
+}
+
+/*
  * B's takeover of the rest of A begins only on "taken": a takeover that
  * ended otherwise, or never said how, takes nothing and says why.
  */
@@ -440,6 +482,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_agent_hands_over_and_is_taken_over,
 						region_setup, region_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_refuses_corrupt_block_quickly,
+						region_setup, region_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_waiting_to_take_over_answers_nobody,
 						region_setup, region_teardown),
 		cmocka_unit_test(test_the_rest_is_taken_only_after_the_service),
 	};
