@@ -878,20 +878,39 @@ static void send_reply(int fd, const char *reply, size_t len, const struct socka
 	sendmsg(fd, &msg, 0);
 }
 
+/* Request @req's sequence number into *@seq: 0, or -1 when it is not a request. */
+static int parse_request(const char *req, unsigned long long *seq)
+{
+	return sscanf(req, "TB1 %llu", seq) == 1 ? 0 : -1;
+}
+
+/* The answer to request @seq, the service's state being @counter, into @reply; its length. */
+static size_t format_reply(char *reply, size_t size, unsigned long long seq, uint64_t counter,
+			   const struct utsname *uts, const char *boot_id)
+{
+	int len = snprintf(reply, size, "TB1 %llu %" PRIu64 " %s %s\n", seq, counter,
+			   uts->release, boot_id);
+
+	return len < 0 ? 0 : (size_t)len < size ? (size_t)len : size - 1;
+}
+
 /* Up to this long for each answer warm_up() waits for. */
 #define WARM_WAIT_NS 500000000LL
 
 /*
  * One request of the service's kind from a socket of our own to the
- * service's socket @fd at @to, read and answered by the service's own
- * calls (the counter untouched); 0 once the answer is back, -1 with @why.
+ * service's socket @fd at @to, read, parsed and answered by the service's
+ * own calls (the answer says @counter, which is not counted up); 0 once
+ * the answer is back, -1 with @why.
  */
-static int warm_exchange(int fd, const struct sockaddr_in *to, char *why, size_t len)
+static int warm_exchange(int fd, const struct sockaddr_in *to, uint64_t counter,
+			 const struct utsname *uts, const char *boot_id, char *why, size_t len)
 {
 	struct sockaddr_in peer, me;
 	socklen_t melen = sizeof(me);
+	unsigned long long seq;
 	struct in_addr at;
-	char buf[64];
+	char buf[256];
 	int c = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
 
 	/* Connected: its address and port, as the service sees them, are known. */
@@ -905,8 +924,11 @@ static int warm_exchange(int fd, const struct sockaddr_in *to, char *why, size_t
 	else if (peer.sin_port != me.sin_port || peer.sin_addr.s_addr != me.sin_addr.s_addr)
 		/* Someone else's (nobody asks B before the handoff): left unanswered. */
 		snprintf(why, len, "the service got another request first");
+	else if (parse_request(buf, &seq) != 0)
+		snprintf(why, len, "the service could not read it");
 	else {
-		send_reply(fd, "TB1 0 warm\n", 11, &peer, at);
+		send_reply(fd, buf, format_reply(buf, sizeof(buf), seq, counter, uts, boot_id),
+			   &peer, at);
 		if (takeover_wait_fd(c, false, takeover_now() + WARM_WAIT_NS) == 0 &&
 		    recv(c, buf, sizeof(buf), 0) >= 0)
 			rc = 0;
@@ -928,7 +950,8 @@ static int warm_exchange(int fd, const struct sockaddr_in *to, char *why, size_t
  * service, to the address it will serve on.  Best effort: what it could
  * not do is said, and the handoff does it cold.
  */
-static void warm_up(int fd, const struct options *o, const struct taker *t, struct netif *net)
+static void warm_up(int fd, const struct options *o, const struct taker *t, struct netif *net,
+		    uint64_t counter, const struct utsname *uts, const char *boot_id)
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)o->port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -950,7 +973,7 @@ static void warm_up(int fd, const struct options *o, const struct taker *t, stru
 		inet_pton(AF_INET, ip, &to.sin_addr);
 	}
 	mid = takeover_now();
-	if (warm_exchange(fd, &to, why, sizeof(why)) == 0)
+	if (warm_exchange(fd, &to, counter, uts, boot_id, why, sizeof(why)) == 0)
 		printf("twinbench-agent: warmed up: %s, a request answered in %.1f ms\n", probe,
 		       (double)(takeover_now() - mid) / 1e6);
 	else
@@ -1251,7 +1274,7 @@ serve:
 	if (restored == 1)
 		unlink(o.state_path); /* NOLINT(clang-analyzer-core.NonNullParamChecker) */
 	if (take == TAKING && !rolled_back)
-		warm_up(fd, &o, &t, &net);
+		warm_up(fd, &o, &t, &net, counter, &uts, boot_id);
 	if (!rolled_back) {
 		tell_ready(o.ready_file);
 		printf("twinbench-agent: ready release=%s boot_id=%s counter=%" PRIu64
@@ -1270,7 +1293,7 @@ serve:
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = wait_ns > 0 ? (long)wait_ns : 0 };
 		unsigned long long seq;
 		ssize_t n;
-		int len, ready;
+		int ready;
 
 		if (take == TAKEN)
 			ts = (struct timespec){ .tv_sec = 0, .tv_nsec = (long)TAKEN_QUIET_NS };
@@ -1359,9 +1382,7 @@ serve:
 		 * asker's MAC from the service's address, drawing A's clients
 		 * to B.  What comes now is read and left unanswered.
 		 */
-		if (n < 0 || take == TAKING)
-			continue;
-		if (sscanf(req, "TB1 %llu", &seq) != 1)
+		if (n < 0 || take == TAKING || parse_request(req, &seq) != 0)
 			continue;
 		if (take == TAKEN)
 			t.b_ns[B_REQUEST] = takeover_now();
@@ -1369,9 +1390,8 @@ serve:
 		/* Restored by CRIU on another kernel, we would not know. */
 		if (o.memory_only)
 			read_identity(&uts, boot_id, sizeof(boot_id));
-		len = snprintf(reply, sizeof(reply), "TB1 %llu %" PRIu64 " %s %s\n", seq, counter,
-			       uts.release, boot_id);
-		send_reply(fd, reply, (size_t)len, &peer, to);
+		send_reply(fd, reply, format_reply(reply, sizeof(reply), seq, counter, &uts, boot_id),
+			   &peer, to);
 		if (take == TAKEN) {
 			/* The service is back: now the console may hear about it. */
 			take = ANSWERED;
