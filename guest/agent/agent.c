@@ -946,17 +946,20 @@ static int warm_exchange(int fd, const struct sockaddr_in *to, uint64_t counter,
  * inside the window (guest/kernel/README.md, "Warm before the window").
  * Staged on its own NIC: an address probe (RFC 5227: from no address, no
  * cache learns from it), which kernel A answers, through the NIC's send
- * and receive paths.  Then a request from a socket of B's own to the
- * service, to the address it will serve on.  Best effort: what it could
- * not do is said, and the handoff does it cold.
+ * and receive paths; and the way out (netif_warm_out(): a neighbour added
+ * and deleted, the route out looked up), with nothing sent.  Then a
+ * request from a socket of B's own to the service, to the address it will
+ * serve on.  Best effort: what it could not do is said, and the handoff
+ * does it cold.
  */
 static void warm_up(int fd, const struct options *o, const struct taker *t, struct netif *net,
 		    uint64_t counter, const struct utsname *uts, const char *boot_id)
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)o->port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	char probe[200] = "no address probe (no NIC of its own)", why[160], ip[32];
+	char probe[400] = "no address probe (no NIC of its own)", why[160], ip[32];
 	int64_t start = takeover_now(), mid;
+	size_t used;
 
 	if (t->staged) {
 		int holder = net->ops.probe_holder(net->ops.ctx, t->own_nic, t->cidr,
@@ -971,6 +974,13 @@ static void warm_up(int fd, const struct options *o, const struct taker *t, stru
 		/* Staged: the service's address is local, and the requests will come to it. */
 		snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(t->cidr, "/"), t->cidr);
 		inet_pton(AF_INET, ip, &to.sin_addr);
+		used = strlen(probe);
+		mid = takeover_now();
+		if (netif_warm_out(net, t->own_nic, t->cidr, why, sizeof(why)) == 0)
+			snprintf(probe + used, sizeof(probe) - used, ", the way out in %.1f ms",
+				 (double)(takeover_now() - mid) / 1e6);
+		else
+			snprintf(probe + used, sizeof(probe) - used, ", the way out not: %s", why);
 	}
 	mid = takeover_now();
 	if (warm_exchange(fd, &to, counter, uts, boot_id, why, sizeof(why)) == 0)

@@ -454,6 +454,26 @@ static void neighbours(void *ctx, const char *ifname, struct handoff_neighbours 
 	}
 }
 
+/*
+ * Neighbour @ip at @mac on link @index added (stale: used at once, confirmed
+ * by the kernel on its own later), or (@mac NULL) deleted; 0 or -errno.
+ */
+static int change_neigh(struct netif *n, int index, const unsigned char *ip,
+			const unsigned char *mac)
+{
+	struct nl_req req = { .nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg)),
+				      .nlmsg_type = mac ? RTM_NEWNEIGH : RTM_DELNEIGH,
+				      .nlmsg_flags = mac ? NLM_F_CREATE | NLM_F_REPLACE : 0 } };
+
+	req.nd.ndm_family = AF_INET;
+	req.nd.ndm_ifindex = index;
+	req.nd.ndm_state = mac ? NUD_STALE : 0;
+	nl_attr(&req, NDA_DST, ip, 4);
+	if (mac)
+		nl_attr(&req, NDA_LLADDR, mac, ETH_ALEN);
+	return nl_talk(n->talk, &req);
+}
+
 static int add_neighbours(void *ctx, const char *ifname, const struct handoff_neighbours *nb,
 			  char *why, size_t len)
 {
@@ -461,25 +481,56 @@ static int add_neighbours(void *ctx, const char *ifname, const struct handoff_ne
 	int index = link_index(n, ifname, NULL);
 
 	for (uint32_t i = 0; i < nb->count && i < HANDOFF_NEIGH_MAX; i++) {
-		struct nl_req req = { .nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg)),
-					      .nlmsg_type = RTM_NEWNEIGH,
-					      .nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE } };
 		const unsigned char *ip = nb->e[i].ip;
-		int rc;
+		int rc = change_neigh(n, index, ip, nb->e[i].mac);
 
-		req.nd.ndm_family = AF_INET;
-		req.nd.ndm_ifindex = index;
-		/* Stale: used at once, confirmed by the kernel on its own later. */
-		req.nd.ndm_state = NUD_STALE;
-		nl_attr(&req, NDA_DST, ip, 4);
-		nl_attr(&req, NDA_LLADDR, nb->e[i].mac, ETH_ALEN);
-		rc = nl_talk(n->talk, &req);
 		if (rc != 0) {
 			snprintf(why, len, "cannot add the neighbour %u.%u.%u.%u on %s: %s", ip[0],
 				 ip[1], ip[2], ip[3], ifname, strerror(-rc));
 			return -1;
 		}
 	}
+	return 0;
+}
+
+int netif_warm_out(struct netif *n, const char *ifname, const char *cidr, char *why, size_t len)
+{
+	struct sockaddr_in me = { .sin_family = AF_INET },
+			   other = { .sin_family = AF_INET, .sin_port = htons(9) };
+	unsigned char mac[ETH_ALEN];
+	uint32_t mask, host;
+	int prefix, index, fd, rc;
+
+	if (parse_cidr(cidr, &me.sin_addr, &prefix) != 0 || prefix < 1 || prefix > 30) {
+		snprintf(why, len, "no other address in %s", cidr);
+		return -1;
+	}
+	/* The prefix's first address, or its second when it is ours: never its broadcast. */
+	mask = htonl(~0u << (32 - prefix));
+	host = ntohl(me.sin_addr.s_addr & ~mask);
+	other.sin_addr.s_addr = (me.sin_addr.s_addr & mask) | htonl(host == 1 ? 2 : 1);
+	if (link_mac(n, ifname, mac, &index) != 0) {
+		snprintf(why, len, "no network device %s: %s", ifname, strerror(errno));
+		return -1;
+	}
+	rc = change_neigh(n, index, (const unsigned char *)&other.sin_addr, mac);
+	if (rc == 0)
+		rc = change_neigh(n, index, (const unsigned char *)&other.sin_addr, NULL);
+	if (rc != 0) {
+		snprintf(why, len, "cannot add and delete a neighbour on %s: %s", ifname,
+			 strerror(-rc));
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) != 0 ||
+	    connect(fd, (struct sockaddr *)&other, sizeof(other)) != 0) {
+		snprintf(why, len, "cannot look up the route out of %s: %s", ifname,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
 	return 0;
 }
 

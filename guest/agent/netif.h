@@ -56,4 +56,14 @@ int netif_neigh_update(struct netif *n);
  */
 int netif_arp_prepare(struct netif *n, const char *ifname);
 
+/*
+ * Kernel B, its service address @cidr staged on @ifname: what its first
+ * reply out of @ifname runs besides the reply, run once before the handoff
+ * with no frame sent.  A neighbour, another address of @cidr's prefix, is
+ * added (at @ifname's own MAC) and deleted, and the route out to it looked
+ * up and cached from a socket at @cidr's address (a connect(), which sends
+ * nothing).  0, or -1 with @why.
+ */
+int netif_warm_out(struct netif *n, const char *ifname, const char *cidr, char *why, size_t len);
+
 #endif

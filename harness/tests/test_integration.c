@@ -917,11 +917,12 @@ static void test_twin_dual_moves_only_the_address(void **state)
 	assert_true(p < strstr(log_b, "twinbench-b: the kernel before let go"));
 	/*
 	 * Before the handoff, B's own NIC carried an address probe that kernel
-	 * A answered, and the service answered a request of B's own: then B
-	 * said it was ready.
+	 * A answered, B looked up its way out (sending nothing), and the
+	 * service answered a request of B's own: then B said it was ready.
 	 */
 	p = strstr(log_b, "twinbench-agent: warmed up: the address probe answered in ");
 	assert_non_null(p);
+	assert_non_null(strstr(p, " ms, the way out in "));
 	assert_non_null(strstr(p, ", a request answered in "));
 	assert_true(p < strstr(log_b, "twinbench-b: ready release="));
 	/* B's own NIC (eth0 since its boot) took the address. */
