@@ -947,7 +947,9 @@ static int warm_exchange(int fd, const struct sockaddr_in *to, uint64_t counter,
  * Staged on its own NIC: an address probe (RFC 5227: from no address, no
  * cache learns from it), which kernel A answers, through the NIC's send
  * and receive paths; and the way out (netif_warm_out(): a neighbour added
- * and deleted, the route out looked up), with nothing sent.  Then a
+ * and deleted, the route out looked up), with nothing sent.  With one
+ * NIC, which B has only from the handoff on, the address goes on and off
+ * the loopback device and is announced there (netif_warm_lo()).  Then a
  * request from a socket of B's own to the service, to the address it will
  * serve on.  Best effort: what it could not do is said, and the handoff
  * does it cold.
@@ -981,6 +983,17 @@ static void warm_up(int fd, const struct options *o, const struct taker *t, stru
 				 (double)(takeover_now() - mid) / 1e6);
 		else
 			snprintf(probe + used, sizeof(probe) - used, ", the way out not: %s", why);
+	}
+	if (!t->staged && t->cidr) {
+		used = strlen(probe);
+		mid = takeover_now();
+		if (netif_warm_lo(net, t->cidr, why, sizeof(why)) == 0)
+			snprintf(probe + used, sizeof(probe) - used,
+				 ", the address tried on lo in %.1f ms",
+				 (double)(takeover_now() - mid) / 1e6);
+		else
+			snprintf(probe + used, sizeof(probe) - used,
+				 ", the address not tried on lo: %s", why);
 	}
 	mid = takeover_now();
 	if (warm_exchange(fd, &to, counter, uts, boot_id, why, sizeof(why)) == 0)

@@ -493,6 +493,14 @@ static int add_neighbours(void *ctx, const char *ifname, const struct handoff_ne
 	return 0;
 }
 
+int netif_warm_lo(struct netif *n, const char *cidr, char *why, size_t len)
+{
+	if (change_addr(n, true, "lo", cidr, why, len) != 0 ||
+	    change_addr(n, false, "lo", cidr, why, len) != 0)
+		return -1;
+	return announce(n, "lo", cidr, why, len);
+}
+
 int netif_warm_out(struct netif *n, const char *ifname, const char *cidr, char *why, size_t len)
 {
 	struct sockaddr_in me = { .sin_family = AF_INET },

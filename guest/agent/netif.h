@@ -66,4 +66,12 @@ int netif_arp_prepare(struct netif *n, const char *ifname);
  */
 int netif_warm_out(struct netif *n, const char *ifname, const char *cidr, char *why, size_t len);
 
+/*
+ * Kernel B with one NIC, which it has only from the handoff on: what the
+ * handoff then does to it, done once to the loopback device instead.  The
+ * service address @cidr added and deleted, and announced (lo drops the
+ * ARP frame).  0, or -1 with @why.
+ */
+int netif_warm_lo(struct netif *n, const char *cidr, char *why, size_t len);
+
 #endif

@@ -723,11 +723,13 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	assert_non_null(strstr(log_b, reps[0].boot_id_after));
 	/*
 	 * B's agent ran its first request's path once before the handoff (no
-	 * NIC yet: over loopback), and B said it was ready only after that.
+	 * NIC yet: the address tried on lo, the request over loopback), and B
+	 * said it was ready only after that.
 	 */
 	p = strstr(log_b, "twinbench-agent: warmed up: no address probe (no NIC of its own), "
-			  "a request answered in ");
+			  "the address tried on lo in ");
 	assert_non_null(p);
+	assert_non_null(strstr(p, " ms, a request answered in "));
 	assert_true(p < strstr(log_b, "twinbench-b: ready release="));
 
 	/*
