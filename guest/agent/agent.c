@@ -983,8 +983,9 @@ static void warm_up(int fd, const struct options *o, const struct taker *t, stru
 				 (double)(takeover_now() - mid) / 1e6);
 		else
 			snprintf(probe + used, sizeof(probe) - used, ", the way out not: %s", why);
-	}
-	if (!t->staged && t->cidr) {
+	} else if (t->cidr) {
+		if (t->own_nic)
+			snprintf(probe, sizeof(probe), "no address probe (the address not staged)");
 		used = strlen(probe);
 		mid = takeover_now();
 		if (netif_warm_lo(net, t->cidr, why, sizeof(why)) == 0)
