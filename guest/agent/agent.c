@@ -941,6 +941,22 @@ static int warm_exchange(int fd, const struct sockaddr_in *to, uint64_t counter,
 }
 
 /*
+ * One more step of the warm-up, begun at @since and ended with @rc, said
+ * at the end of @said: ", @done in N ms", or ", @not_done: @why".
+ */
+static void warm_said(char *said, size_t size, int rc, int64_t since, const char *done,
+		      const char *not_done, const char *why)
+{
+	size_t used = strlen(said);
+
+	if (rc == 0)
+		snprintf(said + used, size - used, ", %s in %.1f ms", done,
+			 (double)(takeover_now() - since) / 1e6);
+	else
+		snprintf(said + used, size - used, ", %s: %s", not_done, why);
+}
+
+/*
  * Kernel B, before the handoff: what its first request will run runs once
  * now, so that under TCG none of it is translated for the first time
  * inside the window (guest/kernel/README.md, "Warm before the window").
@@ -961,7 +977,7 @@ static void warm_up(int fd, const struct options *o, const struct taker *t, stru
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	char probe[400] = "no address probe (no NIC of its own)", why[160], ip[32];
 	int64_t start = takeover_now(), mid;
-	size_t used;
+	int rc;
 
 	if (t->staged) {
 		int holder = net->ops.probe_holder(net->ops.ctx, t->own_nic, t->cidr,
@@ -976,25 +992,16 @@ static void warm_up(int fd, const struct options *o, const struct taker *t, stru
 		/* Staged: the service's address is local, and the requests will come to it. */
 		snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(t->cidr, "/"), t->cidr);
 		inet_pton(AF_INET, ip, &to.sin_addr);
-		used = strlen(probe);
 		mid = takeover_now();
-		if (netif_warm_out(net, t->own_nic, t->cidr, why, sizeof(why)) == 0)
-			snprintf(probe + used, sizeof(probe) - used, ", the way out in %.1f ms",
-				 (double)(takeover_now() - mid) / 1e6);
-		else
-			snprintf(probe + used, sizeof(probe) - used, ", the way out not: %s", why);
+		rc = netif_warm_out(net, t->own_nic, t->cidr, why, sizeof(why));
+		warm_said(probe, sizeof(probe), rc, mid, "the way out", "the way out not", why);
 	} else if (t->cidr) {
 		if (t->own_nic)
 			snprintf(probe, sizeof(probe), "no address probe (the address not staged)");
-		used = strlen(probe);
 		mid = takeover_now();
-		if (netif_warm_lo(net, t->cidr, why, sizeof(why)) == 0)
-			snprintf(probe + used, sizeof(probe) - used,
-				 ", the address tried on lo in %.1f ms",
-				 (double)(takeover_now() - mid) / 1e6);
-		else
-			snprintf(probe + used, sizeof(probe) - used,
-				 ", the address not tried on lo: %s", why);
+		rc = netif_warm_lo(net, t->cidr, why, sizeof(why));
+		warm_said(probe, sizeof(probe), rc, mid, "the address tried on lo",
+			  "the address not tried on lo", why);
 	}
 	mid = takeover_now();
 	if (warm_exchange(fd, &to, counter, uts, boot_id, why, sizeof(why)) == 0)
