@@ -219,6 +219,7 @@ static void usage(void)
 		"       twinbench-agent --wait-taken REGION [--timeout-ms N] [--poll-ms N]\n"
 		"       twinbench-agent --take-rest DONE_FILE [--timeout-ms N] [--sysfs DIR]\n"
 		"       twinbench-agent --pci-skip [--keep BDF] | --mem-blocks   [--sysfs DIR]\n"
+		"       twinbench-agent --cycle-cpu [--sysfs DIR]\n"
 		"       twinbench-agent --criu-stats IMAGE\n");
 	exit(2);
 }
@@ -262,6 +263,7 @@ struct options {
 	const char *rest_done; /* B: take the rest of A once this says "taken" */
 	const char *criu_stats; /* print this CRIU statistics image's figures */
 	bool pci_skip, mem_blocks; /* print B's pci_skip= or twinbench.mem= list */
+	bool cycle_cpu;		   /* the CPU twin-boot gives B, offline and online once */
 	const char *keep;
 	bool corrupt_state;
 	bool memory_only; /* no state file: the state is the process's memory */
@@ -298,6 +300,7 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "pci-skip", no_argument, NULL, 'X' },
 		{ "keep", required_argument, NULL, 'k' },
 		{ "mem-blocks", no_argument, NULL, 'M' },
+		{ "cycle-cpu", no_argument, NULL, 'Y' },
 		{ "memory-only", no_argument, NULL, 'm' },
 		{ "criu-stats", required_argument, NULL, 'c' },
 		{ "move-listen", no_argument, NULL, 'L' },
@@ -339,6 +342,7 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'X': o->pci_skip = true; break;
 		case 'k': o->keep = optarg; break;
 		case 'M': o->mem_blocks = true; break;
+		case 'Y': o->cycle_cpu = true; break;
 		case 'm': o->memory_only = true; break;
 		case 'c': o->criu_stats = optarg; break;
 		case 'L': o->move_listen = true; break;
@@ -1128,6 +1132,27 @@ static int give_service(const struct options *o, struct netif *net, int lfd, uin
 	return 0;
 }
 
+/*
+ * --cycle-cpu, in a kernel that hands over, at boot: the CPU twin-boot
+ * will give kernel B, offline and online once (twinprep_cycle_cpu()), and
+ * what came of it.  Under TCG the CPU's offline in twin-boot is then not
+ * the first run of that code.  0, or 1 having said what failed.
+ */
+static int cycle_cpu(const struct options *o)
+{
+	int64_t began = takeover_now();
+	char why[512];
+	int cpu = -1, rc = twinprep_cycle_cpu(o->sysfs, &cpu, why, sizeof(why));
+
+	if (rc == 0)
+		printf("twinbench-agent: CPU %d offline and online once in %.1f ms, as twin-boot "
+		       "will take it\n",
+		       cpu, (double)(takeover_now() - began) / 1e6);
+	else if (rc < 0)
+		printf("twinbench-agent: CPU %d not offline and online once: %s\n", cpu, why);
+	return rc < 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET };
@@ -1159,6 +1184,8 @@ int main(int argc, char **argv)
 		return take_rest(&o);
 	if (o.criu_stats)
 		return print_criu_stats(o.criu_stats);
+	if (o.cycle_cpu)
+		return cycle_cpu(&o);
 	if (o.pci_skip || o.mem_blocks) {
 		static char list[65536];
 		int rc = o.pci_skip ? twinprep_pci_skip(o.sysfs, o.keep, list, sizeof(list))
@@ -1209,6 +1236,8 @@ int main(int argc, char **argv)
 		struct handoff_neighbours nb;
 
 		handoff_map(o.handoff_to);
+		if (o.release_nic)
+			give_prepare(o.sysfs, o.release_nic);
 		if (nic && net.ops.neighbours)
 			net.ops.neighbours(net.ops.ctx, nic, &nb);
 	}

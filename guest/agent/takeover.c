@@ -478,9 +478,67 @@ static int netdev_pci(const char *sysfs, const char *ifname, char *bdf, size_t l
 	return 0;
 }
 
+/* @nic's PCI function and its driver, into @bdf and @driver; 0, or -1 with @why. */
+static int nic_function(const char *sysfs, const char *nic, char *bdf, size_t blen,
+			char *driver, size_t dlen, char *why, size_t wlen)
+{
+	char link[PATH_MAX], real[PATH_MAX];
+
+	if (netdev_pci(sysfs, nic, bdf, blen, why, wlen) != 0)
+		return -1;
+	snprintf(link, sizeof(link), "%s/bus/pci/devices/%s/driver", sysfs, bdf);
+	if (!realpath(link, real)) {
+		snprintf(why, wlen, "%s: %s", link, strerror(errno));
+		return -1;
+	}
+	snprintf(driver, dlen, "%s", basename(real));
+	return 0;
+}
+
+/*
+ * The NIC give() releases, looked up by give_prepare() before the window:
+ * its PCI function and driver, and twin_kernel/release open for writing
+ * (-1: not a twin kernel's, or not opened).  nic empty: give() looks.
+ */
+static struct {
+	char nic[64], bdf[64], driver[64];
+	int release_fd;
+} given = { .release_fd = -1 };
+
+void give_prepare(const char *sysfs, const char *nic)
+{
+	char path[PATH_MAX], why[256];
+
+	if (given.release_fd >= 0)
+		close(given.release_fd);
+	given.release_fd = -1;
+	given.nic[0] = '\0';
+	if (!nic || nic_function(sysfs, nic, given.bdf, sizeof(given.bdf), given.driver,
+				 sizeof(given.driver), why, sizeof(why)) != 0)
+		return;
+	snprintf(given.nic, sizeof(given.nic), "%s", nic);
+	snprintf(path, sizeof(path), "%s/kernel/twin_kernel/release", sysfs);
+	given.release_fd = open(path, O_WRONLY | O_CLOEXEC);
+}
+
+/* twin_kernel/release: @bdf to it, through the file give_prepare() opened if it did. */
+static int release_function(struct giver *g, const char *bdf)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/kernel/twin_kernel/release", g->sysfs);
+	if (given.release_fd < 0)
+		return sysfs_write(path, bdf, g->why, sizeof(g->why));
+	if (pwrite(given.release_fd, bdf, strlen(bdf), 0) == (ssize_t)strlen(bdf))
+		return 0;
+	snprintf(g->why, sizeof(g->why), "cannot write '%s' to %s: %s", bdf, path,
+		 strerror(errno));
+	return -1;
+}
+
 int give(struct giver *g, uint64_t counter)
 {
-	char bdf[64], path[PATH_MAX];
+	char path[PATH_MAX];
 
 	/* Known before the NIC goes: B's first reply then needs no ARP exchange. */
 	g->neigh.count = 0;
@@ -514,34 +572,29 @@ int give(struct giver *g, uint64_t counter)
 		}
 	}
 	if (g->release_nic && g->unbind) {
-		char link[PATH_MAX], driver[PATH_MAX];
-
-		if (netdev_pci(g->sysfs, g->release_nic, bdf, sizeof(bdf), g->why,
-			       sizeof(g->why)) != 0)
-			return -1;
-		/* What give_back() binds again. */
-		snprintf(link, sizeof(link), "%s/bus/pci/devices/%s/driver", g->sysfs, bdf);
-		if (!realpath(link, driver)) {
-			snprintf(g->why, sizeof(g->why), "%s: %s", link, strerror(errno));
+		/* What give_back() binds again: looked up before the window if it could be. */
+		if (!strcmp(given.nic, g->release_nic)) {
+			snprintf(g->bdf, sizeof(g->bdf), "%s", given.bdf);
+			snprintf(g->driver, sizeof(g->driver), "%s", given.driver);
+		} else if (nic_function(g->sysfs, g->release_nic, g->bdf, sizeof(g->bdf), g->driver,
+					sizeof(g->driver), g->why, sizeof(g->why)) != 0) {
 			return -1;
 		}
-		snprintf(g->bdf, sizeof(g->bdf), "%s", bdf);
-		snprintf(g->driver, sizeof(g->driver), "%s", basename(driver));
 		/*
 		 * A twin kernel releases the function with its driver bound:
 		 * quiesced, nothing of the driver torn down, within the window
 		 * (twin_kernel/release).  A kernel without it unbinds.
 		 */
 		snprintf(path, sizeof(path), "%s/kernel/twin_kernel/release", g->sysfs);
-		g->released = access(path, W_OK) == 0;
+		g->released = given.release_fd >= 0 || access(path, W_OK) == 0;
 		if (g->released) {
-			if (sysfs_write(path, bdf, g->why, sizeof(g->why)) != 0)
+			if (release_function(g, g->bdf) != 0)
 				return -1;
 		} else {
 			snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver/unbind",
-				 g->sysfs, bdf);
+				 g->sysfs, g->bdf);
 			rcu_expedite(g->sysfs, true);
-			if (sysfs_write(path, bdf, g->why, sizeof(g->why)) != 0) {
+			if (sysfs_write(path, g->bdf, g->why, sizeof(g->why)) != 0) {
 				rcu_expedite(g->sysfs, false);
 				return -1;
 			}

@@ -150,6 +150,14 @@ struct giver {
 	bool released;		 /* by twin_kernel/release: its driver still bound */
 };
 
+/*
+ * Before the window, best effort: look up what give() needs of the NIC
+ * @nic it will release (its PCI function, its driver) and open @sysfs's
+ * kernel/twin_kernel/release; give() looks them up itself otherwise.
+ * @nic NULL: forget what was looked up.
+ */
+void give_prepare(const char *sysfs, const char *nic);
+
 /* Write the state, release the NIC, mark the block ready; 0 or -1 with g->why. */
 int give(struct giver *g, uint64_t counter);
 

@@ -5,11 +5,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "takeover.h"
 #include "twinprep.h"
@@ -176,4 +178,44 @@ int twinprep_mem_blocks(const char *sysfs, const char *iomem, char *out, size_t 
 							 used ? "," : "", a);
 		}
 	return used < len ? 0 : -1;
+}
+
+/* "0"/"1" into @path; 0, or -1 with @why. */
+static int write_online(const char *path, const char *value, char *why, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? write(fd, value, 1) : -1;
+	int err = errno;
+
+	if (fd >= 0)
+		close(fd);
+	if (n == 1)
+		return 0;
+	snprintf(why, len, "cannot write %s to %s: %s", value, path, strerror(err));
+	return -1;
+}
+
+int twinprep_cycle_cpu(const char *sysfs, int *cpu, char *why, size_t len)
+{
+	char path[PATH_MAX], online[256], *last;
+
+	snprintf(path, sizeof(path), "%s/devices/system/cpu/online", sysfs);
+	if (read_first_line(path, online, sizeof(online)) != 0) {
+		snprintf(why, len, "cannot read %s", path);
+		return -1;
+	}
+	last = online + strlen(online);
+	while (last > online && last[-1] != '-' && last[-1] != ',')
+		last--;
+	*cpu = atoi(last);
+	if (*cpu <= 0)
+		return 1;
+	snprintf(path, sizeof(path), "%s/devices/system/cpu/cpu%d/online", sysfs, *cpu);
+	if (write_online(path, "0", why, len) != 0)
+		return -1;
+	if (write_online(path, "1", why, len) != 0) {
+		snprintf(why + strlen(why), len - strlen(why), ": CPU %d left offline", *cpu);
+		return -1;
+	}
+	return 0;
 }

@@ -29,4 +29,15 @@ int twinprep_pci_skip(const char *sysfs, const char *keep, char *out, size_t len
  */
 int twinprep_mem_blocks(const char *sysfs, const char *iomem, char *out, size_t len);
 
+/*
+ * The CPU twin-boot gives kernel B, taken offline and online again once,
+ * before the service serves: the CPU hotplug code A runs while B boots is
+ * then not run for the first time, which under TCG is its translation
+ * (A's service was held 11-15 ms by it).  That CPU is the last one in
+ * @sysfs's devices/system/cpu/online, as twin-boot takes it.  0 with the
+ * CPU in *@cpu, 1 if there is only one CPU online (nothing to do), -1 with
+ * @why (the CPU may be left offline: @why says so).
+ */
+int twinprep_cycle_cpu(const char *sysfs, int *cpu, char *why, size_t len);
+
 #endif

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,7 @@ static int teardown(void **state)
 {
 	struct fake *f = *state;
 
+	give_prepare(f->sysfs, NULL);
 	tl_rmtree(f->dir);
 	free(f);
 	return 0;
@@ -483,6 +485,38 @@ static void test_a_twin_kernel_releases_the_nic_without_an_unbind(void **state)
 	assert_string_equal(text, BDF);
 	free(text);
 	assert_string_equal(ifname, "eth0");
+}
+
+/*
+ * Looked up before the window (give_prepare()), the NIC is released without
+ * a look in it: its netdev's links are gone and the attribute's path no
+ * longer opens, and the function still goes to the file opened beforehand.
+ */
+static void test_a_nic_looked_up_beforehand_is_released_without_a_look(void **state)
+{
+	struct fake *f = *state;
+	struct giver g = giver_of(f, true);
+	char old[PATH_MAX], *text;
+
+	tl_mkdirs(f->sysfs, "kernel/twin_kernel");
+	assert_int_equal(tl_write_file(tl_path(f->sysfs, "kernel/twin_kernel/release"), ""), 0);
+	give_prepare(f->sysfs, "eth0");
+	assert_int_equal(unlink(tl_path(f->sysfs, "class/net/eth0/device")), 0);
+	snprintf(old, sizeof(old), "%s", tl_path(f->sysfs, "kernel/twin_kernel/release.old"));
+	assert_int_equal(rename(tl_path(f->sysfs, "kernel/twin_kernel/release"), old), 0);
+	tl_mkdirs(f->sysfs, "kernel/twin_kernel/release");
+	assert_int_equal(give(&g, 5), 0);
+	assert_true(g.released);
+	assert_string_equal(g.bdf, BDF);
+	assert_string_equal(g.driver, "virtio-pci");
+	text = tl_read_file(old);
+	assert_string_equal(text, BDF);
+	free(text);
+	/* Forgotten, the look is give()'s again, and fails as the links are gone. */
+	give_prepare(f->sysfs, NULL);
+	g = giver_of(f, true);
+	assert_int_equal(give(&g, 6), -1);
+	assert_non_null(strstr(g.why, "class/net/eth0/device"));
 }
 
 /* A release the kernel refuses fails give() with the kernel's reason, before the block is ready. */
@@ -915,6 +949,39 @@ static void test_b_takes_whole_free_blocks_of_ram(void **state)
 				 "0x130000000,0x138000000");
 }
 
+/* The CPU twin-boot gives B (the last online) goes offline and online once; one CPU: none. */
+static void test_a_cycles_the_cpu_twin_boot_will_give(void **state)
+{
+	struct fake *f = *state;
+	char why[512], *text;
+	int cpu = -1;
+
+	tl_mkdirs(f->sysfs, "devices/system/cpu/cpu1");
+	tl_mkdirs(f->sysfs, "devices/system/cpu/cpu2");
+	tl_mkdirs(f->sysfs, "devices/system/cpu/cpu3");
+	assert_int_equal(tl_write_file(tl_path(f->sysfs, "devices/system/cpu/cpu1/online"), "x"), 0);
+	assert_int_equal(tl_write_file(tl_path(f->sysfs, "devices/system/cpu/cpu2/online"), "x"), 0);
+	/* "0,2": the last after a comma; CPU 3 is offline and not in the list. */
+	assert_int_equal(tl_write_file(tl_path(f->sysfs, "devices/system/cpu/online"), "0,2\n"), 0);
+	assert_int_equal(twinprep_cycle_cpu(f->sysfs, &cpu, why, sizeof(why)), 0);
+	assert_int_equal(cpu, 2);
+	text = tl_read_file(tl_path(f->sysfs, "devices/system/cpu/cpu2/online"));
+	assert_string_equal(text, "1");
+	free(text);
+	text = tl_read_file(tl_path(f->sysfs, "devices/system/cpu/cpu1/online"));
+	assert_string_equal(text, "x");
+	free(text);
+	/* One CPU: nothing to give, nothing done. */
+	assert_int_equal(tl_write_file(tl_path(f->sysfs, "devices/system/cpu/online"), "0\n"), 0);
+	assert_int_equal(twinprep_cycle_cpu(f->sysfs, &cpu, why, sizeof(why)), 1);
+	/* "0-3": CPU 3, whose online cannot be written (a directory here). */
+	tl_mkdirs(f->sysfs, "devices/system/cpu/cpu3/online");
+	assert_int_equal(tl_write_file(tl_path(f->sysfs, "devices/system/cpu/online"), "0-3\n"), 0);
+	assert_int_equal(twinprep_cycle_cpu(f->sysfs, &cpu, why, sizeof(why)), -1);
+	assert_int_equal(cpu, 3);
+	assert_non_null(strstr(why, "cpu3/online"));
+}
+
 static void test_stamps_print_from_the_first(void **state)
 {
 	int64_t ns[A_STEPS] = { 1000, 1500, 0, 9000, 9100 };
@@ -939,6 +1006,7 @@ int main(void)
 		T(test_a_damaged_block_is_refused_after_it_settles),
 		T(test_a_refused_block_gives_the_nic_back),
 		T(test_a_twin_kernel_releases_the_nic_without_an_unbind),
+		T(test_a_nic_looked_up_beforehand_is_released_without_a_look),
 		T(test_a_refused_release_fails_before_the_block_is_ready),
 		T(test_a_refused_dual_handoff_puts_the_address_back),
 		T(test_a_block_from_another_kernel_is_refused),
@@ -956,6 +1024,7 @@ int main(void)
 		T(test_more_devices_than_pci_skip_takes_is_an_error),
 		T(test_b_skips_all_but_bridges_and_its_own_nic),
 		T(test_b_takes_whole_free_blocks_of_ram),
+		T(test_a_cycles_the_cpu_twin_boot_will_give),
 		cmocka_unit_test(test_stamps_print_from_the_first),
 	};
 
