@@ -681,6 +681,7 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	struct run_info info;
 	const char *log_a, *log_b, *p;
 	unsigned long long handed = 0;
+	double said_at = 0;
 	long long steps[4];
 
 	(void)state;
@@ -715,6 +716,18 @@ static void test_twin_hands_the_service_to_kernel_b(void **state)
 	assert_non_null(strstr(log_a, " let go of the service"));
 	/* A twin kernel A released its NIC with the driver bound (0021): no unbind in the window. */
 	assert_non_null(strstr(log_a, "released to kernel B (its driver left bound)"));
+	/*
+	 * At boot A took CPU 1, the one twin-boot gave B, offline and online
+	 * once (the scenario's 2 vCPUs), before its service was measured.
+	 */
+	p = strstr(log_a, "twinbench-agent: CPU 1 offline and online once in ");
+	assert_non_null(p);
+	assert_true(p < strstr(log_a, "twinbench: starting kernel B on CPU 1"));
+	/* The log's lines begin with the host's clock, the phases': before the quiet window. */
+	while (p > log_a && p[-1] != '\n')
+		p--;
+	assert_int_equal(sscanf(p, "%lf", &said_at), 1);
+	assert_true(said_at * NS_PER_S < (double)reps[0].quiet_from_ns);
 	assert_non_null(strstr(log_b, "twinbench-b: the kernel before let go"));
 	/* B's agent said so before the takeover began: its line is whole. */
 	assert_non_null(strstr(log_b, "state=taken-over nic=eth0"));
