@@ -159,6 +159,9 @@ static int take_cpus(struct rest *r)
 		r->cpus++;
 	}
 	r->ns[R_CPUS] = takeover_now();
+	/* The rest on A's CPUs, off the service's (takerest.h). */
+	if (want > 0 && r->ops->pin(r->ops->ctx, cpus, want, r->why, sizeof(r->why)) != 0)
+		return -1;
 	return 0;
 }
 
@@ -395,6 +398,7 @@ static int sys_say(void *ctx, const char *tty, const char *line, char *why, size
 static pid_t sys_shell(void *ctx, const char *tty, char *why, size_t len)
 {
 	struct sched_param normal = { 0 };
+	cpu_set_t every;
 	char path[64];
 	pid_t pid;
 
@@ -408,8 +412,15 @@ static pid_t sys_shell(void *ctx, const char *tty, char *why, size_t len)
 	if (pid == 0) {
 		int fd;
 
-		/* The console's shell is the user's: at the usual priority, its tty controlling. */
+		/*
+		 * The console's shell is the user's: at the usual priority, on
+		 * every CPU, its tty controlling.
+		 */
 		sched_setscheduler(0, SCHED_OTHER, &normal);
+		CPU_ZERO(&every);
+		for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+			CPU_SET(cpu, &every);
+		sched_setaffinity(0, sizeof(every), &every);
 		setsid();
 		fd = open(path, O_RDWR);
 		if (fd < 0)
@@ -451,5 +462,20 @@ static int sys_mount_ro(void *ctx, const char *dev, const char *dir, char *why, 
 	return -1;
 }
 
+static int sys_pin(void *ctx, const int *cpus, int n, char *why, size_t len)
+{
+	cpu_set_t set;
+
+	(void)ctx;
+	CPU_ZERO(&set);
+	for (int i = 0; i < n; i++)
+		CPU_SET(cpus[i], &set);
+	if (sched_setaffinity(0, sizeof(set), &set) == 0)
+		return 0;
+	snprintf(why, len, "cannot run on A's CPUs: %s", strerror(errno));
+	return -1;
+}
+
 const struct rest_ops rest_system_ops = { .serial = sys_serial, .say = sys_say,
-					  .shell = sys_shell, .mount_ro = sys_mount_ro };
+					  .shell = sys_shell, .mount_ro = sys_mount_ro,
+					  .pin = sys_pin };

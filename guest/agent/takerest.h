@@ -9,7 +9,10 @@
  * B serves on its one CPU meanwhile: this runs in a process of its own at
  * the lowest priority (SCHED_IDLE), forks nothing until the console's
  * shell, and stamps each step on B's CLOCK_MONOTONIC so that a stall of
- * the service can be laid beside the step that ran.  The sysfs steps go
+ * the service can be laid beside the step that ran.  Once A's CPUs are
+ * woken it runs on them only: the memory it adds is work the kernel does
+ * in this process, long stretches of it without a chance to reschedule,
+ * and on B's own CPU the service and its NIC's interrupts would wait.  The sysfs steps go
  * through @sysfs ("/sys", a scratch directory in the tests), the UART, the
  * shell and the mount through struct rest_ops (fakes in the tests).
  */
@@ -38,6 +41,8 @@ struct rest_ops {
 	pid_t (*shell)(void *ctx, const char *tty, char *why, size_t len);
 	/* Mount block device @dev ("vdb") read-only on @dir. */
 	int (*mount_ro)(void *ctx, const char *dev, const char *dir, char *why, size_t len);
+	/* Run this process on the @n CPUs @cpus only. */
+	int (*pin)(void *ctx, const int *cpus, int n, char *why, size_t len);
 };
 
 struct rest {

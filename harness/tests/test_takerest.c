@@ -1,8 +1,9 @@
 /*
  * test_takerest.c - kernel B taking the rest of kernel A (guest/agent/
  * takerest.c) on a fake sysfs (a scratch tree with the attributes it
- * reads and writes) and fake UART, shell and mount: A's CPUs are woken
- * only once all are parked, A's memory blocks added, A's console taken
+ * reads and writes) and fake UART, shell, mount and pinning: A's CPUs are
+ * woken only once all are parked, the rest runs on them, A's memory
+ * blocks added, A's console taken
  * and its shell recorded, the payload disk found and mounted; each wait
  * gives up at its bound and says what it waited for; nothing is taken
  * without a park area.
@@ -29,6 +30,7 @@ struct fake {
 	char run[128];
 	char calls[512]; /* the UART, shell and mount steps, in order */
 	bool fail_serial;
+	bool fail_pin;
 	struct rest_ops ops;
 };
 
@@ -110,6 +112,22 @@ static int fake_mount_ro(void *ctx, const char *dev, const char *dir, char *why,
 	return 0;
 }
 
+static int fake_pin(void *ctx, const int *cpus, int n, char *why, size_t len)
+{
+	struct fake *f = ctx;
+	char what[64] = "pin:";
+
+	for (int i = 0; i < n; i++)
+		snprintf(what + strlen(what), sizeof(what) - strlen(what), "%s%d", i ? "," : "",
+			 cpus[i]);
+	call(f, what);
+	if (f->fail_pin) {
+		snprintf(why, len, "cannot run on A's CPUs: Invalid argument");
+		return -1;
+	}
+	return 0;
+}
+
 static int setup(void **state)
 {
 	struct fake *f = calloc(1, sizeof(*f));
@@ -135,7 +153,8 @@ static int setup(void **state)
 	put(f->sysfs, "bus/pci/skip", "0000:00:03.0," PAYLOAD "\n");
 	put(f->sysfs, "bus/pci/rescan", "");
 	f->ops = (struct rest_ops){ .ctx = f, .serial = fake_serial, .say = fake_say,
-				    .shell = fake_shell, .mount_ro = fake_mount_ro };
+				    .shell = fake_shell, .mount_ro = fake_mount_ro,
+				    .pin = fake_pin };
 	*state = f;
 	return 0;
 }
@@ -170,12 +189,15 @@ static void test_all_of_a_is_taken_in_order(void **state)
 	/* Both blocks added, one write each: the last is what the file holds. */
 	assert_int_equal(r.blocks, 2);
 	assert_string_equal(got(f->sysfs, "devices/system/memory/probe"), "0x88000000\n");
-	/* A's console: the UART, a line, a shell, recorded for the next upgrade. */
+	/*
+	 * The rest on A's CPU, off B's; then A's console: the UART, a line, a
+	 * shell, recorded for the next upgrade.
+	 */
 	assert_string_equal(r.tty, "ttyS0");
 	assert_int_equal(strncmp(f->calls,
-				 "serial:ttyS0:0x3f8 say:ttyS0:twinbench-b: console "
+				 "pin:1 serial:ttyS0:0x3f8 say:ttyS0:twinbench-b: console "
 				 "ttyS0 taken over by ",
-				 69),
+				 75),
 			 0);
 	assert_non_null(strstr(f->calls, " shell:ttyS0"));
 	assert_int_equal(r.shell, 4242);
@@ -242,14 +264,14 @@ static void test_the_second_uart_and_a_console_there_is_none_of(void **state)
 
 	assert_int_equal(rest_take(&r), 0);
 	assert_string_equal(r.tty, "ttyS1");
-	assert_int_equal(strncmp(f->calls, "serial:ttyS1:0x2f8 ", 19), 0);
+	assert_int_equal(strncmp(f->calls, "pin:1 serial:ttyS1:0x2f8 ", 25), 0);
 
 	f->calls[0] = '\0';
 	put(f->sysfs, "devices/system/cpu/cpu1/online", "0\n");
 	r = rest_of(f, "8250.skip_legacy=4\n");
 	assert_int_equal(rest_take(&r), -1);
 	assert_string_equal(r.why, "no console to take over (8250.skip_legacy=4)");
-	assert_string_equal(f->calls, "");
+	assert_string_equal(f->calls, "pin:1");
 }
 
 static void test_a_uart_that_cannot_be_taken_says_why(void **state)
@@ -264,6 +286,25 @@ static void test_a_uart_that_cannot_be_taken_says_why(void **state)
 	assert_null(strstr(f->calls, "shell:"));
 	assert_int_equal(access(tl_path(f->run, "twinbench/console-shell"), F_OK), -1);
 	assert_int_equal(r.ns[R_CONSOLE], 0);
+}
+
+static void test_a_rest_that_cannot_leave_the_service_cpu_adds_no_memory(void **state)
+{
+	struct fake *f = *state;
+	struct rest r = rest_of(f, "twinbench.mem=0x80000000 8250.skip_legacy=1\n");
+
+	/* A's two CPUs, both parked: the rest is pinned to both. */
+	tl_mkdirs(f->sysfs, "devices/system/cpu/cpu2");
+	put(f->sysfs, "devices/system/cpu/cpu2/online", "0\n");
+	put(f->sysfs, "kernel/twin_kernel/parked", "2\n");
+	f->fail_pin = true;
+	assert_int_equal(rest_take(&r), -1);
+	assert_string_equal(r.why, "cannot run on A's CPUs: Invalid argument");
+	assert_int_equal(r.cpus, 2);
+	assert_true(strcmp(f->calls, "pin:1,2") == 0 || strcmp(f->calls, "pin:2,1") == 0);
+	assert_string_equal(got(f->sysfs, "devices/system/memory/probe"), "");
+	assert_int_equal(r.blocks, 0);
+	assert_int_equal(r.ns[R_MEMORY], 0);
 }
 
 static void test_the_payload_disk_is_taken_off_the_skip_list_and_mounted(void **state)
@@ -309,6 +350,7 @@ int main(void)
 		T(test_the_park_hook_holds_the_cpus_until_its_bound),
 		T(test_the_second_uart_and_a_console_there_is_none_of),
 		T(test_a_uart_that_cannot_be_taken_says_why),
+		T(test_a_rest_that_cannot_leave_the_service_cpu_adds_no_memory),
 		T(test_the_payload_disk_is_taken_off_the_skip_list_and_mounted),
 		T(test_a_payload_disk_that_never_appears_fails_at_its_bound),
 		cmocka_unit_test(test_steps_are_named),
