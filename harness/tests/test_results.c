@@ -556,12 +556,20 @@ static void test_create_makes_unique_dir_each_time(void **state)
 	char base[PATH_MAX], want[PATH_MAX + 8];
 	int attempt;
 
-	/* Two levels missing: the base and its parent are both created. */
-	snprintf(base, sizeof(base), "%s", tmp_path(state, "out/results"));
-	/* The two calls may straddle a second boundary; then try again. */
+	/*
+	 * The two calls may straddle a second boundary; then try again, in a
+	 * base of its own: the directories of the attempt before would take
+	 * the names this one expects.
+	 */
 	for (attempt = 0; attempt < 5; attempt++) {
-		struct results *r1 = results_create(base, &info, &err), *r2;
+		struct results *r1, *r2;
 		struct stat st;
+		char rel[32];
+
+		/* Two levels missing: the base and its parent are both created. */
+		snprintf(rel, sizeof(rel), "out%d/results", attempt);
+		snprintf(base, sizeof(base), "%s", tmp_path(state, rel));
+		r1 = results_create(base, &info, &err);
 
 		assert_non_null(r1);
 		r2 = results_create(base, &info, &err);
