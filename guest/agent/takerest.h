@@ -12,9 +12,11 @@
  * the service can be laid beside the step that ran.  Once A's CPUs are
  * woken it runs on them only: the memory it adds is work the kernel does
  * in this process, long stretches of it without a chance to reschedule,
- * and on B's own CPU the service and its NIC's interrupts would wait.  The sysfs steps go
- * through @sysfs ("/sys", a scratch directory in the tests), the UART, the
- * shell and the mount through struct rest_ops (fakes in the tests).
+ * and on B's own CPU the service and its NIC's interrupts would wait.
+ *
+ * The sysfs steps go through @sysfs ("/sys", a scratch directory in the
+ * tests), the UART, the shell, the mount and the pinning through struct
+ * rest_ops (fakes in the tests).
  */
 #ifndef TB_TAKEREST_H
 #define TB_TAKEREST_H
