@@ -35,7 +35,7 @@ log() { printf 'image: %s\n' "$*"; }
 key() { sha256sum | cut -c1-16; }
 
 [ "$(id -u)" -eq 0 ] || { echo "image: debootstrap and mkfs need root" >&2; exit 3; }
-for tool in debootstrap mkfs.ext4 kexec; do
+for tool in debootstrap mkfs.ext4 kexec chrt; do
 	command -v "$tool" >/dev/null || { echo "image: $tool missing: run 'make deps'" >&2; exit 3; }
 done
 mkdir -p "$cache" "$images"
@@ -83,8 +83,9 @@ fi
 # 3. Kernel B's initramfs: small enough to build every time its inputs change.
 busybox=/bin/busybox
 # Debian's tools, with the libraries they link: kexec lets B start the next
-# kernel beside itself (a chain of twin upgrades, twinbench-upgrade).
-tools="$(command -v kexec)"
+# kernel beside itself (a chain of twin upgrades, twinbench-upgrade), chrt
+# puts the script at SCHED_IDLE there before B hands its CPU over.
+tools="$(command -v kexec) $(command -v chrt)"
 tool_libs=$(ldd $tools | awk '/:$/ { next } $(NF-1) ~ /^\// { print $(NF-1) } $1 ~ /^\// { print $1 }' | sort -u)
 upgrade_script=$top/guest/rootfs/overlay/usr/local/sbin/twinbench-upgrade
 initramfs_key=$( (cat "$top"/guest/initramfs/* "$upgrade_script" | sha256sum; sha256sum <"$agent";
