@@ -788,9 +788,11 @@ static int run_repetition(struct runner *r, const char *workdir, int index,
 	progress_step(r->progress, "checking that the service is alive");
 	rep->alive_at_end = probe_wait_reply(probe, monotime_now(),
 					     monotime_now() + ALIVE_CHECK_NS, NULL) == 0;
-	probe_stop(probe);
-	/* The trace ends here: the capture's wind-down is no silence of the service. */
-	stopped = monotime_now();
+	/*
+	 * The trace ends where the probe stopped sending: neither the CSV's
+	 * fsync nor the capture's wind-down is a silence of the service.
+	 */
+	stopped = probe_stop(probe);
 	if (cap)
 		stop_capture(cap, rep);
 	cap = NULL;

@@ -44,6 +44,7 @@ struct probe {
 	int stop_pipe[2];
 	int timer_fd; /* expires at the next send's deadline */
 	bool running;
+	int64_t stopped_ns; /* when the thread stopped sending: the trace's end */
 
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
@@ -276,6 +277,8 @@ static void *probe_thread(void *arg)
 		if (pfd[0].revents)
 			probe_receive(p);
 	}
+	/* Nothing is sent from now on; read by probe_stop() once joined. */
+	p->stopped_ns = monotime_now();
 	return NULL;
 }
 
@@ -345,15 +348,18 @@ err:
 	return NULL;
 }
 
-void probe_stop(struct probe *p)
+int64_t probe_stop(struct probe *p)
 {
-	if (!p || !p->running)
-		return;
+	if (!p)
+		return 0;
+	if (!p->running)
+		return p->stopped_ns;
 	(void)!write(p->stop_pipe[1], "x", 1);
 	pthread_join(p->thread, NULL);
 	p->running = false;
 	fflush(p->csv);
 	fsync(fileno(p->csv));
+	return p->stopped_ns;
 }
 
 void probe_free(struct probe *p)

@@ -90,8 +90,14 @@ struct probe *probe_start(int fd, int64_t interval_ns, const char *csv_path, int
  */
 int64_t probe_next_deadline(int64_t start_ns, int64_t interval_ns, int64_t now_ns, uint64_t *n);
 
-/* Stop the thread, flush and fsync the CSV, close the socket; the trace stays. */
-void probe_stop(struct probe *p);
+/*
+ * Stop the thread, flush and fsync the CSV; the trace stays.  Returns when
+ * the thread stopped sending (CLOCK_MONOTONIC ns; the same on each later
+ * call, 0 for no probe): where the trace ends.  Not the time it returns:
+ * the fsync can take a good part of a second on a busy disk, and a trace
+ * ending there would end in a silence the service never had.
+ */
+int64_t probe_stop(struct probe *p);
 
 void probe_free(struct probe *p);
 

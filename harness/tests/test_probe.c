@@ -1409,6 +1409,36 @@ static void test_probe_waits_end_at_deadline(void **state)
 	assert_lt(monotime_now(), t0 + WAIT_NS);
 }
 
+/*
+ * The trace ends where the probe stopped sending, which probe_stop() says:
+ * not when it returns, after the CSV's fsync (on a busy disk a good part of
+ * a second, which ended a run's trace in a silence the service never had).
+ */
+static void test_probe_stop_says_when_the_trace_ended(void **state)
+{
+	struct live *l = *state;
+	int64_t asked, stopped, returned;
+
+	l->fa = fake_agent_start(REL_A, BOOT_A);
+	assert_non_null(l->fa);
+	l->p = probe_start_or_fail(udp_connect_loopback(l->fa->port), l->csv, 1);
+	assert_int_equal(probe_wait_reply(l->p, 0, monotime_now() + WAIT_NS, NULL), 0);
+
+	asked = monotime_now();
+	stopped = probe_stop(l->p);
+	returned = monotime_now();
+	assert_ge(stopped, asked);
+	assert_true(stopped <= returned);
+	/* Nothing was sent after it, and asking again changes nothing. */
+	l->snap = probe_snapshot(l->p, &l->nsnap);
+	assert_non_null(l->snap);
+	assert_true(l->nsnap > 0);
+	for (size_t i = 0; i < l->nsnap; i++)
+		assert_true(l->snap[i].t_send_ns <= stopped);
+	assert_int_equal(probe_stop(l->p), stopped);
+	assert_int_equal(probe_stop(NULL), 0);
+}
+
 /* Requests into a closed loopback port: every one lost, the thread unharmed by ECONNREFUSED. */
 static void probe_closed_port(struct live *l, uint16_t port, int rep)
 {
@@ -1844,6 +1874,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_probe_live_silence_is_downtime_and_new_boot_is_verified, live_setup,
 		live_teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_stop_says_when_the_trace_ended, live_setup,
+					    live_teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_waits_end_at_deadline, live_setup,
 					    live_teardown),
 	    cmocka_unit_test_setup_teardown(test_probe_closed_port_loses_all_and_csv_has_one_header,
